@@ -1,0 +1,83 @@
+"""`gobot` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from bot.settings import SettingsError, load_settings
+from bot.wiring import Services, build_services
+from core.errors import GoError
+from core.models import GoSession
+
+
+def _services() -> Services:
+    try:
+        return build_services(load_settings())
+    except (SettingsError, GoError) as exc:
+        click.echo(f"gobot: {exc}", err=True)
+        sys.exit(2)
+
+
+def _describe(session: GoSession) -> str:
+    if session.started_at_utc is None:
+        return "No GO session yet."
+    state = "ACTIVE" if session.active else "ended"
+    lines = [
+        f"GO session {session.id or ''} ({state})",
+        f"  started  {session.started_at_utc} by {session.started_by} in {session.channel}",
+        f"  band {session.cone_band}, health {session.status}",
+    ]
+    if session.snapshot and session.snapshot.status.reasons:
+        lines.append(f"  reasons  {'; '.join(session.snapshot.status.reasons)}")
+    if session.notes:
+        lines.append(f"  notes    {session.notes}")
+    if not session.active:
+        lines.append(f"  ended    {session.ended_at_utc} by {session.ended_by}")
+        if session.end_notes:
+            lines.append(f"  end notes {session.end_notes}")
+    return "\n".join(lines)
+
+
+@click.group()
+def main() -> None:
+    """gobot: GO sessions from Slack, with snapshots, a playbook, reminders and an audit trail."""
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the session as JSON.")
+def status(as_json: bool) -> None:
+    """Print the current session (every active one in channel scope)."""
+    services = _services()
+    try:
+        sessions = services.sessions.active() or [services.sessions.latest()]
+    except GoError as exc:
+        click.echo(f"gobot: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        payload = [session.model_dump(mode="json") for session in sessions]
+        click.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
+        return
+    click.echo("\n\n".join(_describe(session) for session in sessions))
+
+
+@main.group()
+def audit() -> None:
+    """Audit trail commands."""
+
+
+@audit.command()
+def verify() -> None:
+    """Check the audit hash chain; exit non-zero naming the first bad line."""
+    result = _services().audit.verify()
+    if result.warning:
+        click.echo(f"warning: {result.warning}", err=True)
+    if result.ok:
+        click.echo(f"audit chain intact: {result.records} records")
+        return
+    click.echo(
+        f"audit chain BROKEN after {result.records} good records: {result.problem}", err=True
+    )
+    sys.exit(1)

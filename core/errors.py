@@ -1,0 +1,59 @@
+"""Typed domain errors. Each carries a plain-text message fit to show an operator."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.models import GoSession
+
+
+class GoError(Exception):
+    """Base of every error an operator may see; `code` is stable for clients and metrics."""
+
+    code = "go_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(GoError):
+    code = "invalid_input"
+
+
+class SessionAlreadyActive(GoError):
+    code = "session_already_active"
+
+    def __init__(self, message: str, session: GoSession) -> None:
+        super().__init__(message)
+        self.session = session
+
+    @classmethod
+    def about(cls, session: GoSession) -> SessionAlreadyActive:
+        where = f" in {session.channel}" if session.channel else ""
+        return cls(
+            f"A GO session is already active: started by {session.started_by or 'unknown'}"
+            f"{where} at {session.started_at_utc}.",
+            session,
+        )
+
+
+class NoActiveSession(GoError):
+    code = "no_active_session"
+
+
+class UnknownStep(GoError):
+    code = "unknown_step"
+
+
+class StepBlocked(GoError):
+    code = "step_blocked"
+
+
+class PermissionDenied(GoError):
+    code = "permission_denied"
+
+
+class StoreCorrupted(GoError):
+    code = "store_corrupted"

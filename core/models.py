@@ -1,0 +1,116 @@
+"""Domain models. JSON shapes follow the original `/core/go/` system; our fields are additive."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Band = Literal["A", "B", "C", "D", "unknown"]
+Health = Literal["red", "yellow", "green", "unknown"]
+
+BOOT_DEFAULT_REASON = "Boot default: caution until governance KPIs are green"
+
+
+class ConeState(BaseModel):
+    """Governance band. `unknown` only when the cone source failed; `reason` then says why."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    band: Band
+    reason: str = ""
+    updated_at_utc: str | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+
+class HealthStatus(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    status: Health
+    reasons: list[str] = Field(default_factory=list)
+
+
+class Snapshot(BaseModel):
+    """What the system looked like at one moment. Keys `cone` and `status` as in the original."""
+
+    cone: ConeState
+    status: HealthStatus
+    taken_at_utc: str | None = None
+
+
+class GoSession(BaseModel):
+    """A GO session. The first seven fields are the original contract; the rest are ours.
+
+    The inactive session with no history has every original field null except `active`.
+    """
+
+    active: bool = False
+    started_at_utc: str | None = None
+    ended_at_utc: str | None = None
+    cone_band: Band | None = None
+    status: Health | None = None
+    notes: str | None = None
+    snapshot: Snapshot | None = None
+
+    id: str | None = None
+    scope: str | None = None
+    channel: str | None = None
+    started_by: str | None = None
+    ended_by: str | None = None
+    end_notes: str | None = None
+    end_snapshot: Snapshot | None = None
+    duration_seconds: float | None = None
+
+
+class PlaybookStep(BaseModel):
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title: str = Field(min_length=1, max_length=150)
+    description: str = Field(default="", max_length=1000)
+
+
+class StepCompletion(BaseModel):
+    completed_at_utc: str
+    completed_by: str
+    notes: str = ""
+
+
+class PlaybookProgress(BaseModel):
+    """Persisted as `go_progress.json`: completions keyed by step id."""
+
+    completed: dict[str, StepCompletion] = Field(default_factory=dict)
+
+
+class ChecklistItem(BaseModel):
+    number: int
+    id: str
+    title: str
+    description: str
+    done: bool
+    completed_at_utc: str | None = None
+    completed_by: str | None = None
+    notes: str | None = None
+
+
+class Checklist(BaseModel):
+    steps: list[ChecklistItem]
+    completed: int
+    total: int
+
+
+class NextStep(BaseModel):
+    """The first step not done yet; `step` is null once the whole playbook is complete."""
+
+    step: ChecklistItem | None
+    done: bool
+    completed: int
+    total: int
+
+
+class AuditEvent(BaseModel):
+    """What a service asks the audit log to record; the log adds seq, time and the chain."""
+
+    event: str
+    actor: str | None = None
+    channel: str | None = None
+    session_id: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)

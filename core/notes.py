@@ -1,0 +1,27 @@
+"""Cleaning of operator-typed notes: the only free text that reaches the store."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from core.errors import InvalidInput
+
+MAX_NOTES_CHARS = 2000
+_KEPT_CONTROLS = {"\n", "\t"}
+
+
+def clean_notes(raw: str | None) -> str:
+    """Trim, drop control characters (newlines and tabs stay) and enforce the length limit.
+
+    Too long is an error, never a silent truncation: the operator must know what was stored.
+    """
+    text = (raw or "").replace("\r\n", "\n").replace("\r", "\n")
+    text = "".join(
+        ch for ch in text if ch in _KEPT_CONTROLS or unicodedata.category(ch) not in ("Cc", "Cs")
+    ).strip()
+    if len(text) > MAX_NOTES_CHARS:
+        raise InvalidInput(
+            f"Notes are {len(text)} characters long; the limit is {MAX_NOTES_CHARS}. "
+            "Nothing was changed: shorten them and try again."
+        )
+    return text

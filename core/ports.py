@@ -1,0 +1,57 @@
+"""Ports the services depend on. core/stores implements them; tests may swap in fakes."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from core.audit import Verification
+from core.models import AuditEvent, GoSession, PlaybookProgress, StepCompletion
+
+
+class SessionStore(Protocol):
+    def get(self, scope: str) -> GoSession | None:
+        """The latest session of a scope, active or ended; None if the scope never had one."""
+        ...
+
+    def latest(self) -> GoSession | None:
+        """The most recently started or ended session of any scope."""
+        ...
+
+    def active(self) -> list[GoSession]: ...
+
+    def create(self, session: GoSession) -> None:
+        """Store a new active session; raise SessionAlreadyActive if its scope has one."""
+        ...
+
+    def finish(self, ended: GoSession) -> None:
+        """Replace the active session of the same id with its ended form and add it to history.
+
+        Raise NoActiveSession if that session is no longer the active one of its scope.
+        """
+        ...
+
+    def history(self, limit: int, scope: str | None = None) -> list[GoSession]:
+        """Ended sessions, newest first."""
+        ...
+
+
+class ProgressStore(Protocol):
+    def load(self) -> PlaybookProgress: ...
+
+    def mark_done(self, step_id: str, completion: StepCompletion) -> StepCompletion | None:
+        """Record a completion; return the earlier one instead if the step was already done."""
+        ...
+
+    def reset(self) -> None: ...
+
+
+class AuditLog(Protocol):
+    def append(self, event: AuditEvent, at_utc: str) -> dict[str, Any]:
+        """Append one event to the hash chain and return the stored record."""
+        ...
+
+    def verify(self) -> Verification: ...
+
+    def tail(self, limit: int) -> list[dict[str, Any]]:
+        """The newest records, oldest first."""
+        ...

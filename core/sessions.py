@@ -1,0 +1,138 @@
+"""The session service: start, end, get and history of GO sessions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Literal
+
+from core.clock import Clock, format_utc, parse_utc
+from core.errors import InvalidInput, NoActiveSession, SessionAlreadyActive
+from core.models import AuditEvent, GoSession
+from core.notes import clean_notes
+from core.ports import AuditLog, SessionStore
+from core.snapshots import SnapshotTaker
+
+ScopeMode = Literal["workspace", "channel"]
+MAX_HISTORY = 100
+
+
+def new_session_id() -> str:
+    return uuid.uuid4().hex
+
+
+class SessionService:
+    def __init__(
+        self,
+        store: SessionStore,
+        audit: AuditLog,
+        snapshots: SnapshotTaker,
+        clock: Clock,
+        *,
+        scope_mode: ScopeMode = "workspace",
+        new_id: Callable[[], str] = new_session_id,
+    ) -> None:
+        self._store = store
+        self._audit = audit
+        self._snapshots = snapshots
+        self._clock = clock
+        self._scope_mode = scope_mode
+        self._new_id = new_id
+
+    def scope_for(self, channel: str | None) -> str:
+        """`workspace` (one active session in all), or `channel:<id>` (one per channel)."""
+        if self._scope_mode == "workspace":
+            return "workspace"
+        if not channel:
+            raise InvalidInput(
+                "Sessions are per channel here (GOBOT_SESSION_SCOPE=channel): name a channel."
+            )
+        return f"channel:{channel}"
+
+    def get(self, channel: str | None = None) -> GoSession:
+        """The scope's latest session, or the all-null inactive session if it has none."""
+        return self._store.get(self.scope_for(channel)) or GoSession()
+
+    def latest(self) -> GoSession:
+        """The most recently started or ended session of any scope (or the inactive one)."""
+        return self._store.latest() or GoSession()
+
+    def active(self) -> list[GoSession]:
+        return self._store.active()
+
+    def start(self, actor: str, channel: str | None, notes: str | None = None) -> GoSession:
+        text = clean_notes(notes)
+        scope = self.scope_for(channel)
+        current = self._store.get(scope)
+        if current is not None and current.active:
+            raise SessionAlreadyActive.about(current)
+        snapshot = self._snapshots.take()
+        session = GoSession(
+            active=True,
+            started_at_utc=format_utc(self._clock.now()),
+            cone_band=snapshot.cone.band,
+            status=snapshot.status.status,
+            notes=text,
+            snapshot=snapshot,
+            id=self._new_id(),
+            scope=scope,
+            channel=channel,
+            started_by=actor,
+        )
+        self._store.create(session)
+        self._audit.append(
+            AuditEvent(
+                event="GO_SESSION_START",
+                actor=actor,
+                channel=channel,
+                session_id=session.id,
+                data={"cone_band": session.cone_band, "status": session.status, "notes": text},
+            ),
+            session.started_at_utc or "",
+        )
+        return session
+
+    def end(self, actor: str, channel: str | None, notes: str | None = None) -> GoSession:
+        text = clean_notes(notes)
+        scope = self.scope_for(channel)
+        current = self._store.get(scope)
+        if current is None or not current.active:
+            where = "" if self._scope_mode == "workspace" else " in this channel"
+            raise NoActiveSession(f"There is no active GO session{where} to end.")
+        snapshot = self._snapshots.take()
+        ended_at = self._clock.now()
+        started_at = parse_utc(current.started_at_utc or format_utc(ended_at))
+        ended = current.model_copy(
+            update={
+                "active": False,
+                "ended_at_utc": format_utc(ended_at),
+                "ended_by": actor,
+                "end_notes": text,
+                "end_snapshot": snapshot,
+                "duration_seconds": round((ended_at - started_at).total_seconds(), 3),
+            }
+        )
+        self._store.finish(ended)
+        self._audit.append(
+            AuditEvent(
+                event="GO_SESSION_END",
+                actor=actor,
+                channel=channel or current.channel,
+                session_id=ended.id,
+                data={
+                    "duration_seconds": ended.duration_seconds,
+                    "cone_band": snapshot.cone.band,
+                    "status": snapshot.status.status,
+                    "notes": text,
+                },
+            ),
+            ended.ended_at_utc or "",
+        )
+        return ended
+
+    def history(self, limit: int = 10, channel: str | None = None) -> list[GoSession]:
+        """Ended sessions, newest first; in channel scope, those of the given channel."""
+        if not 1 <= limit <= MAX_HISTORY:
+            raise InvalidInput(f"History length must be between 1 and {MAX_HISTORY}.")
+        scope = self.scope_for(channel) if self._scope_mode == "channel" else None
+        return self._store.history(limit, scope)
