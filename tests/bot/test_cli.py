@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.wiring import Services
+
+
+def gobot(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "GOBOT_DATA_DIR": str(data_dir), **env}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_status_with_no_session(data_dir: Path) -> None:
+    result = gobot(data_dir, "status")
+    assert result.returncode == 0
+    assert result.stdout.strip() == "No GO session yet."
+
+
+def test_status_shows_the_active_session(services: Services, data_dir: Path) -> None:
+    session = services.sessions.start("U1", "C1", "deploying")
+    result = gobot(data_dir, "status")
+    assert result.returncode == 0
+    assert f"GO session {session.id} (ACTIVE)" in result.stdout
+    assert "band A, health green" in result.stdout and "deploying" in result.stdout
+    as_json = json.loads(gobot(data_dir, "status", "--json").stdout)
+    assert as_json["id"] == session.id and as_json["active"] is True
+
+
+def test_audit_verify_exit_codes(services: Services, data_dir: Path) -> None:
+    services.sessions.start("U1", "C1", "")
+    services.sessions.end("U1", "C1", "")
+    ok = gobot(data_dir, "audit", "verify")
+    assert ok.returncode == 0 and "intact: 2 records" in ok.stdout
+    log = data_dir / "audit.log"
+    log.write_text(log.read_text().replace('"actor":"U1"', '"actor":"U2"', 1))
+    broken = gobot(data_dir, "audit", "verify")
+    assert broken.returncode == 1
+    assert "line 1" in broken.stderr and "edited" in broken.stderr
+
+
+def test_bad_setting_is_one_line_naming_the_variable(data_dir: Path) -> None:
+    for variable, value in [
+        ("GOBOT_SOURCE_TIMEOUT", "soon"),
+        ("GOBOT_SESSION_SCOPE", "team"),
+        ("GOBOT_HEALTH_SOURCE", "ftp://x"),
+        ("GOBOT_CONE_SOURCE", "python:no_such_module_xyz:f"),
+    ]:
+        result = gobot(data_dir, "status", **{variable: value})
+        assert result.returncode == 2, variable
+        assert result.stderr.startswith(f"gobot: invalid {variable}: "), result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in result.stderr
+
+
+def test_corrupted_store_is_reported_without_traceback(data_dir: Path) -> None:
+    (data_dir / "go_session.json").write_text("{oops")
+    result = gobot(data_dir, "status")
+    assert result.returncode == 1
+    assert "go_session.json is not valid JSON" in result.stderr
+    assert "Traceback" not in result.stderr

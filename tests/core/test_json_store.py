@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.wiring import Services
+from core.errors import StoreCorrupted
+from core.models import GoSession
+from core.stores.json_store import JsonSessionStore
+
+
+def ended(n: int) -> GoSession:
+    return GoSession(
+        active=False,
+        id=f"id{n}",
+        scope="workspace",
+        started_at_utc="2026-01-01T09:00:00.000000Z",
+        ended_at_utc="2026-01-01T10:00:00.000000Z",
+    )
+
+
+def test_torn_history_line_is_skipped_and_repaired(services: Services, data_dir: Path) -> None:
+    services.sessions.start("U1", "C1", "")
+    first = services.sessions.end("U1", "C1", "")
+    with open(data_dir / "go_history.jsonl", "a") as handle:
+        handle.write('{"active": false, "id": "tor')
+    assert [s.id for s in services.sessions.history(10)] == [first.id]
+    services.sessions.start("U1", "C1", "")
+    second = services.sessions.end("U1", "C1", "")
+    assert [s.id for s in services.sessions.history(10)] == [second.id, first.id]
+    lines = (data_dir / "go_history.jsonl").read_text().split("\n")
+    assert lines[-1] == "" and all(json.loads(line) for line in lines[:-1])
+
+
+def test_history_reads_from_the_end_across_block_boundaries(tmp_path: Path) -> None:
+    store = JsonSessionStore(tmp_path)
+    big_notes = "x" * 50_000
+    lines = [ended(n).model_copy(update={"notes": big_notes}).model_dump_json() for n in range(6)]
+    (tmp_path / "go_history.jsonl").write_text("\n".join(lines) + "\n")
+    assert [s.id for s in store.history(4)] == ["id5", "id4", "id3", "id2"]
+
+
+def test_finish_after_a_crash_does_not_duplicate_history(
+    services: Services, data_dir: Path
+) -> None:
+    """Crash between the history append and the session write: the retried end appends once."""
+    session = services.sessions.start("U1", "C1", "")
+    session_file = (data_dir / "go_session.json").read_bytes()
+    services.sessions.end("U1", "C1", "")
+    (data_dir / "go_session.json").write_bytes(session_file)
+    assert services.sessions.get().active
+    services.sessions.end("U1", "C1", "")
+    history = (data_dir / "go_history.jsonl").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in history] == [session.id]
+
+
+@pytest.mark.parametrize(
+    "content", ["{not json", "[]", json.dumps({"session": {"active": "maybe?"}})]
+)
+def test_corrupted_session_file_is_a_clear_error(
+    services: Services, data_dir: Path, content: str
+) -> None:
+    (data_dir / "go_session.json").write_text(content)
+    with pytest.raises(StoreCorrupted, match=r"go_session\.json"):
+        services.sessions.get()
+
+
+def test_original_single_session_file_is_read(services: Services, data_dir: Path) -> None:
+    """A `go_session.json` written by the original system (no `scopes`) still loads."""
+    original = {
+        "session": {
+            "active": True,
+            "started_at_utc": "2026-01-01T09:33:11.559513Z",
+            "ended_at_utc": None,
+            "cone_band": "B",
+            "status": "green",
+            "notes": "legacy",
+            "scope": "workspace",
+            "id": "legacy1",
+            "snapshot": {
+                "cone": {"band": "B", "reason": "r", "updated_at_utc": None, "metrics": {}},
+                "status": {"status": "green", "reasons": []},
+            },
+        }
+    }
+    (data_dir / "go_session.json").write_text(json.dumps(original))
+    assert services.sessions.get().notes == "legacy"
+    assert services.sessions.end("U1", None, "bye").id == "legacy1"
