@@ -38,6 +38,13 @@ class Snapshot(BaseModel):
     taken_at_utc: str | None = None
 
 
+class MessageRef(BaseModel):
+    """Where the session's snapshot was posted (a Slack channel and message ts)."""
+
+    channel: str
+    ts: str
+
+
 class GoSession(BaseModel):
     """A GO session. The first seven fields are the original contract; the rest are ours.
 
@@ -60,6 +67,21 @@ class GoSession(BaseModel):
     end_notes: str | None = None
     end_snapshot: Snapshot | None = None
     duration_seconds: float | None = None
+    message: MessageRef | None = None
+
+
+class Delivery(BaseModel):
+    """What a notifier did with a message: where it landed, or why it could not."""
+
+    message: MessageRef | None = None
+    problem: str | None = None
+
+
+class SessionChange(BaseModel):
+    """A started or ended session and what became of its channel message."""
+
+    session: GoSession
+    delivery: Delivery = Field(default_factory=Delivery)
 
 
 class PlaybookStep(BaseModel):

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from core.audit import Verification
-from core.models import AuditEvent, GoSession, PlaybookProgress, StepCompletion
+from core.models import (
+    AuditEvent,
+    Delivery,
+    GoSession,
+    MessageRef,
+    PlaybookProgress,
+    StepCompletion,
+)
 
 
 class SessionStore(Protocol):
@@ -33,6 +40,29 @@ class SessionStore(Protocol):
     def history(self, limit: int, scope: str | None = None) -> list[GoSession]:
         """Ended sessions, newest first."""
         ...
+
+    def attach_message(self, session: GoSession, message: MessageRef) -> GoSession | None:
+        """Record where a session was posted; None if the session is gone from its scope."""
+        ...
+
+
+class Notifier(Protocol):
+    """Tells the channel about sessions. Called after state and audit are written: a failed
+    delivery is reported back, never raised, and never undoes the session."""
+
+    def session_started(self, session: GoSession) -> Delivery: ...
+
+    def session_ended(self, session: GoSession) -> Delivery: ...
+
+
+class NullNotifier:
+    """For processes with no channel to tell (the CLI)."""
+
+    def session_started(self, session: GoSession) -> Delivery:
+        return Delivery()
+
+    def session_ended(self, session: GoSession) -> Delivery:
+        return Delivery()
 
 
 class ProgressStore(Protocol):

@@ -8,9 +8,9 @@ from typing import Literal
 
 from core.clock import Clock, format_utc, parse_utc
 from core.errors import InvalidInput, NoActiveSession, SessionAlreadyActive
-from core.models import AuditEvent, GoSession
+from core.models import AuditEvent, Delivery, GoSession, SessionChange
 from core.notes import clean_notes
-from core.ports import AuditLog, SessionStore
+from core.ports import AuditLog, Notifier, NullNotifier, SessionStore
 from core.snapshots import SnapshotTaker
 
 ScopeMode = Literal["workspace", "channel"]
@@ -29,6 +29,7 @@ class SessionService:
         snapshots: SnapshotTaker,
         clock: Clock,
         *,
+        notifier: Notifier | None = None,
         scope_mode: ScopeMode = "workspace",
         new_id: Callable[[], str] = new_session_id,
     ) -> None:
@@ -38,6 +39,7 @@ class SessionService:
         self._clock = clock
         self._scope_mode = scope_mode
         self._new_id = new_id
+        self._notifier: Notifier = notifier or NullNotifier()
 
     def scope_for(self, channel: str | None) -> str:
         """`workspace` (one active session in all), or `channel:<id>` (one per channel)."""
@@ -60,7 +62,7 @@ class SessionService:
     def active(self) -> list[GoSession]:
         return self._store.active()
 
-    def start(self, actor: str, channel: str | None, notes: str | None = None) -> GoSession:
+    def start(self, actor: str, channel: str | None, notes: str | None = None) -> SessionChange:
         text = clean_notes(notes)
         scope = self.scope_for(channel)
         current = self._store.get(scope)
@@ -90,9 +92,13 @@ class SessionService:
             ),
             session.started_at_utc or "",
         )
-        return session
+        delivery = self._notifier.session_started(session)
+        if delivery.message is not None:
+            session = self._store.attach_message(session, delivery.message) or session
+        self._audit_delivery(actor, session, delivery)
+        return SessionChange(session=session, delivery=delivery)
 
-    def end(self, actor: str, channel: str | None, notes: str | None = None) -> GoSession:
+    def end(self, actor: str, channel: str | None, notes: str | None = None) -> SessionChange:
         text = clean_notes(notes)
         scope = self.scope_for(channel)
         current = self._store.get(scope)
@@ -128,7 +134,23 @@ class SessionService:
             ),
             ended.ended_at_utc or "",
         )
-        return ended
+        delivery = self._notifier.session_ended(ended)
+        self._audit_delivery(actor, ended, delivery)
+        return SessionChange(session=ended, delivery=delivery)
+
+    def _audit_delivery(self, actor: str, session: GoSession, delivery: Delivery) -> None:
+        if delivery.problem is None:
+            return
+        self._audit.append(
+            AuditEvent(
+                event="GO_POST_FAILED",
+                actor=actor,
+                channel=session.channel,
+                session_id=session.id,
+                data={"problem": delivery.problem},
+            ),
+            format_utc(self._clock.now()),
+        )
 
     def history(self, limit: int = 10, channel: str | None = None) -> list[GoSession]:
         """Ended sessions, newest first; in channel scope, those of the given channel."""

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from core.errors import NoActiveSession, SessionAlreadyActive, StoreCorrupted
-from core.models import GoSession, PlaybookProgress, StepCompletion
+from core.models import GoSession, MessageRef, PlaybookProgress, StepCompletion
 from core.stores.files import (
     append_line,
     data_dir_lock,
@@ -113,6 +113,21 @@ class JsonSessionStore:
                 append_line(self._history_path, ended.model_dump_json())
             scopes[ended.scope] = ended
             self._write(ended, scopes)
+
+    def attach_message(self, session: GoSession, message: MessageRef) -> GoSession | None:
+        if not session.scope:
+            raise ValueError("attach_message() takes a session with a scope")
+        with self._lock:
+            latest, scopes = self._read()
+            current = scopes.get(session.scope)
+            if current is None or current.id != session.id:
+                return None
+            updated = current.model_copy(update={"message": message})
+            scopes[session.scope] = updated
+            self._write(
+                updated if latest and latest.id == session.id else latest or updated, scopes
+            )
+            return updated
 
     def _last_history_id(self) -> str | None:
         for line, complete in iter_lines_reversed(self._history_path):

@@ -28,7 +28,7 @@ def test_status_with_no_session(data_dir: Path) -> None:
 
 
 def test_status_shows_the_active_session(services: Services, data_dir: Path) -> None:
-    session = services.sessions.start("U1", "C1", "deploying")
+    session = services.sessions.start("U1", "C1", "deploying").session
     result = gobot(data_dir, "status")
     assert result.returncode == 0
     assert f"GO session {session.id} (ACTIVE)" in result.stdout

@@ -23,12 +23,12 @@ def ended(n: int) -> GoSession:
 
 def test_torn_history_line_is_skipped_and_repaired(services: Services, data_dir: Path) -> None:
     services.sessions.start("U1", "C1", "")
-    first = services.sessions.end("U1", "C1", "")
+    first = services.sessions.end("U1", "C1", "").session
     with open(data_dir / "go_history.jsonl", "a") as handle:
         handle.write('{"active": false, "id": "tor')
     assert [s.id for s in services.sessions.history(10)] == [first.id]
     services.sessions.start("U1", "C1", "")
-    second = services.sessions.end("U1", "C1", "")
+    second = services.sessions.end("U1", "C1", "").session
     assert [s.id for s in services.sessions.history(10)] == [second.id, first.id]
     lines = (data_dir / "go_history.jsonl").read_text().split("\n")
     assert lines[-1] == "" and all(json.loads(line) for line in lines[:-1])
@@ -46,7 +46,7 @@ def test_finish_after_a_crash_does_not_duplicate_history(
     services: Services, data_dir: Path
 ) -> None:
     """Crash between the history append and the session write: the retried end appends once."""
-    session = services.sessions.start("U1", "C1", "")
+    session = services.sessions.start("U1", "C1", "").session
     session_file = (data_dir / "go_session.json").read_bytes()
     services.sessions.end("U1", "C1", "")
     (data_dir / "go_session.json").write_bytes(session_file)
@@ -87,4 +87,4 @@ def test_original_single_session_file_is_read(services: Services, data_dir: Path
     }
     (data_dir / "go_session.json").write_text(json.dumps(original))
     assert services.sessions.get().notes == "legacy"
-    assert services.sessions.end("U1", None, "bye").id == "legacy1"
+    assert services.sessions.end("U1", None, "bye").session.id == "legacy1"

@@ -9,7 +9,9 @@ import pytest
 
 from bot.wiring import Services
 from core.errors import InvalidInput, NoActiveSession, SessionAlreadyActive
-from core.models import BOOT_DEFAULT_REASON
+from core.models import BOOT_DEFAULT_REASON, Delivery, GoSession, MessageRef
+from core.sessions import SessionService
+from core.stores.json_store import JsonSessionStore
 from tests.conftest import FakeClock, write_json
 
 ORIGINAL_FIELDS = (
@@ -42,7 +44,7 @@ def test_no_session_yet_is_the_original_all_null_inactive_session(services: Serv
 
 
 def test_start_captures_snapshot_actor_channel_and_time(services: Services, data_dir: Path) -> None:
-    session = services.sessions.start("U1", "C1", "  deploy v2  ")
+    session = services.sessions.start("U1", "C1", "  deploy v2  ").session
     assert session.active
     assert session.started_at_utc == "2026-01-01T09:00:00.000000Z"
     assert (session.cone_band, session.status) == ("A", "green")
@@ -57,7 +59,7 @@ def test_start_captures_snapshot_actor_channel_and_time(services: Services, data
 
 
 def test_start_while_active_names_who_where_and_when(services: Services) -> None:
-    first = services.sessions.start("U1", "C1", "")
+    first = services.sessions.start("U1", "C1", "").session
     with pytest.raises(SessionAlreadyActive) as raised:
         services.sessions.start("U2", "C2", "")
     assert raised.value.session.id == first.id
@@ -68,10 +70,10 @@ def test_start_while_active_names_who_where_and_when(services: Services) -> None
 def test_end_keeps_start_snapshot_and_records_end(
     services: Services, clock: FakeClock, data_dir: Path
 ) -> None:
-    started = services.sessions.start("U1", "C1", "go")
+    started = services.sessions.start("U1", "C1", "go").session
     write_json(data_dir / "health_status.json", {"status": "red", "reasons": ["db down"]})
     clock.advance(timedelta(minutes=95, seconds=30))
-    ended = services.sessions.end("U2", "C1", "rolled back")
+    ended = services.sessions.end("U2", "C1", "rolled back").session
     assert not ended.active
     assert ended.snapshot == started.snapshot
     assert (ended.cone_band, ended.status) == ("A", "green")
@@ -95,7 +97,7 @@ def test_end_with_none_active_is_a_typed_error(services: Services) -> None:
 def test_audit_records_start_and_end_with_actor_channel_session(
     services: Services, data_dir: Path
 ) -> None:
-    session = services.sessions.start("U1", "C1", "n1")
+    session = services.sessions.start("U1", "C1", "n1").session
     services.sessions.end("U2", "C1", "n2")
     events = audit_events(data_dir)
     assert [e["event"] for e in events] == ["GO_SESSION_START", "GO_SESSION_END"]
@@ -121,8 +123,8 @@ def test_channel_scope_allows_one_active_session_per_channel(
     make_services: Callable[..., Services], green: Path
 ) -> None:
     services = make_services(session_scope="channel")
-    a = services.sessions.start("U1", "C1", "")
-    b = services.sessions.start("U2", "C2", "")
+    a = services.sessions.start("U1", "C1", "").session
+    b = services.sessions.start("U2", "C2", "").session
     assert a.scope == "channel:C1" and b.scope == "channel:C2"
     with pytest.raises(SessionAlreadyActive):
         services.sessions.start("U3", "C1", "")
@@ -142,14 +144,14 @@ def test_workspace_scope_is_one_session_across_channels(services: Services) -> N
     services.sessions.start("U1", "C1", "")
     with pytest.raises(SessionAlreadyActive):
         services.sessions.start("U2", "C2", "")
-    ended = services.sessions.end("U2", "C2", "")
+    ended = services.sessions.end("U2", "C2", "").session
     assert ended.channel == "C1" and ended.ended_by == "U2"
 
 
 def test_history_is_newest_first_and_bounded(services: Services, clock: FakeClock) -> None:
     ids = []
     for n in range(5):
-        ids.append(services.sessions.start("U1", "C1", f"s{n}").id)
+        ids.append(services.sessions.start("U1", "C1", f"s{n}").session.id)
         clock.advance(timedelta(minutes=1))
         services.sessions.end("U1", "C1", "")
     assert [s.id for s in services.sessions.history(3)] == ids[::-1][:3]
@@ -163,12 +165,65 @@ def test_missing_cone_file_snapshots_the_boot_default(
     make_services: Callable[..., Services], data_dir: Path
 ) -> None:
     write_json(data_dir / "health_status.json", {"status": "yellow", "reasons": ["slow"]})
-    session = make_services().sessions.start("U1", "C1", "")
+    session = make_services().sessions.start("U1", "C1", "").session
     assert session.cone_band == "B"
     assert session.snapshot is not None
     assert session.snapshot.cone.reason == BOOT_DEFAULT_REASON
 
 
 def test_session_survives_a_restart(make_services: Callable[..., Services], green: Path) -> None:
-    started = make_services().sessions.start("U1", "C1", "persist me")
+    started = make_services().sessions.start("U1", "C1", "persist me").session
     assert make_services().sessions.get() == started
+
+
+class RecordingNotifier:
+    """A fake at the Notifier port: posts land at ts 1.0, 2.0, ... or fail with a problem."""
+
+    def __init__(self, problem: str | None = None) -> None:
+        self.problem = problem
+        self.seen: list[tuple[str, str | None]] = []
+
+    def _deliver(self, kind: str, session: GoSession) -> Delivery:
+        self.seen.append((kind, session.id))
+        if self.problem:
+            return Delivery(problem=self.problem)
+        return Delivery(message=MessageRef(channel=session.channel or "", ts=f"{len(self.seen)}.0"))
+
+    def session_started(self, session: GoSession) -> Delivery:
+        return self._deliver("started", session)
+
+    def session_ended(self, session: GoSession) -> Delivery:
+        return self._deliver("ended", session)
+
+
+def test_notifier_is_told_after_persisting_and_its_message_is_recorded(
+    services: Services, clock: FakeClock, data_dir: Path
+) -> None:
+    notifier = RecordingNotifier()
+    sessions = SessionService(
+        JsonSessionStore(data_dir), services.audit, services.snapshots, clock, notifier=notifier
+    )
+    change = sessions.start("U1", "C1", "")
+    assert change.delivery.problem is None
+    assert change.session.message == MessageRef(channel="C1", ts="1.0")
+    assert sessions.get().message == MessageRef(channel="C1", ts="1.0")
+    ended = sessions.end("U1", "C1", "").session
+    assert ended.message == MessageRef(channel="C1", ts="1.0")
+    assert notifier.seen == [("started", change.session.id), ("ended", change.session.id)]
+
+
+def test_failed_delivery_is_audited_and_never_undoes_the_session(
+    services: Services, clock: FakeClock, data_dir: Path
+) -> None:
+    sessions = SessionService(
+        JsonSessionStore(data_dir),
+        services.audit,
+        services.snapshots,
+        clock,
+        notifier=RecordingNotifier(problem="not_in_channel"),
+    )
+    change = sessions.start("U1", "C1", "")
+    assert change.delivery.problem == "not_in_channel"
+    assert sessions.get().active and sessions.get().message is None
+    assert [e["event"] for e in audit_events(data_dir)] == ["GO_SESSION_START", "GO_POST_FAILED"]
+    assert audit_events(data_dir)[-1]["data"] == {"problem": "not_in_channel"}

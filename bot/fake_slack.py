@@ -1,0 +1,219 @@
+"""A Slack Web API stand-in on loopback: `gobot local` runs against it, and so do the tests.
+
+A real HTTP server (port 0 by default) that the real `slack_sdk.WebClient` talks to. It keeps
+the messages posted, so `chat.update` of an unknown message fails as Slack's would; serves
+`response_url`s; records every call with its body; and can be told to fail (status, Slack
+error, Retry-After, or a delay that makes the client time out).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass
+class Failure:
+    status: int = 200
+    error: str | None = None
+    retry_after: int | None = None
+    delay: float = 0.0
+    times: int = 1
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    params: dict[str, Any]
+    thread_ts: str | None = None
+    updates: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
+    text = raw.decode("utf-8")
+    if "json" in content_type:
+        parsed: dict[str, Any] = json.loads(text) if text else {}
+        return parsed
+    params: dict[str, Any] = {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
+    for key in ("blocks", "view", "attachments"):
+        if isinstance(params.get(key), str):
+            params[key] = json.loads(params[key])
+    return params
+
+
+class FakeSlack:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.calls: list[Call] = []
+        self.responses: list[Call] = []
+        self.messages: dict[tuple[str, str], Message] = {}
+        self.usergroups: dict[str, list[str]] = {}
+        self._failures: dict[str, list[Failure]] = {}
+        self._lock = threading.Condition()
+        self._ts = 1_700_000_000_000_000
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # lifecycle -----------------------------------------------------------------------------
+    def start(self) -> FakeSlack:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def response_url(self, token: str) -> str:
+        return f"{self.url}/response/{token}"
+
+    # test controls -------------------------------------------------------------------------
+    def fail(self, method: str, failure: Failure) -> None:
+        with self._lock:
+            self._failures.setdefault(method, []).append(failure)
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [call for call in self.calls if call.method == method]
+
+    def wait_for(self, predicate: Callable[[FakeSlack], bool], timeout: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not predicate(self):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._lock.wait(left)
+            return True
+
+    def wait_for_calls(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+        if not self.wait_for(lambda fake: len(fake.calls_to(method)) >= count, timeout):
+            raise AssertionError(
+                f"expected {count} {method} call(s) within {timeout}s, "
+                f"got {len(self.calls_to(method))}: {[c.method for c in self.calls]}"
+            )
+        return self.calls_to(method)
+
+    # API -----------------------------------------------------------------------------------
+    def _next_ts(self) -> str:
+        self._ts += 100
+        return f"{self._ts // 1_000_000}.{self._ts % 1_000_000:06d}"
+
+    def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "user_id": "UBOT",
+                "team_id": "T1",
+                "bot_id": "BBOT",
+                "url": "https://fake.slack.local/",
+                "team": "fake",
+                "user": "gobot",
+            }
+        if method in ("chat.postMessage", "chat.postEphemeral"):
+            channel = str(params.get("channel", ""))
+            if not channel:
+                return {"ok": False, "error": "channel_not_found"}
+            ts = self._next_ts()
+            key = "ts" if method == "chat.postMessage" else "message_ts"
+            if method == "chat.postMessage":
+                self.messages[(channel, ts)] = Message(
+                    channel, ts, params, thread_ts=params.get("thread_ts")
+                )
+            return {"ok": True, "channel": channel, key: ts, "message": {"ts": ts}}
+        if method == "chat.update":
+            message = self.messages.get((str(params.get("channel")), str(params.get("ts"))))
+            if message is None:
+                return {"ok": False, "error": "message_not_found"}
+            message.updates.append(params)
+            return {"ok": True, "channel": message.channel, "ts": message.ts}
+        if method == "usergroups.users.list":
+            users = self.usergroups.get(str(params.get("usergroup")))
+            if users is None:
+                return {"ok": False, "error": "no_such_subteam"}
+            return {"ok": True, "users": users}
+        if method in ("views.publish", "chat.getPermalink", "conversations.info"):
+            return {"ok": True}
+        return {"ok": False, "error": "unknown_method"}
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                params = _parse_body(self.rfile.read(length), self.headers.get("Content-Type", ""))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                if self.path.startswith("/response/"):
+                    with fake._lock:
+                        fake.responses.append(
+                            Call(self.path.removeprefix("/response/"), params, headers)
+                        )
+                        fake._lock.notify_all()
+                    self._send(200, b"ok", "text/plain")
+                    return
+                method = self.path.removeprefix("/api/").split("?")[0]
+                with fake._lock:
+                    fake.calls.append(Call(method, params, headers))
+                    queue = fake._failures.get(method) or []
+                    failure = queue[0] if queue else None
+                    if failure is not None:
+                        failure.times -= 1
+                        if failure.times <= 0:
+                            queue.pop(0)
+                    answer = None if failure else fake._answer(method, params)
+                    fake._lock.notify_all()
+                if failure is not None:
+                    time.sleep(failure.delay)
+                    body = {"ok": False, "error": failure.error or "fatal_error"}
+                    extra = {}
+                    if failure.retry_after is not None:
+                        extra["Retry-After"] = str(failure.retry_after)
+                    self._send(failure.status, json.dumps(body).encode(), "application/json", extra)
+                    return
+                self._send(200, json.dumps(answer).encode(), "application/json")
+
+            def _send(
+                self,
+                status: int,
+                body: bytes,
+                content_type: str,
+                extra: dict[str, str] | None = None,
+            ) -> None:
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(body)))
+                    for key, value in (extra or {}).items():
+                        self.send_header(key, value)
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    return
+
+        return Handler
