@@ -13,8 +13,8 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent import futures
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -45,13 +45,13 @@ class FileSource:
 
     def __call__(self) -> Any:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            raw = self.path.read_bytes()
         except FileNotFoundError as exc:
             raise SourceNotFound(f"file not found: {self.path}") from exc
         except OSError as exc:
             raise SourceFailed(f"cannot read {self.path}: {exc.strerror}") from exc
         try:
-            return json.loads(text)
+            return json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise SourceFailed(f"invalid JSON in {self.path}") from exc
 
@@ -118,13 +118,13 @@ def _run_in_thread(source: Source) -> Future[Any]:
 
 def _read(future: Future[Any], model: type[BaseModel], kind: str, wait: float) -> Any:
     """Validated model from a source's future, or raise SourceFailed/SourceNotFound."""
+    if not futures.wait([future], timeout=max(0.0, wait)).done:
+        raise TimeoutError(kind)
     try:
-        raw = future.result(timeout=max(0.0, wait))
-    except FutureTimeout as exc:
-        raise TimeoutError(kind) from exc
+        raw = future.result()
     except (SourceFailed, SourceNotFound):
         raise
-    except Exception as exc:
+    except BaseException as exc:  # a source's own SystemExit or timeout is just a failure
         raise SourceFailed(f"raised {type(exc).__name__}: {exc}") from exc
     if isinstance(raw, model):
         return raw
