@@ -3,22 +3,51 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from typing import NoReturn
 
 import click
+import uvicorn
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.error import BoltError
 
-from bot.settings import SettingsError, load_settings
+from bot.app import build_app
+from bot.http import create_http_app
+from bot.settings import Settings, SettingsError, load_settings
+from bot.slack import SlackNotifier, make_client
 from bot.wiring import Services, build_services
 from core.errors import GoError
 from core.models import GoSession
+
+
+def _fail(message: object, code: int = 2) -> NoReturn:
+    click.echo(f"gobot: {message}", err=True)
+    sys.exit(code)
 
 
 def _services() -> Services:
     try:
         return build_services(load_settings())
     except (SettingsError, GoError) as exc:
-        click.echo(f"gobot: {exc}", err=True)
-        sys.exit(2)
+        _fail(exc)
+
+
+def _slack_runtime(*required: str, socket_mode: bool = False) -> tuple[Settings, Services, App]:
+    """Settings, services with the Slack notifier, and the Bolt app (which checks the token)."""
+    try:
+        settings = load_settings()
+        settings.require(*required)
+        assert settings.slack_bot_token is not None
+        client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        services = build_services(settings, notifier=SlackNotifier(client))
+        app = build_app(settings, services, client, socket_mode=socket_mode)
+    except (SettingsError, GoError) as exc:
+        _fail(exc)
+    except BoltError as exc:
+        _fail(f"Slack did not accept SLACK_BOT_TOKEN ({exc})")
+    return settings, services, app
 
 
 def _describe(session: GoSession) -> str:
@@ -44,6 +73,7 @@ def _describe(session: GoSession) -> str:
 @click.group()
 def main() -> None:
     """gobot: GO sessions from Slack, with snapshots, a playbook, reminders and an audit trail."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
 @main.command()
@@ -54,13 +84,29 @@ def status(as_json: bool) -> None:
     try:
         sessions = services.sessions.active() or [services.sessions.latest()]
     except GoError as exc:
-        click.echo(f"gobot: {exc}", err=True)
-        sys.exit(1)
+        _fail(exc, 1)
     if as_json:
         payload = [session.model_dump(mode="json") for session in sessions]
         click.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
         return
     click.echo("\n\n".join(_describe(session) for session in sessions))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=3000, show_default=True, type=int, help="Port to listen on.")
+def serve(host: str, port: int) -> None:
+    """Serve Slack (POST /slack/events) and /healthz over HTTP."""
+    _, services, app = _slack_runtime("slack_bot_token", "slack_signing_secret")
+    uvicorn.run(create_http_app(app, services), host=host, port=port, log_config=None)
+
+
+@main.command()
+def socket() -> None:
+    """Connect to Slack over Socket Mode (no public URL needed)."""
+    settings, _, app = _slack_runtime("slack_bot_token", "slack_app_token", socket_mode=True)
+    assert settings.slack_app_token is not None
+    SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
 
 
 @main.group()

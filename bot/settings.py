@@ -6,8 +6,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.durations import parse_duration
 
@@ -16,7 +23,22 @@ def _duration(value: object) -> object:
     return parse_duration(value) if isinstance(value, str) else value
 
 
+def _id_list(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _slack_id(value: str) -> str:
+    if not value or value[0] not in "UWS" or not value.isalnum() or not value.isupper():
+        raise ValueError(f"{value!r} is not a Slack user (U…/W…) or user-group (S…) ID")
+    return value
+
+
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+SlackIds = Annotated[
+    list[Annotated[str, AfterValidator(_slack_id)]], NoDecode, BeforeValidator(_id_list)
+]
 
 
 class Settings(BaseSettings):
@@ -40,6 +62,40 @@ class Settings(BaseSettings):
     source_timeout: Duration = Field(
         default=timedelta(seconds=2), description="bound on one whole snapshot"
     )
+    operators: SlackIds = Field(
+        default_factory=list,
+        description="Slack user (U…) or user-group (S…) IDs who may change state; empty = everyone",
+    )
+    admins: SlackIds = Field(
+        default_factory=list, description="user or user-group IDs who may also reset the playbook"
+    )
+
+    slack_bot_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_BOT_TOKEN"),
+        description="bot token (xoxb-…), required for serve and socket",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET"),
+        description="request signing secret, required for serve",
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_APP_TOKEN"),
+        description="app-level token (xapp-…), required for socket",
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/",
+        validation_alias=AliasChoices("SLACK_API_URL"),
+        description="Slack Web API base URL (tests point it at a local stand-in)",
+    )
+
+    def require(self, *names: str) -> None:
+        """Fail with one clear line if a setting a process needs is unset."""
+        for name in names:
+            if getattr(self, name) is None:
+                raise SettingsError(f"{name.upper()} is required for this command")
 
 
 class SettingsError(Exception):
@@ -52,6 +108,6 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"
-        variable = f"GOBOT_{field.upper()}"
+        variable = field.upper() if field.upper().startswith("SLACK_") else f"GOBOT_{field.upper()}"
         message = first["msg"].removeprefix("Value error, ")
         raise SettingsError(f"invalid {variable}: {message}") from None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from bot.settings import Settings, SettingsError
 from core.clock import Clock, SystemClock
 from core.playbook import PlaybookService, load_steps
-from core.ports import AuditLog
+from core.ports import AuditLog, Notifier
 from core.sessions import SessionService
 from core.snapshots import CONE_FILE, HEALTH_FILE, FileSource, SnapshotTaker, source_from_spec
 from core.stores.json_audit import JsonAuditLog
@@ -23,7 +23,9 @@ class Services:
     clock: Clock
 
 
-def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+def build_services(
+    settings: Settings, clock: Clock | None = None, notifier: Notifier | None = None
+) -> Services:
     clock = clock or SystemClock()
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -46,7 +48,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     snapshots = SnapshotTaker(cone, health, settings.source_timeout, clock)
     audit = JsonAuditLog(data_dir)
     sessions = SessionService(
-        JsonSessionStore(data_dir), audit, snapshots, clock, scope_mode=settings.session_scope
+        JsonSessionStore(data_dir),
+        audit,
+        snapshots,
+        clock,
+        notifier=notifier,
+        scope_mode=settings.session_scope,
     )
     playbook = PlaybookService(
         load_steps(data_dir), JsonProgressStore(data_dir), audit, snapshots, clock

@@ -98,13 +98,23 @@ class SessionService:
         self._audit_delivery(actor, session, delivery)
         return SessionChange(session=session, delivery=delivery)
 
-    def end(self, actor: str, channel: str | None, notes: str | None = None) -> SessionChange:
+    def end(
+        self,
+        actor: str,
+        channel: str | None,
+        notes: str | None = None,
+        session_id: str | None = None,
+    ) -> SessionChange:
+        """End the scope's active session; with `session_id`, only if it is that session (a
+        button on an old message must not end a newer session)."""
         text = clean_notes(notes)
         scope = self.scope_for(channel)
         current = self._store.get(scope)
         if current is None or not current.active:
             where = "" if self._scope_mode == "workspace" else " in this channel"
             raise NoActiveSession(f"There is no active GO session{where} to end.")
+        if session_id is not None and current.id != session_id:
+            raise NoActiveSession("That GO session has already ended.")
         snapshot = self._snapshots.take()
         ended_at = self._clock.now()
         started_at = parse_utc(current.started_at_utc or format_utc(ended_at))

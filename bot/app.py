@@ -1,0 +1,112 @@
+"""The Bolt app: every slash command, the End button and App Home, wired to one router."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot import views
+from bot.commands import CommandRouter, user_message
+from bot.settings import Settings
+from bot.slack import GroupMembers
+from bot.wiring import Services
+from core.access import AccessPolicy, RateLimiter
+
+log = logging.getLogger("gobot.app")
+SLASH_COMMANDS = (
+    "/go",
+    "/go-start",
+    "/go-end",
+    "/go-session",
+    "/go-checklist",
+    "/go-next",
+    "/go-complete",
+    "/go-history",
+)
+RATE_LIMIT = 5
+RATE_WINDOW_SECONDS = 30.0
+
+
+def _fallback(blocks: list[dict[str, Any]]) -> str:
+    """Notification text: the first section's (already escaped) text."""
+    for block in blocks:
+        text = block.get("text")
+        if isinstance(text, dict):
+            return str(text.get("text", ""))[:300]
+    return "gobot"
+
+
+def build_router(settings: Settings, services: Services, client: WebClient) -> CommandRouter:
+    access = AccessPolicy(
+        settings.operators, settings.admins, GroupMembers(client), services.audit, services.clock
+    )
+    return CommandRouter(services, access, RateLimiter(RATE_LIMIT, RATE_WINDOW_SECONDS))
+
+
+def build_app(
+    settings: Settings,
+    services: Services,
+    client: WebClient,
+    *,
+    socket_mode: bool = False,
+) -> App:
+    """Signature verification is on whenever requests arrive over HTTP (not in Socket Mode)."""
+    secret = settings.slack_signing_secret
+    app = App(
+        client=client,
+        signing_secret=None if socket_mode or secret is None else secret.get_secret_value(),
+        request_verification_enabled=not socket_mode,
+        logger=logging.getLogger("gobot.bolt"),
+    )
+    register(app, build_router(settings, services, client), services)
+    return app
+
+
+def register(app: App, router: CommandRouter, services: Services) -> None:
+    def on_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        ack()
+        blocks = router.run(
+            str(command.get("user_id", "")),
+            command.get("channel_id"),
+            str(command.get("command", "/go")),
+            str(command.get("text", "")),
+        )
+        respond(blocks=blocks, text=_fallback(blocks), response_type="ephemeral")
+
+    for name in SLASH_COMMANDS:
+        app.command(name)(on_command)
+
+    @app.action(views.END_ACTION)
+    def on_end_button(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        action = (body.get("actions") or [{}])[0]
+        blocks = router.end_from_button(
+            str(body.get("user", {}).get("id", "")),
+            (body.get("channel") or {}).get("id"),
+            str(action.get("value", "")),
+        )
+        if blocks:
+            respond(
+                blocks=blocks,
+                text=_fallback(blocks),
+                response_type="ephemeral",
+                replace_original=False,
+            )
+
+    @app.event("app_home_opened")
+    def on_home_opened(event: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        view = views.home_view(
+            services.sessions.latest(),
+            services.playbook.checklist(),
+            services.sessions.history(5),
+        )
+        client.views_publish(user_id=str(event["user"]), view=view)
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> None:
+        user_message(error)

@@ -1,0 +1,194 @@
+"""Slash commands: `/go-<sub>` and the umbrella `/go <sub>`, parsed once and routed to one
+handler each. A handler authorizes, calls one core service method and renders the result."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot import views
+from bot.mrkdwn import safe
+from bot.wiring import Services
+from core.access import AccessPolicy, RateLimiter, Role
+from core.errors import GoError, InvalidInput
+
+log = logging.getLogger("gobot.commands")
+Blocks = list[dict[str, Any]]
+MAX_SLACK_HISTORY = 20
+
+
+@dataclass(frozen=True)
+class Invocation:
+    user: str
+    channel: str | None
+    sub: str
+    args: str
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    usage: str
+    summary: str
+    run: Callable[[Invocation], Blocks]
+    role: Role | None = None
+    verb: str = ""
+
+
+def user_message(error: BaseException) -> str:
+    """The one map from errors to what a Slack user reads: a typed error says what happened;
+    anything else gets a short id that is also logged, never a stack trace."""
+    if isinstance(error, GoError):
+        return f":warning: {safe(error.message)}"
+    error_id = secrets.token_hex(4)
+    log.error("unexpected error %s", error_id, exc_info=error)
+    return f":x: Something went wrong (error id `{error_id}`). Nothing was lost; please try again."
+
+
+class CommandRouter:
+    def __init__(self, services: Services, access: AccessPolicy, limiter: RateLimiter) -> None:
+        self._services = services
+        self._access = access
+        self._limiter = limiter
+        self.subcommands: dict[str, Subcommand] = {
+            "start": Subcommand(
+                "start [notes]",
+                "open a GO session and post its snapshot",
+                self._start,
+                "operator",
+                "start a GO session",
+            ),
+            "end": Subcommand(
+                "end [notes]",
+                "close the active GO session",
+                self._end,
+                "operator",
+                "end a GO session",
+            ),
+            "session": Subcommand("session", "show the current GO session", self._session),
+            "checklist": Subcommand("checklist", "show the launch playbook", self._checklist),
+            "next": Subcommand("next", "show the next playbook step", self._next),
+            "complete": Subcommand(
+                "complete <step> [notes]",
+                "mark a playbook step done",
+                self._complete,
+                "operator",
+                "complete playbook steps",
+            ),
+            "history": Subcommand(
+                f"history [n ≤ {MAX_SLACK_HISTORY}]",
+                "show the last ended GO sessions",
+                self._history,
+            ),
+            "reset": Subcommand(
+                "reset",
+                "clear playbook progress (admins)",
+                self._reset,
+                "admin",
+                "reset the playbook",
+            ),
+            "help": Subcommand("help", "show this help", self._help),
+        }
+
+    def parse(self, command: str, text: str) -> tuple[str, str]:
+        """`/go-start x` and `/go start x` both give `("start", "x")`."""
+        text = (text or "").strip()
+        name = command.strip().lstrip("/")
+        if name.startswith("go-"):
+            return name.removeprefix("go-"), text
+        first, _, rest = text.partition(" ")
+        return (first.lower() or "help"), rest.strip()
+
+    def run(self, user: str, channel: str | None, command: str, text: str) -> Blocks:
+        sub, args = self.parse(command, text)
+        spec = self.subcommands.get(sub)
+        if spec is None:
+            return views.text_message(
+                f":warning: Unknown subcommand `{safe(sub, 40)}`.\n{self.help_text()}"
+            )
+        try:
+            if spec.role is not None:
+                self._access.check(user, spec.role, spec.verb, channel)
+                self._limiter.check(user)
+            return spec.run(Invocation(user, channel, sub, args))
+        except Exception as exc:
+            return views.text_message(user_message(exc))
+
+    def help_text(self) -> str:
+        lines = [f"`/go {spec.usage}` — {spec.summary}" for spec in self.subcommands.values()]
+        return "*gobot commands* (each also as `/go-<name>`):\n" + "\n".join(lines)
+
+    def _help(self, call: Invocation) -> Blocks:
+        return views.text_message(self.help_text())
+
+    def _start(self, call: Invocation) -> Blocks:
+        change = self._services.sessions.start(call.user, call.channel, call.args)
+        if change.delivery.problem:
+            return views.text_message(
+                ":warning: The GO session started, but its snapshot could not be posted: "
+                f"`{safe(change.delivery.problem, 200)}`. {_fix_hint(change.delivery.problem)}"
+            )
+        return views.text_message(":white_check_mark: GO session started; snapshot posted.")
+
+    def _end(self, call: Invocation) -> Blocks:
+        change = self._services.sessions.end(call.user, call.channel, call.args)
+        if change.delivery.problem:
+            return views.text_message(
+                ":warning: The GO session ended, but the channel could not be told: "
+                f"`{safe(change.delivery.problem, 200)}`. {_fix_hint(change.delivery.problem)}"
+            )
+        return views.text_message(":white_check_mark: GO session ended; summary posted.")
+
+    def end_from_button(self, user: str, channel: str | None, session_id: str) -> Blocks | None:
+        """The End session button; returns a message for the user only when something is off."""
+        try:
+            self._access.check(user, "operator", "end a GO session", channel)
+            self._limiter.check(user)
+            change = self._services.sessions.end(user, channel, None, session_id=session_id)
+        except Exception as exc:
+            return views.text_message(user_message(exc))
+        if change.delivery.problem:
+            return views.text_message(
+                f":warning: The GO session ended, but the channel could not be told: "
+                f"`{safe(change.delivery.problem, 200)}`."
+            )
+        return None
+
+    def _session(self, call: Invocation) -> Blocks:
+        return views.session_status(self._services.sessions.get(call.channel))
+
+    def _checklist(self, call: Invocation) -> Blocks:
+        return views.checklist_message(self._services.playbook.checklist())
+
+    def _next(self, call: Invocation) -> Blocks:
+        return views.next_step_message(self._services.playbook.next_step())
+
+    def _complete(self, call: Invocation) -> Blocks:
+        step, _, notes = call.args.partition(" ")
+        if not step:
+            raise InvalidInput("Usage: `/go-complete <step> [notes]`, e.g. `/go-complete 3 done`.")
+        item, newly = self._services.playbook.complete(step, call.user, notes, call.channel)
+        title = f"*{item.number}. {safe(item.title, 150)}*"
+        if not newly:
+            return views.text_message(f"Step {title} was already done.")
+        nxt = self._services.playbook.next_step()
+        after = f" Next: *{nxt.step.number}. {safe(nxt.step.title, 150)}*." if nxt.step else ""
+        return views.text_message(f":white_check_mark: Step {title} done.{after}")
+
+    def _history(self, call: Invocation) -> Blocks:
+        raw = call.args.strip() or "5"
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_SLACK_HISTORY:
+            raise InvalidInput(f"Usage: `/go-history [n]` with n from 1 to {MAX_SLACK_HISTORY}.")
+        return views.history_message(self._services.sessions.history(int(raw), call.channel))
+
+    def _reset(self, call: Invocation) -> Blocks:
+        checklist = self._services.playbook.reset(call.user, call.channel)
+        return views.text_message(f"Playbook reset: {checklist.completed}/{checklist.total} done.")
+
+
+def _fix_hint(problem: str) -> str:
+    if problem in ("not_in_channel", "channel_not_found"):
+        return "Invite the bot to this channel with `/invite @gobot` and try again."
+    return "The session itself is saved."

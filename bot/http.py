@@ -1,0 +1,35 @@
+"""The HTTP server: `POST /slack/events` and `GET /healthz` (REST and metrics join later).
+
+Bolt's sync app is dispatched on a worker thread so the event loop never blocks; Bolt returns
+the response as soon as a listener acks, and the listener carries on in Bolt's own pool.
+"""
+
+from __future__ import annotations
+
+import anyio
+from fastapi import FastAPI, Request, Response
+from slack_bolt import App, BoltRequest
+
+from bot.wiring import Services
+
+
+def create_http_app(bolt: App, services: Services) -> FastAPI:
+    api = FastAPI(title="gobot", version="0.1.0")
+
+    @api.post("/slack/events", include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        body = (await request.body()).decode("utf-8")
+        bolt_request = BoltRequest(
+            body=body, query=request.url.query, headers=dict(request.headers)
+        )
+        answer = await anyio.to_thread.run_sync(bolt.dispatch, bolt_request)
+        headers = {key: values[0] for key, values in answer.headers.items() if values}
+        headers.pop("content-length", None)
+        return Response(status_code=answer.status, content=answer.body, headers=headers)
+
+    @api.get("/healthz")
+    def healthz() -> dict[str, object]:
+        services.sessions.latest()
+        return {"ok": True}
+
+    return api

@@ -1,0 +1,241 @@
+"""Block Kit views. Every outside string goes through `bot.mrkdwn`; every message is built with
+`slack_sdk.models.blocks`, whose `to_dict()` validates Block Kit's limits."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.mrkdwn import HEADER_LIMIT, fit, safe, who
+from core.durations import format_duration
+from core.models import Checklist, ChecklistItem, GoSession, NextStep, Snapshot
+
+MAX_MESSAGE_BLOCKS = 50
+MAX_HOME_BLOCKS = 100
+MAX_METRICS = 10
+END_ACTION = "go_end_session"
+
+STATUS_ICON = {
+    "green": ":large_green_circle:",
+    "yellow": ":large_yellow_circle:",
+    "red": ":red_circle:",
+    "unknown": ":white_circle:",
+}
+
+
+def to_dicts(blocks: list[Block], limit: int = MAX_MESSAGE_BLOCKS) -> list[dict[str, Any]]:
+    if len(blocks) > limit:
+        raise ValueError(f"{len(blocks)} blocks; Block Kit allows {limit}")
+    return [block.to_dict() for block in blocks]
+
+
+def _section(text: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=fit(text, 3000)))
+
+
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=fit(text, 3000))])
+
+
+def _header(text: str) -> HeaderBlock:
+    return HeaderBlock(text=fit(text, HEADER_LIMIT))
+
+
+def _snapshot_blocks(snapshot: Snapshot) -> list[Block]:
+    cone, health = snapshot.cone, snapshot.status
+    blocks: list[Block] = [
+        SectionBlock(
+            fields=[
+                MarkdownTextObject(
+                    text=f"*Band*\n`{safe(cone.band, 20)}` {safe(cone.reason, 1900)}"
+                ),
+                MarkdownTextObject(
+                    text=f"*Health*\n{STATUS_ICON[health.status]} {safe(health.status, 20)}"
+                ),
+            ]
+        )
+    ]
+    if health.reasons:
+        reasons = "\n".join(f"• {safe(reason, 500)}" for reason in health.reasons[:20])
+        blocks.append(_section(f"*Reasons*\n{reasons}"))
+    if cone.metrics:
+        shown = list(cone.metrics.items())[:MAX_METRICS]
+        lines = [
+            f"{safe(str(key), 100)}: `{safe(json.dumps(value, ensure_ascii=False), 300)}`"
+            for key, value in shown
+        ]
+        if len(cone.metrics) > MAX_METRICS:
+            lines.append(f"… and {len(cone.metrics) - MAX_METRICS} more")
+        blocks.append(_context("*Metrics*  " + "   ".join(lines)))
+    return blocks
+
+
+def snapshot_message(session: GoSession) -> list[dict[str, Any]]:
+    """The channel post of a session: live with an End button, or ended without one."""
+    if session.snapshot is None:
+        raise ValueError("a session without a snapshot has nothing to post")
+    header = "GO session started" if session.active else "GO session ended"
+    blocks: list[Block] = [_header(header), *_snapshot_blocks(session.snapshot)]
+    if session.notes:
+        blocks.append(_section(f"*Notes*\n{safe(session.notes, 2900)}"))
+    blocks.append(_context(f"Started by {who(session.started_by)} at {session.started_at_utc}"))
+    if session.active:
+        blocks.append(
+            ActionsBlock(
+                block_id="go_session_actions",
+                elements=[
+                    ButtonElement(
+                        text="End session",
+                        action_id=END_ACTION,
+                        value=session.id or "",
+                        style="danger",
+                    ),
+                ],
+            )
+        )
+    else:
+        duration = format_duration(timedelta(seconds=session.duration_seconds or 0))
+        blocks.append(
+            _context(f"Ended by {who(session.ended_by)} at {session.ended_at_utc} after {duration}")
+        )
+    return to_dicts(blocks)
+
+
+def snapshot_text(session: GoSession) -> str:
+    """Notification fallback text for the channel post."""
+    state = "started" if session.active else "ended"
+    band, status = safe(session.cone_band or "?", 20), safe(session.status or "?", 20)
+    return f"GO session {state} by {who(session.started_by)}: band {band}, health {status}"
+
+
+def drift(session: GoSession) -> str:
+    """Start-vs-end drift of band and status, e.g. `band A → B, health green → red`."""
+    if session.snapshot is None or session.end_snapshot is None:
+        return "no end snapshot"
+    start, end = session.snapshot, session.end_snapshot
+    parts = []
+    if start.cone.band != end.cone.band:
+        parts.append(f"band {start.cone.band} → {end.cone.band}")
+    if start.status.status != end.status.status:
+        parts.append(f"health {start.status.status} → {end.status.status}")
+    return safe(", ".join(parts)) if parts else "no drift (band and health unchanged)"
+
+
+def summary_message(session: GoSession) -> list[dict[str, Any]]:
+    """The thread reply when a session ends."""
+    duration = format_duration(timedelta(seconds=session.duration_seconds or 0))
+    lines = [
+        f"*Session ended* by {who(session.ended_by)} after *{duration}*.",
+        f"*Drift:* {drift(session)}",
+    ]
+    if session.end_notes:
+        lines.append(f"*End notes*\n{safe(session.end_notes, 2500)}")
+    return to_dicts([_section("\n".join(lines))])
+
+
+def _session_blocks(session: GoSession) -> list[Block]:
+    if session.started_at_utc is None:
+        return [_section("No GO session yet. Start one with `/go-start [notes]`.")]
+    if not session.active or session.snapshot is None:
+        duration = format_duration(timedelta(seconds=session.duration_seconds or 0))
+        return [
+            _section(
+                f"No active GO session. The last one was started by {who(session.started_by)}"
+                f" at {session.started_at_utc} and ended by {who(session.ended_by)} after "
+                f"{duration}."
+            )
+        ]
+    blocks: list[Block] = [
+        _section(
+            f"*Active GO session* started by {who(session.started_by)} at {session.started_at_utc}"
+        ),
+        *_snapshot_blocks(session.snapshot),
+    ]
+    if session.notes:
+        blocks.append(_section(f"*Notes*\n{safe(session.notes, 2900)}"))
+    return blocks
+
+
+def session_status(session: GoSession) -> list[dict[str, Any]]:
+    return to_dicts(_session_blocks(session))
+
+
+def _step_line(item: ChecklistItem) -> str:
+    mark = ":white_check_mark:" if item.done else ":white_large_square:"
+    line = f"{mark} *{item.number}.* {safe(item.title, 150)} `{safe(item.id, 64)}`"
+    if item.done:
+        line += f" — {who(item.completed_by)}"
+    return line
+
+
+def _checklist_blocks(checklist: Checklist) -> list[Block]:
+    return [
+        _section(f"*Launch playbook* — {checklist.completed}/{checklist.total} done"),
+        _section("\n".join(_step_line(item) for item in checklist.steps)),
+    ]
+
+
+def checklist_message(checklist: Checklist) -> list[dict[str, Any]]:
+    return to_dicts(_checklist_blocks(checklist))
+
+
+def next_step_message(nxt: NextStep) -> list[dict[str, Any]]:
+    if nxt.step is None:
+        return text_message(f":tada: All {nxt.total} playbook steps are done.")
+    step = nxt.step
+    return text_message(
+        f"*Next step {step.number}/{nxt.total}:* {safe(step.title, 150)} `{safe(step.id, 64)}`\n"
+        f"{safe(step.description, 1000)}\n"
+        f"Complete it with `/go-complete {step.number} [notes]`."
+    )
+
+
+def _history_blocks(sessions: list[GoSession]) -> list[Block]:
+    if not sessions:
+        return [_section("No ended GO sessions yet.")]
+    lines = []
+    for s in sessions:
+        duration = format_duration(timedelta(seconds=s.duration_seconds or 0))
+        end = s.end_snapshot
+        end_state = f"{end.cone.band}/{end.status.status}" if end else "?"
+        line = (
+            f"• {s.started_at_utc} · {duration} · {who(s.started_by)} → {who(s.ended_by)} · "
+            f"{safe(s.cone_band or '?', 20)}/{safe(s.status or '?', 20)} → {safe(end_state, 40)}"
+        )
+        if s.notes:
+            line += f"\n    _{safe(s.notes, 200)}_"
+        lines.append(line)
+    return [_section(f"*Last {len(sessions)} GO sessions*"), _section("\n".join(lines))]
+
+
+def history_message(sessions: list[GoSession]) -> list[dict[str, Any]]:
+    return to_dicts(_history_blocks(sessions))
+
+
+def text_message(text: str) -> list[dict[str, Any]]:
+    """A plain reply; `text` must already be safe mrkdwn."""
+    return to_dicts([_section(text)])
+
+
+def home_view(session: GoSession, checklist: Checklist, recent: list[GoSession]) -> dict[str, Any]:
+    blocks: list[Block] = [
+        _header("GO sessions"),
+        *_session_blocks(session),
+        DividerBlock(),
+        *_checklist_blocks(checklist),
+        DividerBlock(),
+        *_history_blocks(recent),
+    ]
+    return {"type": "home", "blocks": to_dicts(blocks, MAX_HOME_BLOCKS)}

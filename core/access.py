@@ -1,0 +1,105 @@
+"""Who may drive the bot: operators change state, admins also reset the playbook.
+
+IDs are Slack user IDs (`U…`/`W…`) or user-group IDs (`S…`); group membership is looked up
+through an injected resolver. Every refusal is audited (`GO_COMMAND_DENIED`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Collection
+from typing import Literal
+
+from core.clock import Clock, format_utc
+from core.errors import GoError, PermissionDenied
+from core.models import AuditEvent
+from core.ports import AuditLog
+
+Role = Literal["operator", "admin"]
+MembersOf = Callable[[str], Collection[str]]
+
+
+class RateLimited(GoError):
+    code = "rate_limited"
+
+
+class AccessPolicy:
+    def __init__(
+        self,
+        operators: Collection[str],
+        admins: Collection[str],
+        members_of: MembersOf,
+        audit: AuditLog,
+        clock: Clock,
+    ) -> None:
+        self._operators = tuple(operators)
+        self._admins = tuple(admins)
+        self._members_of = members_of
+        self._audit = audit
+        self._clock = clock
+
+    def _listed(self, user: str, ids: tuple[str, ...]) -> bool:
+        if user in ids:
+            return True
+        return any(entry.startswith("S") and user in self._members_of(entry) for entry in ids)
+
+    def allows(self, user: str, role: Role) -> bool:
+        if self._listed(user, self._admins):
+            return True
+        return role == "operator" and (not self._operators or self._listed(user, self._operators))
+
+    def check(self, user: str, role: Role, command: str, channel: str | None) -> None:
+        """Raise PermissionDenied (and audit the attempt) unless the user has the role."""
+        try:
+            allowed = self.allows(user, role)
+            problem = None
+        except Exception as exc:  # membership lookup failed: fail closed, say why
+            allowed, problem = False, f"{type(exc).__name__}: {exc}"
+        if allowed:
+            return
+        self._audit.append(
+            AuditEvent(
+                event="GO_COMMAND_DENIED",
+                actor=user,
+                channel=channel,
+                data={
+                    "command": command,
+                    "role": role,
+                    **({"problem": problem} if problem else {}),
+                },
+            ),
+            format_utc(self._clock.now()),
+        )
+        if problem:
+            raise PermissionDenied("Your access could not be checked right now; try again soon.")
+        if role == "admin":
+            raise PermissionDenied(f"Only gobot admins may {command}.")
+        raise PermissionDenied(f"Only gobot operators may {command}. Ask an admin to add you.")
+
+
+class RateLimiter:
+    """At most `limit` actions per user in any sliding `window` seconds (per process)."""
+
+    def __init__(
+        self, limit: int, window: float, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._limit = limit
+        self._window = window
+        self._monotonic = monotonic
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, user: str) -> None:
+        now = self._monotonic()
+        with self._lock:
+            recent = self._seen.setdefault(user, deque())
+            while recent and now - recent[0] >= self._window:
+                recent.popleft()
+            if len(recent) >= self._limit:
+                wait = max(1, round(self._window - (now - recent[0])))
+                raise RateLimited(
+                    f"Easy there: that is a lot of changes at once. Try again in {wait}s."
+                )
+            recent.append(now)

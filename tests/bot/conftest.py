@@ -1,0 +1,204 @@
+"""The Slack boundary for tests: a loopback fake Web API that the real WebClient talks to, and
+requests signed exactly as Slack signs them, sent through the real HTTP app."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from slack_sdk.signature import SignatureVerifier
+
+from bot.app import build_app
+from bot.fake_slack import Call, FakeSlack
+from bot.http import create_http_app
+from bot.settings import Settings
+from bot.slack import SlackNotifier, make_client
+from bot.wiring import Services, build_services
+from tests.conftest import FakeClock
+
+SIGNING_SECRET = "test-signing-secret-not-real"
+BOT_TOKEN = "xoxb-test-not-a-real-token"
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
+
+
+def signed_headers(
+    body: str,
+    timestamp: int | None = None,
+    secret: str = SIGNING_SECRET,
+    content_type: str = "application/x-www-form-urlencoded",
+) -> dict[str, str]:
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
+    return {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": signature,
+        "Content-Type": content_type,
+    }
+
+
+@dataclass
+class SlackHarness:
+    """Sends signed slash commands, button clicks and events; waits for what reaches Slack."""
+
+    http: TestClient | httpx.Client
+    fake: FakeSlack
+    services: Services
+
+    def post(self, body: str, headers: dict[str, str]) -> httpx.Response:
+        return self.http.post("/slack/events", content=body, headers=headers)
+
+    def command_body(
+        self,
+        command: str,
+        text: str = "",
+        user: str = "U1",
+        channel: str = "C1",
+        token: str | None = None,
+    ) -> tuple[str, str]:
+        token = token or uuid.uuid4().hex
+        body = urlencode(
+            {
+                "token": "deprecated",
+                "team_id": "T1",
+                "team_domain": "fake",
+                "channel_id": channel,
+                "channel_name": "ops",
+                "user_id": user,
+                "user_name": user.lower(),
+                "command": command,
+                "text": text,
+                "api_app_id": "A1",
+                "is_enterprise_install": "false",
+                "response_url": self.fake.response_url(token),
+                "trigger_id": "1.2.3",
+            }
+        )
+        return body, token
+
+    def command(
+        self, command: str, text: str = "", user: str = "U1", channel: str = "C1"
+    ) -> httpx.Response:
+        body, token = self.command_body(command, text, user, channel)
+        response = self.post(body, signed_headers(body))
+        response.token = token  # type: ignore[attr-defined]
+        return response
+
+    def reply(self, response: httpx.Response, timeout: float = 10.0) -> dict[str, Any]:
+        """The ephemeral answer sent to the command's response_url."""
+        token = response.token  # type: ignore[attr-defined]
+        if not self.fake.wait_for(lambda f: any(c.method == token for c in f.responses), timeout):
+            raise AssertionError(f"no reply within {timeout}s")
+        return next(c.params for c in self.fake.responses if c.method == token)
+
+    def run(self, command: str, text: str = "", user: str = "U1", channel: str = "C1") -> str:
+        """Send a command, check the ack, and return the reply's block text."""
+        response = self.command(command, text, user, channel)
+        assert response.status_code == 200, response.text
+        return block_text(self.reply(response))
+
+    def click_end(
+        self, session_id: str, user: str = "U1", channel: str = "C1", message_ts: str = "1.0"
+    ) -> tuple[httpx.Response, str]:
+        token = uuid.uuid4().hex
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user},
+            "team": {"id": "T1"},
+            "api_app_id": "A1",
+            "channel": {"id": channel},
+            "trigger_id": "1.2.3",
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+            "response_url": self.fake.response_url(token),
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": "go_end_session",
+                    "block_id": "go_session_actions",
+                    "value": session_id,
+                    "action_ts": "1.1",
+                }
+            ],
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        return self.post(body, signed_headers(body)), token
+
+    def event(self, event: dict[str, Any], event_id: str = "Ev1") -> httpx.Response:
+        body = json.dumps(
+            {
+                "token": "x",
+                "team_id": "T1",
+                "api_app_id": "A1",
+                "type": "event_callback",
+                "event_id": event_id,
+                "event_time": int(time.time()),
+                "event": event,
+            }
+        )
+        return self.post(body, signed_headers(body, content_type="application/json"))
+
+
+def block_text(params: dict[str, Any]) -> str:
+    """Every text of a message's blocks, joined: what a person would read."""
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("text"), str):
+                parts.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(params.get("blocks") or [])
+    return "\n".join(parts)
+
+
+def posts(fake: FakeSlack, method: str = "chat.postMessage") -> list[Call]:
+    return fake.calls_to(method)
+
+
+@pytest.fixture
+def make_harness(
+    fake_slack: FakeSlack, data_dir: Path, clock: FakeClock, green: Path
+) -> Iterator[Callable[..., SlackHarness]]:
+    clients: list[TestClient] = []
+
+    def make(**overrides: Any) -> SlackHarness:
+        settings = Settings(
+            data_dir=data_dir,
+            slack_bot_token=BOT_TOKEN,
+            slack_signing_secret=SIGNING_SECRET,
+            slack_api_url=fake_slack.api_url,
+            **overrides,
+        )
+        client = make_client(BOT_TOKEN, fake_slack.api_url)
+        services = build_services(settings, clock=clock, notifier=SlackNotifier(client))
+        http = TestClient(create_http_app(build_app(settings, services, client), services))
+        clients.append(http)
+        return SlackHarness(http, fake_slack, services)
+
+    yield make
+    for http in clients:
+        http.close()
+
+
+@pytest.fixture
+def slack(make_harness: Callable[..., SlackHarness]) -> SlackHarness:
+    return make_harness()

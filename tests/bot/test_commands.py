@@ -1,0 +1,309 @@
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.fake_slack import FakeSlack
+from tests.bot.conftest import SlackHarness, block_text, posts, signed_headers
+from tests.conftest import write_json
+
+
+def audit_events(data_dir: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (data_dir / "audit.log").read_text().splitlines()]
+
+
+def test_start_posts_snapshot_and_records_its_message(slack: SlackHarness) -> None:
+    reply = slack.run("/go-start", "deploy v2.1", user="U1", channel="C1")
+    assert "GO session started; snapshot posted" in reply
+    post = slack.fake.wait_for_calls("chat.postMessage")[0]
+    assert post.params["channel"] == "C1"
+    assert post.headers["authorization"] == "Bearer xoxb-test-not-a-real-token"
+    text = block_text(post.params)
+    for expected in (
+        "GO session started",
+        "`A` KPIs green",
+        ":large_green_circle: green",
+        "error_rate",
+        "deploy v2.1",
+        "<@U1>",
+        "2026-01-01T09:00:00.000000Z",
+    ):
+        assert expected in text
+    buttons = [e for b in post.params["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    session = slack.services.sessions.get()
+    assert [(b["action_id"], b["value"]) for b in buttons] == [("go_end_session", session.id)]
+    assert session.message is not None and session.message.channel == "C1"
+    assert session.message.ts == slack.fake.messages[("C1", session.message.ts)].ts
+
+
+def test_second_start_is_refused_ephemerally_with_no_second_post(slack: SlackHarness) -> None:
+    slack.run("/go-start", "first", user="U1")
+    reply = slack.run("/go-start", "second", user="U2", channel="C2")
+    assert "already active" in reply and "started by U1 in C1" in reply
+    assert len(posts(slack.fake)) == 1
+
+
+def test_end_updates_the_message_in_place_and_replies_in_thread(
+    slack: SlackHarness, data_dir: Path
+) -> None:
+    slack.run("/go-start", "go")
+    message = slack.services.sessions.get().message
+    assert message is not None
+    write_json(data_dir / "health_status.json", {"status": "red", "reasons": ["db down"]})
+    reply = slack.run("/go-end", "rolled back", user="U2")
+    assert "GO session ended; summary posted" in reply
+    update = slack.fake.wait_for_calls("chat.update")[0]
+    assert (update.params["channel"], update.params["ts"]) == (message.channel, message.ts)
+    assert "GO session ended" in block_text(update.params)
+    assert not [b for b in update.params["blocks"] if b["type"] == "actions"]
+    summary = posts(slack.fake)[-1]
+    assert summary.params["thread_ts"] == message.ts
+    text = block_text(summary.params)
+    assert "<@U2>" in text and "rolled back" in text and "health green → red" in text
+
+
+def test_end_with_no_session_is_refused(slack: SlackHarness) -> None:
+    assert "no active GO session" in slack.run("/go-end")
+    assert posts(slack.fake) == []
+
+
+def test_end_button_ends_the_session(slack: SlackHarness) -> None:
+    slack.run("/go-start")
+    session = slack.services.sessions.get()
+    response, _ = slack.click_end(str(session.id), user="U3")
+    assert response.status_code == 200
+    slack.fake.wait_for_calls("chat.update")
+    ended = slack.services.sessions.get()
+    assert not ended.active and ended.ended_by == "U3"
+
+
+def test_stale_end_button_does_not_end_a_newer_session(slack: SlackHarness) -> None:
+    slack.run("/go-start")
+    old = slack.services.sessions.get()
+    slack.run("/go-end")
+    slack.run("/go-start")
+    _, token = slack.click_end(str(old.id))
+    assert slack.fake.wait_for(lambda f: any(c.method == token for c in f.responses))
+    reply = next(c.params for c in slack.fake.responses if c.method == token)
+    assert "already ended" in block_text(reply)
+    assert slack.services.sessions.get().active
+
+
+@pytest.mark.parametrize(
+    ("command", "text", "expected"),
+    [
+        ("/go-session", "", "No GO session yet"),
+        ("/go-checklist", "", "Launch playbook* — 0/9 done"),
+        ("/go-next", "", "Next step 1/9:* Confirm cone band and health"),
+        ("/go-history", "", "No ended GO sessions yet"),
+        ("/go", "help", "/go start [notes]"),
+        ("/go", "", "gobot commands"),
+    ],
+)
+def test_read_commands(slack: SlackHarness, command: str, text: str, expected: str) -> None:
+    assert expected in slack.run(command, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("start notes here", "GO session started"),
+        ("session", "No GO session yet"),
+        ("checklist", "0/9 done"),
+        ("next", "Next step 1/9"),
+        ("history 3", "No ended GO sessions"),
+        ("complete 1 ok", "Step *1. Confirm cone band and health* done"),
+        ("HELP", "gobot commands"),
+    ],
+)
+def test_umbrella_routes_to_the_same_handlers(
+    slack: SlackHarness, text: str, expected: str
+) -> None:
+    assert expected in slack.run("/go", text)
+
+
+@pytest.mark.parametrize(
+    ("command", "text", "expected"),
+    [
+        ("/go", "launch", "Unknown subcommand `launch`"),
+        ("/go", "<!channel>", "Unknown subcommand `&lt;!channel&gt;`"),
+        (
+            "/go-complete",
+            "",
+            "Usage: `/go-complete <step> [notes]`".replace("<", "&lt;").replace(">", "&gt;"),
+        ),
+        ("/go-complete", "42", "There is no step '42'"),
+        ("/go-history", "abc", "n from 1 to 20"),
+        ("/go-history", "21", "n from 1 to 20"),
+        ("/go-start", "x" * 2001, "the limit is 2000"),
+    ],
+)
+def test_bad_arguments_get_a_short_usage_message(
+    slack: SlackHarness, command: str, text: str, expected: str
+) -> None:
+    assert expected in slack.run(command, text)
+    assert posts(slack.fake) == []
+
+
+def test_complete_next_and_checklist_flow(slack: SlackHarness, data_dir: Path) -> None:
+    assert "Next: *2. Freeze unrelated changes*" in slack.run("/go-complete", "1 looks good")
+    assert "already done" in slack.run("/go-complete", "health")
+    assert "1/9 done" in slack.run("/go-checklist")
+    write_json(data_dir / "health_status.json", {"status": "red", "reasons": ["<!here> db"]})
+    reply = slack.run("/go-complete", "2")
+    assert "health is red (&lt;!here&gt; db)" in reply
+    assert audit_events(data_dir)[-1]["event"] == "GO_STEP_BLOCKED"
+
+
+def test_history_and_session_after_a_cycle(slack: SlackHarness) -> None:
+    slack.run("/go-start", "first run")
+    assert "Active GO session" in slack.run("/go-session")
+    slack.run("/go-end")
+    history = slack.run("/go-history", "5")
+    assert "Last 1 GO sessions" in history and "first run" in history
+
+
+def test_user_text_is_escaped_everywhere_it_is_rendered(slack: SlackHarness) -> None:
+    evil = "<!channel> <https://evil.example|click> & <@U999> <!subteam^S1>"
+    slack.run("/go-start", evil)
+    post = slack.fake.wait_for_calls("chat.postMessage")[0]
+    raw = json.dumps(post.params["blocks"])
+    assert "<!channel>" not in raw and "<https://evil" not in raw and "<@U999>" not in raw
+    assert "&lt;!channel&gt; &lt;https://evil.example|click&gt; &amp; &lt;@U999&gt;" in raw
+    assert "<!channel>" not in post.params["text"]
+
+
+def test_long_notes_are_truncated_with_a_visible_marker(slack: SlackHarness) -> None:
+    slack.run("/go-start", "&" * 2000)
+    post = slack.fake.wait_for_calls("chat.postMessage")[0]
+    notes = next(
+        b["text"]["text"]
+        for b in post.params["blocks"]
+        if b["type"] == "section" and "text" in b and "*Notes*" in b["text"]["text"]
+    )
+    assert len(notes) <= 3000 and notes.endswith("… (truncated)")
+    assert notes.removesuffix("… (truncated)").endswith("&amp;")
+
+
+def test_operators_only_and_denials_are_audited(
+    make_harness: Callable[..., SlackHarness], data_dir: Path
+) -> None:
+    slack = make_harness(operators=["U1"], admins=["UADMIN"])
+    reply = slack.run("/go-start", "", user="U2")
+    assert "Only gobot operators may start a GO session" in reply
+    assert posts(slack.fake) == []
+    denied = audit_events(data_dir)[-1]
+    assert denied["event"] == "GO_COMMAND_DENIED" and denied["actor"] == "U2"
+    assert "No GO session yet" in slack.run("/go-session", user="U2")
+    assert "GO session started" in slack.run("/go-start", "", user="U1")
+    assert "GO session ended" in slack.run("/go-end", "", user="UADMIN")
+    assert "Only gobot admins may reset the playbook" in slack.run("/go", "reset", user="U1")
+    assert "Playbook reset" in slack.run("/go", "reset", user="UADMIN")
+
+
+def test_user_groups_are_resolved_through_the_web_api_and_cached(
+    make_harness: Callable[..., SlackHarness], fake_slack: FakeSlack
+) -> None:
+    fake_slack.usergroups["SOPS"] = ["U7", "U8"]
+    slack = make_harness(operators=["SOPS"])
+    assert "GO session started" in slack.run("/go-start", "", user="U7")
+    assert "GO session ended" in slack.run("/go-end", "", user="U8")
+    assert "Only gobot operators" in slack.run("/go-start", "", user="U9")
+    lookups = fake_slack.calls_to("usergroups.users.list")
+    assert len(lookups) == 1 and lookups[0].params["usergroup"] == "SOPS"
+
+
+def test_group_lookup_failure_fails_closed(
+    make_harness: Callable[..., SlackHarness], fake_slack: FakeSlack
+) -> None:
+    slack = make_harness(operators=["SMISSING"])
+    assert "could not be checked" in slack.run("/go-start", "", user="U7")
+    assert posts(fake_slack) == []
+
+
+def test_burst_of_state_changes_is_rate_limited(slack: SlackHarness) -> None:
+    replies = [slack.run("/go-start" if n % 2 == 0 else "/go-end", "", user="U1") for n in range(8)]
+    assert ["Easy there" in reply for reply in replies] == [False] * 5 + [True] * 3
+    assert len(posts(slack.fake)) == 5  # three snapshots and two end summaries
+
+
+def test_app_home_publishes_session_playbook_and_history(slack: SlackHarness) -> None:
+    slack.run("/go-start", "home test")
+    response = slack.event({"type": "app_home_opened", "user": "U1", "tab": "home"})
+    assert response.status_code == 200
+    publish = slack.fake.wait_for_calls("views.publish")[0]
+    assert publish.params["user_id"] == "U1"
+    view = publish.params["view"]
+    assert view["type"] == "home" and len(view["blocks"]) <= 100
+    text = block_text(view)
+    assert "Active GO session" in text and "0/9 done" in text and "home test" in text
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["no signature", "wrong secret", "old timestamp", "body changed after signing"],
+)
+def test_bad_signatures_get_401_and_change_nothing(
+    slack: SlackHarness, data_dir: Path, tamper: str
+) -> None:
+    body, _ = slack.command_body("/go-start", "sneaky")
+    headers = signed_headers(body)
+    if tamper == "no signature":
+        headers = {"Content-Type": headers["Content-Type"]}
+    elif tamper == "wrong secret":
+        headers = signed_headers(body, secret="guess")
+    elif tamper == "old timestamp":
+        headers = signed_headers(body, timestamp=int(time.time()) - 301)
+    else:
+        body = body.replace("sneaky", "sneakier")
+    response = slack.post(body, headers)
+    assert response.status_code == 401
+    time.sleep(0.2)
+    assert slack.fake.calls_to("chat.postMessage") == [] and slack.fake.responses == []
+    assert not (data_dir / "go_session.json").exists()
+
+
+def test_ack_is_immediate_even_when_sources_hang(
+    make_harness: Callable[..., SlackHarness], tmp_path: Path
+) -> None:
+    module = tmp_path / "slow_source_mod.py"
+    module.write_text("import time\ndef health():\n    time.sleep(30)\n")
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        slack = make_harness(health_source="python:slow_source_mod:health", source_timeout="1s")
+        started = time.monotonic()
+        response = slack.command("/go-start", "slow")
+        ack_seconds = time.monotonic() - started
+        assert response.status_code == 200 and ack_seconds < 1.0
+        reply = block_text(slack.reply(response))
+        assert "GO session started" in reply
+        assert "health source timed out after 1s" in block_text(posts(slack.fake)[0].params)
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
+def test_unexpected_error_gets_an_id_not_a_stack_trace(
+    slack: SlackHarness, data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (data_dir / "go_progress.json").mkdir()
+    reply = slack.run("/go-checklist")
+    assert "Something went wrong (error id `" in reply
+    assert "Traceback" not in reply and "IsADirectoryError" not in reply
+    error_id = reply.split("error id `")[1].split("`")[0]
+    assert any(error_id in record.getMessage() for record in caplog.records)
+
+
+def test_post_failure_is_reported_and_the_session_kept(slack: SlackHarness, data_dir: Path) -> None:
+    from bot.fake_slack import Failure
+
+    slack.fake.fail("chat.postMessage", Failure(error="not_in_channel"))
+    reply = slack.run("/go-start", "")
+    assert "could not be posted: `not_in_channel`" in reply and "/invite @gobot" in reply
+    assert slack.services.sessions.get().active
+    assert audit_events(data_dir)[-1]["event"] == "GO_POST_FAILED"
