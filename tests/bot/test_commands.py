@@ -307,3 +307,28 @@ def test_post_failure_is_reported_and_the_session_kept(slack: SlackHarness, data
     assert "could not be posted: `not_in_channel`" in reply and "/invite @gobot" in reply
     assert slack.services.sessions.get().active
     assert audit_events(data_dir)[-1]["event"] == "GO_POST_FAILED"
+
+
+def test_rate_limited_post_is_retried_after_retry_after_and_lands_once(
+    slack: SlackHarness,
+) -> None:
+    from bot.fake_slack import Failure
+
+    slack.fake.fail("chat.postMessage", Failure(status=429, error="ratelimited", retry_after=1))
+    started = time.monotonic()
+    reply = slack.run("/go-start", "patience")
+    assert "snapshot posted" in reply
+    assert time.monotonic() - started >= 1.0
+    assert len(slack.fake.calls_to("chat.postMessage")) == 2  # the 429, then the retry
+    assert len(slack.fake.messages) == 1
+    assert slack.services.sessions.get().message is not None
+
+
+def test_server_error_is_reported_not_retried_blindly(slack: SlackHarness) -> None:
+    from bot.fake_slack import Failure
+
+    slack.fake.fail("chat.postMessage", Failure(status=500, error="internal_error"))
+    reply = slack.run("/go-start", "")
+    assert "could not be posted: `internal_error`" in reply
+    assert len(slack.fake.calls_to("chat.postMessage")) == 1
+    assert slack.services.sessions.get().active

@@ -1,0 +1,142 @@
+"""Block Kit validity and escaping of every message, with worst-case content."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot import views
+from bot.mrkdwn import escape, fit
+from core.models import (
+    Checklist,
+    ChecklistItem,
+    ConeState,
+    GoSession,
+    HealthStatus,
+    NextStep,
+    Snapshot,
+)
+from tests.bot.conftest import SlackHarness, block_text
+
+ENTITY = re.compile(r"&(amp|lt|gt);")
+HUGE = "<!channel> & " * 400
+
+
+def worst_snapshot() -> Snapshot:
+    return Snapshot(
+        cone=ConeState(band="D", reason=HUGE, metrics={f"m{n}<>": HUGE for n in range(40)}),
+        status=HealthStatus(status="red", reasons=[HUGE] * 60),
+    )
+
+
+def worst_session(active: bool) -> GoSession:
+    return GoSession(
+        active=active,
+        id="s1",
+        started_at_utc="2026-01-01T09:00:00.000000Z",
+        ended_at_utc=None if active else "2026-01-01T10:00:00.000000Z",
+        cone_band="D",
+        status="red",
+        notes=HUGE[:2000],
+        snapshot=worst_snapshot(),
+        end_snapshot=None if active else worst_snapshot(),
+        started_by="api:<ops>",
+        ended_by=None if active else "U1",
+        end_notes=None if active else HUGE[:2000],
+        duration_seconds=None if active else 3600.0,
+    )
+
+
+def checklist() -> Checklist:
+    items = [
+        ChecklistItem(
+            number=n,
+            id=f"s{n}",
+            title=HUGE[:150],
+            description=HUGE[:1000],
+            done=n % 2 == 0,
+            completed_by="U1",
+        )
+        for n in range(1, 40)
+    ]
+    return Checklist(steps=items, completed=19, total=39)
+
+
+def check_limits(blocks: list[dict[str, Any]], max_blocks: int = 50) -> None:
+    assert len(blocks) <= max_blocks
+    for block in blocks:
+        if block["type"] == "header":
+            assert len(block["text"]["text"]) <= 150
+        if block["type"] == "section":
+            assert len(block.get("text", {}).get("text", "")) <= 3000
+            assert len(block.get("fields", [])) <= 10
+            assert all(len(field["text"]) <= 2000 for field in block.get("fields", []))
+        if block["type"] == "context":
+            assert len(block["elements"]) <= 10
+
+
+def check_escaped(text: str, allowed_mentions: tuple[str, ...] = ()) -> None:
+    for mention in allowed_mentions:
+        text = text.replace(mention, "")
+    assert "<" not in text and ">" not in text, text[:200]
+    assert "&" not in ENTITY.sub("", text), text[:200]
+
+
+def test_every_message_respects_block_kit_limits_with_worst_case_content() -> None:
+    messages: list[Callable[[], list[dict[str, Any]]]] = [
+        lambda: views.snapshot_message(worst_session(True)),
+        lambda: views.snapshot_message(worst_session(False)),
+        lambda: views.summary_message(worst_session(False)),
+        lambda: views.session_status(worst_session(True)),
+        lambda: views.session_status(worst_session(False)),
+        lambda: views.checklist_message(checklist()),
+        lambda: views.next_step_message(
+            NextStep(step=checklist().steps[0], done=False, completed=0, total=39)
+        ),
+        lambda: views.history_message([worst_session(False)] * 20),
+    ]
+    for build in messages:
+        blocks = build()
+        check_limits(blocks)
+        check_escaped(json.dumps(blocks, ensure_ascii=False).replace("\\n", " "), ("<@U1>",))
+    home = views.home_view(worst_session(True), checklist(), [worst_session(False)] * 5)
+    check_limits(home["blocks"], max_blocks=100)
+
+
+def test_truncation_marker_and_entities() -> None:
+    assert fit("abc", 3) == "abc"
+    cut = fit(escape("&" * 100), 50)
+    assert cut.endswith("… (truncated)") and len(cut) <= 50
+    assert ENTITY.sub("", cut.removesuffix("… (truncated)")) == ""
+
+
+@given(st.text(max_size=300))
+def test_escape_leaves_no_markup(text: str) -> None:
+    check_escaped(escape(text))
+
+
+counter = itertools.count(1)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(notes=st.text(min_size=1, max_size=400))
+def test_no_user_text_reaches_a_posted_block_unescaped(slack: SlackHarness, notes: str) -> None:
+    user = f"U{next(counter)}"
+    first = len(slack.fake.calls)
+    slack.run("/go-start", notes, user=user)
+    slack.run("/go-end", notes, user=user)
+    posted = [
+        c for c in slack.fake.calls[first:] if c.method in ("chat.postMessage", "chat.update")
+    ]
+    assert len(posted) == 3  # snapshot, its update, the thread summary
+    for call in posted:
+        check_escaped(block_text(call.params), (f"<@{user}>",))
+        check_escaped(str(call.params.get("text", "")), (f"<@{user}>",))
