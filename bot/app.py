@@ -1,8 +1,16 @@
-"""The Bolt app: every slash command, the End button and App Home, wired to one router."""
+"""The Bolt app: every slash command, the End button and App Home, wired to one router.
+
+Listeners only ack and hand the work to gobot's own pool. Bolt runs listeners on a small
+pool and answers Slack when a listener acks, so slow work (a snapshot waits up to
+GOBOT_SOURCE_TIMEOUT) done inside listeners would hold up the acks of the commands queued
+behind it. Work waits in an unbounded queue; acks never wait.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -28,6 +36,8 @@ SLASH_COMMANDS = (
 )
 RATE_LIMIT = 5
 RATE_WINDOW_SECONDS = 30.0
+LISTENER_THREADS = 16
+WORK_THREADS = 16
 
 
 def _fallback(blocks: list[dict[str, Any]]) -> str:
@@ -60,21 +70,39 @@ def build_app(
         signing_secret=None if socket_mode or secret is None else secret.get_secret_value(),
         request_verification_enabled=not socket_mode,
         logger=logging.getLogger("gobot.bolt"),
+        listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="gobot-ack"),
     )
-    register(app, build_router(settings, services, client), services)
+    work = ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="gobot-work")
+    register(app, build_router(settings, services, client), services, work)
     return app
 
 
-def register(app: App, router: CommandRouter, services: Services) -> None:
+def _guarded(job: Callable[[], None]) -> Callable[[], None]:
+    """Work after the ack has no Bolt error handler above it: log what escapes, with an id."""
+
+    def run() -> None:
+        try:
+            job()
+        except Exception as exc:
+            user_message(exc)
+
+    return run
+
+
+def register(app: App, router: CommandRouter, services: Services, work: Executor) -> None:
     def on_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         ack()
-        blocks = router.run(
-            str(command.get("user_id", "")),
-            command.get("channel_id"),
-            str(command.get("command", "/go")),
-            str(command.get("text", "")),
-        )
-        respond(blocks=blocks, text=_fallback(blocks), response_type="ephemeral")
+
+        def answer() -> None:
+            blocks = router.run(
+                str(command.get("user_id", "")),
+                command.get("channel_id"),
+                str(command.get("command", "/go")),
+                str(command.get("text", "")),
+            )
+            respond(blocks=blocks, text=_fallback(blocks), response_type="ephemeral")
+
+        work.submit(_guarded(answer))
 
     for name in SLASH_COMMANDS:
         app.command(name)(on_command)
@@ -83,29 +111,37 @@ def register(app: App, router: CommandRouter, services: Services) -> None:
     def on_end_button(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
         action = (body.get("actions") or [{}])[0]
-        blocks = router.end_from_button(
-            str(body.get("user", {}).get("id", "")),
-            (body.get("channel") or {}).get("id"),
-            str(action.get("value", "")),
-        )
-        if blocks:
-            respond(
-                blocks=blocks,
-                text=_fallback(blocks),
-                response_type="ephemeral",
-                replace_original=False,
+
+        def answer() -> None:
+            blocks = router.end_from_button(
+                str(body.get("user", {}).get("id", "")),
+                (body.get("channel") or {}).get("id"),
+                str(action.get("value", "")),
             )
+            if blocks:
+                respond(
+                    blocks=blocks,
+                    text=_fallback(blocks),
+                    response_type="ephemeral",
+                    replace_original=False,
+                )
+
+        work.submit(_guarded(answer))
 
     @app.event("app_home_opened")
     def on_home_opened(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":
             return
-        view = views.home_view(
-            services.sessions.latest(),
-            services.playbook.checklist(),
-            services.sessions.history(5),
-        )
-        client.views_publish(user_id=str(event["user"]), view=view)
+
+        def publish() -> None:
+            view = views.home_view(
+                services.sessions.latest(),
+                services.playbook.checklist(),
+                services.sessions.history(5),
+            )
+            client.views_publish(user_id=str(event["user"]), view=view)
+
+        work.submit(_guarded(publish))
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:
