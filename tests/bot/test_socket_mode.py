@@ -1,0 +1,45 @@
+"""Socket Mode runs the same listeners: requests arrive as Bolt's SocketModeHandler builds
+them (`run_bolt_app`: unsigned, mode `socket_mode`), and answers go to the same fake Slack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from slack_bolt.adapter.socket_mode.internals import run_bolt_app
+from slack_sdk.socket_mode.request import SocketModeRequest
+
+from bot.app import build_app
+from bot.fake_slack import FakeSlack
+from bot.settings import Settings
+from bot.slack import SlackNotifier, make_client
+from bot.wiring import build_services
+from tests.bot.conftest import BOT_TOKEN, block_text
+from tests.conftest import FakeClock
+
+
+def test_slash_command_over_socket_mode(
+    fake_slack: FakeSlack, green: Path, clock: FakeClock
+) -> None:
+    settings = Settings(
+        data_dir=green,
+        slack_bot_token=BOT_TOKEN,
+        slack_app_token="xapp-test",
+        slack_api_url=fake_slack.api_url,
+    )
+    client = make_client(BOT_TOKEN, fake_slack.api_url)
+    services = build_services(settings, clock=clock, notifier=SlackNotifier(client))
+    app = build_app(settings, services, client, socket_mode=True)
+    payload = {
+        "command": "/go-start",
+        "text": "over the socket",
+        "user_id": "U1",
+        "channel_id": "C1",
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "response_url": fake_slack.response_url("sock"),
+    }
+    run_bolt_app(app, SocketModeRequest(type="slash_commands", envelope_id="E1", payload=payload))
+    post = fake_slack.wait_for_calls("chat.postMessage")[0]
+    assert "over the socket" in block_text(post.params)
+    assert fake_slack.wait_for(lambda f: any(c.method == "sock" for c in f.responses))
+    assert services.sessions.get().active
