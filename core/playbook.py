@@ -162,8 +162,8 @@ class PlaybookService:
         """
         text = clean_notes(notes)
         number, step = self.resolve(ref)
-        already = self._progress.load().completed.get(step.id)
-        if already is None:
+        newly = False
+        if step.id not in self._progress.load().completed:
             health = self._snapshots.health()
             now = format_utc(self._clock.now())
             if health.status in BLOCKING_HEALTH:
@@ -181,26 +181,29 @@ class PlaybookService:
                     f"Step {number} ({step.title}) was not completed: health is "
                     f"{health.status} ({reasons})."
                 )
-            completion = StepCompletion(completed_at_utc=now, completed_by=actor, notes=text)
-            already = self._progress.mark_done(step.id, completion)
-            if already is None:
-                self._audit.append(
-                    AuditEvent(
-                        event="GO_STEP_COMPLETE",
-                        actor=actor,
-                        channel=channel,
-                        data={"step": step.id, "number": number, "notes": text},
-                    ),
-                    now,
-                )
-        item = self.checklist().steps[number - 1]
-        return item, already is None
+            with self._progress.transaction():
+                if step.id not in self._progress.load().completed:
+                    self._audit.append(
+                        AuditEvent(
+                            event="GO_STEP_COMPLETE",
+                            actor=actor,
+                            channel=channel,
+                            data={"step": step.id, "number": number, "notes": text},
+                        ),
+                        now,
+                    )
+                    completion = StepCompletion(
+                        completed_at_utc=now, completed_by=actor, notes=text
+                    )
+                    newly = self._progress.mark_done(step.id, completion) is None
+        return self.checklist().steps[number - 1], newly
 
     def reset(self, actor: str, channel: str | None = None) -> Checklist:
         """Clear every completion (an admin's action: the edge authorizes it)."""
-        self._progress.reset()
-        self._audit.append(
-            AuditEvent(event="GO_PLAYBOOK_RESET", actor=actor, channel=channel),
-            format_utc(self._clock.now()),
-        )
+        with self._progress.transaction():
+            self._audit.append(
+                AuditEvent(event="GO_PLAYBOOK_RESET", actor=actor, channel=channel),
+                format_utc(self._clock.now()),
+            )
+            self._progress.reset()
         return self.checklist()

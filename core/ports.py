@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from core.audit import Verification
@@ -16,6 +17,11 @@ from core.models import (
 
 
 class SessionStore(Protocol):
+    def transaction(self) -> AbstractContextManager[object]:
+        """A block in which this store's writes and the audit appends are one unit, serialized
+        against every other writer (every process)."""
+        ...
+
     def get(self, scope: str) -> GoSession | None:
         """The latest session of a scope, active or ended; None if the scope never had one."""
         ...
@@ -66,6 +72,8 @@ class NullNotifier:
 
 
 class ProgressStore(Protocol):
+    def transaction(self) -> AbstractContextManager[object]: ...
+
     def load(self) -> PlaybookProgress: ...
 
     def mark_done(self, step_id: str, completion: StepCompletion) -> StepCompletion | None:

@@ -62,36 +62,44 @@ class SessionService:
     def active(self) -> list[GoSession]:
         return self._store.active()
 
+    def _active(self, scope: str) -> GoSession | None:
+        current = self._store.get(scope)
+        return current if current is not None and current.active else None
+
     def start(self, actor: str, channel: str | None, notes: str | None = None) -> SessionChange:
+        """Snapshot (slow, outside any lock), then record the start: audit first, then state,
+        in one transaction, so no state change is ever without its audit record."""
         text = clean_notes(notes)
         scope = self.scope_for(channel)
-        current = self._store.get(scope)
-        if current is not None and current.active:
+        if (current := self._active(scope)) is not None:
             raise SessionAlreadyActive.about(current)
         snapshot = self._snapshots.take()
-        session = GoSession(
-            active=True,
-            started_at_utc=format_utc(self._clock.now()),
-            cone_band=snapshot.cone.band,
-            status=snapshot.status.status,
-            notes=text,
-            snapshot=snapshot,
-            id=self._new_id(),
-            scope=scope,
-            channel=channel,
-            started_by=actor,
-        )
-        self._store.create(session)
-        self._audit.append(
-            AuditEvent(
-                event="GO_SESSION_START",
-                actor=actor,
+        with self._store.transaction():
+            if (current := self._active(scope)) is not None:
+                raise SessionAlreadyActive.about(current)
+            session = GoSession(
+                active=True,
+                started_at_utc=format_utc(self._clock.now()),
+                cone_band=snapshot.cone.band,
+                status=snapshot.status.status,
+                notes=text,
+                snapshot=snapshot,
+                id=self._new_id(),
+                scope=scope,
                 channel=channel,
-                session_id=session.id,
-                data={"cone_band": session.cone_band, "status": session.status, "notes": text},
-            ),
-            session.started_at_utc or "",
-        )
+                started_by=actor,
+            )
+            self._audit.append(
+                AuditEvent(
+                    event="GO_SESSION_START",
+                    actor=actor,
+                    channel=channel,
+                    session_id=session.id,
+                    data={"cone_band": session.cone_band, "status": session.status, "notes": text},
+                ),
+                session.started_at_utc or "",
+            )
+            self._store.create(session)
         delivery = self._notifier.session_started(session)
         if delivery.message is not None:
             session = self._store.attach_message(session, delivery.message) or session
@@ -109,44 +117,50 @@ class SessionService:
         button on an old message must not end a newer session)."""
         text = clean_notes(notes)
         scope = self.scope_for(channel)
-        current = self._store.get(scope)
-        if current is None or not current.active:
+        self._ending(scope, session_id)
+        snapshot = self._snapshots.take()
+        with self._store.transaction():
+            current = self._ending(scope, session_id)
+            ended_at = self._clock.now()
+            started_at = parse_utc(current.started_at_utc or format_utc(ended_at))
+            ended = current.model_copy(
+                update={
+                    "active": False,
+                    "ended_at_utc": format_utc(ended_at),
+                    "ended_by": actor,
+                    "end_notes": text,
+                    "end_snapshot": snapshot,
+                    "duration_seconds": round((ended_at - started_at).total_seconds(), 3),
+                }
+            )
+            self._audit.append(
+                AuditEvent(
+                    event="GO_SESSION_END",
+                    actor=actor,
+                    channel=channel or current.channel,
+                    session_id=ended.id,
+                    data={
+                        "duration_seconds": ended.duration_seconds,
+                        "cone_band": snapshot.cone.band,
+                        "status": snapshot.status.status,
+                        "notes": text,
+                    },
+                ),
+                ended.ended_at_utc or "",
+            )
+            self._store.finish(ended)
+        delivery = self._notifier.session_ended(ended)
+        self._audit_delivery(actor, ended, delivery)
+        return SessionChange(session=ended, delivery=delivery)
+
+    def _ending(self, scope: str, session_id: str | None) -> GoSession:
+        current = self._active(scope)
+        if current is None:
             where = "" if self._scope_mode == "workspace" else " in this channel"
             raise NoActiveSession(f"There is no active GO session{where} to end.")
         if session_id is not None and current.id != session_id:
             raise NoActiveSession("That GO session has already ended.")
-        snapshot = self._snapshots.take()
-        ended_at = self._clock.now()
-        started_at = parse_utc(current.started_at_utc or format_utc(ended_at))
-        ended = current.model_copy(
-            update={
-                "active": False,
-                "ended_at_utc": format_utc(ended_at),
-                "ended_by": actor,
-                "end_notes": text,
-                "end_snapshot": snapshot,
-                "duration_seconds": round((ended_at - started_at).total_seconds(), 3),
-            }
-        )
-        self._store.finish(ended)
-        self._audit.append(
-            AuditEvent(
-                event="GO_SESSION_END",
-                actor=actor,
-                channel=channel or current.channel,
-                session_id=ended.id,
-                data={
-                    "duration_seconds": ended.duration_seconds,
-                    "cone_band": snapshot.cone.band,
-                    "status": snapshot.status.status,
-                    "notes": text,
-                },
-            ),
-            ended.ended_at_utc or "",
-        )
-        delivery = self._notifier.session_ended(ended)
-        self._audit_delivery(actor, ended, delivery)
-        return SessionChange(session=ended, delivery=delivery)
+        return current
 
     def _audit_delivery(self, actor: str, session: GoSession, delivery: Delivery) -> None:
         if delivery.problem is None:

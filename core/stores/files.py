@@ -1,9 +1,7 @@
 """Durable file primitives shared by the JSON stores.
 
 Every write is atomic (temp file, fsync, rename, fsync dir) or a durable append, and every
-read-modify-write happens under the data directory's one lock, which serializes threads and
-processes alike (flock on one lock file per directory, one lock object per directory and
-process, so nested use from one thread re-enters instead of deadlocking).
+read-modify-write happens under the data directory's one lock (`DataDirLock`).
 """
 
 from __future__ import annotations
@@ -19,18 +17,48 @@ from typing import Any, BinaryIO
 from filelock import FileLock
 
 _BLOCK = 65536
-_locks: dict[Path, FileLock] = {}
+_locks: dict[Path, DataDirLock] = {}
 _locks_guard = threading.Lock()
 
 
-def data_dir_lock(directory: Path) -> FileLock:
-    """The lock of a data directory: one per directory per process, re-entrant per thread."""
+class DataDirLock:
+    """Re-entrant across nested use in one thread; exclusive across threads and processes.
+
+    The thread lock is taken on every entry, the file lock (flock) only on the outermost one,
+    so nested store calls inside a transaction cost next to nothing.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._thread_lock = threading.RLock()
+        self._file_lock = FileLock(str(path), thread_local=False)
+        self._depth = 0
+
+    def __enter__(self) -> DataDirLock:
+        self._thread_lock.acquire()
+        if self._depth == 0:
+            try:
+                self._file_lock.acquire()
+            except BaseException:
+                self._thread_lock.release()
+                raise
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._file_lock.release()
+        self._thread_lock.release()
+
+
+def data_dir_lock(directory: Path) -> DataDirLock:
+    """The lock of a data directory: one per directory per process."""
     key = directory.resolve()
     with _locks_guard:
         lock = _locks.get(key)
         if lock is None:
             key.mkdir(parents=True, exist_ok=True)
-            lock = FileLock(str(key / ".gobot.lock"))
+            lock = DataDirLock(key / ".gobot.lock")
             _locks[key] = lock
         return lock
 
@@ -43,7 +71,9 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, *, sync_dir: bool = True) -> None:
+    """Replace `path` with `text` all at once. Without `sync_dir` the rename itself may be
+    lost in a crash (the old content comes back): only for files where that is harmless."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -54,11 +84,15 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if sync_dir:
+        fsync_dir(path.parent)
 
 
-def write_json_atomic(path: Path, payload: Any) -> None:
-    write_atomic(path, json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+def write_json_atomic(path: Path, payload: Any, *, sync_dir: bool = True) -> None:
+    """Compact JSON: the indented form goes through the pure-Python encoder, several times
+    slower on a hot path."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    write_atomic(path, text + "\n", sync_dir=sync_dir)
 
 
 def read_json(path: Path) -> Any | None:

@@ -11,6 +11,7 @@ Files in the data directory:
 from __future__ import annotations
 
 import json
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -47,6 +48,9 @@ class JsonSessionStore:
         self._lock = data_dir_lock(data_dir)
         self._session_path = data_dir / SESSION_FILE
         self._history_path = data_dir / HISTORY_FILE
+
+    def transaction(self) -> AbstractContextManager[object]:
+        return self._lock
 
     def _read(self) -> tuple[GoSession | None, dict[str, GoSession]]:
         try:
@@ -160,6 +164,9 @@ class JsonProgressStore:
     def __init__(self, data_dir: Path) -> None:
         self._lock = data_dir_lock(data_dir)
         self._path = data_dir / PROGRESS_FILE
+
+    def transaction(self) -> AbstractContextManager[object]:
+        return self._lock
 
     def load(self) -> PlaybookProgress:
         with self._lock:
