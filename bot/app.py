@@ -1,16 +1,15 @@
 """The Bolt app: every slash command, the End button and App Home, wired to one router.
 
-Listeners only ack and hand the work to gobot's own pool. Bolt runs listeners on a small
-pool and answers Slack when a listener acks, so slow work (a snapshot waits up to
-GOBOT_SOURCE_TIMEOUT) done inside listeners would hold up the acks of the commands queued
-behind it. Work waits in an unbounded queue; acks never wait.
+Listeners only ack and hand the work to gobot's own pool, in order per channel. Bolt runs
+listeners on a small pool and answers Slack when a listener acks, so slow work (a snapshot
+waits up to GOBOT_SOURCE_TIMEOUT) done inside listeners would hold up the acks of the
+commands queued behind it. Acks never wait.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -21,6 +20,7 @@ from bot.commands import CommandRouter, user_message
 from bot.settings import Settings
 from bot.slack import GroupMembers
 from bot.wiring import Services
+from bot.work import OrderedWork
 from core.access import AccessPolicy, RateLimiter
 
 log = logging.getLogger("gobot.app")
@@ -72,24 +72,12 @@ def build_app(
         logger=logging.getLogger("gobot.bolt"),
         listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="gobot-ack"),
     )
-    work = ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="gobot-work")
+    work = OrderedWork(ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="gobot-work"))
     register(app, build_router(settings, services, client), services, work)
     return app
 
 
-def _guarded(job: Callable[[], None]) -> Callable[[], None]:
-    """Work after the ack has no Bolt error handler above it: log what escapes, with an id."""
-
-    def run() -> None:
-        try:
-            job()
-        except Exception as exc:
-            user_message(exc)
-
-    return run
-
-
-def register(app: App, router: CommandRouter, services: Services, work: Executor) -> None:
+def register(app: App, router: CommandRouter, services: Services, work: OrderedWork) -> None:
     def on_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         ack()
 
@@ -102,7 +90,7 @@ def register(app: App, router: CommandRouter, services: Services, work: Executor
             )
             respond(blocks=blocks, text=_fallback(blocks), response_type="ephemeral")
 
-        work.submit(_guarded(answer))
+        work.submit(str(command.get("channel_id", "")), answer)
 
     for name in SLASH_COMMANDS:
         app.command(name)(on_command)
@@ -126,7 +114,7 @@ def register(app: App, router: CommandRouter, services: Services, work: Executor
                     replace_original=False,
                 )
 
-        work.submit(_guarded(answer))
+        work.submit(str((body.get("channel") or {}).get("id", "")), answer)
 
     @app.event("app_home_opened")
     def on_home_opened(event: dict[str, Any], client: WebClient) -> None:
@@ -141,7 +129,7 @@ def register(app: App, router: CommandRouter, services: Services, work: Executor
             )
             client.views_publish(user_id=str(event["user"]), view=view)
 
-        work.submit(_guarded(publish))
+        work.submit(f"home:{event['user']}", publish)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

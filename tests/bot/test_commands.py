@@ -344,3 +344,34 @@ def test_server_error_is_reported_not_retried_blindly(slack: SlackHarness) -> No
     assert "could not be posted: `internal_error`" in reply
     assert len(slack.fake.calls_to("chat.postMessage")) == 1
     assert slack.services.sessions.get().active
+
+
+def test_an_end_typed_right_after_a_start_runs_after_it(
+    make_harness: Callable[..., SlackHarness], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start waits on a slow snapshot; the end behind it in the same channel must wait for
+    it, and must update the start's post in place."""
+    (tmp_path / "slowish_source_mod.py").write_text(
+        "import time\ndef health():\n    time.sleep(0.4)\n    return {'status': 'green'}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    slack = make_harness(health_source="python:slowish_source_mod:health")
+    start = slack.command("/go-start", "first", user="U1", channel="C1")
+    end = slack.command("/go-end", "right after", user="U2", channel="C1")
+    assert "GO session started" in block_text(slack.reply(start))
+    assert "GO session ended" in block_text(slack.reply(end))
+    ended = slack.services.sessions.get()
+    assert not ended.active and ended.message is not None
+    update = slack.fake.wait_for_calls("chat.update")[0]
+    assert update.params["ts"] == ended.message.ts
+    assert posts(slack.fake)[-1].params["thread_ts"] == ended.message.ts
+
+
+def test_other_channels_do_not_wait(
+    make_harness: Callable[..., SlackHarness], hanging_health: str
+) -> None:
+    slack = make_harness(health_source=hanging_health, source_timeout="2s", session_scope="channel")
+    slack.command("/go-start", "slow", user="U1", channel="C1")
+    started = time.monotonic()
+    assert "No GO session yet" in slack.run("/go-session", user="U2", channel="C2")
+    assert time.monotonic() - started < 1.5
