@@ -98,7 +98,9 @@ def status(as_json: bool) -> None:
 def serve(host: str, port: int) -> None:
     """Serve Slack (POST /slack/events) and /healthz over HTTP."""
     _, services, app = _slack_runtime("slack_bot_token", "slack_signing_secret")
-    uvicorn.run(create_http_app(app, services), host=host, port=port, log_config=None)
+    uvicorn.run(
+        create_http_app(app, services), host=host, port=port, log_config=None, access_log=False
+    )
 
 
 @main.command()
