@@ -14,6 +14,7 @@ from bot.mrkdwn import safe
 from bot.wiring import Services
 from core.access import AccessPolicy, RateLimiter, Role
 from core.errors import GoError, InvalidInput
+from core.models import SessionChange
 
 log = logging.getLogger("gobot.commands")
 Blocks = list[dict[str, Any]]
@@ -125,21 +126,19 @@ class CommandRouter:
 
     def _start(self, call: Invocation) -> Blocks:
         change = self._services.sessions.start(call.user, call.channel, call.args)
-        if change.delivery.problem:
-            return views.text_message(
-                ":warning: The GO session started, but its snapshot could not be posted: "
-                f"`{safe(change.delivery.problem, 200)}`. {_fix_hint(change.delivery.problem)}"
-            )
-        return views.text_message(":white_check_mark: GO session started; snapshot posted.")
+        return _change_message(
+            change,
+            "GO session started; snapshot posted.",
+            "The GO session started, but its snapshot could not be posted",
+        )
 
     def _end(self, call: Invocation) -> Blocks:
         change = self._services.sessions.end(call.user, call.channel, call.args)
-        if change.delivery.problem:
-            return views.text_message(
-                ":warning: The GO session ended, but the channel could not be told: "
-                f"`{safe(change.delivery.problem, 200)}`. {_fix_hint(change.delivery.problem)}"
-            )
-        return views.text_message(":white_check_mark: GO session ended; summary posted.")
+        return _change_message(
+            change,
+            "GO session ended; summary posted.",
+            "The GO session ended, but the channel could not be told",
+        )
 
     def end_from_button(self, user: str, channel: str | None, session_id: str) -> Blocks | None:
         """The End session button; returns a message for the user only when something is off."""
@@ -150,9 +149,8 @@ class CommandRouter:
         except Exception as exc:
             return views.text_message(user_message(exc))
         if change.delivery.problem:
-            return views.text_message(
-                f":warning: The GO session ended, but the channel could not be told: "
-                f"`{safe(change.delivery.problem, 200)}`."
+            return _change_message(
+                change, "", "The GO session ended, but the channel could not be told"
             )
         return None
 
@@ -188,7 +186,12 @@ class CommandRouter:
         return views.text_message(f"Playbook reset: {checklist.completed}/{checklist.total} done.")
 
 
-def _fix_hint(problem: str) -> str:
+def _change_message(change: SessionChange, done: str, undelivered: str) -> Blocks:
+    problem = change.delivery.problem
+    if problem is None:
+        return views.text_message(f":white_check_mark: {done}")
     if problem in ("not_in_channel", "channel_not_found"):
-        return "Invite the bot to this channel with `/invite @gobot` and try again."
-    return "The session itself is saved."
+        hint = "Invite the bot to this channel with `/invite @gobot` and try again."
+    else:
+        hint = "The session itself is saved."
+    return views.text_message(f":warning: {undelivered}: `{safe(problem, 200)}`. {hint}")

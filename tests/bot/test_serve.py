@@ -88,17 +88,21 @@ def test_serve_end_to_end(
     assert BOT_TOKEN not in output and SIGNING_SECRET not in output
 
 
-def test_serve_without_credentials_is_one_clear_line(fake_slack: FakeSlack, data_dir: Path) -> None:
-    env = serve_env(data_dir, fake_slack)
-    del env["SLACK_SIGNING_SECRET"]
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"],
+def run_gobot(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
     )
+
+
+def test_serve_without_credentials_is_one_clear_line(fake_slack: FakeSlack, data_dir: Path) -> None:
+    env = serve_env(data_dir, fake_slack)
+    del env["SLACK_SIGNING_SECRET"]
+    result = run_gobot("serve", env=env)
     assert result.returncode == 2
     assert result.stderr.strip() == "gobot: SLACK_SIGNING_SECRET is required for this command"
 
@@ -107,27 +111,13 @@ def test_serve_with_a_rejected_token_says_so(fake_slack: FakeSlack, data_dir: Pa
     from bot.fake_slack import Failure
 
     fake_slack.fail("auth.test", Failure(error="invalid_auth"))
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"],
-        env=serve_env(data_dir, fake_slack),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_gobot("serve", env=serve_env(data_dir, fake_slack))
     assert result.returncode == 2
     assert "Slack did not accept SLACK_BOT_TOKEN" in result.stderr
     assert "Traceback" not in result.stderr and BOT_TOKEN not in result.stderr
 
 
 def test_socket_without_app_token_is_one_clear_line(fake_slack: FakeSlack, data_dir: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "socket"],
-        env=serve_env(data_dir, fake_slack),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_gobot("socket", env=serve_env(data_dir, fake_slack))
     assert result.returncode == 2
     assert result.stderr.strip() == "gobot: SLACK_APP_TOKEN is required for this command"
