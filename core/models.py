@@ -45,6 +45,22 @@ class MessageRef(BaseModel):
     ts: str
 
 
+class ReminderState(BaseModel):
+    """Lives on the stored session, never only in a scheduler's memory."""
+
+    next_due_utc: str | None = None
+    sent: int = 0
+    last_sent_utc: str | None = None
+
+
+class WatchState(BaseModel):
+    """What the health watch last saw, and when it looks again."""
+
+    next_check_utc: str | None = None
+    band: Band | None = None
+    status: Health | None = None
+
+
 class GoSession(BaseModel):
     """A GO session. The first seven fields are the original contract; the rest are ours.
 
@@ -68,6 +84,8 @@ class GoSession(BaseModel):
     end_snapshot: Snapshot | None = None
     duration_seconds: float | None = None
     message: MessageRef | None = None
+    reminder: ReminderState = Field(default_factory=ReminderState)
+    watch: WatchState = Field(default_factory=WatchState)
 
 
 class Delivery(BaseModel):

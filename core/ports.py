@@ -10,7 +10,6 @@ from core.models import (
     AuditEvent,
     Delivery,
     GoSession,
-    MessageRef,
     PlaybookProgress,
     StepCompletion,
 )
@@ -19,7 +18,7 @@ from core.models import (
 class SessionStore(Protocol):
     def transaction(self) -> AbstractContextManager[object]:
         """A block in which this store's writes and the audit appends are one unit, serialized
-        against every other writer (every process)."""
+        against every other writer (every process). Read-check-write inside it is atomic."""
         ...
 
     def get(self, scope: str) -> GoSession | None:
@@ -32,6 +31,10 @@ class SessionStore(Protocol):
 
     def active(self) -> list[GoSession]: ...
 
+    def due(self, now_utc: str) -> list[GoSession]:
+        """Active sessions with a reminder or a health check due at `now_utc` or before."""
+        ...
+
     def create(self, session: GoSession) -> None:
         """Store a new active session; raise SessionAlreadyActive if its scope has one."""
         ...
@@ -43,12 +46,13 @@ class SessionStore(Protocol):
         """
         ...
 
-    def history(self, limit: int, scope: str | None = None) -> list[GoSession]:
-        """Ended sessions, newest first."""
+    def replace(self, session: GoSession) -> bool:
+        """Write a new version of the scope's current session (same id); False if the scope has
+        moved on to another session. Callers check and write inside `transaction()`."""
         ...
 
-    def attach_message(self, session: GoSession, message: MessageRef) -> GoSession | None:
-        """Record where a session was posted; None if the session is gone from its scope."""
+    def history(self, limit: int, scope: str | None = None) -> list[GoSession]:
+        """Ended sessions, newest first."""
         ...
 
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from core.clock import Clock, format_utc, parse_utc
 from core.errors import InvalidInput, NoActiveSession, SessionAlreadyActive
-from core.models import AuditEvent, Delivery, GoSession, SessionChange
+from core.models import AuditEvent, Delivery, GoSession, MessageRef, SessionChange
 from core.notes import clean_notes
 from core.ports import AuditLog, Notifier, NullNotifier, SessionStore
 from core.snapshots import SnapshotTaker
@@ -102,7 +102,7 @@ class SessionService:
             self._store.create(session)
         delivery = self._notifier.session_started(session)
         if delivery.message is not None:
-            session = self._store.attach_message(session, delivery.message) or session
+            session = self._attach(session, delivery.message)
         self._audit_delivery(actor, session, delivery)
         return SessionChange(session=session, delivery=delivery)
 
@@ -152,6 +152,16 @@ class SessionService:
         delivery = self._notifier.session_ended(ended)
         self._audit_delivery(actor, ended, delivery)
         return SessionChange(session=ended, delivery=delivery)
+
+    def _attach(self, session: GoSession, message: MessageRef) -> GoSession:
+        """Record where the session was posted, on whatever version is stored now."""
+        with self._store.transaction():
+            current = self._store.get(session.scope or "")
+            if current is None or current.id != session.id:
+                return session
+            updated = current.model_copy(update={"message": message})
+            self._store.replace(updated)
+            return updated
 
     def _ending(self, scope: str, session_id: str | None) -> GoSession:
         current = self._active(scope)

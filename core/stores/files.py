@@ -44,6 +44,11 @@ class DataDirLock:
         self._depth += 1
         return self
 
+    @property
+    def depth(self) -> int:
+        """How deeply the current holder has entered (meaningful only to the holder)."""
+        return self._depth
+
     def __exit__(self, *exc_info: object) -> None:
         self._depth -= 1
         if self._depth == 0:
@@ -88,11 +93,14 @@ def write_atomic(path: Path, text: str, *, sync_dir: bool = True) -> None:
         fsync_dir(path.parent)
 
 
-def write_json_atomic(path: Path, payload: Any, *, sync_dir: bool = True) -> None:
+def dumps_compact(payload: Any) -> str:
     """Compact JSON: the indented form goes through the pure-Python encoder, several times
     slower on a hot path."""
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    write_atomic(path, text + "\n", sync_dir=sync_dir)
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def write_json_atomic(path: Path, payload: Any, *, sync_dir: bool = True) -> None:
+    write_atomic(path, dumps_compact(payload) + "\n", sync_dir=sync_dir)
 
 
 def read_json(path: Path) -> Any | None:

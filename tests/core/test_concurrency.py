@@ -64,8 +64,10 @@ def history_ids(data_dir: Path) -> list[str]:
 
 
 def stored_sessions(data_dir: Path) -> dict[str, GoSession]:
+    """Workspace scope: `go_session.json` is the scope's record, in the original shape."""
     raw = json.loads((data_dir / "go_session.json").read_text())
-    return {scope: GoSession.model_validate(value) for scope, value in raw["scopes"].items()}
+    assert set(raw) == {"session"}
+    return {"workspace": GoSession.model_validate(raw["session"])}
 
 
 def test_threads_racing_start_let_exactly_one_win(services: Services, data_dir: Path) -> None:

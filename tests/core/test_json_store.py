@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,73 @@ def test_original_single_session_file_is_read(services: Services, data_dir: Path
     (data_dir / "go_session.json").write_text(json.dumps(original))
     assert services.sessions.get().notes == "legacy"
     assert services.sessions.end("U1", None, "bye").session.id == "legacy1"
+
+
+def test_channel_scopes_live_in_their_own_files_with_an_index(
+    make_services: Callable[..., Services], green: Path
+) -> None:
+    services = make_services(session_scope="channel")
+    a = services.sessions.start("U1", "C1", "").session
+    b = services.sessions.start("U2", "C2", "").session
+    assert (green / "sessions" / "channel-C1.json").exists()
+    index = json.loads((green / "go_active.json").read_text())
+    assert {scope: entry["id"] for scope, entry in index.items()} == {
+        "channel:C1": a.id,
+        "channel:C2": b.id,
+    }
+    assert json.loads((green / "go_session.json").read_text())["session"]["id"] == b.id
+    services.sessions.end("U1", "C1", "")
+    assert "channel:C1" not in json.loads((green / "go_active.json").read_text())
+    assert [s.id for s in services.sessions.active()] == [b.id]
+
+
+def test_due_lists_sessions_whose_reminder_or_check_is_due(tmp_path: Path) -> None:
+    store = JsonSessionStore(tmp_path)
+    for n, (reminder, watch) in enumerate(
+        [
+            ("2026-01-01T10:00:00Z", None),
+            (None, "2026-01-01T09:30:00Z"),
+            ("2026-01-01T12:00:00Z", None),
+        ]
+    ):
+        session = GoSession(
+            active=True, id=f"s{n}", scope=f"channel:C{n}", started_at_utc="2026-01-01T09:00:00Z"
+        )
+        session.reminder.next_due_utc = reminder
+        session.watch.next_check_utc = watch
+        store.create(session)
+    assert [s.id for s in store.due("2026-01-01T09:00:00Z")] == []
+    assert {s.id for s in store.due("2026-01-01T10:00:00Z")} == {"s0", "s1"}
+    assert {s.id for s in store.due("2026-01-01T12:00:00Z")} == {"s0", "s1", "s2"}
+
+
+def test_replace_writes_only_the_scopes_current_session(tmp_path: Path) -> None:
+    store = JsonSessionStore(tmp_path)
+    first = GoSession(
+        active=True, id="a", scope="channel:C1", started_at_utc="2026-01-01T09:00:00Z"
+    )
+    store.create(first)
+    first.reminder.sent = 3
+    assert store.replace(first)
+    stored = store.get("channel:C1")
+    assert stored is not None and stored.reminder.sent == 3
+    assert not store.replace(first.model_copy(update={"id": "other"}))
+
+
+def test_stale_index_entries_are_ignored_and_healed(tmp_path: Path) -> None:
+    store = JsonSessionStore(tmp_path)
+    store.create(
+        GoSession(active=True, id="a", scope="channel:C1", started_at_utc="2026-01-01T09:00:00Z")
+    )
+    index = json.loads((tmp_path / "go_active.json").read_text())
+    index["channel:C9"] = {"id": "ghost", "reminder": "2000-01-01T00:00:00Z", "watch": None}
+    (tmp_path / "go_active.json").write_text(json.dumps(index))
+    assert [s.id for s in store.active()] == ["a"]
+    assert store.due("2026-01-01T00:00:00Z") == []
+    store.create(
+        GoSession(active=True, id="b", scope="channel:C2", started_at_utc="2026-01-01T09:00:00Z")
+    )
+    assert set(json.loads((tmp_path / "go_active.json").read_text())) == {
+        "channel:C1",
+        "channel:C2",
+    }
