@@ -87,6 +87,7 @@ def register(app: App, router: CommandRouter, services: Services, work: OrderedW
                 command.get("channel_id"),
                 str(command.get("command", "/go")),
                 str(command.get("text", "")),
+                command.get("response_url"),
             )
             respond(blocks=blocks, text=_fallback(blocks), response_type="ephemeral")
 
@@ -105,6 +106,7 @@ def register(app: App, router: CommandRouter, services: Services, work: OrderedW
                 str(body.get("user", {}).get("id", "")),
                 (body.get("channel") or {}).get("id"),
                 str(action.get("value", "")),
+                body.get("response_url"),
             )
             if blocks:
                 respond(
@@ -115,6 +117,30 @@ def register(app: App, router: CommandRouter, services: Services, work: OrderedW
                 )
 
         work.submit(str((body.get("channel") or {}).get("id", "")), answer)
+
+    def on_snooze_button(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        action = (body.get("actions") or [{}])[0]
+        channel = (body.get("channel") or {}).get("id")
+
+        def answer() -> None:
+            blocks = router.snooze_from_button(
+                str(body.get("user", {}).get("id", "")),
+                channel,
+                str(action.get("value", "")),
+                views.SNOOZE_ACTIONS.get(str(action.get("action_id")), "1h"),
+            )
+            respond(
+                blocks=blocks,
+                text=_fallback(blocks),
+                response_type="ephemeral",
+                replace_original=False,
+            )
+
+        work.submit(str(channel or ""), answer)
+
+    for action_id in views.SNOOZE_ACTIONS:
+        app.action(action_id)(on_snooze_button)
 
     @app.event("app_home_opened")
     def on_home_opened(event: dict[str, Any], client: WebClient) -> None:

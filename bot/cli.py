@@ -9,14 +9,12 @@ from typing import NoReturn
 
 import click
 import uvicorn
-from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.error import BoltError
 
-from bot.app import build_app
 from bot.http import create_http_app
-from bot.settings import Settings, SettingsError, load_settings
-from bot.slack import SlackNotifier, make_client
+from bot.runtime import Runtime, build_runtime
+from bot.settings import SettingsError, load_settings
 from bot.wiring import Services, build_services
 from core.errors import GoError
 from core.models import GoSession
@@ -34,20 +32,13 @@ def _services() -> Services:
         _fail(exc)
 
 
-def _slack_runtime(*required: str, socket_mode: bool = False) -> tuple[Settings, Services, App]:
-    """Settings, services with the Slack notifier, and the Bolt app (which checks the token)."""
+def _runtime(*, socket_mode: bool = False) -> Runtime:
     try:
-        settings = load_settings()
-        settings.require(*required)
-        assert settings.slack_bot_token is not None
-        client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-        services = build_services(settings, notifier=SlackNotifier(client))
-        app = build_app(settings, services, client, socket_mode=socket_mode)
+        return build_runtime(load_settings(), socket_mode=socket_mode)
     except (SettingsError, GoError) as exc:
         _fail(exc)
     except BoltError as exc:
         _fail(f"Slack did not accept SLACK_BOT_TOKEN ({exc})")
-    return settings, services, app
 
 
 def _describe(session: GoSession) -> str:
@@ -97,18 +88,30 @@ def status(as_json: bool) -> None:
 @click.option("--port", default=3000, show_default=True, type=int, help="Port to listen on.")
 def serve(host: str, port: int) -> None:
     """Serve Slack (POST /slack/events) and /healthz over HTTP."""
-    _, services, app = _slack_runtime("slack_bot_token", "slack_signing_secret")
-    uvicorn.run(
-        create_http_app(app, services), host=host, port=port, log_config=None, access_log=False
-    )
+    runtime = _runtime()
+    runtime.ticker.start()
+    try:
+        uvicorn.run(
+            create_http_app(runtime.app, runtime.services),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        runtime.ticker.shutdown()
 
 
 @main.command()
 def socket() -> None:
     """Connect to Slack over Socket Mode (no public URL needed)."""
-    settings, _, app = _slack_runtime("slack_bot_token", "slack_app_token", socket_mode=True)
-    assert settings.slack_app_token is not None
-    SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+    runtime = _runtime(socket_mode=True)
+    assert runtime.settings.slack_app_token is not None
+    runtime.ticker.start()
+    try:
+        SocketModeHandler(runtime.app, runtime.settings.slack_app_token.get_secret_value()).start()
+    finally:
+        runtime.ticker.shutdown()
 
 
 @main.group()

@@ -13,6 +13,7 @@ from bot import views
 from bot.mrkdwn import safe
 from bot.wiring import Services
 from core.access import AccessPolicy, RateLimiter, Role
+from core.durations import parse_duration
 from core.errors import GoError, InvalidInput
 from core.models import SessionChange
 
@@ -27,6 +28,7 @@ class Invocation:
     channel: str | None
     sub: str
     args: str
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,14 @@ class CommandRouter:
         first, _, rest = text.partition(" ")
         return (first.lower() or "help"), rest.strip()
 
-    def run(self, user: str, channel: str | None, command: str, text: str) -> Blocks:
+    def run(
+        self,
+        user: str,
+        channel: str | None,
+        command: str,
+        text: str,
+        reply_to: str | None = None,
+    ) -> Blocks:
         sub, args = self.parse(command, text)
         spec = self.subcommands.get(sub)
         if spec is None:
@@ -113,7 +122,7 @@ class CommandRouter:
             if spec.role is not None:
                 self._access.check(user, spec.role, spec.verb, channel)
                 self._limiter.check(user)
-            return spec.run(Invocation(user, channel, sub, args))
+            return spec.run(Invocation(user, channel, sub, args, reply_to))
         except Exception as exc:
             return views.text_message(user_message(exc))
 
@@ -125,34 +134,61 @@ class CommandRouter:
         return views.text_message(self.help_text())
 
     def _start(self, call: Invocation) -> Blocks:
-        change = self._services.sessions.start(call.user, call.channel, call.args)
+        change = self._services.sessions.start(call.user, call.channel, call.args, call.reply_to)
         return _change_message(
             change,
-            "GO session started; snapshot posted.",
+            "GO session started",
+            "snapshot posted",
             "The GO session started, but its snapshot could not be posted",
         )
 
     def _end(self, call: Invocation) -> Blocks:
-        change = self._services.sessions.end(call.user, call.channel, call.args)
+        change = self._services.sessions.end(
+            call.user, call.channel, call.args, reply_to=call.reply_to
+        )
         return _change_message(
             change,
-            "GO session ended; summary posted.",
+            "GO session ended",
+            "summary posted",
             "The GO session ended, but the channel could not be told",
         )
 
-    def end_from_button(self, user: str, channel: str | None, session_id: str) -> Blocks | None:
+    def end_from_button(
+        self, user: str, channel: str | None, session_id: str, reply_to: str | None = None
+    ) -> Blocks | None:
         """The End session button; returns a message for the user only when something is off."""
         try:
             self._access.check(user, "operator", "end a GO session", channel)
             self._limiter.check(user)
-            change = self._services.sessions.end(user, channel, None, session_id=session_id)
+            change = self._services.sessions.end(
+                user, channel, None, session_id=session_id, reply_to=reply_to
+            )
         except Exception as exc:
             return views.text_message(user_message(exc))
         if change.delivery.problem:
             return _change_message(
-                change, "", "The GO session ended, but the channel could not be told"
+                change,
+                "GO session ended",
+                "",
+                "The GO session ended, but the channel could not be told",
             )
         return None
+
+    def snooze_from_button(
+        self, user: str, channel: str | None, session_id: str, duration: str
+    ) -> Blocks:
+        try:
+            self._access.check(user, "operator", "snooze reminders", channel)
+            scope = self._services.sessions.scope_for(channel)
+            snoozed = self._services.reminders.snooze(
+                scope, session_id, user, parse_duration(duration)
+            )
+        except Exception as exc:
+            return views.text_message(user_message(exc))
+        return views.text_message(
+            f":zzz: Reminders snoozed for {duration}: the next one is due at "
+            f"{snoozed.reminder.next_due_utc}."
+        )
 
     def _session(self, call: Invocation) -> Blocks:
         return views.session_status(self._services.sessions.get(call.channel))
@@ -186,10 +222,15 @@ class CommandRouter:
         return views.text_message(f"Playbook reset: {checklist.completed}/{checklist.total} done.")
 
 
-def _change_message(change: SessionChange, done: str, undelivered: str) -> Blocks:
+def _change_message(change: SessionChange, done: str, posted: str, undelivered: str) -> Blocks:
     problem = change.delivery.problem
+    if change.delivery.pending:
+        return views.text_message(
+            f":hourglass: {done}; Slack has not taken the message yet: it will be retried until "
+            "it has."
+        )
     if problem is None:
-        return views.text_message(f":white_check_mark: {done}")
+        return views.text_message(f":white_check_mark: {done}; {posted}.")
     if problem in ("not_in_channel", "channel_not_found"):
         hint = "Invite the bot to this channel with `/invite @gobot` and try again."
     else:

@@ -28,11 +28,15 @@ class Call:
 
 @dataclass
 class Failure:
+    """How the next call(s) to a method fail. `applied`: the call still takes effect (a post
+    that lands although the client times out waiting for the answer)."""
+
     status: int = 200
     error: str | None = None
     retry_after: int | None = None
     delay: float = 0.0
     times: int = 1
+    applied: bool = False
 
 
 @dataclass
@@ -135,6 +139,8 @@ class FakeSlack:
             }
         if method in ("chat.postMessage", "chat.postEphemeral"):
             channel = str(params.get("channel", ""))
+            if isinstance(params.get("metadata"), str):
+                params["metadata"] = json.loads(params["metadata"])
             if not channel:
                 return {"ok": False, "error": "channel_not_found"}
             ts = self._next_ts()
@@ -155,9 +161,28 @@ class FakeSlack:
             if users is None:
                 return {"ok": False, "error": "no_such_subteam"}
             return {"ok": True, "users": users}
+        if method in ("conversations.history", "conversations.replies"):
+            return {"ok": True, "messages": self._conversation(method, params)}
         if method in ("views.publish", "chat.getPermalink", "conversations.info"):
             return {"ok": True}
         return {"ok": False, "error": "unknown_method"}
+
+    def _conversation(self, method: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Messages of a channel (top level) or of a thread, newest first, with metadata."""
+        channel = str(params.get("channel"))
+        found = []
+        for message in self.messages.values():
+            if message.channel != channel:
+                continue
+            in_thread = message.thread_ts == params.get("ts") or message.ts == params.get("ts")
+            if (method == "conversations.replies" and in_thread) or (
+                method == "conversations.history" and message.thread_ts is None
+            ):
+                entry = {"ts": message.ts, "text": message.params.get("text", "")}
+                if params.get("include_all_metadata") in (True, "true", "1", 1):
+                    entry["metadata"] = message.params.get("metadata")
+                found.append(entry)
+        return sorted(found, key=lambda m: m["ts"], reverse=True)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -166,19 +191,30 @@ class FakeSlack:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
+            def do_GET(self) -> None:
+                path, _, query = self.path.partition("?")
+                self._handle(path, {k: v[0] for k, v in parse_qs(query).items()})
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                params = _parse_body(self.rfile.read(length), self.headers.get("Content-Type", ""))
+                path, _, query = self.path.partition("?")
+                params = {k: v[0] for k, v in parse_qs(query).items()}
+                params.update(
+                    _parse_body(self.rfile.read(length), self.headers.get("Content-Type", ""))
+                )
+                self._handle(path, params)
+
+            def _handle(self, path: str, params: dict[str, Any]) -> None:
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                if self.path.startswith("/response/"):
+                if path.startswith("/response/"):
                     with fake._lock:
                         fake.responses.append(
-                            Call(self.path.removeprefix("/response/"), params, headers)
+                            Call(path.removeprefix("/response/"), params, headers)
                         )
                         fake._lock.notify_all()
                     self._send(200, b"ok", "text/plain")
                     return
-                method = self.path.removeprefix("/api/").split("?")[0]
+                method = path.removeprefix("/api/")
                 with fake._lock:
                     fake.calls.append(Call(method, params, headers))
                     queue = fake._failures.get(method) or []
@@ -187,7 +223,8 @@ class FakeSlack:
                         failure.times -= 1
                         if failure.times <= 0:
                             queue.pop(0)
-                    answer = None if failure else fake._answer(method, params)
+                    applied = failure is None or failure.applied
+                    answer = fake._answer(method, params) if applied else None
                     fake._lock.notify_all()
                 if failure is not None:
                     time.sleep(failure.delay)

@@ -62,6 +62,24 @@ class Settings(BaseSettings):
     source_timeout: Duration = Field(
         default=timedelta(seconds=2), description="bound on one whole snapshot"
     )
+    remind_after: Duration = Field(
+        default=timedelta(minutes=60), description="first reminder this long after the start"
+    )
+    remind_every: Duration = Field(
+        default=timedelta(minutes=60), description="then a reminder this often"
+    )
+    escalate_after: Duration = Field(
+        default=timedelta(hours=4), description="reminders are also broadcast to the channel"
+    )
+    watch_every: Duration = Field(
+        default=timedelta(minutes=5), description="health and band re-read at most this often"
+    )
+    tick: Duration = Field(
+        default=timedelta(seconds=15), description="how often the scheduler looks for due work"
+    )
+    slack_timeout: Duration = Field(
+        default=timedelta(seconds=10), description="timeout of one Slack Web API call"
+    )
     operators: SlackIds = Field(
         default_factory=list,
         description="Slack user (U…) or user-group (S…) IDs who may change state; empty = everyone",

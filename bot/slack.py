@@ -6,6 +6,8 @@ import logging
 import threading
 import time
 from collections.abc import Collection
+from typing import Any
+from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -13,34 +15,31 @@ from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
 )
+from slack_sdk.webhook import WebhookClient
 
 from bot import views
-from core.models import Delivery, GoSession, MessageRef
+from bot.mrkdwn import safe
+from core.models import GoSession, MessageRef
+from core.outbox import Failed, OutboxItem, SendResult, Sent
 
 log = logging.getLogger("gobot.slack")
 GROUP_CACHE_SECONDS = 300.0
 SLACK_TIMEOUT_SECONDS = 10
 
 
-def make_client(token: str, base_url: str) -> WebClient:
-    """Retries connection failures and 429s (sleeping for Retry-After); never a timeout, whose
-    outcome is unknown and whose retry could post twice."""
+def make_client(token: str, base_url: str, timeout: float = SLACK_TIMEOUT_SECONDS) -> WebClient:
+    """Retries connection failures and one 429 (sleeping for Retry-After) inline; never a
+    timeout, whose outcome is unknown and whose blind retry could post twice. Anything more is
+    the outbox's to retry."""
     return WebClient(
         token=token,
         base_url=base_url,
-        timeout=SLACK_TIMEOUT_SECONDS,
+        timeout=timeout,  # type: ignore[arg-type]  # urllib takes float seconds
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=3),
+            RateLimitErrorRetryHandler(max_retry_count=1),
         ],
     )
-
-
-def slack_problem(exc: Exception) -> str:
-    """A short reason for an operator: Slack's error code, or the kind of failure."""
-    if isinstance(exc, SlackApiError):
-        return str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
-    return f"Slack unreachable ({type(exc).__name__})"
 
 
 class GroupMembers:
@@ -65,51 +64,139 @@ class GroupMembers:
         return members
 
 
-class SlackNotifier:
-    """Posts the snapshot to the session's channel; on end, updates it in place and replies in
-    its thread with the summary."""
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "channel_is_archived",
+        "msg_too_long",
+        "msg_blocks_too_long",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "no_text",
+        "restricted_action",
+        "cant_update_message",
+        "edit_window_closed",
+        "message_not_found",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "missing_scope",
+        "invalid_metadata_format",
+        "too_many_attachments",
+        "user_not_in_channel",
+    }
+)
+METADATA_EVENT = "gobot_outbox"
+
+
+def classify(exc: Exception) -> Failed:
+    """A failed Slack call as the outbox sees it: retry (when), give up, or look first."""
+    if isinstance(exc, SlackApiError):
+        error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+        if exc.response.status_code == 429:
+            retry_after = exc.response.headers.get("Retry-After", "1")
+            return Failed(error="ratelimited", retry_after=float(retry_after))
+        return Failed(error=error, permanent=error in PERMANENT_ERRORS)
+    if isinstance(exc, TimeoutError) or (
+        isinstance(exc, URLError) and isinstance(exc.reason, TimeoutError)
+    ):
+        return Failed(error="Slack timed out", maybe_sent=True)
+    return Failed(error=f"Slack unreachable ({type(exc).__name__})")
+
+
+class SlackTransport:
+    """Renders an outbox item and sends it: the snapshot to the channel, the end as an update
+    of that post, everything else in its thread."""
 
     def __init__(self, client: WebClient) -> None:
         self._client = client
 
-    def session_started(self, session: GoSession) -> Delivery:
-        if not session.channel:
-            return Delivery(problem="no channel to post to (set GOBOT_CHANNEL)")
+    def send(self, item: OutboxItem, thread: MessageRef | None) -> SendResult:
+        session = GoSession.model_validate(item.data["session"])
         try:
-            response = self._client.chat_postMessage(
-                channel=session.channel,
+            if item.maybe_sent and item.kind != "ended":
+                found = self._find(item, thread)
+                if found is not None:
+                    return Sent(message=found)
+            return self._send(item, session, thread)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            failure = classify(exc)
+            log.warning("%s for session %s failed: %s", item.kind, item.session_id, failure.error)
+            return failure
+
+    def _send(self, item: OutboxItem, session: GoSession, thread: MessageRef | None) -> SendResult:
+        if item.kind == "ended":
+            if thread is None:
+                return Sent()  # the snapshot never landed: there is nothing to update
+            self._client.chat_update(
+                channel=thread.channel,
+                ts=thread.ts,
                 text=views.snapshot_text(session),
                 blocks=views.snapshot_message(session),
-                unfurl_links=False,
             )
-        except (SlackApiError, SlackClientError, OSError) as exc:
-            log.warning("snapshot post for session %s failed: %s", session.id, slack_problem(exc))
-            return Delivery(problem=slack_problem(exc))
-        return Delivery(
-            message=MessageRef(channel=str(response["channel"]), ts=str(response["ts"]))
+            return Sent(message=thread)
+        channel = thread.channel if thread else item.channel
+        if not channel:
+            return Failed(error="no channel to post to (set GOBOT_CHANNEL)", permanent=True)
+        extra: dict[str, Any] = {}
+        if item.kind == "snapshot":
+            text, blocks = views.snapshot_text(session), views.snapshot_message(session)
+        elif item.kind == "summary":
+            text, blocks = "GO session ended", views.summary_message(session)
+        elif item.kind == "reminder":
+            text = views.reminder_text(session, item.data)
+            blocks = views.reminder_message(session, item.data)
+            extra["reply_broadcast"] = bool(item.data.get("escalate"))
+        else:
+            text, blocks = "GO health watch", views.drift_message(item.data)
+        if item.kind != "snapshot" and thread is not None:
+            extra["thread_ts"] = thread.ts
+        response = self._client.chat_postMessage(
+            channel=channel,
+            text=text,
+            blocks=blocks,
+            unfurl_links=False,
+            metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_id": item.id}},
+            **extra,
         )
+        return Sent(message=MessageRef(channel=str(response["channel"]), ts=str(response["ts"])))
 
-    def session_ended(self, session: GoSession) -> Delivery:
-        message = session.message
-        try:
-            if message is not None:
-                self._client.chat_update(
-                    channel=message.channel,
-                    ts=message.ts,
-                    text=views.snapshot_text(session),
-                    blocks=views.snapshot_message(session),
-                )
-            channel = message.channel if message else session.channel
-            if not channel:
-                return Delivery(problem="no channel to post to (set GOBOT_CHANNEL)")
-            self._client.chat_postMessage(
-                channel=channel,
-                thread_ts=message.ts if message else None,
-                text="GO session ended",
-                blocks=views.summary_message(session),
-                unfurl_links=False,
+    def _find(self, item: OutboxItem, thread: MessageRef | None) -> MessageRef | None:
+        """After an attempt whose outcome is unknown: did that message land after all?"""
+        if item.kind == "snapshot" or thread is None:
+            channel = item.channel or ""
+            response = self._client.conversations_history(
+                channel=channel, include_all_metadata=True, limit=100
             )
-        except (SlackApiError, SlackClientError, OSError) as exc:
-            log.warning("end post for session %s failed: %s", session.id, slack_problem(exc))
-            return Delivery(message=message, problem=slack_problem(exc))
-        return Delivery(message=message)
+        else:
+            channel = thread.channel
+            response = self._client.conversations_replies(
+                channel=channel, ts=thread.ts, include_all_metadata=True, limit=200
+            )
+        for message in response.get("messages") or []:
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("outbox_id") == item.id:
+                return MessageRef(channel=channel, ts=str(message["ts"]))
+        return None
+
+    def tell_operator(self, item: OutboxItem, problem: str) -> None:
+        if not item.reply_to:
+            return
+        hint = (
+            " Invite the bot to the channel with `/invite @gobot`."
+            if problem in ("not_in_channel", "channel_not_found")
+            else ""
+        )
+        text = (
+            f":warning: gobot could not post the GO session {item.kind} message: "
+            f"`{safe(problem, 200)}`.{hint} The session itself is saved."
+        )
+        try:
+            WebhookClient(item.reply_to, timeout=SLACK_TIMEOUT_SECONDS).send(
+                text=text, response_type="ephemeral", replace_original=False
+            )
+        except (SlackClientError, OSError) as exc:
+            log.warning("could not tell the operator about %s: %s", item.id, exc)

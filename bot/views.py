@@ -26,6 +26,7 @@ MAX_MESSAGE_BLOCKS = 50
 MAX_HOME_BLOCKS = 100
 MAX_METRICS = 10
 END_ACTION = "go_end_session"
+SNOOZE_ACTIONS = {"go_snooze_30m": "30m", "go_snooze_1h": "1h", "go_snooze_2h": "2h"}
 
 STATUS_ICON = {
     "green": ":large_green_circle:",
@@ -92,25 +93,66 @@ def snapshot_message(session: GoSession) -> list[dict[str, Any]]:
         blocks.append(_section(f"*Notes*\n{safe(session.notes, 2900)}"))
     blocks.append(_context(f"Started by {who(session.started_by)} at {session.started_at_utc}"))
     if session.active:
-        blocks.append(
-            ActionsBlock(
-                block_id="go_session_actions",
-                elements=[
-                    ButtonElement(
-                        text="End session",
-                        action_id=END_ACTION,
-                        value=session.id or "",
-                        style="danger",
-                    ),
-                ],
-            )
-        )
+        blocks.append(_session_actions(session, "go_session_actions"))
     else:
         duration = format_duration(timedelta(seconds=session.duration_seconds or 0))
         blocks.append(
             _context(f"Ended by {who(session.ended_by)} at {session.ended_at_utc} after {duration}")
         )
     return to_dicts(blocks)
+
+
+def _session_actions(session: GoSession, block_id: str) -> ActionsBlock:
+    """End session, and Snooze reminders for 30m / 1h / 2h."""
+    buttons = [
+        ButtonElement(
+            text="End session", action_id=END_ACTION, value=session.id or "", style="danger"
+        ),
+        *(
+            ButtonElement(text=f"Snooze {label}", action_id=action, value=session.id or "")
+            for action, label in SNOOZE_ACTIONS.items()
+        ),
+    ]
+    return ActionsBlock(block_id=block_id, elements=buttons)
+
+
+def _drift_between(
+    band: str | None, status: str | None, to_band: str | None, to_status: str | None
+) -> str:
+    parts = []
+    if band != to_band:
+        parts.append(f"band {band} → {to_band}")
+    if status != to_status:
+        parts.append(f"health {status} → {to_status}")
+    return safe(", ".join(parts)) if parts else "no drift (band and health unchanged)"
+
+
+def reminder_message(session: GoSession, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """A reminder in the snapshot's thread: who, how long, drift since the start."""
+    elapsed = format_duration(timedelta(seconds=float(data.get("elapsed_seconds", 0))))
+    lead = ":rotating_light: *Escalation:* " if data.get("escalate") else ":alarm_clock: "
+    text = (
+        f"{lead}{who(session.started_by)}, this GO session has been open for *{elapsed}* "
+        f"(reminder {int(data.get('number', 1))}).\n*Since the start:* "
+        + _drift_between(session.cone_band, session.status, data.get("band"), data.get("status"))
+    )
+    return to_dicts([_section(text), _session_actions(session, "go_reminder_actions")])
+
+
+def reminder_text(session: GoSession, data: dict[str, Any]) -> str:
+    elapsed = format_duration(timedelta(seconds=float(data.get("elapsed_seconds", 0))))
+    return f"GO session open for {elapsed}: {who(session.started_by)}, end it or snooze"
+
+
+def drift_message(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Health or band changed while the session is open."""
+    change = _drift_between(
+        data.get("from_band"), data.get("from_status"), data.get("to_band"), data.get("to_status")
+    )
+    icon = STATUS_ICON.get(str(data.get("to_status")), ":white_circle:")
+    reasons = "\n".join(f"• {safe(str(r), 500)}" for r in (data.get("reasons") or [])[:20])
+    text = f"{icon} *Health watch:* {change}" + (f"\n{reasons}" if reasons else "")
+    return to_dicts([_section(text)])
 
 
 def snapshot_text(session: GoSession) -> str:

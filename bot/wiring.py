@@ -6,11 +6,14 @@ from dataclasses import dataclass
 
 from bot.settings import Settings, SettingsError
 from core.clock import Clock, SystemClock
+from core.delivery import DeliveryService
 from core.playbook import PlaybookService, load_steps
-from core.ports import AuditLog, Notifier
+from core.ports import AuditLog, Outbox, Transport
+from core.reminders import ReminderPolicy, ReminderService
 from core.sessions import SessionService
 from core.snapshots import CONE_FILE, HEALTH_FILE, FileSource, SnapshotTaker, source_from_spec
 from core.stores.json_audit import JsonAuditLog
+from core.stores.json_outbox import JsonOutbox
 from core.stores.json_store import JsonProgressStore, JsonSessionStore
 
 
@@ -21,11 +24,16 @@ class Services:
     audit: AuditLog
     snapshots: SnapshotTaker
     clock: Clock
+    reminders: ReminderService
+    outbox: Outbox
+    delivery: DeliveryService | None
 
 
 def build_services(
-    settings: Settings, clock: Clock | None = None, notifier: Notifier | None = None
+    settings: Settings, clock: Clock | None = None, transport: Transport | None = None
 ) -> Services:
+    """Without a transport (the CLI) owed messages wait in the outbox for a process that has
+    one."""
     clock = clock or SystemClock()
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -47,15 +55,29 @@ def build_services(
         raise SettingsError(f"invalid GOBOT_HEALTH_SOURCE: {exc}") from None
     snapshots = SnapshotTaker(cone, health, settings.source_timeout, clock)
     audit = JsonAuditLog(data_dir)
+    store = JsonSessionStore(data_dir)
+    outbox = JsonOutbox(data_dir)
+    policy = ReminderPolicy(
+        remind_after=settings.remind_after,
+        remind_every=settings.remind_every,
+        escalate_after=settings.escalate_after,
+        watch_every=settings.watch_every,
+    )
+    delivery = (
+        DeliveryService(outbox, store, transport, audit, clock) if transport is not None else None
+    )
     sessions = SessionService(
-        JsonSessionStore(data_dir),
+        store,
         audit,
         snapshots,
         clock,
-        notifier=notifier,
+        outbox=outbox,
+        deliverer=delivery,
+        policy=policy,
         scope_mode=settings.session_scope,
     )
+    reminders = ReminderService(store, outbox, audit, snapshots, clock, policy=policy)
     playbook = PlaybookService(
         load_steps(data_dir), JsonProgressStore(data_dir), audit, snapshots, clock
     )
-    return Services(sessions, playbook, audit, snapshots, clock)
+    return Services(sessions, playbook, audit, snapshots, clock, reminders, outbox, delivery)

@@ -89,10 +89,12 @@ class GoSession(BaseModel):
 
 
 class Delivery(BaseModel):
-    """What a notifier did with a message: where it landed, or why it could not."""
+    """What became of a message: where it landed, why it cannot be delivered, or that it waits
+    in the outbox for a retry."""
 
     message: MessageRef | None = None
     problem: str | None = None
+    pending: bool = False
 
 
 class SessionChange(BaseModel):

@@ -10,9 +10,11 @@ from core.models import (
     AuditEvent,
     Delivery,
     GoSession,
+    MessageRef,
     PlaybookProgress,
     StepCompletion,
 )
+from core.outbox import OutboxItem, SendResult
 
 
 class SessionStore(Protocol):
@@ -56,23 +58,20 @@ class SessionStore(Protocol):
         ...
 
 
-class Notifier(Protocol):
-    """Tells the channel about sessions. Called after state and audit are written: a failed
-    delivery is reported back, never raised, and never undoes the session."""
+class Deliverer(Protocol):
+    """Sends what the outbox holds. Called right after a change, to deliver its messages now;
+    anything it cannot deliver now stays in the outbox for the tick to retry."""
 
-    def session_started(self, session: GoSession) -> Delivery: ...
+    def deliver(self, session_id: str) -> Delivery:
+        """Try a session's pending messages now; report on the first."""
+        ...
 
-    def session_ended(self, session: GoSession) -> Delivery: ...
 
+class NullDeliverer:
+    """For processes with nothing to send to: messages wait in the outbox."""
 
-class NullNotifier:
-    """For processes with no channel to tell (the CLI)."""
-
-    def session_started(self, session: GoSession) -> Delivery:
-        return Delivery()
-
-    def session_ended(self, session: GoSession) -> Delivery:
-        return Delivery()
+    def deliver(self, session_id: str) -> Delivery:
+        return Delivery(pending=True)
 
 
 class ProgressStore(Protocol):
@@ -96,4 +95,46 @@ class AuditLog(Protocol):
 
     def tail(self, limit: int) -> list[dict[str, Any]]:
         """The newest records, oldest first."""
+        ...
+
+
+class Outbox(Protocol):
+    def add(self, items: list[OutboxItem]) -> None:
+        """Record items (inside the store transaction that owes them)."""
+        ...
+
+    def ready(self, now_utc: str, limit: int = 1000) -> list[OutboxItem]:
+        """The first pending item of each session, if it is due and not leased."""
+        ...
+
+    def lease(self, item: OutboxItem, now_utc: str, until_utc: str) -> OutboxItem | None:
+        """Take an item for sending; None if another sender holds it or it is gone."""
+        ...
+
+    def done(self, item: OutboxItem) -> None: ...
+
+    def retry(
+        self, item: OutboxItem, next_attempt_utc: str, error: str, maybe_sent: bool
+    ) -> None: ...
+
+    def drop(self, session_id: str, kinds: tuple[str, ...]) -> int:
+        """Remove a session's pending items of these kinds; return how many."""
+        ...
+
+    def depth(self) -> int: ...
+
+    def set_thread(self, session_id: str, message: MessageRef) -> None:
+        """Where a session's snapshot landed: later messages reply in its thread."""
+        ...
+
+    def thread(self, session_id: str) -> MessageRef | None: ...
+
+
+class Transport(Protocol):
+    """Renders and sends one outbox item (the Slack side)."""
+
+    def send(self, item: OutboxItem, thread: MessageRef | None) -> SendResult: ...
+
+    def tell_operator(self, item: OutboxItem, problem: str) -> None:
+        """Best effort: tell whoever caused the item that it could not be delivered."""
         ...

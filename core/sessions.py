@@ -8,9 +8,11 @@ from typing import Literal
 
 from core.clock import Clock, format_utc, parse_utc
 from core.errors import InvalidInput, NoActiveSession, SessionAlreadyActive
-from core.models import AuditEvent, Delivery, GoSession, MessageRef, SessionChange
+from core.models import AuditEvent, GoSession, MessageRef, SessionChange
 from core.notes import clean_notes
-from core.ports import AuditLog, Notifier, NullNotifier, SessionStore
+from core.outbox import SESSION_BOUND, new_item_id, outbox_item
+from core.ports import AuditLog, Deliverer, NullDeliverer, Outbox, SessionStore
+from core.reminders import ReminderPolicy
 from core.snapshots import SnapshotTaker
 
 ScopeMode = Literal["workspace", "channel"]
@@ -29,7 +31,9 @@ class SessionService:
         snapshots: SnapshotTaker,
         clock: Clock,
         *,
-        notifier: Notifier | None = None,
+        outbox: Outbox,
+        deliverer: Deliverer | None = None,
+        policy: ReminderPolicy | None = None,
         scope_mode: ScopeMode = "workspace",
         new_id: Callable[[], str] = new_session_id,
     ) -> None:
@@ -39,7 +43,9 @@ class SessionService:
         self._clock = clock
         self._scope_mode = scope_mode
         self._new_id = new_id
-        self._notifier: Notifier = notifier or NullNotifier()
+        self._outbox = outbox
+        self._deliverer: Deliverer = deliverer or NullDeliverer()
+        self._policy = policy or ReminderPolicy()
 
     def scope_for(self, channel: str | None) -> str:
         """`workspace` (one active session in all), or `channel:<id>` (one per channel)."""
@@ -66,9 +72,17 @@ class SessionService:
         current = self._store.get(scope)
         return current if current is not None and current.active else None
 
-    def start(self, actor: str, channel: str | None, notes: str | None = None) -> SessionChange:
-        """Snapshot (slow, outside any lock), then record the start: audit first, then state,
-        in one transaction, so no state change is ever without its audit record."""
+    def start(
+        self,
+        actor: str,
+        channel: str | None,
+        notes: str | None = None,
+        reply_to: str | None = None,
+    ) -> SessionChange:
+        """Snapshot (slow, outside any lock), then record the start: audit first, then state
+        and the snapshot post owed to the channel, in one transaction, so no state change is
+        ever without its audit record and no owed message is lost. `reply_to` is where to tell
+        the operator if the post turns out undeliverable."""
         text = clean_notes(notes)
         scope = self.scope_for(channel)
         if (current := self._active(scope)) is not None:
@@ -77,17 +91,21 @@ class SessionService:
         with self._store.transaction():
             if (current := self._active(scope)) is not None:
                 raise SessionAlreadyActive.about(current)
-            session = GoSession(
-                active=True,
-                started_at_utc=format_utc(self._clock.now()),
-                cone_band=snapshot.cone.band,
-                status=snapshot.status.status,
-                notes=text,
-                snapshot=snapshot,
-                id=self._new_id(),
-                scope=scope,
-                channel=channel,
-                started_by=actor,
+            now = self._clock.now()
+            session = self._policy.initial(
+                GoSession(
+                    active=True,
+                    started_at_utc=format_utc(now),
+                    cone_band=snapshot.cone.band,
+                    status=snapshot.status.status,
+                    notes=text,
+                    snapshot=snapshot,
+                    id=self._new_id(),
+                    scope=scope,
+                    channel=channel,
+                    started_by=actor,
+                ),
+                now,
             )
             self._audit.append(
                 AuditEvent(
@@ -100,10 +118,26 @@ class SessionService:
                 session.started_at_utc or "",
             )
             self._store.create(session)
-        delivery = self._notifier.session_started(session)
-        if delivery.message is not None:
-            session = self._attach(session, delivery.message)
-        self._audit_delivery(actor, session, delivery)
+            self._outbox.add(
+                [
+                    outbox_item(
+                        session,
+                        "snapshot",
+                        format_utc(now),
+                        item_id=new_item_id(),
+                        reply_to=reply_to,
+                        actor=actor,
+                    )
+                ]
+            )
+        return self._delivered(session)
+
+    def _delivered(self, session: GoSession) -> SessionChange:
+        """Deliver now what the change owes; return the session as stored after that."""
+        delivery = self._deliverer.deliver(session.id or "")
+        stored = self._store.get(session.scope or "")
+        if stored is not None and stored.id == session.id:
+            session = stored
         return SessionChange(session=session, delivery=delivery)
 
     def end(
@@ -112,9 +146,11 @@ class SessionService:
         channel: str | None,
         notes: str | None = None,
         session_id: str | None = None,
+        reply_to: str | None = None,
     ) -> SessionChange:
         """End the scope's active session; with `session_id`, only if it is that session (a
-        button on an old message must not end a newer session)."""
+        button on an old message must not end a newer session). Pending reminders and drift
+        alerts of the session are dropped in the same transaction."""
         text = clean_notes(notes)
         scope = self.scope_for(channel)
         self._ending(scope, session_id)
@@ -149,19 +185,24 @@ class SessionService:
                 ended.ended_at_utc or "",
             )
             self._store.finish(ended)
-        delivery = self._notifier.session_ended(ended)
-        self._audit_delivery(actor, ended, delivery)
-        return SessionChange(session=ended, delivery=delivery)
+            self._outbox.drop(ended.id or "", SESSION_BOUND)
+            now_utc = ended.ended_at_utc or ""
+            self._outbox.add(
+                [
+                    outbox_item(
+                        ended, kind, now_utc, item_id=new_item_id(), reply_to=reply_to, actor=actor
+                    )
+                    for kind in ("ended", "summary")
+                ]
+            )
+        return self._delivered(ended)
 
-    def _attach(self, session: GoSession, message: MessageRef) -> GoSession:
-        """Record where the session was posted, on whatever version is stored now."""
+    def record_message(self, session_id: str, scope: str, message: MessageRef) -> None:
+        """Where the session's snapshot landed, kept on the session if it is still its scope's."""
         with self._store.transaction():
-            current = self._store.get(session.scope or "")
-            if current is None or current.id != session.id:
-                return session
-            updated = current.model_copy(update={"message": message})
-            self._store.replace(updated)
-            return updated
+            current = self._store.get(scope)
+            if current is not None and current.id == session_id:
+                self._store.replace(current.model_copy(update={"message": message}))
 
     def _ending(self, scope: str, session_id: str | None) -> GoSession:
         current = self._active(scope)
@@ -171,20 +212,6 @@ class SessionService:
         if session_id is not None and current.id != session_id:
             raise NoActiveSession("That GO session has already ended.")
         return current
-
-    def _audit_delivery(self, actor: str, session: GoSession, delivery: Delivery) -> None:
-        if delivery.problem is None:
-            return
-        self._audit.append(
-            AuditEvent(
-                event="GO_POST_FAILED",
-                actor=actor,
-                channel=session.channel,
-                session_id=session.id,
-                data={"problem": delivery.problem},
-            ),
-            format_utc(self._clock.now()),
-        )
 
     def history(self, limit: int = 10, channel: str | None = None) -> list[GoSession]:
         """Ended sessions, newest first; in channel scope, those of the given channel."""

@@ -15,6 +15,7 @@ Files in the data directory:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ from core.stores.files import (
     write_json_atomic,
 )
 
+log = logging.getLogger("gobot.store")
 SESSION_FILE = "go_session.json"
 SESSIONS_DIR = "sessions"
 ACTIVE_INDEX = "go_active.json"
@@ -174,7 +176,11 @@ class JsonSessionStore:
         for scope, entry in self._index().items():
             if not wanted(entry):
                 continue
-            session = self._read_scope(scope)
+            try:
+                session = self._read_scope(scope)
+            except StoreCorrupted:
+                log.exception("skipping unreadable session of %s; the others go on", scope)
+                continue
             if session is not None and session.active and session.id == entry.get("id"):
                 found.append(session)
             else:

@@ -17,12 +17,11 @@ import pytest
 from fastapi.testclient import TestClient
 from slack_sdk.signature import SignatureVerifier
 
-from bot.app import build_app
 from bot.fake_slack import Call, FakeSlack
 from bot.http import create_http_app
+from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
-from bot.slack import SlackNotifier, make_client
-from bot.wiring import Services, build_services
+from bot.wiring import Services
 from tests.conftest import FakeClock
 
 SIGNING_SECRET = "test-signing-secret-not-real"
@@ -58,6 +57,12 @@ class SlackHarness:
     http: TestClient | httpx.Client
     fake: FakeSlack
     services: Services
+    runtime: Runtime | None = None
+
+    def tick(self) -> None:
+        """One scheduler tick, run here rather than on the scheduler's thread."""
+        assert self.runtime is not None, "an in-process harness"
+        self.runtime.ticker.tick()
 
     def post(self, body: str, headers: dict[str, str]) -> httpx.Response:
         return self.http.post("/slack/events", content=body, headers=headers)
@@ -188,11 +193,10 @@ def make_harness(
             slack_api_url=fake_slack.api_url,
             **overrides,
         )
-        client = make_client(BOT_TOKEN, fake_slack.api_url)
-        services = build_services(settings, clock=clock, notifier=SlackNotifier(client))
-        http = TestClient(create_http_app(build_app(settings, services, client), services))
+        runtime = build_runtime(settings, clock=clock)
+        http = TestClient(create_http_app(runtime.app, runtime.services))
         clients.append(http)
-        return SlackHarness(http, fake_slack, services)
+        return SlackHarness(http, fake_slack, runtime.services, runtime)
 
     yield make
     for http in clients:

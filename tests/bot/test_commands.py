@@ -4,13 +4,14 @@ import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.fake_slack import FakeSlack
 from tests.bot.conftest import SlackHarness, block_text, posts, signed_headers
-from tests.conftest import write_json
+from tests.conftest import FakeClock, write_json
 
 
 def audit_events(data_dir: Path) -> list[dict[str, object]]:
@@ -36,7 +37,12 @@ def test_start_posts_snapshot_and_records_its_message(slack: SlackHarness) -> No
         assert expected in text
     buttons = [e for b in post.params["blocks"] if b["type"] == "actions" for e in b["elements"]]
     session = slack.services.sessions.get()
-    assert [(b["action_id"], b["value"]) for b in buttons] == [("go_end_session", session.id)]
+    assert [(b["action_id"], b["value"]) for b in buttons] == [
+        ("go_end_session", session.id),
+        ("go_snooze_30m", session.id),
+        ("go_snooze_1h", session.id),
+        ("go_snooze_2h", session.id),
+    ]
     assert session.message is not None and session.message.channel == "C1"
     assert session.message.ts == slack.fake.messages[("C1", session.message.ts)].ts
 
@@ -336,14 +342,21 @@ def test_rate_limited_post_is_retried_after_retry_after_and_lands_once(
     assert slack.services.sessions.get().message is not None
 
 
-def test_server_error_is_reported_not_retried_blindly(slack: SlackHarness) -> None:
+def test_server_error_is_retried_by_the_outbox_and_lands_once(
+    slack: SlackHarness, clock: FakeClock
+) -> None:
     from bot.fake_slack import Failure
 
     slack.fake.fail("chat.postMessage", Failure(status=500, error="internal_error"))
     reply = slack.run("/go-start", "")
-    assert "could not be posted: `internal_error`" in reply
-    assert len(slack.fake.calls_to("chat.postMessage")) == 1
+    assert "Slack has not taken the message yet" in reply
     assert slack.services.sessions.get().active
+    assert slack.services.outbox.depth() == 1
+    clock.advance(timedelta(seconds=5))
+    slack.tick()
+    assert len(slack.fake.calls_to("chat.postMessage")) == 2
+    assert len(slack.fake.messages) == 1 and slack.services.outbox.depth() == 0
+    assert slack.services.sessions.get().message is not None
 
 
 def test_an_end_typed_right_after_a_start_runs_after_it(

@@ -8,11 +8,9 @@ from pathlib import Path
 from slack_bolt.adapter.socket_mode.internals import run_bolt_app
 from slack_sdk.socket_mode.request import SocketModeRequest
 
-from bot.app import build_app
 from bot.fake_slack import FakeSlack
+from bot.runtime import build_runtime
 from bot.settings import Settings
-from bot.slack import SlackNotifier, make_client
-from bot.wiring import build_services
 from tests.bot.conftest import BOT_TOKEN, block_text
 from tests.conftest import FakeClock
 
@@ -26,9 +24,8 @@ def test_slash_command_over_socket_mode(
         slack_app_token="xapp-test",
         slack_api_url=fake_slack.api_url,
     )
-    client = make_client(BOT_TOKEN, fake_slack.api_url)
-    services = build_services(settings, clock=clock, notifier=SlackNotifier(client))
-    app = build_app(settings, services, client, socket_mode=True)
+    runtime = build_runtime(settings, clock=clock, socket_mode=True)
+    services, app = runtime.services, runtime.app
     payload = {
         "command": "/go-start",
         "text": "over the socket",

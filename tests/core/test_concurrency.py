@@ -21,6 +21,7 @@ from core.errors import NoActiveSession, SessionAlreadyActive
 from core.models import AuditEvent, GoSession
 from core.ports import AuditLog
 from core.sessions import SessionService
+from core.stores.json_outbox import JsonOutbox
 from core.stores.json_store import JsonSessionStore
 from tests.conftest import FakeClock
 
@@ -220,7 +221,9 @@ def test_audit_never_records_a_session_end_before_its_start(
     services: Services, data_dir: Path, clock: FakeClock
 ) -> None:
     held = HeldStartAudit(services.audit)
-    starter = SessionService(JsonSessionStore(data_dir), held, services.snapshots, clock)
+    starter = SessionService(
+        JsonSessionStore(data_dir), held, services.snapshots, clock, outbox=JsonOutbox(data_dir)
+    )
     with ThreadPoolExecutor(2) as pool:
         starting = pool.submit(starter.start, "U1", "C1", None)
         assert held.reached.wait(timeout=10)

@@ -9,9 +9,7 @@ import pytest
 
 from bot.wiring import Services
 from core.errors import InvalidInput, NoActiveSession, SessionAlreadyActive
-from core.models import BOOT_DEFAULT_REASON, Delivery, GoSession, MessageRef
-from core.sessions import SessionService
-from core.stores.json_store import JsonSessionStore
+from core.models import BOOT_DEFAULT_REASON
 from tests.conftest import FakeClock, write_json
 
 ORIGINAL_FIELDS = (
@@ -174,56 +172,3 @@ def test_missing_cone_file_snapshots_the_boot_default(
 def test_session_survives_a_restart(make_services: Callable[..., Services], green: Path) -> None:
     started = make_services().sessions.start("U1", "C1", "persist me").session
     assert make_services().sessions.get() == started
-
-
-class RecordingNotifier:
-    """A fake at the Notifier port: posts land at ts 1.0, 2.0, ... or fail with a problem."""
-
-    def __init__(self, problem: str | None = None) -> None:
-        self.problem = problem
-        self.seen: list[tuple[str, str | None]] = []
-
-    def _deliver(self, kind: str, session: GoSession) -> Delivery:
-        self.seen.append((kind, session.id))
-        if self.problem:
-            return Delivery(problem=self.problem)
-        return Delivery(message=MessageRef(channel=session.channel or "", ts=f"{len(self.seen)}.0"))
-
-    def session_started(self, session: GoSession) -> Delivery:
-        return self._deliver("started", session)
-
-    def session_ended(self, session: GoSession) -> Delivery:
-        return self._deliver("ended", session)
-
-
-def test_notifier_is_told_after_persisting_and_its_message_is_recorded(
-    services: Services, clock: FakeClock, data_dir: Path
-) -> None:
-    notifier = RecordingNotifier()
-    sessions = SessionService(
-        JsonSessionStore(data_dir), services.audit, services.snapshots, clock, notifier=notifier
-    )
-    change = sessions.start("U1", "C1", "")
-    assert change.delivery.problem is None
-    assert change.session.message == MessageRef(channel="C1", ts="1.0")
-    assert sessions.get().message == MessageRef(channel="C1", ts="1.0")
-    ended = sessions.end("U1", "C1", "").session
-    assert ended.message == MessageRef(channel="C1", ts="1.0")
-    assert notifier.seen == [("started", change.session.id), ("ended", change.session.id)]
-
-
-def test_failed_delivery_is_audited_and_never_undoes_the_session(
-    services: Services, clock: FakeClock, data_dir: Path
-) -> None:
-    sessions = SessionService(
-        JsonSessionStore(data_dir),
-        services.audit,
-        services.snapshots,
-        clock,
-        notifier=RecordingNotifier(problem="not_in_channel"),
-    )
-    change = sessions.start("U1", "C1", "")
-    assert change.delivery.problem == "not_in_channel"
-    assert sessions.get().active and sessions.get().message is None
-    assert [e["event"] for e in audit_events(data_dir)] == ["GO_SESSION_START", "GO_POST_FAILED"]
-    assert audit_events(data_dir)[-1]["data"] == {"problem": "not_in_channel"}

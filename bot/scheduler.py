@@ -1,0 +1,60 @@
+"""The tick: APScheduler 3 runs one job every GOBOT_TICK that claims due reminders and health
+checks in the store and delivers the outbox. The scheduler keeps no state of its own: every
+due time lives on the stored sessions, so a restart (or a second process) picks up where the
+store says."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.wiring import Services
+
+log = logging.getLogger("gobot.scheduler")
+PASS_GAP_SECONDS = 0.25
+
+
+class Ticker:
+    def __init__(self, services: Services, every: timedelta) -> None:
+        self._services = services
+        self._every = every
+        self._scheduler = BackgroundScheduler(
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        )
+        self._lock = threading.Lock()
+        self.last_tick_monotonic: float | None = None
+
+    def tick(self) -> None:
+        """Claim due work, then deliver for at most about one tick's time."""
+        with self._lock:
+            try:
+                self._services.reminders.tick()
+            except Exception:
+                log.exception("reminder tick failed")
+            delivery = self._services.delivery
+            if delivery is not None:
+                deadline = time.monotonic() + max(1.0, self._every.total_seconds())
+                while time.monotonic() < deadline:
+                    result = delivery.deliver_ready()
+                    if result.attempted == 0 and result.deferred == 0:
+                        break
+                    time.sleep(PASS_GAP_SECONDS)
+            self.last_tick_monotonic = time.monotonic()
+
+    def start(self) -> None:
+        self._scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=self._every.total_seconds(),
+            id="gobot-tick",
+            next_run_time=None,
+        )
+        self._scheduler.start()
+        threading.Thread(target=self.tick, name="gobot-first-tick", daemon=True).start()
+
+    def shutdown(self) -> None:
+        self._scheduler.shutdown(wait=False)

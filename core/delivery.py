@@ -1,0 +1,133 @@
+"""Delivery of the outbox: lease, send in order per session, retry with backoff, give up on
+what can never be delivered (audited as GO_POST_FAILED, and the operator told)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core.clock import Clock, format_utc
+from core.models import AuditEvent, Delivery, MessageRef
+from core.outbox import LEASE, SESSION_BOUND, Failed, OutboxItem, Sent, backoff
+from core.ports import AuditLog, Outbox, SessionStore, Transport
+
+log = logging.getLogger("gobot.delivery")
+CHANNEL_GAP = timedelta(seconds=1)  # Slack: about one message per second per channel
+
+
+@dataclass
+class DeliveryPass:
+    attempted: int = 0
+    deferred: int = 0
+
+
+class DeliveryService:
+    def __init__(
+        self,
+        outbox: Outbox,
+        store: SessionStore,
+        transport: Transport,
+        audit: AuditLog,
+        clock: Clock,
+    ) -> None:
+        self._outbox = outbox
+        self._store = store
+        self._transport = transport
+        self._audit = audit
+        self._clock = clock
+        self._last_sent: dict[str, datetime] = {}
+
+    def deliver(self, session_id: str) -> Delivery:
+        """Send a session's pending items now, in order; report on the first one tried."""
+        first: Delivery | None = None
+        while True:
+            now = format_utc(self._clock.now())
+            item = next((i for i in self._outbox.ready(now) if i.session_id == session_id), None)
+            if item is None:
+                return first or Delivery(pending=True)
+            outcome = self._attempt(item, tell_operator=False)  # the caller replies itself
+            first = first or outcome
+            if outcome.problem is not None or outcome.pending:
+                return first
+
+    def deliver_ready(self) -> DeliveryPass:
+        """One pass over every session's next item, at most one per channel, keeping about a
+        second between two messages to one channel; the rest is deferred to the next pass."""
+        result = DeliveryPass()
+        now = format_utc(self._clock.now())
+        channels: set[str | None] = set()
+        for item in self._outbox.ready(now):
+            last = self._last_sent.get(item.channel or "")
+            if item.channel in channels or (
+                last is not None and self._clock.now() - last < CHANNEL_GAP
+            ):
+                result.deferred += 1
+                continue
+            channels.add(item.channel)
+            try:
+                self._attempt(item)
+            except Exception:
+                log.exception("delivery of %s failed; the others go on", item.id)
+            result.attempted += 1
+        return result
+
+    def _attempt(self, item: OutboxItem, *, tell_operator: bool = True) -> Delivery:
+        now = self._clock.now()
+        leased = self._outbox.lease(item, format_utc(now), format_utc(now + LEASE))
+        if leased is None:
+            return Delivery(pending=True)  # another sender has it
+        if leased.kind in SESSION_BOUND and not self._still_active(leased):
+            self._outbox.done(leased)  # the session ended: its reminders are moot
+            return Delivery()
+        result = self._transport.send(leased, self._outbox.thread(leased.session_id))
+        self._last_sent[leased.channel or ""] = self._clock.now()
+        if isinstance(result, Sent):
+            self._sent(leased, result.message)
+            return Delivery(message=result.message)
+        return self._failed(leased, result, tell_operator=tell_operator)
+
+    def _still_active(self, item: OutboxItem) -> bool:
+        current = self._store.get(item.scope)
+        return current is not None and current.active and current.id == item.session_id
+
+    def _sent(self, item: OutboxItem, message: MessageRef | None) -> None:
+        if item.kind == "snapshot" and message is not None:
+            self._outbox.set_thread(item.session_id, message)
+            with self._store.transaction():
+                current = self._store.get(item.scope)
+                if current is not None and current.id == item.session_id:
+                    self._store.replace(current.model_copy(update={"message": message}))
+        self._outbox.done(item)
+
+    def _failed(self, item: OutboxItem, failure: Failed, *, tell_operator: bool) -> Delivery:
+        if failure.permanent:
+            self._audit.append(
+                AuditEvent(
+                    event="GO_POST_FAILED",
+                    actor=item.actor or "gobot",
+                    channel=item.channel,
+                    session_id=item.session_id,
+                    data={"kind": item.kind, "error": failure.error, "attempts": item.attempts},
+                ),
+                format_utc(self._clock.now()),
+            )
+            self._outbox.done(item)
+            if tell_operator:
+                self._transport.tell_operator(item, failure.error)
+            return Delivery(problem=failure.error)
+        wait = (
+            timedelta(seconds=failure.retry_after)
+            if failure.retry_after is not None
+            else backoff(item.attempts)
+        )
+        next_attempt = format_utc(self._clock.now() + wait)
+        self._outbox.retry(item, next_attempt, failure.error, failure.maybe_sent)
+        log.info(
+            "%s for session %s: %s; retry at %s",
+            item.kind,
+            item.session_id,
+            failure.error,
+            next_attempt,
+        )
+        return Delivery(pending=True)

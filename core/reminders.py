@@ -1,0 +1,205 @@
+"""Reminders, escalation and the health watch, driven by a tick.
+
+All state lives on the stored session (`reminder`, `watch`); the tick only looks for due work
+in the store. A reminder slot is claimed by compare-and-set on its due time inside a store
+transaction, so it goes out once however many processes tick; slots missed while the bot was
+down are coalesced into one (the next is due a full interval after the claim). Each session is
+handled in its own error boundary.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.clock import Clock, format_utc, parse_utc
+from core.errors import InvalidInput, NoActiveSession
+from core.models import AuditEvent, GoSession, ReminderState, WatchState
+from core.outbox import Kind, OutboxItem, new_item_id, outbox_item
+from core.ports import AuditLog, Outbox, SessionStore
+from core.snapshots import SnapshotTaker
+
+log = logging.getLogger("gobot.reminders")
+MAX_SNOOZE = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class ReminderPolicy:
+    remind_after: timedelta = timedelta(minutes=60)
+    remind_every: timedelta = timedelta(minutes=60)
+    escalate_after: timedelta = timedelta(hours=4)
+    watch_every: timedelta = timedelta(minutes=5)
+
+    def initial(self, session: GoSession, now: datetime) -> GoSession:
+        """Reminder and watch state of a session that starts at `now`."""
+        return session.model_copy(
+            update={
+                "reminder": ReminderState(next_due_utc=format_utc(now + self.remind_after)),
+                "watch": WatchState(
+                    next_check_utc=format_utc(now + self.watch_every),
+                    band=session.cone_band,
+                    status=session.status,
+                ),
+            }
+        )
+
+
+@dataclass
+class TickReport:
+    reminders: int = 0
+    drifts: int = 0
+    failures: int = 0
+
+
+class ReminderService:
+    def __init__(
+        self,
+        store: SessionStore,
+        outbox: Outbox,
+        audit: AuditLog,
+        snapshots: SnapshotTaker,
+        clock: Clock,
+        *,
+        policy: ReminderPolicy,
+        new_id: Callable[[], str] = new_item_id,
+    ) -> None:
+        self._store = store
+        self._outbox = outbox
+        self._audit = audit
+        self._snapshots = snapshots
+        self._clock = clock
+        self._policy = policy
+        self._new_id = new_id
+
+    def tick(self) -> TickReport:
+        report = TickReport()
+        now = format_utc(self._clock.now())
+        for session in self._store.due(now):
+            try:
+                if session.reminder.next_due_utc and session.reminder.next_due_utc <= now:
+                    report.reminders += self._claim_reminder(session)
+                if session.watch.next_check_utc and session.watch.next_check_utc <= now:
+                    report.drifts += self._watch(session)
+            except Exception:
+                report.failures += 1
+                log.exception("tick failed for session %s; the others go on", session.id)
+        return report
+
+    def _current(self, seen: GoSession) -> GoSession | None:
+        current = self._store.get(seen.scope or "")
+        if current is None or not current.active or current.id != seen.id:
+            return None
+        return current
+
+    def _claim_reminder(self, seen: GoSession) -> int:
+        with self._store.transaction():
+            current = self._current(seen)
+            if current is None or current.reminder.next_due_utc != seen.reminder.next_due_utc:
+                return 0  # ended, snoozed or claimed by another process meanwhile
+            now = self._clock.now()
+            started = parse_utc(current.started_at_utc or format_utc(now))
+            number = current.reminder.sent + 1
+            escalate = now - started >= self._policy.escalate_after
+            reminder = ReminderState(
+                next_due_utc=format_utc(now + self._policy.remind_every),
+                sent=number,
+                last_sent_utc=format_utc(now),
+            )
+            self._audit.append(
+                AuditEvent(
+                    event="GO_REMINDER_SENT",
+                    actor="gobot",
+                    channel=current.channel,
+                    session_id=current.id,
+                    data={"number": number, "escalated": escalate},
+                ),
+                format_utc(now),
+            )
+            self._outbox.add(
+                [
+                    self._item(
+                        current,
+                        "reminder",
+                        now,
+                        {
+                            "number": number,
+                            "elapsed_seconds": round((now - started).total_seconds()),
+                            "escalate": escalate,
+                            "band": current.watch.band,
+                            "status": current.watch.status,
+                        },
+                    )
+                ]
+            )
+            self._store.replace(current.model_copy(update={"reminder": reminder}))
+            return 1
+
+    def _watch(self, seen: GoSession) -> int:
+        with self._store.transaction():
+            current = self._current(seen)
+            if current is None or current.watch.next_check_utc != seen.watch.next_check_utc:
+                return 0
+            next_check = format_utc(self._clock.now() + self._policy.watch_every)
+            watch = current.watch.model_copy(update={"next_check_utc": next_check})
+            self._store.replace(current.model_copy(update={"watch": watch}))
+        snapshot = self._snapshots.take()
+        band, status = snapshot.cone.band, snapshot.status.status
+        with self._store.transaction():
+            current = self._current(seen)
+            if current is None or (band, status) == (current.watch.band, current.watch.status):
+                return 0
+            now = self._clock.now()
+            change = {
+                "from_band": current.watch.band,
+                "to_band": band,
+                "from_status": current.watch.status,
+                "to_status": status,
+                "reasons": snapshot.status.reasons,
+                "cone_reason": snapshot.cone.reason,
+            }
+            self._audit.append(
+                AuditEvent(
+                    event="GO_HEALTH_DRIFT",
+                    actor="gobot",
+                    channel=current.channel,
+                    session_id=current.id,
+                    data=change,
+                ),
+                format_utc(now),
+            )
+            self._outbox.add([self._item(current, "drift", now, change)])
+            watch = current.watch.model_copy(update={"band": band, "status": status})
+            self._store.replace(current.model_copy(update={"watch": watch}))
+            return 1
+
+    def snooze(self, scope: str, session_id: str, actor: str, duration: timedelta) -> GoSession:
+        if not timedelta(0) < duration <= MAX_SNOOZE:
+            raise InvalidInput("Snooze for a positive duration of at most 24h.")
+        with self._store.transaction():
+            current = self._store.get(scope)
+            if current is None or not current.active or current.id != session_id:
+                raise NoActiveSession("That GO session has already ended.")
+            now = self._clock.now()
+            until = format_utc(now + duration)
+            self._audit.append(
+                AuditEvent(
+                    event="GO_REMINDER_SNOOZED",
+                    actor=actor,
+                    channel=current.channel,
+                    session_id=current.id,
+                    data={"until_utc": until, "seconds": int(duration.total_seconds())},
+                ),
+                format_utc(now),
+            )
+            reminder = current.reminder.model_copy(update={"next_due_utc": until})
+            snoozed = current.model_copy(update={"reminder": reminder})
+            self._store.replace(snoozed)
+            return snoozed
+
+    def _item(
+        self, session: GoSession, kind: Kind, now: datetime, data: dict[str, Any]
+    ) -> OutboxItem:
+        return outbox_item(session, kind, format_utc(now), item_id=self._new_id(), data=data)

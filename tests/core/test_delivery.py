@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.settings import Settings
+from bot.wiring import Services, build_services
+from core.models import MessageRef
+from core.outbox import Failed
+from tests.conftest import FakeClock
+from tests.core.fakes import FakeTransport
+
+
+@pytest.fixture
+def transport() -> FakeTransport:
+    return FakeTransport()
+
+
+@pytest.fixture
+def wired(
+    data_dir: Path, green: Path, clock: FakeClock, transport: FakeTransport
+) -> Callable[..., Services]:
+    def make(**overrides: Any) -> Services:
+        return build_services(Settings(data_dir=data_dir, **overrides), clock, transport)
+
+    return make
+
+
+def events(data_dir: Path) -> list[str]:
+    return [json.loads(line)["event"] for line in (data_dir / "audit.log").read_text().splitlines()]
+
+
+def test_start_and_end_owe_messages_that_are_delivered_in_order(
+    wired: Callable[..., Services], transport: FakeTransport
+) -> None:
+    services = wired()
+    change = services.sessions.start("U1", "C1", "go")
+    assert change.delivery.message == MessageRef(channel="C1", ts="1.0")
+    assert services.sessions.get().message == MessageRef(channel="C1", ts="1.0")
+    services.sessions.end("U1", "C1", "done")
+    assert transport.kinds() == ["snapshot", "ended", "summary"]
+    assert [thread for _, _, thread in transport.sent[1:]] == [
+        MessageRef(channel="C1", ts="1.0")
+    ] * 2
+    assert services.outbox.depth() == 0
+
+
+def test_a_permanent_failure_is_audited_dropped_and_the_session_kept(
+    wired: Callable[..., Services], transport: FakeTransport, data_dir: Path
+) -> None:
+    services = wired()
+    transport.fail("snapshot", Failed(error="not_in_channel", permanent=True))
+    change = services.sessions.start("U1", "C1", "")
+    assert change.delivery.problem == "not_in_channel"
+    assert services.sessions.get().active and services.outbox.depth() == 0
+    assert events(data_dir)[-1] == "GO_POST_FAILED"
+    assert transport.told == []  # the command's own reply says so
+
+
+def test_transient_failures_wait_for_retry_after_and_keep_order(
+    wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock
+) -> None:
+    services = wired()
+    assert services.delivery is not None
+    transport.fail("snapshot", Failed(error="ratelimited", retry_after=30))
+    assert services.sessions.start("U1", "C1", "").delivery.pending
+    services.sessions.end("U1", "C1", "")
+    assert transport.sent == []  # the end's messages wait behind the snapshot
+    clock.advance(timedelta(seconds=29))
+    assert services.delivery.deliver_ready().attempted == 0
+    clock.advance(timedelta(seconds=1))
+    for _ in range(3):
+        services.delivery.deliver_ready()
+        clock.advance(timedelta(seconds=2))
+    assert transport.kinds() == ["snapshot", "ended", "summary"]
+
+
+def test_backoff_grows_and_an_unknown_outcome_is_remembered(
+    wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock
+) -> None:
+    services = wired()
+    transport.fail(
+        "snapshot", Failed(error="Slack timed out", maybe_sent=True), Failed(error="HTTP 500")
+    )
+    services.sessions.start("U1", "C1", "")
+    [item] = services.outbox.ready("9999-12-31T00:00:00Z")
+    assert item.maybe_sent and item.attempts == 1
+    assert item.next_attempt_utc == "2026-01-01T09:00:02.000000Z"
+    clock.advance(timedelta(seconds=2))
+    assert services.delivery is not None
+    services.delivery.deliver_ready()
+    [item] = services.outbox.ready("9999-12-31T00:00:00Z")
+    assert item.maybe_sent and item.attempts == 2  # still True: the first may have landed
+    assert item.next_attempt_utc == "2026-01-01T09:00:06.000000Z"
+
+
+def test_background_give_up_tells_the_operator(
+    wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock
+) -> None:
+    services = wired()
+    transport.fail(
+        "snapshot", Failed(error="HTTP 500"), Failed(error="channel_not_found", permanent=True)
+    )
+    services.sessions.start("U1", "C1", "", reply_to="https://hooks.example/r")
+    clock.advance(timedelta(seconds=2))
+    assert services.delivery is not None
+    services.delivery.deliver_ready()
+    assert transport.told == [("snapshot", "channel_not_found")]
+
+
+def test_a_leased_item_is_not_sent_by_a_second_sender(
+    wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock
+) -> None:
+    first = wired()
+    second = wired()
+    transport.fail("snapshot", Failed(error="HTTP 500"))
+    first.sessions.start("U1", "C1", "")
+    clock.advance(timedelta(seconds=2))
+    [item] = first.outbox.ready("9999-12-31T00:00:00Z")
+    now = "2026-01-01T09:00:02.000000Z"
+    assert first.outbox.lease(item, now, "2026-01-01T09:01:02.000000Z") is not None
+    assert second.delivery is not None
+    assert second.delivery.deliver_ready().attempted == 0
+    assert transport.sent == []
+
+
+def test_one_message_per_channel_per_pass(
+    wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock
+) -> None:
+    """Two sessions owe messages to one channel: about one message a second reaches it."""
+    services = wired()
+    assert services.delivery is not None
+    transport.fail("snapshot", Failed(error="HTTP 500"))
+    services.sessions.start("U1", "C1", "")  # its snapshot waits for a retry
+    services.sessions.end("U1", "C1", "")
+    services.sessions.start("U2", "C1", "")  # a new session's snapshot: delivered now
+    assert transport.kinds() == ["snapshot"]
+    clock.advance(timedelta(seconds=2))  # the retry is due
+    for expected in ("snapshot", "ended", "summary"):
+        sent = services.delivery.deliver_ready()
+        assert (sent.attempted, sent.deferred) == (1, 0)
+        assert transport.kinds()[-1] == expected
+        if expected != "summary":
+            held = services.delivery.deliver_ready()  # the same instant: the channel must wait
+            assert (held.attempted, held.deferred) == (0, 1)
+        clock.advance(timedelta(seconds=1))
+    assert services.outbox.depth() == 0

@@ -1,0 +1,204 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.settings import Settings
+from bot.wiring import Services, build_services
+from core.errors import InvalidInput, NoActiveSession
+from tests.conftest import FakeClock, write_json
+from tests.core.fakes import FakeTransport
+
+POLICY = {"remind_after": "60m", "remind_every": "30m", "escalate_after": "2h", "watch_every": "5m"}
+
+
+@pytest.fixture
+def transport() -> FakeTransport:
+    return FakeTransport()
+
+
+@pytest.fixture
+def wired(
+    data_dir: Path, green: Path, clock: FakeClock, transport: FakeTransport
+) -> Callable[..., Services]:
+    def make(**overrides: Any) -> Services:
+        return build_services(
+            Settings(data_dir=data_dir, **{**POLICY, **overrides}), clock, transport
+        )
+
+    return make
+
+
+def tick(services: Services) -> None:
+    services.reminders.tick()
+    assert services.delivery is not None
+    services.delivery.deliver_ready()
+
+
+def reminders(transport: FakeTransport) -> int:
+    return transport.kinds().count("reminder")
+
+
+def audit(data_dir: Path, event: str) -> list[dict[str, Any]]:
+    lines = (data_dir / "audit.log").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r["event"] == event]
+
+
+def test_first_reminder_after_remind_after_then_every_remind_every(
+    wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock, data_dir: Path
+) -> None:
+    services = wired()
+    services.sessions.start("U1", "C1", "")
+    clock.advance(timedelta(minutes=59))
+    tick(services)
+    assert reminders(transport) == 0
+    clock.advance(timedelta(minutes=1))
+    tick(services)
+    tick(services)
+    assert reminders(transport) == 1
+    clock.advance(timedelta(minutes=29))
+    tick(services)
+    assert reminders(transport) == 1
+    clock.advance(timedelta(minutes=1))
+    tick(services)
+    assert reminders(transport) == 2
+    thread = transport.sent[0][2] or transport.sent[-1][2]
+    assert thread is not None and transport.sent[-1][2] == transport.sent[1][2]
+    sent = audit(data_dir, "GO_REMINDER_SENT")
+    assert [r["data"]["number"] for r in sent] == [1, 2]
+
+
+def test_escalation_after_escalate_after(
+    wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock
+) -> None:
+    services = wired()
+    services.sessions.start("U1", "C1", "")
+    flags = []
+    for _ in range(5):
+        clock.advance(timedelta(minutes=30))
+        services.reminders.tick()
+        flags += [i.data["escalate"] for i in services.outbox.ready("9999-12-31T00:00:00Z")]
+        assert services.delivery is not None
+        services.delivery.deliver_ready()
+    # reminders at 60, 90, 120, 150 minutes: escalated from 2h on
+    assert flags == [False, False, True, True]
+
+
+def test_snooze_moves_the_next_reminder_and_is_audited(
+    wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock, data_dir: Path
+) -> None:
+    services = wired()
+    session = services.sessions.start("U1", "C1", "").session
+    clock.advance(timedelta(minutes=50))
+    snoozed = services.reminders.snooze("workspace", str(session.id), "U2", timedelta(hours=1))
+    assert snoozed.reminder.next_due_utc == "2026-01-01T10:50:00.000000Z"
+    clock.advance(timedelta(minutes=30))  # past the original due time
+    tick(services)
+    assert reminders(transport) == 0
+    clock.advance(timedelta(minutes=30))
+    tick(services)
+    assert reminders(transport) == 1
+    [record] = audit(data_dir, "GO_REMINDER_SNOOZED")
+    assert record["actor"] == "U2" and record["data"]["seconds"] == 3600
+    with pytest.raises(InvalidInput):
+        services.reminders.snooze("workspace", str(session.id), "U2", timedelta(hours=25))
+    with pytest.raises(NoActiveSession):
+        services.reminders.snooze("workspace", "someone-else", "U2", timedelta(hours=1))
+
+
+def test_an_end_racing_a_tick_stops_the_claimed_reminder(
+    wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock
+) -> None:
+    services = wired()
+    services.sessions.start("U1", "C1", "")
+    clock.advance(timedelta(minutes=60))
+    services.reminders.tick()  # the slot is claimed, its message owed...
+    services.sessions.end("U1", "C1", "")  # ... and the session ends before it is sent
+    for _ in range(3):
+        clock.advance(timedelta(seconds=2))
+        tick(services)
+    assert reminders(transport) == 0
+    assert transport.kinds() == ["snapshot", "ended", "summary"]
+    clock.advance(timedelta(hours=5))
+    tick(services)
+    assert reminders(transport) == 0
+
+
+def test_missed_slots_are_coalesced_into_one_after_a_restart(
+    wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock
+) -> None:
+    wired().sessions.start("U1", "C1", "")
+    clock.advance(timedelta(hours=5))  # the bot was down for many slots
+    restarted = wired()
+    tick(restarted)
+    tick(restarted)
+    assert reminders(transport) == 1
+    assert restarted.sessions.get().reminder.next_due_utc == "2026-01-01T14:30:00.000000Z"
+
+
+def test_two_processes_ticking_claim_each_slot_once(
+    wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock
+) -> None:
+    one, two = wired(), wired()
+    one.sessions.start("U1", "C1", "")
+    for _ in range(4):
+        clock.advance(timedelta(minutes=30))
+        one.reminders.tick()
+        two.reminders.tick()
+        assert one.delivery is not None and two.delivery is not None
+        one.delivery.deliver_ready()
+        two.delivery.deliver_ready()
+    assert reminders(transport) == 3  # at 60, 90 and 120 minutes
+
+
+def test_one_failing_session_does_not_stop_the_others(
+    wired: Callable[..., Services],
+    transport: FakeTransport,
+    clock: FakeClock,
+    green: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    services = wired(session_scope="channel")
+    for channel in ("C1", "C2", "C3"):
+        services.sessions.start("U1", channel, "")
+    (green / "sessions" / "channel-C2.json").write_text("{broken")
+    clock.advance(timedelta(minutes=60))
+    report = services.reminders.tick()
+    assert report.reminders == 2
+    assert any("channel:C2" in record.getMessage() for record in caplog.records)
+    assert services.delivery is not None
+    services.delivery.deliver_ready()
+    assert reminders(transport) == 2
+
+
+def test_health_watch_posts_once_per_change(
+    wired: Callable[..., Services],
+    transport: FakeTransport,
+    clock: FakeClock,
+    green: Path,
+    data_dir: Path,
+) -> None:
+    services = wired()
+    services.sessions.start("U1", "C1", "")
+    clock.advance(timedelta(minutes=5))
+    tick(services)
+    assert transport.kinds().count("drift") == 0
+    write_json(green / "health_status.json", {"status": "red", "reasons": ["db down"]})
+    clock.advance(timedelta(minutes=4))
+    tick(services)
+    assert transport.kinds().count("drift") == 0  # not re-read before watch_every
+    clock.advance(timedelta(minutes=1))
+    tick(services)
+    assert transport.kinds().count("drift") == 1
+    for _ in range(3):
+        clock.advance(timedelta(minutes=5))
+        tick(services)
+    assert transport.kinds().count("drift") == 1  # no repeat while nothing changes
+    [drift] = audit(data_dir, "GO_HEALTH_DRIFT")
+    assert drift["data"]["from_status"] == "green" and drift["data"]["to_status"] == "red"
+    assert drift["data"]["reasons"] == ["db down"]
