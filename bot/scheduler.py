@@ -15,6 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot.wiring import Services
 
 log = logging.getLogger("gobot.scheduler")
+logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per tick
 PASS_GAP_SECONDS = 0.25
 
 
@@ -37,21 +38,18 @@ class Ticker:
                 log.exception("reminder tick failed")
             delivery = self._services.delivery
             if delivery is not None:
-                deadline = time.monotonic() + max(1.0, self._every.total_seconds())
+                deadline = time.monotonic() + 0.8 * self._every.total_seconds()
                 while time.monotonic() < deadline:
                     result = delivery.deliver_ready()
-                    if result.attempted == 0 and result.deferred == 0:
+                    done = result.attempted == 0 and result.deferred == 0
+                    if done or time.monotonic() + PASS_GAP_SECONDS >= deadline:
                         break
                     time.sleep(PASS_GAP_SECONDS)
             self.last_tick_monotonic = time.monotonic()
 
     def start(self) -> None:
         self._scheduler.add_job(
-            self.tick,
-            "interval",
-            seconds=self._every.total_seconds(),
-            id="gobot-tick",
-            next_run_time=None,
+            self.tick, "interval", seconds=self._every.total_seconds(), id="gobot-tick"
         )
         self._scheduler.start()
         threading.Thread(target=self.tick, name="gobot-first-tick", daemon=True).start()

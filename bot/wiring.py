@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.settings import Settings, SettingsError
 from core.clock import Clock, SystemClock
@@ -64,7 +65,16 @@ def build_services(
         watch_every=settings.watch_every,
     )
     delivery = (
-        DeliveryService(outbox, store, transport, audit, clock) if transport is not None else None
+        DeliveryService(
+            outbox,
+            store,
+            transport,
+            audit,
+            clock,
+            lease=2 * settings.slack_timeout + timedelta(seconds=5),
+        )
+        if transport is not None
+        else None
     )
     sessions = SessionService(
         store,

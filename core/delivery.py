@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from core.clock import Clock, format_utc
 from core.models import AuditEvent, Delivery, MessageRef
-from core.outbox import LEASE, SESSION_BOUND, Failed, OutboxItem, Sent, backoff
+from core.outbox import SESSION_BOUND, Failed, OutboxItem, Sent, backoff
 from core.ports import AuditLog, Outbox, SessionStore, Transport
 
 log = logging.getLogger("gobot.delivery")
@@ -30,7 +30,12 @@ class DeliveryService:
         transport: Transport,
         audit: AuditLog,
         clock: Clock,
+        *,
+        lease: timedelta = timedelta(seconds=25),
     ) -> None:
+        """`lease`: how long an attempt may take before another sender may retry the item (a
+        crashed sender's items wait that long); keep it above the Slack call timeout."""
+        self._lease = lease
         self._outbox = outbox
         self._store = store
         self._transport = transport
@@ -74,7 +79,7 @@ class DeliveryService:
 
     def _attempt(self, item: OutboxItem, *, tell_operator: bool = True) -> Delivery:
         now = self._clock.now()
-        leased = self._outbox.lease(item, format_utc(now), format_utc(now + LEASE))
+        leased = self._outbox.lease(item, format_utc(now), format_utc(now + self._lease))
         if leased is None:
             return Delivery(pending=True)  # another sender has it
         if leased.kind in SESSION_BOUND and not self._still_active(leased):

@@ -17,7 +17,6 @@ from core.models import GoSession, MessageRef
 
 Kind = Literal["snapshot", "ended", "summary", "reminder", "drift"]
 SESSION_BOUND: tuple[Kind, ...] = ("reminder", "drift")  # pointless once the session has ended
-LEASE = timedelta(seconds=60)
 MAX_BACKOFF = timedelta(minutes=5)
 
 

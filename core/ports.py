@@ -108,7 +108,8 @@ class Outbox(Protocol):
         ...
 
     def lease(self, item: OutboxItem, now_utc: str, until_utc: str) -> OutboxItem | None:
-        """Take an item for sending; None if another sender holds it or it is gone."""
+        """Take an item for sending; None if another sender holds it or it is gone. Taking
+        over an expired lease marks the item `maybe_sent`: its sender died mid-attempt."""
         ...
 
     def done(self, item: OutboxItem) -> None: ...

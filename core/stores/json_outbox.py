@@ -78,7 +78,12 @@ class JsonOutbox:
             ):
                 return None
             leased = current.model_copy(
-                update={"lease_until_utc": until_utc, "attempts": current.attempts + 1}
+                update={
+                    "lease_until_utc": until_utc,
+                    "attempts": current.attempts + 1,
+                    # An expired lease: its sender died mid-attempt, and may have posted.
+                    "maybe_sent": current.maybe_sent or current.lease_until_utc is not None,
+                }
             )
             write_json_atomic(self._path(leased), leased.model_dump(mode="json"), sync_dir=False)
             return leased

@@ -4,9 +4,15 @@ requests signed exactly as Slack signs them, sent through the real HTTP app."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -206,3 +212,71 @@ def make_harness(
 @pytest.fixture
 def slack(make_harness: Callable[..., SlackHarness]) -> SlackHarness:
     return make_harness()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def serve_env(data_dir: Path, fake: FakeSlack, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "GOBOT_DATA_DIR": str(data_dir),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake.api_url,
+        **extra,
+    }
+
+
+@dataclass
+class ServeProcess:
+    """`gobot serve` as a real process, with an HTTP client pointed at it."""
+
+    process: subprocess.Popen[str]
+    client: httpx.Client
+
+    @classmethod
+    @contextmanager
+    def start(cls, data_dir: Path, fake: FakeSlack, **env: str) -> Iterator[ServeProcess]:
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--port", str(port)],
+            env=serve_env(data_dir, fake, **env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        server = cls(process, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10))
+        try:
+            server.wait_up()
+            yield server
+        finally:
+            server.client.close()
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=10)
+
+    def wait_up(self) -> None:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if self.client.get("/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.process.kill()
+                raise AssertionError(
+                    f"gobot serve did not come up:\n{self.process.communicate()[0]}"
+                )
+            time.sleep(0.05)
+
+    def harness(self, fake: FakeSlack) -> SlackHarness:
+        return SlackHarness(self.client, fake, services=None)  # type: ignore[arg-type]
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)

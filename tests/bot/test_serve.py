@@ -2,73 +2,33 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.fake_slack import FakeSlack
-from tests.bot.conftest import BOT_TOKEN, SIGNING_SECRET, SlackHarness, block_text, signed_headers
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def serve_env(data_dir: Path, fake: FakeSlack, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "GOBOT_DATA_DIR": str(data_dir),
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": fake.api_url,
-        **extra,
-    }
+from tests.bot.conftest import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    ServeProcess,
+    block_text,
+    serve_env,
+    signed_headers,
+)
 
 
 @pytest.fixture
-def served(
-    fake_slack: FakeSlack, green: Path
-) -> Iterator[tuple[httpx.Client, subprocess.Popen[str]]]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--port", str(port)],
-        env=serve_env(green, fake_slack),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if client.get("/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
-            process.kill()
-            raise AssertionError(f"gobot serve did not come up:\n{process.communicate()[0]}")
-        time.sleep(0.05)
-    yield client, process
-    client.close()
-    process.terminate()
-    process.wait(timeout=10)
+def served(fake_slack: FakeSlack, green: Path) -> Iterator[ServeProcess]:
+    with ServeProcess.start(green, fake_slack) as server:
+        yield server
 
 
-def test_serve_end_to_end(
-    served: tuple[httpx.Client, subprocess.Popen[str]], fake_slack: FakeSlack
-) -> None:
-    client, process = served
-    harness = SlackHarness(client, fake_slack, services=None)  # type: ignore[arg-type]
+def test_serve_end_to_end(served: ServeProcess, fake_slack: FakeSlack) -> None:
+    client, process = served.client, served.process
+    harness = served.harness(fake_slack)
     assert fake_slack.calls_to("auth.test"), "Bolt checks the token at start"
     assert "GO session started" in harness.run("/go-start", "from a real server")
     post = fake_slack.wait_for_calls("chat.postMessage")[0]

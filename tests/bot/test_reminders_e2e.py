@@ -1,0 +1,99 @@
+"""Reminders end to end: `gobot serve` processes with short real intervals and the fake Slack."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.fake_slack import Call, FakeSlack
+from tests.bot.conftest import ServeProcess, block_text
+
+FAST = {
+    "GOBOT_REMIND_AFTER": "1s",
+    "GOBOT_REMIND_EVERY": "1s",
+    "GOBOT_TICK": "200ms",
+    "GOBOT_ESCALATE_AFTER": "1h",
+    "GOBOT_WATCH_EVERY": "1h",
+    "GOBOT_SLACK_TIMEOUT": "1s",
+}
+NUMBER = re.compile(r"\(reminder (\d+)\)")
+
+
+def reminder_posts(fake: FakeSlack) -> list[Call]:
+    return [c for c in fake.calls_to("chat.postMessage") if NUMBER.search(block_text(c.params))]
+
+
+def numbers(fake: FakeSlack) -> list[int]:
+    found = []
+    for call in reminder_posts(fake):
+        match = NUMBER.search(block_text(call.params))
+        assert match is not None
+        found.append(int(match.group(1)))
+    return found
+
+
+@pytest.mark.slow
+def test_reminders_arrive_in_the_thread_and_stop_after_the_end(
+    fake_slack: FakeSlack, green: Path
+) -> None:
+    with ServeProcess.start(green, fake_slack, **FAST) as server:
+        slack = server.harness(fake_slack)
+        assert "GO session started" in slack.run("/go-start", "remind me", user="U1")
+        snapshot = fake_slack.wait_for_calls("chat.postMessage")[0]
+        assert fake_slack.wait_for(lambda f: len(reminder_posts(f)) >= 2, timeout=10)
+        for call in reminder_posts(fake_slack):
+            assert call.params["thread_ts"] == snapshot_ts(fake_slack, snapshot)
+            assert "<@U1>" in block_text(call.params)
+            buttons = [
+                e["action_id"]
+                for b in call.params["blocks"]
+                if b["type"] == "actions"
+                for e in b["elements"]
+            ]
+            assert buttons == ["go_end_session", "go_snooze_30m", "go_snooze_1h", "go_snooze_2h"]
+        assert "GO session ended" in slack.run("/go-end", "", user="U1")
+        after_end = len(reminder_posts(fake_slack))
+        time.sleep(2.0)
+        assert len(reminder_posts(fake_slack)) == after_end
+        assert numbers(fake_slack) == list(range(1, after_end + 1))
+
+
+def snapshot_ts(fake: FakeSlack, call: Call) -> str:
+    return next(m.ts for m in fake.messages.values() if m.params is call.params)
+
+
+@pytest.mark.slow
+def test_sigkill_and_restart_resume_reminders_without_duplicates(
+    fake_slack: FakeSlack, green: Path
+) -> None:
+    with ServeProcess.start(green, fake_slack, **FAST) as server:
+        server.harness(fake_slack).run("/go-start", "", user="U1")
+        assert fake_slack.wait_for(lambda f: len(reminder_posts(f)) >= 2, timeout=10)
+        server.kill()
+    before = numbers(fake_slack)
+    time.sleep(2.5)  # slots missed while down
+    with ServeProcess.start(green, fake_slack, **FAST):
+        # A lease the killed process held runs out first (2 x the Slack timeout + 5 s).
+        assert fake_slack.wait_for(lambda f: len(reminder_posts(f)) >= len(before) + 2, timeout=20)
+    after = numbers(fake_slack)
+    assert after == list(range(1, len(after) + 1)), after  # no slot twice, none replayed
+    assert after[: len(before)] == before
+
+
+@pytest.mark.slow
+def test_two_processes_on_one_data_dir_post_each_slot_once(
+    fake_slack: FakeSlack, green: Path
+) -> None:
+    with (
+        ServeProcess.start(green, fake_slack, **FAST) as one,
+        ServeProcess.start(green, fake_slack, **FAST),
+    ):
+        one.harness(fake_slack).run("/go-start", "", user="U1")
+        assert fake_slack.wait_for(lambda f: len(reminder_posts(f)) >= 4, timeout=15)
+        one.harness(fake_slack).run("/go-end", "", user="U1")
+    got = numbers(fake_slack)
+    assert got == list(range(1, len(got) + 1)), got
+    assert len(fake_slack.messages) == len(fake_slack.calls_to("chat.postMessage"))
