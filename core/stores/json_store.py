@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,6 +44,7 @@ ACTIVE_INDEX = "go_active.json"
 HISTORY_FILE = "go_history.jsonl"
 PROGRESS_FILE = "go_progress.json"
 WORKSPACE = "workspace"
+INDEX_FLUSH_SECONDS = 1.0
 _SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 _Model = TypeVar("_Model", GoSession, PlaybookProgress)
@@ -64,6 +66,13 @@ def _read_json_file(path: Path) -> Any | None:
 
 def _due(entry: dict[str, Any], now_utc: str) -> bool:
     return any(entry.get(key) and entry[key] <= now_utc for key in ("reminder", "watch"))
+
+
+def _earlier(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    """Does `new` bring any due time forward of `old`?"""
+    return any(
+        new.get(key) and (not old.get(key) or new[key] < old[key]) for key in ("reminder", "watch")
+    )
 
 
 def _index_entry(session: GoSession) -> dict[str, Any]:
@@ -104,17 +113,27 @@ class JsonSessionStore:
         self._latest = _CachedFile(self._session_path)
         self._index_file = _CachedFile(data_dir / ACTIVE_INDEX)
         self._index_changes: set[str] = set()  # scopes whose index entry to recompute
+        self._must_flush = False
+        self._flushed_at = 0.0
 
     # transactions ------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """The data-dir lock; index updates gathered inside are written once at the end."""
+        """The data-dir lock; index updates gathered inside are written at the end: at once
+        when an entry must go (an ended session), else at most every INDEX_FLUSH_SECONDS (an
+        entry left early only costs a file read, so a burst of claims rewrites it once)."""
         with self._lock:
             try:
                 yield
             finally:
-                if self._lock.depth == 1 and self._index_changes:
-                    self._flush_index()
+                if self._lock.depth == 1:
+                    self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        if self._index_changes and (
+            self._must_flush or time.monotonic() - self._flushed_at >= INDEX_FLUSH_SECONDS
+        ):
+            self._flush_index()
 
     def _flush_index(self, new_entry: tuple[str, dict[str, Any]] | None = None) -> None:
         """Write the index with every noted scope recomputed from its file now (a note may be
@@ -128,6 +147,8 @@ class JsonSessionStore:
             else:
                 index.pop(scope, None)
         self._index_changes.clear()
+        self._must_flush = False
+        self._flushed_at = time.monotonic()
         if new_entry is not None:
             index[new_entry[0]] = new_entry[1]
         write_json_atomic(self._index_file.path, index)
@@ -192,12 +213,14 @@ class JsonSessionStore:
             return self._indexed(lambda entry: True)
 
     def due(self, now_utc: str) -> list[GoSession]:
-        with self._lock:
-            return [
-                session
-                for session in self._indexed(lambda entry: _due(entry, now_utc))
-                if _due(_index_entry(session), now_utc)
-            ]
+        with self.transaction():
+            found = []
+            for session in self._indexed(lambda entry: _due(entry, now_utc)):
+                if _due(_index_entry(session), now_utc):
+                    found.append(session)
+                else:
+                    self._index_changes.add(session.scope or "")  # the entry ran early
+            return found
 
     # writing ---------------------------------------------------------------------------------
     def _write(self, session: GoSession) -> None:
@@ -248,6 +271,7 @@ class JsonSessionStore:
             self._write(ended)
             if ended.scope != WORKSPACE:
                 self._index_changes.add(ended.scope)
+                self._must_flush = True
 
     def replace(self, session: GoSession) -> bool:
         if not session.scope:
@@ -259,6 +283,8 @@ class JsonSessionStore:
             self._write(session)
             if session.scope != WORKSPACE:
                 self._index_changes.add(session.scope)
+                if _earlier(_index_entry(session), self._index().get(session.scope) or {}):
+                    self._must_flush = True  # a late index entry would miss a slot
             return True
 
     def _last_history_id(self) -> str | None:

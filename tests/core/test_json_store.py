@@ -159,3 +159,19 @@ def test_stale_index_entries_are_ignored_and_healed(tmp_path: Path) -> None:
         "channel:C1",
         "channel:C2",
     }
+
+
+def test_an_earlier_due_time_reaches_the_index_at_once(tmp_path: Path) -> None:
+    store = JsonSessionStore(tmp_path)
+    session = GoSession(
+        active=True, id="a", scope="channel:C1", started_at_utc="2026-01-01T09:00:00Z"
+    )
+    session.reminder.next_due_utc = "2026-01-01T10:00:00Z"
+    store.create(session)
+    session.reminder.next_due_utc = "2026-01-01T11:00:00Z"  # later: may wait for a flush
+    store.replace(session)
+    session.reminder.next_due_utc = "2026-01-01T09:30:00Z"  # earlier: must not wait
+    store.replace(session)
+    index = json.loads((tmp_path / "go_active.json").read_text())
+    assert index["channel:C1"]["reminder"] == "2026-01-01T09:30:00Z"
+    assert [s.id for s in JsonSessionStore(tmp_path).due("2026-01-01T09:30:00Z")] == ["a"]
