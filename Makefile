@@ -23,3 +23,5 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_store.py
+	$(PY) benchmarks/bench_slack.py
+	$(PY) benchmarks/bench_reminders.py
