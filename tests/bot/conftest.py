@@ -122,9 +122,15 @@ class SlackHarness:
         assert response.status_code == 200, response.text
         return block_text(self.reply(response))
 
-    def click_end(
-        self, session_id: str, user: str = "U1", channel: str = "C1", message_ts: str = "1.0"
+    def click(
+        self,
+        action_id: str,
+        session_id: str,
+        user: str = "U1",
+        channel: str = "C1",
+        message_ts: str = "1.0",
     ) -> tuple[httpx.Response, str]:
+        """A button click as Slack sends it; returns the response and its response_url token."""
         token = uuid.uuid4().hex
         payload = {
             "type": "block_actions",
@@ -138,7 +144,7 @@ class SlackHarness:
             "actions": [
                 {
                     "type": "button",
-                    "action_id": "go_end_session",
+                    "action_id": action_id,
                     "block_id": "go_session_actions",
                     "value": session_id,
                     "action_ts": "1.1",

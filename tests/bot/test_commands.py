@@ -81,7 +81,7 @@ def test_end_with_no_session_is_refused(slack: SlackHarness) -> None:
 def test_end_button_ends_the_session(slack: SlackHarness) -> None:
     slack.run("/go-start")
     session = slack.services.sessions.get()
-    response, _ = slack.click_end(str(session.id), user="U3")
+    response, _ = slack.click("go_end_session", str(session.id), user="U3")
     assert response.status_code == 200
     slack.fake.wait_for_calls("chat.update")
     ended = slack.services.sessions.get()
@@ -93,7 +93,7 @@ def test_stale_end_button_does_not_end_a_newer_session(slack: SlackHarness) -> N
     old = slack.services.sessions.get()
     slack.run("/go-end")
     slack.run("/go-start")
-    _, token = slack.click_end(str(old.id))
+    _, token = slack.click("go_end_session", str(old.id))
     assert slack.fake.wait_for(lambda f: any(c.method == token for c in f.responses))
     reply = next(c.params for c in slack.fake.responses if c.method == token)
     assert "already ended" in block_text(reply)

@@ -50,3 +50,45 @@ def test_every_message_arrives_once_in_order_through_429_500_and_timeouts(
     assert len(fake.calls_to("chat.update")) == 1
     assert fake.messages[(snapshots[0].channel, thread)].updates
     assert slack.services.outbox.depth() == 0
+
+
+def test_snooze_button_moves_the_next_reminder(slack: SlackHarness, clock: FakeClock) -> None:
+    slack.run("/go-start", "")
+    session = slack.services.sessions.get()
+    _, token = slack.click("go_snooze_2h", str(session.id), user="U2")
+    assert slack.fake.wait_for(lambda f: any(c.method == token for c in f.responses))
+    reply = next(c.params for c in slack.fake.responses if c.method == token)
+    assert "Reminders snoozed for 2h" in block_text(reply)
+    assert slack.services.sessions.get().reminder.next_due_utc == "2026-01-01T11:00:00.000000Z"
+    clock.advance(timedelta(minutes=61))
+    slack.tick()
+    assert not [c for c in slack.fake.calls_to("chat.postMessage") if c.params.get("thread_ts")]
+
+
+def test_escalated_reminders_are_broadcast_to_the_channel(
+    make_harness: Callable[..., SlackHarness], clock: FakeClock
+) -> None:
+    slack = make_harness(remind_after="60m", remind_every="60m", escalate_after="90m")
+    slack.run("/go-start", "", user="U1")
+    for _ in range(2):
+        clock.advance(timedelta(minutes=60))
+        slack.tick()
+    reminders = [c for c in slack.fake.calls_to("chat.postMessage") if c.params.get("thread_ts")]
+    assert [c.params.get("reply_broadcast") for c in reminders] == [False, True]
+    assert "Escalation" in block_text(reminders[1].params)
+
+
+def test_a_background_give_up_reaches_the_operator_ephemerally(
+    slack: SlackHarness, clock: FakeClock
+) -> None:
+    slack.fake.fail("chat.postMessage", Failure(status=500, error="internal_error"))
+    response = slack.command("/go-start", "")
+    assert "Slack has not taken the message yet" in block_text(slack.reply(response))
+    slack.fake.fail("chat.postMessage", Failure(error="not_in_channel"))
+    clock.advance(timedelta(seconds=5))
+    slack.tick()
+    token = response.token  # type: ignore[attr-defined]
+    told = [c.params for c in slack.fake.responses if c.method == token][1:]
+    assert len(told) == 1 and "not_in_channel" in told[0]["text"]
+    assert told[0]["response_type"] == "ephemeral" and "/invite @gobot" in told[0]["text"]
+    assert slack.services.outbox.depth() == 0 and slack.services.sessions.get().active
