@@ -4,31 +4,12 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from bot.settings import Settings
-from bot.wiring import Services, build_services
+from bot.wiring import Services
 from core.models import MessageRef
 from core.outbox import Failed
 from tests.conftest import FakeClock
 from tests.core.fakes import FakeTransport
-
-
-@pytest.fixture
-def transport() -> FakeTransport:
-    return FakeTransport()
-
-
-@pytest.fixture
-def wired(
-    data_dir: Path, green: Path, clock: FakeClock, transport: FakeTransport
-) -> Callable[..., Services]:
-    def make(**overrides: Any) -> Services:
-        return build_services(Settings(data_dir=data_dir, **overrides), clock, transport)
-
-    return make
 
 
 def events(data_dir: Path) -> list[str]:

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.settings import Settings
-from bot.wiring import Services, build_services
+from bot.wiring import Services
 from core.errors import InvalidInput, NoActiveSession
 from tests.conftest import FakeClock, write_json
 from tests.core.fakes import FakeTransport
@@ -18,18 +17,9 @@ POLICY = {"remind_after": "60m", "remind_every": "30m", "escalate_after": "2h", 
 
 
 @pytest.fixture
-def transport() -> FakeTransport:
-    return FakeTransport()
-
-
-@pytest.fixture
-def wired(
-    data_dir: Path, green: Path, clock: FakeClock, transport: FakeTransport
-) -> Callable[..., Services]:
+def wired_policy(wired: Callable[..., Services]) -> Callable[..., Services]:
     def make(**overrides: Any) -> Services:
-        return build_services(
-            Settings(data_dir=data_dir, **{**POLICY, **overrides}), clock, transport
-        )
+        return wired(**{**POLICY, **overrides})
 
     return make
 
@@ -50,9 +40,12 @@ def audit(data_dir: Path, event: str) -> list[dict[str, Any]]:
 
 
 def test_first_reminder_after_remind_after_then_every_remind_every(
-    wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock, data_dir: Path
+    wired_policy: Callable[..., Services],
+    transport: FakeTransport,
+    clock: FakeClock,
+    data_dir: Path,
 ) -> None:
-    services = wired()
+    services = wired_policy()
     services.sessions.start("U1", "C1", "")
     clock.advance(timedelta(minutes=59))
     tick(services)
@@ -74,9 +67,9 @@ def test_first_reminder_after_remind_after_then_every_remind_every(
 
 
 def test_escalation_after_escalate_after(
-    wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock
+    wired_policy: Callable[..., Services], transport: FakeTransport, clock: FakeClock
 ) -> None:
-    services = wired()
+    services = wired_policy()
     services.sessions.start("U1", "C1", "")
     flags = []
     for _ in range(5):
@@ -90,9 +83,12 @@ def test_escalation_after_escalate_after(
 
 
 def test_snooze_moves_the_next_reminder_and_is_audited(
-    wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock, data_dir: Path
+    wired_policy: Callable[..., Services],
+    transport: FakeTransport,
+    clock: FakeClock,
+    data_dir: Path,
 ) -> None:
-    services = wired()
+    services = wired_policy()
     session = services.sessions.start("U1", "C1", "").session
     clock.advance(timedelta(minutes=50))
     snoozed = services.reminders.snooze("workspace", str(session.id), "U2", timedelta(hours=1))
@@ -112,9 +108,9 @@ def test_snooze_moves_the_next_reminder_and_is_audited(
 
 
 def test_an_end_racing_a_tick_stops_the_claimed_reminder(
-    wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock
+    wired_policy: Callable[..., Services], transport: FakeTransport, clock: FakeClock
 ) -> None:
-    services = wired()
+    services = wired_policy()
     services.sessions.start("U1", "C1", "")
     clock.advance(timedelta(minutes=60))
     services.reminders.tick()  # the slot is claimed, its message owed...
@@ -130,11 +126,11 @@ def test_an_end_racing_a_tick_stops_the_claimed_reminder(
 
 
 def test_missed_slots_are_coalesced_into_one_after_a_restart(
-    wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock
+    wired_policy: Callable[..., Services], transport: FakeTransport, clock: FakeClock
 ) -> None:
-    wired().sessions.start("U1", "C1", "")
+    wired_policy().sessions.start("U1", "C1", "")
     clock.advance(timedelta(hours=5))  # the bot was down for many slots
-    restarted = wired()
+    restarted = wired_policy()
     tick(restarted)
     tick(restarted)
     assert reminders(transport) == 1
@@ -142,9 +138,9 @@ def test_missed_slots_are_coalesced_into_one_after_a_restart(
 
 
 def test_two_processes_ticking_claim_each_slot_once(
-    wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock
+    wired_policy: Callable[..., Services], transport: FakeTransport, clock: FakeClock
 ) -> None:
-    one, two = wired(), wired()
+    one, two = wired_policy(), wired_policy()
     one.sessions.start("U1", "C1", "")
     for _ in range(4):
         clock.advance(timedelta(minutes=30))
@@ -157,13 +153,13 @@ def test_two_processes_ticking_claim_each_slot_once(
 
 
 def test_one_failing_session_does_not_stop_the_others(
-    wired: Callable[..., Services],
+    wired_policy: Callable[..., Services],
     transport: FakeTransport,
     clock: FakeClock,
     green: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    services = wired(session_scope="channel")
+    services = wired_policy(session_scope="channel")
     for channel in ("C1", "C2", "C3"):
         services.sessions.start("U1", channel, "")
     (green / "sessions" / "channel-C2.json").write_text("{broken")
@@ -177,13 +173,13 @@ def test_one_failing_session_does_not_stop_the_others(
 
 
 def test_health_watch_posts_once_per_change(
-    wired: Callable[..., Services],
+    wired_policy: Callable[..., Services],
     transport: FakeTransport,
     clock: FakeClock,
     green: Path,
     data_dir: Path,
 ) -> None:
-    services = wired()
+    services = wired_policy()
     services.sessions.start("U1", "C1", "")
     clock.advance(timedelta(minutes=5))
     tick(services)

@@ -1,0 +1,31 @@
+"""Core services wired to a fake transport at the port."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.settings import Settings
+from bot.wiring import Services, build_services
+from tests.conftest import FakeClock
+from tests.core.fakes import FakeTransport
+
+
+@pytest.fixture
+def transport() -> FakeTransport:
+    return FakeTransport()
+
+
+@pytest.fixture
+def wired(
+    data_dir: Path, green: Path, clock: FakeClock, transport: FakeTransport
+) -> Callable[..., Services]:
+    """Services on the test data dir, delivering to `transport`; settings as keyword args."""
+
+    def make(**settings: Any) -> Services:
+        return build_services(Settings(data_dir=data_dir, **settings), clock, transport)
+
+    return make
