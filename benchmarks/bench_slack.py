@@ -42,12 +42,10 @@ import uvicorn
 from slack_bolt import Ack
 from slack_sdk.signature import SignatureVerifier
 
-from bot.app import build_app
 from bot.fake_slack import Call, FakeSlack
 from bot.http import create_http_app
+from bot.runtime import build_runtime
 from bot.settings import load_settings
-from bot.slack import SlackNotifier, make_client
-from bot.wiring import build_services
 
 HOST = "127.0.0.1"
 NOOP = "/bench-noop"
@@ -75,20 +73,14 @@ EXPECTED_REPLY = {
 def serve(port: int) -> None:
     """What `gobot serve` runs, plus a command whose listener only acks."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = load_settings()
-    settings.require("slack_bot_token", "slack_signing_secret")
-    assert settings.slack_bot_token is not None
-    client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-    services = build_services(settings, notifier=SlackNotifier(client))
-    app = build_app(settings, services, client)
+    runtime = build_runtime(load_settings())
 
-    @app.command(NOOP)
+    @runtime.app.command(NOOP)
     def noop(ack: Ack) -> None:
         ack()
 
-    uvicorn.run(
-        create_http_app(app, services), host=HOST, port=port, log_config=None, access_log=False
-    )
+    runtime.ticker.start()
+    uvicorn.run(create_http_app(runtime), host=HOST, port=port, log_config=None, access_log=False)
 
 
 # load ---------------------------------------------------------------------------------------

@@ -92,7 +92,7 @@ def serve(host: str, port: int) -> None:
     runtime.ticker.start()
     try:
         uvicorn.run(
-            create_http_app(runtime.app, runtime.services),
+            create_http_app(runtime),
             host=host,
             port=port,
             log_config=None,

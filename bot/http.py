@@ -1,4 +1,4 @@
-"""The HTTP server: `POST /slack/events` and `GET /healthz` (REST and metrics join later).
+"""The HTTP server: `POST /slack/events`, the REST API under `/core/go/`, `GET /healthz`.
 
 Bolt's sync app is dispatched on a worker thread so the event loop never blocks; Bolt returns
 the response as soon as a listener acks, and the listener carries on in Bolt's own pool.
@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import anyio
 from fastapi import FastAPI, Request, Response
-from slack_bolt import App, BoltRequest
+from slack_bolt import BoltRequest
 
-from bot.wiring import Services
+from bot.rest import mount_rest
+from bot.runtime import Runtime
 
 
-def create_http_app(bolt: App, services: Services) -> FastAPI:
+def create_http_app(runtime: Runtime) -> FastAPI:
+    bolt, services = runtime.app, runtime.services
     api = FastAPI(title="gobot", version="0.1.0")
+    mount_rest(api, services, runtime.settings)
 
     @api.post("/slack/events", include_in_schema=False)
     async def slack_events(request: Request) -> Response:

@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     slack_timeout: Duration = Field(
         default=timedelta(seconds=10), description="timeout of one Slack Web API call"
     )
+    channel: str | None = Field(
+        default=None, description="channel for posts made outside Slack (REST, CLI)"
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="enables the REST API (X-API-Key header); unset = REST disabled"
+    )
+    api_key_name: str = Field(default="rest-api", description="the actor recorded for REST calls")
     operators: SlackIds = Field(
         default_factory=list,
         description="Slack user (U…) or user-group (S…) IDs who may change state; empty = everyone",

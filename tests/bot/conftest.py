@@ -206,7 +206,7 @@ def make_harness(
             **overrides,
         )
         runtime = build_runtime(settings, clock=clock)
-        http = TestClient(create_http_app(runtime.app, runtime.services))
+        http = TestClient(create_http_app(runtime))
         clients.append(http)
         return SlackHarness(http, fake_slack, runtime.services, runtime)
 

@@ -1,0 +1,106 @@
+"""The original REST API under `/core/go/`, served from the same core with the same rules and
+audit events. Enabled only when GOBOT_API_KEY is set (absent routes answer 404); every request
+needs `X-API-Key` (compared in constant time). The actor is GOBOT_API_KEY_NAME."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from bot.settings import Settings
+from bot.wiring import Services
+from core.errors import (
+    GoError,
+    InvalidInput,
+    NoActiveSession,
+    SessionAlreadyActive,
+    StepBlocked,
+    UnknownStep,
+)
+from core.models import Checklist, ChecklistItem, GoSession, NextStep
+from core.notes import MAX_NOTES_CHARS
+
+STATUS = {
+    SessionAlreadyActive: 409,
+    NoActiveSession: 409,
+    StepBlocked: 409,
+    UnknownStep: 404,
+    InvalidInput: 422,
+}
+
+
+class NotesBody(BaseModel):
+    notes: str = Field(default="", max_length=MAX_NOTES_CHARS)
+
+
+class CompleteBody(BaseModel):
+    step: str = Field(min_length=1, max_length=64, description="step number (1-9) or id")
+    notes: str = Field(default="", max_length=MAX_NOTES_CHARS)
+
+
+class ErrorBody(BaseModel):
+    detail: str
+    code: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "missing or wrong X-API-Key"},
+    409: {"model": ErrorBody, "description": "conflicts with the current state"},
+    422: {"description": "invalid body"},
+}
+
+
+def mount_rest(api: FastAPI, services: Services, settings: Settings) -> None:
+    if settings.api_key is None:
+        return
+    expected = settings.api_key.get_secret_value().encode("utf-8")
+    actor = settings.api_key_name
+
+    def authorized(x_api_key: Annotated[str | None, Header()] = None) -> None:
+        given = (x_api_key or "").encode("utf-8")
+        if not secrets.compare_digest(given, expected):
+            raise HTTPException(status_code=401, detail="missing or wrong X-API-Key")
+
+    router = APIRouter(
+        prefix="/core/go", tags=["go"], dependencies=[Depends(authorized)], responses=ERRORS
+    )
+
+    @router.get("/session", response_model=GoSession)
+    def session() -> GoSession:
+        return services.sessions.get(settings.channel)
+
+    @router.post("/start_session", response_model=GoSession)
+    def start_session(body: NotesBody) -> GoSession:
+        return services.sessions.start(actor, settings.channel, body.notes).session
+
+    @router.post("/end_session", response_model=GoSession)
+    def end_session(body: NotesBody) -> GoSession:
+        return services.sessions.end(actor, settings.channel, body.notes).session
+
+    @router.get("/checklist", response_model=Checklist)
+    def checklist() -> Checklist:
+        return services.playbook.checklist()
+
+    @router.get("/next_step", response_model=NextStep)
+    def next_step() -> NextStep:
+        return services.playbook.next_step()
+
+    @router.post(
+        "/complete",
+        response_model=ChecklistItem,
+        responses={404: {"model": ErrorBody, "description": "no such step"}},
+    )
+    def complete(body: CompleteBody) -> ChecklistItem:
+        item, _ = services.playbook.complete(body.step, actor, body.notes, settings.channel)
+        return item
+
+    api.include_router(router)
+
+    @api.exception_handler(GoError)
+    def go_error(request: Request, exc: GoError) -> JSONResponse:
+        status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 500)
+        return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=status)

@@ -1,0 +1,146 @@
+"""The original REST API under /core/go/: shapes, rules, audit, auth, errors, OpenAPI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+
+from bot.http import create_http_app
+from tests.bot.conftest import SlackHarness, block_text
+from tests.conftest import write_json
+
+API_KEY = "test-api-key-not-real"
+ORIGINAL = ("active", "started_at_utc", "ended_at_utc", "cone_band", "status", "notes", "snapshot")
+
+
+@pytest.fixture
+def rest(make_harness: Callable[..., SlackHarness]) -> SlackHarness:
+    return make_harness(api_key=API_KEY, api_key_name="ops-pipeline", channel="COPS")
+
+
+def call(
+    rest: SlackHarness, method: str, path: str, body: object = None, key: str | None = API_KEY
+) -> tuple[int, dict[str, object]]:
+    headers = {"X-API-Key": key} if key is not None else {}
+    response = rest.http.request(method, f"/core/go/{path}", json=body, headers=headers)
+    return response.status_code, response.json()
+
+
+def test_inactive_session_has_the_original_all_null_shape(rest: SlackHarness) -> None:
+    status, body = call(rest, "GET", "session")
+    assert status == 200
+    assert {key: body[key] for key in ORIGINAL} == {
+        "active": False,
+        "status": None,
+        "cone_band": None,
+        "started_at_utc": None,
+        "ended_at_utc": None,
+        "notes": None,
+        "snapshot": None,
+    }
+
+
+def test_start_and_end_over_rest(rest: SlackHarness, data_dir: Path) -> None:
+    status, body = call(rest, "POST", "start_session", {"notes": "from the pipeline"})
+    assert status == 200
+    assert body["active"] is True and body["cone_band"] == "A" and body["status"] == "green"
+    assert body["notes"] == "from the pipeline" and body["started_at_utc"].endswith("Z")
+    assert body["snapshot"]["cone"]["band"] == "A"  # type: ignore[index]
+    assert set(ORIGINAL) <= set(body)
+    post = rest.fake.wait_for_calls("chat.postMessage")[0]
+    assert post.params["channel"] == "COPS" and "from the pipeline" in block_text(post.params)
+    status, again = call(rest, "POST", "start_session", {"notes": "twice"})
+    assert status == 409 and "already active" in str(again["detail"])
+    assert call(rest, "GET", "session")[1]["active"] is True
+    status, ended = call(rest, "POST", "end_session", {"notes": "done"})
+    assert status == 200 and ended["active"] is False and ended["ended_at_utc"]
+    assert call(rest, "POST", "end_session", {})[0] == 409
+    records = [json.loads(line) for line in (data_dir / "audit.log").read_text().splitlines()]
+    assert [(r["event"], r["actor"]) for r in records] == [
+        ("GO_SESSION_START", "ops-pipeline"),
+        ("GO_SESSION_END", "ops-pipeline"),
+    ]
+
+
+def test_playbook_over_rest(rest: SlackHarness, green: Path) -> None:
+    status, checklist = call(rest, "GET", "checklist")
+    assert status == 200 and checklist["total"] == 9 and len(checklist["steps"]) == 9  # type: ignore[arg-type]
+    assert call(rest, "GET", "next_step")[1]["step"]["number"] == 1  # type: ignore[index]
+    status, item = call(rest, "POST", "complete", {"step": "1", "notes": "ok"})
+    assert status == 200 and item["done"] is True and item["completed_by"] == "ops-pipeline"
+    write_json(green / "health_status.json", {"status": "red", "reasons": ["db down"]})
+    status, refused = call(rest, "POST", "complete", {"step": "2"})
+    assert status == 409 and "health is red (db down)" in str(refused["detail"])
+    assert call(rest, "POST", "complete", {"step": "99"})[0] == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("start_session", {"notes": "x" * 2001}),
+        ("start_session", {"notes": 5}),
+        ("start_session", [1, 2]),
+        ("complete", {}),
+        ("complete", {"step": ""}),
+        ("complete", {"step": "1", "notes": None}),
+    ],
+)
+def test_bad_bodies_are_422_and_change_nothing(
+    rest: SlackHarness, data_dir: Path, path: str, body: object
+) -> None:
+    assert call(rest, "POST", path, body)[0] == 422
+    assert not (data_dir / "go_session.json").exists() and not (data_dir / "audit.log").exists()
+
+
+def test_not_json_is_422(rest: SlackHarness) -> None:
+    response = rest.http.post(
+        "/core/go/start_session",
+        content=b"{nope",
+        headers={"X-API-Key": API_KEY, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("key", [None, "", "wrong", API_KEY + "x"])
+def test_missing_or_wrong_key_is_401_and_changes_nothing(
+    rest: SlackHarness, data_dir: Path, key: str | None
+) -> None:
+    assert call(rest, "POST", "start_session", {"notes": "sneaky"}, key=key)[0] == 401
+    assert call(rest, "GET", "session", key=key)[0] == 401
+    assert not (data_dir / "go_session.json").exists()
+
+
+def test_rest_is_404_when_no_api_key_is_set(slack: SlackHarness) -> None:
+    assert slack.http.get("/core/go/session", headers={"X-API-Key": "anything"}).status_code == 404
+    assert slack.http.post("/core/go/start_session", json={}).status_code == 404
+
+
+def test_openapi_fuzzing_finds_no_5xx_and_no_schema_violation(
+    make_harness: Callable[..., SlackHarness],
+) -> None:
+    """A bounded schemathesis run over every operation of /openapi.json."""
+    harness = make_harness(api_key=API_KEY, channel="COPS")
+    assert harness.runtime is not None
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_http_app(harness.runtime))
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {f"{op.method.upper()} {op.path}" for op in operations} >= {
+        "GET /core/go/session",
+        "POST /core/go/start_session",
+        "POST /core/go/end_session",
+        "GET /core/go/checklist",
+        "GET /core/go/next_step",
+        "POST /core/go/complete",
+    }
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+        def check(case: schemathesis.Case) -> None:
+            case.call_and_validate(headers={"X-API-Key": API_KEY})
+
+        check()
