@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(default=Path("data"), description="JSON store, audit log, sources")
+    store: Literal["json", "postgres"] = Field(
+        default="json", description="json (embedded, in the data dir) or postgres"
+    )
+    database_url: SecretStr | None = Field(
+        default=None, description="PostgreSQL URL, required with GOBOT_STORE=postgres"
+    )
     session_scope: Literal["workspace", "channel"] = Field(
         default="workspace", description="one active session in all, or one per channel"
     )

@@ -9,13 +9,14 @@ from bot.settings import Settings, SettingsError
 from core.clock import Clock, SystemClock
 from core.delivery import DeliveryService
 from core.playbook import PlaybookService, load_steps
-from core.ports import AuditLog, Outbox, Transport
+from core.ports import AuditLog, Outbox, ProgressStore, SessionStore, Transport
 from core.reminders import ReminderPolicy, ReminderService
 from core.sessions import SessionService
 from core.snapshots import CONE_FILE, HEALTH_FILE, FileSource, SnapshotTaker, source_from_spec
 from core.stores.json_audit import JsonAuditLog
 from core.stores.json_outbox import JsonOutbox
 from core.stores.json_store import JsonProgressStore, JsonSessionStore
+from core.stores.pg import PgAuditLog, PgOutbox, PgProgressStore, PgSessionStore, open_database
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,29 @@ class Services:
     reminders: ReminderService
     outbox: Outbox
     delivery: DeliveryService | None
+
+
+@dataclass(frozen=True)
+class Stores:
+    sessions: SessionStore
+    progress: ProgressStore
+    audit: AuditLog
+    outbox: Outbox
+
+
+def _stores(settings: Settings) -> Stores:
+    if settings.store == "postgres":
+        if settings.database_url is None:
+            raise SettingsError("GOBOT_DATABASE_URL is required with GOBOT_STORE=postgres")
+        db = open_database(settings.database_url.get_secret_value())
+        return Stores(PgSessionStore(db), PgProgressStore(db), PgAuditLog(db), PgOutbox(db))
+    data_dir = settings.data_dir
+    return Stores(
+        JsonSessionStore(data_dir),
+        JsonProgressStore(data_dir),
+        JsonAuditLog(data_dir),
+        JsonOutbox(data_dir),
+    )
 
 
 def build_services(
@@ -55,9 +79,8 @@ def build_services(
     except ValueError as exc:
         raise SettingsError(f"invalid GOBOT_HEALTH_SOURCE: {exc}") from None
     snapshots = SnapshotTaker(cone, health, settings.source_timeout, clock)
-    audit = JsonAuditLog(data_dir)
-    store = JsonSessionStore(data_dir)
-    outbox = JsonOutbox(data_dir)
+    stores = _stores(settings)
+    audit, store, outbox, progress = stores.audit, stores.sessions, stores.outbox, stores.progress
     policy = ReminderPolicy(
         remind_after=settings.remind_after,
         remind_every=settings.remind_every,
@@ -87,7 +110,5 @@ def build_services(
         scope_mode=settings.session_scope,
     )
     reminders = ReminderService(store, outbox, audit, snapshots, clock, policy=policy)
-    playbook = PlaybookService(
-        load_steps(data_dir), JsonProgressStore(data_dir), audit, snapshots, clock
-    )
+    playbook = PlaybookService(load_steps(data_dir), progress, audit, snapshots, clock)
     return Services(sessions, playbook, audit, snapshots, clock, reminders, outbox, delivery)

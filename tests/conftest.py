@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from bot.settings import Settings
 from bot.wiring import Services, build_services
+from core.stores.pg import close_database
 
 T0 = datetime(2026, 1, 1, 9, 0, 0, tzinfo=UTC)
 
@@ -31,6 +35,11 @@ class FakeClock:
     def advance(self, delta: timedelta) -> None:
         with self._lock:
             self._now += delta
+
+
+def audit_records(services: Services) -> list[dict[str, Any]]:
+    """The whole audit trail, through the port (either store)."""
+    return services.audit.tail(1_000_000)
 
 
 def write_json(path: Path, payload: Any) -> None:
@@ -65,10 +74,52 @@ def green(data_dir: Path) -> Path:
     return data_dir
 
 
+PG_URL = os.environ.get("GOBOT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+json_only = pytest.mark.parametrize("store_settings", ["json"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_problem() -> str | None:
+    """Why PostgreSQL tests cannot run here, or None."""
+    try:
+        with psycopg.connect(PG_URL, connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return (
+            f"PostgreSQL tests skipped: cannot connect to {PG_URL} "
+            f"({str(exc).strip().splitlines()[0]}); set GOBOT_TEST_DATABASE_URL to a database "
+            "where tests may create and drop schemas"
+        )
+
+
+@pytest.fixture(params=["json", "postgres"])
+def store_settings(
+    request: pytest.FixtureRequest, postgres_problem: str | None
+) -> Iterator[dict[str, Any]]:
+    """The same behavioural tests on both stores; each PostgreSQL test in a schema of its own."""
+    if request.param == "json":
+        yield {}
+        return
+    if postgres_problem:
+        pytest.skip(postgres_problem)
+    schema = f"gobot_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    joiner = "&" if "?" in PG_URL else "?"
+    url = f"{PG_URL}{joiner}options=-csearch_path%3D{schema}"
+    yield {"store": "postgres", "database_url": url}
+    close_database(url)
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 @pytest.fixture
-def make_services(data_dir: Path, clock: FakeClock) -> Callable[..., Services]:
+def make_services(
+    data_dir: Path, clock: FakeClock, store_settings: dict[str, Any]
+) -> Callable[..., Services]:
     def make(**overrides: Any) -> Services:
-        return build_services(Settings(data_dir=data_dir, **overrides), clock=clock)
+        settings = Settings(data_dir=data_dir, **{**store_settings, **overrides})
+        return build_services(settings, clock=clock)
 
     return make
 

@@ -5,8 +5,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from bot.wiring import Services
+from tests.conftest import json_only
 
 
 def gobot(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -27,16 +29,23 @@ def test_status_with_no_session(data_dir: Path) -> None:
     assert result.stdout.strip() == "No GO session yet."
 
 
-def test_status_shows_the_active_session(services: Services, data_dir: Path) -> None:
+def store_env(store_settings: dict[str, Any]) -> dict[str, str]:
+    return {f"GOBOT_{key.upper()}": str(value) for key, value in store_settings.items()}
+
+
+def test_status_shows_the_active_session(
+    services: Services, data_dir: Path, store_settings: dict[str, Any]
+) -> None:
     session = services.sessions.start("U1", "C1", "deploying").session
-    result = gobot(data_dir, "status")
+    result = gobot(data_dir, "status", **store_env(store_settings))
     assert result.returncode == 0
     assert f"GO session {session.id} (ACTIVE)" in result.stdout
     assert "band A, health green" in result.stdout and "deploying" in result.stdout
-    as_json = json.loads(gobot(data_dir, "status", "--json").stdout)
+    as_json = json.loads(gobot(data_dir, "status", "--json", **store_env(store_settings)).stdout)
     assert as_json["id"] == session.id and as_json["active"] is True
 
 
+@json_only
 def test_audit_verify_exit_codes(services: Services, data_dir: Path) -> None:
     services.sessions.start("U1", "C1", "")
     services.sessions.end("U1", "C1", "")

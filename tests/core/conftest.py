@@ -21,11 +21,16 @@ def transport() -> FakeTransport:
 
 @pytest.fixture
 def wired(
-    data_dir: Path, green: Path, clock: FakeClock, transport: FakeTransport
+    data_dir: Path,
+    green: Path,
+    clock: FakeClock,
+    transport: FakeTransport,
+    store_settings: dict[str, Any],
 ) -> Callable[..., Services]:
-    """Services on the test data dir, delivering to `transport`; settings as keyword args."""
+    """Services on the test store, delivering to `transport`; settings as keyword args."""
 
     def make(**settings: Any) -> Services:
-        return build_services(Settings(data_dir=data_dir, **settings), clock, transport)
+        combined = Settings(data_dir=data_dir, **{**store_settings, **settings})
+        return build_services(combined, clock, transport)
 
     return make

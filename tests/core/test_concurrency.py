@@ -23,7 +23,7 @@ from core.ports import AuditLog
 from core.sessions import SessionService
 from core.stores.json_outbox import JsonOutbox
 from core.stores.json_store import JsonSessionStore
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, audit_records, json_only
 
 ROOT = Path(__file__).resolve().parents[2]
 THREADS = 20
@@ -53,15 +53,8 @@ print(f"WON {session.id}", flush=True)
 """
 
 
-def audit_records(data_dir: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (data_dir / "audit.log").read_text().splitlines()]
-
-
-def history_ids(data_dir: Path) -> list[str]:
-    path = data_dir / "go_history.jsonl"
-    if not path.exists():
-        return []
-    return [str(GoSession.model_validate_json(line).id) for line in path.read_text().splitlines()]
+def history_ids(services: Services) -> list[str]:
+    return [str(session.id) for session in services.sessions.history(100)]
 
 
 def stored_sessions(data_dir: Path) -> dict[str, GoSession]:
@@ -91,19 +84,18 @@ def test_threads_racing_start_let_exactly_one_win(services: Services, data_dir: 
     winner = winners[0]
     assert {refused.session.id for refused in refusals} == {winner.id}
 
-    stored = stored_sessions(data_dir)
-    assert [session.id for session in stored.values() if session.active] == [winner.id]
     assert [session.id for session in services.sessions.active()] == [winner.id]
 
     verification = services.audit.verify()
     assert verification.ok, verification.problem
     assert verification.records == 1
-    starts = [r for r in audit_records(data_dir) if r["event"] == "GO_SESSION_START"]
+    starts = [r for r in audit_records(services) if r["event"] == "GO_SESSION_START"]
     assert [record["session_id"] for record in starts] == [winner.id]
     assert starts[0]["actor"] == winner.started_by
 
 
 @pytest.mark.slow
+@json_only
 def test_processes_racing_start_let_exactly_one_win(
     services: Services, data_dir: Path, tmp_path: Path
 ) -> None:
@@ -146,7 +138,7 @@ def test_processes_racing_start_let_exactly_one_win(
     assert services.sessions.get("C1").id == won[0]
     verification = services.audit.verify()
     assert verification.ok, verification.problem
-    starts = [r["session_id"] for r in audit_records(data_dir) if r["event"] == "GO_SESSION_START"]
+    starts = [r["session_id"] for r in audit_records(services) if r["event"] == "GO_SESSION_START"]
     assert starts == won
 
 
@@ -179,7 +171,7 @@ def test_threads_racing_end_then_start_keep_history_and_audit_consistent(
     assert len(set(ended)) == len(ended)
     assert set(ended) <= set(started)
 
-    history = history_ids(data_dir)
+    history = history_ids(services)
     assert len(history) == len(set(history)), Counter(history).most_common(3)
     assert sorted(history) == sorted(ended)
 
@@ -189,7 +181,7 @@ def test_threads_racing_end_then_start_keep_history_and_audit_consistent(
 
     verification = services.audit.verify()
     assert verification.ok, verification.problem
-    events = Counter(record["event"] for record in audit_records(data_dir))
+    events = Counter(record["event"] for record in audit_records(services))
     assert events["GO_SESSION_START"] == len(started)
     assert events["GO_SESSION_END"] == len(ended)
     assert verification.records == len(started) + len(ended)
@@ -217,6 +209,7 @@ class HeldStartAudit:
         return self._inner.tail(limit)
 
 
+@json_only
 def test_audit_never_records_a_session_end_before_its_start(
     services: Services, data_dir: Path, clock: FakeClock
 ) -> None:
@@ -235,5 +228,5 @@ def test_audit_never_records_a_session_end_before_its_start(
         assert ending.result(timeout=10).session.id == session.id
 
     assert services.audit.verify().ok
-    events = [(record["event"], record["session_id"]) for record in audit_records(data_dir)]
+    events = [(record["event"], record["session_id"]) for record in audit_records(services)]
     assert events == [("GO_SESSION_START", session.id), ("GO_SESSION_END", session.id)]

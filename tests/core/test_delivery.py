@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -8,12 +7,12 @@ from pathlib import Path
 from bot.wiring import Services
 from core.models import MessageRef
 from core.outbox import Failed
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, audit_records
 from tests.core.fakes import FakeTransport
 
 
-def events(data_dir: Path) -> list[str]:
-    return [json.loads(line)["event"] for line in (data_dir / "audit.log").read_text().splitlines()]
+def events(services: Services) -> list[str]:
+    return [record["event"] for record in audit_records(services)]
 
 
 def test_start_and_end_owe_messages_that_are_delivered_in_order(
@@ -39,7 +38,7 @@ def test_a_permanent_failure_is_audited_dropped_and_the_session_kept(
     change = services.sessions.start("U1", "C1", "")
     assert change.delivery.problem == "not_in_channel"
     assert services.sessions.get().active and services.outbox.depth() == 0
-    assert events(data_dir)[-1] == "GO_POST_FAILED"
+    assert events(services)[-1] == "GO_POST_FAILED"
     assert transport.told == []  # the command's own reply says so
 
 

@@ -10,6 +10,7 @@ from bot.wiring import Services
 from core.errors import StoreCorrupted
 from core.models import GoSession
 from core.stores.json_store import JsonSessionStore
+from tests.conftest import json_only
 
 
 def ended(n: int) -> GoSession:
@@ -22,6 +23,7 @@ def ended(n: int) -> GoSession:
     )
 
 
+@json_only
 def test_torn_history_line_is_skipped_and_repaired(services: Services, data_dir: Path) -> None:
     services.sessions.start("U1", "C1", "")
     first = services.sessions.end("U1", "C1", "").session
@@ -43,6 +45,7 @@ def test_history_reads_from_the_end_across_block_boundaries(tmp_path: Path) -> N
     assert [s.id for s in store.history(4)] == ["id5", "id4", "id3", "id2"]
 
 
+@json_only
 def test_finish_after_a_crash_does_not_duplicate_history(
     services: Services, data_dir: Path
 ) -> None:
@@ -60,6 +63,7 @@ def test_finish_after_a_crash_does_not_duplicate_history(
 @pytest.mark.parametrize(
     "content", ["{not json", "[]", json.dumps({"session": {"active": "maybe?"}})]
 )
+@json_only
 def test_corrupted_session_file_is_a_clear_error(
     services: Services, data_dir: Path, content: str
 ) -> None:
@@ -68,6 +72,7 @@ def test_corrupted_session_file_is_a_clear_error(
         services.sessions.get()
 
 
+@json_only
 def test_original_single_session_file_is_read(services: Services, data_dir: Path) -> None:
     """A `go_session.json` written by the original system (no `scopes`) still loads."""
     original = {
@@ -91,6 +96,7 @@ def test_original_single_session_file_is_read(services: Services, data_dir: Path
     assert services.sessions.end("U1", None, "bye").session.id == "legacy1"
 
 
+@json_only
 def test_channel_scopes_live_in_their_own_files_with_an_index(
     make_services: Callable[..., Services], green: Path
 ) -> None:
@@ -175,3 +181,11 @@ def test_an_earlier_due_time_reaches_the_index_at_once(tmp_path: Path) -> None:
     index = json.loads((tmp_path / "go_active.json").read_text())
     assert index["channel:C1"]["reminder"] == "2026-01-01T09:30:00Z"
     assert [s.id for s in JsonSessionStore(tmp_path).due("2026-01-01T09:30:00Z")] == ["a"]
+
+
+@json_only
+def test_go_session_json_keeps_the_original_shape(services: Services, data_dir: Path) -> None:
+    session = services.sessions.start("U1", "C1", "").session
+    stored = json.loads((data_dir / "go_session.json").read_text())
+    assert set(stored) == {"session"}
+    assert stored["session"]["id"] == session.id and stored["session"]["active"] is True

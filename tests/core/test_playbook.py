@@ -9,14 +9,11 @@ import pytest
 from bot.wiring import Services
 from core.errors import InvalidInput, StepBlocked, UnknownStep
 from core.playbook import DEFAULT_STEPS
-from tests.conftest import write_json
+from tests.conftest import audit_records, write_json
 
 
-def events(data_dir: Path) -> list[str]:
-    path = data_dir / "audit.log"
-    if not path.exists():
-        return []
-    return [json.loads(line)["event"] for line in path.read_text().splitlines()]
+def events(services: Services) -> list[str]:
+    return [record["event"] for record in audit_records(services)]
 
 
 def test_default_checklist_has_nine_pending_steps(services: Services) -> None:
@@ -36,11 +33,8 @@ def test_complete_by_number_or_id_and_next_step_moves(services: Services, data_d
     assert newly and item.number == 2
     nxt = services.playbook.next_step()
     assert nxt.step is not None and nxt.step.number == 3 and nxt.completed == 2
-    assert json.loads((data_dir / "go_progress.json").read_text())["completed"].keys() == {
-        "health",
-        "freeze",
-    }
-    assert events(data_dir) == ["GO_STEP_COMPLETE", "GO_STEP_COMPLETE"]
+    assert {i.id for i in services.playbook.checklist().steps if i.done} == {"health", "freeze"}
+    assert events(services) == ["GO_STEP_COMPLETE", "GO_STEP_COMPLETE"]
 
 
 def test_completing_a_done_step_is_idempotent(services: Services, data_dir: Path) -> None:
@@ -49,7 +43,7 @@ def test_completing_a_done_step_is_idempotent(services: Services, data_dir: Path
     again, newly = services.playbook.complete("backup", "U2", "second")
     assert not newly
     assert again == first
-    assert events(data_dir) == ["GO_STEP_COMPLETE"]
+    assert events(services) == ["GO_STEP_COMPLETE"]
 
 
 def test_out_of_order_completion_leaves_next_step_on_the_first_gap(services: Services) -> None:
@@ -89,7 +83,7 @@ def test_completion_refused_while_health_is_red_or_unknown(
     assert expected in raised.value.message
     assert "Step 1" in raised.value.message
     assert services.playbook.checklist().completed == 0
-    blocked = json.loads((data_dir / "audit.log").read_text().splitlines()[-1])
+    blocked = audit_records(services)[-1]
     assert blocked["event"] == "GO_STEP_BLOCKED"
     assert blocked["actor"] == "U1" and blocked["channel"] == "C9"
     assert blocked["data"]["step"] == "health"
@@ -111,7 +105,7 @@ def test_reset_clears_progress_and_is_audited(services: Services, data_dir: Path
     services.playbook.complete("1", "U1")
     checklist = services.playbook.reset("UADMIN", channel="C1")
     assert checklist.completed == 0
-    assert events(data_dir)[-1] == "GO_PLAYBOOK_RESET"
+    assert events(services)[-1] == "GO_PLAYBOOK_RESET"
 
 
 def test_playbook_override_file(make_services: Callable[..., Services], green: Path) -> None:

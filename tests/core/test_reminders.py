@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -10,7 +9,7 @@ import pytest
 
 from bot.wiring import Services
 from core.errors import InvalidInput, NoActiveSession
-from tests.conftest import FakeClock, write_json
+from tests.conftest import FakeClock, audit_records, json_only, write_json
 from tests.core.fakes import FakeTransport
 
 POLICY = {"remind_after": "60m", "remind_every": "30m", "escalate_after": "2h", "watch_every": "5m"}
@@ -34,9 +33,8 @@ def reminders(transport: FakeTransport) -> int:
     return transport.kinds().count("reminder")
 
 
-def audit(data_dir: Path, event: str) -> list[dict[str, Any]]:
-    lines = (data_dir / "audit.log").read_text().splitlines()
-    return [r for r in map(json.loads, lines) if r["event"] == event]
+def audit(services: Services, event: str) -> list[dict[str, Any]]:
+    return [record for record in audit_records(services) if record["event"] == event]
 
 
 def test_first_reminder_after_remind_after_then_every_remind_every(
@@ -62,7 +60,7 @@ def test_first_reminder_after_remind_after_then_every_remind_every(
     assert reminders(transport) == 2
     thread = transport.sent[0][2] or transport.sent[-1][2]
     assert thread is not None and transport.sent[-1][2] == transport.sent[1][2]
-    sent = audit(data_dir, "GO_REMINDER_SENT")
+    sent = audit(services, "GO_REMINDER_SENT")
     assert [r["data"]["number"] for r in sent] == [1, 2]
 
 
@@ -99,7 +97,7 @@ def test_snooze_moves_the_next_reminder_and_is_audited(
     clock.advance(timedelta(minutes=30))
     tick(services)
     assert reminders(transport) == 1
-    [record] = audit(data_dir, "GO_REMINDER_SNOOZED")
+    [record] = audit(services, "GO_REMINDER_SNOOZED")
     assert record["actor"] == "U2" and record["data"]["seconds"] == 3600
     with pytest.raises(InvalidInput):
         services.reminders.snooze("workspace", str(session.id), "U2", timedelta(hours=25))
@@ -152,6 +150,7 @@ def test_two_processes_ticking_claim_each_slot_once(
     assert reminders(transport) == 3  # at 60, 90 and 120 minutes
 
 
+@json_only
 def test_one_failing_session_does_not_stop_the_others(
     wired_policy: Callable[..., Services],
     transport: FakeTransport,
@@ -195,6 +194,6 @@ def test_health_watch_posts_once_per_change(
         clock.advance(timedelta(minutes=5))
         tick(services)
     assert transport.kinds().count("drift") == 1  # no repeat while nothing changes
-    [drift] = audit(data_dir, "GO_HEALTH_DRIFT")
+    [drift] = audit(services, "GO_HEALTH_DRIFT")
     assert drift["data"]["from_status"] == "green" and drift["data"]["to_status"] == "red"
     assert drift["data"]["reasons"] == ["db down"]

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -10,7 +9,7 @@ import pytest
 from bot.wiring import Services
 from core.errors import InvalidInput, NoActiveSession, SessionAlreadyActive
 from core.models import BOOT_DEFAULT_REASON
-from tests.conftest import FakeClock, write_json
+from tests.conftest import FakeClock, audit_records, write_json
 
 ORIGINAL_FIELDS = (
     "active",
@@ -21,11 +20,6 @@ ORIGINAL_FIELDS = (
     "notes",
     "snapshot",
 )
-
-
-def audit_events(data_dir: Path) -> list[dict[str, object]]:
-    lines = (data_dir / "audit.log").read_text().splitlines()
-    return [json.loads(line) for line in lines]
 
 
 def test_no_session_yet_is_the_original_all_null_inactive_session(services: Services) -> None:
@@ -50,9 +44,6 @@ def test_start_captures_snapshot_actor_channel_and_time(services: Services, data
     assert session.started_by == "U1" and session.channel == "C1"
     assert session.snapshot is not None
     assert session.snapshot.cone.metrics == {"error_rate": 0.01}
-    stored = json.loads((data_dir / "go_session.json").read_text())
-    assert stored["session"]["id"] == session.id
-    assert stored["session"]["active"] is True
     assert services.sessions.get() == session
 
 
@@ -97,7 +88,7 @@ def test_audit_records_start_and_end_with_actor_channel_session(
 ) -> None:
     session = services.sessions.start("U1", "C1", "n1").session
     services.sessions.end("U2", "C1", "n2")
-    events = audit_events(data_dir)
+    events = audit_records(services)
     assert [e["event"] for e in events] == ["GO_SESSION_START", "GO_SESSION_END"]
     assert [e["actor"] for e in events] == ["U1", "U2"]
     assert {e["session_id"] for e in events} == {session.id}
