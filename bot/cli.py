@@ -18,6 +18,8 @@ from bot.settings import SettingsError, load_settings
 from bot.wiring import Services, build_services
 from core.errors import GoError
 from core.models import GoSession
+from core.stores.migrate import copy_json_to_postgres
+from core.stores.pg import open_database
 
 
 def _fail(message: object, code: int = 2) -> NoReturn:
@@ -132,3 +134,29 @@ def verify() -> None:
         f"audit chain BROKEN after {result.records} good records: {result.problem}", err=True
     )
     sys.exit(1)
+
+
+@main.command()
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(["postgres"]),
+    required=True,
+    help="The store to copy the JSON data dir into.",
+)
+def migrate(target: str) -> None:
+    """Copy the JSON data dir (sessions, history, playbook, audit chain, outbox) into an empty
+    PostgreSQL database (GOBOT_DATABASE_URL)."""
+    try:
+        settings = load_settings()
+        if settings.database_url is None:
+            raise SettingsError("GOBOT_DATABASE_URL is required for migrate --to postgres")
+        database = open_database(settings.database_url.get_secret_value())
+        copied = copy_json_to_postgres(settings.data_dir, database)
+    except (SettingsError, GoError) as exc:
+        _fail(exc, 1)
+    click.echo(
+        f"copied {copied.sessions} sessions, {copied.steps} playbook steps, "
+        f"{copied.audit_records} audit records and {copied.outbox_items} pending messages "
+        f"from {settings.data_dir} to {target}; set GOBOT_STORE=postgres to use it"
+    )

@@ -31,6 +31,11 @@ class JsonOutbox:
     def _path(self, item: OutboxItem) -> Path:
         return self._dir / f"{item.seq:020d}-{item.id}.json"
 
+    def items(self) -> list[OutboxItem]:
+        """Every pending item, oldest first."""
+        with self._lock:
+            return self._items()
+
     def _items(self) -> list[OutboxItem]:
         try:
             names = sorted(name for name in os.listdir(self._dir) if name.endswith(".json"))

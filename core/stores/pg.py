@@ -194,19 +194,23 @@ class PgSessionStore:
             "data": Jsonb(session.model_dump(mode="json")),
         }
 
+    def insert(self, session: GoSession) -> None:
+        """Add a session row as it is (active or ended) as the newest change of its scope."""
+        with self._db.transaction() as db:
+            db.execute(
+                "INSERT INTO gobot_sessions (id, scope, active, changed, ended_at, next_due, "
+                "next_check, data) VALUES (%(id)s, %(scope)s, %(active)s, "
+                "nextval('gobot_changes'), %(ended_at)s, %(next_due)s, %(next_check)s, %(data)s)",
+                self._columns(session),
+            )
+
     def create(self, session: GoSession) -> None:
         if not session.active or not session.scope:
             raise ValueError("create() takes an active session with a scope")
         with self._db.transaction() as db:
             try:
                 with db.transaction():  # a savepoint: the unique index may refuse the row
-                    db.execute(
-                        "INSERT INTO gobot_sessions (id, scope, active, changed, ended_at, "
-                        "next_due, next_check, data) VALUES (%(id)s, %(scope)s, %(active)s, "
-                        "nextval('gobot_changes'), %(ended_at)s, %(next_due)s, %(next_check)s, "
-                        "%(data)s)",
-                        self._columns(session),
-                    )
+                    self.insert(session)
             except psycopg.errors.UniqueViolation:
                 current = self.get(session.scope)
                 if current is None:

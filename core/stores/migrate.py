@@ -1,0 +1,104 @@
+"""`gobot migrate --to postgres`: copy a JSON data dir into an empty PostgreSQL database.
+
+One transaction: every session (history oldest first, then each scope's current one), the
+playbook progress, the audit chain line for line (same bytes, same hashes: it still verifies),
+and the outbox (pending messages and where their sessions' snapshots landed). Refused, with
+nothing copied, if the JSON chain does not verify or the database already holds gobot data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import StoreCorrupted
+from core.models import GoSession
+from core.stores.files import read_json
+from core.stores.json_audit import AUDIT_FILE, JsonAuditLog
+from core.stores.json_outbox import JsonOutbox
+from core.stores.json_store import (
+    HISTORY_FILE,
+    SESSION_FILE,
+    SESSIONS_DIR,
+    WORKSPACE,
+    JsonProgressStore,
+)
+from core.stores.pg import PgDatabase, PgOutbox, PgProgressStore, PgSessionStore
+
+
+@dataclass
+class Copied:
+    sessions: int = 0
+    steps: int = 0
+    audit_records: int = 0
+    outbox_items: int = 0
+
+
+def _complete_lines(path: Path) -> list[str]:
+    """Every newline-terminated line (a torn last one, from a crash, is not a record)."""
+    if not path.exists():
+        return []
+    return [line for line in path.read_text(encoding="utf-8").split("\n")[:-1] if line.strip()]
+
+
+def _json_sessions(data_dir: Path) -> list[GoSession]:
+    """History oldest first, then the current session of every scope; each id once, newest
+    form wins."""
+    found: dict[str, GoSession] = {}
+    for line in _complete_lines(data_dir / HISTORY_FILE):
+        session = GoSession.model_validate_json(line)
+        found[str(session.id)] = session
+    latest = read_json(data_dir / SESSION_FILE) or {}
+    currents = [latest["session"]] if latest.get("session") else []
+    scope_files = sorted((data_dir / SESSIONS_DIR).glob("*.json"))
+    currents += [read_json(path) for path in scope_files]
+    for raw in currents:
+        session = GoSession.model_validate(raw)
+        if session.id:
+            found.pop(str(session.id), None)
+            found[str(session.id)] = session.model_copy(
+                update={"scope": session.scope or WORKSPACE}
+            )
+    return list(found.values())
+
+
+def copy_json_to_postgres(data_dir: Path, database: PgDatabase) -> Copied:
+    verification = JsonAuditLog(data_dir).verify()
+    if not verification.ok:
+        raise StoreCorrupted(f"the JSON audit chain does not verify: {verification.problem}")
+    copied = Copied()
+    sessions, progress, outbox = (
+        PgSessionStore(database),
+        PgProgressStore(database),
+        PgOutbox(database),
+    )
+    with database.transaction() as db:
+        row = db.execute(
+            "SELECT (SELECT count(*) FROM gobot_sessions) + (SELECT count(*) FROM gobot_audit) "
+            "+ (SELECT count(*) FROM gobot_progress) + (SELECT count(*) FROM gobot_outbox) AS n"
+        ).fetchone()
+        if row is None or int(row["n"]) > 0:
+            raise StoreCorrupted("the database already holds gobot data: nothing was copied")
+        for session in _json_sessions(data_dir):
+            sessions.insert(session)
+            copied.sessions += 1
+        for step_id, completion in JsonProgressStore(data_dir).load().completed.items():
+            progress.mark_done(step_id, completion)
+            copied.steps += 1
+        for line in _complete_lines(data_dir / AUDIT_FILE):
+            record = json.loads(line)
+            db.execute("INSERT INTO gobot_audit (seq, line) VALUES (%s, %s)", (record["seq"], line))
+            db.execute(
+                "UPDATE gobot_audit_head SET seq = %s, hash = %s", (record["seq"], record["hash"])
+            )
+            copied.audit_records += 1
+        json_outbox = JsonOutbox(data_dir)
+        pending = json_outbox.items()
+        outbox.add(pending)
+        for session_id in {item.session_id for item in pending}:
+            thread = json_outbox.thread(session_id)
+            if thread is not None:
+                outbox.set_thread(session_id, thread)
+        copied.outbox_items = len(pending)
+    return copied

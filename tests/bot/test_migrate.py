@@ -1,0 +1,77 @@
+"""`gobot migrate --to postgres`: a JSON data dir copied without loss, once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.wiring import Services
+from tests.conftest import FakeClock, audit_records
+
+postgres_target = pytest.mark.parametrize("store_settings", ["postgres"], indirect=True)
+
+
+def migrate(data_dir: Path, url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GOBOT_DATA_DIR": str(data_dir), "GOBOT_DATABASE_URL": url}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "migrate", "--to", "postgres"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@postgres_target
+def test_migrate_copies_everything_once(
+    make_services: Callable[..., Services],
+    green: Path,
+    clock: FakeClock,
+    store_settings: dict[str, Any],
+) -> None:
+    source = make_services(store="json", session_scope="channel")
+    for channel in ("C1", "C2"):
+        source.sessions.start("U1", channel, f"first in {channel}")
+        source.sessions.end("U2", channel, "done")
+    active = source.sessions.start("U3", "C1", "still open").session
+    source.playbook.complete("1", "U1", "ok")
+    source.playbook.complete("canary", "U2")
+    url = str(store_settings["database_url"])
+
+    result = migrate(green, url)
+    assert result.returncode == 0, result.stderr
+    assert "copied 3 sessions, 2 playbook steps" in result.stdout
+
+    target = make_services(session_scope="channel")
+    assert target.sessions.get("C1") == active
+    assert [s.id for s in target.sessions.active()] == [active.id]
+    for channel in ("C1", "C2"):
+        assert target.sessions.history(10, channel) == source.sessions.history(10, channel)
+    assert target.playbook.checklist() == source.playbook.checklist()
+    assert audit_records(target) == audit_records(source)
+    verification = target.audit.verify()
+    assert verification.ok and verification.records == len(audit_records(source))
+    assert target.outbox.depth() == source.outbox.depth() > 0  # the CLI has no transport
+
+    again = migrate(green, url)
+    assert again.returncode == 1
+    assert "already holds gobot data: nothing was copied" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+@postgres_target
+def test_migrate_refuses_a_broken_chain(
+    make_services: Callable[..., Services], green: Path, store_settings: dict[str, Any]
+) -> None:
+    make_services(store="json").sessions.start("U1", "C1", "")
+    log = green / "audit.log"
+    log.write_text(log.read_text().replace('"U1"', '"U9"', 1))
+    result = migrate(green, str(store_settings["database_url"]))
+    assert result.returncode == 1 and "does not verify" in result.stderr
