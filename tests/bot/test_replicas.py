@@ -1,0 +1,94 @@
+"""Several replicas: two `gobot serve` processes, one PostgreSQL, one fake Slack."""
+
+from __future__ import annotations
+
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.fake_slack import FakeSlack
+from tests.bot.conftest import ServeProcess, block_text
+
+postgres_only = pytest.mark.parametrize("store_settings", ["postgres"], indirect=True)
+NUMBER = re.compile(r"\(reminder (\d+)\)")
+FAST = {
+    "GOBOT_REMIND_AFTER": "1s",
+    "GOBOT_REMIND_EVERY": "1s",
+    "GOBOT_TICK": "200ms",
+    "GOBOT_WATCH_EVERY": "1h",
+    "GOBOT_SLACK_TIMEOUT": "1s",
+}
+
+
+def pg_env(store_settings: dict[str, Any], **extra: str) -> dict[str, str]:
+    return {
+        "GOBOT_STORE": "postgres",
+        "GOBOT_DATABASE_URL": str(store_settings["database_url"]),
+        **extra,
+    }
+
+
+def reminder_numbers(fake: FakeSlack) -> list[int]:
+    found = []
+    for call in fake.calls_to("chat.postMessage"):
+        match = NUMBER.search(block_text(call.params))
+        if match:
+            found.append(int(match.group(1)))
+    return found
+
+
+@pytest.mark.slow
+@postgres_only
+def test_fifty_concurrent_starts_across_two_replicas_make_one_session(
+    fake_slack: FakeSlack, green: Path, store_settings: dict[str, Any]
+) -> None:
+    env = pg_env(store_settings)
+    with (
+        ServeProcess.start(green, fake_slack, **env) as one,
+        ServeProcess.start(green, fake_slack, **env) as two,
+    ):
+        replicas = [one.harness(fake_slack), two.harness(fake_slack)]
+
+        def start(n: int) -> str:
+            return replicas[n % 2].run("/go-start", f"racer {n}", user=f"U{n:03d}")
+
+        with ThreadPoolExecutor(max_workers=25) as pool:
+            replies = list(pool.map(start, range(50)))
+    assert sum("GO session started" in reply for reply in replies) == 1
+    refusals = [reply for reply in replies if "already active" in reply]
+    assert len(refusals) == 49
+    snapshots = [
+        c
+        for c in fake_slack.calls_to("chat.postMessage")
+        if "GO session started" in block_text(c.params)
+    ]
+    assert len(snapshots) == 1
+
+
+@pytest.mark.slow
+@postgres_only
+def test_each_reminder_slot_once_across_replicas_even_when_one_is_killed(
+    fake_slack: FakeSlack, green: Path, store_settings: dict[str, Any]
+) -> None:
+    env = pg_env(store_settings, **FAST)
+    with (
+        ServeProcess.start(green, fake_slack, **env) as one,
+        ServeProcess.start(green, fake_slack, **env) as two,
+    ):
+        assert "GO session started" in one.harness(fake_slack).run("/go-start", "", user="U1")
+        assert fake_slack.wait_for(lambda f: len(reminder_numbers(f)) >= 4, timeout=15)
+        one.kill()
+        before = len(reminder_numbers(fake_slack))
+        # The survivor carries on (a lease the killed one held runs out after 7 s).
+        assert fake_slack.wait_for(lambda f: len(reminder_numbers(f)) >= before + 4, timeout=25), (
+            reminder_numbers(fake_slack)
+        )
+        assert "GO session ended" in two.harness(fake_slack).run("/go-end", "", user="U1")
+        time.sleep(1.5)
+    numbers = reminder_numbers(fake_slack)
+    assert numbers == list(range(1, len(numbers) + 1)), numbers  # each slot once, none lost
+    assert len(fake_slack.messages) == len(fake_slack.calls_to("chat.postMessage"))
