@@ -6,6 +6,7 @@ read-modify-write happens under the data directory's one lock (`DataDirLock`).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
@@ -13,8 +14,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
-
-from filelock import FileLock
 
 _BLOCK = 65536
 _locks: dict[Path, DataDirLock] = {}
@@ -24,20 +23,22 @@ _locks_guard = threading.Lock()
 class DataDirLock:
     """Re-entrant across nested use in one thread; exclusive across threads and processes.
 
-    The thread lock is taken on every entry, the file lock (flock) only on the outermost one,
-    so nested store calls inside a transaction cost next to nothing.
+    An `RLock` orders the threads of this process; `flock` on one descriptor, opened once per
+    directory and process, orders processes. The flock is taken on the outermost entry only,
+    so nested store calls inside a transaction cost next to nothing. (A library lock reopened
+    its lock file on every acquire: a measurable share of a start+end cycle.)
     """
 
     def __init__(self, path: Path) -> None:
         self._thread_lock = threading.RLock()
-        self._file_lock = FileLock(str(path), thread_local=False)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         self._depth = 0
 
     def __enter__(self) -> DataDirLock:
         self._thread_lock.acquire()
         if self._depth == 0:
             try:
-                self._file_lock.acquire()
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
             except BaseException:
                 self._thread_lock.release()
                 raise
@@ -52,7 +53,7 @@ class DataDirLock:
     def __exit__(self, *exc_info: object) -> None:
         self._depth -= 1
         if self._depth == 0:
-            self._file_lock.release()
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._thread_lock.release()
 
 
@@ -68,12 +69,16 @@ def data_dir_lock(directory: Path) -> DataDirLock:
         return lock
 
 
+_dir_fds: dict[Path, int] = {}
+
+
 def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Make renames and new files in `directory` durable (its descriptor is kept open)."""
+    with _locks_guard:
+        fd = _dir_fds.get(directory)
+        if fd is None:
+            fd = _dir_fds[directory] = os.open(directory, os.O_RDONLY)
+    os.fsync(fd)
 
 
 def write_atomic(path: Path, text: str, *, sync_dir: bool = True) -> None:

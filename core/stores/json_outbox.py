@@ -1,4 +1,5 @@
-"""The JSON outbox: `outbox/<seq>-<id>.json`, one small file per pending item, so a lease or a
+"""The JSON outbox: `outbox/<seq>.<session>.<kind>.<id>.json`, one small file per pending item,
+so a lease or a
 delivery rewrites one item, not the queue; `outbox/threads/<session>.json` remembers where each
 session's snapshot landed."""
 
@@ -29,7 +30,8 @@ class JsonOutbox:
         self._last_seq = 0
 
     def _path(self, item: OutboxItem) -> Path:
-        return self._dir / f"{item.seq:020d}-{item.id}.json"
+        """`<seq>.<session>.<kind>.<id>.json`: order, and what `drop` needs, in the name."""
+        return self._dir / f"{item.seq:020d}.{item.session_id}.{item.kind}.{item.id}.json"
 
     def items(self) -> list[OutboxItem]:
         """Every pending item, oldest first."""
@@ -115,9 +117,18 @@ class JsonOutbox:
 
     def drop(self, session_id: str, kinds: tuple[str, ...]) -> int:
         with self._lock:
-            dropped = [i for i in self._items() if i.session_id == session_id and i.kind in kinds]
-            for item in dropped:
-                self._path(item).unlink(missing_ok=True)
+            try:
+                names = os.listdir(self._dir)
+            except FileNotFoundError:
+                return 0
+            dropped = [
+                name
+                for name in names
+                if name.endswith(".json")
+                and name.split(".")[1:3] in ([session_id, kind] for kind in kinds)
+            ]
+            for name in dropped:
+                (self._dir / name).unlink(missing_ok=True)
             if dropped:
                 fsync_dir(self._dir)
             return len(dropped)
