@@ -126,15 +126,18 @@ def server_env(data_dir: Path, fake: FakeSlack) -> dict[str, str]:
 
 @contextmanager
 def running_server(
-    data_dir: Path, fake: FakeSlack
+    data_dir: Path,
+    fake: FakeSlack,
+    extra_env: dict[str, str] | None = None,
+    log_name: str = "server.log",
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """The server process and its base URL, up (GET /healthz answers 200); always stopped."""
     port = free_port()
-    log_path = data_dir / "server.log"
+    log_path = data_dir / log_name
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "--server", "--port", str(port)],
-            env=server_env(data_dir, fake),
+            env={**server_env(data_dir, fake), **(extra_env or {})},
             cwd=data_dir,  # no `.env` of the caller's
             stdout=log,
             stderr=subprocess.STDOUT,
