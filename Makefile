@@ -25,3 +25,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_store.py
 	$(PY) benchmarks/bench_slack.py
 	$(PY) benchmarks/bench_reminders.py
+	$(PY) benchmarks/bench_replicas.py
