@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -78,7 +79,7 @@ PG_URL = os.environ.get("GOBOT_TEST_DATABASE_URL", "postgresql://postgres@127.0.
 json_only = pytest.mark.parametrize("store_settings", ["json"], indirect=True)
 
 
-@pytest.fixture(scope="session")
+@functools.cache
 def postgres_problem() -> str | None:
     """Why PostgreSQL tests cannot run here, or None."""
     try:
@@ -86,22 +87,43 @@ def postgres_problem() -> str | None:
             return None
     except psycopg.Error as exc:
         return (
-            f"PostgreSQL tests skipped: cannot connect to {PG_URL} "
+            f"PostgreSQL tests deselected: cannot connect to {PG_URL} "
             f"({str(exc).strip().splitlines()[0]}); set GOBOT_TEST_DATABASE_URL to a database "
             "where tests may create and drop schemas"
         )
 
 
+def pytest_report_header() -> str | None:
+    return postgres_problem()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without PostgreSQL its tests are deselected, and said so once (header and summary)."""
+    if postgres_problem() is None:
+        return
+    dropped = [
+        item
+        for item in items
+        if getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("store_settings") == "postgres"  # type: ignore[attr-defined]
+    ]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    problem = postgres_problem()
+    if problem is not None:
+        terminalreporter.write_line(problem)
+
+
 @pytest.fixture(params=["json", "postgres"])
-def store_settings(
-    request: pytest.FixtureRequest, postgres_problem: str | None
-) -> Iterator[dict[str, Any]]:
+def store_settings(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     """The same behavioural tests on both stores; each PostgreSQL test in a schema of its own."""
     if request.param == "json":
         yield {}
         return
-    if postgres_problem:
-        pytest.skip(postgres_problem)
     schema = f"gobot_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_URL, autocommit=True) as admin:
         admin.execute(f'CREATE SCHEMA "{schema}"')
