@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/gobot status
+	$(VENV)/bin/gobot local
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

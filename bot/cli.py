@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import click
 import uvicorn
@@ -13,6 +13,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.error import BoltError
 
 from bot.http import create_http_app
+from bot.local import LocalBot
 from bot.runtime import Runtime, build_runtime
 from bot.settings import SettingsError, load_settings
 from bot.wiring import Services, build_services
@@ -160,3 +161,32 @@ def migrate(target: str) -> None:
         f"{copied.audit_records} audit records and {copied.outbox_items} pending messages "
         f"from {settings.data_dir} to {target}; set GOBOT_STORE=postgres to use it"
     )
+
+
+@main.command()
+@click.option(
+    "--script",
+    type=click.File("r"),
+    default=None,
+    help="Read commands from this file, one per line, instead of the terminal.",
+)
+def local(script: TextIO | None) -> None:
+    """The whole bot in this terminal, with no Slack: type /go commands, press buttons by
+    number, `wait 5s` to let reminders come, `exit` (or Ctrl-D) to quit."""
+    logging.getLogger().setLevel(logging.ERROR)  # the conversation is the output
+    try:
+        settings = load_settings()
+        bot = LocalBot(settings, sys.stdout)
+    except (SettingsError, GoError) as exc:
+        _fail(exc)
+    interactive = script is None and sys.stdin.isatty()
+
+    def prompt() -> None:
+        if interactive:
+            click.echo("> ", nl=False)
+
+    with bot:
+        try:
+            bot.run(script or sys.stdin, echo=not interactive, prompt=prompt)
+        except KeyboardInterrupt:
+            click.echo()
