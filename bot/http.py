@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import anyio
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from slack_bolt import BoltRequest
 
 from bot.rest import mount_rest
@@ -31,8 +32,30 @@ def create_http_app(runtime: Runtime) -> FastAPI:
         return Response(status_code=answer.status, content=answer.body, headers=headers)
 
     @api.get("/healthz")
-    def healthz() -> dict[str, object]:
-        services.sessions.latest()
-        return {"ok": True}
+    def healthz() -> JSONResponse:
+        """200 when the store answers, the scheduler runs and has ticked lately; else 503
+        naming what is wrong."""
+        problems = []
+        try:
+            services.sessions.latest()
+            store = "ok"
+        except Exception as exc:
+            store = f"unreadable: {type(exc).__name__}"
+            problems.append(f"store {store}")
+        ticker = runtime.ticker
+        age = ticker.last_tick_age()
+        stale_after = 3 * runtime.settings.tick.total_seconds() + 30
+        if not ticker.running:
+            problems.append("scheduler not running")
+        elif age is not None and age > stale_after:
+            problems.append(f"last tick {age:.0f}s ago")
+        body = {
+            "ok": not problems,
+            "store": store,
+            "scheduler": "running" if ticker.running else "stopped",
+            "last_tick_age_seconds": None if age is None else round(age, 1),
+            "problems": problems,
+        }
+        return JSONResponse(body, status_code=200 if not problems else 503)
 
     return api

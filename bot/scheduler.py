@@ -54,5 +54,14 @@ class Ticker:
         self._scheduler.start()
         threading.Thread(target=self.tick, name="gobot-first-tick", daemon=True).start()
 
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
+
+    def last_tick_age(self) -> float | None:
+        """Seconds since the last tick finished, None before the first."""
+        last = self.last_tick_monotonic
+        return None if last is None else time.monotonic() - last
+
     def shutdown(self) -> None:
         self._scheduler.shutdown(wait=False)
