@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import sys
+from datetime import timedelta
 from typing import NoReturn, TextIO
 
 import click
@@ -17,6 +19,7 @@ from bot.local import LocalBot
 from bot.runtime import Runtime, build_runtime
 from bot.settings import SettingsError, load_settings
 from bot.wiring import Services, build_services
+from core.durations import format_duration
 from core.errors import GoError
 from core.models import GoSession
 from core.stores.migrate import copy_json_to_postgres
@@ -190,3 +193,83 @@ def local(script: TextIO | None) -> None:
             bot.run(script or sys.stdin, echo=not interactive, prompt=prompt)
         except KeyboardInterrupt:
             click.echo()
+
+
+HISTORY_COLUMNS = (
+    "started_at_utc",
+    "ended_at_utc",
+    "duration",
+    "started_by",
+    "ended_by",
+    "start_band",
+    "start_status",
+    "end_band",
+    "end_status",
+    "notes",
+    "end_notes",
+)
+
+
+def _history_row(session: GoSession) -> dict[str, str]:
+    end = session.end_snapshot
+    return {
+        "started_at_utc": session.started_at_utc or "",
+        "ended_at_utc": session.ended_at_utc or "",
+        "duration": format_duration(timedelta(seconds=session.duration_seconds or 0)),
+        "started_by": session.started_by or "",
+        "ended_by": session.ended_by or "",
+        "start_band": session.cone_band or "",
+        "start_status": session.status or "",
+        "end_band": end.cone.band if end else "",
+        "end_status": end.status.status if end else "",
+        "notes": session.notes or "",
+        "end_notes": session.end_notes or "",
+    }
+
+
+@main.command()
+@click.option(
+    "--last",
+    "last",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 100),
+    help="How many ended sessions, newest first.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    default="table",
+    show_default=True,
+    type=click.Choice(["table", "json", "csv", "md"]),
+)
+@click.option("--channel", default=None, help="In channel scope: the channel's sessions.")
+def history(last: int, fmt: str, channel: str | None) -> None:
+    """Ended sessions: start, end, duration, who, band and status at start and end, notes."""
+    services = _services()
+    try:
+        rows = [_history_row(s) for s in services.sessions.history(last, channel)]
+    except GoError as exc:
+        _fail(exc, 1)
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    elif fmt == "md":
+        click.echo("| " + " | ".join(HISTORY_COLUMNS) + " |")
+        click.echo("|" + "---|" * len(HISTORY_COLUMNS))
+        for row in rows:
+            cells = (row[c].replace("|", "\\|").replace("\n", " ") for c in HISTORY_COLUMNS)
+            click.echo("| " + " | ".join(cells) + " |")
+    else:
+        if not rows:
+            click.echo("No ended GO sessions yet.")
+        for row in rows:
+            first_line = row["notes"].splitlines()[0] if row["notes"] else ""
+            click.echo(
+                f"{row['started_at_utc']}  {row['duration']:>8}  {row['started_by']} -> "
+                f"{row['ended_by']}  {row['start_band']}/{row['start_status']} -> "
+                f"{row['end_band']}/{row['end_status']}  {first_line}"
+            )

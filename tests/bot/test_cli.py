@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.wiring import Services
-from tests.conftest import json_only
+from tests.conftest import FakeClock, json_only
 
 
 def gobot(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -78,3 +81,28 @@ def test_corrupted_store_is_reported_without_traceback(data_dir: Path) -> None:
     assert result.returncode == 1
     assert "go_session.json is not valid JSON" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_history_in_every_format(
+    services: Services, data_dir: Path, clock: FakeClock, store_settings: dict[str, Any]
+) -> None:
+    for n in range(3):
+        services.sessions.start(f"U{n}", "C1", f"run {n} | with, commas\nand lines")
+        clock.advance(timedelta(minutes=5 + n))
+        services.sessions.end("U9", "C1", "done")
+    env = store_env(store_settings)
+    table = gobot(data_dir, "history", "--last", "2", **env)
+    assert table.returncode == 0 and len(table.stdout.strip().splitlines()) == 2
+    assert "U2 -> U9  A/green -> A/green  run 2" in table.stdout
+    rows = json.loads(gobot(data_dir, "history", "--format", "json", **env).stdout)
+    assert [r["started_by"] for r in rows] == ["U2", "U1", "U0"]
+    assert rows[0]["duration"] == "7m" and rows[0]["notes"].startswith("run 2 |")
+    parsed = list(
+        csv.DictReader(io.StringIO(gobot(data_dir, "history", "--format", "csv", **env).stdout))
+    )
+    assert parsed[0]["notes"] == "run 2 | with, commas\nand lines"
+    markdown = gobot(data_dir, "history", "--format", "md", **env).stdout.splitlines()
+    assert len(markdown) == 2 + 3 and all(line.count(" | ") == 10 for line in markdown[2:])
+    assert "run 2 \\| with, commas and lines" in markdown[2]
+    bad = gobot(data_dir, "history", "--last", "0", **env)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
