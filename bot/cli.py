@@ -11,11 +11,13 @@ from typing import NoReturn, TextIO
 
 import click
 import uvicorn
+import yaml
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.error import BoltError
 
 from bot.http import create_http_app
 from bot.local import LocalBot
+from bot.manifest import build_manifest
 from bot.runtime import Runtime, build_runtime
 from bot.settings import SettingsError, load_settings
 from bot.wiring import Services, build_services
@@ -273,3 +275,21 @@ def history(last: int, fmt: str, channel: str | None) -> None:
                 f"{row['ended_by']}  {row['start_band']}/{row['start_status']} -> "
                 f"{row['end_band']}/{row['end_status']}  {first_line}"
             )
+
+
+@main.command()
+@click.option("--url", default=None, help="Public base URL of `gobot serve` (https://HOST).")
+@click.option("--socket", is_flag=True, help="Socket Mode instead of request URLs.")
+@click.option(
+    "--format", "fmt", default="json", show_default=True, type=click.Choice(["json", "yaml"])
+)
+def manifest(url: str | None, socket: bool, fmt: str) -> None:
+    """Print the Slack app manifest to paste at api.slack.com/apps (Create New App)."""
+    try:
+        built = build_manifest(load_settings(), url, socket)
+    except (SettingsError, ValueError) as exc:
+        _fail(exc)
+    if fmt == "yaml":
+        click.echo(yaml.safe_dump(built, sort_keys=False, allow_unicode=True), nl=False)
+    else:
+        click.echo(json.dumps(built, indent=2, ensure_ascii=False))

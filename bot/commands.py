@@ -32,12 +32,33 @@ class Invocation:
 
 
 @dataclass(frozen=True)
-class Subcommand:
+class Spec:
+    """What a subcommand is: the one table behind the router, `/go help` and the manifest."""
+
     usage: str
     summary: str
-    run: Callable[[Invocation], Blocks]
     role: Role | None = None
     verb: str = ""
+
+
+SPECS: dict[str, Spec] = {
+    "start": Spec(
+        "start [notes]", "open a GO session and post its snapshot", "operator", "start a GO session"
+    ),
+    "end": Spec("end [notes]", "close the active GO session", "operator", "end a GO session"),
+    "session": Spec("session", "show the current GO session"),
+    "checklist": Spec("checklist", "show the launch playbook"),
+    "next": Spec("next", "show the next playbook step"),
+    "complete": Spec(
+        "complete <step> [notes]",
+        "mark a playbook step done",
+        "operator",
+        "complete playbook steps",
+    ),
+    "history": Spec(f"history [n ≤ {MAX_SLACK_HISTORY}]", "show the last ended GO sessions"),
+    "reset": Spec("reset", "clear playbook progress (admins)", "admin", "reset the playbook"),
+    "help": Spec("help", "show this help"),
+}
 
 
 def user_message(error: BaseException) -> str:
@@ -55,44 +76,16 @@ class CommandRouter:
         self._services = services
         self._access = access
         self._limiter = limiter
-        self.subcommands: dict[str, Subcommand] = {
-            "start": Subcommand(
-                "start [notes]",
-                "open a GO session and post its snapshot",
-                self._start,
-                "operator",
-                "start a GO session",
-            ),
-            "end": Subcommand(
-                "end [notes]",
-                "close the active GO session",
-                self._end,
-                "operator",
-                "end a GO session",
-            ),
-            "session": Subcommand("session", "show the current GO session", self._session),
-            "checklist": Subcommand("checklist", "show the launch playbook", self._checklist),
-            "next": Subcommand("next", "show the next playbook step", self._next),
-            "complete": Subcommand(
-                "complete <step> [notes]",
-                "mark a playbook step done",
-                self._complete,
-                "operator",
-                "complete playbook steps",
-            ),
-            "history": Subcommand(
-                f"history [n ≤ {MAX_SLACK_HISTORY}]",
-                "show the last ended GO sessions",
-                self._history,
-            ),
-            "reset": Subcommand(
-                "reset",
-                "clear playbook progress (admins)",
-                self._reset,
-                "admin",
-                "reset the playbook",
-            ),
-            "help": Subcommand("help", "show this help", self._help),
+        self._handlers: dict[str, Callable[[Invocation], Blocks]] = {
+            "start": self._start,
+            "end": self._end,
+            "session": self._session,
+            "checklist": self._checklist,
+            "next": self._next,
+            "complete": self._complete,
+            "history": self._history,
+            "reset": self._reset,
+            "help": self._help,
         }
 
     def parse(self, command: str, text: str) -> tuple[str, str]:
@@ -113,8 +106,8 @@ class CommandRouter:
         reply_to: str | None = None,
     ) -> Blocks:
         sub, args = self.parse(command, text)
-        spec = self.subcommands.get(sub)
-        if spec is None:
+        spec, handler = SPECS.get(sub), self._handlers.get(sub)
+        if spec is None or handler is None:
             return views.text_message(
                 f":warning: Unknown subcommand `{safe(sub, 40)}`.\n{self.help_text()}"
             )
@@ -122,12 +115,12 @@ class CommandRouter:
             if spec.role is not None:
                 self._access.check(user, spec.role, spec.verb, channel)
                 self._limiter.check(user)
-            return spec.run(Invocation(user, channel, sub, args, reply_to))
+            return handler(Invocation(user, channel, sub, args, reply_to))
         except Exception as exc:
             return views.text_message(user_message(exc))
 
     def help_text(self) -> str:
-        lines = [f"`/go {spec.usage}` — {spec.summary}" for spec in self.subcommands.values()]
+        lines = [f"`/go {spec.usage}` — {spec.summary}" for spec in SPECS.values()]
         return "*gobot commands* (each also as `/go-<name>`):\n" + "\n".join(lines)
 
     def _help(self, call: Invocation) -> Blocks:

@@ -1,0 +1,76 @@
+"""The Slack app manifest: every slash command with its description and usage hint, the bot
+scopes gobot really uses, interactivity, the `app_home_opened` event and the Home tab; request
+URLs for HTTP mode, or Socket Mode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.app import SLASH_COMMANDS
+from bot.commands import SPECS
+from bot.settings import Settings
+
+UMBRELLA = "/go"
+
+
+def _describe(command: str) -> tuple[str, str]:
+    """(description, usage hint) of a slash command, from the one table of subcommands."""
+    if command == UMBRELLA:
+        return "GO sessions: start, end, session, checklist, next, complete, history, help", (
+            "start|end|session|checklist|next|complete|history|help [...]"
+        )
+    spec = SPECS[command.removeprefix("/go-")]
+    hint = spec.usage.partition(" ")[2]
+    return spec.summary[:1].upper() + spec.summary[1:], hint
+
+
+def bot_scopes(settings: Settings) -> list[str]:
+    scopes = ["commands", "chat:write", "channels:history", "groups:history"]
+    if any(entry.startswith("S") for entry in [*settings.operators, *settings.admins]):
+        scopes.append("usergroups:read")  # only to resolve user groups listed in settings
+    return scopes
+
+
+def build_manifest(settings: Settings, url: str | None, socket: bool) -> dict[str, Any]:
+    if not socket and not url:
+        raise ValueError("--url is required unless --socket is given")
+    events_url = None if socket else f"{str(url).rstrip('/')}/slack/events"
+    commands = []
+    for command in SLASH_COMMANDS:
+        description, hint = _describe(command)
+        entry: dict[str, Any] = {
+            "command": command,
+            "description": description,
+            "should_escape": False,
+        }
+        if hint:
+            entry["usage_hint"] = hint
+        if events_url:
+            entry["url"] = events_url
+        commands.append(entry)
+    interactivity: dict[str, Any] = {"is_enabled": True}
+    events: dict[str, Any] = {"bot_events": ["app_home_opened"]}
+    if events_url:
+        interactivity["request_url"] = events_url
+        events["request_url"] = events_url
+    return {
+        "_metadata": {"major_version": 1, "minor_version": 1},
+        "display_information": {
+            "name": "gobot",
+            "description": "GO sessions: snapshots, a launch playbook, reminders, an audit trail",
+            "background_color": "#1d3557",
+        },
+        "features": {
+            "app_home": {"home_tab_enabled": True, "messages_tab_enabled": False},
+            "bot_user": {"display_name": "gobot", "always_online": True},
+            "slash_commands": commands,
+        },
+        "oauth_config": {"scopes": {"bot": bot_scopes(settings)}},
+        "settings": {
+            "event_subscriptions": events,
+            "interactivity": interactivity,
+            "org_deploy_enabled": False,
+            "socket_mode_enabled": socket,
+            "token_rotation_enabled": False,
+        },
+    }

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from bot.manifest import build_manifest
+from bot.settings import Settings
+from tests.bot.conftest import SlackHarness
+
+
+def manifest_commands(manifest: dict[str, object]) -> list[str]:
+    features = manifest["features"]
+    assert isinstance(features, dict)
+    return [entry["command"] for entry in features["slash_commands"]]
+
+
+def test_every_manifest_command_is_handled_by_the_app_and_nothing_else(
+    slack: SlackHarness, data_dir: Path
+) -> None:
+    manifest = build_manifest(Settings(data_dir=data_dir), "https://gobot.example.com", False)
+    commands = manifest_commands(manifest)
+    assert len(commands) == len(set(commands)) == 8
+    for command in commands:
+        response = slack.command(command, "help" if command == "/go" else "")
+        assert response.status_code == 200, command
+        assert slack.reply(response)  # a listener answered
+    assert slack.command("/go-bogus").status_code == 404  # what no listener handles
+
+
+def test_http_manifest_points_every_url_at_slack_events(data_dir: Path) -> None:
+    manifest = build_manifest(Settings(data_dir=data_dir), "https://gobot.example.com/", False)
+    url = "https://gobot.example.com/slack/events"
+    assert {e["url"] for e in manifest["features"]["slash_commands"]} == {url}
+    settings = manifest["settings"]
+    assert settings["interactivity"] == {"is_enabled": True, "request_url": url}
+    assert settings["event_subscriptions"] == {
+        "bot_events": ["app_home_opened"],
+        "request_url": url,
+    }
+    assert settings["socket_mode_enabled"] is False
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    start = next(e for e in manifest["features"]["slash_commands"] if e["command"] == "/go-start")
+    assert start["usage_hint"] == "[notes]" and start["description"].startswith("Open a GO")
+
+
+def test_socket_manifest_has_no_urls_and_scopes_follow_the_settings(data_dir: Path) -> None:
+    plain = build_manifest(Settings(data_dir=data_dir), None, True)
+    assert "url" not in json.dumps(plain["features"]) and plain["settings"]["socket_mode_enabled"]
+    assert "request_url" not in json.dumps(plain["settings"])
+    assert plain["oauth_config"]["scopes"]["bot"] == [
+        "commands",
+        "chat:write",
+        "channels:history",
+        "groups:history",
+    ]
+    groups = build_manifest(Settings(data_dir=data_dir, operators=["SOPS"]), None, True)
+    assert "usergroups:read" in groups["oauth_config"]["scopes"]["bot"]
+
+
+def test_cli_json_and_yaml_agree_and_a_missing_url_is_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOBOT_", "SLACK_"))}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "manifest", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    as_json = json.loads(run("--url", "https://h.example").stdout)
+    as_yaml = yaml.safe_load(run("--url", "https://h.example", "--format", "yaml").stdout)
+    assert as_json == as_yaml and manifest_commands(as_json)[0] == "/go"
+    missing = run()
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == "gobot: --url is required unless --socket is given"
