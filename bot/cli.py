@@ -18,6 +18,7 @@ from slack_bolt.error import BoltError
 from bot.http import create_http_app
 from bot.local import LocalBot
 from bot.manifest import build_manifest
+from bot.preview import KINDS, builder_link, preview_blocks
 from bot.runtime import Runtime, build_runtime
 from bot.settings import SettingsError, load_settings
 from bot.wiring import Services, build_services
@@ -293,3 +294,12 @@ def manifest(url: str | None, socket: bool, fmt: str) -> None:
         click.echo(yaml.safe_dump(built, sort_keys=False, allow_unicode=True), nl=False)
     else:
         click.echo(json.dumps(built, indent=2, ensure_ascii=False))
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(KINDS))
+def preview(kind: str) -> None:
+    """Print the Block Kit JSON of a message for sample data, and a Block Kit Builder link."""
+    blocks = preview_blocks(kind)
+    click.echo(json.dumps({"blocks": blocks}, indent=2, ensure_ascii=False))
+    click.echo(f"\nSee it rendered: {builder_link(blocks)}")
