@@ -9,6 +9,7 @@ commands queued behind it. Acks never wait.
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -17,6 +18,7 @@ from slack_sdk import WebClient
 
 from bot import views
 from bot.commands import CommandRouter, user_message
+from bot.observability import Metrics
 from bot.settings import Settings
 from bot.slack import GroupMembers
 from bot.wiring import Services
@@ -60,6 +62,7 @@ def build_app(
     settings: Settings,
     services: Services,
     client: WebClient,
+    metrics: Metrics,
     *,
     socket_mode: bool = False,
 ) -> App:
@@ -73,23 +76,44 @@ def build_app(
         listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="gobot-ack"),
     )
     work = OrderedWork(ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="gobot-work"))
-    register(app, build_router(settings, services, client), services, work)
+    register(app, build_router(settings, services, client), services, work, metrics)
     return app
 
 
-def register(app: App, router: CommandRouter, services: Services, work: OrderedWork) -> None:
+def register(
+    app: App, router: CommandRouter, services: Services, work: OrderedWork, metrics: Metrics
+) -> None:
     def on_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         ack()
 
+        received = time.monotonic()
+
         def answer() -> None:
-            blocks = router.run(
-                str(command.get("user_id", "")),
+            user = str(command.get("user_id", ""))
+            reply = router.run(
+                user,
                 command.get("channel_id"),
                 str(command.get("command", "/go")),
                 str(command.get("text", "")),
                 command.get("response_url"),
             )
-            respond(blocks=blocks, text=_fallback(blocks), response_type="ephemeral")
+            respond(blocks=reply.blocks, text=_fallback(reply.blocks), response_type="ephemeral")
+            latency_ms = round((time.monotonic() - received) * 1000, 1)
+            metrics.commands.labels(reply.sub, reply.outcome).inc()
+            log.info(
+                "command %s by %s: %s in %.1f ms",
+                reply.sub,
+                user,
+                reply.outcome,
+                latency_ms,
+                extra={
+                    "user": user,
+                    "command": reply.sub,
+                    "outcome": reply.outcome,
+                    "latency_ms": latency_ms,
+                    "channel": command.get("channel_id"),
+                },
+            )
 
         work.submit(str(command.get("channel_id", "")), answer)
 

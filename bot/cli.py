@@ -18,6 +18,7 @@ from slack_bolt.error import BoltError
 from bot.http import create_http_app
 from bot.local import LocalBot
 from bot.manifest import build_manifest
+from bot.observability import configure_logging
 from bot.preview import KINDS, builder_link, preview_blocks
 from bot.runtime import Runtime, build_runtime
 from bot.settings import SettingsError, load_settings
@@ -73,7 +74,12 @@ def _describe(session: GoSession) -> str:
 @click.group()
 def main() -> None:
     """gobot: GO sessions from Slack, with snapshots, a playbook, reminders and an audit trail."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = load_settings()
+    except SettingsError:  # the command itself reports it
+        configure_logging("text")
+        return
+    configure_logging(settings.log_format, settings.secrets())
 
 
 @main.command()

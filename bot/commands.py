@@ -61,6 +61,15 @@ SPECS: dict[str, Spec] = {
 }
 
 
+@dataclass(frozen=True)
+class Reply:
+    """What a command answers, and how it went (for the log line and the metrics)."""
+
+    sub: str
+    blocks: Blocks
+    outcome: str
+
+
 def user_message(error: BaseException) -> str:
     """The one map from errors to what a Slack user reads: a typed error says what happened;
     anything else gets a short id that is also logged, never a stack trace."""
@@ -104,20 +113,23 @@ class CommandRouter:
         command: str,
         text: str,
         reply_to: str | None = None,
-    ) -> Blocks:
+    ) -> Reply:
         sub, args = self.parse(command, text)
         spec, handler = SPECS.get(sub), self._handlers.get(sub)
         if spec is None or handler is None:
-            return views.text_message(
+            blocks = views.text_message(
                 f":warning: Unknown subcommand `{safe(sub, 40)}`.\n{self.help_text()}"
             )
+            return Reply("unknown", blocks, "unknown_subcommand")
         try:
             if spec.role is not None:
                 self._access.check(user, spec.role, spec.verb, channel)
                 self._limiter.check(user)
-            return handler(Invocation(user, channel, sub, args, reply_to))
+            return Reply(sub, handler(Invocation(user, channel, sub, args, reply_to)), "ok")
+        except GoError as exc:
+            return Reply(sub, views.text_message(user_message(exc)), exc.code)
         except Exception as exc:
-            return views.text_message(user_message(exc))
+            return Reply(sub, views.text_message(user_message(exc)), "error")
 
     def help_text(self) -> str:
         lines = [f"`/go {spec.usage}` — {spec.summary}" for spec in SPECS.values()]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import anyio
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 from slack_bolt import BoltRequest
 
 from bot.rest import mount_rest
@@ -26,12 +27,17 @@ def create_http_app(runtime: Runtime) -> FastAPI:
         bolt_request = BoltRequest(
             body=body, query=request.url.query, headers=dict(request.headers)
         )
-        answer = await anyio.to_thread.run_sync(bolt.dispatch, bolt_request)
+        with runtime.metrics.ack_seconds.time():
+            answer = await anyio.to_thread.run_sync(bolt.dispatch, bolt_request)
         headers = {key: values[0] for key, values in answer.headers.items() if values}
         headers.pop("content-length", None)
         return Response(status_code=answer.status, content=answer.body, headers=headers)
 
-    @api.get("/healthz")
+    @api.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    @api.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
         """200 when the store answers, the scheduler runs and has ticked lately; else 503
         naming what is wrong."""

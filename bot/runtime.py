@@ -10,6 +10,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.app import build_app
+from bot.observability import Metrics
 from bot.scheduler import Ticker
 from bot.settings import Settings
 from bot.slack import SlackTransport, make_client
@@ -24,6 +25,7 @@ class Runtime:
     services: Services
     app: App
     ticker: Ticker
+    metrics: Metrics
 
 
 def build_runtime(
@@ -37,11 +39,15 @@ def build_runtime(
     )
     settings.require(*required)
     assert settings.slack_bot_token is not None
+    metrics = Metrics()
     client = make_client(
         settings.slack_bot_token.get_secret_value(),
         settings.slack_api_url,
+        metrics,
         settings.slack_timeout.total_seconds(),
     )
     services = build_services(settings, clock=clock, transport=SlackTransport(client))
-    app = build_app(settings, services, client, socket_mode=socket_mode)
-    return Runtime(settings, client, services, app, Ticker(services, settings.tick))
+    metrics.watch(services.outbox.depth, lambda: len(services.sessions.active()))
+    app = build_app(settings, services, client, metrics, socket_mode=socket_mode)
+    ticker = Ticker(services, settings.tick, metrics)
+    return Runtime(settings, client, services, app, ticker, metrics)

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from bot.observability import Metrics
 from bot.wiring import Services
 
 log = logging.getLogger("gobot.scheduler")
@@ -20,8 +21,9 @@ PASS_GAP_SECONDS = 0.25
 
 
 class Ticker:
-    def __init__(self, services: Services, every: timedelta) -> None:
+    def __init__(self, services: Services, every: timedelta, metrics: Metrics) -> None:
         self._services = services
+        self._metrics = metrics
         self._every = every
         self._scheduler = BackgroundScheduler(
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
@@ -33,7 +35,7 @@ class Ticker:
         """Claim due work, then deliver for at most about one tick's time."""
         with self._lock:
             try:
-                self._services.reminders.tick()
+                self._metrics.reminders.inc(self._services.reminders.tick().reminders)
             except Exception:
                 log.exception("reminder tick failed")
             delivery = self._services.delivery

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
         env_prefix="GOBOT_", env_file=".env", extra="ignore", populate_by_name=True
     )
 
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="log lines as text or JSON"
+    )
     data_dir: Path = Field(default=Path("data"), description="JSON store, audit log, sources")
     store: Literal["json", "postgres"] = Field(
         default="json", description="json (embedded, in the data dir) or postgres"
@@ -121,6 +124,17 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SLACK_API_URL"),
         description="Slack Web API base URL (tests point it at a local stand-in)",
     )
+
+    def secrets(self) -> list[str]:
+        """Every secret value set, for log redaction."""
+        values = (
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.api_key,
+            self.database_url,
+        )
+        return [value.get_secret_value() for value in values if value is not None]
 
     def require(self, *names: str) -> None:
         """Fail with one clear line if a setting a process needs is unset."""

@@ -19,6 +19,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot import views
 from bot.mrkdwn import safe
+from bot.observability import MeteredWebClient, Metrics
 from core.models import GoSession, MessageRef
 from core.outbox import Failed, OutboxItem, SendResult, Sent
 
@@ -27,11 +28,14 @@ GROUP_CACHE_SECONDS = 300.0
 SLACK_TIMEOUT_SECONDS = 10
 
 
-def make_client(token: str, base_url: str, timeout: float = SLACK_TIMEOUT_SECONDS) -> WebClient:
+def make_client(
+    token: str, base_url: str, metrics: Metrics, timeout: float = SLACK_TIMEOUT_SECONDS
+) -> WebClient:
     """Retries connection failures and one 429 (sleeping for Retry-After) inline; never a
     timeout, whose outcome is unknown and whose blind retry could post twice. Anything more is
     the outbox's to retry."""
-    return WebClient(
+    return MeteredWebClient(
+        metrics=metrics,
         token=token,
         base_url=base_url,
         timeout=timeout,  # type: ignore[arg-type]  # urllib takes float seconds

@@ -22,6 +22,26 @@ from core.stores.pg import close_database
 T0 = datetime(2026, 1, 1, 9, 0, 0, tzinfo=UTC)
 
 
+KNOWN_SECRETS = (
+    "xoxb-test-not-a-real-token",
+    "test-signing-secret-not-real",
+    "test-api-key-not-real",
+    "xoxb-local",
+)
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_any_log_line(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Across the whole suite: no token, signing secret or API key ever reaches a log record
+    (checked before any redaction: the app must not log them in the first place)."""
+    yield
+    for when in ("setup", "call", "teardown"):
+        for record in caplog.get_records(when):
+            text = record.getMessage() + (record.exc_text or "")
+            leaked = [secret for secret in KNOWN_SECRETS if secret in text]
+            assert not leaked, f"secret in a log line from {record.name}: {text[:200]}"
+
+
 class FakeClock:
     """A clock the test moves by hand; thread-safe so racing threads may read it."""
 
