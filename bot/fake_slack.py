@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 
 @dataclass
@@ -255,3 +255,56 @@ class FakeSlack:
                     return
 
         return Handler
+
+
+def slash_command_body(command: str, text: str, user: str, channel: str, response_url: str) -> str:
+    """A slash command's form body, field for field as Slack sends it."""
+    return urlencode(
+        {
+            "token": "deprecated",
+            "team_id": "T1",
+            "team_domain": "local",
+            "channel_id": channel,
+            "channel_name": "local",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": "A1",
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": "1.2.3",
+        }
+    )
+
+
+def button_click_body(
+    action_id: str,
+    value: str,
+    user: str,
+    channel: str,
+    response_url: str,
+    *,
+    message_ts: str = "1.0",
+) -> str:
+    """A `block_actions` interaction's form body (`payload=` JSON) as Slack sends it."""
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user},
+        "team": {"id": "T1"},
+        "api_app_id": "A1",
+        "channel": {"id": channel},
+        "trigger_id": "1.2.3",
+        "response_url": response_url,
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "go_session_actions",
+                "value": value,
+                "action_ts": "1.1",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)})

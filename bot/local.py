@@ -9,7 +9,6 @@ machine.
 from __future__ import annotations
 
 import html
-import json
 import re
 import secrets
 import threading
@@ -18,13 +17,12 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TextIO
-from urllib.parse import urlencode
 
 from pydantic import SecretStr
 from slack_bolt import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from bot.fake_slack import Call, FakeSlack
+from bot.fake_slack import Call, FakeSlack, button_click_body, slash_command_body
 from bot.runtime import build_runtime
 from bot.settings import Settings
 from core.durations import parse_duration
@@ -125,20 +123,7 @@ class LocalBot:
         command, _, text = line.partition(" ")
         token = uuid.uuid4().hex
         self._dispatch(
-            urlencode(
-                {
-                    "team_id": "TLOCAL",
-                    "channel_id": CHANNEL,
-                    "channel_name": "local",
-                    "user_id": USER,
-                    "user_name": "you",
-                    "command": command,
-                    "text": text,
-                    "api_app_id": "ALOCAL",
-                    "response_url": self._fake.response_url(token),
-                    "trigger_id": "local",
-                }
-            )
+            slash_command_body(command, text, USER, CHANNEL, self._fake.response_url(token))
         )
         self._await_reply(token)
 
@@ -149,25 +134,11 @@ class LocalBot:
             self._say("! No such button.")
             return
         token = uuid.uuid4().hex
-        payload = {
-            "type": "block_actions",
-            "user": {"id": USER},
-            "team": {"id": "TLOCAL"},
-            "api_app_id": "ALOCAL",
-            "channel": {"id": CHANNEL},
-            "trigger_id": "local",
-            "response_url": self._fake.response_url(token),
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": button.action_id,
-                    "value": button.value,
-                    "block_id": "local",
-                    "action_ts": "1.0",
-                }
-            ],
-        }
-        self._dispatch(urlencode({"payload": json.dumps(payload)}))
+        self._dispatch(
+            button_click_body(
+                button.action_id, button.value, USER, CHANNEL, self._fake.response_url(token)
+            )
+        )
         self._await_reply(token, quiet_ok=True)
 
     def _dispatch(self, body: str) -> None:

@@ -16,14 +16,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from slack_sdk.signature import SignatureVerifier
 
-from bot.fake_slack import Call, FakeSlack
+from bot.fake_slack import Call, FakeSlack, button_click_body, slash_command_body
 from bot.http import create_http_app
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
@@ -82,23 +81,7 @@ class SlackHarness:
         token: str | None = None,
     ) -> tuple[str, str]:
         token = token or uuid.uuid4().hex
-        body = urlencode(
-            {
-                "token": "deprecated",
-                "team_id": "T1",
-                "team_domain": "fake",
-                "channel_id": channel,
-                "channel_name": "ops",
-                "user_id": user,
-                "user_name": user.lower(),
-                "command": command,
-                "text": text,
-                "api_app_id": "A1",
-                "is_enterprise_install": "false",
-                "response_url": self.fake.response_url(token),
-                "trigger_id": "1.2.3",
-            }
-        )
+        body = slash_command_body(command, text, user, channel, self.fake.response_url(token))
         return body, token
 
     def command(
@@ -132,26 +115,9 @@ class SlackHarness:
     ) -> tuple[httpx.Response, str]:
         """A button click as Slack sends it; returns the response and its response_url token."""
         token = uuid.uuid4().hex
-        payload = {
-            "type": "block_actions",
-            "user": {"id": user},
-            "team": {"id": "T1"},
-            "api_app_id": "A1",
-            "channel": {"id": channel},
-            "trigger_id": "1.2.3",
-            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
-            "response_url": self.fake.response_url(token),
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": action_id,
-                    "block_id": "go_session_actions",
-                    "value": session_id,
-                    "action_ts": "1.1",
-                }
-            ],
-        }
-        body = urlencode({"payload": json.dumps(payload)})
+        body = button_click_body(
+            action_id, session_id, user, channel, self.fake.response_url(token), message_ts
+        )
         return self.post(body, signed_headers(body)), token
 
     def event(self, event: dict[str, Any], event_id: str = "Ev1") -> httpx.Response:
