@@ -116,7 +116,12 @@ class SlackHarness:
         """A button click as Slack sends it; returns the response and its response_url token."""
         token = uuid.uuid4().hex
         body = button_click_body(
-            action_id, session_id, user, channel, self.fake.response_url(token), message_ts
+            action_id,
+            session_id,
+            user,
+            channel,
+            self.fake.response_url(token),
+            message_ts=message_ts,
         )
         return self.post(body, signed_headers(body)), token
 
