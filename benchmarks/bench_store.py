@@ -90,10 +90,17 @@ def own_cpu_seconds() -> float:
 
 
 def cycle_ms(services: Services) -> float:
+    """One timed start+end; then, untimed, the messages they owe are taken out of the outbox,
+    as the sender does after the ack in `gobot serve` (else they would pile up here, where no
+    sender runs, and every later cycle would pay for listing them)."""
     begin = time.perf_counter()
     services.sessions.start("U-bench", "C-bench", "benchmark")
     services.sessions.end("U-bench", "C-bench", "benchmark")
-    return (time.perf_counter() - begin) * 1000
+    elapsed = (time.perf_counter() - begin) * 1000
+    while owed := services.outbox.ready("9999-12-31T23:59:59Z"):
+        for item in owed:
+            services.outbox.done(item)
+    return elapsed
 
 
 def percentile(samples: list[float], fraction: float) -> float:

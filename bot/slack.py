@@ -121,7 +121,7 @@ class SlackTransport:
     def send(self, item: OutboxItem, thread: MessageRef | None) -> SendResult:
         session = GoSession.model_validate(item.data["session"])
         try:
-            if item.maybe_sent and item.kind != "ended":
+            if item.maybe_sent:
                 found = self._find(item, thread)
                 if found is not None:
                     return Sent(message=found)
@@ -132,23 +132,22 @@ class SlackTransport:
             return failure
 
     def _send(self, item: OutboxItem, session: GoSession, thread: MessageRef | None) -> SendResult:
-        if item.kind == "ended":
-            if thread is None:
-                return Sent()  # the snapshot never landed: there is nothing to update
+        if item.kind == "ended" and thread is not None:
+            # The post shows the end in place (idempotent: a retry may repeat it), then the
+            # summary goes in its thread (a retry looks for it first, by its metadata).
             self._client.chat_update(
                 channel=thread.channel,
                 ts=thread.ts,
                 text=views.snapshot_text(session),
                 blocks=views.snapshot_message(session),
             )
-            return Sent(message=thread)
         channel = thread.channel if thread else item.channel
         if not channel:
             return Failed(error="no channel to post to (set GOBOT_CHANNEL)", permanent=True)
         extra: dict[str, Any] = {}
         if item.kind == "snapshot":
             text, blocks = views.snapshot_text(session), views.snapshot_message(session)
-        elif item.kind == "summary":
+        elif item.kind == "ended":
             text, blocks = "GO session ended", views.summary_message(session)
         elif item.kind == "reminder":
             text = views.reminder_text(session, item.data)

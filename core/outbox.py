@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from core.models import GoSession, MessageRef
 
-Kind = Literal["snapshot", "ended", "summary", "reminder", "drift"]
+Kind = Literal["snapshot", "ended", "reminder", "drift"]  # ended: update the post + summary
 SESSION_BOUND: tuple[Kind, ...] = ("reminder", "drift")  # pointless once the session has ended
 MAX_BACKOFF = timedelta(minutes=5)
 

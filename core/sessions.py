@@ -190,9 +190,13 @@ class SessionService:
             self._outbox.add(
                 [
                     outbox_item(
-                        ended, kind, now_utc, item_id=new_item_id(), reply_to=reply_to, actor=actor
+                        ended,
+                        "ended",
+                        now_utc,
+                        item_id=new_item_id(),
+                        reply_to=reply_to,
+                        actor=actor,
                     )
-                    for kind in ("ended", "summary")
                 ]
             )
         return self._delivered(ended)

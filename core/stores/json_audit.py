@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +14,45 @@ from core.models import AuditEvent
 from core.stores.files import (
     append_line,
     data_dir_lock,
+    fsync_dir,
     iter_lines_reversed,
     read_json,
-    write_json_atomic,
 )
 
 AUDIT_FILE = "audit.log"
 HEAD_FILE = "audit.head"
 
 
+HEAD_SIZE = 127  # one fixed-size record, rewritten in place, well inside one disk sector
+_head_fds: dict[Path, int] = {}
+_head_guard = threading.Lock()
+
+
+def _head_fd(path: Path) -> int:
+    """The head's descriptor, opened once per process (again if the file was removed)."""
+    with _head_guard:
+        fd = _head_fds.get(path)
+        if fd is None or not path.exists():
+            created = not path.exists()
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            _head_fds[path] = fd
+            if created:
+                os.pwrite(fd, _head_record(0, GENESIS), 0)
+                os.fsync(fd)
+                fsync_dir(path.parent)
+        return fd
+
+
+def _head_record(seq: int, digest: str) -> bytes:
+    text = json.dumps({"seq": seq, "hash": digest})
+    return (text.ljust(HEAD_SIZE) + "\n").encode("ascii")
+
+
 class JsonAuditLog:
-    """Append: the line first (fsync), then the head. After crashes the log may be ahead of
-    the head (a head update lost, even its rename: so it needs no directory fsync), never
-    behind it; a log that ends before its head's record has lost records. A torn last line is
-    never one the head names."""
+    """Append: the line first (fsync), then the head, rewritten in place without an fsync.
+    After a crash the head may be older than the log (the log ahead of its head), never newer;
+    a log that ends before its head's record has lost records. A torn last line is never one
+    the head names."""
 
     def __init__(self, data_dir: Path) -> None:
         self._lock = data_dir_lock(data_dir)
@@ -34,12 +61,11 @@ class JsonAuditLog:
 
     def append(self, event: AuditEvent, at_utc: str) -> dict[str, Any]:
         with self._lock:
-            if not self._head_path.exists() and not self._path.exists():
-                write_json_atomic(self._head_path, {"seq": 0, "hash": GENESIS})
+            head = _head_fd(self._head_path)
             seq, prev = self._last_link()
             line, digest = build_record(event, seq + 1, prev, at_utc)
             append_line(self._path, line)
-            write_json_atomic(self._head_path, {"seq": seq + 1, "hash": digest}, sync_dir=False)
+            os.pwrite(head, _head_record(seq + 1, digest), 0)
             record: dict[str, Any] = json.loads(line)
             return record
 

@@ -45,7 +45,7 @@ def test_every_message_arrives_once_in_order_through_429_500_and_timeouts(
         (m for m in fake.messages.values() if m.thread_ts == thread), key=lambda m: m.ts
     )
     kinds = ["reminder" if "(reminder 1)" in block_text(m.params) else "summary" for m in replies]
-    assert kinds == ["reminder", "summary"]
+    assert kinds == ["reminder", "summary"]  # the end's update and summary: one owed item
     assert fake.calls_to("conversations.replies"), "the timed-out reminder was looked up"
     assert len(fake.calls_to("chat.update")) == 1
     assert fake.messages[(snapshots[0].channel, thread)].updates

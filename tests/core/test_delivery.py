@@ -23,10 +23,8 @@ def test_start_and_end_owe_messages_that_are_delivered_in_order(
     assert change.delivery.message == MessageRef(channel="C1", ts="1.0")
     assert services.sessions.get().message == MessageRef(channel="C1", ts="1.0")
     services.sessions.end("U1", "C1", "done")
-    assert transport.kinds() == ["snapshot", "ended", "summary"]
-    assert [thread for _, _, thread in transport.sent[1:]] == [
-        MessageRef(channel="C1", ts="1.0")
-    ] * 2
+    assert transport.kinds() == ["snapshot", "ended"]
+    assert [thread for _, _, thread in transport.sent[1:]] == [MessageRef(channel="C1", ts="1.0")]
     assert services.outbox.depth() == 0
 
 
@@ -57,7 +55,7 @@ def test_transient_failures_wait_for_retry_after_and_keep_order(
     for _ in range(3):
         services.delivery.deliver_ready()
         clock.advance(timedelta(seconds=2))
-    assert transport.kinds() == ["snapshot", "ended", "summary"]
+    assert transport.kinds() == ["snapshot", "ended"]
 
 
 def test_backoff_grows_and_an_unknown_outcome_is_remembered(
@@ -121,11 +119,11 @@ def test_one_message_per_channel_per_pass(
     services.sessions.start("U2", "C1", "")  # a new session's snapshot: delivered now
     assert transport.kinds() == ["snapshot"]
     clock.advance(timedelta(seconds=2))  # the retry is due
-    for expected in ("snapshot", "ended", "summary"):
+    for expected in ("snapshot", "ended"):
         sent = services.delivery.deliver_ready()
         assert (sent.attempted, sent.deferred) == (1, 0)
         assert transport.kinds()[-1] == expected
-        if expected != "summary":
+        if expected != "ended":
             held = services.delivery.deliver_ready()  # the same instant: the channel must wait
             assert (held.attempted, held.deferred) == (0, 1)
         clock.advance(timedelta(seconds=1))
