@@ -11,7 +11,8 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -69,16 +70,38 @@ def data_dir_lock(directory: Path) -> DataDirLock:
         return lock
 
 
-_dir_fds: dict[Path, int] = {}
+class DescriptorCache:
+    """Descriptors kept open for reuse, at most `size` (least recently used closed first), each
+    used only under the cache's lock so an eviction never closes one in use."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._fds: OrderedDict[Path, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def use(self, path: Path, opener: Callable[[Path], int], action: Callable[[int], None]) -> None:
+        with self._lock:
+            fd = self._fds.pop(path, None)
+            if fd is None:
+                fd = opener(path)
+            self._fds[path] = fd
+            while len(self._fds) > self._size:
+                os.close(self._fds.popitem(last=False)[1])
+            action(fd)
+
+    def forget(self, path: Path) -> None:
+        with self._lock:
+            fd = self._fds.pop(path, None)
+            if fd is not None:
+                os.close(fd)
+
+
+_dir_fds = DescriptorCache()
 
 
 def fsync_dir(directory: Path) -> None:
     """Make renames and new files in `directory` durable (its descriptor is kept open)."""
-    with _locks_guard:
-        fd = _dir_fds.get(directory)
-        if fd is None:
-            fd = _dir_fds[directory] = os.open(directory, os.O_RDONLY)
-    os.fsync(fd)
+    _dir_fds.use(directory, lambda path: os.open(path, os.O_RDONLY), os.fsync)
 
 
 def write_atomic(path: Path, text: str, *, sync_dir: bool = True) -> None:

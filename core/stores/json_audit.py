@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from core.audit import GENESIS, ChainBroken, Verification, build_record, check_r
 from core.errors import StoreCorrupted
 from core.models import AuditEvent
 from core.stores.files import (
+    DescriptorCache,
     append_line,
     data_dir_lock,
     fsync_dir,
@@ -24,23 +24,33 @@ HEAD_FILE = "audit.head"
 
 
 HEAD_SIZE = 127  # one fixed-size record, rewritten in place, well inside one disk sector
-_head_fds: dict[Path, int] = {}
-_head_guard = threading.Lock()
+_head_fds = DescriptorCache()
 
 
-def _head_fd(path: Path) -> int:
-    """The head's descriptor, opened once per process (again if the file was removed)."""
-    with _head_guard:
-        fd = _head_fds.get(path)
-        if fd is None or not path.exists():
-            created = not path.exists()
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            _head_fds[path] = fd
-            if created:
-                os.pwrite(fd, _head_record(0, GENESIS), 0)
-                os.fsync(fd)
-                fsync_dir(path.parent)
-        return fd
+def _ensure_head(path: Path) -> None:
+    """Create the head (at the genesis) durably, before the log's first line, or again if it
+    was removed."""
+    if path.exists():
+        return
+    _head_fds.forget(path)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        _pwrite_all(fd, _head_record(0, GENESIS))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    fsync_dir(path.parent)
+
+
+def _write_head(path: Path, seq: int, digest: str) -> None:
+    """Rewrite the head in place: no temp file, no fsync (a lost update leaves an older head)."""
+    record = _head_record(seq, digest)
+    _head_fds.use(path, lambda p: os.open(p, os.O_RDWR), lambda fd: _pwrite_all(fd, record))
+
+
+def _pwrite_all(fd: int, data: bytes) -> None:
+    if os.pwrite(fd, data, 0) != len(data):
+        raise OSError(f"short write of the audit head ({len(data)} bytes expected)")
 
 
 def _head_record(seq: int, digest: str) -> bytes:
@@ -61,11 +71,11 @@ class JsonAuditLog:
 
     def append(self, event: AuditEvent, at_utc: str) -> dict[str, Any]:
         with self._lock:
-            head = _head_fd(self._head_path)
+            _ensure_head(self._head_path)
             seq, prev = self._last_link()
             line, digest = build_record(event, seq + 1, prev, at_utc)
             append_line(self._path, line)
-            os.pwrite(head, _head_record(seq + 1, digest), 0)
+            _write_head(self._head_path, seq + 1, digest)
             record: dict[str, Any] = json.loads(line)
             return record
 

@@ -152,3 +152,17 @@ def test_any_event_text_round_trips_and_verifies(texts: list[str]) -> None:
         assert [r["data"]["notes"] for r in log.tail(len(texts))] == texts
     finally:
         shutil.rmtree(directory)
+
+
+def test_descriptors_stay_bounded_however_many_data_dirs(tmp_path: Path) -> None:
+    """A process with many data dirs (the test suite) keeps a bounded number of descriptors."""
+    import os
+
+    before = len(os.listdir("/proc/self/fd"))
+    for n in range(150):
+        directory = tmp_path / f"d{n}"
+        directory.mkdir()
+        JsonAuditLog(directory).append(AuditEvent(event="GO_SESSION_START"), AT)
+    opened = len(os.listdir("/proc/self/fd")) - before
+    assert opened <= 150 + 2 * 64 + 5  # a lock per dir, and the capped caches
+    assert all(JsonAuditLog(tmp_path / f"d{n}").verify().ok for n in (0, 75, 149))
