@@ -60,6 +60,10 @@ def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
     return params
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 resets connections under a burst of clients
+
+
 class FakeSlack:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.calls: list[Call] = []
@@ -69,7 +73,7 @@ class FakeSlack:
         self._failures: dict[str, list[Failure]] = {}
         self._lock = threading.Condition()
         self._ts = 1_700_000_000_000_000
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server = _Server((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
