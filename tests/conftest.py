@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import json
 import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -56,6 +58,28 @@ class FakeClock:
     def advance(self, delta: timedelta) -> None:
         with self._lock:
             self._now += delta
+
+
+def outside_env(**extra: str) -> dict[str, str]:
+    """This environment without any GOBOT_/SLACK_ setting of the caller's, plus `extra`."""
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(("GOBOT_", "SLACK_"))}
+    return {**kept, **extra}
+
+
+def run_gobot(
+    *args: str, env: dict[str, str], cwd: Path | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """`gobot ARGS` as a separate process, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=env,
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def audit_records(services: Services) -> list[dict[str, Any]]:

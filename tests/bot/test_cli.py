@@ -3,27 +3,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.wiring import Services
-from tests.conftest import FakeClock, json_only
+from tests.conftest import FakeClock, json_only, outside_env, run_gobot
 
 
 def gobot(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "GOBOT_DATA_DIR": str(data_dir), **env}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=60,
-        check=False,
-    )
+    return run_gobot(*args, env=outside_env(GOBOT_DATA_DIR=str(data_dir), **env))
 
 
 def test_status_with_no_session(data_dir: Path) -> None:

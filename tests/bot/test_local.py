@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.conftest import outside_env, run_gobot
 
 FAST = {"GOBOT_REMIND_AFTER": "1s", "GOBOT_REMIND_EVERY": "1s", "GOBOT_TICK": "200ms"}
 
@@ -14,21 +14,11 @@ FAST = {"GOBOT_REMIND_AFTER": "1s", "GOBOT_REMIND_EVERY": "1s", "GOBOT_TICK": "2
 def local(
     workdir: Path, script: str | None = None, stdin: str = "", **env: str
 ) -> subprocess.CompletedProcess[str]:
-    args = [sys.executable, "-m", "bot", "local"]
+    args = ["local"]
     if script is not None:
         (workdir / "demo.txt").write_text(script)
         args += ["--script", "demo.txt"]
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("GOBOT_", "SLACK_"))}
-    return subprocess.run(
-        args,
-        cwd=workdir,
-        env={**environment, **env},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_gobot(*args, env=outside_env(**env), cwd=workdir, stdin=stdin)
 
 
 def test_script_start_reminder_checklist_end(tmp_path: Path) -> None:
@@ -64,15 +54,7 @@ def test_script_start_reminder_checklist_end(tmp_path: Path) -> None:
     ]
     assert events[0] == "GO_SESSION_START" and "GO_REMINDER_SENT" in events
     assert "GO_STEP_COMPLETE" in events and events[-1] == "GO_SESSION_END"
-    verify = subprocess.run(
-        [sys.executable, "-m", "bot", "audit", "verify"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={k: v for k, v in os.environ.items() if not k.startswith("GOBOT_")},
-    )
+    verify = run_gobot("audit", "verify", env=outside_env(), cwd=tmp_path)
     assert verify.returncode == 0, verify.stderr
 
 

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
@@ -11,6 +9,7 @@ import yaml
 from bot.manifest import build_manifest
 from bot.settings import Settings
 from tests.bot.conftest import SlackHarness
+from tests.conftest import outside_env, run_gobot
 
 
 def manifest_commands(manifest: dict[str, object]) -> list[str]:
@@ -63,18 +62,8 @@ def test_socket_manifest_has_no_urls_and_scopes_follow_the_settings(data_dir: Pa
 
 
 def test_cli_json_and_yaml_agree_and_a_missing_url_is_one_line(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOBOT_", "SLACK_"))}
-
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot", "manifest", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return run_gobot("manifest", *args, env=outside_env(), cwd=tmp_path)
 
     as_json = json.loads(run("--url", "https://h.example").stdout)
     as_yaml = yaml.safe_load(run("--url", "https://h.example", "--format", "yaml").stdout)

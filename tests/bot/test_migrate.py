@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,21 +10,14 @@ from typing import Any
 import pytest
 
 from bot.wiring import Services
-from tests.conftest import FakeClock, audit_records
+from tests.conftest import FakeClock, audit_records, outside_env, run_gobot
 
 postgres_target = pytest.mark.parametrize("store_settings", ["postgres"], indirect=True)
 
 
 def migrate(data_dir: Path, url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GOBOT_DATA_DIR": str(data_dir), "GOBOT_DATABASE_URL": url}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "migrate", "--to", "postgres"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env = outside_env(GOBOT_DATA_DIR=str(data_dir), GOBOT_DATABASE_URL=url)
+    return run_gobot("migrate", "--to", "postgres", env=env)
 
 
 @postgres_target

@@ -1,25 +1,18 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from urllib.parse import unquote
 
 import pytest
 from slack_sdk.models.blocks import Block
 
 from bot.preview import BUILDER, KINDS
+from tests.conftest import outside_env, run_gobot
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_preview_prints_valid_block_kit_and_a_builder_link(kind: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "preview", kind],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_gobot("preview", kind, env=outside_env())
     assert result.returncode == 0, result.stderr
     body, _, link_line = result.stdout.rpartition("\nSee it rendered: ")
     payload = json.loads(body)
@@ -32,11 +25,5 @@ def test_preview_prints_valid_block_kit_and_a_builder_link(kind: str) -> None:
 
 
 def test_unknown_preview_is_refused() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "preview", "nope"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_gobot("preview", "nope", env=outside_env())
     assert result.returncode == 2 and "Traceback" not in result.stderr

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from tests.bot.conftest import (
     serve_env,
     signed_headers,
 )
+from tests.conftest import run_gobot
 
 
 @pytest.fixture
@@ -46,17 +45,6 @@ def test_serve_end_to_end(served: ServeProcess, fake_slack: FakeSlack) -> None:
     output = process.communicate(timeout=10)[0]
     assert "Traceback" not in output
     assert BOT_TOKEN not in output and SIGNING_SECRET not in output
-
-
-def run_gobot(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
 
 
 def test_serve_without_credentials_is_one_clear_line(fake_slack: FakeSlack, data_dir: Path) -> None:
