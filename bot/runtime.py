@@ -46,7 +46,14 @@ def build_runtime(
         metrics,
         settings.slack_timeout.total_seconds(),
     )
-    services = build_services(settings, clock=clock, transport=SlackTransport(client))
+    posting = make_client(
+        settings.slack_bot_token.get_secret_value(),
+        settings.slack_api_url,
+        metrics,
+        settings.slack_timeout.total_seconds(),
+        wait_on_rate_limit=False,
+    )
+    services = build_services(settings, clock=clock, transport=SlackTransport(posting))
     metrics.watch(services.outbox.depth, lambda: len(services.sessions.active()))
     app = build_app(settings, services, client, metrics, socket_mode=socket_mode)
     ticker = Ticker(services, settings.tick, metrics)

@@ -42,7 +42,11 @@ class Ticker:
             if delivery is not None:
                 deadline = time.monotonic() + 0.8 * self._every.total_seconds()
                 while time.monotonic() < deadline:
-                    result = delivery.deliver_ready()
+                    try:
+                        result = delivery.deliver_ready()
+                    except Exception:
+                        log.exception("delivery pass failed; the next tick tries again")
+                        break
                     done = result.attempted == 0 and result.deferred == 0
                     if done or time.monotonic() + PASS_GAP_SECONDS >= deadline:
                         break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Collection
@@ -11,10 +12,11 @@ from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from bot import views
@@ -28,21 +30,48 @@ GROUP_CACHE_SECONDS = 300.0
 SLACK_TIMEOUT_SECONDS = 10
 
 
+def _unsent(error: Exception) -> bool:
+    """Failures that cannot have reached Slack: a refused connection, a failed DNS lookup."""
+    reason = error.reason if isinstance(error, URLError) else error
+    return isinstance(reason, ConnectionRefusedError | socket.gaierror)
+
+
+class UnsentRetryHandler(RetryHandler):
+    """Retries only what cannot have reached Slack; any other failure may have posted, and is
+    the outbox's to look up before it posts again."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return error is not None and _unsent(error)
+
+
 def make_client(
-    token: str, base_url: str, metrics: Metrics, timeout: float = SLACK_TIMEOUT_SECONDS
+    token: str,
+    base_url: str,
+    metrics: Metrics,
+    timeout: float = SLACK_TIMEOUT_SECONDS,
+    *,
+    wait_on_rate_limit: bool = True,
 ) -> WebClient:
-    """Retries connection failures and one 429 (sleeping for Retry-After) inline; never a
-    timeout, whose outcome is unknown and whose blind retry could post twice. Anything more is
-    the outbox's to retry."""
+    """A metered client. It retries inline only failures that cannot have reached Slack, and,
+    with `wait_on_rate_limit`, one 429 after Retry-After (fine for calls that are harmless to
+    repeat; the outbox's posting client leaves 429s to the outbox, which honours Retry-After
+    without holding a lease through the wait)."""
+    handlers: list[RetryHandler] = [UnsentRetryHandler(max_retry_count=2)]
+    if wait_on_rate_limit:
+        handlers.append(RateLimitErrorRetryHandler(max_retry_count=1))
     return MeteredWebClient(
         metrics=metrics,
         token=token,
         base_url=base_url,
         timeout=timeout,  # type: ignore[arg-type]  # urllib takes float seconds
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=1),
-        ],
+        retry_handlers=handlers,
     )
 
 
@@ -68,47 +97,30 @@ class GroupMembers:
         return members
 
 
-PERMANENT_ERRORS = frozenset(
-    {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "channel_is_archived",
-        "msg_too_long",
-        "msg_blocks_too_long",
-        "invalid_blocks",
-        "invalid_blocks_format",
-        "no_text",
-        "restricted_action",
-        "cant_update_message",
-        "edit_window_closed",
-        "message_not_found",
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
-        "token_revoked",
-        "missing_scope",
-        "invalid_metadata_format",
-        "too_many_attachments",
-        "user_not_in_channel",
-    }
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
 METADATA_EVENT = "gobot_outbox"
 
 
 def classify(exc: Exception) -> Failed:
-    """A failed Slack call as the outbox sees it: retry (when), give up, or look first."""
+    """A failed Slack call as the outbox sees it: retry (when), give up, or look first.
+
+    Slack errors are final unless known to be passing: an unknown one retried forever would
+    hold up every later message of its session."""
     if isinstance(exc, SlackApiError):
-        error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
-        if exc.response.status_code == 429:
-            retry_after = exc.response.headers.get("Retry-After", "1")
-            return Failed(error="ratelimited", retry_after=float(retry_after))
-        return Failed(error=error, permanent=error in PERMANENT_ERRORS)
-    if isinstance(exc, TimeoutError) or (
-        isinstance(exc, URLError) and isinstance(exc.reason, TimeoutError)
-    ):
-        return Failed(error="Slack timed out", maybe_sent=True)
-    return Failed(error=f"Slack unreachable ({type(exc).__name__})")
+        status = exc.response.status_code
+        error = str(exc.response.get("error") or f"HTTP {status}")
+        if status == 429:
+            try:
+                retry_after = float(exc.response.headers.get("Retry-After", "1"))
+            except (TypeError, ValueError):
+                retry_after = 1.0
+            return Failed(error="ratelimited", retry_after=retry_after)
+        return Failed(error=error, permanent=status < 500 and error not in TRANSIENT_ERRORS)
+    if _unsent(exc):
+        return Failed(error=f"Slack unreachable ({type(exc).__name__})")
+    return Failed(error=f"no answer from Slack ({type(exc).__name__})", maybe_sent=True)
 
 
 class SlackTransport:
@@ -119,7 +131,10 @@ class SlackTransport:
         self._client = client
 
     def send(self, item: OutboxItem, thread: MessageRef | None) -> SendResult:
-        session = GoSession.model_validate(item.data["session"])
+        try:
+            session = GoSession.model_validate(item.data["session"])
+        except (KeyError, ValueError) as exc:
+            return Failed(error=f"unreadable outbox item ({type(exc).__name__})", permanent=True)
         try:
             if item.maybe_sent:
                 found = self._find(item, thread)

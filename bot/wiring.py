@@ -94,7 +94,7 @@ def build_services(
             transport,
             audit,
             clock,
-            lease=2 * settings.slack_timeout + timedelta(seconds=5),
+            lease=3 * settings.slack_timeout + timedelta(seconds=5),  # look up, update, post
         )
         if transport is not None
         else None

@@ -118,8 +118,9 @@ class Outbox(Protocol):
         self, item: OutboxItem, next_attempt_utc: str, error: str, maybe_sent: bool
     ) -> None: ...
 
-    def drop(self, session_id: str, kinds: tuple[str, ...]) -> int:
-        """Remove a session's pending items of these kinds; return how many."""
+    def drop(self, session_id: str, kinds: tuple[str, ...], now_utc: str) -> int:
+        """Remove a session's pending items of these kinds, except those being sent (leased
+        past `now_utc`, which stay ahead of what follows); return how many."""
         ...
 
     def depth(self) -> int: ...

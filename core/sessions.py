@@ -185,8 +185,8 @@ class SessionService:
                 ended.ended_at_utc or "",
             )
             self._store.finish(ended)
-            self._outbox.drop(ended.id or "", SESSION_BOUND)
             now_utc = ended.ended_at_utc or ""
+            self._outbox.drop(ended.id or "", SESSION_BOUND, now_utc)
             self._outbox.add(
                 [
                     outbox_item(

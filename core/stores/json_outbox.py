@@ -6,6 +6,7 @@ session's snapshot landed."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from core.stores.files import (
 )
 
 OUTBOX_DIR = "outbox"
+log = logging.getLogger("gobot.outbox")
 
 
 class JsonOutbox:
@@ -45,9 +47,13 @@ class JsonOutbox:
             return []
         items = []
         for name in names:
-            raw = read_json(self._dir / name)
-            if raw is not None:
-                items.append(OutboxItem.model_validate(raw))
+            try:
+                raw = read_json(self._dir / name)
+                if raw is not None:
+                    items.append(OutboxItem.model_validate(raw))
+            except (ValueError, UnicodeDecodeError):
+                log.exception("outbox item %s is unreadable; set aside as .bad", name)
+                (self._dir / name).rename(self._dir / f"{name}.bad")
         return items
 
     def add(self, items: list[OutboxItem]) -> None:
@@ -115,23 +121,29 @@ class JsonOutbox:
             )
             write_json_atomic(self._path(updated), updated.model_dump(mode="json"))
 
-    def drop(self, session_id: str, kinds: tuple[str, ...]) -> int:
+    def drop(self, session_id: str, kinds: tuple[str, ...], now_utc: str) -> int:
         with self._lock:
             try:
                 names = os.listdir(self._dir)
             except FileNotFoundError:
                 return 0
-            dropped = [
+            candidates = [
                 name
                 for name in names
                 if name.endswith(".json")
                 and name.split(".")[1:3] in ([session_id, kind] for kind in kinds)
             ]
-            for name in dropped:
+            dropped = 0
+            for name in candidates:
+                raw = read_json(self._dir / name)
+                lease = (raw or {}).get("lease_until_utc")
+                if lease is not None and lease > now_utc:
+                    continue  # being sent: it stays ahead of what follows
                 (self._dir / name).unlink(missing_ok=True)
+                dropped += 1
             if dropped:
                 fsync_dir(self._dir)
-            return len(dropped)
+            return dropped
 
     def depth(self) -> int:
         try:

@@ -434,11 +434,13 @@ class PgOutbox:
                 ),
             )
 
-    def drop(self, session_id: str, kinds: tuple[str, ...]) -> int:
+    def drop(self, session_id: str, kinds: tuple[str, ...], now_utc: str) -> int:
+        """Leased items stay: they are being sent, ahead of what follows."""
         with self._db.transaction() as db:
             cursor = db.execute(
-                "DELETE FROM gobot_outbox WHERE session_id = %s AND kind = ANY(%s)",
-                (session_id, list(kinds)),
+                "DELETE FROM gobot_outbox WHERE session_id = %s AND kind = ANY(%s) "
+                "AND (lease_until IS NULL OR lease_until <= %s)",
+                (session_id, list(kinds), now_utc),
             )
             return cursor.rowcount
 

@@ -327,16 +327,21 @@ def test_post_failure_is_reported_and_the_session_kept(slack: SlackHarness, data
     assert audit_events(data_dir)[-1]["event"] == "GO_POST_FAILED"
 
 
-def test_rate_limited_post_is_retried_after_retry_after_and_lands_once(
-    slack: SlackHarness,
+def test_rate_limited_post_waits_for_retry_after_and_lands_once(
+    slack: SlackHarness, clock: FakeClock
 ) -> None:
+    """The outbox, not the client, retries a 429: after Retry-After, and without holding a
+    lease through the wait."""
     from bot.fake_slack import Failure
 
-    slack.fake.fail("chat.postMessage", Failure(status=429, error="ratelimited", retry_after=1))
-    started = time.monotonic()
+    slack.fake.fail("chat.postMessage", Failure(status=429, error="ratelimited", retry_after=30))
     reply = slack.run("/go-start", "patience")
-    assert "snapshot posted" in reply
-    assert time.monotonic() - started >= 1.0
+    assert "Slack has not taken the message yet" in reply
+    clock.advance(timedelta(seconds=29))
+    slack.tick()
+    assert len(slack.fake.calls_to("chat.postMessage")) == 1  # not before Retry-After
+    clock.advance(timedelta(seconds=1))
+    slack.tick()
     assert len(slack.fake.calls_to("chat.postMessage")) == 2  # the 429, then the retry
     assert len(slack.fake.messages) == 1
     assert slack.services.sessions.get().message is not None

@@ -76,7 +76,7 @@ def test_sigkill_and_restart_resume_reminders_without_duplicates(
     before = numbers(fake_slack)
     time.sleep(2.5)  # slots missed while down
     with ServeProcess.start(green, fake_slack, **FAST):
-        # A lease the killed process held runs out first (2 x the Slack timeout + 5 s).
+        # A lease the killed process held runs out first (3 x the Slack timeout + 5 s).
         assert fake_slack.wait_for(lambda f: len(reminder_posts(f)) >= len(before) + 2, timeout=20)
     after = numbers(fake_slack)
     assert after == list(range(1, len(after) + 1)), after  # no slot twice, none replayed

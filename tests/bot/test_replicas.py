@@ -83,7 +83,7 @@ def test_each_reminder_slot_once_across_replicas_even_when_one_is_killed(
         assert fake_slack.wait_for(lambda f: len(reminder_numbers(f)) >= 4, timeout=15)
         one.kill()
         before = len(reminder_numbers(fake_slack))
-        # The survivor carries on (a lease the killed one held runs out after 7 s).
+        # The survivor carries on (a lease the killed one held runs out after 8 s).
         assert fake_slack.wait_for(lambda f: len(reminder_numbers(f)) >= before + 4, timeout=25), (
             reminder_numbers(fake_slack)
         )

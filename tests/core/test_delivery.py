@@ -128,3 +128,22 @@ def test_one_message_per_channel_per_pass(
             assert (held.attempted, held.deferred) == (0, 1)
         clock.advance(timedelta(seconds=1))
     assert services.outbox.depth() == 0
+
+
+def test_a_reminder_being_sent_when_the_session_ends_stays_ahead_of_the_end(
+    wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock
+) -> None:
+    """End drops pending reminders, but not one already leased by a sender: the end's message
+    waits behind it, so no reminder can land after the end's messages."""
+    services = wired(remind_after="1m", remind_every="1m")
+    services.sessions.start("U1", "C1", "")
+    clock.advance(timedelta(minutes=1))
+    services.reminders.tick()
+    [reminder] = services.outbox.ready("9999-12-31T00:00:00Z")
+    now = "2026-01-01T09:01:00.000000Z"
+    assert services.outbox.lease(reminder, now, "2026-01-01T09:02:00.000000Z") is not None
+    services.sessions.end("U1", "C1", "")  # while the reminder is in flight
+    kinds = [i.kind for i in services.outbox.ready("2026-01-01T09:03:00.000000Z")]
+    assert kinds == ["reminder"]  # the end waits behind the in-flight reminder
+    services.outbox.done(reminder)  # the in-flight send finishes
+    assert [i.kind for i in services.outbox.ready("9999-12-31T00:00:00Z")] == ["ended"]

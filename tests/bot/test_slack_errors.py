@@ -1,0 +1,52 @@
+"""How Slack failures are judged: retried (when), final, or to be looked up first."""
+
+from __future__ import annotations
+
+import socket
+from urllib.error import URLError
+
+import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
+
+from bot.slack import classify
+
+
+def api_error(status: int, error: str, headers: dict[str, str] | None = None) -> SlackApiError:
+    response = SlackResponse(
+        client=None,
+        http_verb="POST",
+        api_url="x",
+        req_args={},
+        data={"ok": False, "error": error},
+        headers=headers or {},
+        status_code=status,
+    )
+    return SlackApiError(error, response)
+
+
+@pytest.mark.parametrize(
+    ("exc", "permanent", "maybe_sent", "retry_after"),
+    [
+        (api_error(429, "ratelimited", {"Retry-After": "7"}), False, False, 7.0),
+        (api_error(429, "ratelimited", {"Retry-After": "soon"}), False, False, 1.0),
+        (api_error(200, "not_in_channel"), True, False, None),
+        (api_error(200, "some_error_slack_adds_later"), True, False, None),
+        (api_error(200, "internal_error"), False, False, None),
+        (api_error(503, "service_unavailable"), False, False, None),
+        (URLError(ConnectionRefusedError()), False, False, None),
+        (URLError(socket.gaierror()), False, False, None),
+        (TimeoutError(), False, True, None),
+        (ConnectionResetError(), False, True, None),
+        (URLError(TimeoutError()), False, True, None),
+    ],
+)
+def test_classify(
+    exc: Exception, permanent: bool, maybe_sent: bool, retry_after: float | None
+) -> None:
+    failure = classify(exc)
+    assert (failure.permanent, failure.maybe_sent, failure.retry_after) == (
+        permanent,
+        maybe_sent,
+        retry_after,
+    )
