@@ -25,6 +25,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.fake_slack import Call, FakeSlack, button_click_body, slash_command_body
 from bot.runtime import build_runtime
 from bot.settings import Settings
+from bot.views import block_texts
 from core.durations import parse_duration
 
 USER, CHANNEL = "ULOCAL", "CLOCAL"
@@ -41,15 +42,6 @@ class Button:
     label: str
     action_id: str
     value: str
-
-
-def _texts(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        own = [node["text"]] if isinstance(node.get("text"), str) else []
-        return own + [text for value in node.values() for text in _texts(value)]
-    if isinstance(node, list):
-        return [text for value in node for text in _texts(value)]
-    return []
 
 
 def _plain(text: str) -> str:
@@ -190,20 +182,20 @@ class LocalBot:
             self._show("#local, message updated", call.params)
 
     def _show(self, where: str, params: dict[str, Any]) -> None:
-        texts = [_plain(t) for t in _texts(params.get("blocks") or [])]
+        texts = [_plain(t) for t in block_texts(params.get("blocks") or [])]
         buttons = [
             element
             for block in params.get("blocks") or []
             if block.get("type") == "actions"
             for element in block.get("elements", [])
         ]
-        lines = [t for t in texts if t not in {_plain(_texts(b)[0]) for b in buttons}]
+        lines = [t for t in texts if t not in {_plain(block_texts(b)[0]) for b in buttons}]
         if not lines and isinstance(params.get("text"), str):
             lines = [_plain(params["text"])]
         out = [f"[{where}]"] + [f"  {line}" for t in lines for line in t.splitlines()]
         with self._lock:
             for element in buttons:
-                label = _plain(_texts(element)[0])
+                label = _plain(block_texts(element)[0])
                 self._buttons.append(Button(label, element["action_id"], element.get("value", "")))
                 out.append(f"  ({len(self._buttons)}) {label}")
             self._out.write("\n".join(out) + "\n")

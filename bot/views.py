@@ -36,6 +36,16 @@ STATUS_ICON = {
 }
 
 
+def block_texts(node: Any) -> list[str]:
+    """Every text of a message's blocks (or any part of them), in order: what a person reads."""
+    if isinstance(node, dict):
+        own = [node["text"]] if isinstance(node.get("text"), str) else []
+        return own + [text for value in node.values() for text in block_texts(value)]
+    if isinstance(node, list):
+        return [text for value in node for text in block_texts(value)]
+    return []
+
+
 def to_dicts(blocks: list[Block], limit: int = MAX_MESSAGE_BLOCKS) -> list[dict[str, Any]]:
     if len(blocks) > limit:
         raise ValueError(f"{len(blocks)} blocks; Block Kit allows {limit}")
@@ -167,12 +177,7 @@ def drift(session: GoSession) -> str:
     if session.snapshot is None or session.end_snapshot is None:
         return "no end snapshot"
     start, end = session.snapshot, session.end_snapshot
-    parts = []
-    if start.cone.band != end.cone.band:
-        parts.append(f"band {start.cone.band} → {end.cone.band}")
-    if start.status.status != end.status.status:
-        parts.append(f"health {start.status.status} → {end.status.status}")
-    return safe(", ".join(parts)) if parts else "no drift (band and health unchanged)"
+    return _drift_between(start.cone.band, start.status.status, end.cone.band, end.status.status)
 
 
 def summary_message(session: GoSession) -> list[dict[str, Any]]:

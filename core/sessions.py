@@ -8,7 +8,7 @@ from typing import Literal
 
 from core.clock import Clock, format_utc, parse_utc
 from core.errors import InvalidInput, NoActiveSession, SessionAlreadyActive
-from core.models import AuditEvent, GoSession, MessageRef, SessionChange
+from core.models import AuditEvent, GoSession, SessionChange
 from core.notes import clean_notes
 from core.outbox import SESSION_BOUND, new_item_id, outbox_item
 from core.ports import AuditLog, Deliverer, NullDeliverer, Outbox, SessionStore
@@ -200,13 +200,6 @@ class SessionService:
                 ]
             )
         return self._delivered(ended)
-
-    def record_message(self, session_id: str, scope: str, message: MessageRef) -> None:
-        """Where the session's snapshot landed, kept on the session if it is still its scope's."""
-        with self._store.transaction():
-            current = self._store.get(scope)
-            if current is not None and current.id == session_id:
-                self._store.replace(current.model_copy(update={"message": message}))
 
     def _ending(self, scope: str, session_id: str | None) -> GoSession:
         current = self._active(scope)

@@ -26,6 +26,7 @@ from bot.fake_slack import Call, FakeSlack, button_click_body, slash_command_bod
 from bot.http import create_http_app
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
+from bot.views import block_texts
 from bot.wiring import Services
 from tests.conftest import FakeClock
 
@@ -142,20 +143,7 @@ class SlackHarness:
 
 def block_text(params: dict[str, Any]) -> str:
     """Every text of a message's blocks, joined: what a person would read."""
-    parts: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("text"), str):
-                parts.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(params.get("blocks") or [])
-    return "\n".join(parts)
+    return "\n".join(block_texts(params.get("blocks") or []))
 
 
 def posts(fake: FakeSlack, method: str = "chat.postMessage") -> list[Call]:

@@ -41,7 +41,6 @@ def test_first_reminder_after_remind_after_then_every_remind_every(
     wired_policy: Callable[..., Services],
     transport: FakeTransport,
     clock: FakeClock,
-    data_dir: Path,
 ) -> None:
     services = wired_policy()
     services.sessions.start("U1", "C1", "")
@@ -84,7 +83,6 @@ def test_snooze_moves_the_next_reminder_and_is_audited(
     wired_policy: Callable[..., Services],
     transport: FakeTransport,
     clock: FakeClock,
-    data_dir: Path,
 ) -> None:
     services = wired_policy()
     session = services.sessions.start("U1", "C1", "").session
@@ -176,7 +174,6 @@ def test_health_watch_posts_once_per_change(
     transport: FakeTransport,
     clock: FakeClock,
     green: Path,
-    data_dir: Path,
 ) -> None:
     services = wired_policy()
     services.sessions.start("U1", "C1", "")
