@@ -23,7 +23,7 @@ from bot.wiring import build_services
 from core.clock import format_utc
 from core.models import ConeState, GoSession, HealthStatus, MessageRef, Snapshot
 from core.outbox import OutboxItem, SendResult, Sent
-from core.stores.files import dumps_compact
+from core.stores.json.datadir import dumps_compact
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 

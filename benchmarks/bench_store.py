@@ -24,8 +24,8 @@ from bot.settings import Settings
 from bot.wiring import Services, build_services
 from core.clock import format_utc
 from core.models import ConeState, GoSession, HealthStatus, Snapshot
-from core.stores.json_store import HISTORY_FILE
-from core.stores.pg import close_database
+from core.stores.json.sessions import HISTORY_FILE
+from core.stores.postgres.database import close_database
 
 WARMUP_CYCLES = 20
 HISTORY_SESSIONS = 100_000

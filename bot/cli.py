@@ -27,7 +27,7 @@ from core.durations import format_duration
 from core.errors import GoError
 from core.models import GoSession
 from core.stores.migrate import copy_json_to_postgres
-from core.stores.pg import open_database
+from core.stores.postgres import PgUnitOfWork
 
 
 def _fail(message: object, code: int = 2) -> NoReturn:
@@ -164,8 +164,8 @@ def migrate(target: str) -> None:
         settings = load_settings()
         if settings.database_url is None:
             raise SettingsError("GOBOT_DATABASE_URL is required for migrate --to postgres")
-        database = open_database(settings.database_url.get_secret_value())
-        copied = copy_json_to_postgres(settings.data_dir, database)
+        target = PgUnitOfWork.open(settings.database_url.get_secret_value())
+        copied = copy_json_to_postgres(settings.data_dir, target)
     except (SettingsError, GoError) as exc:
         _fail(exc, 1)
     click.echo(

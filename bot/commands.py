@@ -14,7 +14,7 @@ from bot.mrkdwn import safe
 from bot.wiring import Services
 from core.access import AccessPolicy, RateLimiter, Role
 from core.durations import parse_duration
-from core.errors import GoError, InvalidInput
+from core.errors import GoError, InvalidInput, StoreUnavailable
 from core.models import SessionChange
 
 log = logging.getLogger("gobot.commands")
@@ -39,13 +39,20 @@ class Spec:
     summary: str
     role: Role | None = None
     verb: str = ""
+    undone: str = "Nothing was done"
 
 
 SPECS: dict[str, Spec] = {
     "start": Spec(
-        "start [notes]", "open a GO session and post its snapshot", "operator", "start a GO session"
+        "start [notes]",
+        "open a GO session and post its snapshot",
+        "operator",
+        "start a GO session",
+        "Not started",
     ),
-    "end": Spec("end [notes]", "close the active GO session", "operator", "end a GO session"),
+    "end": Spec(
+        "end [notes]", "close the active GO session", "operator", "end a GO session", "Not ended"
+    ),
     "session": Spec("session", "show the current GO session"),
     "checklist": Spec("checklist", "show the launch playbook"),
     "next": Spec("next", "show the next playbook step"),
@@ -54,9 +61,12 @@ SPECS: dict[str, Spec] = {
         "mark a playbook step done",
         "operator",
         "complete playbook steps",
+        "Not completed",
     ),
     "history": Spec(f"history [n ≤ {MAX_SLACK_HISTORY}]", "show the last ended GO sessions"),
-    "reset": Spec("reset", "clear playbook progress (admins)", "admin", "reset the playbook"),
+    "reset": Spec(
+        "reset", "clear playbook progress (admins)", "admin", "reset the playbook", "Not reset"
+    ),
     "help": Spec("help", "show this help"),
 }
 
@@ -70,14 +80,25 @@ class Reply:
     outcome: str
 
 
-def user_message(error: BaseException) -> str:
-    """The one map from errors to what a Slack user reads: a typed error says what happened;
-    anything else gets a short id that is also logged, never a stack trace."""
+def user_message(error: BaseException, undone: str = "Nothing was done") -> str:
+    """The one map from errors to what a Slack user reads: a typed error says what happened
+    (a store failure also whether anything changed); anything else gets a short id that is also
+    logged, never a stack trace."""
+    if isinstance(error, StoreUnavailable):
+        if error.kept:
+            return f":warning: {safe(error.message[:1].upper() + error.message[1:])}."
+        return (
+            f":warning: {undone}: {safe(error.message)}. Nothing changed; try again once that "
+            "is fixed."
+        )
     if isinstance(error, GoError):
         return f":warning: {safe(error.message)}"
     error_id = secrets.token_hex(4)
     log.error("unexpected error %s", error_id, exc_info=error)
-    return f":x: Something went wrong (error id `{error_id}`). Nothing was lost; please try again."
+    return (
+        f":x: Something went wrong (error id `{error_id}`); it may not have been done. "
+        "Check with `/go-session` before trying again."
+    )
 
 
 class CommandRouter:
@@ -127,9 +148,9 @@ class CommandRouter:
                 self._limiter.check(user)
             return Reply(sub, handler(Invocation(user, channel, sub, args, reply_to)), "ok")
         except GoError as exc:
-            return Reply(sub, views.text_message(user_message(exc)), exc.code)
+            return Reply(sub, views.text_message(user_message(exc, spec.undone)), exc.code)
         except Exception as exc:
-            return Reply(sub, views.text_message(user_message(exc)), "error")
+            return Reply(sub, views.text_message(user_message(exc, spec.undone)), "error")
 
     def help_text(self) -> str:
         lines = [f"`/go {spec.usage}` — {spec.summary}" for spec in SPECS.values()]
@@ -169,7 +190,7 @@ class CommandRouter:
                 user, channel, None, session_id=session_id, reply_to=reply_to
             )
         except Exception as exc:
-            return views.text_message(user_message(exc))
+            return views.text_message(user_message(exc, "Not ended"))
         if change.delivery.problem:
             return _change_message(
                 change,
@@ -189,7 +210,7 @@ class CommandRouter:
                 scope, session_id, user, parse_duration(duration)
             )
         except Exception as exc:
-            return views.text_message(user_message(exc))
+            return views.text_message(user_message(exc, "Not snoozed"))
         return views.text_message(
             f":zzz: Reminders snoozed for {duration}: the next one is due at "
             f"{snoozed.reminder.next_due_utc}."

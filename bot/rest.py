@@ -19,6 +19,8 @@ from core.errors import (
     NoActiveSession,
     SessionAlreadyActive,
     StepBlocked,
+    StoreCorrupted,
+    StoreUnavailable,
     UnknownStep,
 )
 from core.models import Checklist, ChecklistItem, GoSession, NextStep
@@ -30,6 +32,8 @@ STATUS = {
     StepBlocked: 409,
     UnknownStep: 404,
     InvalidInput: 422,
+    StoreUnavailable: 503,
+    StoreCorrupted: 503,
 }
 
 

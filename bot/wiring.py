@@ -9,14 +9,12 @@ from bot.settings import Settings, SettingsError
 from core.clock import Clock, SystemClock
 from core.delivery import DeliveryService
 from core.playbook import PlaybookService, load_steps
-from core.ports import AuditLog, Outbox, ProgressStore, SessionStore, Transport
+from core.ports import AuditLog, Outbox, Transport, UnitOfWork
 from core.reminders import ReminderPolicy, ReminderService
 from core.sessions import SessionService
 from core.snapshots import CONE_FILE, HEALTH_FILE, FileSource, SnapshotTaker, source_from_spec
-from core.stores.json_audit import JsonAuditLog
-from core.stores.json_outbox import JsonOutbox
-from core.stores.json_store import JsonProgressStore, JsonSessionStore
-from core.stores.pg import PgAuditLog, PgOutbox, PgProgressStore, PgSessionStore, open_database
+from core.stores.json import JsonUnitOfWork
+from core.stores.postgres import PgUnitOfWork
 
 
 @dataclass(frozen=True)
@@ -31,27 +29,12 @@ class Services:
     delivery: DeliveryService | None
 
 
-@dataclass(frozen=True)
-class Stores:
-    sessions: SessionStore
-    progress: ProgressStore
-    audit: AuditLog
-    outbox: Outbox
-
-
-def _stores(settings: Settings) -> Stores:
+def _unit_of_work(settings: Settings) -> UnitOfWork:
     if settings.store == "postgres":
         if settings.database_url is None:
             raise SettingsError("GOBOT_DATABASE_URL is required with GOBOT_STORE=postgres")
-        db = open_database(settings.database_url.get_secret_value())
-        return Stores(PgSessionStore(db), PgProgressStore(db), PgAuditLog(db), PgOutbox(db))
-    data_dir = settings.data_dir
-    return Stores(
-        JsonSessionStore(data_dir),
-        JsonProgressStore(data_dir),
-        JsonAuditLog(data_dir),
-        JsonOutbox(data_dir),
-    )
+        return PgUnitOfWork.open(settings.database_url.get_secret_value())
+    return JsonUnitOfWork(settings.data_dir)
 
 
 def build_services(
@@ -79,8 +62,7 @@ def build_services(
     except ValueError as exc:
         raise SettingsError(f"invalid GOBOT_HEALTH_SOURCE: {exc}") from None
     snapshots = SnapshotTaker(cone, health, settings.source_timeout, clock)
-    stores = _stores(settings)
-    audit, store, outbox, progress = stores.audit, stores.sessions, stores.outbox, stores.progress
+    uow = _unit_of_work(settings)
     policy = ReminderPolicy(
         remind_after=settings.remind_after,
         remind_every=settings.remind_every,
@@ -89,10 +71,8 @@ def build_services(
     )
     delivery = (
         DeliveryService(
-            outbox,
-            store,
+            uow,
             transport,
-            audit,
             clock,
             lease=3 * settings.slack_timeout + timedelta(seconds=5),  # look up, update, post
         )
@@ -100,15 +80,15 @@ def build_services(
         else None
     )
     sessions = SessionService(
-        store,
-        audit,
+        uow,
         snapshots,
         clock,
-        outbox=outbox,
         deliverer=delivery,
         policy=policy,
         scope_mode=settings.session_scope,
     )
-    reminders = ReminderService(store, outbox, audit, snapshots, clock, policy=policy)
-    playbook = PlaybookService(load_steps(data_dir), progress, audit, snapshots, clock)
-    return Services(sessions, playbook, audit, snapshots, clock, reminders, outbox, delivery)
+    reminders = ReminderService(uow, snapshots, clock, policy=policy)
+    playbook = PlaybookService(load_steps(data_dir), uow, snapshots, clock)
+    return Services(
+        sessions, playbook, uow.audit, snapshots, clock, reminders, uow.outbox, delivery
+    )

@@ -1,9 +1,10 @@
-"""The audit hash chain: how a record is serialized, hashed and verified.
+"""The audit hash chain: how a record is serialized, hashed and verified, for every store.
 
 Each record is one compact JSON object whose last key is `hash`: the SHA-256 of the record's
 exact bytes without that key (the body), and the body holds `prev`, the previous record's hash.
 Hashing the raw bytes, not a re-serialization, makes any byte edit detectable. A separate head
-(last seq and hash) catches a cut-off tail, which a chain alone cannot see.
+(last seq and hash), written in the same unit of work as the record, catches a cut-off tail,
+which a chain alone cannot see.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,3 +72,24 @@ class Verification:
     problem: str | None = None
     line_number: int | None = None
     warning: str | None = None
+
+
+def verify_chain(lines: Iterable[str], head_seq: int, head_hash: str) -> Verification:
+    """Check every record in order against the chain, then that the head names the last one
+    (records cut off the end, or a head edited, break that)."""
+    prev, seq, number = GENESIS, 0, 0
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = check_record(line, number, seq + 1, prev)
+        except ChainBroken as broken:
+            return Verification(False, seq, str(broken), broken.line_number)
+        seq, prev = record["seq"], record["hash"]
+    if (seq, prev) != (head_seq, head_hash):
+        return Verification(
+            False,
+            seq,
+            f"the head names record {head_seq} but the chain ends at record {seq} "
+            "(records removed from the end, or the head edited)",
+            number + 1,
+        )
+    return Verification(True, seq)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from core.clock import Clock, format_utc
 from core.models import AuditEvent, Delivery, MessageRef
 from core.outbox import SESSION_BOUND, Failed, OutboxItem, Sent, backoff
-from core.ports import AuditLog, Outbox, SessionStore, Transport
+from core.ports import Transport, UnitOfWork
 
 log = logging.getLogger("gobot.delivery")
 CHANNEL_GAP = timedelta(seconds=1)  # Slack: about one message per second per channel
@@ -25,10 +25,8 @@ class DeliveryPass:
 class DeliveryService:
     def __init__(
         self,
-        outbox: Outbox,
-        store: SessionStore,
+        uow: UnitOfWork,
         transport: Transport,
-        audit: AuditLog,
         clock: Clock,
         *,
         lease: timedelta = timedelta(seconds=25),
@@ -36,10 +34,11 @@ class DeliveryService:
         """`lease`: how long an attempt may take before another sender may retry the item (a
         crashed sender's items wait that long); keep it above the Slack call timeout."""
         self._lease = lease
-        self._outbox = outbox
-        self._store = store
+        self._uow = uow
+        self._outbox = uow.outbox
+        self._store = uow.sessions
         self._transport = transport
-        self._audit = audit
+        self._audit = uow.audit
         self._clock = clock
         self._last_sent: dict[str, datetime] = {}
 
@@ -97,27 +96,28 @@ class DeliveryService:
         return current is not None and current.active and current.id == item.session_id
 
     def _sent(self, item: OutboxItem, message: MessageRef | None) -> None:
-        if item.kind == "snapshot" and message is not None:
-            self._outbox.set_thread(item.session_id, message)
-            with self._store.transaction():
+        with self._uow.transaction():
+            if item.kind == "snapshot" and message is not None:
+                self._outbox.set_thread(item.session_id, message)
                 current = self._store.get(item.scope)
                 if current is not None and current.id == item.session_id:
                     self._store.replace(current.model_copy(update={"message": message}))
-        self._outbox.done(item)
+            self._outbox.done(item)
 
     def _failed(self, item: OutboxItem, failure: Failed, *, tell_operator: bool) -> Delivery:
         if failure.permanent:
-            self._audit.append(
-                AuditEvent(
-                    event="GO_POST_FAILED",
-                    actor=item.actor or "gobot",
-                    channel=item.channel,
-                    session_id=item.session_id,
-                    data={"kind": item.kind, "error": failure.error, "attempts": item.attempts},
-                ),
-                format_utc(self._clock.now()),
-            )
-            self._outbox.done(item)
+            with self._uow.transaction():
+                self._audit.append(
+                    AuditEvent(
+                        event="GO_POST_FAILED",
+                        actor=item.actor or "gobot",
+                        channel=item.channel,
+                        session_id=item.session_id,
+                        data={"kind": item.kind, "error": failure.error, "attempts": item.attempts},
+                    ),
+                    format_utc(self._clock.now()),
+                )
+                self._outbox.done(item)
             if tell_operator:
                 self._transport.tell_operator(item, failure.error)
             return Delivery(problem=failure.error)

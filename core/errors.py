@@ -57,3 +57,14 @@ class PermissionDenied(GoError):
 
 class StoreCorrupted(GoError):
     code = "store_corrupted"
+
+
+class StoreUnavailable(GoError):
+    """The store could not take a change (disk full, read-only, database down). Unless `kept`,
+    nothing of the change was kept; the message says why, in an operator's words."""
+
+    code = "store_unavailable"
+
+    def __init__(self, message: str, *, kept: bool = False) -> None:
+        super().__init__(message)
+        self.kept = kept

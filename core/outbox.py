@@ -1,6 +1,7 @@
-"""The outbox: every Slack message the bot owes, recorded before it is sent.
+"""The outbox: every Slack message the bot owes, recorded before it is sent, and the rules
+every store applies to it.
 
-Items are written in the same transaction as the change that owes them, delivered in order
+Items are written in the same unit of work as the change that owes them, delivered in order
 per session (only a session's first pending item is ever ready), leased so that one process
 sends each, retried with backoff, and dropped only once delivered or judged undeliverable.
 """
@@ -36,6 +37,41 @@ class OutboxItem(BaseModel):
     lease_until_utc: str | None = None
     maybe_sent: bool = False
     last_error: str | None = None
+
+
+def is_ready(item: OutboxItem, now_utc: str) -> bool:
+    """Due, and not held by a sender."""
+    return item.next_attempt_utc <= now_utc and not being_sent(item, now_utc)
+
+
+def being_sent(item: OutboxItem, now_utc: str) -> bool:
+    return item.lease_until_utc is not None and item.lease_until_utc > now_utc
+
+
+def leased(current: OutboxItem, now_utc: str, until_utc: str) -> OutboxItem | None:
+    """The item taken for sending until `until_utc`, or None if another sender holds it.
+    Taking over an expired lease marks it `maybe_sent`: its sender died mid-attempt."""
+    if being_sent(current, now_utc):
+        return None
+    return current.model_copy(
+        update={
+            "lease_until_utc": until_utc,
+            "attempts": current.attempts + 1,
+            "maybe_sent": current.maybe_sent or current.lease_until_utc is not None,
+        }
+    )
+
+
+def retried(current: OutboxItem, next_attempt_utc: str, error: str, maybe_sent: bool) -> OutboxItem:
+    """The item released after a failed attempt, due again at `next_attempt_utc`."""
+    return current.model_copy(
+        update={
+            "next_attempt_utc": next_attempt_utc,
+            "lease_until_utc": None,
+            "last_error": error,
+            "maybe_sent": current.maybe_sent or maybe_sent,
+        }
+    )
 
 
 def backoff(attempts: int) -> timedelta:

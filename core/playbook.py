@@ -20,7 +20,7 @@ from core.models import (
     StepCompletion,
 )
 from core.notes import clean_notes
-from core.ports import AuditLog, ProgressStore
+from core.ports import UnitOfWork
 from core.snapshots import SnapshotTaker
 
 PLAYBOOK_FILE = "go_playbook.json"
@@ -98,14 +98,14 @@ class PlaybookService:
     def __init__(
         self,
         steps: tuple[PlaybookStep, ...],
-        progress: ProgressStore,
-        audit: AuditLog,
+        uow: UnitOfWork,
         snapshots: SnapshotTaker,
         clock: Clock,
     ) -> None:
         self._steps = steps
-        self._progress = progress
-        self._audit = audit
+        self._uow = uow
+        self._progress = uow.progress
+        self._audit = uow.audit
         self._snapshots = snapshots
         self._clock = clock
 
@@ -181,7 +181,7 @@ class PlaybookService:
                     f"Step {number} ({step.title}) was not completed: health is "
                     f"{health.status} ({reasons})."
                 )
-            with self._progress.transaction():
+            with self._uow.transaction():
                 if step.id not in self._progress.load().completed:
                     self._audit.append(
                         AuditEvent(
@@ -200,7 +200,7 @@ class PlaybookService:
 
     def reset(self, actor: str, channel: str | None = None) -> Checklist:
         """Clear every completion (an admin's action: the edge authorizes it)."""
-        with self._progress.transaction():
+        with self._uow.transaction():
             self._audit.append(
                 AuditEvent(event="GO_PLAYBOOK_RESET", actor=actor, channel=channel),
                 format_utc(self._clock.now()),

@@ -1,4 +1,5 @@
-"""Ports the services depend on. core/stores implements them; tests may swap in fakes."""
+"""Ports the services depend on. core/stores implements the stores and the unit of work that
+binds them; bot/ implements the transport."""
 
 from __future__ import annotations
 
@@ -18,11 +19,6 @@ from core.outbox import OutboxItem, SendResult
 
 
 class SessionStore(Protocol):
-    def transaction(self) -> AbstractContextManager[object]:
-        """A block in which this store's writes and the audit appends are one unit, serialized
-        against every other writer (every process). Read-check-write inside it is atomic."""
-        ...
-
     def get(self, scope: str) -> GoSession | None:
         """The latest session of a scope, active or ended; None if the scope never had one."""
         ...
@@ -50,7 +46,7 @@ class SessionStore(Protocol):
 
     def replace(self, session: GoSession) -> bool:
         """Write a new version of the scope's current session (same id); False if the scope has
-        moved on to another session. Callers check and write inside `transaction()`."""
+        moved on to another session. Callers check and write inside one unit of work."""
         ...
 
     def history(self, limit: int, scope: str | None = None) -> list[GoSession]:
@@ -75,8 +71,6 @@ class NullDeliverer:
 
 
 class ProgressStore(Protocol):
-    def transaction(self) -> AbstractContextManager[object]: ...
-
     def load(self) -> PlaybookProgress: ...
 
     def mark_done(self, step_id: str, completion: StepCompletion) -> StepCompletion | None:
@@ -100,7 +94,7 @@ class AuditLog(Protocol):
 
 class Outbox(Protocol):
     def add(self, items: list[OutboxItem]) -> None:
-        """Record items (inside the store transaction that owes them)."""
+        """Record items (inside the unit of work of the change that owes them)."""
         ...
 
     def ready(self, now_utc: str, limit: int = 1000) -> list[OutboxItem]:
@@ -140,3 +134,24 @@ class Transport(Protocol):
     def tell_operator(self, item: OutboxItem, problem: str) -> None:
         """Best effort: tell whoever caused the item that it could not be delivered."""
         ...
+
+
+class UnitOfWork(Protocol):
+    """The stores, and the one way to change them: inside `transaction()` every write (audit
+    record, state, owed messages, history) is kept all together or not at all, serialized
+    against every other writer of every process; read-check-write inside it is atomic. A
+    failure to keep the change raises StoreUnavailable with nothing kept."""
+
+    @property
+    def sessions(self) -> SessionStore: ...
+
+    @property
+    def progress(self) -> ProgressStore: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...

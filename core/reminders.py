@@ -1,10 +1,10 @@
 """Reminders, escalation and the health watch, driven by a tick.
 
 All state lives on the stored session (`reminder`, `watch`); the tick only looks for due work
-in the store. A reminder slot is claimed by compare-and-set on its due time inside a store
-transaction, so it goes out once however many processes tick; slots missed while the bot was
-down are coalesced into one (the next is due a full interval after the claim). Each session is
-handled in its own error boundary.
+in the store. A reminder slot is claimed by compare-and-set on its due time inside one unit of
+work, with its audit record and the message it owes, so it goes out once however many processes
+tick; slots missed while the bot was down are coalesced into one (the next is due a full
+interval after the claim). Each session is handled in its own error boundary.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from core.clock import Clock, format_utc, parse_utc
 from core.errors import InvalidInput, NoActiveSession
 from core.models import AuditEvent, GoSession, ReminderState, WatchState
 from core.outbox import Kind, OutboxItem, new_item_id, outbox_item
-from core.ports import AuditLog, Outbox, SessionStore
+from core.ports import UnitOfWork
 from core.snapshots import SnapshotTaker
 
 log = logging.getLogger("gobot.reminders")
@@ -57,18 +57,17 @@ class TickReport:
 class ReminderService:
     def __init__(
         self,
-        store: SessionStore,
-        outbox: Outbox,
-        audit: AuditLog,
+        uow: UnitOfWork,
         snapshots: SnapshotTaker,
         clock: Clock,
         *,
         policy: ReminderPolicy,
         new_id: Callable[[], str] = new_item_id,
     ) -> None:
-        self._store = store
-        self._outbox = outbox
-        self._audit = audit
+        self._uow = uow
+        self._store = uow.sessions
+        self._outbox = uow.outbox
+        self._audit = uow.audit
         self._snapshots = snapshots
         self._clock = clock
         self._policy = policy
@@ -95,7 +94,7 @@ class ReminderService:
         return current
 
     def _claim_reminder(self, seen: GoSession) -> int:
-        with self._store.transaction():
+        with self._uow.transaction():
             current = self._current(seen)
             if current is None or current.reminder.next_due_utc != seen.reminder.next_due_utc:
                 return 0  # ended, snoozed or claimed by another process meanwhile
@@ -138,7 +137,7 @@ class ReminderService:
             return 1
 
     def _watch(self, seen: GoSession) -> int:
-        with self._store.transaction():
+        with self._uow.transaction():
             current = self._current(seen)
             if current is None or current.watch.next_check_utc != seen.watch.next_check_utc:
                 return 0
@@ -147,7 +146,7 @@ class ReminderService:
             self._store.replace(current.model_copy(update={"watch": watch}))
         snapshot = self._snapshots.take()
         band, status = snapshot.cone.band, snapshot.status.status
-        with self._store.transaction():
+        with self._uow.transaction():
             current = self._current(seen)
             if current is None or (band, status) == (current.watch.band, current.watch.status):
                 return 0
@@ -178,7 +177,7 @@ class ReminderService:
     def snooze(self, scope: str, session_id: str, actor: str, duration: timedelta) -> GoSession:
         if not timedelta(0) < duration <= MAX_SNOOZE:
             raise InvalidInput("Snooze for a positive duration of at most 24h.")
-        with self._store.transaction():
+        with self._uow.transaction():
             current = self._store.get(scope)
             if current is None or not current.active or current.id != session_id:
                 raise NoActiveSession("That GO session has already ended.")

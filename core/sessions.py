@@ -11,7 +11,7 @@ from core.errors import InvalidInput, NoActiveSession, SessionAlreadyActive
 from core.models import AuditEvent, GoSession, SessionChange
 from core.notes import clean_notes
 from core.outbox import SESSION_BOUND, new_item_id, outbox_item
-from core.ports import AuditLog, Deliverer, NullDeliverer, Outbox, SessionStore
+from core.ports import Deliverer, NullDeliverer, UnitOfWork
 from core.reminders import ReminderPolicy
 from core.snapshots import SnapshotTaker
 
@@ -26,24 +26,23 @@ def new_session_id() -> str:
 class SessionService:
     def __init__(
         self,
-        store: SessionStore,
-        audit: AuditLog,
+        uow: UnitOfWork,
         snapshots: SnapshotTaker,
         clock: Clock,
         *,
-        outbox: Outbox,
         deliverer: Deliverer | None = None,
         policy: ReminderPolicy | None = None,
         scope_mode: ScopeMode = "workspace",
         new_id: Callable[[], str] = new_session_id,
     ) -> None:
-        self._store = store
-        self._audit = audit
+        self._uow = uow
+        self._store = uow.sessions
+        self._audit = uow.audit
+        self._outbox = uow.outbox
         self._snapshots = snapshots
         self._clock = clock
         self._scope_mode = scope_mode
         self._new_id = new_id
-        self._outbox = outbox
         self._deliverer: Deliverer = deliverer or NullDeliverer()
         self._policy = policy or ReminderPolicy()
 
@@ -79,16 +78,15 @@ class SessionService:
         notes: str | None = None,
         reply_to: str | None = None,
     ) -> SessionChange:
-        """Snapshot (slow, outside any lock), then record the start: audit first, then state
-        and the snapshot post owed to the channel, in one transaction, so no state change is
-        ever without its audit record and no owed message is lost. `reply_to` is where to tell
-        the operator if the post turns out undeliverable."""
+        """Snapshot (slow, outside any lock), then record the start in one unit of work: the
+        audit record, the session and the snapshot post owed to the channel, all or nothing.
+        `reply_to` is where to tell the operator if the post turns out undeliverable."""
         text = clean_notes(notes)
         scope = self.scope_for(channel)
         if (current := self._active(scope)) is not None:
             raise SessionAlreadyActive.about(current)
         snapshot = self._snapshots.take()
-        with self._store.transaction():
+        with self._uow.transaction():
             if (current := self._active(scope)) is not None:
                 raise SessionAlreadyActive.about(current)
             now = self._clock.now()
@@ -150,12 +148,12 @@ class SessionService:
     ) -> SessionChange:
         """End the scope's active session; with `session_id`, only if it is that session (a
         button on an old message must not end a newer session). Pending reminders and drift
-        alerts of the session are dropped in the same transaction."""
+        alerts of the session are dropped in the same unit of work."""
         text = clean_notes(notes)
         scope = self.scope_for(channel)
         self._ending(scope, session_id)
         snapshot = self._snapshots.take()
-        with self._store.transaction():
+        with self._uow.transaction():
             current = self._ending(scope, session_id)
             ended_at = self._clock.now()
             started_at = parse_utc(current.started_at_utc or format_utc(ended_at))

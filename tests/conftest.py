@@ -19,7 +19,8 @@ import pytest
 
 from bot.settings import Settings
 from bot.wiring import Services, build_services
-from core.stores.pg import close_database
+from core.stores.json import datadir
+from core.stores.postgres.database import close_database
 
 T0 = datetime(2026, 1, 1, 9, 0, 0, tzinfo=UTC)
 
@@ -89,6 +90,12 @@ def audit_records(services: Services) -> list[dict[str, Any]]:
 
 def write_json(path: Path, payload: Any) -> None:
     path.write_text(json.dumps(payload), encoding="utf-8")
+
+
+@pytest.fixture
+def faulty_os(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], None]:
+    """Put a `tests.faults.FaultyOs` (or `os` again) between the JSON store and the OS."""
+    return lambda view: monkeypatch.setattr(datadir, "os", view)
 
 
 @pytest.fixture

@@ -11,20 +11,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.errors import StoreCorrupted
 from core.models import GoSession
-from core.stores.files import read_json
-from core.stores.json_audit import AUDIT_FILE, JsonAuditLog
-from core.stores.json_outbox import JsonOutbox
-from core.stores.json_store import (
-    HISTORY_FILE,
-    SESSION_FILE,
-    SESSIONS_DIR,
-    WORKSPACE,
-    JsonProgressStore,
-)
-from core.stores.pg import PgDatabase, PgOutbox, PgProgressStore, PgSessionStore
+from core.stores.json import JsonUnitOfWork
+from core.stores.json.audit import AUDIT_FILE
+from core.stores.json.sessions import HISTORY_FILE, SESSION_FILE, SESSIONS_DIR, WORKSPACE
+from core.stores.postgres import PgUnitOfWork
 
 
 @dataclass
@@ -42,6 +36,10 @@ def _complete_lines(path: Path) -> list[str]:
     return [line for line in path.read_text(encoding="utf-8").split("\n")[:-1] if line.strip()]
 
 
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
 def _json_sessions(data_dir: Path) -> list[GoSession]:
     """History oldest first, then the current session of every scope; each id once, newest
     form wins."""
@@ -49,10 +47,10 @@ def _json_sessions(data_dir: Path) -> list[GoSession]:
     for line in _complete_lines(data_dir / HISTORY_FILE):
         session = GoSession.model_validate_json(line)
         found[str(session.id)] = session
-    latest = read_json(data_dir / SESSION_FILE) or {}
+    latest = _read_json(data_dir / SESSION_FILE) or {}
     currents = [latest["session"]] if latest.get("session") else []
     scope_files = sorted((data_dir / SESSIONS_DIR).glob("*.json"))
-    currents += [read_json(path) for path in scope_files]
+    currents += [_read_json(path) for path in scope_files]
     for raw in currents:
         session = GoSession.model_validate(raw)
         if session.id:
@@ -63,17 +61,14 @@ def _json_sessions(data_dir: Path) -> list[GoSession]:
     return list(found.values())
 
 
-def copy_json_to_postgres(data_dir: Path, database: PgDatabase) -> Copied:
-    verification = JsonAuditLog(data_dir).verify()
+def copy_json_to_postgres(data_dir: Path, target: PgUnitOfWork) -> Copied:
+    source = JsonUnitOfWork(data_dir)
+    verification = source.audit.verify()
     if not verification.ok:
         raise StoreCorrupted(f"the JSON audit chain does not verify: {verification.problem}")
     copied = Copied()
-    sessions, progress, outbox = (
-        PgSessionStore(database),
-        PgProgressStore(database),
-        PgOutbox(database),
-    )
-    with database.transaction() as db:
+    sessions, progress, outbox = target.sessions, target.progress, target.outbox
+    with target.database.transaction() as db:
         row = db.execute(
             "SELECT (SELECT count(*) FROM gobot_sessions) + (SELECT count(*) FROM gobot_audit) "
             "+ (SELECT count(*) FROM gobot_progress) + (SELECT count(*) FROM gobot_outbox) AS n"
@@ -83,7 +78,7 @@ def copy_json_to_postgres(data_dir: Path, database: PgDatabase) -> Copied:
         for session in _json_sessions(data_dir):
             sessions.insert(session)
             copied.sessions += 1
-        for step_id, completion in JsonProgressStore(data_dir).load().completed.items():
+        for step_id, completion in source.progress.load().completed.items():
             progress.mark_done(step_id, completion)
             copied.steps += 1
         for line in _complete_lines(data_dir / AUDIT_FILE):
@@ -93,11 +88,10 @@ def copy_json_to_postgres(data_dir: Path, database: PgDatabase) -> Copied:
                 "UPDATE gobot_audit_head SET seq = %s, hash = %s", (record["seq"], record["hash"])
             )
             copied.audit_records += 1
-        json_outbox = JsonOutbox(data_dir)
-        pending = json_outbox.items()
+        pending = source.outbox.items()
         outbox.add(pending)
         for session_id in {item.session_id for item in pending}:
-            thread = json_outbox.thread(session_id)
+            thread = source.outbox.thread(session_id)
             if thread is not None:
                 outbox.set_thread(session_id, thread)
         copied.outbox_items = len(pending)

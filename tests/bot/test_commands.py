@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import errno
 import json
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +14,7 @@ import pytest
 from bot.fake_slack import FakeSlack
 from tests.bot.conftest import SlackHarness, block_text, posts, signed_headers
 from tests.conftest import FakeClock, write_json
+from tests.faults import FaultyOs, fail_with
 
 
 def audit_events(data_dir: Path) -> list[dict[str, object]]:
@@ -393,3 +396,16 @@ def test_other_channels_do_not_wait(
     started = time.monotonic()
     assert "No GO session yet" in slack.run("/go-session", user="U2", channel="C2")
     assert time.monotonic() - started < 1.5
+
+
+def test_a_full_disk_is_told_to_the_operator_and_a_retry_works(
+    slack: SlackHarness, faulty_os: Callable[[object], None]
+) -> None:
+    faulty_os(FaultyOs(1, fail_with(errno.ENOSPC), every=True))
+    reply = slack.run("/go-start", "launch")
+    assert "Not started: the data disk is full. Nothing changed" in reply
+    assert "Nothing was lost" not in reply and "/tmp" not in reply
+    faulty_os(os)  # space freed
+    assert not slack.services.sessions.get().active and posts(slack.fake) == []
+    assert "GO session started; snapshot posted" in slack.run("/go-start", "launch")
+    assert len(posts(slack.fake)) == 1

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.models import AuditEvent
-from core.stores.json_audit import JsonAuditLog
+from core.stores.json.audit import JsonAuditLog
 
 AT = "2026-01-01T09:00:00.000000Z"
 
@@ -131,13 +131,15 @@ def test_torn_last_line_is_tolerated_and_repaired_by_the_next_append(pristine: P
     assert after.ok and after.records == 5 and after.warning is None
 
 
-def test_log_one_record_ahead_of_head_is_a_crash_not_tampering(pristine: Path) -> None:
-    """The append writes the line, then the head; a crash between leaves the log ahead by one."""
+def test_a_head_behind_the_log_is_detected(pristine: Path) -> None:
+    """Record and head are one unit of work, so no crash leaves the head behind: an older head
+    put back (or records added by hand) is caught."""
     directory = copy_of(pristine)
     head = (directory / "audit.head").read_text()
     JsonAuditLog(directory).append(AuditEvent(event="GO_SESSION_END"), AT)
     (directory / "audit.head").write_text(head)
-    assert JsonAuditLog(directory).verify().ok
+    result = JsonAuditLog(directory).verify()
+    assert not result.ok and result.problem is not None and "head names record 4" in result.problem
 
 
 @settings(max_examples=50, deadline=None)

@@ -21,8 +21,7 @@ from core.errors import NoActiveSession, SessionAlreadyActive
 from core.models import AuditEvent, GoSession
 from core.ports import AuditLog
 from core.sessions import SessionService
-from core.stores.json_outbox import JsonOutbox
-from core.stores.json_store import JsonSessionStore
+from core.stores.json import JsonUnitOfWork
 from tests.conftest import FakeClock, audit_records, json_only
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -213,10 +212,10 @@ class HeldStartAudit:
 def test_audit_never_records_a_session_end_before_its_start(
     services: Services, data_dir: Path, clock: FakeClock
 ) -> None:
-    held = HeldStartAudit(services.audit)
-    starter = SessionService(
-        JsonSessionStore(data_dir), held, services.snapshots, clock, outbox=JsonOutbox(data_dir)
-    )
+    stores = JsonUnitOfWork(data_dir)
+    held = HeldStartAudit(stores.audit)
+    stores.audit = held  # type: ignore[assignment]  # the same store, its starts held
+    starter = SessionService(stores, services.snapshots, clock)
     with ThreadPoolExecutor(2) as pool:
         starting = pool.submit(starter.start, "U1", "C1", None)
         assert held.reached.wait(timeout=10)

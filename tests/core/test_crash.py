@@ -1,33 +1,239 @@
-"""SIGKILL a process mid start/end, again and again on one data directory.
+"""The JSON store's unit of work under crashes and I/O errors.
 
-After every kill the files must still load, the audit chain must verify, and every operation
-the child acknowledged (it prints an ACK only after the call returned) must be on disk.
+- A fault at every write point of start, end, reminder claim, snooze and step completion: the
+  process killed there (SIGKILL), or the write failing with ENOSPC or EIO. After each, a reader
+  sees the whole change or none of it, the audit chain verifies, and every message owed is
+  delivered exactly once through the loopback Slack.
+- A child process SIGKILLed at random moments of a start/end loop, again and again on one data
+  directory: every acknowledged change is there, whole.
+
+Faults are injected at the data directory's boundary with the operating system: the module's
+`os` is replaced by a view of it that fails (or kills the process) at the K-th write call.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from slack_sdk import WebClient
 
+from bot.fake_slack import FakeSlack
 from bot.settings import Settings
-from bot.wiring import build_services
-from core.models import GoSession
+from bot.slack import SlackTransport
+from bot.wiring import Services, build_services
+from core.errors import StoreUnavailable
+from core.stores.json import datadir
+from core.stores.json.outbox import JsonOutbox
+from core.stores.json.sessions import JsonSessionStore
+from tests.conftest import FakeClock, json_only, write_json
+from tests.faults import FaultyOs, fail_with, kill_self
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD_ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
-KILLS = 20
-SEED = 20261124
+KILLS = 30
+SEED = 20261125
+
+
+def settings_for(directory: Path) -> Settings:
+    return Settings(data_dir=directory, remind_after="1m", remind_every="1m", watch_every="24h")
+
+
+def services_on(directory: Path, clock: FakeClock, **kwargs: Any) -> Services:
+    return build_services(settings_for(directory), clock=clock, **kwargs)
+
+
+# What each operation needs before it runs, and the operation itself.
+def _no_setup(services: Services, clock: FakeClock) -> None:
+    return None
+
+
+def _active(services: Services, clock: FakeClock) -> None:
+    services.sessions.start("U1", "C1", "launch")
+
+
+def _reminder_due(services: Services, clock: FakeClock) -> None:
+    services.sessions.start("U1", "C1", "launch")
+    clock.advance(timedelta(minutes=2))
+
+
+def _snooze(services: Services) -> None:
+    current = services.sessions.get("C1")
+    services.reminders.snooze(current.scope or "", current.id or "", "U2", timedelta(hours=1))
+
+
+OPERATIONS: dict[str, tuple[Callable[[Services, FakeClock], None], Callable[[Services], Any]]] = {
+    "start": (_no_setup, lambda s: s.sessions.start("U1", "C1", "launch")),
+    "end": (_active, lambda s: s.sessions.end("U2", "C1", "done")),
+    "reminder": (_reminder_due, lambda s: s.reminders.tick()),
+    "snooze": (_active, _snooze),
+    "complete": (_active, lambda s: s.playbook.complete("1", "U1", "checked", "C1")),
+}
+
+
+def fingerprint(services: Services, directory: Path) -> tuple[Any, ...]:
+    """What a reader sees, without the random ids."""
+    session = services.sessions.get("C1")
+    return (
+        [record["event"] for record in services.audit.tail(1_000_000)],
+        (session.active, session.notes, session.end_notes, session.reminder),
+        len(services.sessions.history(100)),
+        sorted(item.kind for item in JsonOutbox(directory).items()),
+        [step.id for step in services.playbook.checklist().steps if step.done],
+    )
+
+
+@pytest.fixture(scope="module")
+def loopback_slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
+
+
+def deliver_everything(directory: Path, clock: FakeClock, fake: FakeSlack) -> None:
+    """Send what the outbox owes through the real transport; each item must land once."""
+    owed = {item.id for item in JsonOutbox(directory).items()}
+    client = WebClient(token="xoxb-test-not-a-real-token", base_url=fake.api_url)
+    services = services_on(directory, clock, transport=SlackTransport(client))
+    assert services.delivery is not None
+    before = len(fake.calls)
+    for _ in range(20):
+        clock.advance(timedelta(seconds=2))  # past the one-message-per-second channel gap
+        if not services.delivery.deliver_ready().attempted:
+            break
+    landed = Counter(
+        (call.params.get("metadata") or {}).get("event_payload", {}).get("outbox_id")
+        for call in fake.calls[before:]
+        if call.method == "chat.postMessage"
+    )
+    assert set(landed) == owed and all(count == 1 for count in landed.values()), landed
+    assert JsonOutbox(directory).items() == []
+
+
+@pytest.fixture
+def templates(tmp_path: Path, green: Path) -> dict[str, tuple[Path, FakeClock]]:
+    """Per operation: a data dir set up for it, and the clock it runs at."""
+    made = {}
+    for name, (setup, _) in OPERATIONS.items():
+        directory = tmp_path / f"template-{name}"
+        shutil.copytree(green, directory)
+        clock = FakeClock()
+        setup(services_on(directory, clock), clock)
+        made[name] = (directory, clock)
+    return made
+
+
+def outcomes(
+    name: str, template: tuple[Path, FakeClock], tmp_path: Path
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The fingerprints before and after the operation when nothing fails."""
+    directory, clock = template
+    before = fingerprint(services_on(directory, FakeClock(clock.now())), directory)
+    copy = tmp_path / f"clean-{name}"
+    shutil.copytree(directory, copy)
+    run_clock = FakeClock(clock.now())
+    OPERATIONS[name][1](services_on(copy, run_clock))
+    after = fingerprint(services_on(copy, run_clock), copy)
+    assert before != after
+    return before, after
+
+
+@pytest.mark.parametrize("name", list(OPERATIONS))
+def test_a_crash_at_every_write_point_keeps_all_or_nothing(
+    name: str,
+    templates: dict[str, tuple[Path, FakeClock]],
+    tmp_path: Path,
+    loopback_slack: FakeSlack,
+) -> None:
+    before, after = outcomes(name, templates[name], tmp_path)
+    template, template_clock = templates[name]
+    seen = set()
+    for at in range(1, 200):
+        directory = tmp_path / f"kill-{at}"
+        shutil.copytree(template, directory)
+        clock = FakeClock(template_clock.now())
+        pid = os.fork()
+        if pid == 0:  # the child: run the operation, dying at the at-th write
+            try:
+                services = services_on(directory, clock)
+                datadir.os = FaultyOs(at, kill_self)  # type: ignore[assignment]
+                OPERATIONS[name][1](services)
+            finally:
+                os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        services = services_on(directory, FakeClock(clock.now()))
+        assert services.audit.verify().ok, f"{name}, killed at write {at}"
+        state = fingerprint(services, directory)
+        assert state in (before, after), f"{name}, killed at write {at}: {state}"
+        seen.add(state == after)
+        deliver_everything(directory, FakeClock(clock.now()), loopback_slack)
+        shutil.rmtree(directory)
+        if not os.WIFSIGNALED(status):
+            break  # the operation got past its last write
+    else:
+        pytest.fail(f"{name} never completed")
+    assert seen == {False, True}, "the kills landed both before and after the commit point"
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EIO])
+@pytest.mark.parametrize("name", list(OPERATIONS))
+def test_an_io_error_at_every_write_point_keeps_all_or_nothing(  # noqa: PLR0917
+    name: str,
+    code: int,
+    templates: dict[str, tuple[Path, FakeClock]],
+    tmp_path: Path,
+    loopback_slack: FakeSlack,
+    faulty_os: Callable[[FaultyOs], None],
+) -> None:
+    before, after = outcomes(name, templates[name], tmp_path)
+    template, template_clock = templates[name]
+    told = set()
+    for at in range(1, 200):
+        directory = tmp_path / f"fail-{at}"
+        shutil.copytree(template, directory)
+        clock = FakeClock(template_clock.now())
+        services = services_on(directory, clock)
+        view = FaultyOs(at, fail_with(code))
+        faulty_os(view)
+        try:
+            OPERATIONS[name][1](services)
+            error = None
+        except StoreUnavailable as exc:
+            error = exc
+        finally:
+            faulty_os(os)  # type: ignore[arg-type]
+        state = fingerprint(services, directory)
+        assert services.audit.verify().ok, f"{name}, failed write {at}"
+        if error is not None:
+            told.add(error.kept)
+            assert state == (after if error.kept else before), f"{name}, write {at}: {error}"
+            expected = "full" if code == errno.ENOSPC else "I/O error"
+            assert expected in error.message
+        else:
+            assert state in (before, after), f"{name}, failed write {at}"
+        deliver_everything(directory, FakeClock(clock.now()), loopback_slack)
+        shutil.rmtree(directory)
+        if view.calls < at:
+            break  # the fault was never reached: every write point has been tried
+    if name != "reminder":  # the tick keeps going after a failed session, and logs it
+        assert False in told, "a failure before the commit point says nothing changed"
+
 
 # Loops start (unless a session is already active) then end, acknowledging each returned call.
 CHILD = """
@@ -49,44 +255,9 @@ while True:
     print(f"ACK end {ended.id}", flush=True)
 """
 
-# Does one start (or, with a session active, one end) and dies by SIGKILL at the point argv[2]
-# names: `store-written` (the store is written, the audit append not begun) or `line-appended`
-# (the audit line is appended, audit.head not yet updated).
-CHILD_KILLED_AT = """
-import os, signal, sys
-from pathlib import Path
-from bot.settings import Settings
-from bot.wiring import build_services
-from core.errors import SessionAlreadyActive
-from core.stores import json_audit, json_store
-
-def die(*args):
-    os.kill(os.getpid(), signal.SIGKILL)
-
-append_line = json_audit.append_line
-
-def append_then_die(path, line):
-    append_line(path, line)
-    die()
-
-if sys.argv[2] == "audited":
-    json_store.JsonSessionStore.create = die
-    json_store.JsonSessionStore.finish = die
-else:
-    json_audit.append_line = append_then_die
-sessions = build_services(Settings(data_dir=Path(sys.argv[1]))).sessions
-try:
-    sessions.start("crash-child", "C1", None)
-except SessionAlreadyActive:
-    sessions.end("crash-child", "C1", None)
-"""
-
 
 def run_and_kill(data_dir: Path, delay: float, errors: Path) -> list[str]:
-    """Run one child, SIGKILL it `delay` seconds after it is ready; return its stdout lines.
-
-    The child's stderr goes to `errors`, shown if it dies on its own.
-    """
+    """Run one child, SIGKILL it `delay` seconds after it is ready; return its stdout lines."""
     with open(errors, "w", encoding="utf-8") as stderr:
         child = subprocess.Popen(
             [sys.executable, "-c", CHILD, str(data_dir)],
@@ -119,14 +290,7 @@ def run_and_kill(data_dir: Path, delay: float, errors: Path) -> list[str]:
     return lines[1:]
 
 
-def complete_lines(path: Path) -> list[str]:
-    """The newline-terminated lines of a file, without a torn last fragment (crash mid-append)."""
-    if not path.exists():
-        return []
-    return path.read_text(encoding="utf-8").split("\n")[:-1]
-
-
-def test_sigkill_at_random_moments_never_loses_an_acknowledged_operation(
+def test_sigkill_at_random_moments_keeps_every_change_whole(
     data_dir: Path, green: Path, tmp_path: Path
 ) -> None:
     rng = random.Random(SEED)
@@ -140,84 +304,44 @@ def test_sigkill_at_random_moments_never_loses_an_acknowledged_operation(
             (acked_starts if operation == "start" else acked_ends).add(session_id)
 
         context = f"after kill {kill + 1}"
-        if (data_dir / "go_session.json").exists():
-            raw = json.loads((data_dir / "go_session.json").read_text(encoding="utf-8"))
-            GoSession.model_validate(raw["session"])
-        history = [
-            GoSession.model_validate_json(line)
-            for line in complete_lines(data_dir / "go_history.jsonl")
-        ]
-        history_ids = [session.id for session in history]
-        assert len(history_ids) == len(set(history_ids)), f"duplicate in history {context}"
-
         verification = services.audit.verify()
         assert verification.ok, f"{context}: {verification.problem}"
-        records = [json.loads(line) for line in complete_lines(data_dir / "audit.log")]
-        audited = {(record["event"], record["session_id"]) for record in records}
-        for session_id in acked_starts:
-            assert ("GO_SESSION_START", session_id) in audited, f"{context}: {session_id}"
-        for session_id in acked_ends:
-            assert ("GO_SESSION_END", session_id) in audited, f"{context}: {session_id}"
-        assert acked_ends <= set(history_ids), context
+        records = services.audit.tail(1_000_000)
+        started = {r["session_id"] for r in records if r["event"] == "GO_SESSION_START"}
+        ended = {r["session_id"] for r in records if r["event"] == "GO_SESSION_END"}
+        history = [session.id for session in JsonSessionStore(data_dir).history(1_000_000)]
+        owed = Counter((item.kind, item.session_id) for item in JsonOutbox(data_dir).items())
+        current = services.sessions.get()
+        # Whole changes only: every start has its post owed, every end its history and update.
+        assert acked_starts <= started and acked_ends <= ended, context
+        assert len(history) == len(set(history)), f"duplicate in history {context}"
+        assert set(history) == ended, context
+        assert {s for kind, s in owed if kind == "snapshot"} == started, context
+        assert {s for kind, s in owed if kind == "ended"} == ended, context
+        assert all(count == 1 for count in owed.values()), context
+        if current.id is not None:
+            assert current.id in started and current.active == (current.id not in ended), context
 
-    # The children got real work done between kills, so the kills landed mid-operation.
-    assert len(acked_ends) >= KILLS
-    # The store is usable after the last kill: whatever state it was left in, a new cycle works.
+    assert len(acked_ends) >= KILLS  # the children got work done, so kills landed mid-change
     for session in services.sessions.active():
         services.sessions.end("parent", session.channel)
-    started = services.sessions.start("parent", "C1").session
-    assert services.sessions.end("parent", "C1").session.id == started.id
+    started_again = services.sessions.start("parent", "C1").session
+    assert services.sessions.end("parent", "C1").session.id == started_again.id
     assert services.audit.verify().ok
 
 
-def kill_at(data_dir: Path, point: str) -> None:
-    child = subprocess.run(
-        [sys.executable, "-c", CHILD_KILLED_AT, str(data_dir), point],
-        check=False,
-        cwd=ROOT,
-        env=CHILD_ENV,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert child.returncode == -signal.SIGKILL, child.stderr
-
-
-def test_a_crash_between_audit_and_state_write_leaves_no_unaudited_state(
-    data_dir: Path, green: Path
+@json_only
+def test_a_full_disk_during_start_changes_nothing_and_a_retry_works(
+    services: Services, data_dir: Path, faulty_os: Callable[[FaultyOs], None]
 ) -> None:
-    """Audit first, then state: a crash between them leaves the record of an attempt that did
-    not take effect, never a state change without its record."""
-    kill_at(data_dir, "audited")
-    services = build_services(Settings(data_dir=data_dir))
-    assert services.sessions.active() == []  # the start did not take effect
-    session = services.sessions.start("parent", "C1").session
-    kill_at(data_dir, "audited")  # an end, cut after its audit record
-    assert services.sessions.get().active  # ... so the session is still active
-    assert services.sessions.end("parent", "C1").session.id == session.id
-
-    assert services.audit.verify().ok
-    records = [json.loads(line) for line in complete_lines(data_dir / "audit.log")]
-    events = [(record["event"], record["session_id"]) for record in records]
-    assert events[1:] == [
-        ("GO_SESSION_START", session.id),
-        ("GO_SESSION_END", session.id),
-        ("GO_SESSION_END", session.id),
-    ]
-    assert events[0][0] == "GO_SESSION_START" and events[0][1] != session.id
-
-
-def test_two_crashes_in_a_row_between_audit_line_and_head_still_verify(
-    data_dir: Path, green: Path
-) -> None:
-    services = build_services(Settings(data_dir=data_dir))
-    kill_at(data_dir, "line-appended")  # a start cut after its audit line: the log is ahead
-    assert services.audit.verify().ok
-    kill_at(data_dir, "line-appended")  # killed at the same point again: two records ahead
-    records = [json.loads(line) for line in complete_lines(data_dir / "audit.log")]
-    # Audit comes before state: both starts were cut before they took effect.
-    assert [record["event"] for record in records] == ["GO_SESSION_START", "GO_SESSION_START"]
-    assert services.sessions.active() == []
-
-    verification = services.audit.verify()
-    assert verification.ok, verification.problem
+    faulty_os(FaultyOs(1, fail_with(errno.ENOSPC), every=True))
+    with pytest.raises(StoreUnavailable, match="the data disk is full") as failed:
+        services.sessions.start("U1", "C1", "launch")
+    assert not failed.value.kept
+    faulty_os(os)  # type: ignore[arg-type]  # space freed
+    assert not services.sessions.get().active and services.audit.tail(10) == []
+    assert services.sessions.start("U1", "C1", "launch").session.active
+    assert [record["event"] for record in services.audit.tail(10)] == ["GO_SESSION_START"]
+    write_json(data_dir / "unrelated.json", {})  # the data dir is still writable by others
+    assert not list(data_dir.glob(f"{datadir.TEMP_PREFIX}*"))
+    assert json.loads((data_dir / "go_session.json").read_text())["session"]["active"]

@@ -9,7 +9,7 @@ import pytest
 from bot.wiring import Services
 from core.errors import StoreCorrupted
 from core.models import GoSession
-from core.stores.json_store import JsonSessionStore
+from core.stores.json.sessions import JsonSessionStore
 from tests.conftest import json_only
 
 
@@ -43,21 +43,6 @@ def test_history_reads_from_the_end_across_block_boundaries(tmp_path: Path) -> N
     lines = [ended(n).model_copy(update={"notes": big_notes}).model_dump_json() for n in range(6)]
     (tmp_path / "go_history.jsonl").write_text("\n".join(lines) + "\n")
     assert [s.id for s in store.history(4)] == ["id5", "id4", "id3", "id2"]
-
-
-@json_only
-def test_finish_after_a_crash_does_not_duplicate_history(
-    services: Services, data_dir: Path
-) -> None:
-    """Crash between the history append and the session write: the retried end appends once."""
-    session = services.sessions.start("U1", "C1", "").session
-    session_file = (data_dir / "go_session.json").read_bytes()
-    services.sessions.end("U1", "C1", "")
-    (data_dir / "go_session.json").write_bytes(session_file)
-    assert services.sessions.get().active
-    services.sessions.end("U1", "C1", "")
-    history = (data_dir / "go_history.jsonl").read_text().splitlines()
-    assert [json.loads(line)["id"] for line in history] == [session.id]
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ import pytest
 from bot.wiring import Services
 from core.errors import SessionAlreadyActive, StoreCorrupted
 from core.models import GoSession
-from core.stores.pg import SCHEMA_VERSION, PgDatabase, PgSessionStore
+from core.stores.postgres.database import SCHEMA_VERSION, PgDatabase
+from core.stores.postgres.sessions import PgSessionStore
 
 postgres_only = pytest.mark.parametrize("store_settings", ["postgres"], indirect=True)
 

@@ -1,0 +1,469 @@
+"""The JSON store's unit of work: one data directory, one lock, one write-ahead journal.
+
+Every change to the data directory is staged in memory while its transaction runs (reads see
+what the transaction staged), then committed all at once:
+
+1. every new file content is written to a temp file in the data directory;
+2. one journal record holding the whole change (each file's new content, each line appended
+   with the offset it goes at, each file deleted) is appended to `go_journal.wal` and fsynced:
+   this is the commit point;
+3. the appends are written at their offsets, the temp files renamed over their targets, the
+   deletions made;
+4. the journal header's "applied up to" mark is moved past the record.
+
+A failure before the commit point, or while appending in step 3, undoes what was done and
+raises `StoreUnavailable` with nothing changed. A crash at any point leaves either no record
+(nothing happened) or a whole record, which the next lock holder applies again (every step is
+idempotent: a file is set to a content, a line is written at a fixed offset). A process that
+opens the directory first replays every record since the last checkpoint, since the files it
+names may not have reached the disk. Once the journal grows past `CHECKPOINT_BYTES` every file
+it names is fsynced and the journal emptied. Readers hold the same lock, so no reader ever sees
+half a change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import logging
+import os
+import threading
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from core.errors import StoreCorrupted, StoreUnavailable
+
+log = logging.getLogger("gobot.store")
+JOURNAL_FILE = "go_journal.wal"
+TEMP_PREFIX = ".gobot-tmp-"
+CHECKPOINT_BYTES = 1 << 20
+_MAGIC = b"GOBOTWAL1 "
+_HEADER_SIZE = 64  # magic, the applied offset (16 hex digits), the boot id, padding, newline
+_BLOCK = 65536
+
+_PROBLEMS = {
+    errno.ENOSPC: "the data disk is full",
+    errno.EDQUOT: "the data disk quota is used up",
+    errno.EROFS: "the data directory is read-only",
+    errno.EACCES: "gobot may not write to its data directory",
+    errno.EPERM: "gobot may not write to its data directory",
+    errno.EIO: "the data disk reported an I/O error",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """What went wrong, in words an operator acts on (never a server path)."""
+    return _PROBLEMS.get(
+        exc.errno or 0, f"the data directory could not be written ({exc.strerror})"
+    )
+
+
+def dumps_compact(payload: Any) -> str:
+    """Compact JSON: the indented form goes through the pure-Python encoder, several times
+    slower on a hot path."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass
+class Unit:
+    """The change a transaction has staged: whole-file writes (None deletes) and appended
+    lines, by path relative to the data directory, in the order they were made."""
+
+    writes: dict[str, str | None] = field(default_factory=dict)
+    appends: dict[str, list[str]] = field(default_factory=dict)
+    parsed: dict[str, Any] = field(default_factory=dict)
+
+    def empty(self) -> bool:
+        return not self.writes and not self.appends
+
+
+def _boot_id() -> bytes:
+    """This boot of the machine: files written since it may be lost only if it ends."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_bytes().strip()[:36]
+    except OSError:
+        return b"unknown"
+
+
+_BOOT = _boot_id()
+
+
+def _header(applied: int) -> bytes:
+    return (_MAGIC + f"{applied:016x} ".encode() + _BOOT).ljust(_HEADER_SIZE - 1) + b"\n"
+
+
+def _frame(record: dict[str, Any]) -> bytes:
+    payload = dumps_compact(record).encode("utf-8")
+    return f"{zlib.crc32(payload):08x} ".encode() + payload + b"\n"
+
+
+def _unframe(line: bytes) -> dict[str, Any] | None:
+    """A journal record, or None if the line is torn or damaged (it never committed)."""
+    if not line.endswith(b"\n") or len(line) < 10:
+        return None
+    crc, payload = line[:8], line[9:-1]
+    try:
+        if int(crc, 16) != zlib.crc32(payload):
+            return None
+        record: dict[str, Any] = json.loads(payload)
+    except ValueError:
+        return None
+    return record
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _write_at(path: Path, offset: int, text: str) -> None:
+    """Make the file end with `text` at `offset` (a repeat leaves the same bytes)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.ftruncate(fd, offset)
+        data = text.encode("utf-8")
+        if os.pwrite(fd, data, offset) != len(data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    finally:
+        os.close(fd)
+
+
+def end_of_last_full_line(handle: BinaryIO, size: int) -> int:
+    """Offset just past the last newline before `size` (0 if there is none)."""
+    position = size
+    while position > 0:
+        start = max(0, position - _BLOCK)
+        handle.seek(start)
+        chunk = handle.read(position - start)
+        index = chunk.rfind(b"\n")
+        if index >= 0:
+            return start + index + 1
+        position = start
+    return 0
+
+
+def _append_offset(path: Path) -> int:
+    """Where the next line goes: the end, or the end of the last full line if a crash tore the
+    last one (the torn fragment is overwritten)."""
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size == 0:
+                return 0
+            handle.seek(size - 1)
+            if handle.read(1) == b"\n":
+                return size
+            return end_of_last_full_line(handle, size)
+    except FileNotFoundError:
+        return 0
+
+
+class DataDir:
+    """A data directory: one per directory per process (`data_dir()`)."""
+
+    def __init__(self, root: Path) -> None:
+        os.makedirs(root, exist_ok=True)
+        self.root = root
+        self._path = root / JOURNAL_FILE
+        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._thread_lock = threading.RLock()
+        self._owner: int | None = None
+        self._depth = 0
+        self._unit: Unit | None = None
+        self._cache: dict[str, tuple[tuple[int, int, int], Any]] = {}
+
+    # transactions ----------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Unit]:
+        """Exclusive across threads and processes; nested use joins the outer transaction. The
+        outermost commits what was staged when its block ends without an exception, and
+        discards it otherwise."""
+        with self._thread_lock:
+            if self._depth == 0:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                try:
+                    self._recover()
+                except OSError as exc:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+                    raise StoreUnavailable(describe_os_error(exc)) from exc
+                except BaseException:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+                    raise
+                self._unit, self._owner = Unit(), threading.get_ident()
+            unit = self._unit
+            assert unit is not None
+            self._depth += 1
+            try:
+                yield unit
+                if self._depth == 1 and not unit.empty():
+                    self._commit(unit)
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._unit, self._owner = None, None
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _staged(self) -> Unit | None:
+        """The calling thread's transaction, if it holds one."""
+        return self._unit if self._owner == threading.get_ident() else None
+
+    # reading ---------------------------------------------------------------------------------
+    def rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def read_json(self, path: Path) -> Any | None:
+        """Parsed JSON as this transaction sees it; None if the file does not exist."""
+        rel = self.rel(path)
+        unit = self._staged()
+        if unit is not None and rel in unit.writes:
+            return unit.parsed.get(rel)
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            self._cache.pop(rel, None)
+            return None
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        cached = self._cache.get(rel)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            value = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise StoreCorrupted(f"{rel} is not valid JSON") from exc
+        self._cache[rel] = (key, value)
+        return value
+
+    def exists(self, path: Path) -> bool:
+        unit = self._staged()
+        rel = self.rel(path)
+        if unit is not None and rel in unit.writes:
+            return unit.writes[rel] is not None
+        return path.exists()
+
+    def listdir(self, directory: Path) -> list[str]:
+        """File names in `directory` as this transaction sees it."""
+        try:
+            names = set(os.listdir(directory))
+        except FileNotFoundError:
+            names = set()
+        unit = self._staged()
+        if unit is not None:
+            prefix = self.rel(directory) + "/"
+            for rel, text in unit.writes.items():
+                if rel.startswith(prefix) and "/" not in rel[len(prefix) :]:
+                    name = rel[len(prefix) :]
+                    if text is None:
+                        names.discard(name)
+                    else:
+                        names.add(name)
+        return sorted(names)
+
+    def appended(self, path: Path) -> list[str]:
+        """Lines this transaction appends to `path` (not yet on disk)."""
+        unit = self._staged()
+        return list(unit.appends.get(self.rel(path), ())) if unit is not None else []
+
+    # staging ---------------------------------------------------------------------------------
+    def _unit_for_write(self) -> Unit:
+        unit = self._staged()
+        if unit is None:
+            raise RuntimeError("data directory writes happen inside transaction()")
+        return unit
+
+    def write_json(self, path: Path, payload: Any) -> None:
+        unit = self._unit_for_write()
+        rel = self.rel(path)
+        unit.writes[rel] = dumps_compact(payload) + "\n"
+        unit.parsed[rel] = payload
+
+    def delete(self, path: Path) -> None:
+        unit = self._unit_for_write()
+        rel = self.rel(path)
+        unit.writes[rel] = None
+        unit.parsed.pop(rel, None)
+
+    def append_line(self, path: Path, line: str) -> None:
+        if "\n" in line:
+            raise ValueError("a log line may not contain a newline")
+        self._unit_for_write().appends.setdefault(self.rel(path), []).append(line)
+
+    # committing ------------------------------------------------------------------------------
+    def _commit(self, unit: Unit) -> None:
+        start = os.fstat(self._fd).st_size
+        appends = {
+            rel: (_append_offset(self.root / rel), "".join(f"{line}\n" for line in lines))
+            for rel, lines in unit.appends.items()
+        }
+        record = {"writes": unit.writes, "appends": appends}
+        frame = _frame(record)
+        temps: dict[str, Path] = {}
+        try:
+            for rel, text in unit.writes.items():
+                if text is not None:
+                    temps[rel] = self._temp_file(rel, text)
+            if os.pwrite(self._fd, frame, start) != len(frame):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            os.fsync(self._fd)
+        except OSError as exc:
+            self._undo(temps, {}, start)
+            raise StoreUnavailable(describe_os_error(exc)) from exc
+        done: dict[str, int] = {}
+        try:
+            for rel, (offset, text) in appends.items():
+                done[rel] = offset
+                _write_at(self.root / rel, offset, text)
+        except OSError as exc:
+            self._undo(temps, done, start)
+            raise StoreUnavailable(describe_os_error(exc)) from exc
+        try:
+            for rel, text in unit.writes.items():
+                if text is None:
+                    _remove(self.root / rel)
+                else:
+                    os.replace(temps[rel], self.root / rel)
+            os.pwrite(self._fd, _header(start + len(frame)), 0)
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"{describe_os_error(exc)}; the change is kept and will be completed once the "
+                "data directory can be written again",
+                kept=True,
+            ) from exc
+        if start + len(frame) > CHECKPOINT_BYTES:
+            try:
+                self._checkpoint()
+            except OSError as exc:  # the change is applied; the next commit tries again
+                log.warning("journal checkpoint failed: %s", describe_os_error(exc))
+
+    def _temp_file(self, rel: str, text: str) -> Path:
+        """The new content beside the data (renamed over its target once committed)."""
+        os.makedirs((self.root / rel).parent, exist_ok=True)
+        path = self.root / f"{TEMP_PREFIX}{rel.replace('/', '-')}"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            data = text.encode("utf-8")
+            if os.write(fd, data) != len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        finally:
+            os.close(fd)
+        return path
+
+    def _undo(self, temps: dict[str, Path], appended: dict[str, int], start: int) -> None:
+        """Take back an uncommitted change (best effort: it only frees space)."""
+        for path in temps.values():
+            with contextlib.suppress(OSError):
+                _remove(path)
+        for rel, offset in appended.items():
+            with contextlib.suppress(OSError):
+                if offset:
+                    os.truncate(self.root / rel, offset)
+                else:
+                    _remove(self.root / rel)  # it did not exist before (or held nothing)
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, start)
+            os.fsync(self._fd)
+
+    # recovery --------------------------------------------------------------------------------
+    def _recover(self) -> None:
+        """Apply what a crashed writer committed but did not finish, and drop a torn last
+        record. The "applied up to" mark is trusted only within the boot that wrote it: after a
+        restart of the machine, writes it covered may not have reached the disk, so every record
+        since the last checkpoint is applied again."""
+        size = os.fstat(self._fd).st_size
+        if size < _HEADER_SIZE:
+            os.pwrite(self._fd, _header(_HEADER_SIZE), 0)
+            os.ftruncate(self._fd, _HEADER_SIZE)
+            os.fsync(self._fd)
+            return
+        head = os.pread(self._fd, _HEADER_SIZE, 0)
+        if not head.startswith(_MAGIC):
+            raise StoreCorrupted(f"{JOURNAL_FILE} is not a gobot journal")
+        applied = int(head[len(_MAGIC) : len(_MAGIC) + 16], 16)
+        same_boot = head[len(_MAGIC) + 17 :].rstrip() == _BOOT and _BOOT != b"unknown"
+        begin = applied if same_boot and applied <= size else _HEADER_SIZE
+        if begin >= size:
+            return
+        if begin < applied:
+            os.pwrite(self._fd, _header(begin), 0)  # cut short, this replay starts over
+        end = begin
+        for line in self._records(begin, size):
+            record = _unframe(line)
+            if record is None:
+                break
+            self._apply(record)
+            end += len(line)
+        if end < size:
+            os.ftruncate(self._fd, end)
+        for name in os.listdir(self.root):
+            if name.startswith(TEMP_PREFIX):
+                _remove(self.root / name)
+        os.pwrite(self._fd, _header(end), 0)
+        os.fsync(self._fd)
+        self._cache.clear()
+
+    def _records(self, begin: int, size: int) -> list[bytes]:
+        with open(self._path, "rb") as handle:
+            handle.seek(begin)
+            return handle.read(size - begin).splitlines(keepends=True)
+
+    def _apply(self, record: dict[str, Any]) -> None:
+        for rel, (offset, text) in record["appends"].items():
+            os.makedirs((self.root / rel).parent, exist_ok=True)
+            _write_at(self.root / rel, offset, text)
+        for rel, text in record["writes"].items():
+            target = self.root / rel
+            if text is None:
+                _remove(target)
+            else:
+                os.replace(self._temp_file(rel, text), target)
+
+    def _checkpoint(self) -> None:
+        """Make every file the journal names durable, then empty the journal."""
+        size = os.fstat(self._fd).st_size
+        touched: set[str] = set()
+        for line in self._records(_HEADER_SIZE, size):
+            record = _unframe(line)
+            if record is not None:
+                touched.update(record["writes"], record["appends"])
+        directories = {self.root}
+        for rel in touched:
+            path = self.root / rel
+            directories.add(path.parent)
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        for directory in directories:
+            fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        os.pwrite(self._fd, _header(_HEADER_SIZE), 0)  # first: a crash then replays it all
+        os.ftruncate(self._fd, _HEADER_SIZE)
+        os.fsync(self._fd)
+
+
+_dirs: dict[Path, DataDir] = {}
+_dirs_guard = threading.Lock()
+
+
+def data_dir(directory: Path) -> DataDir:
+    """The data directory object of `directory`: one per directory per process."""
+    key = directory.resolve()
+    with _dirs_guard:
+        found = _dirs.get(key)
+        if found is None:
+            found = _dirs[key] = DataDir(key)
+        return found

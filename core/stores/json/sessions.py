@@ -1,0 +1,251 @@
+"""JSON sessions and history, in the data directory's unit of work.
+
+- `go_session.json`: `{"session": <latest session>}`, the original shape. In workspace scope
+  this is the scope's own record; in channel scope it is a view of the latest session.
+- `sessions/<scope>.json`: the latest session of each channel scope (one small file each, so a
+  change costs the same however many channels there are).
+- `go_active.json`: an index of active channel-scope sessions and their next due times. It may
+  list a due time earlier than the session's (a burst of claims rewrites it at most once a
+  second) but never a later one or a missing session: every reader checks an entry against its
+  scope file.
+- `go_history.jsonl`: ended sessions, one per line, appended (cost independent of length).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from core.errors import NoActiveSession, SessionAlreadyActive, StoreCorrupted
+from core.models import GoSession
+from core.stores.json.datadir import DataDir, data_dir
+from core.stores.json.lines import iter_lines_reversed
+
+log = logging.getLogger("gobot.store")
+SESSION_FILE = "go_session.json"
+SESSIONS_DIR = "sessions"
+ACTIVE_INDEX = "go_active.json"
+HISTORY_FILE = "go_history.jsonl"
+WORKSPACE = "workspace"
+INDEX_FLUSH_SECONDS = 1.0
+_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+IndexEntry = dict[str, Any]
+
+
+def load_session(raw: Any, where: str) -> GoSession:
+    try:
+        return GoSession.model_validate(raw)
+    except ValidationError as exc:
+        raise StoreCorrupted(f"{where} does not hold a valid session") from exc
+
+
+def _due(entry: IndexEntry, now_utc: str) -> bool:
+    return any(entry.get(key) and entry[key] <= now_utc for key in ("reminder", "watch"))
+
+
+def _earlier(new: IndexEntry, old: IndexEntry) -> bool:
+    """Does `new` bring any due time forward of `old`?"""
+    return any(
+        new.get(key) and (not old.get(key) or new[key] < old[key]) for key in ("reminder", "watch")
+    )
+
+
+def _index_entry(session: GoSession) -> IndexEntry:
+    return {
+        "id": session.id,
+        "reminder": session.reminder.next_due_utc,
+        "watch": session.watch.next_check_utc,
+    }
+
+
+def scope_file(sessions_dir: Path, scope: str) -> Path:
+    kind, _, name = scope.partition(":")
+    name = name if _SAFE.match(name) else name.encode("utf-8").hex()
+    return sessions_dir / f"{kind}-{name}.json"
+
+
+class JsonSessionStore:
+    def __init__(self, directory: Path) -> None:
+        self._dd: DataDir = data_dir(directory)
+        root = self._dd.root
+        self._session_path = root / SESSION_FILE
+        self._sessions_dir = root / SESSIONS_DIR
+        self._history_path = root / HISTORY_FILE
+        self._index_path = root / ACTIVE_INDEX
+        self._stale: set[str] = set()  # scopes whose index entry may run early
+        self._flushed_at = 0.0
+
+    # reading ---------------------------------------------------------------------------------
+    def _index(self) -> dict[str, IndexEntry]:
+        raw = self._dd.read_json(self._index_path)
+        return raw if isinstance(raw, dict) else {}
+
+    def _latest_session(self) -> GoSession | None:
+        raw = self._dd.read_json(self._session_path)
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise StoreCorrupted(f"{SESSION_FILE} must hold a JSON object")
+        value = raw.get("session")
+        return load_session(value, SESSION_FILE) if value else None
+
+    def _read_scope(self, scope: str) -> GoSession | None:
+        if scope == WORKSPACE:
+            latest = self._latest_session()
+            return latest if latest and (latest.scope or WORKSPACE) == WORKSPACE else None
+        path = scope_file(self._sessions_dir, scope)
+        raw = self._dd.read_json(path)
+        return None if raw is None else load_session(raw, self._dd.rel(path))
+
+    def get(self, scope: str) -> GoSession | None:
+        with self._dd.transaction():
+            return self._read_scope(scope)
+
+    def latest(self) -> GoSession | None:
+        with self._dd.transaction():
+            return self._latest_session()
+
+    def _indexed(self, wanted: Callable[[IndexEntry], bool]) -> list[GoSession]:
+        """Active sessions whose index entry passes `wanted`, checked against their files."""
+        found: list[GoSession] = []
+        workspace = self._read_scope(WORKSPACE)
+        if workspace is not None and workspace.active and wanted(_index_entry(workspace)):
+            found.append(workspace)
+        for scope, entry in self._index().items():
+            if not wanted(entry):
+                continue
+            try:
+                session = self._read_scope(scope)
+            except StoreCorrupted:
+                log.exception("skipping unreadable session of %s; the others go on", scope)
+                continue
+            if session is not None and session.active and session.id == entry.get("id"):
+                found.append(session)
+            else:
+                self._stale.add(scope)  # recomputed at the next index write
+        return found
+
+    def active(self) -> list[GoSession]:
+        with self._dd.transaction():
+            return self._indexed(lambda entry: True)
+
+    def due(self, now_utc: str) -> list[GoSession]:
+        with self._dd.transaction():
+            found = []
+            for session in self._indexed(lambda entry: _due(entry, now_utc)):
+                if _due(_index_entry(session), now_utc):
+                    found.append(session)
+                else:
+                    self._stale.add(session.scope or "")  # the entry ran early
+            return found
+
+    # writing ---------------------------------------------------------------------------------
+    def _write(self, session: GoSession) -> None:
+        """The scope's record, then the original-shape view of the latest session."""
+        scope = session.scope or WORKSPACE
+        payload = session.model_dump(mode="json")
+        if scope != WORKSPACE:
+            self._dd.write_json(scope_file(self._sessions_dir, scope), payload)
+            latest = self._latest_session()
+            if (
+                latest is not None
+                and latest.id != session.id
+                and not self._is_newer(session, latest)
+            ):
+                return
+        self._dd.write_json(self._session_path, {"session": payload})
+
+    @staticmethod
+    def _is_newer(session: GoSession, than: GoSession) -> bool:
+        mine = session.ended_at_utc or session.started_at_utc or ""
+        theirs = than.ended_at_utc or than.started_at_utc or ""
+        return mine >= theirs
+
+    def _write_index(self, scope: str, entry: IndexEntry | None) -> None:
+        """Set (or with None remove) one entry, and recompute those left early meanwhile."""
+        index = dict(self._index())
+        for stale in self._stale - {scope}:
+            session = self._read_scope(stale)
+            if session is not None and session.active:
+                index[stale] = _index_entry(session)
+            else:
+                index.pop(stale, None)
+        self._stale.clear()
+        if entry is None:
+            index.pop(scope, None)
+        else:
+            index[scope] = entry
+        self._dd.write_json(self._index_path, index)
+        self._flushed_at = time.monotonic()
+
+    def create(self, session: GoSession) -> None:
+        if not session.active or not session.scope:
+            raise ValueError("create() takes an active session with a scope")
+        with self._dd.transaction():
+            current = self._read_scope(session.scope)
+            if current is not None and current.active:
+                raise SessionAlreadyActive.about(current)
+            if session.scope != WORKSPACE:
+                self._write_index(session.scope, _index_entry(session))
+            self._write(session)
+
+    def finish(self, ended: GoSession) -> None:
+        if ended.active or not ended.scope:
+            raise ValueError("finish() takes an ended session with a scope")
+        with self._dd.transaction():
+            current = self._read_scope(ended.scope)
+            if current is None or not current.active or current.id != ended.id:
+                raise NoActiveSession("The session was already ended.")
+            self._dd.append_line(self._history_path, ended.model_dump_json())
+            self._write(ended)
+            if ended.scope != WORKSPACE:
+                self._write_index(ended.scope, None)
+
+    def replace(self, session: GoSession) -> bool:
+        if not session.scope:
+            raise ValueError("replace() takes a session with a scope")
+        with self._dd.transaction():
+            current = self._read_scope(session.scope)
+            if current is None or current.id != session.id:
+                return False
+            self._write(session)
+            if session.scope != WORKSPACE and session.active:
+                entry = _index_entry(session)
+                if _earlier(entry, self._index().get(session.scope) or {}):
+                    self._write_index(session.scope, entry)  # a late entry would miss a slot
+                else:
+                    self._stale.add(session.scope)
+                    if time.monotonic() - self._flushed_at >= INDEX_FLUSH_SECONDS:
+                        self._write_index(session.scope, entry)
+            return True
+
+    def history(self, limit: int, scope: str | None = None) -> list[GoSession]:
+        found: list[GoSession] = []
+        if limit <= 0:
+            return found
+        with self._dd.transaction():
+            staged = self._dd.appended(self._history_path)[::-1]
+            stored = (
+                text for text, complete in iter_lines_reversed(self._history_path) if complete
+            )
+            for line in itertools.chain(staged, stored):
+                if not line.strip():
+                    continue
+                try:
+                    session = GoSession.model_validate_json(line)
+                except ValidationError as exc:
+                    raise StoreCorrupted(f"{HISTORY_FILE} has an invalid line") from exc
+                if scope is not None and session.scope != scope:
+                    continue
+                found.append(session)
+                if len(found) == limit:
+                    break
+        return found

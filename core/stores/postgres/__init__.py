@@ -1,0 +1,31 @@
+"""The PostgreSQL store (`GOBOT_STORE=postgres`): sessions, progress, audit chain and outbox in
+one database, for several replicas; a unit of work is one database transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from core.stores.postgres.audit import PgAuditLog
+from core.stores.postgres.database import PgDatabase, open_database
+from core.stores.postgres.outbox import PgOutbox
+from core.stores.postgres.progress import PgProgressStore
+from core.stores.postgres.sessions import PgSessionStore
+
+
+class PgUnitOfWork:
+    def __init__(self, db: PgDatabase) -> None:
+        self.database = db
+        self.sessions = PgSessionStore(db)
+        self.progress = PgProgressStore(db)
+        self.audit = PgAuditLog(db)
+        self.outbox = PgOutbox(db)
+
+    @classmethod
+    def open(cls, url: str) -> PgUnitOfWork:
+        return cls(open_database(url))
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.database.transaction():
+            yield

@@ -1,0 +1,134 @@
+"""The PostgreSQL connection pool, the thread's current transaction, and the versioned schema.
+
+- One transaction per unit of work, shared by every store on the thread (audit, state and owed
+  messages commit together, or not at all).
+- The schema is versioned and migrated at start under an advisory lock; a database newer than
+  the code is refused.
+- A database that cannot be reached is `StoreUnavailable`: nothing of the change was kept.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from core.audit import GENESIS
+from core.errors import StoreCorrupted, StoreUnavailable
+
+SCHEMA_VERSION = 1
+MIGRATION_LOCK = 7_204_112  # pg_advisory_xact_lock key: one migrator at a time
+MIGRATIONS: dict[int, str] = {
+    1: f"""
+    CREATE SEQUENCE gobot_changes;
+    CREATE TABLE gobot_sessions (
+        id text PRIMARY KEY,
+        scope text NOT NULL,
+        active boolean NOT NULL,
+        changed bigint NOT NULL,
+        ended_at text,
+        next_due text,
+        next_check text,
+        data jsonb NOT NULL
+    );
+    CREATE UNIQUE INDEX gobot_one_active_session_per_scope ON gobot_sessions (scope) WHERE active;
+    CREATE INDEX gobot_sessions_latest ON gobot_sessions (scope, changed DESC);
+    CREATE INDEX gobot_sessions_due ON gobot_sessions (next_due) WHERE active;
+    CREATE INDEX gobot_sessions_check ON gobot_sessions (next_check) WHERE active;
+    CREATE INDEX gobot_sessions_history ON gobot_sessions (ended_at DESC) WHERE NOT active;
+    CREATE TABLE gobot_progress (step_id text PRIMARY KEY, data jsonb NOT NULL);
+    CREATE TABLE gobot_audit (seq bigint PRIMARY KEY, line text NOT NULL);
+    CREATE TABLE gobot_audit_head (
+        one boolean PRIMARY KEY DEFAULT true CHECK (one), seq bigint NOT NULL, hash text NOT NULL
+    );
+    INSERT INTO gobot_audit_head (seq, hash) VALUES (0, '{GENESIS}');
+    CREATE TABLE gobot_outbox (
+        id text PRIMARY KEY,
+        seq bigserial NOT NULL,
+        session_id text NOT NULL,
+        kind text NOT NULL,
+        next_attempt text NOT NULL,
+        lease_until text,
+        data jsonb NOT NULL
+    );
+    CREATE INDEX gobot_outbox_order ON gobot_outbox (session_id, seq);
+    CREATE TABLE gobot_threads (session_id text PRIMARY KEY, data jsonb NOT NULL);
+    """,
+}
+
+
+class PgDatabase:
+    """A pool and the thread's current transaction."""
+
+    def __init__(self, url: str, max_size: int = 10) -> None:
+        self.pool = ConnectionPool(
+            url, min_size=1, max_size=max_size, open=False, kwargs={"row_factory": dict_row}
+        )
+        try:
+            self.pool.open(wait=True, timeout=10)
+        except psycopg.Error as exc:
+            raise StoreCorrupted(f"cannot connect to PostgreSQL: {exc}") from exc
+        self._local = threading.local()
+        self.migrate()
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        current = getattr(self._local, "connection", None)
+        if current is not None:
+            yield current
+            return
+        try:
+            with self.pool.connection() as raw:  # commits on exit, rolls back on error
+                connection = cast(psycopg.Connection[dict[str, Any]], raw)  # rows are dicts
+                self._local.connection = connection
+                try:
+                    yield connection
+                finally:
+                    self._local.connection = None
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise StoreUnavailable("the database is unavailable") from exc
+
+    def migrate(self) -> int:
+        """Bring the schema to SCHEMA_VERSION; a no-op when it is there already."""
+        with self.transaction() as db:
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            db.execute("CREATE TABLE IF NOT EXISTS gobot_schema (version int NOT NULL)")
+            row = db.execute("SELECT max(version) AS version FROM gobot_schema").fetchone()
+            version = int(row["version"] or 0) if row else 0
+            if version > SCHEMA_VERSION:
+                raise StoreCorrupted(
+                    f"the database schema is version {version}, newer than this gobot "
+                    f"understands ({SCHEMA_VERSION}): upgrade gobot"
+                )
+            for number in range(version + 1, SCHEMA_VERSION + 1):
+                db.execute(MIGRATIONS[number])
+                db.execute("INSERT INTO gobot_schema (version) VALUES (%s)", (number,))
+            return SCHEMA_VERSION
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+_databases: dict[str, PgDatabase] = {}
+_databases_guard = threading.Lock()
+
+
+def open_database(url: str) -> PgDatabase:
+    """One pool per database URL per process, migrated on first open."""
+    with _databases_guard:
+        database = _databases.get(url)
+        if database is None:
+            database = _databases[url] = PgDatabase(url)
+        return database
+
+
+def close_database(url: str) -> None:
+    with _databases_guard:
+        database = _databases.pop(url, None)
+    if database is not None:
+        database.close()

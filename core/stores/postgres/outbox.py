@@ -1,0 +1,116 @@
+"""The outbox in `gobot_outbox`: leases are row locks taken with `SKIP LOCKED`; lease and retry
+follow `core.outbox`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from core.models import MessageRef
+from core.outbox import OutboxItem, leased, retried
+from core.stores.postgres.database import PgDatabase
+
+
+class PgOutbox:
+    def __init__(self, db: PgDatabase) -> None:
+        self._db = db
+
+    @staticmethod
+    def _item(row: dict[str, Any]) -> OutboxItem:
+        return OutboxItem.model_validate({**row["data"], "seq": row["seq"]})
+
+    def add(self, items: list[OutboxItem]) -> None:
+        with self._db.transaction() as db:
+            for item in items:
+                row = db.execute(
+                    "INSERT INTO gobot_outbox (id, session_id, kind, next_attempt, lease_until, "
+                    "data) VALUES (%s, %s, %s, %s, %s, %s) RETURNING seq",
+                    (
+                        item.id,
+                        item.session_id,
+                        item.kind,
+                        item.next_attempt_utc,
+                        item.lease_until_utc,
+                        Jsonb(item.model_dump(mode="json")),
+                    ),
+                ).fetchone()
+                assert row is not None
+                item.seq = int(row["seq"])
+
+    def ready(self, now_utc: str, limit: int = 1000) -> list[OutboxItem]:
+        with self._db.transaction() as db:
+            rows = db.execute(
+                "SELECT * FROM (SELECT DISTINCT ON (session_id) seq, next_attempt, lease_until, "
+                "data FROM gobot_outbox ORDER BY session_id, seq) AS heads "
+                "WHERE next_attempt <= %(now)s AND (lease_until IS NULL OR lease_until <= %(now)s)"
+                " ORDER BY seq LIMIT %(limit)s",
+                {"now": now_utc, "limit": limit},
+            )
+            return [self._item(row) for row in rows]
+
+    def _write(self, db: psycopg.Connection[dict[str, Any]], item: OutboxItem) -> None:
+        db.execute(
+            "UPDATE gobot_outbox SET next_attempt = %s, lease_until = %s, data = %s WHERE id = %s",
+            (
+                item.next_attempt_utc,
+                item.lease_until_utc,
+                Jsonb(item.model_dump(mode="json")),
+                item.id,
+            ),
+        )
+
+    def lease(self, item: OutboxItem, now_utc: str, until_utc: str) -> OutboxItem | None:
+        with self._db.transaction() as db:
+            row = db.execute(
+                "SELECT seq, data FROM gobot_outbox WHERE id = %s AND "
+                "(lease_until IS NULL OR lease_until <= %s) FOR UPDATE SKIP LOCKED",
+                (item.id, now_utc),
+            ).fetchone()
+            taken = None if row is None else leased(self._item(row), now_utc, until_utc)
+            if taken is not None:
+                self._write(db, taken)
+            return taken
+
+    def done(self, item: OutboxItem) -> None:
+        with self._db.transaction() as db:
+            db.execute("DELETE FROM gobot_outbox WHERE id = %s", (item.id,))
+
+    def retry(self, item: OutboxItem, next_attempt_utc: str, error: str, maybe_sent: bool) -> None:
+        with self._db.transaction() as db:
+            row = db.execute(
+                "SELECT seq, data FROM gobot_outbox WHERE id = %s FOR UPDATE", (item.id,)
+            ).fetchone()
+            if row is not None:
+                self._write(db, retried(self._item(row), next_attempt_utc, error, maybe_sent))
+
+    def drop(self, session_id: str, kinds: tuple[str, ...], now_utc: str) -> int:
+        """Leased items stay: they are being sent, ahead of what follows."""
+        with self._db.transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM gobot_outbox WHERE session_id = %s AND kind = ANY(%s) "
+                "AND (lease_until IS NULL OR lease_until <= %s)",
+                (session_id, list(kinds), now_utc),
+            )
+            return cursor.rowcount
+
+    def depth(self) -> int:
+        with self._db.transaction() as db:
+            row = db.execute("SELECT count(*) AS n FROM gobot_outbox").fetchone()
+            return int(row["n"]) if row else 0
+
+    def set_thread(self, session_id: str, message: MessageRef) -> None:
+        with self._db.transaction() as db:
+            db.execute(
+                "INSERT INTO gobot_threads (session_id, data) VALUES (%s, %s) "
+                "ON CONFLICT (session_id) DO UPDATE SET data = EXCLUDED.data",
+                (session_id, Jsonb(message.model_dump())),
+            )
+
+    def thread(self, session_id: str) -> MessageRef | None:
+        with self._db.transaction() as db:
+            row = db.execute(
+                "SELECT data FROM gobot_threads WHERE session_id = %s", (session_id,)
+            ).fetchone()
+            return None if row is None else MessageRef.model_validate(row["data"])

@@ -1,0 +1,126 @@
+"""Sessions and history in `gobot_sessions`. One active session per scope is enforced by a
+partial unique index, not by Python; reads inside a transaction lock the session row
+(`FOR UPDATE`), so compare-and-set claims are atomic across replicas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from core.errors import NoActiveSession, SessionAlreadyActive
+from core.models import GoSession
+from core.stores.postgres.database import PgDatabase
+
+
+def _session(row: dict[str, Any] | None) -> GoSession | None:
+    return None if row is None else GoSession.model_validate(row["data"])
+
+
+class PgSessionStore:
+    def __init__(self, db: PgDatabase) -> None:
+        self._db = db
+
+    def get(self, scope: str) -> GoSession | None:
+        with self._db.transaction() as db:
+            return _session(
+                db.execute(
+                    "SELECT data FROM gobot_sessions WHERE scope = %s "
+                    "ORDER BY changed DESC LIMIT 1 FOR UPDATE",
+                    (scope,),
+                ).fetchone()
+            )
+
+    def latest(self) -> GoSession | None:
+        with self._db.transaction() as db:
+            return _session(
+                db.execute(
+                    "SELECT data FROM gobot_sessions ORDER BY changed DESC LIMIT 1"
+                ).fetchone()
+            )
+
+    def active(self) -> list[GoSession]:
+        with self._db.transaction() as db:
+            rows = db.execute("SELECT data FROM gobot_sessions WHERE active ORDER BY changed")
+            return [GoSession.model_validate(row["data"]) for row in rows]
+
+    def due(self, now_utc: str) -> list[GoSession]:
+        with self._db.transaction() as db:
+            rows = db.execute(
+                "SELECT data FROM gobot_sessions WHERE active AND "
+                "(next_due <= %(now)s OR next_check <= %(now)s) ORDER BY changed",
+                {"now": now_utc},
+            )
+            return [GoSession.model_validate(row["data"]) for row in rows]
+
+    @staticmethod
+    def _columns(session: GoSession) -> dict[str, Any]:
+        return {
+            "id": session.id,
+            "scope": session.scope,
+            "active": session.active,
+            "ended_at": session.ended_at_utc,
+            "next_due": session.reminder.next_due_utc,
+            "next_check": session.watch.next_check_utc,
+            "data": Jsonb(session.model_dump(mode="json")),
+        }
+
+    def insert(self, session: GoSession) -> None:
+        """Add a session row as it is (active or ended) as the newest change of its scope."""
+        with self._db.transaction() as db:
+            db.execute(
+                "INSERT INTO gobot_sessions (id, scope, active, changed, ended_at, next_due, "
+                "next_check, data) VALUES (%(id)s, %(scope)s, %(active)s, "
+                "nextval('gobot_changes'), %(ended_at)s, %(next_due)s, %(next_check)s, %(data)s)",
+                self._columns(session),
+            )
+
+    def create(self, session: GoSession) -> None:
+        if not session.active or not session.scope:
+            raise ValueError("create() takes an active session with a scope")
+        with self._db.transaction() as db:
+            try:
+                with db.transaction():  # a savepoint: the unique index may refuse the row
+                    self.insert(session)
+            except psycopg.errors.UniqueViolation:
+                current = self.get(session.scope)
+                if current is None:
+                    raise
+                raise SessionAlreadyActive.about(current) from None
+
+    def finish(self, ended: GoSession) -> None:
+        if ended.active or not ended.scope:
+            raise ValueError("finish() takes an ended session with a scope")
+        with self._db.transaction() as db:
+            row = db.execute(
+                "UPDATE gobot_sessions SET active = false, changed = nextval('gobot_changes'), "
+                "ended_at = %(ended_at)s, next_due = NULL, next_check = NULL, data = %(data)s "
+                "WHERE id = %(id)s AND active RETURNING id",
+                self._columns(ended),
+            ).fetchone()
+            if row is None:
+                raise NoActiveSession("The session was already ended.")
+
+    def replace(self, session: GoSession) -> bool:
+        with self._db.transaction() as db:
+            row = db.execute(
+                "UPDATE gobot_sessions SET data = %(data)s, next_due = %(next_due)s, "
+                "next_check = %(next_check)s WHERE id = %(id)s AND id = (SELECT id FROM "
+                "gobot_sessions WHERE scope = %(scope)s ORDER BY changed DESC LIMIT 1) "
+                "RETURNING id",
+                self._columns(session),
+            ).fetchone()
+            return row is not None
+
+    def history(self, limit: int, scope: str | None = None) -> list[GoSession]:
+        if limit <= 0:
+            return []
+        with self._db.transaction() as db:
+            rows = db.execute(
+                "SELECT data FROM gobot_sessions WHERE NOT active AND "
+                "(%(scope)s::text IS NULL OR scope = %(scope)s) "
+                "ORDER BY ended_at DESC, changed DESC LIMIT %(limit)s",
+                {"scope": scope, "limit": limit},
+            )
+            return [GoSession.model_validate(row["data"]) for row in rows]

@@ -1,0 +1,43 @@
+"""Faults at the JSON store's boundary with the operating system: the data directory module's
+`os` replaced by a view of it that fails, or kills the process, at the K-th write call."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from typing import Any
+
+WRITES = ("write", "pwrite", "replace", "fsync", "ftruncate", "truncate", "unlink", "makedirs")
+
+
+class FaultyOs:
+    """`os` as the data directory sees it, with `fault(name)` run before the K-th write call
+    (and, with `every`, before each one after it)."""
+
+    def __init__(self, at: int, fault: Callable[[str], None], every: bool = False) -> None:
+        self.at, self.fault, self.every, self.calls = at, fault, every, 0
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(os, name)
+        if name not in WRITES:
+            return real
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            if self.calls == self.at or (self.every and self.calls > self.at):
+                self.fault(name)
+            return real(*args, **kwargs)
+
+        return call
+
+
+def kill_self(name: str) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def fail_with(code: int) -> Callable[[str], None]:
+    def fault(name: str) -> None:
+        raise OSError(code, os.strerror(code))
+
+    return fault
