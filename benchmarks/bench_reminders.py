@@ -18,8 +18,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.bootstrap import build_services
 from bot.settings import Settings
-from bot.wiring import build_services
 from core.clock import format_utc
 from core.models import ConeState, GoSession, HealthStatus, MessageRef, Snapshot
 from core.outbox import OutboxItem, SendResult, Sent

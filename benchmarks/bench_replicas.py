@@ -32,7 +32,7 @@ from bench_slack import (
 from bench_store import drop_schema, scratch_schema
 from slack_sdk.signature import SignatureVerifier
 
-from bot.fake_slack import FakeSlack
+from bot.dev.fake_slack import FakeSlack
 
 RACERS = 50
 REPLY_TIMEOUT_SECONDS = 30.0

@@ -42,10 +42,10 @@ import uvicorn
 from slack_bolt import Ack
 from slack_sdk.signature import SignatureVerifier
 
-from bot.fake_slack import Call, FakeSlack
-from bot.http import create_http_app
-from bot.runtime import build_runtime
+from bot.bootstrap import build_runtime
+from bot.dev.fake_slack import Call, FakeSlack
 from bot.settings import load_settings
+from bot.web.server import create_http_app
 
 HOST = "127.0.0.1"
 NOOP = "/bench-noop"

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import psycopg
 
+from bot.bootstrap import build_services
 from bot.settings import Settings
-from bot.wiring import Services, build_services
 from core.clock import format_utc
 from core.models import ConeState, GoSession, HealthStatus, Snapshot
+from core.services import Services
 from core.stores.json.sessions import HISTORY_FILE
 from core.stores.postgres.database import close_database
 

@@ -15,17 +15,17 @@ import yaml
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.error import BoltError
 
-from bot.http import create_http_app
-from bot.local import LocalBot
-from bot.manifest import build_manifest
+from bot.bootstrap import Runtime, build_runtime, build_services
+from bot.dev.local import LocalBot
+from bot.dev.preview import KINDS, builder_link, preview_blocks
 from bot.observability import configure_logging
-from bot.preview import KINDS, builder_link, preview_blocks
-from bot.runtime import Runtime, build_runtime
 from bot.settings import SettingsError, load_settings
-from bot.wiring import Services, build_services
+from bot.slack.manifest import build_manifest
+from bot.web.server import create_http_app
 from core.durations import format_duration
 from core.errors import GoError
 from core.models import GoSession
+from core.services import Services
 from core.stores.migrate import copy_json_to_postgres
 from core.stores.postgres import PgUnitOfWork
 
@@ -124,7 +124,10 @@ def socket() -> None:
     assert runtime.settings.slack_app_token is not None
     runtime.ticker.start()
     try:
-        SocketModeHandler(runtime.app, runtime.settings.slack_app_token.get_secret_value()).start()
+        handler = SocketModeHandler(
+            runtime.app, runtime.settings.slack_app_token.get_secret_value()
+        )
+        handler.start()  # type: ignore[no-untyped-call]
     finally:
         runtime.ticker.shutdown()
 
@@ -164,8 +167,8 @@ def migrate(target: str) -> None:
         settings = load_settings()
         if settings.database_url is None:
             raise SettingsError("GOBOT_DATABASE_URL is required for migrate --to postgres")
-        target = PgUnitOfWork.open(settings.database_url.get_secret_value())
-        copied = copy_json_to_postgres(settings.data_dir, target)
+        destination = PgUnitOfWork.open(settings.database_url.get_secret_value())
+        copied = copy_json_to_postgres(settings.data_dir, destination)
     except (SettingsError, GoError) as exc:
         _fail(exc, 1)
     click.echo(

@@ -8,12 +8,15 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
+
+from core.clock import format_utc
 
 TOKEN = re.compile(r"\b(xox[a-z]-|xapp-)[A-Za-z0-9-]+")
 
@@ -67,7 +70,7 @@ class MeteredWebClient(WebClient):
         super().__init__(**kwargs)
         self._metrics = metrics
 
-    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:  # type: ignore[override]
+    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:
         try:
             response = super().api_call(api_method, **kwargs)
         except SlackApiError as exc:
@@ -102,12 +105,11 @@ class RedactSecrets(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
-    converter = time.gmtime
     FIELDS = ("user", "command", "outcome", "latency_ms", "channel")
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + "Z",
+            "time": format_utc(datetime.fromtimestamp(record.created, UTC)),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),

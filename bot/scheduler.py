@@ -13,7 +13,7 @@ from datetime import timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.observability import Metrics
-from bot.wiring import Services
+from core.services import Services
 
 log = logging.getLogger("gobot.scheduler")
 logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per tick

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Collection
 from typing import Literal
 
@@ -80,26 +80,45 @@ class AccessPolicy:
 
 
 class RateLimiter:
-    """At most `limit` actions per user in any sliding `window` seconds (per process)."""
+    """At most `limit` changes per user in any sliding `window` seconds (per process). Only
+    changes that happened count (`record`); the table keeps at most `max_users` users, the
+    least recently active dropped first."""
 
     def __init__(
-        self, limit: int, window: float, monotonic: Callable[[], float] = time.monotonic
+        self,
+        limit: int,
+        window: float,
+        monotonic: Callable[[], float] = time.monotonic,
+        max_users: int = 10_000,
     ) -> None:
         self._limit = limit
         self._window = window
         self._monotonic = monotonic
-        self._seen: dict[str, deque[float]] = {}
+        self._max_users = max_users
+        self._seen: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def _recent(self, user: str, now: float) -> deque[float]:
+        recent = self._seen.pop(user, None) or deque()
+        while recent and now - recent[0] >= self._window:
+            recent.popleft()
+        self._seen[user] = recent
+        while len(self._seen) > self._max_users:
+            self._seen.popitem(last=False)
+        return recent
+
     def check(self, user: str) -> None:
+        """Raise RateLimited if the user has made `limit` changes within the window."""
         now = self._monotonic()
         with self._lock:
-            recent = self._seen.setdefault(user, deque())
-            while recent and now - recent[0] >= self._window:
-                recent.popleft()
+            recent = self._recent(user, now)
             if len(recent) >= self._limit:
                 wait = max(1, round(self._window - (now - recent[0])))
                 raise RateLimited(
                     f"Easy there: that is a lot of changes at once. Try again in {wait}s."
                 )
-            recent.append(now)
+
+    def record(self, user: str) -> None:
+        now = self._monotonic()
+        with self._lock:
+            self._recent(user, now).append(now)

@@ -17,8 +17,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from bot.bootstrap import build_services
 from bot.settings import Settings
-from bot.wiring import Services, build_services
+from core.services import Services
 from core.stores.json import datadir
 from core.stores.postgres.database import close_database
 

@@ -22,12 +22,12 @@ import pytest
 from fastapi.testclient import TestClient
 from slack_sdk.signature import SignatureVerifier
 
-from bot.fake_slack import Call, FakeSlack, button_click_body, slash_command_body
-from bot.http import create_http_app
-from bot.runtime import Runtime, build_runtime
+from bot.bootstrap import Runtime, build_runtime
+from bot.dev.fake_slack import Call, FakeSlack, button_click_body, slash_command_body
 from bot.settings import Settings
-from bot.views import block_texts
-from bot.wiring import Services
+from bot.slack.views import block_texts
+from bot.web.server import create_http_app
+from core.services import Services
 from tests.conftest import FakeClock
 
 SIGNING_SECRET = "test-signing-secret-not-real"

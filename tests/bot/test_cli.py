@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.wiring import Services
+from core.services import Services
 from tests.conftest import FakeClock, json_only, outside_env, run_gobot
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.wiring import Services
+from core.services import Services
 from tests.conftest import FakeClock, audit_records, outside_env, run_gobot
 
 postgres_target = pytest.mark.parametrize("store_settings", ["postgres"], indirect=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.fake_slack import FakeSlack
+from bot.dev.fake_slack import FakeSlack
 from tests.bot.conftest import ServeProcess, block_text
 
 postgres_only = pytest.mark.parametrize("store_settings", ["postgres"], indirect=True)

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from bot.bootstrap import build_services
 from bot.settings import Settings
-from bot.wiring import Services, build_services
+from core.services import Services
 from tests.conftest import FakeClock
 from tests.core.fakes import FakeTransport
 

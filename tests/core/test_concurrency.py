@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from bot.wiring import Services
 from core.audit import Verification
 from core.errors import NoActiveSession, SessionAlreadyActive
 from core.models import AuditEvent, GoSession
 from core.ports import AuditLog
+from core.services import Services
 from core.sessions import SessionService
 from core.stores.json import JsonUnitOfWork
 from tests.conftest import FakeClock, audit_records, json_only
@@ -35,7 +35,7 @@ PROCESS_RACER = """
 import sys, time
 from pathlib import Path
 from bot.settings import Settings
-from bot.wiring import build_services
+from bot.bootstrap import build_services
 from core.errors import SessionAlreadyActive
 
 services = build_services(Settings(data_dir=Path(sys.argv[1])))

@@ -32,11 +32,12 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from bot.fake_slack import FakeSlack
+from bot.bootstrap import build_services
+from bot.dev.fake_slack import FakeSlack
 from bot.settings import Settings
-from bot.slack import SlackTransport
-from bot.wiring import Services, build_services
+from bot.slack.transport import SlackTransport
 from core.errors import StoreUnavailable
+from core.services import Services
 from core.stores.json import datadir
 from core.stores.json.outbox import JsonOutbox
 from core.stores.json.sessions import JsonSessionStore
@@ -240,7 +241,7 @@ CHILD = """
 import sys
 from pathlib import Path
 from bot.settings import Settings
-from bot.wiring import build_services
+from bot.bootstrap import build_services
 from core.errors import SessionAlreadyActive
 
 sessions = build_services(Settings(data_dir=Path(sys.argv[1]))).sessions

@@ -4,9 +4,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from bot.wiring import Services
 from core.models import MessageRef
 from core.outbox import Failed
+from core.services import Services
 from tests.conftest import FakeClock, audit_records
 from tests.core.fakes import FakeTransport
 

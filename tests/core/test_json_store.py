@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.wiring import Services
 from core.errors import StoreCorrupted
 from core.models import GoSession
+from core.services import Services
 from core.stores.json.sessions import JsonSessionStore
 from tests.conftest import json_only
 

@@ -9,9 +9,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from bot.wiring import Services
 from core.errors import SessionAlreadyActive, StoreCorrupted
 from core.models import GoSession
+from core.services import Services
 from core.stores.postgres.database import SCHEMA_VERSION, PgDatabase
 from core.stores.postgres.sessions import PgSessionStore
 

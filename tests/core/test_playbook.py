@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.wiring import Services
 from core.errors import InvalidInput, StepBlocked, UnknownStep
 from core.playbook import DEFAULT_STEPS
+from core.services import Services
 from tests.conftest import audit_records, write_json
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot.wiring import Services
 from core.errors import InvalidInput, NoActiveSession
+from core.services import Services
 from tests.conftest import FakeClock, audit_records, json_only, write_json
 from tests.core.fakes import FakeTransport
 

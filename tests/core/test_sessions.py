@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.wiring import Services
 from core.errors import InvalidInput, NoActiveSession, SessionAlreadyActive
 from core.models import BOOT_DEFAULT_REASON
+from core.services import Services
 from tests.conftest import FakeClock, audit_records, write_json
 
 ORIGINAL_FIELDS = (

@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from bot.wiring import Services
 from core.clock import format_utc
 from core.durations import format_duration
 from core.models import BOOT_DEFAULT_REASON, ConeState, HealthStatus, Snapshot
+from core.services import Services
 from core.snapshots import (
     CONE_FILE,
     HEALTH_FILE,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.fake_slack import Call, FakeSlack
+from bot.dev.fake_slack import Call, FakeSlack
 from tests.bot.conftest import ServeProcess, block_text
 
 FAST = {

@@ -6,22 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.app import SLASH_COMMANDS
-from bot.commands import SPECS
 from bot.settings import Settings
-
-UMBRELLA = "/go"
+from bot.slack.commands import SLASH_COMMANDS, SUBCOMMANDS, UMBRELLA
 
 
 def _describe(command: str) -> tuple[str, str]:
-    """(description, usage hint) of a slash command, from the one table of subcommands."""
+    """(description, usage hint) of a slash command, from the one table of commands."""
     if command == UMBRELLA:
-        return "GO sessions: start, end, session, checklist, next, complete, history, help", (
-            "start|end|session|checklist|next|complete|history|help [...]"
-        )
-    spec = SPECS[command.removeprefix("/go-")]
-    hint = spec.usage.partition(" ")[2]
-    return spec.summary[:1].upper() + spec.summary[1:], hint
+        names = [name for name, found in SUBCOMMANDS.items() if found.role != "admin"]
+        return f"GO sessions: {', '.join(names)}", f"{'|'.join(names)} [...]"
+    found = SUBCOMMANDS[command.removeprefix("/go-")]
+    hint = found.usage.partition(" ")[2]
+    return found.summary[:1].upper() + found.summary[1:], hint
 
 
 def bot_scopes(settings: Settings) -> list[str]:

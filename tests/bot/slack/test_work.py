@@ -4,7 +4,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from bot.work import OrderedWork
+from bot.slack.work import OrderedWork
 
 
 def test_jobs_of_one_key_run_in_order_and_keys_run_in_parallel() -> None:

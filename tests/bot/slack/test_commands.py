@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.fake_slack import FakeSlack
+from bot.dev.fake_slack import FakeSlack
 from tests.bot.conftest import SlackHarness, block_text, posts, signed_headers
 from tests.conftest import FakeClock, write_json
 from tests.faults import FaultyOs, fail_with
@@ -235,10 +235,17 @@ def test_group_lookup_failure_fails_closed(
     assert posts(fake_slack) == []
 
 
-def test_burst_of_state_changes_is_rate_limited(slack: SlackHarness) -> None:
-    replies = [slack.run("/go-start" if n % 2 == 0 else "/go-end", "", user="U1") for n in range(8)]
-    assert ["Easy there" in reply for reply in replies] == [False] * 5 + [True] * 3
-    assert len(posts(slack.fake)) == 5  # three snapshots and two end summaries
+def test_burst_of_state_changes_is_rate_limited_but_never_an_end_or_a_refusal(
+    slack: SlackHarness,
+) -> None:
+    commands = ["/go-start", "/go-end"] * 6
+    replies = [slack.run(command, "", user="U1") for command in commands]
+    assert ["Easy there" in reply for reply in replies] == [False] * 10 + [True, False]
+    assert "no active GO session" in replies[-1]  # the end is not limited; nothing to end
+    assert len(posts(slack.fake)) == 10  # five snapshots and five end summaries
+    for _ in range(6):  # refused attempts change nothing, so they do not count
+        assert "There is no step" in slack.run("/go-complete", "42", user="U2")
+    assert "GO session started" in slack.run("/go-start", "", user="U2")
 
 
 def test_app_home_publishes_session_playbook_and_history(slack: SlackHarness) -> None:
@@ -321,7 +328,7 @@ def test_unexpected_error_gets_an_id_not_a_stack_trace(
 
 
 def test_post_failure_is_reported_and_the_session_kept(slack: SlackHarness, data_dir: Path) -> None:
-    from bot.fake_slack import Failure
+    from bot.dev.fake_slack import Failure
 
     slack.fake.fail("chat.postMessage", Failure(error="not_in_channel"))
     reply = slack.run("/go-start", "")
@@ -335,7 +342,7 @@ def test_rate_limited_post_waits_for_retry_after_and_lands_once(
 ) -> None:
     """The outbox, not the client, retries a 429: after Retry-After, and without holding a
     lease through the wait."""
-    from bot.fake_slack import Failure
+    from bot.dev.fake_slack import Failure
 
     slack.fake.fail("chat.postMessage", Failure(status=429, error="ratelimited", retry_after=30))
     reply = slack.run("/go-start", "patience")
@@ -353,7 +360,7 @@ def test_rate_limited_post_waits_for_retry_after_and_lands_once(
 def test_server_error_is_retried_by_the_outbox_and_lands_once(
     slack: SlackHarness, clock: FakeClock
 ) -> None:
-    from bot.fake_slack import Failure
+    from bot.dev.fake_slack import Failure
 
     slack.fake.fail("chat.postMessage", Failure(status=500, error="internal_error"))
     reply = slack.run("/go-start", "")

@@ -11,8 +11,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import views
-from bot.mrkdwn import escape, fit
+from bot.slack import views
+from bot.slack.mrkdwn import escape, fit
 from core.models import (
     Checklist,
     ChecklistItem,

@@ -10,7 +10,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from bot.http import create_http_app
+from bot.web.server import create_http_app
 from tests.bot.conftest import SlackHarness, block_text
 from tests.conftest import write_json
 

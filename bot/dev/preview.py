@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from bot import views
+from bot.slack import views
 from core.models import (
     Checklist,
     ChecklistItem,

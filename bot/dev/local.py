@@ -14,7 +14,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -22,18 +22,18 @@ from pydantic import SecretStr
 from slack_bolt import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from bot.fake_slack import Call, FakeSlack, button_click_body, slash_command_body
-from bot.runtime import build_runtime
+from bot.bootstrap import build_runtime
+from bot.dev.fake_slack import Call, FakeSlack, button_click_body, slash_command_body
 from bot.settings import Settings
-from bot.views import block_texts
+from bot.slack.commands import COMMANDS
+from bot.slack.views import block_texts
 from core.durations import parse_duration
 
 USER, CHANNEL = "ULOCAL", "CLOCAL"
 REPLY_TIMEOUT_SECONDS = 15.0
 HELP = (
-    "Type a slash command (/go help, /go-start notes, /go-session, /go-checklist, /go-next, "
-    "/go-complete 1, /go-history, /go-end done), a number to press a button, "
-    "`wait 5s` to let time pass, or `exit`."
+    f"Type a slash command ({', '.join(f'/go-{c.usage}' for c in COMMANDS if c.reach == 'slash')}"
+    ", /go help), a number to press a button, `wait 5s` to let time pass, or `exit`."
 )
 
 
@@ -135,9 +135,9 @@ class LocalBot:
 
     def _dispatch(self, body: str) -> None:
         stamp = str(int(time.time()))
-        headers = {
+        headers: dict[str, str | Sequence[str]] = {
             "x-slack-request-timestamp": stamp,
-            "x-slack-signature": self._verifier.generate_signature(timestamp=stamp, body=body),
+            "x-slack-signature": str(self._verifier.generate_signature(timestamp=stamp, body=body)),
             "content-type": "application/x-www-form-urlencoded",
         }
         response = self._runtime.app.dispatch(BoltRequest(body=body, headers=headers))

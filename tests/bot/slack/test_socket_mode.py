@@ -8,8 +8,8 @@ from pathlib import Path
 from slack_bolt.adapter.socket_mode.internals import run_bolt_app
 from slack_sdk.socket_mode.request import SocketModeRequest
 
-from bot.fake_slack import FakeSlack
-from bot.runtime import build_runtime
+from bot.bootstrap import build_runtime
+from bot.dev.fake_slack import FakeSlack
 from bot.settings import Settings
 from tests.bot.conftest import BOT_TOKEN, block_text
 from tests.conftest import FakeClock

@@ -9,7 +9,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
-from bot.slack import classify
+from bot.slack.transport import classify
 
 
 def api_error(status: int, error: str, headers: dict[str, str] | None = None) -> SlackApiError:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from bot.manifest import build_manifest
 from bot.settings import Settings
+from bot.slack.manifest import build_manifest
 from tests.bot.conftest import SlackHarness
 from tests.conftest import outside_env, run_gobot
 

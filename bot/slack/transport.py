@@ -19,9 +19,9 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
-from bot import views
-from bot.mrkdwn import safe
 from bot.observability import MeteredWebClient, Metrics
+from bot.slack import views
+from bot.slack.mrkdwn import safe
 from core.models import GoSession, MessageRef
 from core.outbox import Failed, OutboxItem, SendResult, Sent
 
@@ -70,7 +70,7 @@ def make_client(
         metrics=metrics,
         token=token,
         base_url=base_url,
-        timeout=timeout,  # type: ignore[arg-type]  # urllib takes float seconds
+        timeout=timeout,  # urllib takes float seconds
         retry_handlers=handlers,
     )
 

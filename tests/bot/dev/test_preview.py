@@ -6,7 +6,7 @@ from urllib.parse import unquote
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot.preview import BUILDER, KINDS
+from bot.dev.preview import BUILDER, KINDS
 from tests.conftest import outside_env, run_gobot
 
 

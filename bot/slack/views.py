@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.mrkdwn import HEADER_LIMIT, fit, safe, who
+from bot.slack.mrkdwn import HEADER_LIMIT, fit, safe, who
 from core.durations import format_duration
 from core.models import Checklist, ChecklistItem, GoSession, NextStep, Snapshot
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.fake_slack import FakeSlack
+from bot.dev.fake_slack import FakeSlack
 from tests.bot.conftest import ServeProcess, SlackHarness
 
 

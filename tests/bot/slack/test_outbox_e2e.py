@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from bot.fake_slack import Failure
+from bot.dev.fake_slack import Failure
 from tests.bot.conftest import SlackHarness, block_text
 from tests.conftest import FakeClock
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.fake_slack import FakeSlack
+from bot.dev.fake_slack import FakeSlack
 from tests.bot.conftest import (
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -56,7 +56,7 @@ def test_serve_without_credentials_is_one_clear_line(fake_slack: FakeSlack, data
 
 
 def test_serve_with_a_rejected_token_says_so(fake_slack: FakeSlack, data_dir: Path) -> None:
-    from bot.fake_slack import Failure
+    from bot.dev.fake_slack import Failure
 
     fake_slack.fail("auth.test", Failure(error="invalid_auth"))
     result = run_gobot("serve", env=serve_env(data_dir, fake_slack))

@@ -12,7 +12,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from bot.settings import Settings
-from bot.wiring import Services
 from core.errors import (
     GoError,
     InvalidInput,
@@ -25,6 +24,7 @@ from core.errors import (
 )
 from core.models import Checklist, ChecklistItem, GoSession, NextStep
 from core.notes import MAX_NOTES_CHARS
+from core.services import Services
 
 STATUS = {
     SessionAlreadyActive: 409,

@@ -1,0 +1,155 @@
+"""The composition root, and the only one: settings → stores → services → Slack runtime.
+
+`build_services` is what every process has (the CLI stops there: without a transport, owed
+messages wait in the outbox for a process that has one); `build_runtime` adds the Slack side
+for `serve`, `socket`, `gobot local`, the benchmarks and the tests. Nothing else builds any
+of these, and nothing it builds imports this module.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.observability import Metrics
+from bot.scheduler import Ticker
+from bot.settings import Settings, SettingsError
+from bot.slack.app import register
+from bot.slack.commands import Interactions
+from bot.slack.transport import GroupMembers, SlackTransport, make_client
+from bot.slack.work import OrderedWork
+from core.access import AccessPolicy, RateLimiter
+from core.clock import Clock, SystemClock
+from core.delivery import DeliveryService
+from core.playbook import PlaybookService, load_steps
+from core.ports import Transport, UnitOfWork
+from core.reminders import ReminderPolicy, ReminderService
+from core.services import Services
+from core.sessions import SessionService
+from core.snapshots import CONE_FILE, HEALTH_FILE, FileSource, SnapshotTaker, source_from_spec
+from core.stores.json import JsonUnitOfWork
+from core.stores.postgres import PgUnitOfWork
+
+RATE_LIMIT = 5
+RATE_WINDOW_SECONDS = 30.0
+WORK_THREADS = 16
+
+
+def _unit_of_work(settings: Settings) -> UnitOfWork:
+    if settings.store == "postgres":
+        if settings.database_url is None:
+            raise SettingsError("GOBOT_DATABASE_URL is required with GOBOT_STORE=postgres")
+        return PgUnitOfWork.open(settings.database_url.get_secret_value())
+    return JsonUnitOfWork(settings.data_dir)
+
+
+def build_services(
+    settings: Settings, clock: Clock | None = None, transport: Transport | None = None
+) -> Services:
+    """Without a transport (the CLI) owed messages wait in the outbox for a process that has
+    one."""
+    clock = clock or SystemClock()
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        cone = (
+            source_from_spec(settings.cone_source, settings.source_timeout)
+            if settings.cone_source
+            else FileSource(data_dir / CONE_FILE)
+        )
+    except ValueError as exc:
+        raise SettingsError(f"invalid GOBOT_CONE_SOURCE: {exc}") from None
+    try:
+        health = (
+            source_from_spec(settings.health_source, settings.source_timeout)
+            if settings.health_source
+            else FileSource(data_dir / HEALTH_FILE)
+        )
+    except ValueError as exc:
+        raise SettingsError(f"invalid GOBOT_HEALTH_SOURCE: {exc}") from None
+    snapshots = SnapshotTaker(cone, health, settings.source_timeout, clock)
+    uow = _unit_of_work(settings)
+    policy = ReminderPolicy(
+        remind_after=settings.remind_after,
+        remind_every=settings.remind_every,
+        escalate_after=settings.escalate_after,
+        watch_every=settings.watch_every,
+    )
+    delivery = (
+        DeliveryService(
+            uow,
+            transport,
+            clock,
+            lease=3 * settings.slack_timeout + timedelta(seconds=5),  # look up, update, post
+        )
+        if transport is not None
+        else None
+    )
+    sessions = SessionService(
+        uow,
+        snapshots,
+        clock,
+        deliverer=delivery,
+        policy=policy,
+        scope_mode=settings.session_scope,
+    )
+    reminders = ReminderService(uow, snapshots, clock, policy=policy)
+    playbook = PlaybookService(load_steps(data_dir), uow, snapshots, clock)
+    return Services(
+        sessions, playbook, uow.audit, snapshots, clock, reminders, uow.outbox, delivery
+    )
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    client: WebClient
+    services: Services
+    app: App
+    ticker: Ticker
+    metrics: Metrics
+
+
+def build_runtime(
+    settings: Settings, *, clock: Clock | None = None, socket_mode: bool = False
+) -> Runtime:
+    """Raise SettingsError/GoError for bad settings, BoltError if Slack rejects the token.
+
+    Signature verification is on whenever requests arrive over HTTP (not in Socket Mode)."""
+    required = (
+        ("slack_bot_token", "slack_app_token")
+        if socket_mode
+        else ("slack_bot_token", "slack_signing_secret")
+    )
+    settings.require(*required)
+    assert settings.slack_bot_token is not None
+    token = settings.slack_bot_token.get_secret_value()
+    timeout = settings.slack_timeout.total_seconds()
+    metrics = Metrics()
+    client = make_client(token, settings.slack_api_url, metrics, timeout)
+    posting = make_client(token, settings.slack_api_url, metrics, timeout, wait_on_rate_limit=False)
+    services = build_services(settings, clock=clock, transport=SlackTransport(posting))
+    metrics.watch(services.outbox.depth, lambda: len(services.sessions.active()))
+    secret = settings.slack_signing_secret
+    app = App(
+        client=client,
+        signing_secret=None if socket_mode or secret is None else secret.get_secret_value(),
+        request_verification_enabled=not socket_mode,
+        process_before_response=True,  # listeners only ack and hand over: no ack polling
+        logger=logging.getLogger("gobot.bolt"),
+    )
+    access = AccessPolicy(
+        settings.operators, settings.admins, GroupMembers(client), services.audit, services.clock
+    )
+    interactions = Interactions(
+        services, access, RateLimiter(RATE_LIMIT, RATE_WINDOW_SECONDS), metrics
+    )
+    work = OrderedWork(ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="gobot-work"))
+    register(app, interactions, services, work)
+    ticker = Ticker(services, settings.tick, metrics)
+    return Runtime(settings, client, services, app, ticker, metrics)

@@ -1,0 +1,103 @@
+"""The Bolt listeners: every slash command and button of the command table, and App Home.
+
+Bolt runs each listener inline (`process_before_response`), and a listener only acks and
+hands the interaction to gobot's own pool, in order per channel: the ack goes back to Slack at
+once, and slow work (a snapshot waits up to GOBOT_SOURCE_TIMEOUT) never holds up the acks of
+the requests behind it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot.slack import views
+from bot.slack.commands import (
+    BUTTONS,
+    SLASH_COMMANDS,
+    Interactions,
+    Invocation,
+    Reply,
+    user_message,
+)
+from bot.slack.work import OrderedWork
+from core.services import Services
+
+
+def _fallback(blocks: list[dict[str, Any]]) -> str:
+    """Notification text: the first section's (already escaped) text."""
+    for block in blocks:
+        text = block.get("text")
+        if isinstance(text, dict):
+            return str(text.get("text", ""))[:300]
+    return "gobot"
+
+
+def _answer(respond: Respond, reply: Reply) -> None:
+    if reply.blocks:
+        respond(
+            blocks=reply.blocks,
+            text=_fallback(reply.blocks),
+            response_type="ephemeral",
+            replace_original=False,
+        )
+
+
+def register(app: App, interactions: Interactions, services: Services, work: OrderedWork) -> None:
+    def on_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        ack()
+        received = time.monotonic()
+        channel = command.get("channel_id")
+        call = Invocation(
+            str(command.get("user_id", "")),
+            channel,
+            str(command.get("text", "")),
+            command.get("response_url"),
+        )
+        name = str(command.get("command", "/go"))
+        work.submit(
+            str(channel or ""), lambda: _answer(respond, interactions.slash(call, name, received))
+        )
+
+    for name in SLASH_COMMANDS:
+        app.command(name)(on_command)
+
+    def on_button(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        received = time.monotonic()
+        action = (body.get("actions") or [{}])[0]
+        command, extra = BUTTONS[str(action.get("action_id"))]
+        channel = (body.get("channel") or {}).get("id")
+        args = " ".join(part for part in (str(action.get("value", "")), extra) if part)
+        call = Invocation(
+            str((body.get("user") or {}).get("id", "")), channel, args, body.get("response_url")
+        )
+        work.submit(
+            str(channel or ""), lambda: _answer(respond, interactions.run(command, call, received))
+        )
+
+    for action_id in BUTTONS:
+        app.action(action_id)(on_button)
+
+    @app.event("app_home_opened")
+    def on_home_opened(ack: Ack, event: dict[str, Any], client: WebClient) -> None:
+        ack()
+        if event.get("tab", "home") != "home":
+            return
+
+        def publish() -> None:
+            view = views.home_view(
+                services.sessions.latest(),
+                services.playbook.checklist(),
+                services.sessions.history(5),
+            )
+            client.views_publish(user_id=str(event["user"]), view=view)
+
+        work.submit(f"home:{event['user']}", publish)
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> None:
+        user_message(error)

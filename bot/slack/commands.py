@@ -1,0 +1,352 @@
+"""The one table of what a person can do with gobot in Slack, and the one path every
+interaction takes.
+
+Each row is declared once: name, usage, summary, who may do it, whether it is rate limited,
+what to say when the store could not keep it, how it is reached (`/go-<name>` and `/go <name>`,
+only `/go <name>`, or a button) and its handler. The Bolt registration, `/go help`, the manifest
+and `gobot local` are derived from it. Every interaction (slash command or button) goes through
+`Interactions.run`: authorize → rate-limit → one service call → render → metric and log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from bot.observability import Metrics
+from bot.slack import views
+from bot.slack.mrkdwn import safe
+from core.access import AccessPolicy, RateLimiter, Role
+from core.durations import parse_duration
+from core.errors import GoError, InvalidInput, StoreUnavailable
+from core.models import SessionChange
+from core.services import Services
+
+log = logging.getLogger("gobot.commands")
+Blocks = list[dict[str, Any]]
+MAX_SLACK_HISTORY = 20
+UMBRELLA = "/go"
+
+
+@dataclass(frozen=True)
+class Invocation:
+    user: str
+    channel: str | None
+    args: str
+    reply_to: str | None = None
+
+
+Handler = Callable[[Services, Invocation], Blocks | None]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One thing a person can do. `reach`: `slash` has its own `/go-<name>` and is a `/go`
+    subcommand, `umbrella` only a `/go` subcommand, `button` only a button. A handler that
+    returns None has nothing to tell (a button whose effect shows in the channel)."""
+
+    name: str
+    usage: str
+    summary: str
+    handler: Handler
+    role: Role | None = None
+    verb: str = ""
+    undone: str = "Nothing was done"
+    limited: bool = False
+    reach: Literal["slash", "umbrella", "button"] = "slash"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What an interaction answers, and how it went (for the log line and the metrics)."""
+
+    name: str
+    blocks: Blocks | None
+    outcome: str
+
+
+def user_message(error: BaseException, undone: str = "Nothing was done") -> str:
+    """The one map from errors to what a Slack user reads: a typed error says what happened
+    (a store failure also whether anything changed); anything else gets a short id that is also
+    logged, never a stack trace."""
+    if isinstance(error, StoreUnavailable):
+        if error.kept:
+            return f":warning: {safe(error.message[:1].upper() + error.message[1:])}."
+        return (
+            f":warning: {undone}: {safe(error.message)}. Nothing changed; try again once that "
+            "is fixed."
+        )
+    if isinstance(error, GoError):
+        return f":warning: {safe(error.message)}"
+    error_id = secrets.token_hex(4)
+    log.error("unexpected error %s", error_id, exc_info=error)
+    return (
+        f":x: Something went wrong (error id `{error_id}`); it may not have been done. "
+        "Check with `/go-session` before trying again."
+    )
+
+
+# handlers ------------------------------------------------------------------------------------
+def _start(services: Services, call: Invocation) -> Blocks:
+    change = services.sessions.start(call.user, call.channel, call.args, call.reply_to)
+    return _change_message(
+        change,
+        "GO session started",
+        "snapshot posted",
+        "The GO session started, but its snapshot could not be posted",
+    )
+
+
+def _end(services: Services, call: Invocation) -> Blocks:
+    change = services.sessions.end(call.user, call.channel, call.args, reply_to=call.reply_to)
+    return _change_message(
+        change,
+        "GO session ended",
+        "summary posted",
+        "The GO session ended, but the channel could not be told",
+    )
+
+
+def _end_button(services: Services, call: Invocation) -> Blocks | None:
+    """`args` is the session id on the button: an old button never ends a newer session."""
+    change = services.sessions.end(
+        call.user, call.channel, None, session_id=call.args, reply_to=call.reply_to
+    )
+    if change.delivery.problem:
+        return _change_message(
+            change,
+            "GO session ended",
+            "",
+            "The GO session ended, but the channel could not be told",
+        )
+    return None
+
+
+def _snooze_button(services: Services, call: Invocation) -> Blocks:
+    """`args` is `<session id> <duration>`."""
+    session_id, _, duration = call.args.partition(" ")
+    scope = services.sessions.scope_for(call.channel)
+    snoozed = services.reminders.snooze(scope, session_id, call.user, parse_duration(duration))
+    return views.text_message(
+        f":zzz: Reminders snoozed for {safe(duration, 20)}: the next one is due at "
+        f"{snoozed.reminder.next_due_utc}."
+    )
+
+
+def _session(services: Services, call: Invocation) -> Blocks:
+    return views.session_status(services.sessions.get(call.channel))
+
+
+def _checklist(services: Services, call: Invocation) -> Blocks:
+    return views.checklist_message(services.playbook.checklist())
+
+
+def _next(services: Services, call: Invocation) -> Blocks:
+    return views.next_step_message(services.playbook.next_step())
+
+
+def _complete(services: Services, call: Invocation) -> Blocks:
+    step, _, notes = call.args.partition(" ")
+    if not step:
+        raise InvalidInput("Usage: `/go-complete <step> [notes]`, e.g. `/go-complete 3 done`.")
+    item, newly = services.playbook.complete(step, call.user, notes, call.channel)
+    title = f"*{item.number}. {safe(item.title, 150)}*"
+    if not newly:
+        return views.text_message(f"Step {title} was already done.")
+    nxt = services.playbook.next_step()
+    after = f" Next: *{nxt.step.number}. {safe(nxt.step.title, 150)}*." if nxt.step else ""
+    return views.text_message(f":white_check_mark: Step {title} done.{after}")
+
+
+def _history(services: Services, call: Invocation) -> Blocks:
+    raw = call.args.strip() or "5"
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_SLACK_HISTORY:
+        raise InvalidInput(f"Usage: `/go-history [n]` with n from 1 to {MAX_SLACK_HISTORY}.")
+    return views.history_message(services.sessions.history(int(raw), call.channel))
+
+
+def _reset(services: Services, call: Invocation) -> Blocks:
+    checklist = services.playbook.reset(call.user, call.channel)
+    return views.text_message(f"Playbook reset: {checklist.completed}/{checklist.total} done.")
+
+
+def _help(services: Services, call: Invocation) -> Blocks:
+    return views.text_message(help_text())
+
+
+def _change_message(change: SessionChange, done: str, posted: str, undelivered: str) -> Blocks:
+    problem = change.delivery.problem
+    if change.delivery.pending:
+        return views.text_message(
+            f":hourglass: {done}; Slack has not taken the message yet: it will be retried until "
+            "it has."
+        )
+    if problem is None:
+        return views.text_message(f":white_check_mark: {done}; {posted}.")
+    if problem in ("not_in_channel", "channel_not_found"):
+        hint = "Invite the bot to this channel with `/invite @gobot` and try again."
+    else:
+        hint = "The session itself is saved."
+    return views.text_message(f":warning: {undelivered}: `{safe(problem, 200)}`. {hint}")
+
+
+# the table -----------------------------------------------------------------------------------
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "start",
+        "start [notes]",
+        "open a GO session and post its snapshot",
+        _start,
+        "operator",
+        "start a GO session",
+        "Not started",
+        limited=True,
+    ),
+    Command(
+        "end",
+        "end [notes]",
+        "close the active GO session",
+        _end,
+        "operator",
+        "end a GO session",
+        "Not ended",
+    ),
+    Command("session", "session", "show the current GO session", _session),
+    Command("checklist", "checklist", "show the launch playbook", _checklist),
+    Command("next", "next", "show the next playbook step", _next),
+    Command(
+        "complete",
+        "complete <step> [notes]",
+        "mark a playbook step done",
+        _complete,
+        "operator",
+        "complete playbook steps",
+        "Not completed",
+        limited=True,
+    ),
+    Command(
+        "history",
+        f"history [n ≤ {MAX_SLACK_HISTORY}]",
+        "show the last ended GO sessions",
+        _history,
+    ),
+    Command(
+        "reset",
+        "reset",
+        "clear playbook progress (admins)",
+        _reset,
+        "admin",
+        "reset the playbook",
+        "Not reset",
+        limited=True,
+        reach="umbrella",
+    ),
+    Command("help", "help", "show this help", _help, reach="umbrella"),
+    Command(
+        "end-button",
+        "End session",
+        "end the session the button belongs to",
+        _end_button,
+        "operator",
+        "end a GO session",
+        "Not ended",
+        reach="button",
+    ),
+    Command(
+        "snooze",
+        "Snooze 30m / 1h / 2h",
+        "move the session's next reminder",
+        _snooze_button,
+        "operator",
+        "snooze reminders",
+        "Not snoozed",
+        limited=True,
+        reach="button",
+    ),
+)
+BY_NAME = {command.name: command for command in COMMANDS}
+SUBCOMMANDS = {c.name: c for c in COMMANDS if c.reach != "button"}
+SLASH_COMMANDS = (UMBRELLA, *(f"/go-{c.name}" for c in COMMANDS if c.reach == "slash"))
+BUTTONS: dict[str, tuple[Command, str]] = {
+    views.END_ACTION: (BY_NAME["end-button"], ""),
+    **{action: (BY_NAME["snooze"], duration) for action, duration in views.SNOOZE_ACTIONS.items()},
+}
+
+
+def help_text() -> str:
+    lines = [f"`/go {c.usage}` — {c.summary}" for c in SUBCOMMANDS.values()]
+    return "*gobot commands* (each also as `/go-<name>`):\n" + "\n".join(lines)
+
+
+def parse(command: str, text: str) -> tuple[str, str]:
+    """`/go-start x` and `/go start x` both give `("start", "x")`."""
+    text = (text or "").strip()
+    name = command.strip().lstrip("/")
+    if name.startswith("go-"):
+        return name.removeprefix("go-"), text
+    first, _, rest = text.partition(" ")
+    return (first.lower() or "help"), rest.strip()
+
+
+class Interactions:
+    """authorize → rate-limit → run → metric and log line, for every interaction."""
+
+    def __init__(
+        self, services: Services, access: AccessPolicy, limiter: RateLimiter, metrics: Metrics
+    ) -> None:
+        self._services = services
+        self._access = access
+        self._limiter = limiter
+        self._metrics = metrics
+
+    def slash(self, call: Invocation, command: str, received: float) -> Reply:
+        """A slash command (`/go-<sub>` or `/go <sub>`) with its text in `call.args`."""
+        name, args = parse(command, call.args)
+        found = SUBCOMMANDS.get(name)
+        if found is None:
+            blocks = views.text_message(
+                f":warning: Unknown subcommand `{safe(name, 40)}`.\n{help_text()}"
+            )
+            return self._done(Reply("unknown", blocks, "unknown_subcommand"), call, received)
+        return self.run(found, Invocation(call.user, call.channel, args, call.reply_to), received)
+
+    def run(self, command: Command, call: Invocation, received: float) -> Reply:
+        try:
+            if command.role is not None:
+                self._access.check(call.user, command.role, command.verb, call.channel)
+            if command.limited:
+                self._limiter.check(call.user)
+            blocks = command.handler(self._services, call)
+            if command.limited:
+                self._limiter.record(call.user)  # only changes that happened count
+            reply = Reply(command.name, blocks, "ok")
+        except GoError as exc:
+            text = user_message(exc, command.undone)
+            reply = Reply(command.name, views.text_message(text), exc.code)
+        except Exception as exc:
+            text = user_message(exc, command.undone)
+            reply = Reply(command.name, views.text_message(text), "error")
+        return self._done(reply, call, received)
+
+    def _done(self, reply: Reply, call: Invocation, received: float) -> Reply:
+        latency_ms = round((time.monotonic() - received) * 1000, 1)
+        self._metrics.commands.labels(reply.name, reply.outcome).inc()
+        log.info(
+            "%s by %s: %s in %.1f ms",
+            reply.name,
+            call.user,
+            reply.outcome,
+            latency_ms,
+            extra={
+                "user": call.user,
+                "command": reply.name,
+                "outcome": reply.outcome,
+                "latency_ms": latency_ms,
+                "channel": call.channel,
+            },
+        )
+        return reply

@@ -1,0 +1,1 @@
+"""What speaks HTTP: the server (Slack events, /healthz, /metrics) and the REST API."""

@@ -1,0 +1,26 @@
+"""The core services one process runs, bundled: what every edge (Slack listeners, REST, CLI,
+scheduler) is handed by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.clock import Clock
+from core.delivery import DeliveryService
+from core.playbook import PlaybookService
+from core.ports import AuditLog, Outbox
+from core.reminders import ReminderService
+from core.sessions import SessionService
+from core.snapshots import SnapshotTaker
+
+
+@dataclass(frozen=True)
+class Services:
+    sessions: SessionService
+    playbook: PlaybookService
+    audit: AuditLog
+    snapshots: SnapshotTaker
+    clock: Clock
+    reminders: ReminderService
+    outbox: Outbox
+    delivery: DeliveryService | None
