@@ -52,15 +52,15 @@ def populate(data_dir: Path, sessions: int, due: int) -> None:
     snapshot = Snapshot(
         cone=ConeState(band="A", reason="ok"),
         status=HealthStatus(status="green"),
-        taken_at_utc=format_utc(T0),
+        taken_at_utc=T0,
     )
     index = {}
-    far = format_utc(T0 + timedelta(hours=1))
+    far = T0 + timedelta(hours=1)
     for n in range(sessions):
         scope = f"channel:C{n:06d}"
         session = GoSession(
             active=True,
-            started_at_utc=format_utc(T0 - timedelta(hours=1)),
+            started_at_utc=T0 - timedelta(hours=1),
             cone_band="A",
             status="green",
             notes="bench",
@@ -70,15 +70,15 @@ def populate(data_dir: Path, sessions: int, due: int) -> None:
             channel=f"C{n:06d}",
             started_by="U1",
         )
-        session.reminder.next_due_utc = format_utc(T0) if n < due else far
+        session.reminder.next_due_utc = T0 if n < due else far
         session.watch.next_check_utc = far
         session.watch.band, session.watch.status = "A", "green"
         path = data_dir / "sessions" / f"channel-C{n:06d}.json"
         path.write_text(dumps_compact(session.model_dump(mode="json")))
         index[scope] = {
             "id": session.id,
-            "reminder": session.reminder.next_due_utc,
-            "watch": session.watch.next_check_utc,
+            "reminder": format_utc(session.reminder.next_due_utc),
+            "watch": format_utc(far),
         }
     (data_dir / "go_active.json").write_text(dumps_compact(index))
 
@@ -126,7 +126,7 @@ def main() -> None:
         report = services.reminders.tick()
         claimed = time.perf_counter() - claim_start
         hand_start = time.perf_counter()
-        ready = services.outbox.ready(format_utc(T0), limit=args.due * 2)
+        ready = services.outbox.ready(T0, limit=args.due * 2)
         handed = time.perf_counter() - hand_start
         assert report.reminders == args.due and len(ready) == args.due, (report, len(ready))
         assert services.delivery is not None

@@ -22,7 +22,6 @@ import psycopg
 
 from bot.bootstrap import build_services
 from bot.settings import Settings
-from core.clock import format_utc
 from core.models import ConeState, GoSession, HealthStatus, Snapshot
 from core.services import Services
 from core.stores.json.sessions import HISTORY_FILE
@@ -52,12 +51,12 @@ def write_history(data_dir: Path, count: int) -> None:
             snapshot = Snapshot(
                 cone=ConeState(band="A", reason="ok"),
                 status=HealthStatus(status="green"),
-                taken_at_utc=format_utc(started),
+                taken_at_utc=started,
             )
             session = GoSession(
                 active=False,
-                started_at_utc=format_utc(started),
-                ended_at_utc=format_utc(ended),
+                started_at_utc=started,
+                ended_at_utc=ended,
                 cone_band="A",
                 status="green",
                 notes=f"release {number}",
@@ -68,7 +67,7 @@ def write_history(data_dir: Path, count: int) -> None:
                 started_by="U0123456",
                 ended_by="U0123456",
                 end_notes="done",
-                end_snapshot=snapshot.model_copy(update={"taken_at_utc": format_utc(ended)}),
+                end_snapshot=snapshot.model_copy(update={"taken_at_utc": ended}),
                 duration_seconds=2700.0,
             )
             history.write(session.model_dump_json() + "\n")
@@ -98,7 +97,7 @@ def cycle_ms(services: Services) -> float:
     services.sessions.start("U-bench", "C-bench", "benchmark")
     services.sessions.end("U-bench", "C-bench", "benchmark")
     elapsed = (time.perf_counter() - begin) * 1000
-    while owed := services.outbox.ready("9999-12-31T23:59:59Z"):
+    while owed := services.outbox.ready(datetime(9999, 12, 31, tzinfo=UTC)):
         for item in owed:
             services.outbox.done(item)
     return elapsed

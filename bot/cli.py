@@ -1,4 +1,5 @@
-"""`gobot` command line."""
+"""The `gobot` command line: serve, socket, local, status, history, audit verify, migrate,
+manifest and preview, each failing in one line that names the problem."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import csv
 import json
 import logging
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NoReturn, TextIO
 
 import click
@@ -22,6 +23,7 @@ from bot.observability import configure_logging
 from bot.settings import SettingsError, load_settings
 from bot.slack.manifest import build_manifest
 from bot.web.server import create_http_app
+from core.clock import format_utc
 from core.durations import format_duration
 from core.errors import GoError
 from core.models import GoSession
@@ -51,13 +53,17 @@ def _runtime(*, socket_mode: bool = False) -> Runtime:
         _fail(f"Slack did not accept SLACK_BOT_TOKEN ({exc})")
 
 
+def _time(moment: datetime | None) -> str:
+    return format_utc(moment) if moment is not None else ""
+
+
 def _describe(session: GoSession) -> str:
     if session.started_at_utc is None:
         return "No GO session yet."
     state = "ACTIVE" if session.active else "ended"
     lines = [
         f"GO session {session.id or ''} ({state})",
-        f"  started  {session.started_at_utc} by {session.started_by} in {session.channel}",
+        f"  started  {_time(session.started_at_utc)} by {session.started_by} in {session.channel}",
         f"  band {session.cone_band}, health {session.status}",
     ]
     if session.snapshot and session.snapshot.status.reasons:
@@ -65,7 +71,7 @@ def _describe(session: GoSession) -> str:
     if session.notes:
         lines.append(f"  notes    {session.notes}")
     if not session.active:
-        lines.append(f"  ended    {session.ended_at_utc} by {session.ended_by}")
+        lines.append(f"  ended    {_time(session.ended_at_utc)} by {session.ended_by}")
         if session.end_notes:
             lines.append(f"  end notes {session.end_notes}")
     return "\n".join(lines)
@@ -225,8 +231,8 @@ HISTORY_COLUMNS = (
 def _history_row(session: GoSession) -> dict[str, str]:
     end = session.end_snapshot
     return {
-        "started_at_utc": session.started_at_utc or "",
-        "ended_at_utc": session.ended_at_utc or "",
+        "started_at_utc": _time(session.started_at_utc),
+        "ended_at_utc": _time(session.ended_at_utc),
         "duration": format_duration(timedelta(seconds=session.duration_seconds or 0)),
         "started_by": session.started_by or "",
         "ended_by": session.ended_by or "",

@@ -12,7 +12,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Collection
 from typing import Literal
 
-from core.clock import Clock, format_utc
+from core.clock import Clock
 from core.errors import GoError, PermissionDenied
 from core.models import AuditEvent
 from core.ports import AuditLog
@@ -70,7 +70,7 @@ class AccessPolicy:
                     **({"problem": problem} if problem else {}),
                 },
             ),
-            format_utc(self._clock.now()),
+            self._clock.now(),
         )
         if problem:
             raise PermissionDenied("Your access could not be checked right now; try again soon.")

@@ -14,19 +14,21 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from core.clock import format_utc
 from core.models import AuditEvent
 
 GENESIS = "0" * 64
 _SUFFIX = re.compile(r',"hash":"([0-9a-f]{64})"\}$')
 
 
-def build_record(event: AuditEvent, seq: int, prev: str, at_utc: str) -> tuple[str, str]:
+def build_record(event: AuditEvent, seq: int, prev: str, at: datetime) -> tuple[str, str]:
     """Return `(line, hash)` for the next record of the chain."""
     body = {
         "seq": seq,
-        "at_utc": at_utc,
+        "at_utc": format_utc(at),
         "event": event.event,
         "actor": event.actor,
         "channel": event.channel,

@@ -1,9 +1,12 @@
-"""The clock port and the one place that formats and parses UTC timestamps."""
+"""The clock port, and the one place that formats and parses UTC timestamps: aware datetimes
+inside the code, ISO 8601 UTC with `Z` at the edges (files, REST, audit records)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Annotated, Protocol
+
+from pydantic import AfterValidator, PlainSerializer
 
 
 class Clock(Protocol):
@@ -30,3 +33,18 @@ def parse_utc(text: str) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def to_utc(moment: datetime) -> datetime:
+    """An aware datetime in UTC; one with no offset is taken as UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+UtcTime = Annotated[
+    datetime,
+    AfterValidator(to_utc),
+    PlainSerializer(format_utc, return_type=str, when_used="json"),
+]
+"""A model field holding an aware UTC datetime, written as `2026-01-01T09:00:00.000000Z`."""

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.clock import Clock, format_utc
+from core.clock import Clock
 from core.models import AuditEvent, Delivery, MessageRef
 from core.outbox import SESSION_BOUND, Failed, OutboxItem, Sent, backoff
 from core.ports import Transport, UnitOfWork
@@ -46,7 +46,7 @@ class DeliveryService:
         """Send a session's pending items now, in order; report on the first one tried."""
         first: Delivery | None = None
         while True:
-            now = format_utc(self._clock.now())
+            now = self._clock.now()
             item = next((i for i in self._outbox.ready(now) if i.session_id == session_id), None)
             if item is None:
                 return first or Delivery(pending=True)
@@ -59,7 +59,7 @@ class DeliveryService:
         """One pass over every session's next item, at most one per channel, keeping about a
         second between two messages to one channel; the rest is deferred to the next pass."""
         result = DeliveryPass()
-        now = format_utc(self._clock.now())
+        now = self._clock.now()
         channels: set[str | None] = set()
         for item in self._outbox.ready(now):
             last = self._last_sent.get(item.channel or "")
@@ -78,7 +78,7 @@ class DeliveryService:
 
     def _attempt(self, item: OutboxItem, *, tell_operator: bool = True) -> Delivery:
         now = self._clock.now()
-        leased = self._outbox.lease(item, format_utc(now), format_utc(now + self._lease))
+        leased = self._outbox.lease(item, now, now + self._lease)
         if leased is None:
             return Delivery(pending=True)  # another sender has it
         if leased.kind in SESSION_BOUND and not self._still_active(leased):
@@ -115,7 +115,7 @@ class DeliveryService:
                         session_id=item.session_id,
                         data={"kind": item.kind, "error": failure.error, "attempts": item.attempts},
                     ),
-                    format_utc(self._clock.now()),
+                    self._clock.now(),
                 )
                 self._outbox.done(item)
             if tell_operator:
@@ -126,7 +126,7 @@ class DeliveryService:
             if failure.retry_after is not None
             else backoff(item.attempts)
         )
-        next_attempt = format_utc(self._clock.now() + wait)
+        next_attempt = self._clock.now() + wait
         self._outbox.retry(item, next_attempt, failure.error, failure.maybe_sent)
         log.info(
             "%s for session %s: %s; retry at %s",

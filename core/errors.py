@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from core.clock import format_utc
+
 if TYPE_CHECKING:
     from core.models import GoSession
 
@@ -32,9 +34,10 @@ class SessionAlreadyActive(GoError):
     @classmethod
     def about(cls, session: GoSession) -> SessionAlreadyActive:
         where = f" in {session.channel}" if session.channel else ""
+        when = format_utc(session.started_at_utc) if session.started_at_utc else "an unknown time"
         return cls(
             f"A GO session is already active: started by {session.started_by or 'unknown'}"
-            f"{where} at {session.started_at_utc}.",
+            f"{where} at {when}.",
             session,
         )
 

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.clock import UtcTime
+
 Band = Literal["A", "B", "C", "D", "unknown"]
 Health = Literal["red", "yellow", "green", "unknown"]
 
@@ -13,7 +15,8 @@ BOOT_DEFAULT_REASON = "Boot default: caution until governance KPIs are green"
 
 
 class ConeState(BaseModel):
-    """Governance band. `unknown` only when the cone source failed; `reason` then says why."""
+    """Governance band. `unknown` only when the cone source failed; `reason` then says why.
+    `updated_at_utc` is the source's own text, shown as given."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -35,7 +38,7 @@ class Snapshot(BaseModel):
 
     cone: ConeState
     status: HealthStatus
-    taken_at_utc: str | None = None
+    taken_at_utc: UtcTime | None = None
 
 
 class MessageRef(BaseModel):
@@ -48,15 +51,15 @@ class MessageRef(BaseModel):
 class ReminderState(BaseModel):
     """Lives on the stored session, never only in a scheduler's memory."""
 
-    next_due_utc: str | None = None
+    next_due_utc: UtcTime | None = None
     sent: int = 0
-    last_sent_utc: str | None = None
+    last_sent_utc: UtcTime | None = None
 
 
 class WatchState(BaseModel):
     """What the health watch last saw, and when it looks again."""
 
-    next_check_utc: str | None = None
+    next_check_utc: UtcTime | None = None
     band: Band | None = None
     status: Health | None = None
 
@@ -68,8 +71,8 @@ class GoSession(BaseModel):
     """
 
     active: bool = False
-    started_at_utc: str | None = None
-    ended_at_utc: str | None = None
+    started_at_utc: UtcTime | None = None
+    ended_at_utc: UtcTime | None = None
     cone_band: Band | None = None
     status: Health | None = None
     notes: str | None = None
@@ -111,7 +114,7 @@ class PlaybookStep(BaseModel):
 
 
 class StepCompletion(BaseModel):
-    completed_at_utc: str
+    completed_at_utc: UtcTime
     completed_by: str
     notes: str = ""
 
@@ -128,7 +131,7 @@ class ChecklistItem(BaseModel):
     title: str
     description: str
     done: bool
-    completed_at_utc: str | None = None
+    completed_at_utc: UtcTime | None = None
     completed_by: str | None = None
     notes: str | None = None
 

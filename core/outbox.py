@@ -9,16 +9,51 @@ sends each, retried with backoff, and dropped only once delivered or judged unde
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, SerializeAsAny, model_validator
 
-from core.models import GoSession, MessageRef
+from core.clock import UtcTime
+from core.models import Band, GoSession, Health, MessageRef
 
 Kind = Literal["snapshot", "ended", "reminder", "drift"]  # ended: update the post + summary
 SESSION_BOUND: tuple[Kind, ...] = ("reminder", "drift")  # pointless once the session has ended
 MAX_BACKOFF = timedelta(minutes=5)
+
+
+class SessionPayload(BaseModel):
+    """What a snapshot or end message renders: the session as it was when the message was
+    owed."""
+
+    session: GoSession
+
+
+class ReminderPayload(SessionPayload):
+    number: int
+    elapsed_seconds: float
+    escalate: bool
+    band: Band | None = None
+    status: Health | None = None
+
+
+class DriftPayload(SessionPayload):
+    """Band or health changed while the session is open."""
+
+    from_band: Band | None = None
+    to_band: Band
+    from_status: Health | None = None
+    to_status: Health
+    reasons: list[str] = []
+    cone_reason: str = ""
+
+
+PAYLOADS: dict[str, type[SessionPayload]] = {
+    "snapshot": SessionPayload,
+    "ended": SessionPayload,
+    "reminder": ReminderPayload,
+    "drift": DriftPayload,
+}
 
 
 class OutboxItem(BaseModel):
@@ -28,45 +63,56 @@ class OutboxItem(BaseModel):
     scope: str
     kind: Kind
     channel: str | None
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: SerializeAsAny[SessionPayload]
     actor: str | None = None
     reply_to: str | None = None
-    created_at_utc: str
+    created_at_utc: UtcTime
     attempts: int = 0
-    next_attempt_utc: str
-    lease_until_utc: str | None = None
+    next_attempt_utc: UtcTime
+    lease_until_utc: UtcTime | None = None
     maybe_sent: bool = False
     last_error: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _payload_of_its_kind(cls, raw: Any) -> Any:
+        """`data` is read as the payload model of the item's kind."""
+        if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
+            payload = PAYLOADS.get(str(raw.get("kind")), SessionPayload)
+            return {**raw, "data": payload.model_validate(raw["data"])}
+        return raw
 
-def is_ready(item: OutboxItem, now_utc: str) -> bool:
+
+def is_ready(item: OutboxItem, now: datetime) -> bool:
     """Due, and not held by a sender."""
-    return item.next_attempt_utc <= now_utc and not being_sent(item, now_utc)
+    return item.next_attempt_utc <= now and not being_sent(item, now)
 
 
-def being_sent(item: OutboxItem, now_utc: str) -> bool:
-    return item.lease_until_utc is not None and item.lease_until_utc > now_utc
+def being_sent(item: OutboxItem, now: datetime) -> bool:
+    return item.lease_until_utc is not None and item.lease_until_utc > now
 
 
-def leased(current: OutboxItem, now_utc: str, until_utc: str) -> OutboxItem | None:
+def leased(current: OutboxItem, now: datetime, until: datetime) -> OutboxItem | None:
     """The item taken for sending until `until_utc`, or None if another sender holds it.
     Taking over an expired lease marks it `maybe_sent`: its sender died mid-attempt."""
-    if being_sent(current, now_utc):
+    if being_sent(current, now):
         return None
     return current.model_copy(
         update={
-            "lease_until_utc": until_utc,
+            "lease_until_utc": until,
             "attempts": current.attempts + 1,
             "maybe_sent": current.maybe_sent or current.lease_until_utc is not None,
         }
     )
 
 
-def retried(current: OutboxItem, next_attempt_utc: str, error: str, maybe_sent: bool) -> OutboxItem:
-    """The item released after a failed attempt, due again at `next_attempt_utc`."""
+def retried(
+    current: OutboxItem, next_attempt: datetime, error: str, maybe_sent: bool
+) -> OutboxItem:
+    """The item released after a failed attempt, due again at `next_attempt`."""
     return current.model_copy(
         update={
-            "next_attempt_utc": next_attempt_utc,
+            "next_attempt_utc": next_attempt,
             "lease_until_utc": None,
             "last_error": error,
             "maybe_sent": current.maybe_sent or maybe_sent,
@@ -84,27 +130,27 @@ def new_item_id() -> str:
 
 
 def outbox_item(
-    session: GoSession,
     kind: Kind,
-    now_utc: str,
+    payload: SessionPayload,
+    now: datetime,
     *,
     item_id: str,
-    data: dict[str, Any] | None = None,
     reply_to: str | None = None,
     actor: str | None = None,
 ) -> OutboxItem:
-    """An item owed for `session`; it carries the session as it was, for rendering."""
+    """An item owed for `payload.session`, due now."""
+    session = payload.session
     return OutboxItem(
         id=item_id,
         session_id=session.id or "",
         scope=session.scope or "",
         kind=kind,
         channel=session.channel,
-        data={"session": session.model_dump(mode="json"), **(data or {})},
+        data=payload,
         actor=actor,
         reply_to=reply_to,
-        created_at_utc=now_utc,
-        next_attempt_utc=now_utc,
+        created_at_utc=now,
+        next_attempt_utc=now,
     )
 
 

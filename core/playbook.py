@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
-from core.clock import Clock, format_utc
+from core.clock import Clock
 from core.errors import InvalidInput, StepBlocked, UnknownStep
 from core.models import (
     AuditEvent,
@@ -165,7 +165,7 @@ class PlaybookService:
         newly = False
         if step.id not in self._progress.load().completed:
             health = self._snapshots.health()
-            now = format_utc(self._clock.now())
+            now = self._clock.now()
             if health.status in BLOCKING_HEALTH:
                 reasons = "; ".join(health.reasons) or "no reason given"
                 self._audit.append(
@@ -203,7 +203,7 @@ class PlaybookService:
         with self._uow.transaction():
             self._audit.append(
                 AuditEvent(event="GO_PLAYBOOK_RESET", actor=actor, channel=channel),
-                format_utc(self._clock.now()),
+                self._clock.now(),
             )
             self._progress.reset()
         return self.checklist()

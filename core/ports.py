@@ -4,6 +4,7 @@ binds them; bot/ implements the transport."""
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any, Protocol
 
 from core.audit import Verification
@@ -29,8 +30,8 @@ class SessionStore(Protocol):
 
     def active(self) -> list[GoSession]: ...
 
-    def due(self, now_utc: str) -> list[GoSession]:
-        """Active sessions with a reminder or a health check due at `now_utc` or before."""
+    def due(self, now: datetime) -> list[GoSession]:
+        """Active sessions with a reminder or a health check due at `now` or before."""
         ...
 
     def create(self, session: GoSession) -> None:
@@ -81,7 +82,7 @@ class ProgressStore(Protocol):
 
 
 class AuditLog(Protocol):
-    def append(self, event: AuditEvent, at_utc: str) -> dict[str, Any]:
+    def append(self, event: AuditEvent, at: datetime) -> dict[str, Any]:
         """Append one event to the hash chain and return the stored record."""
         ...
 
@@ -97,11 +98,11 @@ class Outbox(Protocol):
         """Record items (inside the unit of work of the change that owes them)."""
         ...
 
-    def ready(self, now_utc: str, limit: int = 1000) -> list[OutboxItem]:
+    def ready(self, now: datetime, limit: int = 1000) -> list[OutboxItem]:
         """The first pending item of each session, if it is due and not leased."""
         ...
 
-    def lease(self, item: OutboxItem, now_utc: str, until_utc: str) -> OutboxItem | None:
+    def lease(self, item: OutboxItem, now: datetime, until: datetime) -> OutboxItem | None:
         """Take an item for sending; None if another sender holds it or it is gone. Taking
         over an expired lease marks the item `maybe_sent`: its sender died mid-attempt."""
         ...
@@ -109,12 +110,12 @@ class Outbox(Protocol):
     def done(self, item: OutboxItem) -> None: ...
 
     def retry(
-        self, item: OutboxItem, next_attempt_utc: str, error: str, maybe_sent: bool
+        self, item: OutboxItem, next_attempt: datetime, error: str, maybe_sent: bool
     ) -> None: ...
 
-    def drop(self, session_id: str, kinds: tuple[str, ...], now_utc: str) -> int:
+    def drop(self, session_id: str, kinds: tuple[str, ...], now: datetime) -> int:
         """Remove a session's pending items of these kinds, except those being sent (leased
-        past `now_utc`, which stay ahead of what follows); return how many."""
+        past `now`, which stay ahead of what follows); return how many."""
         ...
 
     def depth(self) -> int: ...

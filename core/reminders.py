@@ -13,12 +13,19 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from core.clock import Clock, format_utc, parse_utc
+from core.clock import Clock, format_utc
 from core.errors import InvalidInput, NoActiveSession
 from core.models import AuditEvent, GoSession, ReminderState, WatchState
-from core.outbox import Kind, OutboxItem, new_item_id, outbox_item
+from core.outbox import (
+    DriftPayload,
+    Kind,
+    OutboxItem,
+    ReminderPayload,
+    SessionPayload,
+    new_item_id,
+    outbox_item,
+)
 from core.ports import UnitOfWork
 from core.snapshots import SnapshotTaker
 
@@ -37,9 +44,9 @@ class ReminderPolicy:
         """Reminder and watch state of a session that starts at `now`."""
         return session.model_copy(
             update={
-                "reminder": ReminderState(next_due_utc=format_utc(now + self.remind_after)),
+                "reminder": ReminderState(next_due_utc=now + self.remind_after),
                 "watch": WatchState(
-                    next_check_utc=format_utc(now + self.watch_every),
+                    next_check_utc=now + self.watch_every,
                     band=session.cone_band,
                     status=session.status,
                 ),
@@ -75,7 +82,7 @@ class ReminderService:
 
     def tick(self) -> TickReport:
         report = TickReport()
-        now = format_utc(self._clock.now())
+        now = self._clock.now()
         for session in self._store.due(now):
             try:
                 if session.reminder.next_due_utc and session.reminder.next_due_utc <= now:
@@ -99,13 +106,13 @@ class ReminderService:
             if current is None or current.reminder.next_due_utc != seen.reminder.next_due_utc:
                 return 0  # ended, snoozed or claimed by another process meanwhile
             now = self._clock.now()
-            started = parse_utc(current.started_at_utc or format_utc(now))
+            started = current.started_at_utc or now
             number = current.reminder.sent + 1
             escalate = now - started >= self._policy.escalate_after
             reminder = ReminderState(
-                next_due_utc=format_utc(now + self._policy.remind_every),
+                next_due_utc=now + self._policy.remind_every,
                 sent=number,
-                last_sent_utc=format_utc(now),
+                last_sent_utc=now,
             )
             self._audit.append(
                 AuditEvent(
@@ -115,24 +122,17 @@ class ReminderService:
                     session_id=current.id,
                     data={"number": number, "escalated": escalate},
                 ),
-                format_utc(now),
+                now,
             )
-            self._outbox.add(
-                [
-                    self._item(
-                        current,
-                        "reminder",
-                        now,
-                        {
-                            "number": number,
-                            "elapsed_seconds": round((now - started).total_seconds()),
-                            "escalate": escalate,
-                            "band": current.watch.band,
-                            "status": current.watch.status,
-                        },
-                    )
-                ]
+            payload = ReminderPayload(
+                session=current,
+                number=number,
+                elapsed_seconds=round((now - started).total_seconds()),
+                escalate=escalate,
+                band=current.watch.band,
+                status=current.watch.status,
             )
+            self._outbox.add([self._item("reminder", payload, now)])
             self._store.replace(current.model_copy(update={"reminder": reminder}))
             return 1
 
@@ -141,7 +141,7 @@ class ReminderService:
             current = self._current(seen)
             if current is None or current.watch.next_check_utc != seen.watch.next_check_utc:
                 return 0
-            next_check = format_utc(self._clock.now() + self._policy.watch_every)
+            next_check = self._clock.now() + self._policy.watch_every
             watch = current.watch.model_copy(update={"next_check_utc": next_check})
             self._store.replace(current.model_copy(update={"watch": watch}))
         snapshot = self._snapshots.take()
@@ -151,25 +151,26 @@ class ReminderService:
             if current is None or (band, status) == (current.watch.band, current.watch.status):
                 return 0
             now = self._clock.now()
-            change = {
-                "from_band": current.watch.band,
-                "to_band": band,
-                "from_status": current.watch.status,
-                "to_status": status,
-                "reasons": snapshot.status.reasons,
-                "cone_reason": snapshot.cone.reason,
-            }
+            change = DriftPayload(
+                session=current,
+                from_band=current.watch.band,
+                to_band=band,
+                from_status=current.watch.status,
+                to_status=status,
+                reasons=snapshot.status.reasons,
+                cone_reason=snapshot.cone.reason,
+            )
             self._audit.append(
                 AuditEvent(
                     event="GO_HEALTH_DRIFT",
                     actor="gobot",
                     channel=current.channel,
                     session_id=current.id,
-                    data=change,
+                    data=change.model_dump(mode="json", exclude={"session"}),
                 ),
-                format_utc(now),
+                now,
             )
-            self._outbox.add([self._item(current, "drift", now, change)])
+            self._outbox.add([self._item("drift", change, now)])
             watch = current.watch.model_copy(update={"band": band, "status": status})
             self._store.replace(current.model_copy(update={"watch": watch}))
             return 1
@@ -182,23 +183,21 @@ class ReminderService:
             if current is None or not current.active or current.id != session_id:
                 raise NoActiveSession("That GO session has already ended.")
             now = self._clock.now()
-            until = format_utc(now + duration)
+            until = now + duration
             self._audit.append(
                 AuditEvent(
                     event="GO_REMINDER_SNOOZED",
                     actor=actor,
                     channel=current.channel,
                     session_id=current.id,
-                    data={"until_utc": until, "seconds": int(duration.total_seconds())},
+                    data={"until_utc": format_utc(until), "seconds": int(duration.total_seconds())},
                 ),
-                format_utc(now),
+                now,
             )
             reminder = current.reminder.model_copy(update={"next_due_utc": until})
             snoozed = current.model_copy(update={"reminder": reminder})
             self._store.replace(snoozed)
             return snoozed
 
-    def _item(
-        self, session: GoSession, kind: Kind, now: datetime, data: dict[str, Any]
-    ) -> OutboxItem:
-        return outbox_item(session, kind, format_utc(now), item_id=self._new_id(), data=data)
+    def _item(self, kind: Kind, payload: SessionPayload, now: datetime) -> OutboxItem:
+        return outbox_item(kind, payload, now, item_id=self._new_id())

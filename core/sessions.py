@@ -6,11 +6,11 @@ import uuid
 from collections.abc import Callable
 from typing import Literal
 
-from core.clock import Clock, format_utc, parse_utc
+from core.clock import Clock
 from core.errors import InvalidInput, NoActiveSession, SessionAlreadyActive
 from core.models import AuditEvent, GoSession, SessionChange
 from core.notes import clean_notes
-from core.outbox import SESSION_BOUND, new_item_id, outbox_item
+from core.outbox import SESSION_BOUND, SessionPayload, new_item_id, outbox_item
 from core.ports import Deliverer, NullDeliverer, UnitOfWork
 from core.reminders import ReminderPolicy
 from core.snapshots import SnapshotTaker
@@ -93,7 +93,7 @@ class SessionService:
             session = self._policy.initial(
                 GoSession(
                     active=True,
-                    started_at_utc=format_utc(now),
+                    started_at_utc=now,
                     cone_band=snapshot.cone.band,
                     status=snapshot.status.status,
                     notes=text,
@@ -113,15 +113,15 @@ class SessionService:
                     session_id=session.id,
                     data={"cone_band": session.cone_band, "status": session.status, "notes": text},
                 ),
-                session.started_at_utc or "",
+                now,
             )
             self._store.create(session)
             self._outbox.add(
                 [
                     outbox_item(
-                        session,
                         "snapshot",
-                        format_utc(now),
+                        SessionPayload(session=session),
+                        now,
                         item_id=new_item_id(),
                         reply_to=reply_to,
                         actor=actor,
@@ -156,11 +156,11 @@ class SessionService:
         with self._uow.transaction():
             current = self._ending(scope, session_id)
             ended_at = self._clock.now()
-            started_at = parse_utc(current.started_at_utc or format_utc(ended_at))
+            started_at = current.started_at_utc or ended_at
             ended = current.model_copy(
                 update={
                     "active": False,
-                    "ended_at_utc": format_utc(ended_at),
+                    "ended_at_utc": ended_at,
                     "ended_by": actor,
                     "end_notes": text,
                     "end_snapshot": snapshot,
@@ -180,17 +180,16 @@ class SessionService:
                         "notes": text,
                     },
                 ),
-                ended.ended_at_utc or "",
+                ended_at,
             )
             self._store.finish(ended)
-            now_utc = ended.ended_at_utc or ""
-            self._outbox.drop(ended.id or "", SESSION_BOUND, now_utc)
+            self._outbox.drop(ended.id or "", SESSION_BOUND, ended_at)
             self._outbox.add(
                 [
                     outbox_item(
-                        ended,
                         "ended",
-                        now_utc,
+                        SessionPayload(session=ended),
+                        ended_at,
                         item_id=new_item_id(),
                         reply_to=reply_to,
                         actor=actor,

@@ -151,7 +151,7 @@ class SnapshotTaker:
         health_future = _run_in_thread(self._health)
         cone = self._cone_from(cone_future, deadline - time.monotonic())
         health = self._health_from(health_future, deadline - time.monotonic())
-        return Snapshot(cone=cone, status=health, taken_at_utc=format_utc(self._clock.now()))
+        return Snapshot(cone=cone, status=health, taken_at_utc=self._clock.now())
 
     def health(self) -> HealthStatus:
         return self._health_from(_run_in_thread(self._health), self._timeout.total_seconds())

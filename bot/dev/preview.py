@@ -15,6 +15,7 @@ from core.models import (
     HealthStatus,
     Snapshot,
 )
+from core.outbox import ReminderPayload
 from core.playbook import DEFAULT_STEPS
 
 BUILDER = "https://app.slack.com/block-kit-builder/#"
@@ -65,14 +66,14 @@ def preview_blocks(kind: str) -> list[dict[str, Any]]:
         )
     if kind == "reminder":
         return views.reminder_message(
-            _sample(active=True),
-            {
-                "number": 3,
-                "elapsed_seconds": 10800,
-                "escalate": False,
-                "band": "C",
-                "status": "red",
-            },
+            ReminderPayload(
+                session=_sample(active=True),
+                number=3,
+                elapsed_seconds=10800,
+                escalate=False,
+                band="C",
+                status="red",
+            )
         )
     if kind == "checklist":
         items = [

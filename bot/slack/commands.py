@@ -133,7 +133,7 @@ def _snooze_button(services: Services, call: Invocation) -> Blocks:
     snoozed = services.reminders.snooze(scope, session_id, call.user, parse_duration(duration))
     return views.text_message(
         f":zzz: Reminders snoozed for {safe(duration, 20)}: the next one is due at "
-        f"{snoozed.reminder.next_due_utc}."
+        f"{views.when(snoozed.reminder.next_due_utc)}."
     )
 
 

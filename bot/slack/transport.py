@@ -1,4 +1,6 @@
-"""Slack Web API adapters: the client, user-group membership and the channel notifier."""
+"""Slack Web API adapters: the metered client with its retry policy, user-group membership, how
+a failed call is classified for the outbox, and the transport that renders and sends outbox
+items (with a look-up by metadata before sending again what may have landed)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from bot.observability import MeteredWebClient, Metrics
 from bot.slack import views
 from bot.slack.mrkdwn import safe
 from core.models import GoSession, MessageRef
-from core.outbox import Failed, OutboxItem, SendResult, Sent
+from core.outbox import DriftPayload, Failed, OutboxItem, ReminderPayload, SendResult, Sent
 
 log = logging.getLogger("gobot.slack")
 GROUP_CACHE_SECONDS = 300.0
@@ -131,10 +133,7 @@ class SlackTransport:
         self._client = client
 
     def send(self, item: OutboxItem, thread: MessageRef | None) -> SendResult:
-        try:
-            session = GoSession.model_validate(item.data["session"])
-        except (KeyError, ValueError) as exc:
-            return Failed(error=f"unreadable outbox item ({type(exc).__name__})", permanent=True)
+        session = item.data.session
         try:
             if item.maybe_sent:
                 found = self._find(item, thread)
@@ -164,12 +163,13 @@ class SlackTransport:
             text, blocks = views.snapshot_text(session), views.snapshot_message(session)
         elif item.kind == "ended":
             text, blocks = "GO session ended", views.summary_message(session)
-        elif item.kind == "reminder":
-            text = views.reminder_text(session, item.data)
-            blocks = views.reminder_message(session, item.data)
-            extra["reply_broadcast"] = bool(item.data.get("escalate"))
-        else:
+        elif isinstance(item.data, ReminderPayload):
+            text, blocks = views.reminder_text(item.data), views.reminder_message(item.data)
+            extra["reply_broadcast"] = item.data.escalate
+        elif isinstance(item.data, DriftPayload):
             text, blocks = "GO health watch", views.drift_message(item.data)
+        else:
+            return Failed(error=f"no message for a {item.kind} item", permanent=True)
         if item.kind != "snapshot" and thread is not None:
             extra["thread_ts"] = thread.ts
         response = self._client.chat_postMessage(

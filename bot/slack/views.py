@@ -1,10 +1,10 @@
-"""Block Kit views. Every outside string goes through `bot.mrkdwn`; every message is built with
-`slack_sdk.models.blocks`, whose `to_dict()` validates Block Kit's limits."""
+"""Block Kit views. Every outside string goes through `bot.slack.mrkdwn`; every message is
+built with `slack_sdk.models.blocks`, whose `to_dict()` validates Block Kit's limits."""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -19,8 +19,10 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.slack.mrkdwn import HEADER_LIMIT, fit, safe, who
+from core.clock import format_utc
 from core.durations import format_duration
 from core.models import Checklist, ChecklistItem, GoSession, NextStep, Snapshot
+from core.outbox import DriftPayload, ReminderPayload
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_HOME_BLOCKS = 100
@@ -34,6 +36,11 @@ STATUS_ICON = {
     "red": ":red_circle:",
     "unknown": ":white_circle:",
 }
+
+
+def when(moment: datetime | None) -> str:
+    """A time as people read it in a message."""
+    return format_utc(moment) if moment is not None else "an unknown time"
 
 
 def block_texts(node: Any) -> list[str]:
@@ -101,13 +108,17 @@ def snapshot_message(session: GoSession) -> list[dict[str, Any]]:
     blocks: list[Block] = [_header(header), *_snapshot_blocks(session.snapshot)]
     if session.notes:
         blocks.append(_section(f"*Notes*\n{safe(session.notes, 2900)}"))
-    blocks.append(_context(f"Started by {who(session.started_by)} at {session.started_at_utc}"))
+    blocks.append(
+        _context(f"Started by {who(session.started_by)} at {when(session.started_at_utc)}")
+    )
     if session.active:
         blocks.append(_session_actions(session, "go_session_actions"))
     else:
         duration = format_duration(timedelta(seconds=session.duration_seconds or 0))
         blocks.append(
-            _context(f"Ended by {who(session.ended_by)} at {session.ended_at_utc} after {duration}")
+            _context(
+                f"Ended by {who(session.ended_by)} at {when(session.ended_at_utc)} after {duration}"
+            )
         )
     return to_dicts(blocks)
 
@@ -137,30 +148,29 @@ def _drift_between(
     return safe(", ".join(parts)) if parts else "no drift (band and health unchanged)"
 
 
-def reminder_message(session: GoSession, data: dict[str, Any]) -> list[dict[str, Any]]:
+def reminder_message(reminder: ReminderPayload) -> list[dict[str, Any]]:
     """A reminder in the snapshot's thread: who, how long, drift since the start."""
-    elapsed = format_duration(timedelta(seconds=float(data.get("elapsed_seconds", 0))))
-    lead = ":rotating_light: *Escalation:* " if data.get("escalate") else ":alarm_clock: "
+    session = reminder.session
+    elapsed = format_duration(timedelta(seconds=reminder.elapsed_seconds))
+    lead = ":rotating_light: *Escalation:* " if reminder.escalate else ":alarm_clock: "
     text = (
         f"{lead}{who(session.started_by)}, this GO session has been open for *{elapsed}* "
-        f"(reminder {int(data.get('number', 1))}).\n*Since the start:* "
-        + _drift_between(session.cone_band, session.status, data.get("band"), data.get("status"))
+        f"(reminder {reminder.number}).\n*Since the start:* "
+        + _drift_between(session.cone_band, session.status, reminder.band, reminder.status)
     )
     return to_dicts([_section(text), _session_actions(session, "go_reminder_actions")])
 
 
-def reminder_text(session: GoSession, data: dict[str, Any]) -> str:
-    elapsed = format_duration(timedelta(seconds=float(data.get("elapsed_seconds", 0))))
-    return f"GO session open for {elapsed}: {who(session.started_by)}, end it or snooze"
+def reminder_text(reminder: ReminderPayload) -> str:
+    elapsed = format_duration(timedelta(seconds=reminder.elapsed_seconds))
+    return f"GO session open for {elapsed}: {who(reminder.session.started_by)}, end it or snooze"
 
 
-def drift_message(data: dict[str, Any]) -> list[dict[str, Any]]:
+def drift_message(drift: DriftPayload) -> list[dict[str, Any]]:
     """Health or band changed while the session is open."""
-    change = _drift_between(
-        data.get("from_band"), data.get("from_status"), data.get("to_band"), data.get("to_status")
-    )
-    icon = STATUS_ICON.get(str(data.get("to_status")), ":white_circle:")
-    reasons = "\n".join(f"• {safe(str(r), 500)}" for r in (data.get("reasons") or [])[:20])
+    change = _drift_between(drift.from_band, drift.from_status, drift.to_band, drift.to_status)
+    icon = STATUS_ICON[drift.to_status]
+    reasons = "\n".join(f"• {safe(reason, 500)}" for reason in drift.reasons[:20])
     text = f"{icon} *Health watch:* {change}" + (f"\n{reasons}" if reasons else "")
     return to_dicts([_section(text)])
 
@@ -200,13 +210,14 @@ def _session_blocks(session: GoSession) -> list[Block]:
         return [
             _section(
                 f"No active GO session. The last one was started by {who(session.started_by)}"
-                f" at {session.started_at_utc} and ended by {who(session.ended_by)} after "
+                f" at {when(session.started_at_utc)} and ended by {who(session.ended_by)} after "
                 f"{duration}."
             )
         ]
     blocks: list[Block] = [
         _section(
-            f"*Active GO session* started by {who(session.started_by)} at {session.started_at_utc}"
+            f"*Active GO session* started by {who(session.started_by)} at "
+            f"{when(session.started_at_utc)}"
         ),
         *_snapshot_blocks(session.snapshot),
     ]
@@ -258,7 +269,7 @@ def _history_blocks(sessions: list[GoSession]) -> list[Block]:
         end = s.end_snapshot
         end_state = f"{end.cone.band}/{end.status.status}" if end else "?"
         line = (
-            f"• {s.started_at_utc} · {duration} · {who(s.started_by)} → {who(s.ended_by)} · "
+            f"• {when(s.started_at_utc)} · {duration} · {who(s.started_by)} → {who(s.ended_by)} · "
             f"{safe(s.cone_band or '?', 20)}/{safe(s.status or '?', 20)} → {safe(end_state, 40)}"
         )
         if s.notes:

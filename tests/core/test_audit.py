@@ -9,10 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.clock import parse_utc
 from core.models import AuditEvent
 from core.stores.json.audit import JsonAuditLog
 
-AT = "2026-01-01T09:00:00.000000Z"
+AT = parse_utc("2026-01-01T09:00:00.000000Z")
 
 
 def build_log(directory: Path, count: int, note: str = "n") -> JsonAuditLog:

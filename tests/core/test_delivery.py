@@ -4,6 +4,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+from core.clock import parse_utc
 from core.models import MessageRef
 from core.outbox import Failed
 from core.services import Services
@@ -66,15 +67,15 @@ def test_backoff_grows_and_an_unknown_outcome_is_remembered(
         "snapshot", Failed(error="Slack timed out", maybe_sent=True), Failed(error="HTTP 500")
     )
     services.sessions.start("U1", "C1", "")
-    [item] = services.outbox.ready("9999-12-31T00:00:00Z")
+    [item] = services.outbox.ready(parse_utc("9999-12-31T00:00:00Z"))
     assert item.maybe_sent and item.attempts == 1
-    assert item.next_attempt_utc == "2026-01-01T09:00:02.000000Z"
+    assert item.next_attempt_utc == parse_utc("2026-01-01T09:00:02.000000Z")
     clock.advance(timedelta(seconds=2))
     assert services.delivery is not None
     services.delivery.deliver_ready()
-    [item] = services.outbox.ready("9999-12-31T00:00:00Z")
+    [item] = services.outbox.ready(parse_utc("9999-12-31T00:00:00Z"))
     assert item.maybe_sent and item.attempts == 2  # still True: the first may have landed
-    assert item.next_attempt_utc == "2026-01-01T09:00:06.000000Z"
+    assert item.next_attempt_utc == parse_utc("2026-01-01T09:00:06.000000Z")
 
 
 def test_background_give_up_tells_the_operator(
@@ -99,9 +100,9 @@ def test_a_leased_item_is_not_sent_by_a_second_sender(
     transport.fail("snapshot", Failed(error="HTTP 500"))
     first.sessions.start("U1", "C1", "")
     clock.advance(timedelta(seconds=2))
-    [item] = first.outbox.ready("9999-12-31T00:00:00Z")
-    now = "2026-01-01T09:00:02.000000Z"
-    assert first.outbox.lease(item, now, "2026-01-01T09:01:02.000000Z") is not None
+    [item] = first.outbox.ready(parse_utc("9999-12-31T00:00:00Z"))
+    now = parse_utc("2026-01-01T09:00:02.000000Z")
+    assert first.outbox.lease(item, now, parse_utc("2026-01-01T09:01:02.000000Z")) is not None
     assert second.delivery is not None
     assert second.delivery.deliver_ready().attempted == 0
     assert transport.sent == []
@@ -139,11 +140,13 @@ def test_a_reminder_being_sent_when_the_session_ends_stays_ahead_of_the_end(
     services.sessions.start("U1", "C1", "")
     clock.advance(timedelta(minutes=1))
     services.reminders.tick()
-    [reminder] = services.outbox.ready("9999-12-31T00:00:00Z")
-    now = "2026-01-01T09:01:00.000000Z"
-    assert services.outbox.lease(reminder, now, "2026-01-01T09:02:00.000000Z") is not None
+    [reminder] = services.outbox.ready(parse_utc("9999-12-31T00:00:00Z"))
+    now = parse_utc("2026-01-01T09:01:00.000000Z")
+    assert (
+        services.outbox.lease(reminder, now, parse_utc("2026-01-01T09:02:00.000000Z")) is not None
+    )
     services.sessions.end("U1", "C1", "")  # while the reminder is in flight
-    kinds = [i.kind for i in services.outbox.ready("2026-01-01T09:03:00.000000Z")]
+    kinds = [i.kind for i in services.outbox.ready(parse_utc("2026-01-01T09:03:00.000000Z"))]
     assert kinds == ["reminder"]  # the end waits behind the in-flight reminder
     services.outbox.done(reminder)  # the in-flight send finishes
-    assert [i.kind for i in services.outbox.ready("9999-12-31T00:00:00Z")] == ["ended"]
+    assert [i.kind for i in services.outbox.ready(parse_utc("9999-12-31T00:00:00Z"))] == ["ended"]

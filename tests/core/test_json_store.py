@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from core.clock import parse_utc
 from core.errors import StoreCorrupted
 from core.models import GoSession
 from core.services import Services
@@ -112,12 +113,12 @@ def test_due_lists_sessions_whose_reminder_or_check_is_due(tmp_path: Path) -> No
         session = GoSession(
             active=True, id=f"s{n}", scope=f"channel:C{n}", started_at_utc="2026-01-01T09:00:00Z"
         )
-        session.reminder.next_due_utc = reminder
-        session.watch.next_check_utc = watch
+        session.reminder.next_due_utc = parse_utc(reminder) if reminder else None
+        session.watch.next_check_utc = parse_utc(watch) if watch else None
         store.create(session)
-    assert [s.id for s in store.due("2026-01-01T09:00:00Z")] == []
-    assert {s.id for s in store.due("2026-01-01T10:00:00Z")} == {"s0", "s1"}
-    assert {s.id for s in store.due("2026-01-01T12:00:00Z")} == {"s0", "s1", "s2"}
+    assert [s.id for s in store.due(parse_utc("2026-01-01T09:00:00Z"))] == []
+    assert {s.id for s in store.due(parse_utc("2026-01-01T10:00:00Z"))} == {"s0", "s1"}
+    assert {s.id for s in store.due(parse_utc("2026-01-01T12:00:00Z"))} == {"s0", "s1", "s2"}
 
 
 def test_replace_writes_only_the_scopes_current_session(tmp_path: Path) -> None:
@@ -142,7 +143,7 @@ def test_stale_index_entries_are_ignored_and_healed(tmp_path: Path) -> None:
     index["channel:C9"] = {"id": "ghost", "reminder": "2000-01-01T00:00:00Z", "watch": None}
     (tmp_path / "go_active.json").write_text(json.dumps(index))
     assert [s.id for s in store.active()] == ["a"]
-    assert store.due("2026-01-01T00:00:00Z") == []
+    assert store.due(parse_utc("2026-01-01T00:00:00Z")) == []
     store.create(
         GoSession(active=True, id="b", scope="channel:C2", started_at_utc="2026-01-01T09:00:00Z")
     )
@@ -157,15 +158,16 @@ def test_an_earlier_due_time_reaches_the_index_at_once(tmp_path: Path) -> None:
     session = GoSession(
         active=True, id="a", scope="channel:C1", started_at_utc="2026-01-01T09:00:00Z"
     )
-    session.reminder.next_due_utc = "2026-01-01T10:00:00Z"
+    session.reminder.next_due_utc = parse_utc("2026-01-01T10:00:00Z")
     store.create(session)
-    session.reminder.next_due_utc = "2026-01-01T11:00:00Z"  # later: may wait for a flush
+    session.reminder.next_due_utc = parse_utc("2026-01-01T11:00:00Z")  # later: may wait
     store.replace(session)
-    session.reminder.next_due_utc = "2026-01-01T09:30:00Z"  # earlier: must not wait
+    session.reminder.next_due_utc = parse_utc("2026-01-01T09:30:00Z")  # earlier: must not
     store.replace(session)
     index = json.loads((tmp_path / "go_active.json").read_text())
-    assert index["channel:C1"]["reminder"] == "2026-01-01T09:30:00Z"
-    assert [s.id for s in JsonSessionStore(tmp_path).due("2026-01-01T09:30:00Z")] == ["a"]
+    assert index["channel:C1"]["reminder"] == "2026-01-01T09:30:00.000000Z"
+    due = JsonSessionStore(tmp_path).due(parse_utc("2026-01-01T09:30:00Z"))
+    assert [s.id for s in due] == ["a"]
 
 
 @json_only

@@ -8,11 +8,13 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
+from core.clock import parse_utc
 from core.errors import SessionAlreadyActive, StoreCorrupted
 from core.models import GoSession
 from core.services import Services
-from core.stores.postgres.database import SCHEMA_VERSION, PgDatabase
+from core.stores.postgres.database import MIGRATIONS, SCHEMA_VERSION, PgDatabase
 from core.stores.postgres.sessions import PgSessionStore
 
 postgres_only = pytest.mark.parametrize("store_settings", ["postgres"], indirect=True)
@@ -92,3 +94,36 @@ def test_the_audit_chain_in_the_database_detects_tampering(
         db.execute(tamper)
     result = services.audit.verify()
     assert not result.ok and result.problem is not None and problem in result.problem
+
+
+@postgres_only
+def test_a_version_1_database_moves_its_times_to_timestamptz_and_keeps_them(
+    store_settings: dict[str, Any], make_services: Callable[..., Services], green: Any
+) -> None:
+    """Version 1 kept due times as text; version 2 as timestamptz, values unchanged."""
+    url = url_of(store_settings)
+    session = GoSession(
+        active=True, id="old", scope="workspace", started_at_utc="2026-01-01T09:00:00Z"
+    )
+    data = session.model_dump(mode="json")
+    data["reminder"]["next_due_utc"] = "2026-01-01T10:00:00.000000Z"
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("CREATE TABLE gobot_schema (version int NOT NULL)")
+        db.execute(MIGRATIONS[1])
+        db.execute("INSERT INTO gobot_schema (version) VALUES (1)")
+        db.execute(
+            "INSERT INTO gobot_sessions (id, scope, active, changed, next_due, data) "
+            "VALUES ('old', 'workspace', true, nextval('gobot_changes'), %s, %s)",
+            ("2026-01-01T10:00:00.000000Z", Jsonb(data)),
+        )
+    services = make_services()
+    with psycopg.connect(url) as db:
+        row = db.execute(
+            "SELECT pg_typeof(next_due)::text AS kind, next_due FROM gobot_sessions"
+        ).fetchone()
+    assert row is not None and row[0] == "timestamp with time zone"
+    assert row[1] == parse_utc("2026-01-01T10:00:00Z")
+    assert services.sessions.get().reminder.next_due_utc == parse_utc("2026-01-01T10:00:00Z")
+    assert [
+        s.id for s in PgSessionStore(PgDatabase(url)).due(parse_utc("2026-01-01T10:00:00Z"))
+    ] == ["old"]

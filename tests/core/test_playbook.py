@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from core.clock import parse_utc
 from core.errors import InvalidInput, StepBlocked, UnknownStep
 from core.playbook import DEFAULT_STEPS
 from core.services import Services
@@ -28,7 +29,7 @@ def test_complete_by_number_or_id_and_next_step_moves(services: Services, data_d
     assert services.playbook.next_step().step is not None
     item, newly = services.playbook.complete("1", "U1", "checked", channel="C1")
     assert newly and item.done and item.completed_by == "U1" and item.notes == "checked"
-    assert item.completed_at_utc == "2026-01-01T09:00:00.000000Z"
+    assert item.completed_at_utc == parse_utc("2026-01-01T09:00:00.000000Z")
     item, newly = services.playbook.complete(" FREEZE ", "U2")
     assert newly and item.number == 2
     nxt = services.playbook.next_step()

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from core.clock import parse_utc
 from core.errors import InvalidInput, NoActiveSession
+from core.outbox import ReminderPayload
 from core.services import Services
 from tests.conftest import FakeClock, audit_records, json_only, write_json
 from tests.core.fakes import FakeTransport
@@ -72,7 +74,8 @@ def test_escalation_after_escalate_after(
     for _ in range(5):
         clock.advance(timedelta(minutes=30))
         services.reminders.tick()
-        flags += [i.data["escalate"] for i in services.outbox.ready("9999-12-31T00:00:00Z")]
+        ready = services.outbox.ready(parse_utc("9999-12-31T00:00:00Z"))
+        flags += [i.data.escalate for i in ready if isinstance(i.data, ReminderPayload)]
         assert services.delivery is not None
         services.delivery.deliver_ready()
     # reminders at 60, 90, 120, 150 minutes: escalated from 2h on
@@ -88,7 +91,7 @@ def test_snooze_moves_the_next_reminder_and_is_audited(
     session = services.sessions.start("U1", "C1", "").session
     clock.advance(timedelta(minutes=50))
     snoozed = services.reminders.snooze("workspace", str(session.id), "U2", timedelta(hours=1))
-    assert snoozed.reminder.next_due_utc == "2026-01-01T10:50:00.000000Z"
+    assert snoozed.reminder.next_due_utc == parse_utc("2026-01-01T10:50:00.000000Z")
     clock.advance(timedelta(minutes=30))  # past the original due time
     tick(services)
     assert reminders(transport) == 0
@@ -130,7 +133,9 @@ def test_missed_slots_are_coalesced_into_one_after_a_restart(
     tick(restarted)
     tick(restarted)
     assert reminders(transport) == 1
-    assert restarted.sessions.get().reminder.next_due_utc == "2026-01-01T14:30:00.000000Z"
+    assert restarted.sessions.get().reminder.next_due_utc == parse_utc(
+        "2026-01-01T14:30:00.000000Z"
+    )
 
 
 def test_two_processes_ticking_claim_each_slot_once(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from core.clock import format_utc, parse_utc
 from core.errors import InvalidInput, NoActiveSession, SessionAlreadyActive
 from core.models import BOOT_DEFAULT_REASON
 from core.services import Services
@@ -38,7 +39,7 @@ def test_no_session_yet_is_the_original_all_null_inactive_session(services: Serv
 def test_start_captures_snapshot_actor_channel_and_time(services: Services, data_dir: Path) -> None:
     session = services.sessions.start("U1", "C1", "  deploy v2  ").session
     assert session.active
-    assert session.started_at_utc == "2026-01-01T09:00:00.000000Z"
+    assert session.started_at_utc == parse_utc("2026-01-01T09:00:00.000000Z")
     assert (session.cone_band, session.status) == ("A", "green")
     assert session.notes == "deploy v2"
     assert session.started_by == "U1" and session.channel == "C1"
@@ -53,7 +54,10 @@ def test_start_while_active_names_who_where_and_when(services: Services) -> None
         services.sessions.start("U2", "C2", "")
     assert raised.value.session.id == first.id
     assert "U1" in raised.value.message and "C1" in raised.value.message
-    assert first.started_at_utc is not None and first.started_at_utc in raised.value.message
+    assert (
+        first.started_at_utc is not None
+        and format_utc(first.started_at_utc) in raised.value.message
+    )
 
 
 def test_end_keeps_start_snapshot_and_records_end(
@@ -68,7 +72,7 @@ def test_end_keeps_start_snapshot_and_records_end(
     assert (ended.cone_band, ended.status) == ("A", "green")
     assert ended.end_snapshot is not None and ended.end_snapshot.status.status == "red"
     assert ended.ended_by == "U2" and ended.end_notes == "rolled back" and ended.notes == "go"
-    assert ended.ended_at_utc == "2026-01-01T10:35:30.000000Z"
+    assert ended.ended_at_utc == parse_utc("2026-01-01T10:35:30.000000Z")
     assert ended.duration_seconds == 5730.0
     assert services.sessions.get() == ended
     assert services.sessions.history(5) == [ended]

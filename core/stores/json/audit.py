@@ -4,6 +4,7 @@ written in the same unit of work as the change they record."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,10 @@ class JsonAuditLog:
         self._path = self._dd.root / AUDIT_FILE
         self._head_path = self._dd.root / HEAD_FILE
 
-    def append(self, event: AuditEvent, at_utc: str) -> dict[str, Any]:
+    def append(self, event: AuditEvent, at: datetime) -> dict[str, Any]:
         with self._dd.transaction():
             seq, prev = self._last_link()
-            line, digest = build_record(event, seq + 1, prev, at_utc)
+            line, digest = build_record(event, seq + 1, prev, at)
             self._dd.append_line(self._path, line)
             self._dd.write_json(self._head_path, {"seq": seq + 1, "hash": digest})
             record: dict[str, Any] = json.loads(line)

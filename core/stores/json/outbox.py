@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -53,19 +54,19 @@ class JsonOutbox:
                 item.seq = self._last_seq
                 self._dd.write_json(self._path(item), item.model_dump(mode="json"))
 
-    def ready(self, now_utc: str, limit: int = 1000) -> list[OutboxItem]:
+    def ready(self, now: datetime, limit: int = 1000) -> list[OutboxItem]:
         heads: dict[str, OutboxItem] = {}
         for item in self.items():
             heads.setdefault(item.session_id, item)
-        return [item for item in heads.values() if is_ready(item, now_utc)][:limit]
+        return [item for item in heads.values() if is_ready(item, now)][:limit]
 
     def _current(self, item: OutboxItem) -> OutboxItem | None:
         return self._read(self._path(item).name)
 
-    def lease(self, item: OutboxItem, now_utc: str, until_utc: str) -> OutboxItem | None:
+    def lease(self, item: OutboxItem, now: datetime, until: datetime) -> OutboxItem | None:
         with self._dd.transaction():
             current = self._current(item)
-            taken = None if current is None else leased(current, now_utc, until_utc)
+            taken = None if current is None else leased(current, now, until)
             if taken is not None:
                 self._dd.write_json(self._path(taken), taken.model_dump(mode="json"))
             return taken
@@ -75,21 +76,21 @@ class JsonOutbox:
             if self._dd.exists(self._path(item)):
                 self._dd.delete(self._path(item))
 
-    def retry(self, item: OutboxItem, next_attempt_utc: str, error: str, maybe_sent: bool) -> None:
+    def retry(self, item: OutboxItem, next_attempt: datetime, error: str, maybe_sent: bool) -> None:
         with self._dd.transaction():
             current = self._current(item)
             if current is not None:
-                updated = retried(current, next_attempt_utc, error, maybe_sent)
+                updated = retried(current, next_attempt, error, maybe_sent)
                 self._dd.write_json(self._path(updated), updated.model_dump(mode="json"))
 
-    def drop(self, session_id: str, kinds: tuple[str, ...], now_utc: str) -> int:
+    def drop(self, session_id: str, kinds: tuple[str, ...], now: datetime) -> int:
         with self._dd.transaction():
             dropped = 0
             for name in self._names():
                 if name.split(".")[1:3] not in ([session_id, kind] for kind in kinds):
                     continue
                 item = self._read(name)
-                if item is not None and being_sent(item, now_utc):
+                if item is not None and being_sent(item, now):
                     continue  # being sent: it stays ahead of what follows
                 self._dd.delete(self._dir / name)
                 dropped += 1

@@ -13,16 +13,19 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import re
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from core.clock import format_utc, parse_utc
 from core.errors import NoActiveSession, SessionAlreadyActive, StoreCorrupted
 from core.models import GoSession
 from core.stores.json.datadir import DataDir, data_dir
@@ -47,22 +50,39 @@ def load_session(raw: Any, where: str) -> GoSession:
         raise StoreCorrupted(f"{where} does not hold a valid session") from exc
 
 
-def _due(entry: IndexEntry, now_utc: str) -> bool:
-    return any(entry.get(key) and entry[key] <= now_utc for key in ("reminder", "watch"))
+_DUE_KEYS = ("reminder", "watch")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parsed(text: str) -> datetime:
+    """An index time, parsed once: a tick reads every active session's entry."""
+    return parse_utc(text)
+
+
+def _time(entry: IndexEntry, key: str) -> datetime | None:
+    value = entry.get(key)
+    return _parsed(value) if isinstance(value, str) else None
+
+
+def _due(entry: IndexEntry, now: datetime) -> bool:
+    return any((due := _time(entry, key)) is not None and due <= now for key in _DUE_KEYS)
 
 
 def _earlier(new: IndexEntry, old: IndexEntry) -> bool:
     """Does `new` bring any due time forward of `old`?"""
-    return any(
-        new.get(key) and (not old.get(key) or new[key] < old[key]) for key in ("reminder", "watch")
-    )
+    for key in _DUE_KEYS:
+        mine, theirs = _time(new, key), _time(old, key)
+        if mine is not None and (theirs is None or mine < theirs):
+            return True
+    return False
 
 
 def _index_entry(session: GoSession) -> IndexEntry:
+    due, check = session.reminder.next_due_utc, session.watch.next_check_utc
     return {
         "id": session.id,
-        "reminder": session.reminder.next_due_utc,
-        "watch": session.watch.next_check_utc,
+        "reminder": format_utc(due) if due else None,
+        "watch": format_utc(check) if check else None,
     }
 
 
@@ -137,11 +157,11 @@ class JsonSessionStore:
         with self._dd.transaction():
             return self._indexed(lambda entry: True)
 
-    def due(self, now_utc: str) -> list[GoSession]:
+    def due(self, now: datetime) -> list[GoSession]:
         with self._dd.transaction():
             found = []
-            for session in self._indexed(lambda entry: _due(entry, now_utc)):
-                if _due(_index_entry(session), now_utc):
+            for session in self._indexed(lambda entry: _due(entry, now)):
+                if _due(_index_entry(session), now):
                     found.append(session)
                 else:
                     self._stale.add(session.scope or "")  # the entry ran early
@@ -165,9 +185,9 @@ class JsonSessionStore:
 
     @staticmethod
     def _is_newer(session: GoSession, than: GoSession) -> bool:
-        mine = session.ended_at_utc or session.started_at_utc or ""
-        theirs = than.ended_at_utc or than.started_at_utc or ""
-        return mine >= theirs
+        mine = session.ended_at_utc or session.started_at_utc
+        theirs = than.ended_at_utc or than.started_at_utc
+        return theirs is None or (mine is not None and mine >= theirs)
 
     def _write_index(self, scope: str, entry: IndexEntry | None) -> None:
         """Set (or with None remove) one entry, and recompute those left early meanwhile."""

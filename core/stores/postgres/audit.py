@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from core.audit import Verification, build_record, verify_chain
@@ -17,11 +18,11 @@ class PgAuditLog:
     def __init__(self, db: PgDatabase) -> None:
         self._db = db
 
-    def append(self, event: AuditEvent, at_utc: str) -> dict[str, Any]:
+    def append(self, event: AuditEvent, at: datetime) -> dict[str, Any]:
         with self._db.transaction() as db:
             head = db.execute("SELECT seq, hash FROM gobot_audit_head FOR UPDATE").fetchone()
             assert head is not None
-            line, digest = build_record(event, int(head["seq"]) + 1, str(head["hash"]), at_utc)
+            line, digest = build_record(event, int(head["seq"]) + 1, str(head["hash"]), at)
             db.execute(
                 "INSERT INTO gobot_audit (seq, line) VALUES (%s, %s)", (int(head["seq"]) + 1, line)
             )

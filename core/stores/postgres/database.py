@@ -21,7 +21,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from core.audit import GENESIS
 from core.errors import StoreCorrupted, StoreUnavailable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MIGRATION_LOCK = 7_204_112  # pg_advisory_xact_lock key: one migrator at a time
 MIGRATIONS: dict[int, str] = {
     1: f"""
@@ -58,6 +58,15 @@ MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX gobot_outbox_order ON gobot_outbox (session_id, seq);
     CREATE TABLE gobot_threads (session_id text PRIMARY KEY, data jsonb NOT NULL);
+    """,
+    2: """
+    ALTER TABLE gobot_sessions
+        ALTER COLUMN ended_at TYPE timestamptz USING ended_at::timestamptz,
+        ALTER COLUMN next_due TYPE timestamptz USING next_due::timestamptz,
+        ALTER COLUMN next_check TYPE timestamptz USING next_check::timestamptz;
+    ALTER TABLE gobot_outbox
+        ALTER COLUMN next_attempt TYPE timestamptz USING next_attempt::timestamptz,
+        ALTER COLUMN lease_until TYPE timestamptz USING lease_until::timestamptz;
     """,
 }
 

@@ -3,6 +3,7 @@ follow `core.outbox`."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -39,14 +40,14 @@ class PgOutbox:
                 assert row is not None
                 item.seq = int(row["seq"])
 
-    def ready(self, now_utc: str, limit: int = 1000) -> list[OutboxItem]:
+    def ready(self, now: datetime, limit: int = 1000) -> list[OutboxItem]:
         with self._db.transaction() as db:
             rows = db.execute(
                 "SELECT * FROM (SELECT DISTINCT ON (session_id) seq, next_attempt, lease_until, "
                 "data FROM gobot_outbox ORDER BY session_id, seq) AS heads "
                 "WHERE next_attempt <= %(now)s AND (lease_until IS NULL OR lease_until <= %(now)s)"
                 " ORDER BY seq LIMIT %(limit)s",
-                {"now": now_utc, "limit": limit},
+                {"now": now, "limit": limit},
             )
             return [self._item(row) for row in rows]
 
@@ -61,14 +62,14 @@ class PgOutbox:
             ),
         )
 
-    def lease(self, item: OutboxItem, now_utc: str, until_utc: str) -> OutboxItem | None:
+    def lease(self, item: OutboxItem, now: datetime, until: datetime) -> OutboxItem | None:
         with self._db.transaction() as db:
             row = db.execute(
                 "SELECT seq, data FROM gobot_outbox WHERE id = %s AND "
                 "(lease_until IS NULL OR lease_until <= %s) FOR UPDATE SKIP LOCKED",
-                (item.id, now_utc),
+                (item.id, now),
             ).fetchone()
-            taken = None if row is None else leased(self._item(row), now_utc, until_utc)
+            taken = None if row is None else leased(self._item(row), now, until)
             if taken is not None:
                 self._write(db, taken)
             return taken
@@ -77,21 +78,21 @@ class PgOutbox:
         with self._db.transaction() as db:
             db.execute("DELETE FROM gobot_outbox WHERE id = %s", (item.id,))
 
-    def retry(self, item: OutboxItem, next_attempt_utc: str, error: str, maybe_sent: bool) -> None:
+    def retry(self, item: OutboxItem, next_attempt: datetime, error: str, maybe_sent: bool) -> None:
         with self._db.transaction() as db:
             row = db.execute(
                 "SELECT seq, data FROM gobot_outbox WHERE id = %s FOR UPDATE", (item.id,)
             ).fetchone()
             if row is not None:
-                self._write(db, retried(self._item(row), next_attempt_utc, error, maybe_sent))
+                self._write(db, retried(self._item(row), next_attempt, error, maybe_sent))
 
-    def drop(self, session_id: str, kinds: tuple[str, ...], now_utc: str) -> int:
+    def drop(self, session_id: str, kinds: tuple[str, ...], now: datetime) -> int:
         """Leased items stay: they are being sent, ahead of what follows."""
         with self._db.transaction() as db:
             cursor = db.execute(
                 "DELETE FROM gobot_outbox WHERE session_id = %s AND kind = ANY(%s) "
                 "AND (lease_until IS NULL OR lease_until <= %s)",
-                (session_id, list(kinds), now_utc),
+                (session_id, list(kinds), now),
             )
             return cursor.rowcount
 

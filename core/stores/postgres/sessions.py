@@ -4,6 +4,7 @@ partial unique index, not by Python; reads inside a transaction lock the session
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -45,12 +46,12 @@ class PgSessionStore:
             rows = db.execute("SELECT data FROM gobot_sessions WHERE active ORDER BY changed")
             return [GoSession.model_validate(row["data"]) for row in rows]
 
-    def due(self, now_utc: str) -> list[GoSession]:
+    def due(self, now: datetime) -> list[GoSession]:
         with self._db.transaction() as db:
             rows = db.execute(
                 "SELECT data FROM gobot_sessions WHERE active AND "
                 "(next_due <= %(now)s OR next_check <= %(now)s) ORDER BY changed",
-                {"now": now_utc},
+                {"now": now},
             )
             return [GoSession.model_validate(row["data"]) for row in rows]
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from bot.dev.fake_slack import Failure
 from tests.bot.conftest import SlackHarness, block_text
-from tests.conftest import FakeClock
+from tests.conftest import T0, FakeClock
 
 
 def drain(slack: SlackHarness, clock: FakeClock, rounds: int = 12) -> None:
@@ -59,7 +59,7 @@ def test_snooze_button_moves_the_next_reminder(slack: SlackHarness, clock: FakeC
     assert slack.fake.wait_for(lambda f: any(c.method == token for c in f.responses))
     reply = next(c.params for c in slack.fake.responses if c.method == token)
     assert "Reminders snoozed for 2h" in block_text(reply)
-    assert slack.services.sessions.get().reminder.next_due_utc == "2026-01-01T11:00:00.000000Z"
+    assert slack.services.sessions.get().reminder.next_due_utc == T0 + timedelta(hours=2)
     clock.advance(timedelta(minutes=61))
     slack.tick()
     assert not [c for c in slack.fake.calls_to("chat.postMessage") if c.params.get("thread_ts")]
