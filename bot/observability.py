@@ -120,13 +120,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+class TextFormatter(logging.Formatter):
+    """One line per record: control characters in the message (a newline, an escape sequence
+    that something a request carried put there) are written as `\\xNN`, so no text can forge
+    or break a log line. A traceback, gobot's own, still follows on its lines."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)sZ %(levelname)s %(name)s %(message)s")
+        self.converter = time.gmtime
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", record.message)
+        return super().formatMessage(record)
+
+
 def configure_logging(fmt: str, secrets: Iterable[str] = ()) -> None:
     handler = logging.StreamHandler()
     handler.addFilter(RedactSecrets(secrets))
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        text = logging.Formatter("%(asctime)sZ %(levelname)s %(name)s %(message)s")
-        text.converter = time.gmtime
-        handler.setFormatter(text)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)

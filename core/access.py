@@ -1,7 +1,9 @@
 """Who may drive the bot: operators change state, admins also reset the playbook.
 
 IDs are Slack user IDs (`U…`/`W…`) or user-group IDs (`S…`); group membership is looked up
-through an injected resolver. Every refusal is audited (`GO_COMMAND_DENIED`).
+through an injected resolver. Refusals are audited (`GO_COMMAND_DENIED`) boundedly: the first
+of each user in a `DENIAL_WINDOW`, the next one after it saying how many were not recorded, so
+a flood of refused commands cannot flood the audit trail.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Collection
+from datetime import datetime, timedelta
 from typing import Literal
 
 from core.clock import Clock
@@ -23,6 +26,10 @@ MembersOf = Callable[[str], Collection[str]]
 
 class RateLimited(GoError):
     code = "rate_limited"
+
+
+DENIAL_WINDOW = timedelta(minutes=1)
+MAX_TRACKED_USERS = 10_000
 
 
 class AccessPolicy:
@@ -39,6 +46,21 @@ class AccessPolicy:
         self._members_of = members_of
         self._audit = audit
         self._clock = clock
+        self._denied: OrderedDict[str, tuple[datetime, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _unrecorded_before(self, user: str, now: datetime) -> int | None:
+        """How many of the user's refusals went unrecorded before this one, or None if this one
+        falls in the user's current window and is only counted."""
+        with self._lock:
+            since, count = self._denied.pop(user, (now - DENIAL_WINDOW, 0))
+            if now - since < DENIAL_WINDOW:
+                self._denied[user] = (since, count + 1)
+                return None
+            self._denied[user] = (now, 0)
+            while len(self._denied) > MAX_TRACKED_USERS:
+                self._denied.popitem(last=False)
+            return count
 
     def _listed(self, user: str, ids: tuple[str, ...]) -> bool:
         if user in ids:
@@ -59,19 +81,23 @@ class AccessPolicy:
             allowed, problem = False, f"{type(exc).__name__}: {exc}"
         if allowed:
             return
-        self._audit.append(
-            AuditEvent(
-                event="GO_COMMAND_DENIED",
-                actor=user,
-                channel=channel,
-                data={
-                    "command": command,
-                    "role": role,
-                    **({"problem": problem} if problem else {}),
-                },
-            ),
-            self._clock.now(),
-        )
+        now = self._clock.now()
+        unrecorded = self._unrecorded_before(user, now)
+        if unrecorded is not None:
+            self._audit.append(
+                AuditEvent(
+                    event="GO_COMMAND_DENIED",
+                    actor=user,
+                    channel=channel,
+                    data={
+                        "command": command,
+                        "role": role,
+                        **({"problem": problem} if problem else {}),
+                        **({"unrecorded_before": unrecorded} if unrecorded else {}),
+                    },
+                ),
+                now,
+            )
         if problem:
             raise PermissionDenied("Your access could not be checked right now; try again soon.")
         if role == "admin":

@@ -8,26 +8,63 @@ the signature check and the parsing, with no thread hop and no polling for the a
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
+
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import SecretStr
 from slack_bolt import BoltRequest
 
 from bot.bootstrap import Runtime
+from bot.web.guard import EdgeGuard, Seen, event_id, signature_problem
 from bot.web.rest import mount_rest
+
+log = logging.getLogger("gobot.http")
 
 
 def create_http_app(runtime: Runtime) -> FastAPI:
-    bolt, services = runtime.app, runtime.services
-    api = FastAPI(title="gobot", version="0.1.0")
-    mount_rest(api, services, runtime.settings)
+    bolt, services, settings = runtime.app, runtime.services, runtime.settings
+    key = settings.api_key
+    rest = key is not None
+    api = FastAPI(
+        title="gobot",
+        version="0.1.0",
+        docs_url="/docs" if rest else None,
+        redoc_url="/redoc" if rest else None,
+        openapi_url="/openapi.json" if rest else None,
+    )
+    mount_rest(api, services, settings)
+    api.add_middleware(EdgeGuard, api_key=key.get_secret_value().encode() if key else None)
+    secret = (settings.slack_signing_secret or SecretStr("")).get_secret_value().encode()
+    seen = Seen()
 
     @api.post("/slack/events", include_in_schema=False)
     async def slack_events(request: Request) -> Response:
-        body = (await request.body()).decode("utf-8")
-        bolt_request = BoltRequest(
-            body=body, query=request.url.query, headers=dict(request.headers)
-        )
+        raw = await request.body()
+        headers = dict(request.headers.items())  # names in lower case
+        problem = signature_problem(secret, headers, raw)
+        if problem is not None:
+            log.info("refused a Slack request: %s", problem)
+            return JSONResponse({"detail": "invalid request"}, status_code=401)
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            log.info("refused a signed Slack request: the body is not UTF-8")
+            return JSONResponse({"detail": "the body is not UTF-8"}, status_code=400)
+        delivery = event_id(body)
+        if not seen.first(headers["x-slack-signature"]) or (
+            delivery is not None and not seen.first(f"event:{delivery}")
+        ):
+            retry = headers.get("x-slack-retry-num")
+            log.info(
+                "acknowledged a repeated Slack request without acting%s",
+                " (retry)" if retry else "",
+            )
+            return Response(status_code=200)
+        forwarded: dict[str, str | Sequence[str]] = dict(headers)
+        bolt_request = BoltRequest(body=body, query=request.url.query, headers=forwarded)
         with runtime.metrics.ack_seconds.time():
             answer = bolt.dispatch(bolt_request)
         headers = {key: values[0] for key, values in answer.headers.items() if values}

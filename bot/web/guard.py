@@ -1,0 +1,138 @@
+"""What the public HTTP edge checks before anything else reads a request.
+
+- Bodies: a POST must say how long it is (411 otherwise) and be at most `MAX_SLACK_BODY` on
+  `/slack/events` or `MAX_REST_BODY` on REST (413), refused before a byte of it is read.
+- REST: the `X-API-Key` is checked before the body is read or parsed (401).
+- Slack: the signature (`v0=` HMAC-SHA256 of `v0:{timestamp}:{raw body}`) and a timestamp of
+  digits within five minutes of now, checked on the raw bytes (401); then the body must be
+  UTF-8 (400). A refused request gets one log line that names the reason and never carries the
+  body or anything else the request sent.
+- Replays: a signature accepted once is not acted on again, nor an Events API delivery whose
+  `event_id` was seen (Slack's retries carry `X-Slack-Retry-Num`): both are acknowledged with
+  200 and dropped. The memory covers Slack's five-minute window and is bounded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+log = logging.getLogger("gobot.http")
+MAX_SLACK_BODY = 256 * 1024
+MAX_REST_BODY = 64 * 1024
+SIGNATURE_WINDOW_SECONDS = 300
+REMEMBERED = 100_000
+REST_PREFIX = "/core/go/"
+
+
+class Seen:
+    """Keys accepted within the last `window` seconds, at most `size` of them (oldest dropped)."""
+
+    def __init__(
+        self,
+        window: float = SIGNATURE_WINDOW_SECONDS + 60,
+        size: int = REMEMBERED,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._window, self._size, self._clock = window, size, clock
+        self._keys: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first(self, key: str) -> bool:
+        """True the first time `key` is offered within the window, False after."""
+        now = self._clock()
+        with self._lock:
+            while self._keys and next(iter(self._keys.values())) < now - self._window:
+                self._keys.popitem(last=False)
+            if key in self._keys:
+                return False
+            self._keys[key] = now
+            while len(self._keys) > self._size:
+                self._keys.popitem(last=False)
+            return True
+
+
+def signature_problem(
+    secret: bytes, headers: dict[str, str], body: bytes, now: float | None = None
+) -> str | None:
+    """Why a request is not signed by Slack, or None if it is."""
+    stamp = headers.get("x-slack-request-timestamp", "")
+    signature = headers.get("x-slack-signature", "")
+    if not stamp.isascii() or not stamp.isdigit():
+        return "missing or malformed timestamp"
+    if abs((time.time() if now is None else now) - int(stamp)) > SIGNATURE_WINDOW_SECONDS:
+        return "timestamp outside the five-minute window"
+    digest = hmac.new(secret, b"v0:" + stamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+    if not secrets.compare_digest(signature.encode("utf-8", "replace"), f"v0={digest}".encode()):
+        return "bad signature"
+    return None
+
+
+def event_id(body: str) -> str | None:
+    """The Events API delivery id of a JSON body, if it has one."""
+    if not body.startswith("{"):
+        return None
+    try:
+        parsed: Any = json.loads(body)
+    except ValueError:
+        return None
+    value = parsed.get("event_id") if isinstance(parsed, dict) else None
+    return value if isinstance(value, str) else None
+
+
+async def _answer(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class EdgeGuard:
+    """ASGI middleware: body limits for every POST, and the REST key, before any reading."""
+
+    def __init__(self, app: ASGIApp, api_key: bytes | None) -> None:
+        self._app = app
+        self._api_key = api_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if self._api_key is not None and path.startswith(REST_PREFIX):
+            given = headers.get("x-api-key", "").encode("latin-1")
+            if not secrets.compare_digest(given, self._api_key):
+                log.info("refused %s %s: missing or wrong X-API-Key", scope["method"], path)
+                await _answer(send, 401, "missing or wrong X-API-Key")
+                return
+        if scope["method"] in ("POST", "PUT", "PATCH"):
+            limit = MAX_SLACK_BODY if path == "/slack/events" else MAX_REST_BODY
+            length = headers.get("content-length", "")
+            if not length.isdigit():
+                log.info("refused %s %s: no Content-Length", scope["method"], path)
+                await _answer(send, 411, "a Content-Length is required")
+                return
+            if int(length) > limit:
+                log.info("refused %s %s: body of %s bytes", scope["method"], path, length)
+                await _answer(send, 413, f"the body may be at most {limit} bytes")
+                return
+        await self._app(scope, receive, send)  # the server holds a body to its Content-Length

@@ -1,0 +1,166 @@
+"""The public edge against a hostile network: oversized and unsigned bodies, forged log lines,
+malformed signatures, replays and retries, and a flood of refused commands."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import socket
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.dev.fake_slack import FakeSlack
+from tests.bot.conftest import (
+    SIGNING_SECRET,
+    ServeProcess,
+    SlackHarness,
+    posts,
+    signed_headers,
+)
+from tests.conftest import FakeClock, audit_records
+
+API_KEY = "test-api-key-not-real"
+
+
+@pytest.fixture
+def served(data_dir: Path, green: Path, fake_slack: FakeSlack) -> Iterator[ServeProcess]:
+    with ServeProcess.start(data_dir, fake_slack, GOBOT_API_KEY=API_KEY) as server:
+        yield server
+
+
+def raw_request(server: ServeProcess, head: str, body: bytes = b"") -> str:
+    """Send bytes as they are; return the status line the server answers with."""
+    port = int(str(server.client.base_url).rsplit(":", 1)[1].rstrip("/"))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+        return conn.recv(4096).decode("latin-1").split("\r\n", 1)[0]
+
+
+def server_output(server: ServeProcess) -> str:
+    server.process.terminate()
+    out, _ = server.process.communicate(timeout=10)
+    return out
+
+
+def test_oversized_or_unsized_bodies_are_refused_before_they_are_read(
+    served: ServeProcess,
+) -> None:
+    started = time.monotonic()
+    huge = "POST /slack/events HTTP/1.1\nHost: x\nContent-Length: 104857600\n"
+    assert raw_request(served, huge, b"payload=") == "HTTP/1.1 413 Request Entity Too Large"
+    rest = "POST /core/go/start_session HTTP/1.1\nHost: x\nContent-Length: 209715200\n"
+    assert raw_request(served, rest) == "HTTP/1.1 401 Unauthorized"  # the key comes first
+    keyed = rest.replace("Host: x", f"Host: x\nX-API-Key: {API_KEY}")
+    assert raw_request(served, keyed) == "HTTP/1.1 413 Request Entity Too Large"
+    chunked = "POST /slack/events HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n"
+    assert raw_request(served, chunked, b"5\r\nhello\r\n") == "HTTP/1.1 411 Length Required"
+    assert time.monotonic() - started < 5  # nobody waited for 300 MB that never came
+
+
+def test_nothing_a_request_carries_reaches_the_log_as_a_line_of_its_own(
+    served: ServeProcess, fake_slack: FakeSlack
+) -> None:
+    forged = "payload=x\n2026-01-01 00:00:00,000Z INFO gobot.commands FORGED\x1b[2J"
+    answer = served.client.post(
+        "/slack/events",
+        content=forged.encode(),
+        headers={"X-Slack-Request-Timestamp": "1", "X-Slack-Signature": "v0=00"},
+    )
+    assert answer.status_code == 401
+    harness = served.harness(fake_slack)
+    assert harness.command("/go-session", user="U1\nFORGED-USER\x1b[31m").status_code == 200
+    assert fake_slack.wait_for(lambda f: len(f.responses) == 1)
+    out = server_output(served)
+    assert "FORGED" not in out.replace("\\x0aFORGED-USER", "")  # escaped inside its line
+    assert not [line for line in out.splitlines() if line.startswith(("FORGED", "2026-01-01"))]
+    assert "\x1b" not in out
+    assert out.count("refused a Slack request: missing or malformed timestamp") == 0
+    assert out.count("refused a Slack request: timestamp outside the five-minute window") == 1
+
+
+@pytest.mark.parametrize("stamp", ["abc", "", "1e9", "123.5", "-5", " 12"])
+def test_malformed_timestamps_are_401_with_one_line_and_no_traceback(
+    slack: SlackHarness, stamp: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = "command=%2Fgo-start&text=x&user_id=U1&channel_id=C1"
+    headers = signed_headers(body)
+    headers["X-Slack-Request-Timestamp"] = stamp
+    caplog.set_level(logging.INFO)
+    assert slack.post(body, headers).status_code == 401
+    refusals = [r for r in caplog.records if r.name == "gobot.http"]
+    assert len(refusals) == 1 and "command=" not in refusals[0].getMessage()
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert not slack.services.sessions.get().active
+
+
+def test_a_body_that_is_not_utf8_is_400_signed_and_401_unsigned(slack: SlackHarness) -> None:
+    raw = b"command=%2Fgo-start&text=\xff\xfe"
+    stamp = str(int(time.time()))
+    digest = hmac.new(SIGNING_SECRET.encode(), f"v0:{stamp}:".encode() + raw, hashlib.sha256)
+    headers = {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": f"v0={digest.hexdigest()}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    assert slack.http.post("/slack/events", content=raw, headers=headers).status_code == 400
+    headers["X-Slack-Signature"] = "v0=" + "0" * 64
+    assert slack.http.post("/slack/events", content=raw, headers=headers).status_code == 401
+
+
+def test_a_replayed_command_acts_once(slack: SlackHarness, fake_slack: FakeSlack) -> None:
+    slack.run("/go-start", "first", user="U1")
+    body, _ = slack.command_body("/go-end", "done", user="U1")
+    captured = signed_headers(body)
+    assert slack.post(body, captured).status_code == 200
+    assert fake_slack.wait_for(lambda f: len(posts(f)) == 2)  # the summary
+    assert "GO session started" in slack.run("/go-start", "second", user="U2")
+    replay = slack.post(body, captured)
+    assert replay.status_code == 200 and replay.content == b""
+    time.sleep(0.3)
+    assert slack.services.sessions.get().active  # the newer session was not ended
+    events = [r["event"] for r in audit_records(slack.services)]
+    assert events.count("GO_SESSION_END") == 1
+
+
+def test_an_events_api_retry_is_acknowledged_without_acting_twice(
+    slack: SlackHarness, fake_slack: FakeSlack
+) -> None:
+    event = {
+        "token": "x",
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "type": "event_callback",
+        "event_id": "EvRETRY1",
+        "event_time": int(time.time()),
+        "event": {"type": "app_home_opened", "user": "U1", "tab": "home"},
+    }
+    body = json.dumps(event)
+    first = signed_headers(body, content_type="application/json")
+    assert slack.post(body, first).status_code == 200
+    retry = signed_headers(body, timestamp=int(time.time()) - 2, content_type="application/json")
+    retry["X-Slack-Retry-Num"] = "1"
+    retry["X-Slack-Retry-Reason"] = "http_timeout"
+    assert slack.post(body, retry).status_code == 200
+    fake_slack.wait_for_calls("views.publish")
+    time.sleep(0.3)
+    assert len(fake_slack.calls_to("views.publish")) == 1
+
+
+def test_a_flood_of_refused_commands_leaves_a_bounded_audit(
+    make_harness: Callable[..., SlackHarness], clock: FakeClock
+) -> None:
+    slack = make_harness(operators=["UOPS"])
+    for _ in range(30):
+        assert "Only gobot operators" in slack.run("/go-start", "", user="UMALLORY")
+    denied = [r for r in audit_records(slack.services) if r["event"] == "GO_COMMAND_DENIED"]
+    assert len(denied) == 1 and "unrecorded_before" not in denied[0]["data"]
+    clock.advance(timedelta(minutes=2))
+    assert "Only gobot operators" in slack.run("/go-start", "", user="UMALLORY")
+    denied = [r for r in audit_records(slack.services) if r["event"] == "GO_COMMAND_DENIED"]
+    assert [r["data"].get("unrecorded_before") for r in denied] == [None, 29]
