@@ -13,14 +13,20 @@ WRITES = ("write", "pwrite", "replace", "fsync", "ftruncate", "truncate", "unlin
 
 class FaultyOs:
     """`os` as the data directory sees it, with `fault(name)` run before the K-th write call
-    (and, with `every`, before each one after it)."""
+    (and, with `every`, before each one after it), counting only the calls in `names`."""
 
-    def __init__(self, at: int, fault: Callable[[str], None], every: bool = False) -> None:
-        self.at, self.fault, self.every, self.calls = at, fault, every, 0
+    def __init__(
+        self,
+        at: int,
+        fault: Callable[[str], None],
+        every: bool = False,
+        names: tuple[str, ...] = WRITES,
+    ) -> None:
+        self.at, self.fault, self.every, self.names, self.calls = at, fault, every, names, 0
 
     def __getattr__(self, name: str) -> Any:
         real = getattr(os, name)
-        if name not in WRITES:
+        if name not in self.names:
             return real
 
         def call(*args: Any, **kwargs: Any) -> Any:

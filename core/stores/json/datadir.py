@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 from core.errors import StoreCorrupted, StoreUnavailable
 
@@ -44,7 +44,7 @@ JOURNAL_FILE = "go_journal.wal"
 TEMP_PREFIX = ".gobot-tmp-"
 CHECKPOINT_BYTES = 1 << 20
 _MAGIC = b"GOBOTWAL1 "
-_HEADER_SIZE = 64  # magic, the applied offset (16 hex digits), the boot id, padding, newline
+_HEADER_SIZE = 128
 _BLOCK = 65536
 
 _PROBLEMS = {
@@ -94,8 +94,31 @@ def _boot_id() -> bytes:
 _BOOT = _boot_id()
 
 
-def _header(applied: int) -> bytes:
-    return (_MAGIC + f"{applied:016x} ".encode() + _BOOT).ljust(_HEADER_SIZE - 1) + b"\n"
+@dataclass(frozen=True)
+class _Header:
+    """The journal's first line: how far it has been applied, how many changes were ever
+    committed (a reader's cache is stale once that moves), and the boot that wrote it."""
+
+    applied: int
+    commits: int
+    boot: bytes = b""
+
+    def encode(self) -> bytes:
+        """The header as this process writes it: with the boot it runs in."""
+        text = _MAGIC + f"{self.applied:016x} {self.commits:016x} ".encode() + _BOOT
+        return text.ljust(_HEADER_SIZE - 1) + b"\n"
+
+    @classmethod
+    def decode(cls, raw: bytes) -> _Header:
+        try:
+            applied, commits, boot = raw[len(_MAGIC) :].split(maxsplit=2)
+            if not raw.startswith(_MAGIC):
+                raise ValueError(raw[: len(_MAGIC)])
+            return cls(int(applied, 16), int(commits, 16), boot.rstrip())
+        except ValueError as exc:
+            raise StoreCorrupted(
+                f"{JOURNAL_FILE} does not start with a gobot journal header"
+            ) from exc
 
 
 def _frame(record: dict[str, Any]) -> bytes:
@@ -165,18 +188,42 @@ def _append_offset(path: Path) -> int:
 
 
 class DataDir:
-    """A data directory: one per directory per process (`data_dir()`)."""
+    """A data directory: one per directory per process (`data_dir()`). One that cannot be
+    written (a read-only copy) can still be read, if no change is left to finish."""
 
     def __init__(self, root: Path) -> None:
-        os.makedirs(root, exist_ok=True)
         self.root = root
         self._path = root / JOURNAL_FILE
-        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            os.makedirs(root, exist_ok=True)
+            self._fd, self._writable = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644), True
+        except OSError as exc:
+            self._fd, self._writable = self._read_only(exc), False
         self._thread_lock = threading.RLock()
         self._owner: int | None = None
         self._depth = 0
         self._unit: Unit | None = None
         self._cache: dict[str, tuple[tuple[int, int, int], Any]] = {}
+        self._commits = -1  # the commit count this process last saw
+        self._replayed = False
+
+    def _read_only(self, problem: OSError) -> int:
+        """A descriptor to lock a directory that cannot be written: its journal, or itself."""
+        for target in (self._path, self.root):
+            try:
+                return os.open(target, os.O_RDONLY)
+            except OSError:
+                continue
+        raise StoreUnavailable(describe_os_error(problem)) from problem
+
+    def reopen_after_fork(self) -> None:
+        """A forked child gets a descriptor of its own: a shared one would share the lock."""
+        shared = self._fd
+        read_only = OSError(errno.EROFS, "read-only")
+        self._fd = os.open(self._path, os.O_RDWR) if self._writable else self._read_only(read_only)
+        os.close(shared)
+        self._thread_lock = threading.RLock()
+        self._owner, self._depth, self._unit = None, 0, None
 
     # transactions ----------------------------------------------------------------------------
     @contextmanager
@@ -297,6 +344,8 @@ class DataDir:
 
     # committing ------------------------------------------------------------------------------
     def _commit(self, unit: Unit) -> None:
+        if not self._writable:
+            raise StoreUnavailable(describe_os_error(OSError(errno.EROFS, "read-only")))
         start = os.fstat(self._fd).st_size
         appends = {
             rel: (_append_offset(self.root / rel), "".join(f"{line}\n" for line in lines))
@@ -311,32 +360,38 @@ class DataDir:
                     temps[rel] = self._temp_file(rel, text)
             if os.pwrite(self._fd, frame, start) != len(frame):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            os.fsync(self._fd)
+            os.fsync(self._fd)  # the commit point
         except OSError as exc:
-            self._undo(temps, {}, start)
-            raise StoreUnavailable(describe_os_error(exc)) from exc
+            self._undone(exc, self._undo(temps, {}, start))
         done: dict[str, int] = {}
         try:
             for rel, (offset, text) in appends.items():
                 done[rel] = offset
                 _write_at(self.root / rel, offset, text)
         except OSError as exc:
-            self._undo(temps, done, start)
-            raise StoreUnavailable(describe_os_error(exc)) from exc
+            self._undone(exc, self._undo(temps, done, start))
+        self._finish(unit, temps, start + len(frame))
+
+    def _finish(self, unit: Unit, temps: dict[str, Path], end: int) -> None:
+        """Put the committed change's files in place and mark the journal applied up to `end`;
+        a failure here leaves the change to the next lock holder's replay."""
+        for rel in unit.writes:
+            self._cache.pop(rel, None)
+        self._commits += 1
         try:
             for rel, text in unit.writes.items():
                 if text is None:
                     _remove(self.root / rel)
                 else:
                     os.replace(temps[rel], self.root / rel)
-            os.pwrite(self._fd, _header(start + len(frame)), 0)
+            os.pwrite(self._fd, _Header(end, self._commits).encode(), 0)
         except OSError as exc:
             raise StoreUnavailable(
                 f"{describe_os_error(exc)}; the change is kept and will be completed once the "
                 "data directory can be written again",
                 kept=True,
             ) from exc
-        if start + len(frame) > CHECKPOINT_BYTES:
+        if end > CHECKPOINT_BYTES:
             try:
                 self._checkpoint()
             except OSError as exc:  # the change is applied; the next commit tries again
@@ -355,8 +410,9 @@ class DataDir:
             os.close(fd)
         return path
 
-    def _undo(self, temps: dict[str, Path], appended: dict[str, int], start: int) -> None:
-        """Take back an uncommitted change (best effort: it only frees space)."""
+    def _undo(self, temps: dict[str, Path], appended: dict[str, int], start: int) -> bool:
+        """Take back a change whose commit failed; True if its journal record is surely gone
+        (the rest only frees space: it is not part of any committed state)."""
         for path in temps.values():
             with contextlib.suppress(OSError):
                 _remove(path)
@@ -366,32 +422,54 @@ class DataDir:
                     os.truncate(self.root / rel, offset)
                 else:
                     _remove(self.root / rel)  # it did not exist before (or held nothing)
-        with contextlib.suppress(OSError):
+        try:
             os.ftruncate(self._fd, start)
             os.fsync(self._fd)
+        except OSError:
+            return False
+        return True
+
+    @staticmethod
+    def _undone(problem: OSError, surely: bool) -> NoReturn:
+        if surely:
+            raise StoreUnavailable(describe_os_error(problem)) from problem
+        raise StoreUnavailable(
+            f"{describe_os_error(problem)}; the change may still be completed once the data "
+            "directory can be written again",
+            kept=True,
+        ) from problem
 
     # recovery --------------------------------------------------------------------------------
     def _recover(self) -> None:
         """Apply what a crashed writer committed but did not finish, and drop a torn last
         record. The "applied up to" mark is trusted only within the boot that wrote it: after a
         restart of the machine, writes it covered may not have reached the disk, so every record
-        since the last checkpoint is applied again."""
-        size = os.fstat(self._fd).st_size
+        since the last checkpoint is applied again (with no boot id to compare, once per
+        process). Another process's commit since this one last looked empties the read cache."""
+        size = os.fstat(self._fd).st_size if self._writable else self._journal_size()
         if size < _HEADER_SIZE:
-            os.pwrite(self._fd, _header(_HEADER_SIZE), 0)
-            os.ftruncate(self._fd, _HEADER_SIZE)
-            os.fsync(self._fd)
+            if self._writable:
+                os.pwrite(self._fd, _Header(_HEADER_SIZE, 0).encode(), 0)
+                os.ftruncate(self._fd, _HEADER_SIZE)
+                os.fsync(self._fd)
+            self._cache.clear()
+            self._commits = 0
             return
-        head = os.pread(self._fd, _HEADER_SIZE, 0)
-        if not head.startswith(_MAGIC):
-            raise StoreCorrupted(f"{JOURNAL_FILE} is not a gobot journal")
-        applied = int(head[len(_MAGIC) : len(_MAGIC) + 16], 16)
-        same_boot = head[len(_MAGIC) + 17 :].rstrip() == _BOOT and _BOOT != b"unknown"
-        begin = applied if same_boot and applied <= size else _HEADER_SIZE
+        head = _Header.decode(self._read_journal(0, _HEADER_SIZE))
+        if head.commits != self._commits:
+            self._cache.clear()
+            self._commits = head.commits
+        trusted = head.boot == _BOOT and (_BOOT != b"unknown" or self._replayed)
+        begin = head.applied if trusted and head.applied <= size else _HEADER_SIZE
+        self._replayed = True
         if begin >= size:
             return
-        if begin < applied:
-            os.pwrite(self._fd, _header(begin), 0)  # cut short, this replay starts over
+        if not self._writable:
+            raise StoreUnavailable(
+                "the data directory cannot be written and holds a change left unfinished"
+            )
+        if begin < head.applied:
+            os.pwrite(self._fd, _Header(begin, head.commits).encode(), 0)  # replay starts over
         end = begin
         for line in self._records(begin, size):
             record = _unframe(line)
@@ -404,14 +482,24 @@ class DataDir:
         for name in os.listdir(self.root):
             if name.startswith(TEMP_PREFIX):
                 _remove(self.root / name)
-        os.pwrite(self._fd, _header(end), 0)
+        self._commits = head.commits + 1  # files were rewritten: every reader's cache is stale
+        os.pwrite(self._fd, _Header(end, self._commits).encode(), 0)
         os.fsync(self._fd)
         self._cache.clear()
 
-    def _records(self, begin: int, size: int) -> list[bytes]:
+    def _journal_size(self) -> int:
+        try:
+            return self._path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def _read_journal(self, begin: int, size: int) -> bytes:
         with open(self._path, "rb") as handle:
             handle.seek(begin)
-            return handle.read(size - begin).splitlines(keepends=True)
+            return handle.read(size)
+
+    def _records(self, begin: int, size: int) -> list[bytes]:
+        return self._read_journal(begin, size - begin).splitlines(keepends=True)
 
     def _apply(self, record: dict[str, Any]) -> None:
         for rel, (offset, text) in record["appends"].items():
@@ -450,7 +538,7 @@ class DataDir:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        os.pwrite(self._fd, _header(_HEADER_SIZE), 0)  # first: a crash then replays it all
+        os.pwrite(self._fd, _Header(_HEADER_SIZE, self._commits).encode(), 0)  # a crash: replay all
         os.ftruncate(self._fd, _HEADER_SIZE)
         os.fsync(self._fd)
 
@@ -467,3 +555,11 @@ def data_dir(directory: Path) -> DataDir:
         if found is None:
             found = _dirs[key] = DataDir(key)
         return found
+
+
+def _after_fork_in_child() -> None:
+    for directory in _dirs.values():
+        directory.reopen_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,145 @@
+"""The data directory's journal in the cases a crash sweep does not reach: a record that cannot
+be taken back, a forked child, a machine with no boot id, another process's writes under the
+read cache, and a data directory that cannot be written."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from core.errors import StoreUnavailable
+from core.services import Services
+from core.stores.json import datadir
+from core.stores.json.datadir import DataDir
+from tests.conftest import json_only, outside_env
+from tests.faults import FaultyOs, fail_with
+
+
+@json_only
+def test_a_record_that_cannot_be_taken_back_is_reported_as_maybe_kept(
+    services: Services, faulty_os: Callable[[object], None]
+) -> None:
+    """The fsync of the journal fails, and so does cutting the record off again: the operator
+    is not told "nothing changed", since the next reader will apply the record."""
+    assert not services.sessions.get().active  # the journal exists
+    faulty_os(FaultyOs(1, fail_with(errno.EIO), every=True, names=("fsync", "ftruncate")))
+    with pytest.raises(StoreUnavailable) as failed:
+        services.sessions.start("U1", "C1", "launch")
+    assert failed.value.kept and "may still be completed" in failed.value.message
+    faulty_os(os)
+    assert services.sessions.get().active  # ... and so it was
+    assert services.audit.verify().ok
+
+
+def test_a_forked_child_locks_on_its_own(tmp_path: Path) -> None:
+    shared = datadir.data_dir(tmp_path)
+    with shared.transaction():
+        shared.write_json(tmp_path / "state.json", {"n": 0})
+    held = tmp_path / "held"
+    pid = os.fork()
+    if pid == 0:
+        try:
+            with datadir.data_dir(tmp_path).transaction():
+                held.write_text("yes")
+                time.sleep(0.6)
+        finally:
+            os._exit(0)
+    while not held.exists():
+        time.sleep(0.01)
+    waited = time.monotonic()
+    with shared.transaction():
+        waited = time.monotonic() - waited
+    os.waitpid(pid, 0)
+    assert waited >= 0.3, "the parent got the lock while its child held it"
+
+
+def test_with_no_boot_id_the_journal_is_replayed_once_per_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(datadir, "_BOOT", b"unknown")
+    writer = DataDir(tmp_path)
+    for n in range(30):
+        with writer.transaction():
+            writer.write_json(tmp_path / f"f{n}.json", {"n": n})
+    reader = DataDir(tmp_path)  # another process, as far as the journal is concerned
+    with reader.transaction():
+        pass  # its first look replays every record since the checkpoint
+    inodes = {n: (tmp_path / f"f{n}.json").stat().st_ino for n in range(30)}
+    for _ in range(3):
+        with reader.transaction():
+            pass  # later looks trust the header the first one wrote
+    assert {n: (tmp_path / f"f{n}.json").stat().st_ino for n in range(30)} == inodes
+
+
+def test_a_reader_never_serves_a_stale_copy_of_another_process_write(tmp_path: Path) -> None:
+    writer, reader = DataDir(tmp_path), DataDir(tmp_path)
+    path = tmp_path / "state.json"
+    pinned = 1_700_000_000_000_000_000
+    for n in range(60):
+        with writer.transaction():
+            writer.write_json(path, {"v": n % 10})  # the same size every time
+        os.utime(path, ns=(pinned, pinned))  # and the same mtime: a coarse clock
+        with reader.transaction():
+            assert reader.read_json(path) == {"v": n % 10}
+
+
+def unshare_problem() -> str | None:
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        return "needs root and unshare(1) to bind-mount a directory read-only"
+    probe = subprocess.run(
+        ["unshare", "-m", "true"], capture_output=True, text=True, check=False, timeout=10
+    )
+    return None if probe.returncode == 0 else f"unshare -m failed: {probe.stderr.strip()}"
+
+
+TRY_TO_WRITE = """
+import sys
+from pathlib import Path
+from bot.bootstrap import build_services
+from bot.settings import Settings
+from core.errors import StoreUnavailable
+try:
+    build_services(Settings(data_dir=Path(sys.argv[1]))).sessions.start("U1", "C1", "x")
+except StoreUnavailable as exc:
+    print("REFUSED", exc.message, exc.kept)
+"""
+
+
+@json_only
+def test_a_read_only_copy_of_the_data_dir_can_be_read_and_refuses_writes(
+    services: Services, data_dir: Path, tmp_path: Path
+) -> None:
+    problem = unshare_problem()
+    if problem is not None:
+        pytest.skip(problem)
+    services.sessions.start("U1", "C1", "launch")
+    services.sessions.end("U1", "C1", "done")
+    (tmp_path / "write.py").write_text(TRY_TO_WRITE)
+    gobot = f"{sys.executable} -m bot"
+    script = (
+        f"mount --bind -o ro {data_dir} {data_dir} && {gobot} audit verify && "
+        f"{gobot} history --format json && {gobot} status && "
+        f"{sys.executable} {tmp_path / 'write.py'} {data_dir}"
+    )
+    read = subprocess.run(
+        ["unshare", "-m", "bash", "-c", script],
+        env=outside_env(GOBOT_DATA_DIR=str(data_dir)),
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert read.returncode == 0, read.stderr
+    assert "audit chain intact: 2 records" in read.stdout
+    assert '"end_notes": "done"' in read.stdout and "ended" in read.stdout
+    assert "REFUSED the data directory is read-only False" in read.stdout
+    assert "Traceback" not in read.stderr
