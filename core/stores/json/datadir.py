@@ -219,9 +219,13 @@ class DataDir:
     def reopen_after_fork(self) -> None:
         """A forked child gets a descriptor of its own: a shared one would share the lock."""
         shared = self._fd
-        read_only = OSError(errno.EROFS, "read-only")
-        self._fd = os.open(self._path, os.O_RDWR) if self._writable else self._read_only(read_only)
-        os.close(shared)
+        try:
+            read_only = OSError(errno.EROFS, "read-only")
+            self._fd = (
+                os.open(self._path, os.O_RDWR) if self._writable else self._read_only(read_only)
+            )
+        finally:
+            os.close(shared)
         self._thread_lock = threading.RLock()
         self._owner, self._depth, self._unit = None, 0, None
 
@@ -558,8 +562,11 @@ def data_dir(directory: Path) -> DataDir:
 
 
 def _after_fork_in_child() -> None:
-    for directory in _dirs.values():
-        directory.reopen_after_fork()
+    for key, directory in list(_dirs.items()):
+        try:
+            directory.reopen_after_fork()
+        except (OSError, StoreUnavailable):  # gone: forget it rather than share its lock
+            del _dirs[key]
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
