@@ -1,7 +1,7 @@
-"""The tick: APScheduler 3 runs one job every GOBOT_TICK that claims due reminders and health
-checks in the store and delivers the outbox. The scheduler keeps no state of its own: every
-due time lives on the stored sessions, so a restart (or a second process) picks up where the
-store says."""
+"""The tick: APScheduler 3 runs one job every GOBOT_TICK that claims due reminders, delivers
+the outbox, then runs the due health checks against one shared snapshot. The scheduler keeps
+no state of its own: every due time lives on the stored sessions, so a restart (or a second
+process) picks up where the store says."""
 
 from __future__ import annotations
 
@@ -32,26 +32,37 @@ class Ticker:
         self.last_tick_monotonic: float | None = None
 
     def tick(self) -> None:
-        """Claim due work, then deliver for at most about one tick's time."""
+        """Claim due reminders, deliver for at most about one tick's time, then look at health
+        (a slow source waits behind the deliveries, never in front of them)."""
         with self._lock:
             try:
-                self._metrics.reminders.inc(self._services.reminders.tick().reminders)
+                self._metrics.reminders.inc(self._services.reminders.claim_reminders().reminders)
             except Exception:
                 log.exception("reminder tick failed")
-            delivery = self._services.delivery
-            if delivery is not None:
-                deadline = time.monotonic() + 0.8 * self._every.total_seconds()
-                while time.monotonic() < deadline:
-                    try:
-                        result = delivery.deliver_ready()
-                    except Exception:
-                        log.exception("delivery pass failed; the next tick tries again")
-                        break
-                    done = result.attempted == 0 and result.deferred == 0
-                    if done or time.monotonic() + PASS_GAP_SECONDS >= deadline:
-                        break
-                    time.sleep(PASS_GAP_SECONDS)
+            self._deliver()
+            try:
+                if self._services.reminders.watch_health().drifts:
+                    self._deliver()
+            except Exception:
+                log.exception("health watch failed")
             self.last_tick_monotonic = time.monotonic()
+
+    def _deliver(self) -> None:
+        """Delivery passes for at most about one tick's time."""
+        delivery = self._services.delivery
+        if delivery is None:
+            return
+        deadline = time.monotonic() + 0.8 * self._every.total_seconds()
+        while time.monotonic() < deadline:
+            try:
+                result = delivery.deliver_ready()
+            except Exception:
+                log.exception("delivery pass failed; the next tick tries again")
+                return
+            done = result.attempted == 0 and result.deferred == 0
+            if done or time.monotonic() + PASS_GAP_SECONDS >= deadline:
+                return
+            time.sleep(PASS_GAP_SECONDS)
 
     def start(self) -> None:
         self._scheduler.add_job(

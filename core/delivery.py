@@ -1,9 +1,12 @@
-"""Delivery of the outbox: lease, send in order per session, retry with backoff, give up on
-what can never be delivered (audited as GO_POST_FAILED, and the operator told)."""
+"""Delivery of the outbox: lease, send in order per session, retry with backoff, give up only
+on what can never be delivered (audited as GO_POST_FAILED, and the operator told). What Slack
+refuses until a person acts (invite the bot, reinstall the app) waits, retried slowly; the
+operator is told once, and `waiting()` says what for (for /healthz)."""
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,6 +44,15 @@ class DeliveryService:
         self._audit = uow.audit
         self._clock = clock
         self._last_sent: dict[str, datetime] = {}
+        self._waiting: dict[str, str] = {}  # item id -> what Slack said, seen by this process
+
+    def waiting(self) -> Counter[str]:
+        """Messages this process saw Slack refuse until a person acts, by Slack's error."""
+        return Counter(self._waiting.values())
+
+    def wake(self, channel: str) -> int:
+        """What a channel's messages waited for happened (the bot joined it): due now."""
+        return self._outbox.wake(channel, self._clock.now())
 
     def deliver(self, session_id: str) -> Delivery:
         """Send a session's pending items now, in order; report on the first one tried."""
@@ -96,6 +108,7 @@ class DeliveryService:
         return current is not None and current.active and current.id == item.session_id
 
     def _sent(self, item: OutboxItem, message: MessageRef | None) -> None:
+        self._waiting.pop(item.id, None)
         with self._uow.transaction():
             if item.kind == "snapshot" and message is not None:
                 self._outbox.set_thread(item.session_id, message)
@@ -105,6 +118,7 @@ class DeliveryService:
             self._outbox.done(item)
 
     def _failed(self, item: OutboxItem, failure: Failed, *, tell_operator: bool) -> Delivery:
+        self._waiting.pop(item.id, None)
         if failure.permanent:
             with self._uow.transaction():
                 self._audit.append(
@@ -127,7 +141,12 @@ class DeliveryService:
             else backoff(item.attempts)
         )
         next_attempt = self._clock.now() + wait
-        self._outbox.retry(item, next_attempt, failure.error, failure.maybe_sent)
+        tell = failure.waiting and not item.operator_told
+        self._outbox.retry(item, next_attempt, failure, told=failure.waiting)
+        if failure.waiting:
+            self._waiting[item.id] = failure.error
+            if tell and tell_operator:
+                self._transport.tell_operator(item, failure.error)
         log.info(
             "%s for session %s: %s; retry at %s",
             item.kind,
@@ -135,4 +154,8 @@ class DeliveryService:
             failure.error,
             next_attempt,
         )
-        return Delivery(pending=True)
+        return (
+            Delivery(problem=failure.error, pending=True)
+            if failure.waiting
+            else Delivery(pending=True)
+        )

@@ -10,14 +10,23 @@ MAX_NOTES_CHARS = 2000
 _KEPT_CONTROLS = {"\n", "\t"}
 
 
+_INVISIBLE = set("\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff") | {
+    chr(code) for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
+}
+
+
 def clean_notes(raw: str | None) -> str:
-    """Trim, drop control characters (newlines and tabs stay) and enforce the length limit.
+    """Trim, drop control characters (newlines and tabs stay), bidi overrides and zero-width
+    characters, and enforce the length limit.
 
     Too long is an error, never a silent truncation: the operator must know what was stored.
     """
     text = (raw or "").replace("\r\n", "\n").replace("\r", "\n")
     text = "".join(
-        ch for ch in text if ch in _KEPT_CONTROLS or unicodedata.category(ch) not in ("Cc", "Cs")
+        ch
+        for ch in text
+        if ch in _KEPT_CONTROLS
+        or (unicodedata.category(ch) not in ("Cc", "Cs") and ch not in _INVISIBLE)
     ).strip()
     if len(text) > MAX_NOTES_CHARS:
         raise InvalidInput(

@@ -72,6 +72,7 @@ class OutboxItem(BaseModel):
     lease_until_utc: UtcTime | None = None
     maybe_sent: bool = False
     last_error: str | None = None
+    operator_told: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -107,17 +108,23 @@ def leased(current: OutboxItem, now: datetime, until: datetime) -> OutboxItem | 
 
 
 def retried(
-    current: OutboxItem, next_attempt: datetime, error: str, maybe_sent: bool
+    current: OutboxItem, next_attempt: datetime, failure: Failed, told: bool = False
 ) -> OutboxItem:
     """The item released after a failed attempt, due again at `next_attempt`."""
     return current.model_copy(
         update={
             "next_attempt_utc": next_attempt,
             "lease_until_utc": None,
-            "last_error": error,
-            "maybe_sent": current.maybe_sent or maybe_sent,
+            "last_error": failure.error,
+            "maybe_sent": current.maybe_sent or failure.maybe_sent,
+            "operator_told": current.operator_told or told,
         }
     )
+
+
+def woken(current: OutboxItem, now: datetime) -> OutboxItem:
+    """The item due at once (what it waited for has happened)."""
+    return current.model_copy(update={"next_attempt_utc": min(now, current.next_attempt_utc)})
 
 
 def backoff(attempts: int) -> timedelta:
@@ -159,11 +166,14 @@ class Sent(BaseModel):
 
 
 class Failed(BaseModel):
-    """A failed attempt: `permanent` ones are not retried; `maybe_sent` means the outcome is
-    unknown (a timeout) and the next attempt must look before it posts again."""
+    """A failed attempt. `permanent`: it can never succeed, drop it. `waiting`: Slack refuses
+    until a person acts (invite the bot, reinstall the app, add a scope): kept, retried slowly,
+    the operator told once. `maybe_sent`: the outcome is unknown (a timeout, a 5xx, an answer
+    that is not Slack's), so the next attempt must look before it posts again."""
 
     error: str
     permanent: bool = False
+    waiting: bool = False
     retry_after: float | None = None
     maybe_sent: bool = False
 

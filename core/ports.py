@@ -16,7 +16,7 @@ from core.models import (
     PlaybookProgress,
     StepCompletion,
 )
-from core.outbox import OutboxItem, SendResult
+from core.outbox import Failed, OutboxItem, SendResult
 
 
 class SessionStore(Protocol):
@@ -110,8 +110,12 @@ class Outbox(Protocol):
     def done(self, item: OutboxItem) -> None: ...
 
     def retry(
-        self, item: OutboxItem, next_attempt: datetime, error: str, maybe_sent: bool
+        self, item: OutboxItem, next_attempt: datetime, failure: Failed, told: bool = False
     ) -> None: ...
+
+    def wake(self, channel: str, now: datetime) -> int:
+        """Make every pending item of a channel due now; return how many."""
+        ...
 
     def drop(self, session_id: str, kinds: tuple[str, ...], now: datetime) -> int:
         """Remove a session's pending items of these kinds, except those being sent (leased

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from core.clock import Clock, format_utc
 from core.errors import InvalidInput, NoActiveSession
-from core.models import AuditEvent, GoSession, ReminderState, WatchState
+from core.models import AuditEvent, GoSession, ReminderState, Snapshot, WatchState
 from core.outbox import (
     DriftPayload,
     Kind,
@@ -81,17 +81,41 @@ class ReminderService:
         self._new_id = new_id
 
     def tick(self) -> TickReport:
+        """Claim the due reminders, then look at health for the due watches."""
+        report = self.claim_reminders()
+        watched = self.watch_health()
+        report.drifts, report.failures = watched.drifts, report.failures + watched.failures
+        return report
+
+    def claim_reminders(self) -> TickReport:
+        """Every due reminder slot: no snapshot is taken, so nothing slow holds them up."""
         report = TickReport()
         now = self._clock.now()
         for session in self._store.due(now):
-            try:
-                if session.reminder.next_due_utc and session.reminder.next_due_utc <= now:
+            if session.reminder.next_due_utc and session.reminder.next_due_utc <= now:
+                try:
                     report.reminders += self._claim_reminder(session)
-                if session.watch.next_check_utc and session.watch.next_check_utc <= now:
-                    report.drifts += self._watch(session)
+                except Exception:
+                    report.failures += 1
+                    log.exception("reminder failed for session %s; the others go on", session.id)
+        return report
+
+    def watch_health(self) -> TickReport:
+        """Every due health watch, against one snapshot shared by all of them, taken (within
+        the source timeout) only if one is due."""
+        report = TickReport()
+        now = self._clock.now()
+        snapshot: Snapshot | None = None
+        for session in self._store.due(now):
+            if not (session.watch.next_check_utc and session.watch.next_check_utc <= now):
+                continue
+            try:
+                if self._watch_due(session):
+                    snapshot = snapshot or self._snapshots.take()
+                    report.drifts += self._drift(session, snapshot)
             except Exception:
                 report.failures += 1
-                log.exception("tick failed for session %s; the others go on", session.id)
+                log.exception("health watch failed for session %s; the others go on", session.id)
         return report
 
     def _current(self, seen: GoSession) -> GoSession | None:
@@ -132,19 +156,24 @@ class ReminderService:
                 band=current.watch.band,
                 status=current.watch.status,
             )
+            # Reminders still owed from an outage are replaced by this one, not sent in a burst.
+            self._outbox.drop(current.id or "", ("reminder",), now)
             self._outbox.add([self._item("reminder", payload, now)])
             self._store.replace(current.model_copy(update={"reminder": reminder}))
             return 1
 
-    def _watch(self, seen: GoSession) -> int:
+    def _watch_due(self, seen: GoSession) -> bool:
+        """Claim the session's watch slot (compare-and-set); False if another process has."""
         with self._uow.transaction():
             current = self._current(seen)
             if current is None or current.watch.next_check_utc != seen.watch.next_check_utc:
-                return 0
+                return False
             next_check = self._clock.now() + self._policy.watch_every
             watch = current.watch.model_copy(update={"next_check_utc": next_check})
             self._store.replace(current.model_copy(update={"watch": watch}))
-        snapshot = self._snapshots.take()
+            return True
+
+    def _drift(self, seen: GoSession, snapshot: Snapshot) -> int:
         band, status = snapshot.cone.band, snapshot.status.status
         with self._uow.transaction():
             current = self._current(seen)

@@ -130,6 +130,13 @@ class SessionService:
             )
         return self._delivered(session)
 
+    def redeliver(self, session: GoSession) -> SessionChange | None:
+        """Try the session's owed messages again now (what they waited for may be fixed); None
+        if it owes none."""
+        if self._outbox.wake(session.channel or "", self._clock.now()) == 0:
+            return None
+        return self._delivered(session)
+
     def _delivered(self, session: GoSession) -> SessionChange:
         """Deliver now what the change owes; return the session as stored after that."""
         delivery = self._deliverer.deliver(session.id or "")

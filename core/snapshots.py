@@ -1,9 +1,9 @@
 """Snapshot sources (`file:PATH`, `http(s)://URL`, `python:module:function`) and the taker.
 
 A source is a callable returning a JSON-like mapping. The taker runs the cone and health
-sources concurrently and bounds the whole snapshot by one timeout. A failing, slow, missing
-or malformed source never blocks a session and is never reported as green: it becomes
-`unknown` with the reason.
+sources concurrently, one read of each at a time, and bounds the whole snapshot by one
+timeout. A failing, slow, missing or malformed source never blocks a session and is never
+reported as green: it becomes `unknown` with the reason.
 """
 
 from __future__ import annotations
@@ -138,23 +138,40 @@ def _read(future: Future[Any], model: type[BaseModel], kind: str, wait: float) -
         raise SourceFailed(f"invalid data ({where}: {first['msg']})") from exc
 
 
+class _OneAtATime:
+    """A source read in a thread of its own, one read at a time: a source that hangs is
+    waited on again by the next caller instead of getting another thread (threads stay
+    bounded: one per source)."""
+
+    def __init__(self, source: Source) -> None:
+        self._source = source
+        self._future: Future[Any] | None = None
+        self._lock = threading.Lock()
+
+    def read(self) -> Future[Any]:
+        with self._lock:
+            if self._future is None or self._future.done():
+                self._future = _run_in_thread(self._source)
+            return self._future
+
+
 class SnapshotTaker:
     def __init__(self, cone: Source, health: Source, timeout: timedelta, clock: Clock) -> None:
-        self._cone = cone
-        self._health = health
+        self._cone = _OneAtATime(cone)
+        self._health = _OneAtATime(health)
         self._timeout = timeout
         self._clock = clock
 
     def take(self) -> Snapshot:
         deadline = time.monotonic() + self._timeout.total_seconds()
-        cone_future = _run_in_thread(self._cone)
-        health_future = _run_in_thread(self._health)
+        cone_future = self._cone.read()
+        health_future = self._health.read()
         cone = self._cone_from(cone_future, deadline - time.monotonic())
         health = self._health_from(health_future, deadline - time.monotonic())
         return Snapshot(cone=cone, status=health, taken_at_utc=self._clock.now())
 
     def health(self) -> HealthStatus:
-        return self._health_from(_run_in_thread(self._health), self._timeout.total_seconds())
+        return self._health_from(self._health.read(), self._timeout.total_seconds())
 
     def _cone_from(self, future: Future[Any], wait: float) -> ConeState:
         try:

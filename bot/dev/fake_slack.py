@@ -33,10 +33,11 @@ class Failure:
 
     status: int = 200
     error: str | None = None
-    retry_after: int | None = None
+    retry_after: float | None = None
     delay: float = 0.0
     times: int = 1
     applied: bool = False
+    raw: bytes | None = None  # answer this body (e.g. a proxy's HTML page) instead of JSON
 
 
 @dataclass
@@ -127,8 +128,17 @@ class FakeSlack:
 
     # API -----------------------------------------------------------------------------------
     def _next_ts(self) -> str:
-        self._ts += 100
+        """Timestamps as Slack's: seconds since the epoch now, unique."""
+        self._ts = max(self._ts + 100, time.time_ns() // 1000)
         return f"{self._ts // 1_000_000}.{self._ts % 1_000_000:06d}"
+
+    def post_directly(self, channel: str, text: str, thread_ts: str | None = None) -> str:
+        """A message someone else posted (busy channels in tests)."""
+        with self._lock:
+            ts = self._next_ts()
+            params = {"channel": channel, "text": text, "thread_ts": thread_ts}
+            self.messages[(channel, ts)] = Message(channel, ts, params, thread_ts=thread_ts)
+            return ts
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
@@ -166,17 +176,25 @@ class FakeSlack:
                 return {"ok": False, "error": "no_such_subteam"}
             return {"ok": True, "users": users}
         if method in ("conversations.history", "conversations.replies"):
-            return {"ok": True, "messages": self._conversation(method, params)}
+            found = self._conversation(method, params)
+            start = int(params.get("cursor") or 0)
+            limit = int(params.get("limit") or 100)
+            page = {"ok": True, "messages": found[start : start + limit]}
+            if start + limit < len(found):
+                page["response_metadata"] = {"next_cursor": str(start + limit)}
+            return page
         if method in ("views.publish", "chat.getPermalink", "conversations.info"):
             return {"ok": True}
         return {"ok": False, "error": "unknown_method"}
 
     def _conversation(self, method: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        """Messages of a channel (top level) or of a thread, newest first, with metadata."""
+        """Messages of a channel (top level) or of a thread newer than `oldest`, newest first,
+        with metadata."""
         channel = str(params.get("channel"))
+        oldest = float(params.get("oldest") or 0)
         found = []
         for message in self.messages.values():
-            if message.channel != channel:
+            if message.channel != channel or float(message.ts) <= oldest:
                 continue
             in_thread = message.thread_ts == params.get("ts") or message.ts == params.get("ts")
             if (method == "conversations.replies" and in_thread) or (
@@ -232,10 +250,13 @@ class FakeSlack:
                     fake._lock.notify_all()
                 if failure is not None:
                     time.sleep(failure.delay)
-                    body = {"ok": False, "error": failure.error or "fatal_error"}
                     extra = {}
                     if failure.retry_after is not None:
                         extra["Retry-After"] = str(failure.retry_after)
+                    if failure.raw is not None:
+                        self._send(failure.status, failure.raw, "text/html", extra)
+                        return
+                    body = {"ok": False, "error": failure.error or "fatal_error"}
                     self._send(failure.status, json.dumps(body).encode(), "application/json", extra)
                     return
                 self._send(200, json.dumps(answer).encode(), "application/json")

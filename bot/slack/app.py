@@ -8,6 +8,7 @@ the requests behind it.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -24,7 +25,10 @@ from bot.slack.commands import (
     user_message,
 )
 from bot.slack.work import OrderedWork
+from core.delivery import DeliveryService
 from core.services import Services
+
+log = logging.getLogger("gobot.app")
 
 
 def _fallback(blocks: list[dict[str, Any]]) -> str:
@@ -44,6 +48,12 @@ def _answer(respond: Respond, reply: Reply) -> None:
             response_type="ephemeral",
             replace_original=False,
         )
+
+
+def _deliver_woken(delivery: DeliveryService, channel: str) -> None:
+    if delivery.wake(channel):
+        log.info("the bot joined %s: delivering what waited for it", channel)
+        delivery.deliver_ready()
 
 
 def register(app: App, interactions: Interactions, services: Services, work: OrderedWork) -> None:
@@ -97,6 +107,17 @@ def register(app: App, interactions: Interactions, services: Services, work: Ord
             client.views_publish(user_id=str(event["user"]), view=view)
 
         work.submit(f"home:{event['user']}", publish)
+
+    @app.event("member_joined_channel")
+    def on_member_joined(ack: Ack, event: dict[str, Any], context: dict[str, Any]) -> None:
+        """The bot was invited: what waited for it in that channel is delivered now."""
+        ack()
+        channel = str(event.get("channel", ""))
+        if not channel or event.get("user") != context.get("bot_user_id"):
+            return
+        delivery = services.delivery
+        if delivery is not None:
+            work.submit(channel, lambda: _deliver_woken(delivery, channel))
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

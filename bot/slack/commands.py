@@ -20,9 +20,10 @@ from typing import Any, Literal
 from bot.observability import Metrics
 from bot.slack import views
 from bot.slack.mrkdwn import safe
+from bot.slack.transport import problem_hint
 from core.access import AccessPolicy, RateLimiter, Role
 from core.durations import parse_duration
-from core.errors import GoError, InvalidInput, StoreUnavailable
+from core.errors import GoError, InvalidInput, SessionAlreadyActive, StoreUnavailable
 from core.models import SessionChange
 from core.services import Services
 
@@ -92,7 +93,22 @@ def user_message(error: BaseException, undone: str = "Nothing was done") -> str:
 
 # handlers ------------------------------------------------------------------------------------
 def _start(services: Services, call: Invocation) -> Blocks:
-    change = services.sessions.start(call.user, call.channel, call.args, call.reply_to)
+    try:
+        change = services.sessions.start(call.user, call.channel, call.args, call.reply_to)
+    except SessionAlreadyActive as active:
+        session = active.session
+        if session.message is not None or session.channel != call.channel:
+            raise
+        # Run again after inviting the bot: the owed snapshot is what the operator wants.
+        retried = services.sessions.redeliver(session)
+        if retried is None:
+            raise
+        return _change_message(
+            retried,
+            "A GO session is already active here; its snapshot had not been posted",
+            "posted it now",
+            "A GO session is already active here, but its snapshot still cannot be posted",
+        )
     return _change_message(
         change,
         "GO session started",
@@ -180,18 +196,14 @@ def _help(services: Services, call: Invocation) -> Blocks:
 
 def _change_message(change: SessionChange, done: str, posted: str, undelivered: str) -> Blocks:
     problem = change.delivery.problem
+    if problem is not None:
+        return views.text_message(f":warning: {undelivered}: {problem_hint(problem)}")
     if change.delivery.pending:
         return views.text_message(
             f":hourglass: {done}; Slack has not taken the message yet: it will be retried until "
             "it has."
         )
-    if problem is None:
-        return views.text_message(f":white_check_mark: {done}; {posted}.")
-    if problem in ("not_in_channel", "channel_not_found"):
-        hint = "Invite the bot to this channel with `/invite @gobot` and try again."
-    else:
-        hint = "The session itself is saved."
-    return views.text_message(f":warning: {undelivered}: `{safe(problem, 200)}`. {hint}")
+    return views.text_message(f":white_check_mark: {done}; {posted}.")
 
 
 # the table -----------------------------------------------------------------------------------

@@ -21,7 +21,14 @@ def _describe(command: str) -> tuple[str, str]:
 
 
 def bot_scopes(settings: Settings) -> list[str]:
-    scopes = ["commands", "chat:write", "channels:history", "groups:history"]
+    scopes = [
+        "commands",
+        "chat:write",
+        "channels:history",
+        "groups:history",
+        "channels:read",
+        "groups:read",
+    ]
     if any(entry.startswith("S") for entry in [*settings.operators, *settings.admins]):
         scopes.append("usergroups:read")  # only to resolve user groups listed in settings
     return scopes
@@ -45,7 +52,7 @@ def build_manifest(settings: Settings, url: str | None, socket: bool) -> dict[st
             entry["url"] = events_url
         commands.append(entry)
     interactivity: dict[str, Any] = {"is_enabled": True}
-    events: dict[str, Any] = {"bot_events": ["app_home_opened"]}
+    events: dict[str, Any] = {"bot_events": ["app_home_opened", "member_joined_channel"]}
     if events_url:
         interactivity["request_url"] = events_url
         events["request_url"] = events_url

@@ -10,9 +10,18 @@ HEADER_LIMIT = 150
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{1,20}$")
 
 
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_BROADCAST = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
+
+
 def escape(text: str) -> str:
-    """`&`, `<`, `>` become entities (`&` first): no mention, broadcast or link can be forged."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """`&`, `<`, `>` become entities (`&` first): no mention, broadcast or link can be forged.
+    A bare `@here`, `@channel` or `@everyone` gets a full-width at sign, so that no parsing of
+    Slack's can turn it into a ping; bidi overrides and zero-width characters are dropped, so
+    no text can reorder or hide what others read."""
+    text = _INVISIBLE.sub("", text)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _BROADCAST.sub(lambda found: f"\uff20{found.group(1)}", text)
 
 
 def fit(text: str, limit: int) -> str:

@@ -5,6 +5,7 @@ items (with a look-up by metadata before sending again what may have landed)."""
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import threading
 import time
@@ -100,29 +101,80 @@ class GroupMembers:
 
 
 TRANSIENT_ERRORS = frozenset(
-    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
+# Slack refuses these until a person acts: the message waits, and the operator is told once.
+WAITING_ERRORS = frozenset(
+    {
+        "not_in_channel",
+        "channel_not_found",
+        "is_archived",
+        "token_revoked",
+        "token_expired",
+        "account_inactive",
+        "invalid_auth",
+        "not_authed",
+        "missing_scope",
+        "no_permission",
+        "team_access_not_granted",
+        "ekm_access_denied",
+    }
+)
+# A post that is gone, or too old to edit: the summary goes on without the update.
+GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+_SLACK_CODE = re.compile(r"[a-z][a-z0-9_]*")
 METADATA_EVENT = "gobot_outbox"
+MAX_RETRY_AFTER_SECONDS = 300.0
+LOOKUP_PAGES = 10
+
+
+def _retry_after(exc: SlackApiError) -> float:
+    """Slack's Retry-After in seconds, bounded: a huge or broken value must not park a queue."""
+    try:
+        wanted = float(exc.response.headers.get("Retry-After", "1"))
+    except (TypeError, ValueError):
+        wanted = 1.0
+    if not 0 <= wanted <= MAX_RETRY_AFTER_SECONDS:  # also NaN
+        log.warning("Slack asked to wait %r s; waiting %.0f s", wanted, MAX_RETRY_AFTER_SECONDS)
+        return MAX_RETRY_AFTER_SECONDS
+    return wanted
 
 
 def classify(exc: Exception) -> Failed:
-    """A failed Slack call as the outbox sees it: retry (when), give up, or look first.
-
-    Slack errors are final unless known to be passing: an unknown one retried forever would
-    hold up every later message of its session."""
+    """A failed Slack call as the outbox sees it: retry (when), wait for a person, give up, or
+    look first. Only an answer that proves the post did not happen spares the look-up."""
     if isinstance(exc, SlackApiError):
         status = exc.response.status_code
-        error = str(exc.response.get("error") or f"HTTP {status}")
-        if status == 429:
-            try:
-                retry_after = float(exc.response.headers.get("Retry-After", "1"))
-            except (TypeError, ValueError):
-                retry_after = 1.0
-            return Failed(error="ratelimited", retry_after=retry_after)
-        return Failed(error=error, permanent=status < 500 and error not in TRANSIENT_ERRORS)
+        data = exc.response.data
+        error = str(data.get("error") if isinstance(data, dict) else "") or f"HTTP {status}"
+        if status == 429 or error == "ratelimited":
+            return Failed(error="ratelimited", retry_after=_retry_after(exc))
+        if error in WAITING_ERRORS:
+            return Failed(error=error, waiting=True)
+        if not isinstance(data, dict) or not _SLACK_CODE.fullmatch(error):
+            # Not Slack's answer (a proxy's page, a body the SDK could not read): anything
+            # may have happened.
+            return Failed(error=f"unreadable answer from Slack (HTTP {status})", maybe_sent=True)
+        if status >= 500 or error in TRANSIENT_ERRORS:
+            return Failed(error=error, maybe_sent=True)
+        return Failed(error=error, permanent=True)
     if _unsent(exc):
         return Failed(error=f"Slack unreachable ({type(exc).__name__})")
-    return Failed(error=f"no answer from Slack ({type(exc).__name__})", maybe_sent=True)
+    return Failed(error=f"no usable answer from Slack ({type(exc).__name__})", maybe_sent=True)
+
+
+def problem_hint(problem: str) -> str:
+    """What Slack said, and what happens now (the session itself is always saved)."""
+    if problem in ("not_in_channel", "channel_not_found"):
+        hint = (
+            "invite the bot with `/invite @gobot`: the message is posted as soon as it is in "
+            "the channel (or run the command again)."
+        )
+    elif problem in WAITING_ERRORS:
+        hint = "an admin must fix the app's installation; the message waits until then."
+    else:
+        hint = "the session itself is saved."
+    return f"`{safe(problem, 200)}`: {hint}"
 
 
 class SlackTransport:
@@ -140,21 +192,15 @@ class SlackTransport:
                 if found is not None:
                     return Sent(message=found)
             return self._send(item, session, thread)
-        except (SlackApiError, SlackClientError, OSError) as exc:
+        except (SlackApiError, SlackClientError, OSError, ValueError, AttributeError) as exc:
+            # ValueError, AttributeError: a 200 whose body is not Slack's JSON (a proxy's page)
             failure = classify(exc)
             log.warning("%s for session %s failed: %s", item.kind, item.session_id, failure.error)
             return failure
 
     def _send(self, item: OutboxItem, session: GoSession, thread: MessageRef | None) -> SendResult:
         if item.kind == "ended" and thread is not None:
-            # The post shows the end in place (idempotent: a retry may repeat it), then the
-            # summary goes in its thread (a retry looks for it first, by its metadata).
-            self._client.chat_update(
-                channel=thread.channel,
-                ts=thread.ts,
-                text=views.snapshot_text(session),
-                blocks=views.snapshot_message(session),
-            )
+            thread = self._update_post(session, thread)
         channel = thread.channel if thread else item.channel
         if not channel:
             return Failed(error="no channel to post to (set GOBOT_CHANNEL)", permanent=True)
@@ -165,7 +211,8 @@ class SlackTransport:
             text, blocks = "GO session ended", views.summary_message(session)
         elif isinstance(item.data, ReminderPayload):
             text, blocks = views.reminder_text(item.data), views.reminder_message(item.data)
-            extra["reply_broadcast"] = item.data.escalate
+            if thread is not None:  # a broadcast needs a thread to broadcast from
+                extra["reply_broadcast"] = item.data.escalate
         elif isinstance(item.data, DriftPayload):
             text, blocks = "GO health watch", views.drift_message(item.data)
         else:
@@ -182,35 +229,66 @@ class SlackTransport:
         )
         return Sent(message=MessageRef(channel=str(response["channel"]), ts=str(response["ts"])))
 
+    def _update_post(self, session: GoSession, post: MessageRef) -> MessageRef | None:
+        """Show the end on the post in place (a retry may repeat it). The thread the summary
+        goes to: the post's, or None if the post was deleted (the summary then stands alone);
+        a post too old to edit keeps its thread."""
+        try:
+            self._client.chat_update(
+                channel=post.channel,
+                ts=post.ts,
+                text=views.snapshot_text(session),
+                blocks=views.snapshot_message(session),
+            )
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            if error not in GONE_ERRORS:
+                raise
+            log.warning("the post of session %s cannot be updated: %s", session.id, error)
+            return None if error == "message_not_found" else post
+        return post
+
     def _find(self, item: OutboxItem, thread: MessageRef | None) -> MessageRef | None:
-        """After an attempt whose outcome is unknown: did that message land after all?"""
-        if item.kind == "snapshot" or thread is None:
-            channel = item.channel or ""
-            response = self._client.conversations_history(
-                channel=channel, include_all_metadata=True, limit=100
-            )
-        else:
-            channel = thread.channel
-            response = self._client.conversations_replies(
-                channel=channel, ts=thread.ts, include_all_metadata=True, limit=200
-            )
-        for message in response.get("messages") or []:
-            payload = (message.get("metadata") or {}).get("event_payload") or {}
-            if payload.get("outbox_id") == item.id:
-                return MessageRef(channel=channel, ts=str(message["ts"]))
+        """After an attempt whose outcome is unknown: did that message land after all? Looks
+        at what was posted since the item was first owed, page by page (at most
+        LOOKUP_PAGES pages of 200: recovery only, within Tier 3's 50 calls a minute)."""
+        oldest = f"{item.created_at_utc.timestamp() - 1:.6f}"
+        in_thread = item.kind != "snapshot" and thread is not None
+        channel = thread.channel if in_thread and thread is not None else item.channel or ""
+        cursor: str | None = None
+        for _ in range(LOOKUP_PAGES):
+            if in_thread and thread is not None:
+                response = self._client.conversations_replies(
+                    channel=channel,
+                    ts=thread.ts,
+                    oldest=oldest,
+                    cursor=cursor,
+                    include_all_metadata=True,
+                    limit=200,
+                )
+            else:
+                response = self._client.conversations_history(
+                    channel=channel,
+                    oldest=oldest,
+                    cursor=cursor,
+                    include_all_metadata=True,
+                    limit=200,
+                )
+            for message in response.get("messages") or []:
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("outbox_id") == item.id:
+                    return MessageRef(channel=channel, ts=str(message["ts"]))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
         return None
 
     def tell_operator(self, item: OutboxItem, problem: str) -> None:
         if not item.reply_to:
             return
-        hint = (
-            " Invite the bot to the channel with `/invite @gobot`."
-            if problem in ("not_in_channel", "channel_not_found")
-            else ""
-        )
         text = (
             f":warning: gobot could not post the GO session {item.kind} message: "
-            f"`{safe(problem, 200)}`.{hint} The session itself is saved."
+            f"{problem_hint(problem)}"
         )
         try:
             WebhookClient(item.reply_to, timeout=SLACK_TIMEOUT_SECONDS).send(

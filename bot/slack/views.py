@@ -60,11 +60,11 @@ def to_dicts(blocks: list[Block], limit: int = MAX_MESSAGE_BLOCKS) -> list[dict[
 
 
 def _section(text: str) -> SectionBlock:
-    return SectionBlock(text=MarkdownTextObject(text=fit(text, 3000)))
+    return SectionBlock(text=MarkdownTextObject(verbatim=True, text=fit(text, 3000)))
 
 
 def _context(text: str) -> ContextBlock:
-    return ContextBlock(elements=[MarkdownTextObject(text=fit(text, 3000))])
+    return ContextBlock(elements=[MarkdownTextObject(verbatim=True, text=fit(text, 3000))])
 
 
 def _header(text: str) -> HeaderBlock:
@@ -77,10 +77,11 @@ def _snapshot_blocks(snapshot: Snapshot) -> list[Block]:
         SectionBlock(
             fields=[
                 MarkdownTextObject(
-                    text=f"*Band*\n`{safe(cone.band, 20)}` {safe(cone.reason, 1900)}"
+                    verbatim=True, text=f"*Band*\n`{safe(cone.band, 20)}` {safe(cone.reason, 1900)}"
                 ),
                 MarkdownTextObject(
-                    text=f"*Health*\n{STATUS_ICON[health.status]} {safe(health.status, 20)}"
+                    verbatim=True,
+                    text=f"*Health*\n{STATUS_ICON[health.status]} {safe(health.status, 20)}",
                 ),
             ]
         )

@@ -99,6 +99,7 @@ def create_http_app(runtime: Runtime) -> FastAPI:
             "scheduler": "running" if ticker.running else "stopped",
             "last_tick_age_seconds": None if age is None else round(age, 1),
             "problems": problems,
+            "slack_waiting": dict(services.delivery.waiting()) if services.delivery else {},
         }
         return JSONResponse(body, status_code=200 if not problems else 503)
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from core.errors import StoreCorrupted
 from core.models import MessageRef
-from core.outbox import OutboxItem, being_sent, is_ready, leased, retried
+from core.outbox import Failed, OutboxItem, being_sent, is_ready, leased, retried, woken
 from core.stores.json.datadir import DataDir, data_dir
 
 OUTBOX_DIR = "outbox"
@@ -76,12 +76,21 @@ class JsonOutbox:
             if self._dd.exists(self._path(item)):
                 self._dd.delete(self._path(item))
 
-    def retry(self, item: OutboxItem, next_attempt: datetime, error: str, maybe_sent: bool) -> None:
+    def retry(
+        self, item: OutboxItem, next_attempt: datetime, failure: Failed, told: bool = False
+    ) -> None:
         with self._dd.transaction():
             current = self._current(item)
             if current is not None:
-                updated = retried(current, next_attempt, error, maybe_sent)
+                updated = retried(current, next_attempt, failure, told)
                 self._dd.write_json(self._path(updated), updated.model_dump(mode="json"))
+
+    def wake(self, channel: str, now: datetime) -> int:
+        with self._dd.transaction():
+            waiting = [item for item in self.items() if item.channel == channel]
+            for item in waiting:
+                self._dd.write_json(self._path(item), woken(item, now).model_dump(mode="json"))
+            return len(waiting)
 
     def drop(self, session_id: str, kinds: tuple[str, ...], now: datetime) -> int:
         with self._dd.transaction():

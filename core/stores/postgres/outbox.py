@@ -10,7 +10,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from core.models import MessageRef
-from core.outbox import OutboxItem, leased, retried
+from core.outbox import Failed, OutboxItem, leased, retried, woken
 from core.stores.postgres.database import PgDatabase
 
 
@@ -78,13 +78,25 @@ class PgOutbox:
         with self._db.transaction() as db:
             db.execute("DELETE FROM gobot_outbox WHERE id = %s", (item.id,))
 
-    def retry(self, item: OutboxItem, next_attempt: datetime, error: str, maybe_sent: bool) -> None:
+    def retry(
+        self, item: OutboxItem, next_attempt: datetime, failure: Failed, told: bool = False
+    ) -> None:
         with self._db.transaction() as db:
             row = db.execute(
                 "SELECT seq, data FROM gobot_outbox WHERE id = %s FOR UPDATE", (item.id,)
             ).fetchone()
             if row is not None:
-                self._write(db, retried(self._item(row), next_attempt, error, maybe_sent))
+                self._write(db, retried(self._item(row), next_attempt, failure, told))
+
+    def wake(self, channel: str, now: datetime) -> int:
+        with self._db.transaction() as db:
+            rows = db.execute(
+                "SELECT seq, data FROM gobot_outbox WHERE data->>'channel' = %s FOR UPDATE",
+                (channel,),
+            ).fetchall()
+            for row in rows:
+                self._write(db, woken(self._item(row), now))
+            return len(rows)
 
     def drop(self, session_id: str, kinds: tuple[str, ...], now: datetime) -> int:
         """Leased items stay: they are being sent, ahead of what follows."""

@@ -334,6 +334,10 @@ def test_post_failure_is_reported_and_the_session_kept(slack: SlackHarness, data
     reply = slack.run("/go-start", "")
     assert "could not be posted: `not_in_channel`" in reply and "/invite @gobot" in reply
     assert slack.services.sessions.get().active
+    assert slack.services.outbox.depth() == 1  # it waits for the invite
+    slack.run("/go-end", "")
+    slack.fake.fail("chat.postMessage", Failure(error="invalid_blocks"))  # can never succeed
+    assert "could not be posted: `invalid_blocks`" in slack.run("/go-start", "")
     assert audit_events(data_dir)[-1]["event"] == "GO_POST_FAILED"
 
 

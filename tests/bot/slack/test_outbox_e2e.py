@@ -91,4 +91,8 @@ def test_a_background_give_up_reaches_the_operator_ephemerally(
     told = [c.params for c in slack.fake.responses if c.method == token][1:]
     assert len(told) == 1 and "not_in_channel" in told[0]["text"]
     assert told[0]["response_type"] == "ephemeral" and "/invite @gobot" in told[0]["text"]
-    assert slack.services.outbox.depth() == 0 and slack.services.sessions.get().active
+    assert slack.services.sessions.get().active
+    assert slack.services.outbox.depth() == 1  # it waits for the invite, told once
+    clock.advance(timedelta(minutes=10))
+    slack.tick()
+    assert len([c for c in slack.fake.responses if c.method == token]) == 2

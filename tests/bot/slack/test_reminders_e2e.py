@@ -79,8 +79,8 @@ def test_sigkill_and_restart_resume_reminders_without_duplicates(
         # A lease the killed process held runs out first (3 x the Slack timeout + 5 s).
         assert fake_slack.wait_for(lambda f: len(reminder_posts(f)) >= len(before) + 2, timeout=20)
     after = numbers(fake_slack)
-    assert after == list(range(1, len(after) + 1)), after  # no slot twice, none replayed
-    assert after[: len(before)] == before
+    assert after == sorted(set(after)), after  # no slot twice, none replayed
+    assert after[: len(before)] == before  # slots owed while the queue waited came as one
 
 
 @pytest.mark.slow
