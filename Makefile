@@ -26,3 +26,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_slack.py
 	$(PY) benchmarks/bench_reminders.py
 	$(PY) benchmarks/bench_replicas.py
+	$(PY) benchmarks/bench_hostile.py

@@ -29,6 +29,14 @@ def _id_list(value: object) -> object:
     return value
 
 
+def _postgres_url(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and not value.get_secret_value().startswith(
+        ("postgresql://", "postgres://")
+    ):
+        raise ValueError("must be a postgresql:// URL (e.g. postgresql://user@host:5432/gobot)")
+    return value
+
+
 def _slack_id(value: str) -> str:
     if not value or value[0] not in "UWS" or not value.isalnum() or not value.isupper():
         raise ValueError(f"{value!r} is not a Slack user (U…/W…) or user-group (S…) ID")
@@ -53,7 +61,7 @@ class Settings(BaseSettings):
     store: Literal["json", "postgres"] = Field(
         default="json", description="json (embedded, in the data dir) or postgres"
     )
-    database_url: SecretStr | None = Field(
+    database_url: Annotated[SecretStr | None, AfterValidator(_postgres_url)] = Field(
         default=None, description="PostgreSQL URL, required with GOBOT_STORE=postgres"
     )
     session_scope: Literal["workspace", "channel"] = Field(

@@ -90,5 +90,7 @@ def test_each_reminder_slot_once_across_replicas_even_when_one_is_killed(
         assert "GO session ended" in two.harness(fake_slack).run("/go-end", "", user="U1")
         time.sleep(1.5)
     numbers = reminder_numbers(fake_slack)
-    assert numbers == list(range(1, len(numbers) + 1)), numbers  # each slot once, none lost
+    # Each slot at most once; slots owed while the killed replica's lease held the queue
+    # arrive as one (the latest), not as a burst.
+    assert numbers == sorted(set(numbers)) and numbers[:4] == [1, 2, 3, 4], numbers
     assert len(fake_slack.messages) == len(fake_slack.calls_to("chat.postMessage"))

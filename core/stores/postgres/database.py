@@ -71,17 +71,38 @@ MIGRATIONS: dict[int, str] = {
 }
 
 
+CONNECT_TIMEOUT_SECONDS = 2
+ACQUIRE_TIMEOUT_SECONDS = 2.0
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 class PgDatabase:
-    """A pool and the thread's current transaction."""
+    """A pool and the thread's current transaction. A database that does not answer fails a
+    change within a few seconds (connect and acquire timeouts), never after a long wait; every
+    connection is checked as it is taken, so the pool recovers by itself once the database is
+    back."""
 
     def __init__(self, url: str, max_size: int = 10) -> None:
+        try:  # one plain connection first: a wrong name or password is said at once, as it is
+            psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS).close()
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: {_first_line(exc)}") from exc
         self.pool = ConnectionPool(
-            url, min_size=1, max_size=max_size, open=False, kwargs={"row_factory": dict_row}
+            url,
+            min_size=1,
+            max_size=max_size,
+            open=False,
+            timeout=ACQUIRE_TIMEOUT_SECONDS,
+            check=ConnectionPool.check_connection,
+            kwargs={"row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
         )
         try:
             self.pool.open(wait=True, timeout=10)
-        except psycopg.Error as exc:
-            raise StoreCorrupted(f"cannot connect to PostgreSQL: {exc}") from exc
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: {_first_line(exc)}") from exc
         self._local = threading.local()
         self.migrate()
 

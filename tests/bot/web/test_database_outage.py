@@ -1,0 +1,145 @@
+"""PostgreSQL going away under `gobot serve`: fail fast and say so, keep acking, recover.
+
+The test starts a PostgreSQL server of its own (initdb + pg_ctl on a free port, as the
+`postgres` user) so that it can stop it; the shared server is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.dev.fake_slack import FakeSlack
+from tests.bot.conftest import ServeProcess, free_port, signed_headers
+
+pytestmark = pytest.mark.slow
+API_KEY = "test-api-key-not-real"
+
+
+@dataclass
+class PrivatePostgres:
+    directory: Path
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def ctl(self, *args: str) -> None:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", "pg_ctl", "-D", str(self.directory), *args],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
+        self.ctl("-o", options, "-l", str(self.directory / "server.log"), "-w", "start")
+
+    def stop(self) -> None:
+        self.ctl("-m", "fast", "-w", "stop")
+
+
+def postgres_problem() -> str | None:
+    if os.geteuid() != 0 or shutil.which("runuser") is None:
+        return "needs root (to run PostgreSQL as the postgres user) and runuser"
+    if shutil.which("initdb") is None or shutil.which("pg_ctl") is None:
+        return "needs initdb and pg_ctl"
+    return None
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    problem = postgres_problem()
+    if problem is not None:
+        pytest.skip(problem)
+    directory = Path(tempfile.mkdtemp(prefix="gobot-pg-"))  # pytest's own are root-only
+    shutil.chown(directory, "postgres")
+    subprocess.run(
+        ["runuser", "-u", "postgres", "--", "initdb", "-D", str(directory), "-A", "trust"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    server = PrivatePostgres(directory, free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        subprocess.run(
+            [
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                "pg_ctl",
+                "-D",
+                str(directory),
+                "-m",
+                "immediate",
+                "stop",
+            ],
+            check=False,
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def ack(client: httpx.Client, body: str) -> tuple[float, int]:
+    started = time.monotonic()
+    status = client.post("/slack/events", content=body, headers=signed_headers(body)).status_code
+    return time.monotonic() - started, status
+
+
+def test_a_stopped_database_fails_fast_keeps_acks_quick_and_recovers(
+    private_postgres: PrivatePostgres, data_dir: Path, green: Path, fake_slack: FakeSlack
+) -> None:
+    env = {
+        "GOBOT_STORE": "postgres",
+        "GOBOT_DATABASE_URL": private_postgres.url,
+        "GOBOT_API_KEY": API_KEY,
+    }
+    with ServeProcess.start(data_dir, fake_slack, **env) as server:
+        slack = server.harness(fake_slack)
+        assert "GO session started" in slack.run("/go-start", "launch")
+        private_postgres.stop()
+
+        reply = slack.run("/go-end", "done")
+        assert "Not ended: the database is unavailable. Nothing changed" in reply
+        started = time.monotonic()
+        rest = server.client.get("/core/go/session", headers={"X-API-Key": API_KEY})
+        assert rest.status_code == 503 and time.monotonic() - started < 5
+        assert rest.json() == {"detail": "the database is unavailable", "code": "store_unavailable"}
+        assert server.client.get("/healthz").status_code == 503
+
+        bodies = [slack.command_body("/go-session", user=f"U{n}")[0] for n in range(200)]
+        base = str(server.client.base_url)
+        with ThreadPoolExecutor(60) as pool, httpx.Client(base_url=base, timeout=30) as other:
+            health = [pool.submit(other.get, "/healthz") for _ in range(50)]
+            acks = list(pool.map(lambda body: ack(httpx.Client(base_url=base), body), bodies))
+            assert all(f.result().status_code == 503 for f in health)
+        assert all(status == 200 for _, status in acks)
+        times = sorted(seconds for seconds, _ in acks)
+        print(
+            f"database down: 200 acks p50 {times[100] * 1000:.1f} ms, max {times[-1] * 1000:.1f} ms"
+        )
+        assert times[-1] < 1.0, f"slowest ack {times[-1]:.2f}s with the database down"
+
+        private_postgres.start()  # back, with no restart of gobot
+        deadline = time.monotonic() + 30
+        while "GO session ended" not in (reply := slack.run("/go-end", "done")):
+            assert time.monotonic() < deadline, reply
+            time.sleep(0.5)
+        assert server.client.get("/healthz").status_code == 200
