@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.dev.fake_slack import Call, FakeSlack
-from tests.bot.conftest import ServeProcess, block_text
+from tests.bot.conftest import ServeProcess, SlackHarness, block_text, posts
+from tests.conftest import FakeClock
 
 FAST = {
     "GOBOT_REMIND_AFTER": "1s",
@@ -97,3 +101,32 @@ def test_two_processes_on_one_data_dir_post_each_slot_once(
     got = numbers(fake_slack)
     assert got == list(range(1, len(got) + 1)), got
     assert len(fake_slack.messages) == len(fake_slack.calls_to("chat.postMessage"))
+
+
+def test_a_hanging_source_holds_up_neither_reminders_nor_deliveries(
+    make_harness: Callable[..., SlackHarness], clock: FakeClock
+) -> None:
+    """Five sessions due for a reminder and a health check, against a health source that
+    hangs: one snapshot for the whole tick, taken after the reminders went out, and no new
+    thread per look at the source."""
+    slack = make_harness(
+        session_scope="channel",
+        health_source="python:tests.slow_sources:hang",
+        source_timeout="300ms",
+        remind_after="1m",
+        watch_every="1m",
+    )
+    for n in range(5):
+        slack.run("/go-start", "", user=f"U{n}", channel=f"C{n}")
+    threads = threading.active_count()
+    clock.advance(timedelta(minutes=2))
+    started = time.monotonic()
+    slack.tick()
+    took = time.monotonic() - started
+    reminders = [c for c in posts(slack.fake) if "reminder" in block_text(c.params)]
+    assert len(reminders) == 5
+    assert took < 1.2, f"the tick took {took:.1f}s: one snapshot per session?"
+    for _ in range(3):
+        clock.advance(timedelta(minutes=2))
+        slack.tick()
+    assert threading.active_count() <= threads + 2  # one read in flight per source at most

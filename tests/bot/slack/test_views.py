@@ -140,3 +140,28 @@ def test_no_user_text_reaches_a_posted_block_unescaped(slack: SlackHarness, note
     for call in posted:
         check_escaped(block_text(call.params), (f"<@{user}>",))
         check_escaped(str(call.params.get("text", "")), (f"<@{user}>",))
+
+
+def test_no_user_text_can_ping_or_reorder_what_others_read(slack: SlackHarness) -> None:
+    notes = "deploy @here and @channel, @Everyone: \u202egnp.exe\u202c zero\u200bwidth \ufeff"
+    slack.run("/go-start", notes)
+    post = slack.fake.wait_for_calls("chat.postMessage")[0]
+    text = block_text(post.params)
+    for ping in ("@here", "@channel", "@Everyone"):
+        assert ping not in text
+    assert "\uff20here" in text and "\uff20channel" in text
+    assert not set(text) & {"\u202e", "\u202c", "\u200b", "\ufeff"}
+    assert "gnp.exe" in text and "zerowidth" in text
+    stored = slack.services.sessions.get().notes or ""
+    assert not set(stored) & {"\u202e", "\u202c", "\u200b", "\ufeff"}
+
+    def text_objects(node: object) -> list[dict[str, object]]:
+        if isinstance(node, dict):
+            own = [node] if node.get("type") == "mrkdwn" else []
+            return own + [t for value in node.values() for t in text_objects(value)]
+        if isinstance(node, list):
+            return [t for value in node for t in text_objects(value)]
+        return []
+
+    objects = text_objects(post.params["blocks"])
+    assert objects and all(obj.get("verbatim") is True for obj in objects)

@@ -144,3 +144,12 @@ def test_openapi_fuzzing_finds_no_5xx_and_no_schema_violation(
             case.call_and_validate(headers={"X-API-Key": API_KEY})
 
         check()
+
+
+def test_a_corrupt_store_is_503_without_a_server_path(rest: SlackHarness, data_dir: Path) -> None:
+    (data_dir / "go_session.json").write_text("{not json")
+    status, body = call(rest, "GET", "session")
+    assert status == 503 and body["code"] == "store_corrupted"
+    assert str(data_dir) not in json.dumps(body) and "/" not in str(body["detail"])
+    reply = rest.run("/go-session")
+    assert str(data_dir) not in reply and "go_session.json is not valid JSON" in reply
