@@ -9,18 +9,20 @@ import logging
 import sys
 from datetime import datetime, timedelta
 from typing import NoReturn, TextIO
+from urllib.error import URLError
 
 import click
 import uvicorn
 import yaml
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.error import BoltError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.bootstrap import Runtime, build_runtime, build_services
 from bot.dev.local import LocalBot
 from bot.dev.preview import KINDS, builder_link, preview_blocks
 from bot.observability import configure_logging
-from bot.settings import SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings
 from bot.slack.manifest import build_manifest
 from bot.web.server import create_http_app
 from core.clock import format_utc
@@ -28,13 +30,23 @@ from core.durations import format_duration
 from core.errors import GoError
 from core.models import GoSession
 from core.services import Services
+from core.stores.json.audit import AUDIT_FILE
 from core.stores.migrate import copy_json_to_postgres
 from core.stores.postgres import PgUnitOfWork
+
+log = logging.getLogger("gobot.cli")
 
 
 def _fail(message: object, code: int = 2) -> NoReturn:
     click.echo(f"gobot: {message}", err=True)
     sys.exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        _fail(exc)
 
 
 def _services() -> Services:
@@ -46,11 +58,27 @@ def _services() -> Services:
 
 def _runtime(*, socket_mode: bool = False) -> Runtime:
     try:
-        return build_runtime(load_settings(), socket_mode=socket_mode)
+        settings = load_settings()
+    except SettingsError as exc:
+        _fail(exc)
+    try:
+        return build_runtime(settings, socket_mode=socket_mode)
     except (SettingsError, GoError) as exc:
         _fail(exc)
     except BoltError as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, URLError | OSError | SlackClientError) and not isinstance(
+            cause, SlackApiError
+        ):
+            _fail(f"cannot reach Slack at {settings.slack_api_url} ({_reason(cause)})")
         _fail(f"Slack did not accept SLACK_BOT_TOKEN ({exc})")
+    except (URLError, OSError, SlackClientError) as exc:
+        _fail(f"cannot reach Slack at {settings.slack_api_url} ({_reason(exc)})")
+
+
+def _reason(exc: BaseException) -> str:
+    reason = exc.reason if isinstance(exc, URLError) else exc
+    return str(reason) or type(reason).__name__
 
 
 def _time(moment: datetime | None) -> str:
@@ -77,7 +105,13 @@ def _describe(session: GoSession) -> str:
     return "\n".join(lines)
 
 
-@click.group()
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Settings come from the environment (or .env): SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, "
+    "SLACK_APP_TOKEN, GOBOT_DATA_DIR, GOBOT_STORE, GOBOT_DATABASE_URL, GOBOT_SESSION_SCOPE, "
+    "GOBOT_CHANNEL, GOBOT_API_KEY and more; README's Configuration table lists them all.",
+)
+@click.version_option(package_name="gobot", prog_name="gobot")
 def main() -> None:
     """gobot: GO sessions from Slack, with snapshots, a playbook, reminders and an audit trail."""
     try:
@@ -104,12 +138,34 @@ def status(as_json: bool) -> None:
     click.echo("\n\n".join(_describe(session) for session in sessions))
 
 
+def _say_what_runs(runtime: Runtime, how: str) -> None:
+    settings = runtime.settings
+    where = settings.data_dir if settings.store == "json" else "PostgreSQL"
+    log.info(
+        "gobot %s: store %s (%s), scope %s, channel for REST %s, REST %s, Slack at %s",
+        how,
+        settings.store,
+        where,
+        settings.session_scope,
+        settings.channel or "none",
+        "on" if settings.api_key else "off",
+        settings.slack_api_url,
+    )
+    if settings.api_key is not None and settings.channel is None:
+        log.warning(
+            "GOBOT_API_KEY is set but GOBOT_CHANNEL is not: sessions started over REST are "
+            "posted nowhere; set GOBOT_CHANNEL to the channel they belong to"
+        )
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=3000, show_default=True, type=int, help="Port to listen on.")
 def serve(host: str, port: int) -> None:
-    """Serve Slack (POST /slack/events) and /healthz over HTTP."""
+    """Serve Slack (POST /slack/events), the REST API under /core/go/ (with GOBOT_API_KEY),
+    GET /healthz and GET /metrics over HTTP."""
     runtime = _runtime()
+    _say_what_runs(runtime, f"serving http://{host}:{port}")
     runtime.ticker.start()
     try:
         uvicorn.run(
@@ -128,6 +184,7 @@ def socket() -> None:
     """Connect to Slack over Socket Mode (no public URL needed)."""
     runtime = _runtime(socket_mode=True)
     assert runtime.settings.slack_app_token is not None
+    _say_what_runs(runtime, "on Socket Mode")
     runtime.ticker.start()
     try:
         handler = SocketModeHandler(
@@ -146,6 +203,10 @@ def audit() -> None:
 @audit.command()
 def verify() -> None:
     """Check the audit hash chain; exit non-zero naming the first bad line."""
+    settings = _settings()
+    log_path = settings.data_dir / AUDIT_FILE
+    if settings.store == "json" and not log_path.exists():
+        _fail(f"no audit log at {log_path} (is GOBOT_DATA_DIR right?)", 1)
     result = _services().audit.verify()
     if result.warning:
         click.echo(f"warning: {result.warning}", err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -43,7 +44,25 @@ def _slack_id(value: str) -> str:
     return value
 
 
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return value
+
+
+def _token(prefix: str, other: str) -> Callable[[SecretStr | None], SecretStr | None]:
+    def check(value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value().startswith(prefix):
+            return value
+        if value.get_secret_value().startswith(other):
+            raise ValueError(f"holds an {other}… token; this one must start with {prefix}")
+        raise ValueError(f"must start with {prefix}")
+
+    return check
+
+
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+PositiveDuration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive)]
 SlackIds = Annotated[
     list[Annotated[str, AfterValidator(_slack_id)]], NoDecode, BeforeValidator(_id_list)
 ]
@@ -76,25 +95,25 @@ class Settings(BaseSettings):
         default=None,
         description="like the cone source (default: file health_status.json in the data dir)",
     )
-    source_timeout: Duration = Field(
+    source_timeout: PositiveDuration = Field(
         default=timedelta(seconds=2), description="bound on one whole snapshot"
     )
-    remind_after: Duration = Field(
+    remind_after: PositiveDuration = Field(
         default=timedelta(minutes=60), description="first reminder this long after the start"
     )
-    remind_every: Duration = Field(
+    remind_every: PositiveDuration = Field(
         default=timedelta(minutes=60), description="then a reminder this often"
     )
     escalate_after: Duration = Field(
         default=timedelta(hours=4), description="reminders are also broadcast to the channel"
     )
-    watch_every: Duration = Field(
+    watch_every: PositiveDuration = Field(
         default=timedelta(minutes=5), description="health and band re-read at most this often"
     )
-    tick: Duration = Field(
+    tick: PositiveDuration = Field(
         default=timedelta(seconds=15), description="how often the scheduler looks for due work"
     )
-    slack_timeout: Duration = Field(
+    slack_timeout: PositiveDuration = Field(
         default=timedelta(seconds=10), description="timeout of one Slack Web API call"
     )
     channel: str | None = Field(
@@ -112,7 +131,7 @@ class Settings(BaseSettings):
         default_factory=list, description="user or user-group IDs who may also reset the playbook"
     )
 
-    slack_bot_token: SecretStr | None = Field(
+    slack_bot_token: Annotated[SecretStr | None, AfterValidator(_token("xoxb-", "xapp-"))] = Field(
         default=None,
         validation_alias=AliasChoices("SLACK_BOT_TOKEN"),
         description="bot token (xoxb-…), required for serve and socket",
@@ -122,7 +141,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SLACK_SIGNING_SECRET"),
         description="request signing secret, required for serve",
     )
-    slack_app_token: SecretStr | None = Field(
+    slack_app_token: Annotated[SecretStr | None, AfterValidator(_token("xapp-", "xoxb-"))] = Field(
         default=None,
         validation_alias=AliasChoices("SLACK_APP_TOKEN"),
         description="app-level token (xapp-…), required for socket",
@@ -155,12 +174,20 @@ class SettingsError(Exception):
     """A bad setting, said in one line that names the variable."""
 
 
+def env_name(field: str) -> str:
+    """The environment variable behind a settings field (or the alias an error names)."""
+    found = Settings.model_fields.get(field)
+    if found is None:
+        return field
+    alias = found.validation_alias
+    return str(alias.choices[0]) if isinstance(alias, AliasChoices) else f"GOBOT_{field.upper()}"
+
+
 def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "settings"
-        variable = field.upper() if field.upper().startswith("SLACK_") else f"GOBOT_{field.upper()}"
+        variable = env_name(str(first["loc"][0]) if first["loc"] else "settings")
         message = first["msg"].removeprefix("Value error, ")
         raise SettingsError(f"invalid {variable}: {message}") from None

@@ -215,8 +215,9 @@ class SessionService:
         return current
 
     def history(self, limit: int = 10, channel: str | None = None) -> list[GoSession]:
-        """Ended sessions, newest first; in channel scope, those of the given channel."""
+        """Ended sessions, newest first; in channel scope, those of the given channel (or of
+        every channel when none is named)."""
         if not 1 <= limit <= MAX_HISTORY:
             raise InvalidInput(f"History length must be between 1 and {MAX_HISTORY}.")
-        scope = self.scope_for(channel) if self._scope_mode == "channel" else None
+        scope = self.scope_for(channel) if self._scope_mode == "channel" and channel else None
         return self._store.history(limit, scope)

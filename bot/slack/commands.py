@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from bot.observability import Metrics
 from bot.slack import views
-from bot.slack.mrkdwn import safe
+from bot.slack.mrkdwn import channel, safe, who
 from bot.slack.transport import problem_hint
 from core.access import AccessPolicy, RateLimiter, Role
 from core.durations import parse_duration
@@ -80,6 +80,13 @@ def user_message(error: BaseException, undone: str = "Nothing was done") -> str:
         return (
             f":warning: {undone}: {safe(error.message)}. Nothing changed; try again once that "
             "is fixed."
+        )
+    if isinstance(error, SessionAlreadyActive):
+        active = error.session
+        where = f" in {channel(active.channel)}" if active.channel else ""
+        return (
+            f":warning: A GO session is already active: started by {who(active.started_by)}"
+            f"{where} at {views.when(active.started_at_utc)}."
         )
     if isinstance(error, GoError):
         return f":warning: {safe(error.message)}"

@@ -35,8 +35,14 @@ def bot_scopes(settings: Settings) -> list[str]:
 
 
 def build_manifest(settings: Settings, url: str | None, socket: bool) -> dict[str, Any]:
+    if socket and url:
+        raise ValueError("--socket takes no --url: Socket Mode needs no public address")
     if not socket and not url:
         raise ValueError("--url is required unless --socket is given")
+    if url is not None and not url.startswith("https://"):
+        raise ValueError(
+            f"--url must start with https:// (Slack calls only HTTPS request URLs), not {url!r}"
+        )
     events_url = None if socket else f"{str(url).rstrip('/')}/slack/events"
     commands = []
     for command in SLASH_COMMANDS:

@@ -8,6 +8,7 @@ TRUNCATION_MARKER = "… (truncated)"
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{1,20}$")
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{1,20}$")
 
 
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
@@ -45,3 +46,10 @@ def who(actor: str | None) -> str:
     if actor and _USER_ID.match(actor):
         return f"<@{actor}>"
     return safe(actor or "someone", 200)
+
+
+def channel(channel_id: str | None) -> str:
+    """A Slack channel ID becomes a channel mention; anything else is text."""
+    if channel_id and _CHANNEL_ID.match(channel_id):
+        return f"<#{channel_id}>"
+    return safe(channel_id or "a channel", 200)

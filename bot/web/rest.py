@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from bot.settings import Settings
 from core.errors import (
@@ -41,8 +41,15 @@ class NotesBody(BaseModel):
     notes: str = Field(default="", max_length=MAX_NOTES_CHARS)
 
 
+def _step_text(value: object) -> object:
+    """`{"step": 3}` means step 3, as `{"step": "3"}` does."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class CompleteBody(BaseModel):
-    step: str = Field(min_length=1, max_length=64, description="step number (1-9) or id")
+    step: Annotated[str, BeforeValidator(_step_text)] = Field(
+        min_length=1, max_length=64, description="step number (1-9) or id"
+    )
     notes: str = Field(default="", max_length=MAX_NOTES_CHARS)
 
 
@@ -78,12 +85,13 @@ def mount_rest(api: FastAPI, services: Services, settings: Settings) -> None:
         return services.sessions.get(settings.channel)
 
     @router.post("/start_session", response_model=GoSession)
-    def start_session(body: NotesBody) -> GoSession:
-        return services.sessions.start(actor, settings.channel, body.notes).session
+    def start_session(body: NotesBody | None = None) -> GoSession:
+        notes = body.notes if body else ""
+        return services.sessions.start(actor, settings.channel, notes).session
 
     @router.post("/end_session", response_model=GoSession)
-    def end_session(body: NotesBody) -> GoSession:
-        return services.sessions.end(actor, settings.channel, body.notes).session
+    def end_session(body: NotesBody | None = None) -> GoSession:
+        return services.sessions.end(actor, settings.channel, body.notes if body else "").session
 
     @router.get("/checklist", response_model=Checklist)
     def checklist() -> Checklist:

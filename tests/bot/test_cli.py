@@ -8,6 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from core.services import Services
 from tests.conftest import FakeClock, json_only, outside_env, run_gobot
 
@@ -96,3 +98,88 @@ def test_history_in_every_format(
     assert "run 2 \\| with, commas and lines" in markdown[2]
     bad = gobot(data_dir, "history", "--last", "0", **env)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_audit_verify_in_the_wrong_folder_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    for where in (tmp_path / "empty", tmp_path / "nonexistent" / "x"):
+        if where.name == "empty":
+            where.mkdir()
+        result = run_gobot("audit", "verify", env=outside_env(GOBOT_DATA_DIR=str(where)))
+        assert result.returncode == 1 and "no audit log at" in result.stderr
+        assert "intact" not in result.stdout and "Traceback" not in result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["empty"]
+    assert list((tmp_path / "empty").iterdir()) == []
+
+
+def test_help_version_and_settings_are_named(tmp_path: Path) -> None:
+    version = run_gobot("--version", env=outside_env())
+    assert version.returncode == 0 and version.stdout.startswith("gobot, version ")
+    short = run_gobot("-h", env=outside_env())
+    assert short.returncode == 0 and "GOBOT_DATA_DIR" in short.stdout
+    serve_help = run_gobot("serve", "--help", env=outside_env())
+    assert "/metrics" in serve_help.stdout and "REST" in serve_help.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"GOBOT_TICK": "0s"}, "invalid GOBOT_TICK: must be longer than 0s"),
+        ({"GOBOT_REMIND_EVERY": "0m"}, "invalid GOBOT_REMIND_EVERY: must be longer than 0s"),
+        ({"GOBOT_SLACK_TIMEOUT": "0s"}, "invalid GOBOT_SLACK_TIMEOUT"),
+        ({"SLACK_APP_TOKEN": "xoxb-1-2"}, "SLACK_APP_TOKEN: holds an xoxb-… token"),
+        ({"SLACK_BOT_TOKEN": "xapp-1-2"}, "SLACK_BOT_TOKEN: holds an xapp-… token"),
+        (
+            {"GOBOT_STORE": "postgres", "GOBOT_DATABASE_URL": "mysql://u@h/db"},
+            "invalid GOBOT_DATABASE_URL: must be a postgresql:// URL",
+        ),
+        ({"GOBOT_REMIND_AFTER": "soon"}, "invalid GOBOT_REMIND_AFTER"),
+    ],
+)
+def test_settings_that_cannot_be_right_are_one_line(
+    data_dir: Path, env: dict[str, str], expected: str
+) -> None:
+    result = gobot(data_dir, "status", **env)
+    assert result.returncode == 2 and expected in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "xoxb-1-2" not in result.stderr
+
+
+def test_serve_with_slack_out_of_reach_is_one_line(data_dir: Path) -> None:
+    result = gobot(
+        data_dir,
+        "serve",
+        SLACK_BOT_TOKEN="xoxb-test-not-a-real-token",
+        SLACK_SIGNING_SECRET="test-signing-secret-not-real",
+        SLACK_API_URL="http://127.0.0.1:9/api/",
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "gobot: cannot reach Slack at http://127.0.0.1:9/api/" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--url", "gobot.example.com"), "--url must start with https://"),
+        (("--url", "http://gobot.example.com"), "--url must start with https://"),
+        (("--socket", "--url", "https://gobot.example.com"), "--socket takes no --url"),
+    ],
+)
+def test_manifest_refuses_urls_slack_would_not_call(
+    data_dir: Path, args: tuple[str, ...], expected: str
+) -> None:
+    result = gobot(data_dir, "manifest", *args)
+    assert result.returncode == 2 and expected in result.stderr
+
+
+def test_history_in_channel_scope_lists_every_channel_unless_one_is_named(
+    make_services: Any, green: Path, data_dir: Path, store_settings: dict[str, Any]
+) -> None:
+    env = {**store_env(store_settings), "GOBOT_SESSION_SCOPE": "channel"}
+    services = make_services(session_scope="channel")
+    for channel in ("C1", "C2"):
+        services.sessions.start("U1", channel, f"in {channel}")
+        services.sessions.end("U1", channel, "")
+    every = gobot(data_dir, "history", "--format", "json", **env)
+    assert every.returncode == 0, every.stderr
+    assert {row["notes"] for row in json.loads(every.stdout)} == {"in C1", "in C2"}
+    one = gobot(data_dir, "history", "--channel", "C2", "--format", "json", **env)
+    assert [row["notes"] for row in json.loads(one.stdout)] == ["in C2"]

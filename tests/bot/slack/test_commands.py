@@ -53,7 +53,7 @@ def test_start_posts_snapshot_and_records_its_message(slack: SlackHarness) -> No
 def test_second_start_is_refused_ephemerally_with_no_second_post(slack: SlackHarness) -> None:
     slack.run("/go-start", "first", user="U1")
     reply = slack.run("/go-start", "second", user="U2", channel="C2")
-    assert "already active" in reply and "started by U1 in C1" in reply
+    assert "already active" in reply and "started by <@U1> in <#C1>" in reply
     assert len(posts(slack.fake)) == 1
 
 

@@ -153,3 +153,14 @@ def test_a_corrupt_store_is_503_without_a_server_path(rest: SlackHarness, data_d
     assert str(data_dir) not in json.dumps(body) and "/" not in str(body["detail"])
     reply = rest.run("/go-session")
     assert str(data_dir) not in reply and "go_session.json is not valid JSON" in reply
+
+
+def test_what_a_user_naturally_sends_is_accepted(rest: SlackHarness) -> None:
+    response = rest.http.post("/core/go/start_session", headers={"X-API-Key": API_KEY})
+    assert response.status_code == 200 and response.json()["active"] is True
+    status, item = call(rest, "POST", "complete", {"step": 1})
+    assert status == 200 and item["number"] == 1
+    status, _ = call(rest, "POST", "complete", {"step": True})
+    assert status == 422
+    response = rest.http.post("/core/go/end_session", headers={"X-API-Key": API_KEY})
+    assert response.status_code == 200 and response.json()["active"] is False
