@@ -110,7 +110,15 @@ def build_services(
     reminders = ReminderService(uow, snapshots, clock, policy=policy)
     playbook = PlaybookService(load_steps(data_dir), uow, snapshots, clock)
     return Services(
-        sessions, playbook, uow.audit, snapshots, clock, reminders, uow.outbox, delivery
+        sessions,
+        playbook,
+        uow.audit,
+        snapshots,
+        clock,
+        reminders,
+        uow.outbox,
+        delivery,
+        uow.requests,
     )
 
 

@@ -141,6 +141,14 @@ class Transport(Protocol):
         ...
 
 
+class RequestLedger(Protocol):
+    """Signed requests already acted on, kept for Slack's replay window (and a margin)."""
+
+    def first(self, key: str, now: datetime) -> bool:
+        """Record `key`; False if it was recorded within the window (a replay)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """The stores, and the one way to change them: inside `transaction()` every write (audit
     record, state, owed messages, history) is kept all together or not at all, serialized
@@ -158,5 +166,8 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def requests(self) -> RequestLedger: ...
 
     def transaction(self) -> AbstractContextManager[None]: ...

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from core.clock import Clock
 from core.delivery import DeliveryService
 from core.playbook import PlaybookService
-from core.ports import AuditLog, Outbox
+from core.ports import AuditLog, Outbox, RequestLedger
 from core.reminders import ReminderService
 from core.sessions import SessionService
 from core.snapshots import SnapshotTaker
@@ -24,3 +24,4 @@ class Services:
     reminders: ReminderService
     outbox: Outbox
     delivery: DeliveryService | None
+    requests: RequestLedger

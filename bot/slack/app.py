@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltRequest, Respond
 from slack_sdk import WebClient
 
 from bot.slack import views
@@ -50,6 +50,12 @@ def _answer(respond: Respond, reply: Reply) -> None:
         )
 
 
+def _signature(request: BoltRequest) -> str | None:
+    """The request's Slack signature (none in Socket Mode, where nothing is signed)."""
+    values = request.headers.get("x-slack-signature") or []
+    return str(values[0]) if values else None
+
+
 def _deliver_woken(delivery: DeliveryService, channel: str) -> None:
     if delivery.wake(channel):
         log.info("the bot joined %s: delivering what waited for it", channel)
@@ -57,7 +63,9 @@ def _deliver_woken(delivery: DeliveryService, channel: str) -> None:
 
 
 def register(app: App, interactions: Interactions, services: Services, work: OrderedWork) -> None:
-    def on_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    def on_command(
+        ack: Ack, command: dict[str, Any], respond: Respond, request: BoltRequest
+    ) -> None:
         ack()
         received = time.monotonic()
         channel = command.get("channel_id")
@@ -66,6 +74,7 @@ def register(app: App, interactions: Interactions, services: Services, work: Ord
             channel,
             str(command.get("text", "")),
             command.get("response_url"),
+            _signature(request),
         )
         name = str(command.get("command", "/go"))
         work.submit(
@@ -75,7 +84,7 @@ def register(app: App, interactions: Interactions, services: Services, work: Ord
     for name in SLASH_COMMANDS:
         app.command(name)(on_command)
 
-    def on_button(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+    def on_button(ack: Ack, body: dict[str, Any], respond: Respond, request: BoltRequest) -> None:
         ack()
         received = time.monotonic()
         action = (body.get("actions") or [{}])[0]
@@ -83,7 +92,11 @@ def register(app: App, interactions: Interactions, services: Services, work: Ord
         channel = (body.get("channel") or {}).get("id")
         args = " ".join(part for part in (str(action.get("value", "")), extra) if part)
         call = Invocation(
-            str((body.get("user") or {}).get("id", "")), channel, args, body.get("response_url")
+            str((body.get("user") or {}).get("id", "")),
+            channel,
+            args,
+            body.get("response_url"),
+            _signature(request),
         )
         work.submit(
             str(channel or ""), lambda: _answer(respond, interactions.run(command, call, received))

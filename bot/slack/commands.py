@@ -14,7 +14,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from bot.observability import Metrics
@@ -35,10 +35,14 @@ UMBRELLA = "/go"
 
 @dataclass(frozen=True)
 class Invocation:
+    """Who asked what, where to answer, and the request's signature (None in Socket Mode): a
+    signed request changes state at most once, across every process of one store."""
+
     user: str
     channel: str | None
     args: str
     reply_to: str | None = None
+    request: str | None = None
 
 
 Handler = Callable[[Services, Invocation], Blocks | None]
@@ -331,7 +335,7 @@ class Interactions:
                 f":warning: Unknown subcommand `{safe(name, 40)}`.\n{help_text()}"
             )
             return self._done(Reply("unknown", blocks, "unknown_subcommand"), call, received)
-        return self.run(found, Invocation(call.user, call.channel, args, call.reply_to), received)
+        return self.run(found, replace(call, args=args), received)
 
     def run(self, command: Command, call: Invocation, received: float) -> Reply:
         try:
@@ -339,6 +343,9 @@ class Interactions:
                 self._access.check(call.user, command.role, command.verb, call.channel)
             if command.limited:
                 self._limiter.check(call.user)
+            if command.role is not None and not self._first_time(call):
+                log.warning("a replayed %s request was not acted on", command.name)
+                return self._done(Reply(command.name, None, "replayed"), call, received)
             blocks = command.handler(self._services, call)
             if command.limited:
                 self._limiter.record(call.user)  # only changes that happened count
@@ -350,6 +357,11 @@ class Interactions:
             text = user_message(exc, command.undone)
             reply = Reply(command.name, views.text_message(text), "error")
         return self._done(reply, call, received)
+
+    def _first_time(self, call: Invocation) -> bool:
+        if call.request is None:
+            return True
+        return self._services.requests.first(call.request, self._services.clock.now())
 
     def _done(self, reply: Reply, call: Invocation, received: float) -> Reply:
         latency_ms = round((time.monotonic() - received) * 1000, 1)

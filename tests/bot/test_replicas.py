@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.dev.fake_slack import FakeSlack
-from tests.bot.conftest import ServeProcess, block_text
+from tests.bot.conftest import ServeProcess, block_text, signed_headers
 
 postgres_only = pytest.mark.parametrize("store_settings", ["postgres"], indirect=True)
 NUMBER = re.compile(r"\(reminder (\d+)\)")
@@ -94,3 +94,32 @@ def test_each_reminder_slot_once_across_replicas_even_when_one_is_killed(
     # arrive as one (the latest), not as a burst.
     assert numbers == sorted(set(numbers)) and numbers[:4] == [1, 2, 3, 4], numbers
     assert len(fake_slack.messages) == len(fake_slack.calls_to("chat.postMessage"))
+
+
+@pytest.mark.slow
+@postgres_only
+def test_a_request_replayed_to_another_replica_acts_no_more(
+    fake_slack: FakeSlack, green: Path, store_settings: dict[str, Any]
+) -> None:
+    env = pg_env(store_settings)
+    with (
+        ServeProcess.start(green, fake_slack, **env) as one,
+        ServeProcess.start(green, fake_slack, **env) as two,
+    ):
+        first, second = one.harness(fake_slack), two.harness(fake_slack)
+        assert "GO session started" in first.run("/go-start", "", user="U1")
+        body, token = first.command_body("/go-end", "done", user="U1")
+        captured = signed_headers(body)
+        assert first.post(body, captured).status_code == 200
+        assert fake_slack.wait_for(lambda f: any(c.method == token for c in f.responses))
+        assert "GO session started" in second.run("/go-start", "newer", user="U2")
+        replay = second.post(body, captured)  # captured on one replica, replayed to the other
+        assert replay.status_code == 200
+        time.sleep(1.0)
+        assert "Active GO session" in second.run("/go-session", user="U3")
+    ended = [
+        c
+        for c in fake_slack.calls_to("chat.postMessage")
+        if "Session ended" in block_text(c.params)
+    ]
+    assert len(ended) == 1

@@ -11,6 +11,7 @@ from core.stores.json.audit import JsonAuditLog
 from core.stores.json.datadir import data_dir
 from core.stores.json.outbox import JsonOutbox
 from core.stores.json.progress import JsonProgressStore
+from core.stores.json.requests import JsonRequestLedger
 from core.stores.json.sessions import JsonSessionStore
 
 
@@ -21,6 +22,7 @@ class JsonUnitOfWork:
         self.progress = JsonProgressStore(directory)
         self.audit = JsonAuditLog(directory)
         self.outbox = JsonOutbox(directory)
+        self.requests = JsonRequestLedger(directory)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

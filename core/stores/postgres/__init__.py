@@ -10,6 +10,7 @@ from core.stores.postgres.audit import PgAuditLog
 from core.stores.postgres.database import PgDatabase, open_database
 from core.stores.postgres.outbox import PgOutbox
 from core.stores.postgres.progress import PgProgressStore
+from core.stores.postgres.requests import PgRequestLedger
 from core.stores.postgres.sessions import PgSessionStore
 
 
@@ -20,6 +21,7 @@ class PgUnitOfWork:
         self.progress = PgProgressStore(db)
         self.audit = PgAuditLog(db)
         self.outbox = PgOutbox(db)
+        self.requests = PgRequestLedger(db)
 
     @classmethod
     def open(cls, url: str) -> PgUnitOfWork:

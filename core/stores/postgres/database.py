@@ -21,7 +21,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from core.audit import GENESIS
 from core.errors import StoreCorrupted, StoreUnavailable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MIGRATION_LOCK = 7_204_112  # pg_advisory_xact_lock key: one migrator at a time
 MIGRATIONS: dict[int, str] = {
     1: f"""
@@ -67,6 +67,10 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE gobot_outbox
         ALTER COLUMN next_attempt TYPE timestamptz USING next_attempt::timestamptz,
         ALTER COLUMN lease_until TYPE timestamptz USING lease_until::timestamptz;
+    """,
+    3: """
+    CREATE TABLE gobot_requests (key text PRIMARY KEY, until timestamptz NOT NULL);
+    CREATE INDEX gobot_requests_until ON gobot_requests (until);
     """,
 }
 
