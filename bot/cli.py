@@ -19,7 +19,7 @@ from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.bootstrap import Runtime, build_runtime, build_services
-from bot.dev.local import LocalBot
+from bot.dev.local import LocalBot, local_settings
 from bot.dev.preview import KINDS, builder_link, preview_blocks
 from bot.observability import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
@@ -254,24 +254,33 @@ def migrate(target: str) -> None:
 )
 def local(script: TextIO | None) -> None:
     """The whole bot in this terminal, with no Slack: type /go commands, press buttons by
-    number, `wait 5s` to let reminders come, `exit` (or Ctrl-D) to quit."""
+    number, `wait 5s` to let reminders come, `health red "why"` to change the next snapshot,
+    `exit` (or Ctrl-D) to quit. Its state is its own (`local/` in the data dir). With --script
+    or piped input it exits 1 if a command failed."""
     logging.getLogger().setLevel(logging.ERROR)  # the conversation is the output
-    try:
-        settings = load_settings()
-        bot = LocalBot(settings, sys.stdout)
-    except (SettingsError, GoError) as exc:
-        _fail(exc)
     interactive = script is None and sys.stdin.isatty()
+    try:
+        bot = LocalBot(local_settings(load_settings()), sys.stdout, interactive=interactive)
+    except (SettingsError, GoError, OSError) as exc:
+        _fail(exc)
+    source = script or sys.stdin
 
-    def prompt() -> None:
+    def read_line() -> str | None:
         if interactive:
-            click.echo("> ", nl=False)
+            try:
+                return input("> ")
+            except EOFError:
+                return None
+        line = source.readline()
+        return line or None
 
     with bot:
         try:
-            bot.run(script or sys.stdin, echo=not interactive, prompt=prompt)
+            bot.run(read_line)
         except KeyboardInterrupt:
             click.echo()
+    if not interactive and bot.failures:
+        _fail(f"{bot.failures} command(s) failed", 1)
 
 
 HISTORY_COLUMNS = (

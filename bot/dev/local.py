@@ -2,19 +2,24 @@
 
 Typed slash commands go through the real Bolt pipeline (signed as Slack signs them, real
 listeners, real core, real scheduler) against the loopback Slack stand-in; what the channel and
-the user would see is printed as text, and buttons become numbered actions. Nothing leaves the
-machine.
+the user would see is printed as text, and buttons become numbered actions (numbered afresh on
+each message; a number presses a button of the latest message that has any). Nothing leaves the
+machine. The demo keeps its own state (`local/` inside the data dir, apart from what `gobot
+serve` uses) and starts healthy; `health red "why"` and `band C "why"` change what the next
+snapshot sees.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import re
+import readline
 import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -25,16 +30,23 @@ from slack_sdk.signature import SignatureVerifier
 from bot.bootstrap import build_runtime
 from bot.dev.fake_slack import Call, FakeSlack, button_click_body, slash_command_body
 from bot.settings import Settings
-from bot.slack.commands import COMMANDS
+from bot.slack.commands import COMMANDS, SLASH_COMMANDS
 from bot.slack.views import block_texts
-from core.durations import parse_duration
+from core.durations import format_duration, parse_duration
+from core.snapshots import CONE_FILE, HEALTH_FILE
 
 USER, CHANNEL = "ULOCAL", "CLOCAL"
 REPLY_TIMEOUT_SECONDS = 15.0
 HELP = (
     f"Type a slash command ({', '.join(f'/go-{c.usage}' for c in COMMANDS if c.reach == 'slash')}"
-    ", /go help), a number to press a button, `wait 5s` to let time pass, or `exit`."
+    ", /go help), a number to press a button, `wait 5s` to let time pass, "
+    '`health red|yellow|green "why"` or `band A|B|C|D "why"` to change what the next snapshot '
+    "sees, or `exit`. Lines starting with # are comments."
 )
+LOCAL_DIR = "local"
+HEALTHY = {"status": "green", "reasons": ['local demo: change it with `health red "why"`']}
+BAND_B = {"band": "B", "reason": 'local demo: change it with `band C "why"`'}
+SOURCE_WORDS = {"health": ("red", "yellow", "green"), "band": ("A", "B", "C", "D")}
 
 
 @dataclass(frozen=True)
@@ -50,9 +62,25 @@ def _plain(text: str) -> str:
     return html.unescape(text)
 
 
+def local_settings(settings: Settings) -> Settings:
+    """The demo's own data dir, with healthy default sources written if there are none."""
+    directory = settings.data_dir / LOCAL_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, content, own in (
+        (HEALTH_FILE, HEALTHY, settings.health_source),
+        (CONE_FILE, BAND_B, settings.cone_source),
+    ):
+        if own is None and not (directory / name).exists():
+            (directory / name).write_text(json.dumps(content), encoding="utf-8")
+    return settings.model_copy(update={"data_dir": directory})
+
+
 class LocalBot:
-    def __init__(self, settings: Settings, out: TextIO) -> None:
+    def __init__(self, settings: Settings, out: TextIO, *, interactive: bool = False) -> None:
         self._out = out
+        self._interactive = interactive
+        self.failures = 0
+        self._settings = settings
         self._fake = FakeSlack().start()
         self._secret = secrets.token_hex(16)
         local = settings.model_copy(
@@ -65,6 +93,7 @@ class LocalBot:
         self._runtime = build_runtime(local)
         self._verifier = SignatureVerifier(self._secret)
         self._buttons: list[Button] = []
+        self._known = set(SLASH_COMMANDS)
         self._shown = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -83,36 +112,42 @@ class LocalBot:
         self._fake.stop()
 
     # input ---------------------------------------------------------------------------------
-    def run(self, lines: Iterable[str], echo: bool, prompt: Callable[[], None]) -> None:
-        self._say(HELP)
-        prompt()
-        for raw in lines:
+    def run(self, read_line: Callable[[], str | None]) -> None:
+        """Handle lines until `exit` or the end of the input."""
+        self._say(f"{HELP}\nState: {self._settings.data_dir} (the demo's own).")
+        while (raw := read_line()) is not None:
             line = raw.strip()
-            if echo and line:
+            if not self._interactive and line:
                 self._say(f"> {line}")
             if line in ("exit", "quit"):
                 return
-            if line:
+            if line and not line.startswith("#"):
                 self.handle(line)
-            prompt()
 
     def handle(self, line: str) -> None:
-        if line.startswith("wait"):
+        word, _, rest = line.partition(" ")
+        if word == "wait":
             try:
-                time.sleep(
-                    parse_duration(line.removeprefix("wait").strip() or "1s").total_seconds()
-                )
+                waited = parse_duration(rest.strip() or "1s")
+                time.sleep(waited.total_seconds())
+                self._say(f"({format_duration(waited)} later)")
             except ValueError as exc:
-                self._say(f"! {exc}")
+                self._fail(str(exc))
             self.flush()
+            return
+        if word in SOURCE_WORDS:
+            self._set_source(word, rest)
             return
         if line.isdigit():
             self._press(int(line))
             return
         if not line.startswith("/"):
-            self._say(f"! Not a command. {HELP}")
+            self._fail(f"Not a command. {HELP}")
             return
         command, _, text = line.partition(" ")
+        if command not in self._known:
+            self._fail(f"Unknown command {command}. The commands: {', '.join(SLASH_COMMANDS)}")
+            return
         token = uuid.uuid4().hex
         self._dispatch(
             slash_command_body(command, text, USER, CHANNEL, self._fake.response_url(token))
@@ -123,7 +158,7 @@ class LocalBot:
         with self._lock:
             button = self._buttons[number - 1] if 0 < number <= len(self._buttons) else None
         if button is None:
-            self._say("! No such button.")
+            self._fail("No such button.")
             return
         token = uuid.uuid4().hex
         self._dispatch(
@@ -150,15 +185,49 @@ class LocalBot:
         )
         self.flush()
         if not got and not quiet_ok:
-            self._say("! no answer yet; it may still come")
+            self._fail("no answer yet; it may still come")
         for call in [c for c in self._fake.responses if c.method == token]:
+            if any(mark in str(call.params) for mark in (":warning:", ":x:")):
+                self.failures += 1
             self._show("you only", call.params)
+
+    def _set_source(self, word: str, rest: str) -> None:
+        """`health red "db lag"` / `band C "why"`: what the next snapshot sees."""
+        value, _, why = rest.strip().partition(" ")
+        choices = SOURCE_WORDS[word]
+        match = next((c for c in choices if c.lower() == value.lower()), None)
+        own = self._settings.health_source if word == "health" else self._settings.cone_source
+        if match is None:
+            self._fail(f'Usage: {word} {"|".join(choices)} "why"')
+            return
+        if own is not None:
+            self._fail(f"{word} comes from GOBOT_{word.upper()}_SOURCE here, not from the demo")
+            return
+        reason = why.strip().strip('"') or "set by hand"
+        if word == "health":
+            name, content = HEALTH_FILE, {"status": match, "reasons": [reason]}
+        else:
+            name, content = CONE_FILE, {"band": match, "reason": reason}
+        (self._settings.data_dir / name).write_text(json.dumps(content), encoding="utf-8")
+        self._say(f"({word} is now {match}: {reason})")
+
+    def _fail(self, text: str) -> None:
+        self.failures += 1
+        self._say(f"! {text}")
 
     # output --------------------------------------------------------------------------------
     def _say(self, text: str) -> None:
         with self._lock:
-            self._out.write(text + "\n")
-            self._out.flush()
+            self._write(text + "\n")
+
+    def _write(self, text: str) -> None:
+        """Output between prompts; interactively, the prompt and what was typed so far are
+        drawn again below it."""
+        if self._interactive:
+            self._out.write("\r\x1b[K" + text + "> " + readline.get_line_buffer())
+        else:
+            self._out.write(text)
+        self._out.flush()
 
     def _print_loop(self) -> None:
         while not self._stop.wait(0.2):
@@ -194,9 +263,10 @@ class LocalBot:
             lines = [_plain(params["text"])]
         out = [f"[{where}]"] + [f"  {line}" for t in lines for line in t.splitlines()]
         with self._lock:
+            if buttons:
+                self._buttons = []
             for element in buttons:
                 label = _plain(block_texts(element)[0])
                 self._buttons.append(Button(label, element["action_id"], element.get("value", "")))
                 out.append(f"  ({len(self._buttons)}) {label}")
-            self._out.write("\n".join(out) + "\n")
-            self._out.flush()
+            self._write("\n".join(out) + "\n")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 from tests.conftest import outside_env, run_gobot
@@ -22,8 +24,6 @@ def local(
 
 
 def test_script_start_reminder_checklist_end(tmp_path: Path) -> None:
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "health_status.json").write_text('{"status": "green", "reasons": []}')
     result = local(
         tmp_path,
         "/go-start demo <!channel>\nwait 2500ms\n/go-checklist\n"
@@ -43,18 +43,17 @@ def test_script_start_reminder_checklist_end(tmp_path: Path) -> None:
     assert "*Session ended* by @ULOCAL" in out and "all good" in out
     assert "Traceback" not in out + result.stderr
 
-    stored = json.loads((tmp_path / "data" / "go_session.json").read_text())["session"]
+    state = tmp_path / "data" / "local"  # the demo's own, apart from what serve uses
+    assert f"State: {Path('data') / 'local'}" in out
+    stored = json.loads((state / "go_session.json").read_text())["session"]
     assert stored["active"] is False and stored["notes"] == "demo <!channel>"
     assert stored["end_notes"] == "all good" and stored["reminder"]["sent"] >= 1
-    history = (tmp_path / "data" / "go_history.jsonl").read_text().splitlines()
+    history = (state / "go_history.jsonl").read_text().splitlines()
     assert [json.loads(line)["id"] for line in history] == [stored["id"]]
-    events = [
-        json.loads(line)["event"]
-        for line in (tmp_path / "data" / "audit.log").read_text().splitlines()
-    ]
+    events = [json.loads(line)["event"] for line in (state / "audit.log").read_text().splitlines()]
     assert events[0] == "GO_SESSION_START" and "GO_REMINDER_SENT" in events
     assert "GO_STEP_COMPLETE" in events and events[-1] == "GO_SESSION_END"
-    verify = run_gobot("audit", "verify", env=outside_env(), cwd=tmp_path)
+    verify = run_gobot("audit", "verify", env=outside_env(GOBOT_DATA_DIR=str(state)))
     assert verify.returncode == 0, verify.stderr
 
 
@@ -66,10 +65,41 @@ def test_buttons_are_numbered_actions_and_stdin_works_until_eof(tmp_path: Path) 
     assert "No active GO session" in result.stdout
 
 
-def test_bad_input_is_explained_and_changes_nothing(tmp_path: Path) -> None:
-    result = local(tmp_path, stdin="hello\n42\nwait soon\n/go-end\nexit\n")
-    assert result.returncode == 0
+def test_bad_input_is_explained_changes_nothing_and_fails_the_script(tmp_path: Path) -> None:
+    result = local(tmp_path, stdin="hello\n42\nwait soon\n/go-end\n# fine\nexit\n")
+    assert result.returncode == 1 and "gobot: 4 command(s) failed" in result.stderr
     out = result.stdout
     assert "! Not a command." in out and "! No such button." in out
     assert "invalid duration 'soon'" in out and "no active GO session" in out
-    assert not (tmp_path / "data" / "go_session.json").exists()
+    assert "# fine" in out and "Not a command. Type" in out
+    assert not (tmp_path / "data" / "local" / "go_session.json").exists()
+
+
+def test_an_unknown_command_is_answered_at_once_with_the_list(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = local(tmp_path, stdin="/go-sesion\n")
+    assert time.monotonic() - started < 10  # no 15 s wait for a reply that cannot come
+    assert "! Unknown command /go-sesion. The commands: /go, /go-start" in result.stdout
+    assert "HTTP 404" not in result.stdout
+
+
+def test_the_demo_starts_healthy_and_health_can_be_set(tmp_path: Path) -> None:
+    result = local(tmp_path, stdin='/go-complete 1\nhealth red "db lag"\n/go-complete 2\n')
+    out = result.stdout
+    assert "Step *1. Confirm cone band and health* done" in out
+    assert "(health is now red: db lag)" in out
+    assert "was not completed: health is red (db lag)" in out
+    assert not (tmp_path / "data" / "go_session.json").exists()  # serve's state untouched
+
+
+def test_the_shipped_example_script_runs_clean() -> None:
+    root = Path(__file__).resolve().parents[3]
+    with tempfile.TemporaryDirectory() as tmp:
+        result = run_gobot(
+            "local",
+            "--script",
+            str(root / "data" / "demo.txt"),
+            env=outside_env(GOBOT_DATA_DIR=tmp),
+        )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    assert "GO session ended; summary posted" in result.stdout
