@@ -167,7 +167,11 @@ def build_runtime(
         settings.operators, settings.admins, GroupMembers(client), services.audit, services.clock
     )
     interactions = Interactions(
-        services, access, RateLimiter(RATE_LIMIT, RATE_WINDOW_SECONDS), metrics
+        services,
+        access,
+        RateLimiter(RATE_LIMIT, RATE_WINDOW_SECONDS),
+        metrics,
+        denials=RateLimiter(RATE_LIMIT, RATE_WINDOW_SECONDS),
     )
     work = OrderedWork(ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="gobot-work"))
     register(app, interactions, services, work)

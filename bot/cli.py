@@ -191,6 +191,10 @@ def socket() -> None:
             runtime.app, runtime.settings.slack_app_token.get_secret_value()
         )
         handler.start()  # type: ignore[no-untyped-call]
+    except SlackApiError as exc:
+        _fail(f"Slack refused Socket Mode ({exc.response.get('error')}): check SLACK_APP_TOKEN")
+    except (SlackClientError, OSError) as exc:
+        _fail(f"cannot open Socket Mode with Slack ({_reason(exc)})")
     finally:
         runtime.ticker.shutdown()
 

@@ -23,7 +23,13 @@ from bot.slack.mrkdwn import channel, safe, who
 from bot.slack.transport import problem_hint
 from core.access import AccessPolicy, RateLimiter, Role
 from core.durations import parse_duration
-from core.errors import GoError, InvalidInput, SessionAlreadyActive, StoreUnavailable
+from core.errors import (
+    GoError,
+    InvalidInput,
+    PermissionDenied,
+    SessionAlreadyActive,
+    StoreUnavailable,
+)
 from core.models import SessionChange
 from core.services import Services
 
@@ -319,12 +325,20 @@ class Interactions:
     """authorize → rate-limit → run → metric and log line, for every interaction."""
 
     def __init__(
-        self, services: Services, access: AccessPolicy, limiter: RateLimiter, metrics: Metrics
+        self,
+        services: Services,
+        access: AccessPolicy,
+        limiter: RateLimiter,
+        metrics: Metrics,
+        denials: RateLimiter,
     ) -> None:
+        """`limiter` counts the changes a user made; `denials` the commands refused to a user
+        who may not make them, so that a flood of those is cut short too."""
         self._services = services
         self._access = access
         self._limiter = limiter
         self._metrics = metrics
+        self._denials = denials
 
     def slash(self, call: Invocation, command: str, received: float) -> Reply:
         """A slash command (`/go-<sub>` or `/go <sub>`) with its text in `call.args`."""
@@ -340,7 +354,12 @@ class Interactions:
     def run(self, command: Command, call: Invocation, received: float) -> Reply:
         try:
             if command.role is not None:
-                self._access.check(call.user, command.role, command.verb, call.channel)
+                self._denials.check(call.user)
+                try:
+                    self._access.check(call.user, command.role, command.verb, call.channel)
+                except PermissionDenied:
+                    self._denials.record(call.user)
+                    raise
             if command.limited:
                 self._limiter.check(call.user)
             if command.role is not None and not self._first_time(call):

@@ -2,7 +2,8 @@
 
 - Bodies: a POST must say how long it is (411 otherwise) and be at most `MAX_SLACK_BODY` on
   `/slack/events` or `MAX_REST_BODY` on REST (413), refused before a byte of it is read.
-- REST: the `X-API-Key` is checked before the body is read or parsed (401).
+- REST: the `X-API-Key` is checked before the body is read or parsed (401); every call gets a
+  log line (method, path, status, time).
 - Slack: the signature (`v0=` HMAC-SHA256 of `v0:{timestamp}:{raw body}`) and a timestamp of
   digits within five minutes of now, checked on the raw bytes (401); then the body must be
   UTF-8 (400). A refused request gets one log line that names the reason and never carries the
@@ -25,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("gobot.http")
 MAX_SLACK_BODY = 256 * 1024
@@ -135,4 +136,19 @@ class EdgeGuard:
                 log.info("refused %s %s: body of %s bytes", scope["method"], path, length)
                 await _answer(send, 413, f"the body may be at most {limit} bytes")
                 return
-        await self._app(scope, receive, send)  # the server holds a body to its Content-Length
+        if not path.startswith(REST_PREFIX):
+            await self._app(scope, receive, send)  # the server holds a body to its length
+            return
+        started, status = time.monotonic(), 500
+
+        async def noted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self._app(scope, receive, noted)
+        finally:
+            took = (time.monotonic() - started) * 1000
+            log.info("REST %s %s: %d in %.1f ms", scope["method"], path, status, took)

@@ -9,13 +9,14 @@ the signature check and the parsing, with no thread hop and no polling for the a
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import SecretStr
-from slack_bolt import BoltRequest
+from slack_bolt import App, BoltRequest
 
 from bot.bootstrap import Runtime
 from bot.web.guard import EdgeGuard, Seen, event_id, signature_problem
@@ -37,11 +38,27 @@ def create_http_app(runtime: Runtime) -> FastAPI:
     )
     mount_rest(api, services, settings)
     api.add_middleware(EdgeGuard, api_key=key.get_secret_value().encode() if key else None)
-    secret = (settings.slack_signing_secret or SecretStr("")).get_secret_value().encode()
+    _mount_slack(api, runtime, bolt)
+    _mount_operations(api, runtime)
+    return api
+
+
+def _mount_slack(api: FastAPI, runtime: Runtime, bolt: App) -> None:
+    """`POST /slack/events`: checked by gobot itself, then dispatched through Bolt."""
+    signing = runtime.settings.slack_signing_secret or SecretStr("")
+    secret = signing.get_secret_value().encode()
     seen = Seen()
 
     @api.post("/slack/events", include_in_schema=False)
     async def slack_events(request: Request) -> Response:
+        """Time from reading the request to answering it: the ack, as Slack waits for it."""
+        started = time.monotonic()
+        try:
+            return await answer_slack(request)
+        finally:
+            runtime.metrics.ack_seconds.observe(time.monotonic() - started)
+
+    async def answer_slack(request: Request) -> Response:
         raw = await request.body()
         headers = dict(request.headers.items())  # names in lower case
         problem = signature_problem(secret, headers, raw)
@@ -65,11 +82,15 @@ def create_http_app(runtime: Runtime) -> FastAPI:
             return Response(status_code=200)
         forwarded: dict[str, str | Sequence[str]] = dict(headers)
         bolt_request = BoltRequest(body=body, query=request.url.query, headers=forwarded)
-        with runtime.metrics.ack_seconds.time():
-            answer = bolt.dispatch(bolt_request)
+        answer = bolt.dispatch(bolt_request)
         headers = {key: values[0] for key, values in answer.headers.items() if values}
         headers.pop("content-length", None)
         return Response(status_code=answer.status, content=answer.body, headers=headers)
+
+
+def _mount_operations(api: FastAPI, runtime: Runtime) -> None:
+    """`GET /metrics` and `GET /healthz`."""
+    services = runtime.services
 
     @api.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
@@ -102,5 +123,3 @@ def create_http_app(runtime: Runtime) -> FastAPI:
             "slack_waiting": dict(services.delivery.waiting()) if services.delivery else {},
         }
         return JSONResponse(body, status_code=200 if not problems else 503)
-
-    return api

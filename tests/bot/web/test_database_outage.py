@@ -126,7 +126,7 @@ def test_a_stopped_database_fails_fast_keeps_acks_quick_and_recovers(
 
         bodies = [slack.command_body("/go-session", user=f"U{n}")[0] for n in range(200)]
         base = str(server.client.base_url)
-        with ThreadPoolExecutor(60) as pool, httpx.Client(base_url=base, timeout=30) as other:
+        with ThreadPoolExecutor(40) as pool, httpx.Client(base_url=base, timeout=30) as other:
             health = [pool.submit(other.get, "/healthz") for _ in range(50)]
             acks = list(pool.map(lambda body: ack(httpx.Client(base_url=base), body), bodies))
             assert all(f.result().status_code == 503 for f in health)

@@ -69,3 +69,29 @@ def test_socket_without_app_token_is_one_clear_line(fake_slack: FakeSlack, data_
     result = run_gobot("socket", env=serve_env(data_dir, fake_slack))
     assert result.returncode == 2
     assert result.stderr.strip() == "gobot: SLACK_APP_TOKEN is required for this command"
+
+
+def test_socket_refused_by_slack_is_one_clear_line(fake_slack: FakeSlack, data_dir: Path) -> None:
+    """The loopback Slack knows no `apps.connections.open`: as Slack refusing Socket Mode."""
+    result = run_gobot(
+        "socket", env=serve_env(data_dir, fake_slack, SLACK_APP_TOKEN="xapp-test-not-real")
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "gobot: Slack refused Socket Mode (unknown_method): check SLACK_APP_TOKEN" in (
+        result.stderr
+    )
+
+
+def test_every_rest_call_gets_a_log_line(
+    fake_slack: FakeSlack, data_dir: Path, green: Path
+) -> None:
+    with ServeProcess.start(data_dir, fake_slack, GOBOT_API_KEY="test-api-key-not-real") as server:
+        ok = server.client.get("/core/go/session", headers={"X-API-Key": "test-api-key-not-real"})
+        refused = server.client.get("/core/go/session")
+        assert (ok.status_code, refused.status_code) == (200, 401)
+        server.process.terminate()
+        out, _ = server.process.communicate(timeout=10)
+    assert "REST GET /core/go/session: 200 in" in out
+    assert "refused GET /core/go/session: missing or wrong X-API-Key" in out
+    assert "GOBOT_API_KEY is set but GOBOT_CHANNEL is not" in out
+    assert "store json" in out and "REST on" in out
