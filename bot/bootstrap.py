@@ -12,6 +12,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -31,7 +32,14 @@ from core.ports import Transport, UnitOfWork
 from core.reminders import ReminderPolicy, ReminderService
 from core.services import Services
 from core.sessions import SessionService
-from core.snapshots import CONE_FILE, HEALTH_FILE, FileSource, SnapshotTaker, source_from_spec
+from core.snapshots import (
+    CONE_FILE,
+    HEALTH_FILE,
+    FileSource,
+    SnapshotTaker,
+    Source,
+    source_from_spec,
+)
 from core.stores.json import JsonUnitOfWork
 from core.stores.postgres import PgUnitOfWork
 
@@ -57,6 +65,16 @@ def _unit_of_work(settings: Settings) -> UnitOfWork:
     return JsonUnitOfWork(settings.data_dir)
 
 
+def _source(spec: str | None, default: Path, variable: str, settings: Settings) -> Source:
+    """The source a setting names, or the file in the data dir when it names none."""
+    if not spec:
+        return FileSource(default)
+    try:
+        return source_from_spec(spec, settings.source_timeout)
+    except ValueError as exc:
+        raise SettingsError(f"invalid {variable}: {exc}") from None
+
+
 def build_services(
     settings: Settings, clock: Clock | None = None, transport: Transport | None = None
 ) -> Services:
@@ -65,22 +83,10 @@ def build_services(
     clock = clock or SystemClock()
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        cone = (
-            source_from_spec(settings.cone_source, settings.source_timeout)
-            if settings.cone_source
-            else FileSource(data_dir / CONE_FILE)
-        )
-    except ValueError as exc:
-        raise SettingsError(f"invalid GOBOT_CONE_SOURCE: {exc}") from None
-    try:
-        health = (
-            source_from_spec(settings.health_source, settings.source_timeout)
-            if settings.health_source
-            else FileSource(data_dir / HEALTH_FILE)
-        )
-    except ValueError as exc:
-        raise SettingsError(f"invalid GOBOT_HEALTH_SOURCE: {exc}") from None
+    cone = _source(settings.cone_source, data_dir / CONE_FILE, "GOBOT_CONE_SOURCE", settings)
+    health = _source(
+        settings.health_source, data_dir / HEALTH_FILE, "GOBOT_HEALTH_SOURCE", settings
+    )
     snapshots = SnapshotTaker(cone, health, settings.source_timeout, clock)
     uow = _unit_of_work(settings)
     policy = ReminderPolicy(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -55,12 +56,23 @@ class Metrics:
         )
 
     def watch(self, outbox_depth: Callable[[], float], active: Callable[[], float]) -> None:
-        """Gauges read at scrape time."""
-        self.outbox_depth.set_function(outbox_depth)
-        self.active_sessions.set_function(active)
+        """Gauges read at scrape time; NaN while the store cannot be read (the rest of the
+        metrics still answer)."""
+        self.outbox_depth.set_function(_or_nan(outbox_depth))
+        self.active_sessions.set_function(_or_nan(active))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _or_nan(read: Callable[[], float]) -> Callable[[], float]:
+    def guarded() -> float:
+        try:
+            return read()
+        except Exception:
+            return math.nan
+
+    return guarded
 
 
 class MeteredWebClient(WebClient):
