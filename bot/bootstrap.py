@@ -82,7 +82,12 @@ def build_services(
     one."""
     clock = clock or SystemClock()
     data_dir = settings.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(
+            f"GOBOT_DATA_DIR {data_dir} cannot be used: {exc.strerror or exc}"
+        ) from None
     cone = _source(settings.cone_source, data_dir / CONE_FILE, "GOBOT_CONE_SOURCE", settings)
     health = _source(
         settings.health_source, data_dir / HEALTH_FILE, "GOBOT_HEALTH_SOURCE", settings

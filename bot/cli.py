@@ -49,6 +49,15 @@ def _settings() -> Settings:
         _fail(exc)
 
 
+def _reading_services() -> Services:
+    """Services for a command that only reads: a data dir that is not there is said so, not
+    created."""
+    settings = _settings()
+    if settings.store == "json" and not settings.data_dir.is_dir():
+        _fail(f"no gobot data at {settings.data_dir} (is GOBOT_DATA_DIR right?)", 1)
+    return _services()
+
+
 def _services() -> Services:
     try:
         return build_services(load_settings())
@@ -126,7 +135,7 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the session as JSON.")
 def status(as_json: bool) -> None:
     """Print the current session (every active one in channel scope)."""
-    services = _services()
+    services = _reading_services()
     try:
         sessions = services.sessions.active() or [services.sessions.latest()]
     except GoError as exc:
@@ -338,7 +347,7 @@ def _history_row(session: GoSession) -> dict[str, str]:
 @click.option("--channel", default=None, help="In channel scope: the channel's sessions.")
 def history(last: int, fmt: str, channel: str | None) -> None:
     """Ended sessions: start, end, duration, who, band and status at start and end, notes."""
-    services = _services()
+    services = _reading_services()
     try:
         rows = [_history_row(s) for s in services.sessions.history(last, channel)]
     except GoError as exc:

@@ -22,7 +22,7 @@ from core.errors import (
     StoreUnavailable,
     UnknownStep,
 )
-from core.models import Checklist, ChecklistItem, GoSession, NextStep
+from core.models import Checklist, ChecklistItem, GoSession, NextStep, SessionChange
 from core.notes import MAX_NOTES_CHARS
 from core.services import Services
 
@@ -51,6 +51,21 @@ class CompleteBody(BaseModel):
         min_length=1, max_length=64, description="step number (1-9) or id"
     )
     notes: str = Field(default="", max_length=MAX_NOTES_CHARS)
+
+
+class SessionAnswer(GoSession):
+    """The session, and a warning when the channel was not told of the change."""
+
+    warning: str | None = None
+
+
+def _answer(change: SessionChange, channel: str | None) -> SessionAnswer:
+    warning = None
+    if channel is None:
+        warning = "GOBOT_CHANNEL is not set: no channel was told of this change"
+    elif change.delivery.problem is not None:
+        warning = f"the channel could not be told: {change.delivery.problem} (check GOBOT_CHANNEL)"
+    return SessionAnswer(**change.session.model_dump(), warning=warning)
 
 
 class ErrorBody(BaseModel):
@@ -84,14 +99,15 @@ def mount_rest(api: FastAPI, services: Services, settings: Settings) -> None:
     def session() -> GoSession:
         return services.sessions.get(settings.channel)
 
-    @router.post("/start_session", response_model=GoSession)
-    def start_session(body: NotesBody | None = None) -> GoSession:
+    @router.post("/start_session", response_model=SessionAnswer)
+    def start_session(body: NotesBody | None = None) -> SessionAnswer:
         notes = body.notes if body else ""
-        return services.sessions.start(actor, settings.channel, notes).session
+        return _answer(services.sessions.start(actor, settings.channel, notes), settings.channel)
 
-    @router.post("/end_session", response_model=GoSession)
-    def end_session(body: NotesBody | None = None) -> GoSession:
-        return services.sessions.end(actor, settings.channel, body.notes if body else "").session
+    @router.post("/end_session", response_model=SessionAnswer)
+    def end_session(body: NotesBody | None = None) -> SessionAnswer:
+        change = services.sessions.end(actor, settings.channel, body.notes if body else "")
+        return _answer(change, settings.channel)
 
     @router.get("/checklist", response_model=Checklist)
     def checklist() -> Checklist:

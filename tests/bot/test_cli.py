@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import subprocess
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,37 @@ def test_history_in_channel_scope_lists_every_channel_unless_one_is_named(
     assert {row["notes"] for row in json.loads(every.stdout)} == {"in C1", "in C2"}
     one = gobot(data_dir, "history", "--channel", "C2", "--format", "json", **env)
     assert [row["notes"] for row in json.loads(one.stdout)] == ["in C2"]
+
+
+def test_reading_commands_on_a_missing_data_dir_say_so_and_create_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent" / "x"
+    for args in (("status",), ("history",), ("audit", "verify")):
+        result = run_gobot(*args, env=outside_env(GOBOT_DATA_DIR=str(missing)))
+        assert result.returncode == 1 and str(missing) in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_data_dir_under_a_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    env = outside_env(
+        GOBOT_DATA_DIR=str(tmp_path / "file" / "data"),
+        SLACK_BOT_TOKEN="xoxb-test-not-a-real-token",
+        SLACK_SIGNING_SECRET="test-signing-secret-not-real",
+        SLACK_API_URL="http://127.0.0.1:9/api/",
+    )
+    result = run_gobot("serve", env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "GOBOT_DATA_DIR" in result.stderr and "cannot be used: Not a directory" in result.stderr
+
+
+@pytest.mark.parametrize("store_settings", ["postgres"], indirect=True)
+def test_a_database_that_does_not_exist_is_said_at_once(
+    data_dir: Path, store_settings: dict[str, Any]
+) -> None:
+    url = str(store_settings["database_url"]).split("?")[0].rsplit("/", 1)[0] + "/no_such_db"
+    started = time.monotonic()
+    result = gobot(data_dir, "status", GOBOT_STORE="postgres", GOBOT_DATABASE_URL=url)
+    assert time.monotonic() - started < 8  # not 10 s of pool warnings first
+    assert result.returncode == 2 and 'database "no_such_db" does not exist' in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -10,6 +10,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
+from bot.dev.fake_slack import Failure
 from bot.web.server import create_http_app
 from tests.bot.conftest import SlackHarness, block_text
 from tests.conftest import write_json
@@ -164,3 +165,16 @@ def test_what_a_user_naturally_sends_is_accepted(rest: SlackHarness) -> None:
     assert status == 422
     response = rest.http.post("/core/go/end_session", headers={"X-API-Key": API_KEY})
     assert response.status_code == 200 and response.json()["active"] is False
+
+
+def test_a_start_no_channel_hears_of_says_so_in_the_answer(
+    make_harness: Callable[..., SlackHarness],
+) -> None:
+    unposted = make_harness(api_key=API_KEY)
+    answer = unposted.http.post("/core/go/start_session", headers={"X-API-Key": API_KEY}).json()
+    assert answer["active"] and "GOBOT_CHANNEL is not set" in answer["warning"]
+    unposted.http.post("/core/go/end_session", headers={"X-API-Key": API_KEY})
+    wrong = make_harness(api_key=API_KEY, channel="CWRONG")
+    wrong.fake.fail("chat.postMessage", Failure(error="channel_not_found"))
+    answer = wrong.http.post("/core/go/start_session", headers={"X-API-Key": API_KEY}).json()
+    assert "channel_not_found (check GOBOT_CHANNEL)" in answer["warning"]
