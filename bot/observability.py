@@ -132,13 +132,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
 class TextFormatter(logging.Formatter):
-    """One line per record: control characters in the message (a newline, an escape sequence
-    that something a request carried put there) are written as `\\xNN`, so no text can forge
-    or break a log line. A traceback, gobot's own, still follows on its lines."""
+    """One line per record: control, bidi and zero-width characters in the message (a newline,
+    an escape sequence, a right-to-left override that something a request carried put there)
+    are written as `\\xNN`, so no text can forge, break or reorder a log line. A traceback,
+    gobot's own, still follows on its lines."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)sZ %(levelname)s %(name)s %(message)s")

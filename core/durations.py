@@ -23,7 +23,10 @@ def parse_duration(text: str) -> timedelta:
         position = match.end()
     if position != len(compact):
         raise ValueError(f"invalid duration {text!r}; use e.g. 90s, 15m, 2h or 1h30m")
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"duration {text!r} is too long") from None
 
 
 def format_duration(delta: timedelta) -> str:

@@ -10,7 +10,7 @@ MAX_NOTES_CHARS = 2000
 _KEPT_CONTROLS = {"\n", "\t"}
 
 
-_INVISIBLE = set("\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff") | {
+_INVISIBLE = set("\u061c\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff") | {
     chr(code) for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
 }
 

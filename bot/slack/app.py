@@ -90,7 +90,7 @@ def register(app: App, interactions: Interactions, services: Services, work: Ord
         action = (body.get("actions") or [{}])[0]
         command, extra = BUTTONS[str(action.get("action_id"))]
         channel = (body.get("channel") or {}).get("id")
-        args = " ".join(part for part in (str(action.get("value", "")), extra) if part)
+        args = " ".join(part for part in (extra, str(action.get("value", ""))) if part)
         call = Invocation(
             str((body.get("user") or {}).get("id", "")),
             channel,
@@ -108,7 +108,7 @@ def register(app: App, interactions: Interactions, services: Services, work: Ord
     @app.event("app_home_opened")
     def on_home_opened(ack: Ack, event: dict[str, Any], client: WebClient) -> None:
         ack()
-        if event.get("tab", "home") != "home":
+        if event.get("tab", "home") != "home" or not event.get("user"):
             return
 
         def publish() -> None:

@@ -160,8 +160,9 @@ def _end_button(services: Services, call: Invocation) -> Blocks | None:
 
 
 def _snooze_button(services: Services, call: Invocation) -> Blocks:
-    """`args` is `<session id> <duration>`."""
-    session_id, _, duration = call.args.partition(" ")
+    """`args` is `<duration> <session id>`: the duration from gobot's own table of buttons,
+    the rest the button's value, taken only as the id of the session to snooze."""
+    duration, _, session_id = call.args.partition(" ")
     scope = services.sessions.scope_for(call.channel)
     snoozed = services.reminders.snooze(scope, session_id, call.user, parse_duration(duration))
     return views.text_message(
@@ -197,7 +198,7 @@ def _complete(services: Services, call: Invocation) -> Blocks:
 
 def _history(services: Services, call: Invocation) -> Blocks:
     raw = call.args.strip() or "5"
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_SLACK_HISTORY:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_SLACK_HISTORY:
         raise InvalidInput(f"Usage: `/go-history [n]` with n from 1 to {MAX_SLACK_HISTORY}.")
     return views.history_message(services.sessions.history(int(raw), call.channel))
 

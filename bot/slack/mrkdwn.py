@@ -7,11 +7,11 @@ import re
 TRUNCATION_MARKER = "… (truncated)"
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{1,20}$")
-_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{1,20}$")
+_USER_ID = re.compile(r"[UW][A-Z0-9]{1,20}")
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{1,20}")
 
 
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _BROADCAST = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
 
 
@@ -43,13 +43,13 @@ def safe(text: str, limit: int = SECTION_LIMIT) -> str:
 
 def who(actor: str | None) -> str:
     """A Slack user ID becomes a mention; any other actor (an API key's name, the CLI) is text."""
-    if actor and _USER_ID.match(actor):
+    if actor and _USER_ID.fullmatch(actor):
         return f"<@{actor}>"
     return safe(actor or "someone", 200)
 
 
 def channel(channel_id: str | None) -> str:
     """A Slack channel ID becomes a channel mention; anything else is text."""
-    if channel_id and _CHANNEL_ID.match(channel_id):
+    if channel_id and _CHANNEL_ID.fullmatch(channel_id):
         return f"<#{channel_id}>"
     return safe(channel_id or "a channel", 200)

@@ -128,7 +128,7 @@ class EdgeGuard:
         if scope["method"] in ("POST", "PUT", "PATCH"):
             limit = MAX_SLACK_BODY if path == "/slack/events" else MAX_REST_BODY
             length = headers.get("content-length", "")
-            if not length.isdigit():
+            if not (length.isascii() and length.isdigit()):
                 log.info("refused %s %s: no Content-Length", scope["method"], path)
                 await _answer(send, 411, "a Content-Length is required")
                 return

@@ -168,3 +168,27 @@ def test_a_flood_of_refused_commands_is_limited_and_leaves_a_bounded_audit(
     assert "Only gobot operators" in flood[0] and all("Easy there" in r for r in flood[1:])
     assert len(audit_records(slack.services)) == 2  # the flood added nothing
     assert "GO session started" in slack.run("/go-start", "", user="UOPS")  # others unaffected
+
+
+def test_odd_digits_and_button_values_are_refused_without_a_traceback(
+    slack: SlackHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    assert "Usage: `/go-history [n]`" in slack.run("/go-history", "²", user="U2")
+    slack.run("/go-start", "launch", user="U1")
+    session = slack.services.sessions.get()
+    due = session.reminder.next_due_utc
+    for value in (f"{session.id} 23h", f"{session.id} 1x", "x 99999999999d"):
+        response, token = slack.click("go_snooze_30m", value, user="U1")
+        assert response.status_code == 200
+        assert slack.fake.wait_for(lambda f, t=token: any(c.method == t for c in f.responses))
+        reply = next(c.params for c in slack.fake.responses if c.method == token)
+        assert "already ended" in str(reply)  # the value is only ever a session id
+    assert slack.services.sessions.get().reminder.next_due_utc == due
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+def test_a_request_cannot_reorder_a_log_line(served: ServeProcess) -> None:
+    assert served.client.get("/core/go/x%0aFAKE%E2%80%AEevil").status_code == 401
+    out = server_output(served)
+    assert "\u202e" not in out and "\\x202e" in out and "\nFAKE" not in out
