@@ -19,7 +19,7 @@ from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.bootstrap import Runtime, build_runtime, build_services
-from bot.dev.local import LocalBot, local_settings
+from bot.dev.local import LOCAL_DIR, LocalBot, local_settings
 from bot.dev.preview import KINDS, builder_link, preview_blocks
 from bot.observability import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
@@ -80,6 +80,11 @@ def _runtime(*, socket_mode: bool = False) -> Runtime:
             cause, SlackApiError
         ):
             _fail(f"cannot reach Slack at {settings.slack_api_url} ({_reason(cause)})")
+        if "non-JSON" in str(exc) or "unknown_method" in str(exc):
+            _fail(
+                f"{settings.slack_api_url} does not answer as Slack's Web API does: check "
+                "SLACK_API_URL (unset, it is https://slack.com/api/)"
+            )
         _fail(f"Slack did not accept SLACK_BOT_TOKEN ({exc})")
     except (URLError, OSError, SlackClientError) as exc:
         _fail(f"cannot reach Slack at {settings.slack_api_url} ({_reason(exc)})")
@@ -219,7 +224,12 @@ def verify() -> None:
     settings = _settings()
     log_path = settings.data_dir / AUDIT_FILE
     if settings.store == "json" and not log_path.exists():
-        _fail(f"no audit log at {log_path} (is GOBOT_DATA_DIR right?)", 1)
+        hint = (
+            f"; `gobot local` keeps its own in {settings.data_dir / LOCAL_DIR}"
+            if (settings.data_dir / LOCAL_DIR / AUDIT_FILE).exists()
+            else ""
+        )
+        _fail(f"no audit log at {log_path} (is GOBOT_DATA_DIR right?{hint})", 1)
     result = _services().audit.verify()
     if result.warning:
         click.echo(f"warning: {result.warning}", err=True)

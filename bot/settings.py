@@ -44,9 +44,14 @@ def _slack_id(value: str) -> str:
     return value
 
 
+MAX_DURATION = timedelta(days=366)
+
+
 def _positive(value: timedelta) -> timedelta:
     if value <= timedelta(0):
         raise ValueError("must be longer than 0s")
+    if value > MAX_DURATION:
+        raise ValueError("must be at most 366d")
     return value
 
 
@@ -104,7 +109,7 @@ class Settings(BaseSettings):
     remind_every: PositiveDuration = Field(
         default=timedelta(minutes=60), description="then a reminder this often"
     )
-    escalate_after: Duration = Field(
+    escalate_after: PositiveDuration = Field(
         default=timedelta(hours=4), description="reminders are also broadcast to the channel"
     )
     watch_every: PositiveDuration = Field(

@@ -63,14 +63,14 @@ def _plain(text: str) -> str:
 
 
 def local_settings(settings: Settings) -> Settings:
-    """The demo's own data dir, with healthy default sources written if there are none."""
+    """The demo's own data dir, whose default sources start healthy at every run."""
     directory = settings.data_dir / LOCAL_DIR
     directory.mkdir(parents=True, exist_ok=True)
     for name, content, own in (
         (HEALTH_FILE, HEALTHY, settings.health_source),
         (CONE_FILE, BAND_B, settings.cone_source),
     ):
-        if own is None and not (directory / name).exists():
+        if own is None:
             (directory / name).write_text(json.dumps(content), encoding="utf-8")
     return settings.model_copy(update={"data_dir": directory})
 
@@ -110,6 +110,8 @@ class LocalBot:
         self._runtime.ticker.shutdown()
         self.flush()
         self._fake.stop()
+        if any(session.active for session in self._runtime.services.sessions.active()):
+            self._say("(a GO session is still open: it will be there next time; /go-end ends it)")
 
     # input ---------------------------------------------------------------------------------
     def run(self, read_line: Callable[[], str | None]) -> None:
@@ -248,7 +250,11 @@ class LocalBot:
                 where += " (also sent to the channel)"
             self._show(where, call.params)
         elif call.method == "chat.update":
-            self._show("#local, message updated", call.params)
+            key = (str(call.params.get("channel")), str(call.params.get("ts")))
+            if key in self._fake.messages:
+                self._show("#local, message updated", call.params)
+            else:
+                self._say("[#local] (the session's post was made in an earlier run: not updated)")
 
     def _show(self, where: str, params: dict[str, Any]) -> None:
         texts = [_plain(t) for t in block_texts(params.get("blocks") or [])]

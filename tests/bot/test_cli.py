@@ -134,6 +134,7 @@ def test_help_version_and_settings_are_named(tmp_path: Path) -> None:
             "invalid GOBOT_DATABASE_URL: must be a postgresql:// URL",
         ),
         ({"GOBOT_REMIND_AFTER": "soon"}, "invalid GOBOT_REMIND_AFTER"),
+        ({"GOBOT_REMIND_AFTER": "999999999d"}, "invalid GOBOT_REMIND_AFTER: must be at most 366d"),
     ],
 )
 def test_settings_that_cannot_be_right_are_one_line(

@@ -103,3 +103,14 @@ def test_the_shipped_example_script_runs_clean() -> None:
         )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     assert "GO session ended; summary posted" in result.stdout
+
+
+def test_a_session_left_open_is_said_and_a_later_run_says_the_old_post_is_gone(
+    tmp_path: Path,
+) -> None:
+    first = local(tmp_path, stdin='/go-start a\nhealth red "lag"\n')
+    assert "(a GO session is still open: it will be there next time" in first.stdout
+    second = local(tmp_path, stdin="/go-session\n/go-end b\n")
+    assert ":large_green_circle: green" in second.stdout  # every run starts healthy
+    assert "made in an earlier run: not updated" in second.stdout
+    assert "GO session ended; summary posted" in second.stdout

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.dev.fake_slack import FakeSlack
+from bot.dev.fake_slack import Failure, FakeSlack
 from tests.bot.conftest import (
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -95,3 +95,11 @@ def test_every_rest_call_gets_a_log_line(
     assert "refused GET /core/go/session: missing or wrong X-API-Key" in out
     assert "GOBOT_API_KEY is set but GOBOT_CHANNEL is not" in out
     assert "store json" in out and "REST on" in out
+
+
+def test_a_slack_api_url_that_is_not_slack_is_named(fake_slack: FakeSlack, data_dir: Path) -> None:
+    fake_slack.fail("auth.test", Failure(raw=b"<!DOCTYPE HTML><html>proxy</html>", times=5))
+    result = run_gobot("serve", env=serve_env(data_dir, fake_slack))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "does not answer as Slack's Web API does: check SLACK_API_URL" in result.stderr
+    assert "SLACK_BOT_TOKEN" not in result.stderr
