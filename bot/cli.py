@@ -30,6 +30,7 @@ from core.durations import format_duration
 from core.errors import GoError
 from core.models import GoSession
 from core.services import Services
+from core.sessions import MAX_HISTORY
 from core.stores.json.audit import AUDIT_FILE
 from core.stores.migrate import copy_json_to_postgres
 from core.stores.postgres import PgUnitOfWork
@@ -354,12 +355,13 @@ def _history_row(session: GoSession) -> dict[str, str]:
     show_default=True,
     type=click.Choice(["table", "json", "csv", "md"]),
 )
-@click.option("--channel", default=None, help="In channel scope: the channel's sessions.")
+@click.option("--channel", default=None, help="Only the sessions of this channel.")
 def history(last: int, fmt: str, channel: str | None) -> None:
     """Ended sessions: start, end, duration, who, band and status at start and end, notes."""
     services = _reading_services()
     try:
-        rows = [_history_row(s) for s in services.sessions.history(last, channel)]
+        ended = services.sessions.history(MAX_HISTORY if channel else last, channel)
+        rows = [_history_row(s) for s in ended if channel in (None, s.channel)][:last]
     except GoError as exc:
         _fail(exc, 1)
     if fmt == "json":

@@ -219,3 +219,12 @@ def test_a_database_that_does_not_exist_is_said_at_once(
     assert time.monotonic() - started < 8  # not 10 s of pool warnings first
     assert result.returncode == 2 and 'database "no_such_db" does not exist' in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@json_only
+def test_history_of_one_channel_in_workspace_scope(services: Services, data_dir: Path) -> None:
+    for channel in ("C1", "C2", "C1"):
+        services.sessions.start("U1", channel, f"in {channel}")
+        services.sessions.end("U1", channel, "")
+    one = gobot(data_dir, "history", "--channel", "C2", "--format", "json")
+    assert one.returncode == 0 and [row["notes"] for row in json.loads(one.stdout)] == ["in C2"]
