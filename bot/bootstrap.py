@@ -119,7 +119,7 @@ def build_services(
         scope_mode=settings.session_scope,
     )
     reminders = ReminderService(uow, snapshots, clock, policy=policy)
-    playbook = PlaybookService(load_steps(data_dir), uow, snapshots, clock)
+    playbook = PlaybookService(load_steps(data_dir), uow, snapshots, clock, sessions.scope_for)
     return Services(
         sessions,
         playbook,
@@ -162,6 +162,7 @@ def build_runtime(
     client = make_client(token, settings.slack_api_url, metrics, timeout)
     posting = make_client(token, settings.slack_api_url, metrics, timeout, wait_on_rate_limit=False)
     services = build_services(settings, clock=clock, transport=SlackTransport(posting))
+    services.playbook.adopt_legacy_progress()  # an upgraded data dir's one global progress
     metrics.watch(services.outbox.depth, lambda: len(services.sessions.active()))
     secret = settings.slack_signing_secret
     bolt_log = logging.getLogger("gobot.bolt")

@@ -64,6 +64,12 @@ class WatchState(BaseModel):
     status: Health | None = None
 
 
+class StepCompletion(BaseModel):
+    completed_at_utc: UtcTime
+    completed_by: str
+    notes: str = ""
+
+
 class GoSession(BaseModel):
     """A GO session. The first seven fields are the original contract; the rest are ours.
 
@@ -89,6 +95,7 @@ class GoSession(BaseModel):
     message: MessageRef | None = None
     reminder: ReminderState = Field(default_factory=ReminderState)
     watch: WatchState = Field(default_factory=WatchState)
+    playbook: dict[str, StepCompletion] = Field(default_factory=dict)
 
 
 class Delivery(BaseModel):
@@ -113,14 +120,9 @@ class PlaybookStep(BaseModel):
     description: str = Field(default="", max_length=1000)
 
 
-class StepCompletion(BaseModel):
-    completed_at_utc: UtcTime
-    completed_by: str
-    notes: str = ""
-
-
 class PlaybookProgress(BaseModel):
-    """Persisted as `go_progress.json`: completions keyed by step id."""
+    """The global progress of gobot before runs were per session (`go_progress.json`), read
+    once at upgrade: completions keyed by step id."""
 
     completed: dict[str, StepCompletion] = Field(default_factory=dict)
 
@@ -137,9 +139,13 @@ class ChecklistItem(BaseModel):
 
 
 class Checklist(BaseModel):
+    """A session's playbook run; with no active session, the steps all pending."""
+
     steps: list[ChecklistItem]
     completed: int
     total: int
+    session_active: bool = True
+    session_id: str | None = None
 
 
 class NextStep(BaseModel):
@@ -149,6 +155,7 @@ class NextStep(BaseModel):
     done: bool
     completed: int
     total: int
+    session_active: bool = True
 
 
 class AuditEvent(BaseModel):

@@ -1,21 +1,23 @@
-"""The 9-step launch playbook: checklist, next step, complete (refused unless health is
-green or yellow) and reset."""
+"""The 9-step launch playbook, run once per session: checklist, next step, complete (refused
+with no active session, and unless health is green or yellow), reopen and reset."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
 from core.clock import Clock
-from core.errors import InvalidInput, StepBlocked, UnknownStep
+from core.errors import InvalidInput, NoActiveSession, StepBlocked, UnknownStep
 from core.models import (
     AuditEvent,
     Checklist,
     ChecklistItem,
+    GoSession,
     NextStep,
-    PlaybookProgress,
     PlaybookStep,
     StepCompletion,
 )
@@ -95,27 +97,53 @@ def load_steps(data_dir: Path) -> tuple[PlaybookStep, ...]:
 
 
 class PlaybookService:
+    """The playbook is run per session: each start begins a fresh run of the steps, stored on
+    the session (`GoSession.playbook`), so history keeps every session's final run and in
+    channel scope each channel's session has its own. Changing a run needs an active session."""
+
     def __init__(
         self,
         steps: tuple[PlaybookStep, ...],
         uow: UnitOfWork,
         snapshots: SnapshotTaker,
         clock: Clock,
+        scope_for: Callable[[str | None], str],
     ) -> None:
         self._steps = steps
         self._uow = uow
-        self._progress = uow.progress
+        self._store = uow.sessions
         self._audit = uow.audit
         self._snapshots = snapshots
         self._clock = clock
+        self._scope_for = scope_for
 
-    def checklist(self) -> Checklist:
-        return self._checklist(self._progress.load())
+    @property
+    def steps(self) -> tuple[PlaybookStep, ...]:
+        return self._steps
 
-    def _checklist(self, progress: PlaybookProgress) -> Checklist:
+    def _active(self, channel: str | None) -> GoSession | None:
+        current = self._store.get(self._scope_for(channel))
+        return current if current is not None and current.active else None
+
+    def _required(self, channel: str | None, doing: str) -> GoSession:
+        current = self._active(channel)
+        if current is None:
+            raise NoActiveSession(
+                f"There is no active GO session to {doing}: start one with `/go-start` first "
+                "(each session runs the playbook afresh)."
+            )
+        return current
+
+    def checklist(self, channel: str | None = None) -> Checklist:
+        """The active session's run; with none, the steps all pending (`session_active`
+        false)."""
+        return self.checklist_of(self._active(channel))
+
+    def checklist_of(self, session: GoSession | None) -> Checklist:
+        run = session.playbook if session is not None else {}
         items = []
         for number, step in enumerate(self._steps, start=1):
-            done = progress.completed.get(step.id)
+            done = run.get(step.id)
             items.append(
                 ChecklistItem(
                     number=number,
@@ -129,16 +157,23 @@ class PlaybookService:
                 )
             )
         completed = sum(item.done for item in items)
-        return Checklist(steps=items, completed=completed, total=len(items))
+        return Checklist(
+            steps=items,
+            completed=completed,
+            total=len(items),
+            session_active=session is not None,
+            session_id=session.id if session is not None else None,
+        )
 
-    def next_step(self) -> NextStep:
-        checklist = self.checklist()
+    def next_step(self, channel: str | None = None) -> NextStep:
+        checklist = self.checklist(channel)
         pending = next((item for item in checklist.steps if not item.done), None)
         return NextStep(
             step=pending,
             done=pending is None,
             completed=checklist.completed,
             total=checklist.total,
+            session_active=checklist.session_active,
         )
 
     def resolve(self, ref: str) -> tuple[int, PlaybookStep]:
@@ -154,56 +189,113 @@ class PlaybookService:
 
     def complete(
         self, ref: str, actor: str, notes: str | None = None, channel: str | None = None
-    ) -> tuple[ChecklistItem, bool]:
-        """Mark a step done; return the item and whether this call completed it.
+    ) -> Completion:
+        """Mark a step of the active session's run done.
 
-        Completing a done step changes nothing. Completing is refused while health is red or
-        unknown, and the refusal is audited.
+        Completing a done step changes nothing. Completing is refused with no active session,
+        and while health is red or unknown (that refusal is audited).
         """
         text = clean_notes(notes)
         number, step = self.resolve(ref)
-        newly = False
-        if step.id not in self._progress.load().completed:
-            health = self._snapshots.health()
-            now = self._clock.now()
-            if health.status in BLOCKING_HEALTH:
-                reasons = "; ".join(health.reasons) or "no reason given"
+        current = self._required(channel, "complete a step of")
+        if step.id in current.playbook:
+            return Completion(self.checklist_of(current).steps[number - 1], False, [])
+        health = self._snapshots.health()
+        now = self._clock.now()
+        if health.status in BLOCKING_HEALTH:
+            reasons = "; ".join(health.reasons) or "no reason given"
+            self._audit.append(
+                AuditEvent(
+                    event="GO_STEP_BLOCKED",
+                    actor=actor,
+                    channel=channel,
+                    session_id=current.id,
+                    data={"step": step.id, "status": health.status, "reasons": health.reasons},
+                ),
+                now,
+            )
+            raise StepBlocked(
+                f"Step {number} ({step.title}) was not completed: health is "
+                f"{health.status} ({reasons})."
+            )
+        with self._uow.transaction():
+            current = self._required(channel, "complete a step of")
+            newly = step.id not in current.playbook
+            if newly:
                 self._audit.append(
                     AuditEvent(
-                        event="GO_STEP_BLOCKED",
+                        event="GO_STEP_COMPLETE",
                         actor=actor,
                         channel=channel,
-                        data={"step": step.id, "status": health.status, "reasons": health.reasons},
+                        session_id=current.id,
+                        data={"step": step.id, "number": number, "notes": text},
                     ),
                     now,
                 )
-                raise StepBlocked(
-                    f"Step {number} ({step.title}) was not completed: health is "
-                    f"{health.status} ({reasons})."
+                done = StepCompletion(completed_at_utc=now, completed_by=actor, notes=text)
+                current = current.model_copy(
+                    update={"playbook": {**current.playbook, step.id: done}}
                 )
-            with self._uow.transaction():
-                if step.id not in self._progress.load().completed:
-                    self._audit.append(
-                        AuditEvent(
-                            event="GO_STEP_COMPLETE",
-                            actor=actor,
-                            channel=channel,
-                            data={"step": step.id, "number": number, "notes": text},
-                        ),
-                        now,
-                    )
-                    completion = StepCompletion(
-                        completed_at_utc=now, completed_by=actor, notes=text
-                    )
-                    newly = self._progress.mark_done(step.id, completion) is None
-        return self.checklist().steps[number - 1], newly
+                self._store.replace(current)
+        checklist = self.checklist_of(current)
+        skipped = [item.number for item in checklist.steps[: number - 1] if not item.done]
+        return Completion(checklist.steps[number - 1], newly, skipped if newly else [])
 
-    def reset(self, actor: str, channel: str | None = None) -> Checklist:
-        """Clear every completion (an admin's action: the edge authorizes it)."""
+    def reopen(self, ref: str, actor: str, channel: str | None = None) -> ChecklistItem:
+        """Take back a completion made by mistake (audited as GO_STEP_REOPENED)."""
+        number, step = self.resolve(ref)
         with self._uow.transaction():
+            current = self._required(channel, "reopen a step of")
+            earlier = current.playbook.get(step.id)
+            if earlier is None:
+                raise InvalidInput(f"Step {number} ({step.title}) is not done: nothing to reopen.")
             self._audit.append(
-                AuditEvent(event="GO_PLAYBOOK_RESET", actor=actor, channel=channel),
+                AuditEvent(
+                    event="GO_STEP_REOPENED",
+                    actor=actor,
+                    channel=channel,
+                    session_id=current.id,
+                    data={"step": step.id, "number": number, "was_done_by": earlier.completed_by},
+                ),
                 self._clock.now(),
             )
-            self._progress.reset()
-        return self.checklist()
+            run = {key: value for key, value in current.playbook.items() if key != step.id}
+            current = current.model_copy(update={"playbook": run})
+            self._store.replace(current)
+        return self.checklist_of(current).steps[number - 1]
+
+    def reset(self, actor: str, channel: str | None = None) -> Checklist:
+        """Clear the active run (an admin's action: the edge authorizes it)."""
+        with self._uow.transaction():
+            current = self._required(channel, "reset the playbook of")
+            self._audit.append(
+                AuditEvent(
+                    event="GO_PLAYBOOK_RESET", actor=actor, channel=channel, session_id=current.id
+                ),
+                self._clock.now(),
+            )
+            current = current.model_copy(update={"playbook": {}})
+            self._store.replace(current)
+        return self.checklist_of(current)
+
+    def adopt_legacy_progress(self) -> None:
+        """Upgrading from one global `go_progress.json` (or `gobot_progress`): its completions
+        join the run of the session active now, once; with none active they are archived."""
+        with self._uow.transaction():
+            legacy = self._uow.progress.load()
+            if not legacy.completed:
+                return
+            current = self._store.latest()
+            if current is not None and current.active:
+                merged = {**legacy.completed, **current.playbook}
+                self._store.replace(current.model_copy(update={"playbook": merged}))
+            self._uow.progress.archive()
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A completed step, whether this call completed it, and the earlier steps still open."""
+
+    item: ChecklistItem
+    newly: bool
+    skipped: list[int]

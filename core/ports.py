@@ -14,7 +14,6 @@ from core.models import (
     GoSession,
     MessageRef,
     PlaybookProgress,
-    StepCompletion,
 )
 from core.outbox import Failed, OutboxItem, SendResult
 
@@ -72,13 +71,14 @@ class NullDeliverer:
 
 
 class ProgressStore(Protocol):
+    """The global playbook progress of gobot before runs were per session: read once at
+    upgrade, then archived."""
+
     def load(self) -> PlaybookProgress: ...
 
-    def mark_done(self, step_id: str, completion: StepCompletion) -> StepCompletion | None:
-        """Record a completion; return the earlier one instead if the step was already done."""
+    def archive(self) -> None:
+        """Set the progress aside (kept, no longer read)."""
         ...
-
-    def reset(self) -> None: ...
 
 
 class AuditLog(Protocol):

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 WRITES = ("write", "pwrite", "replace", "fsync", "ftruncate", "truncate", "unlink", "makedirs")
+FULL_DISK = ("write", "pwrite", "fsync")  # what a full disk fails (freeing space still works)
 
 
 class FaultyOs:

@@ -112,9 +112,10 @@ def register(app: App, interactions: Interactions, services: Services, work: Ord
             return
 
         def publish() -> None:
+            latest = services.sessions.latest()
             view = views.home_view(
-                services.sessions.latest(),
-                services.playbook.checklist(),
+                latest,
+                services.playbook.checklist_of(latest if latest.active else None),
                 services.sessions.history(5),
             )
             client.views_publish(user_id=str(event["user"]), view=view)

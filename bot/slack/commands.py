@@ -176,24 +176,40 @@ def _session(services: Services, call: Invocation) -> Blocks:
 
 
 def _checklist(services: Services, call: Invocation) -> Blocks:
-    return views.checklist_message(services.playbook.checklist())
+    return views.checklist_message(services.playbook.checklist(call.channel))
 
 
 def _next(services: Services, call: Invocation) -> Blocks:
-    return views.next_step_message(services.playbook.next_step())
+    return views.next_step_message(services.playbook.next_step(call.channel))
 
 
 def _complete(services: Services, call: Invocation) -> Blocks:
     step, _, notes = call.args.partition(" ")
     if not step:
         raise InvalidInput("Usage: `/go-complete <step> [notes]`, e.g. `/go-complete 3 done`.")
-    item, newly = services.playbook.complete(step, call.user, notes, call.channel)
+    done = services.playbook.complete(step, call.user, notes, call.channel)
+    item = done.item
     title = f"*{item.number}. {safe(item.title, 150)}*"
-    if not newly:
+    if not done.newly:
         return views.text_message(f"Step {title} was already done.")
-    nxt = services.playbook.next_step()
+    order = ""
+    if done.skipped:
+        open_steps = ", ".join(str(number) for number in done.skipped)
+        order = f" (step {item.number} done before step{'s' if len(done.skipped) > 1 else ''} "
+        order += f"{open_steps})"
+    nxt = services.playbook.next_step(call.channel)
     after = f" Next: *{nxt.step.number}. {safe(nxt.step.title, 150)}*." if nxt.step else ""
-    return views.text_message(f":white_check_mark: Step {title} done.{after}")
+    return views.text_message(f":white_check_mark: Step {title} done{order}.{after}")
+
+
+def _reopen(services: Services, call: Invocation) -> Blocks:
+    step = call.args.strip()
+    if not step:
+        raise InvalidInput("Usage: `/go reopen <step>`, e.g. `/go reopen 3`.")
+    item = services.playbook.reopen(step, call.user, call.channel)
+    return views.text_message(
+        f":leftwards_arrow_with_hook: Step *{item.number}. {safe(item.title, 150)}* is open again."
+    )
 
 
 def _history(services: Services, call: Invocation) -> Blocks:
@@ -205,7 +221,9 @@ def _history(services: Services, call: Invocation) -> Blocks:
 
 def _reset(services: Services, call: Invocation) -> Blocks:
     checklist = services.playbook.reset(call.user, call.channel)
-    return views.text_message(f"Playbook reset: {checklist.completed}/{checklist.total} done.")
+    return views.text_message(
+        f"The session's playbook run is reset: {checklist.completed}/{checklist.total} done."
+    )
 
 
 def _help(services: Services, call: Invocation) -> Blocks:
@@ -259,6 +277,17 @@ COMMANDS: tuple[Command, ...] = (
         limited=True,
     ),
     Command(
+        "reopen",
+        "reopen <step>",
+        "open a step completed by mistake again",
+        _reopen,
+        "operator",
+        "reopen playbook steps",
+        "Not reopened",
+        limited=True,
+        reach="umbrella",
+    ),
+    Command(
         "history",
         f"history [n ≤ {MAX_SLACK_HISTORY}]",
         "show the last ended GO sessions",
@@ -267,7 +296,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "reset",
         "reset",
-        "clear playbook progress (admins)",
+        "clear the session's playbook run (admins: GOBOT_ADMINS)",
         _reset,
         "admin",
         "reset the playbook",

@@ -240,10 +240,14 @@ def _step_line(item: ChecklistItem) -> str:
 
 
 def _checklist_blocks(checklist: Checklist) -> list[Block]:
-    return [
-        _section(f"*Launch playbook* — {checklist.completed}/{checklist.total} done"),
-        _section("\n".join(_step_line(item) for item in checklist.steps)),
-    ]
+    if checklist.session_active:
+        head = f"*Launch playbook* — {checklist.completed}/{checklist.total} done"
+    else:
+        head = (
+            "*Launch playbook* — no active GO session: each session runs these steps afresh "
+            "(start one with `/go-start`)"
+        )
+    return [_section(head), _section("\n".join(_step_line(item) for item in checklist.steps))]
 
 
 def checklist_message(checklist: Checklist) -> list[dict[str, Any]]:
@@ -251,6 +255,10 @@ def checklist_message(checklist: Checklist) -> list[dict[str, Any]]:
 
 
 def next_step_message(nxt: NextStep) -> list[dict[str, Any]]:
+    if not nxt.session_active:
+        return text_message(
+            "No active GO session: the playbook runs with a session. Start one with `/go-start`."
+        )
     if nxt.step is None:
         return text_message(f":tada: All {nxt.total} playbook steps are done.")
     step = nxt.step

@@ -111,11 +111,11 @@ def mount_rest(api: FastAPI, services: Services, settings: Settings) -> None:
 
     @router.get("/checklist", response_model=Checklist)
     def checklist() -> Checklist:
-        return services.playbook.checklist()
+        return services.playbook.checklist(settings.channel)
 
     @router.get("/next_step", response_model=NextStep)
     def next_step() -> NextStep:
-        return services.playbook.next_step()
+        return services.playbook.next_step(settings.channel)
 
     @router.post(
         "/complete",
@@ -123,8 +123,7 @@ def mount_rest(api: FastAPI, services: Services, settings: Settings) -> None:
         responses={404: {"model": ErrorBody, "description": "no such step"}},
     )
     def complete(body: CompleteBody) -> ChecklistItem:
-        item, _ = services.playbook.complete(body.step, actor, body.notes, settings.channel)
-        return item
+        return services.playbook.complete(body.step, actor, body.notes, settings.channel).item
 
     api.include_router(router)
 

@@ -31,21 +31,22 @@ def test_migrate_copies_everything_once(
     for channel in ("C1", "C2"):
         source.sessions.start("U1", channel, f"first in {channel}")
         source.sessions.end("U2", channel, "done")
-    active = source.sessions.start("U3", "C1", "still open").session
-    source.playbook.complete("1", "U1", "ok")
-    source.playbook.complete("canary", "U2")
+    source.sessions.start("U3", "C1", "still open")
+    source.playbook.complete("1", "U1", "ok", channel="C1")
+    source.playbook.complete("canary", "U2", channel="C1")
+    active = source.sessions.get("C1")  # its playbook run travels with it
     url = str(store_settings["database_url"])
 
     result = migrate(green, url)
     assert result.returncode == 0, result.stderr
-    assert "copied 3 sessions, 2 playbook steps" in result.stdout
+    assert "copied 3 sessions, 0 playbook steps" in result.stdout  # no legacy progress
 
     target = make_services(session_scope="channel")
-    assert target.sessions.get("C1") == active
+    assert target.sessions.get("C1") == active and len(active.playbook) == 2
     assert [s.id for s in target.sessions.active()] == [active.id]
     for channel in ("C1", "C2"):
         assert target.sessions.history(10, channel) == source.sessions.history(10, channel)
-    assert target.playbook.checklist() == source.playbook.checklist()
+    assert target.playbook.checklist("C1") == source.playbook.checklist("C1")
     assert audit_records(target) == audit_records(source)
     verification = target.audit.verify()
     assert verification.ok and verification.records == len(audit_records(source))

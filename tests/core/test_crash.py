@@ -42,7 +42,7 @@ from core.stores.json import datadir
 from core.stores.json.outbox import JsonOutbox
 from core.stores.json.sessions import JsonSessionStore
 from tests.conftest import FakeClock, json_only, write_json
-from tests.faults import FaultyOs, fail_with, kill_self
+from tests.faults import FULL_DISK, FaultyOs, fail_with, kill_self
 
 pytestmark = pytest.mark.slow
 
@@ -335,7 +335,7 @@ def test_sigkill_at_random_moments_keeps_every_change_whole(
 def test_a_full_disk_during_start_changes_nothing_and_a_retry_works(
     services: Services, data_dir: Path, faulty_os: Callable[[FaultyOs], None]
 ) -> None:
-    faulty_os(FaultyOs(1, fail_with(errno.ENOSPC), every=True))
+    faulty_os(FaultyOs(1, fail_with(errno.ENOSPC), every=True, names=FULL_DISK))
     with pytest.raises(StoreUnavailable, match="the data disk is full") as failed:
         services.sessions.start("U1", "C1", "launch")
     assert not failed.value.kept

@@ -87,8 +87,8 @@ def test_the_audit_chain_in_the_database_detects_tampering(
 ) -> None:
     services = make_services()
     services.sessions.start("U1", "C1", "")
-    services.sessions.end("U1", "C1", "")
     services.playbook.complete("1", "U1")
+    services.sessions.end("U1", "C1", "")
     assert services.audit.verify().ok
     with psycopg.connect(url_of(store_settings), autocommit=True) as db:
         db.execute(tamper)

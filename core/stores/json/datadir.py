@@ -428,9 +428,10 @@ class DataDir:
                     _remove(self.root / rel)  # it did not exist before (or held nothing)
         try:
             os.ftruncate(self._fd, start)
-            os.fsync(self._fd)
         except OSError:
             return False
+        with contextlib.suppress(OSError):  # once cut, no reader of this boot replays it;
+            os.fsync(self._fd)  # the next commit's fsync makes the cut durable too
         return True
 
     @staticmethod

@@ -1,4 +1,5 @@
-"""`go_progress.json`: playbook completions, in the data directory's unit of work."""
+"""`go_progress.json`: the global playbook progress of gobot before runs were per session, read
+once at upgrade and then archived as `go_progress.archived.json`."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from core.errors import StoreCorrupted
-from core.models import PlaybookProgress, StepCompletion
+from core.models import PlaybookProgress
 from core.stores.json.datadir import DataDir, data_dir
 
 PROGRESS_FILE = "go_progress.json"
+ARCHIVED_FILE = "go_progress.archived.json"
 
 
 class JsonProgressStore:
@@ -28,16 +30,9 @@ class JsonProgressStore:
         except ValidationError as exc:
             raise StoreCorrupted(f"{PROGRESS_FILE} does not hold valid playbook progress") from exc
 
-    def mark_done(self, step_id: str, completion: StepCompletion) -> StepCompletion | None:
+    def archive(self) -> None:
         with self._dd.transaction():
-            progress = self.load()
-            earlier = progress.completed.get(step_id)
-            if earlier is not None:
-                return earlier
-            progress.completed[step_id] = completion
-            self._dd.write_json(self._path, progress.model_dump(mode="json"))
-            return None
-
-    def reset(self) -> None:
-        with self._dd.transaction():
-            self._dd.write_json(self._path, PlaybookProgress().model_dump(mode="json"))
+            raw = self._dd.read_json(self._path)
+            if raw is not None:
+                self._dd.write_json(self._dd.root / ARCHIVED_FILE, raw)
+                self._dd.delete(self._path)

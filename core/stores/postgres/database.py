@@ -21,7 +21,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from core.audit import GENESIS
 from core.errors import StoreCorrupted, StoreUnavailable
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MIGRATION_LOCK = 7_204_112  # pg_advisory_xact_lock key: one migrator at a time
 MIGRATIONS: dict[int, str] = {
     1: f"""
@@ -71,6 +71,11 @@ MIGRATIONS: dict[int, str] = {
     3: """
     CREATE TABLE gobot_requests (key text PRIMARY KEY, until timestamptz NOT NULL);
     CREATE INDEX gobot_requests_until ON gobot_requests (until);
+    """,
+    4: """
+    CREATE TABLE gobot_progress_archive (
+        archived_at timestamptz NOT NULL DEFAULT now(), data jsonb NOT NULL
+    );
     """,
 }
 

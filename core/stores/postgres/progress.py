@@ -1,4 +1,6 @@
-"""Playbook completions in `gobot_progress`, one row per completed step."""
+"""`gobot_progress`: the global playbook progress of gobot before runs were per session (one
+row per completed step), read once at upgrade and then archived in `gobot_progress_archive`.
+`mark_done` serves `gobot migrate`, which copies a JSON data dir's legacy progress."""
 
 from __future__ import annotations
 
@@ -35,6 +37,10 @@ class PgProgressStore:
             ).fetchone()
             return None if row is None else StepCompletion.model_validate(row["data"])
 
-    def reset(self) -> None:
+    def archive(self) -> None:
         with self._db.transaction() as db:
+            db.execute(
+                "INSERT INTO gobot_progress_archive (data) SELECT jsonb_object_agg(step_id, data) "
+                "FROM gobot_progress HAVING count(*) > 0"
+            )
             db.execute("DELETE FROM gobot_progress")

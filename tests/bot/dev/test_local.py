@@ -84,7 +84,9 @@ def test_an_unknown_command_is_answered_at_once_with_the_list(tmp_path: Path) ->
 
 
 def test_the_demo_starts_healthy_and_health_can_be_set(tmp_path: Path) -> None:
-    result = local(tmp_path, stdin='/go-complete 1\nhealth red "db lag"\n/go-complete 2\n')
+    result = local(
+        tmp_path, stdin='/go-start\n/go-complete 1\nhealth red "db lag"\n/go-complete 2\n'
+    )
     out = result.stdout
     assert "Step *1. Confirm cone band and health* done" in out
     assert "(health is now red: db lag)" in out

@@ -14,7 +14,7 @@ import pytest
 from bot.dev.fake_slack import FakeSlack
 from tests.bot.conftest import SlackHarness, block_text, posts, signed_headers
 from tests.conftest import FakeClock, write_json
-from tests.faults import FaultyOs, fail_with
+from tests.faults import FULL_DISK, FaultyOs, fail_with
 
 
 def audit_events(data_dir: Path) -> list[dict[str, object]]:
@@ -107,8 +107,8 @@ def test_stale_end_button_does_not_end_a_newer_session(slack: SlackHarness) -> N
     ("command", "text", "expected"),
     [
         ("/go-session", "", "No GO session yet"),
-        ("/go-checklist", "", "Launch playbook* — 0/9 done"),
-        ("/go-next", "", "Next step 1/9:* Confirm cone band and health"),
+        ("/go-checklist", "", "no active GO session: each session runs these steps afresh"),
+        ("/go-next", "", "No active GO session: the playbook runs with a session"),
         ("/go-history", "", "No ended GO sessions yet"),
         ("/go", "help", "/go start [notes]"),
         ("/go", "", "gobot commands"),
@@ -123,10 +123,10 @@ def test_read_commands(slack: SlackHarness, command: str, text: str, expected: s
     [
         ("start notes here", "GO session started"),
         ("session", "No GO session yet"),
-        ("checklist", "0/9 done"),
-        ("next", "Next step 1/9"),
+        ("checklist", "no active GO session"),
+        ("next", "No active GO session"),
         ("history 3", "No ended GO sessions"),
-        ("complete 1 ok", "Step *1. Confirm cone band and health* done"),
+        ("complete 1 ok", "no active GO session to complete a step of"),
         ("HELP", "gobot commands"),
     ],
 )
@@ -160,6 +160,9 @@ def test_bad_arguments_get_a_short_usage_message(
 
 
 def test_complete_next_and_checklist_flow(slack: SlackHarness, data_dir: Path) -> None:
+    slack.run("/go-start", "launch")
+    assert "Next step 1/9:* Confirm cone band and health" in slack.run("/go-next")
+    assert "0/9 done" in slack.run("/go-checklist")
     assert "Next: *2. Freeze unrelated changes*" in slack.run("/go-complete", "1 looks good")
     assert "already done" in slack.run("/go-complete", "health")
     assert "1/9 done" in slack.run("/go-checklist")
@@ -210,9 +213,9 @@ def test_operators_only_and_denials_are_audited(
     assert denied["event"] == "GO_COMMAND_DENIED" and denied["actor"] == "U2"
     assert "No GO session yet" in slack.run("/go-session", user="U2")
     assert "GO session started" in slack.run("/go-start", "", user="U1")
-    assert "GO session ended" in slack.run("/go-end", "", user="UADMIN")
     assert "Only gobot admins may reset the playbook" in slack.run("/go", "reset", user="U1")
-    assert "Playbook reset" in slack.run("/go", "reset", user="UADMIN")
+    assert "playbook run is reset" in slack.run("/go", "reset", user="UADMIN")
+    assert "GO session ended" in slack.run("/go-end", "", user="UADMIN")
 
 
 def test_user_groups_are_resolved_through_the_web_api_and_cached(
@@ -319,7 +322,7 @@ def test_every_ack_is_immediate_while_a_burst_of_starts_waits_on_hanging_sources
 def test_unexpected_error_gets_an_id_not_a_stack_trace(
     slack: SlackHarness, data_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    (data_dir / "go_progress.json").mkdir()
+    (data_dir / "go_session.json").mkdir()
     reply = slack.run("/go-checklist")
     assert "Something went wrong (error id `" in reply
     assert "Traceback" not in reply and "IsADirectoryError" not in reply
@@ -412,7 +415,7 @@ def test_other_channels_do_not_wait(
 def test_a_full_disk_is_told_to_the_operator_and_a_retry_works(
     slack: SlackHarness, faulty_os: Callable[[object], None]
 ) -> None:
-    faulty_os(FaultyOs(1, fail_with(errno.ENOSPC), every=True))
+    faulty_os(FaultyOs(1, fail_with(errno.ENOSPC), every=True, names=FULL_DISK))
     reply = slack.run("/go-start", "launch")
     assert "Not started: the data disk is full. Nothing changed" in reply
     assert "Nothing was lost" not in reply and "/tmp" not in reply
@@ -420,3 +423,17 @@ def test_a_full_disk_is_told_to_the_operator_and_a_retry_works(
     assert not slack.services.sessions.get().active and posts(slack.fake) == []
     assert "GO session started; snapshot posted" in slack.run("/go-start", "launch")
     assert len(posts(slack.fake)) == 1
+
+
+def test_steps_out_of_order_are_said_plainly_and_a_step_can_be_reopened(
+    slack: SlackHarness, data_dir: Path
+) -> None:
+    assert "no active GO session to complete" in slack.run("/go-complete", "1")
+    slack.run("/go-start", "launch")
+    assert "done (step 3 done before steps 1, 2)" in slack.run("/go-complete", "3")
+    assert "is open again" in slack.run("/go", "reopen 3")
+    assert "0/9 done" in slack.run("/go-checklist")
+    assert audit_events(data_dir)[-1]["event"] == "GO_STEP_REOPENED"
+    slack.run("/go-end", "done")
+    slack.run("/go-start", "again")
+    assert "0/9 done" in slack.run("/go-checklist")  # each session runs it afresh

@@ -69,8 +69,14 @@ def test_start_and_end_over_rest(rest: SlackHarness, data_dir: Path) -> None:
 
 
 def test_playbook_over_rest(rest: SlackHarness, green: Path) -> None:
+    status, template = call(rest, "GET", "checklist")
+    assert status == 200 and template["total"] == 9 and template["session_active"] is False
+    status, refused = call(rest, "POST", "complete", {"step": "1"})
+    assert status == 409 and "no active GO session" in str(refused["detail"])
+    call(rest, "POST", "start_session", {"notes": "launch"})
     status, checklist = call(rest, "GET", "checklist")
     assert status == 200 and checklist["total"] == 9 and len(checklist["steps"]) == 9  # type: ignore[arg-type]
+    assert checklist["session_active"] is True and checklist["completed"] == 0
     assert call(rest, "GET", "next_step")[1]["step"]["number"] == 1  # type: ignore[index]
     status, item = call(rest, "POST", "complete", {"step": "1", "notes": "ok"})
     assert status == 200 and item["done"] is True and item["completed_by"] == "ops-pipeline"
