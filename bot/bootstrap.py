@@ -161,7 +161,8 @@ def build_runtime(
     metrics = Metrics()
     client = make_client(token, settings.slack_api_url, metrics, timeout)
     posting = make_client(token, settings.slack_api_url, metrics, timeout, wait_on_rate_limit=False)
-    services = build_services(settings, clock=clock, transport=SlackTransport(posting))
+    transport = SlackTransport(posting, load_steps(settings.data_dir))
+    services = build_services(settings, clock=clock, transport=transport)
     services.playbook.adopt_legacy_progress()  # an upgraded data dir's one global progress
     metrics.watch(services.outbox.depth, lambda: len(services.sessions.active()))
     secret = settings.slack_signing_secret

@@ -257,14 +257,15 @@ class LocalBot:
                 self._say("[#local] (the session's post was made in an earlier run: not updated)")
 
     def _show(self, where: str, params: dict[str, Any]) -> None:
-        texts = [_plain(t) for t in block_texts(params.get("blocks") or [])]
+        blocks = params.get("blocks") or []
+        texts = [_plain(t) for t in block_texts([b for b in blocks if b.get("type") != "actions"])]
         buttons = [
             element
-            for block in params.get("blocks") or []
+            for block in blocks
             if block.get("type") == "actions"
             for element in block.get("elements", [])
         ]
-        lines = [t for t in texts if t not in {_plain(block_texts(b)[0]) for b in buttons}]
+        lines = texts
         if not lines and isinstance(params.get("text"), str):
             lines = [_plain(params["text"])]
         out = [f"[{where}]"] + [f"  {line}" for t in lines for line in t.splitlines()]
@@ -272,7 +273,7 @@ class LocalBot:
             if buttons:
                 self._buttons = []
             for element in buttons:
-                label = _plain(block_texts(element)[0])
+                label = _plain(str(element["text"]["text"]))
                 self._buttons.append(Button(label, element["action_id"], element.get("value", "")))
                 out.append(f"  ({len(self._buttons)}) {label}")
             self._write("\n".join(out) + "\n")

@@ -59,10 +59,11 @@ def _sample(active: bool) -> GoSession:
 
 def preview_blocks(kind: str) -> list[dict[str, Any]]:
     if kind == "start":
-        return views.snapshot_message(_sample(active=True))
+        return views.snapshot_message(_sample(active=True), DEFAULT_STEPS)
     if kind == "end":
-        return views.snapshot_message(_sample(active=False)) + views.summary_message(
-            _sample(active=False)
+        ended = _sample(active=False)
+        return views.snapshot_message(ended, DEFAULT_STEPS) + views.summary_message(
+            ended, DEFAULT_STEPS
         )
     if kind == "reminder":
         return views.reminder_message(
@@ -73,7 +74,8 @@ def preview_blocks(kind: str) -> list[dict[str, Any]]:
                 escalate=False,
                 band="C",
                 status="red",
-            )
+            ),
+            DEFAULT_STEPS,
         )
     if kind == "checklist":
         items = [

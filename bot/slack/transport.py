@@ -9,7 +9,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 from urllib.error import URLError
 
@@ -25,7 +25,7 @@ from slack_sdk.webhook import WebhookClient
 from bot.observability import MeteredWebClient, Metrics
 from bot.slack import views
 from bot.slack.mrkdwn import safe
-from core.models import GoSession, MessageRef
+from core.models import GoSession, MessageRef, PlaybookStep
 from core.outbox import DriftPayload, Failed, OutboxItem, ReminderPayload, SendResult, Sent
 
 log = logging.getLogger("gobot.slack")
@@ -181,8 +181,10 @@ class SlackTransport:
     """Renders an outbox item and sends it: the snapshot to the channel, the end as an update
     of that post, everything else in its thread."""
 
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, steps: Sequence[PlaybookStep]) -> None:
+        """`steps`: the playbook, for the progress messages show."""
         self._client = client
+        self._steps = steps
 
     def send(self, item: OutboxItem, thread: MessageRef | None) -> SendResult:
         session = item.data.session
@@ -206,11 +208,17 @@ class SlackTransport:
             return Failed(error="no channel to post to (set GOBOT_CHANNEL)", permanent=True)
         extra: dict[str, Any] = {}
         if item.kind == "snapshot":
-            text, blocks = views.snapshot_text(session), views.snapshot_message(session)
+            text, blocks = (
+                views.snapshot_text(session),
+                views.snapshot_message(session, self._steps),
+            )
         elif item.kind == "ended":
-            text, blocks = "GO session ended", views.summary_message(session)
+            text, blocks = "GO session ended", views.summary_message(session, self._steps)
         elif isinstance(item.data, ReminderPayload):
-            text, blocks = views.reminder_text(item.data), views.reminder_message(item.data)
+            text, blocks = (
+                views.reminder_text(item.data),
+                views.reminder_message(item.data, self._steps),
+            )
             if thread is not None:  # a broadcast needs a thread to broadcast from
                 extra["reply_broadcast"] = item.data.escalate
         elif isinstance(item.data, DriftPayload):
@@ -238,7 +246,7 @@ class SlackTransport:
                 channel=post.channel,
                 ts=post.ts,
                 text=views.snapshot_text(session),
-                blocks=views.snapshot_message(session),
+                blocks=views.snapshot_message(session, self._steps),
             )
         except SlackApiError as exc:
             error = exc.response.get("error")

@@ -4,6 +4,7 @@ built with `slack_sdk.models.blocks`, whose `to_dict()` validates Block Kit's li
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,17 +12,19 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    ConfirmObject,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
     MarkdownTextObject,
+    PlainTextObject,
     SectionBlock,
 )
 
 from bot.slack.mrkdwn import HEADER_LIMIT, fit, safe, who
 from core.clock import format_utc
 from core.durations import format_duration
-from core.models import Checklist, ChecklistItem, GoSession, NextStep, Snapshot
+from core.models import Checklist, ChecklistItem, GoSession, NextStep, PlaybookStep, Snapshot
 from core.outbox import DriftPayload, ReminderPayload
 
 MAX_MESSAGE_BLOCKS = 50
@@ -101,7 +104,20 @@ def _snapshot_blocks(snapshot: Snapshot) -> list[Block]:
     return blocks
 
 
-def snapshot_message(session: GoSession) -> list[dict[str, Any]]:
+def playbook_progress(session: GoSession, steps: Sequence[PlaybookStep]) -> str:
+    """How far the session's playbook run got: `3/9 steps`, the next one, what was skipped."""
+    done = [step.id in session.playbook for step in steps]
+    line = f"*Playbook:* {sum(done)}/{len(steps)} steps"
+    open_numbers = [number for number, finished in enumerate(done, start=1) if not finished]
+    if not open_numbers:
+        return line + ", all done"
+    if session.active:
+        step = steps[open_numbers[0] - 1]
+        return line + f", next: *{open_numbers[0]}. {safe(step.title, 150)}*"
+    return line + f"; not done: {', '.join(str(number) for number in open_numbers)}"
+
+
+def snapshot_message(session: GoSession, steps: Sequence[PlaybookStep]) -> list[dict[str, Any]]:
     """The channel post of a session: live with an End button, or ended without one."""
     if session.snapshot is None:
         raise ValueError("a session without a snapshot has nothing to post")
@@ -112,8 +128,9 @@ def snapshot_message(session: GoSession) -> list[dict[str, Any]]:
     blocks.append(
         _context(f"Started by {who(session.started_by)} at {when(session.started_at_utc)}")
     )
+    blocks.append(_context(playbook_progress(session, steps)))
     if session.active:
-        blocks.append(_session_actions(session, "go_session_actions"))
+        blocks.append(_session_actions(session, "go_session_actions", steps))
     else:
         duration = format_duration(timedelta(seconds=session.duration_seconds or 0))
         blocks.append(
@@ -124,11 +141,31 @@ def snapshot_message(session: GoSession) -> list[dict[str, Any]]:
     return to_dicts(blocks)
 
 
-def _session_actions(session: GoSession, block_id: str) -> ActionsBlock:
-    """End session, and Snooze reminders for 30m / 1h / 2h."""
+def _session_actions(
+    session: GoSession, block_id: str, steps: Sequence[PlaybookStep]
+) -> ActionsBlock:
+    """End session (behind a confirm dialog saying how many steps are still open), and Snooze
+    reminders for 30m / 1h / 2h."""
+    still_open = sum(step.id not in session.playbook for step in steps)
     buttons = [
         ButtonElement(
-            text="End session", action_id=END_ACTION, value=session.id or "", style="danger"
+            text="End session",
+            action_id=END_ACTION,
+            value=session.id or "",
+            style="danger",
+            confirm=ConfirmObject(
+                title="End the GO session?",
+                text=PlainTextObject(
+                    text=(
+                        f"{still_open} of {len(steps)} playbook steps are still open."
+                        if still_open
+                        else "Every playbook step is done."
+                    )
+                ),
+                confirm="End session",
+                deny="Keep it open",
+                style="danger",
+            ),
         ),
         *(
             ButtonElement(text=f"Snooze {label}", action_id=action, value=session.id or "")
@@ -149,8 +186,11 @@ def _drift_between(
     return safe(", ".join(parts)) if parts else "no drift (band and health unchanged)"
 
 
-def reminder_message(reminder: ReminderPayload) -> list[dict[str, Any]]:
-    """A reminder in the snapshot's thread: who, how long, drift since the start."""
+def reminder_message(
+    reminder: ReminderPayload, steps: Sequence[PlaybookStep]
+) -> list[dict[str, Any]]:
+    """A reminder in the snapshot's thread: who, how long, drift since the start, the
+    playbook's progress."""
     session = reminder.session
     elapsed = format_duration(timedelta(seconds=reminder.elapsed_seconds))
     lead = ":rotating_light: *Escalation:* " if reminder.escalate else ":alarm_clock: "
@@ -158,8 +198,10 @@ def reminder_message(reminder: ReminderPayload) -> list[dict[str, Any]]:
         f"{lead}{who(session.started_by)}, this GO session has been open for *{elapsed}* "
         f"(reminder {reminder.number}).\n*Since the start:* "
         + _drift_between(session.cone_band, session.status, reminder.band, reminder.status)
+        + "\n"
+        + playbook_progress(session, steps)
     )
-    return to_dicts([_section(text), _session_actions(session, "go_reminder_actions")])
+    return to_dicts([_section(text), _session_actions(session, "go_reminder_actions", steps)])
 
 
 def reminder_text(reminder: ReminderPayload) -> str:
@@ -191,12 +233,13 @@ def drift(session: GoSession) -> str:
     return _drift_between(start.cone.band, start.status.status, end.cone.band, end.status.status)
 
 
-def summary_message(session: GoSession) -> list[dict[str, Any]]:
+def summary_message(session: GoSession, steps: Sequence[PlaybookStep]) -> list[dict[str, Any]]:
     """The thread reply when a session ends."""
     duration = format_duration(timedelta(seconds=session.duration_seconds or 0))
     lines = [
         f"*Session ended* by {who(session.ended_by)} after *{duration}*.",
         f"*Drift:* {drift(session)}",
+        playbook_progress(session, steps),
     ]
     if session.end_notes:
         lines.append(f"*End notes*\n{safe(session.end_notes, 2500)}")

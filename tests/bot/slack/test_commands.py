@@ -437,3 +437,41 @@ def test_steps_out_of_order_are_said_plainly_and_a_step_can_be_reopened(
     slack.run("/go-end", "done")
     slack.run("/go-start", "again")
     assert "0/9 done" in slack.run("/go-checklist")  # each session runs it afresh
+
+
+def test_posts_show_the_playbook_and_end_asks_first(
+    make_harness: Callable[..., SlackHarness], clock: FakeClock
+) -> None:
+    slack = make_harness(remind_after="1m", watch_every="24h")
+    slack.run("/go-start", "launch")
+    post = posts(slack.fake)[0]
+    assert "Playbook:* 0/9 steps, next: *1. Confirm cone band and health*" in block_text(
+        post.params
+    )
+    end = next(
+        element
+        for block in post.params["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["action_id"] == "go_end_session"
+    )
+    assert end["confirm"]["text"]["text"] == "9 of 9 playbook steps are still open."
+    slack.run("/go-complete", "1")
+    slack.run("/go-complete", "3")
+    clock.advance(timedelta(minutes=2))
+    slack.tick()
+    reminder = posts(slack.fake)[-1]
+    assert "Playbook:* 2/9 steps, next: *2. Freeze unrelated changes*" in block_text(
+        reminder.params
+    )
+    reminder_end = next(
+        element
+        for block in reminder.params["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["action_id"] == "go_end_session"
+    )
+    assert reminder_end["confirm"]["text"]["text"] == "7 of 9 playbook steps are still open."
+    slack.run("/go-end", "done")
+    summary = block_text(posts(slack.fake)[-1].params)
+    assert "Playbook:* 2/9 steps; not done: 2, 4, 5, 6, 7, 8, 9" in summary

@@ -20,11 +20,15 @@ from core.models import (
     GoSession,
     HealthStatus,
     NextStep,
+    PlaybookStep,
     Snapshot,
 )
 from tests.bot.conftest import SlackHarness, block_text
 
 ENTITY = re.compile(r"&(amp|lt|gt);")
+WORST_STEPS = tuple(
+    PlaybookStep(id=f"s{n}", title=("<!here> & " * 20)[:150]) for n in range(60)
+)  # a long playbook, step titles full of markup
 HUGE = "<!channel> & " * 400
 
 
@@ -90,9 +94,9 @@ def check_escaped(text: str, allowed_mentions: tuple[str, ...] = ()) -> None:
 
 def test_every_message_respects_block_kit_limits_with_worst_case_content() -> None:
     messages: list[Callable[[], list[dict[str, Any]]]] = [
-        lambda: views.snapshot_message(worst_session(True)),
-        lambda: views.snapshot_message(worst_session(False)),
-        lambda: views.summary_message(worst_session(False)),
+        lambda: views.snapshot_message(worst_session(True), WORST_STEPS),
+        lambda: views.snapshot_message(worst_session(False), WORST_STEPS),
+        lambda: views.summary_message(worst_session(False), WORST_STEPS),
         lambda: views.session_status(worst_session(True)),
         lambda: views.session_status(worst_session(False)),
         lambda: views.checklist_message(checklist()),
