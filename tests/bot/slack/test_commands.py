@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -439,6 +440,13 @@ def test_steps_out_of_order_are_said_plainly_and_a_step_can_be_reopened(
     assert "0/9 done" in slack.run("/go-checklist")  # each session runs it afresh
 
 
+def end_confirm(params: dict[str, Any]) -> str:
+    """What the End session button of a message asks before it acts."""
+    buttons = [e for b in params["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    end = next(button for button in buttons if button["action_id"] == "go_end_session")
+    return str(end["confirm"]["text"]["text"])
+
+
 def test_posts_show_the_playbook_and_end_asks_first(
     make_harness: Callable[..., SlackHarness], clock: FakeClock
 ) -> None:
@@ -448,14 +456,7 @@ def test_posts_show_the_playbook_and_end_asks_first(
     assert "Playbook:* 0/9 steps, next: *1. Confirm cone band and health*" in block_text(
         post.params
     )
-    end = next(
-        element
-        for block in post.params["blocks"]
-        if block["type"] == "actions"
-        for element in block["elements"]
-        if element["action_id"] == "go_end_session"
-    )
-    assert end["confirm"]["text"]["text"] == "9 of 9 playbook steps are still open."
+    assert end_confirm(post.params) == "9 of 9 playbook steps are still open."
     slack.run("/go-complete", "1")
     slack.run("/go-complete", "3")
     clock.advance(timedelta(minutes=2))
@@ -464,14 +465,7 @@ def test_posts_show_the_playbook_and_end_asks_first(
     assert "Playbook:* 2/9 steps, next: *2. Freeze unrelated changes*" in block_text(
         reminder.params
     )
-    reminder_end = next(
-        element
-        for block in reminder.params["blocks"]
-        if block["type"] == "actions"
-        for element in block["elements"]
-        if element["action_id"] == "go_end_session"
-    )
-    assert reminder_end["confirm"]["text"]["text"] == "7 of 9 playbook steps are still open."
+    assert end_confirm(reminder.params) == "7 of 9 playbook steps are still open."
     slack.run("/go-end", "done")
     summary = block_text(posts(slack.fake)[-1].params)
     assert "Playbook:* 2/9 steps; not done: 2, 4, 5, 6, 7, 8, 9" in summary
