@@ -65,6 +65,17 @@ def _unit_of_work(settings: Settings) -> UnitOfWork:
     return JsonUnitOfWork(settings.data_dir)
 
 
+def _data_dir(settings: Settings) -> Path:
+    """The data directory, there (created if need be) or said in one line why not."""
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(
+            f"GOBOT_DATA_DIR {settings.data_dir} cannot be used: {exc.strerror or exc}"
+        ) from None
+    return settings.data_dir
+
+
 def _source(spec: str | None, default: Path, variable: str, settings: Settings) -> Source:
     """The source a setting names, or the file in the data dir when it names none."""
     if not spec:
@@ -81,13 +92,7 @@ def build_services(
     """Without a transport (the CLI) owed messages wait in the outbox for a process that has
     one."""
     clock = clock or SystemClock()
-    data_dir = settings.data_dir
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SettingsError(
-            f"GOBOT_DATA_DIR {data_dir} cannot be used: {exc.strerror or exc}"
-        ) from None
+    data_dir = _data_dir(settings)
     cone = _source(settings.cone_source, data_dir / CONE_FILE, "GOBOT_CONE_SOURCE", settings)
     health = _source(
         settings.health_source, data_dir / HEALTH_FILE, "GOBOT_HEALTH_SOURCE", settings
@@ -161,7 +166,7 @@ def build_runtime(
     metrics = Metrics()
     client = make_client(token, settings.slack_api_url, metrics, timeout)
     posting = make_client(token, settings.slack_api_url, metrics, timeout, wait_on_rate_limit=False)
-    transport = SlackTransport(posting, load_steps(settings.data_dir))
+    transport = SlackTransport(posting, load_steps(_data_dir(settings)))
     services = build_services(settings, clock=clock, transport=transport)
     services.playbook.adopt_legacy_progress()  # an upgraded data dir's one global progress
     metrics.watch(services.outbox.depth, lambda: len(services.sessions.active()))

@@ -37,6 +37,7 @@ from bot.dev.fake_slack import FakeSlack
 from bot.settings import Settings
 from bot.slack.transport import SlackTransport
 from core.errors import StoreUnavailable
+from core.playbook import DEFAULT_STEPS
 from core.services import Services
 from core.stores.json import datadir
 from core.stores.json.outbox import JsonOutbox
@@ -111,7 +112,7 @@ def deliver_everything(directory: Path, clock: FakeClock, fake: FakeSlack) -> No
     """Send what the outbox owes through the real transport; each item must land once."""
     owed = {item.id for item in JsonOutbox(directory).items()}
     client = WebClient(token="xoxb-test-not-a-real-token", base_url=fake.api_url)
-    services = services_on(directory, clock, transport=SlackTransport(client))
+    services = services_on(directory, clock, transport=SlackTransport(client, DEFAULT_STEPS))
     assert services.delivery is not None
     before = len(fake.calls)
     for _ in range(20):
