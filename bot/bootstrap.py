@@ -27,6 +27,7 @@ from bot.slack.work import OrderedWork
 from core.access import AccessPolicy, RateLimiter
 from core.clock import Clock, SystemClock
 from core.delivery import DeliveryService
+from core.models import PlaybookStep
 from core.playbook import PlaybookService, load_steps
 from core.ports import Transport, UnitOfWork
 from core.reminders import ReminderPolicy, ReminderService
@@ -87,9 +88,13 @@ def _source(spec: str | None, default: Path, variable: str, settings: Settings) 
 
 
 def build_services(
-    settings: Settings, clock: Clock | None = None, transport: Transport | None = None
+    settings: Settings,
+    clock: Clock | None = None,
+    transport: Transport | None = None,
+    steps: tuple[PlaybookStep, ...] | None = None,
 ) -> Services:
-    """Without a transport (the CLI) owed messages wait in the outbox for a process that has
+    """`steps`: the playbook, if the caller has read it already. Without a transport (the
+    CLI) owed messages wait in the outbox for a process that has
     one."""
     clock = clock or SystemClock()
     data_dir = _data_dir(settings)
@@ -124,7 +129,9 @@ def build_services(
         scope_mode=settings.session_scope,
     )
     reminders = ReminderService(uow, snapshots, clock, policy=policy)
-    playbook = PlaybookService(load_steps(data_dir), uow, snapshots, clock, sessions.scope_for)
+    playbook = PlaybookService(
+        steps or load_steps(data_dir), uow, snapshots, clock, sessions.scope_for
+    )
     return Services(
         sessions,
         playbook,
@@ -166,8 +173,9 @@ def build_runtime(
     metrics = Metrics()
     client = make_client(token, settings.slack_api_url, metrics, timeout)
     posting = make_client(token, settings.slack_api_url, metrics, timeout, wait_on_rate_limit=False)
-    transport = SlackTransport(posting, load_steps(_data_dir(settings)))
-    services = build_services(settings, clock=clock, transport=transport)
+    steps = load_steps(_data_dir(settings))  # read once: the transport shows progress too
+    transport = SlackTransport(posting, steps)
+    services = build_services(settings, clock=clock, transport=transport, steps=steps)
     services.playbook.adopt_legacy_progress()  # an upgraded data dir's one global progress
     metrics.watch(services.outbox.depth, lambda: len(services.sessions.active()))
     secret = settings.slack_signing_secret

@@ -35,9 +35,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn
+from typing import Any, NoReturn
 
 from core.errors import StoreCorrupted, StoreUnavailable
+from core.stores.json.lines import append_offset
 
 log = logging.getLogger("gobot.store")
 JOURNAL_FILE = "go_journal.wal"
@@ -45,7 +46,6 @@ TEMP_PREFIX = ".gobot-tmp-"
 CHECKPOINT_BYTES = 1 << 20
 _MAGIC = b"GOBOTWAL1 "
 _HEADER_SIZE = 128
-_BLOCK = 65536
 
 _PROBLEMS = {
     errno.ENOSPC: "the data disk is full",
@@ -155,36 +155,6 @@ def _write_at(path: Path, offset: int, text: str) -> None:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     finally:
         os.close(fd)
-
-
-def end_of_last_full_line(handle: BinaryIO, size: int) -> int:
-    """Offset just past the last newline before `size` (0 if there is none)."""
-    position = size
-    while position > 0:
-        start = max(0, position - _BLOCK)
-        handle.seek(start)
-        chunk = handle.read(position - start)
-        index = chunk.rfind(b"\n")
-        if index >= 0:
-            return start + index + 1
-        position = start
-    return 0
-
-
-def _append_offset(path: Path) -> int:
-    """Where the next line goes: the end, or the end of the last full line if a crash tore the
-    last one (the torn fragment is overwritten)."""
-    try:
-        with open(path, "rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            if size == 0:
-                return 0
-            handle.seek(size - 1)
-            if handle.read(1) == b"\n":
-                return size
-            return end_of_last_full_line(handle, size)
-    except FileNotFoundError:
-        return 0
 
 
 class DataDir:
@@ -352,7 +322,7 @@ class DataDir:
             raise StoreUnavailable(describe_os_error(OSError(errno.EROFS, "read-only")))
         start = os.fstat(self._fd).st_size
         appends = {
-            rel: (_append_offset(self.root / rel), "".join(f"{line}\n" for line in lines))
+            rel: (append_offset(self.root / rel), "".join(f"{line}\n" for line in lines))
             for rel, lines in unit.appends.items()
         }
         record = {"writes": unit.writes, "appends": appends}
