@@ -21,7 +21,7 @@ from pathlib import Path
 from bot.bootstrap import build_services
 from bot.settings import Settings
 from core.clock import format_utc
-from core.models import ConeState, GoSession, HealthStatus, MessageRef, Snapshot
+from core.models import ConeState, GoSession, HealthStatus, MessageRef, Posted, Snapshot
 from core.outbox import OutboxItem, SendResult, Sent
 from core.stores.json.datadir import dumps_compact
 
@@ -37,7 +37,7 @@ class Clock:
 
 
 class InstantTransport:
-    def send(self, item: OutboxItem, thread: MessageRef | None) -> SendResult:
+    def send(self, item: OutboxItem, posted: Posted) -> SendResult:
         return Sent(message=MessageRef(channel=item.channel or "", ts="1.0"))
 
     def tell_operator(self, item: OutboxItem, problem: str) -> None:

@@ -130,7 +130,7 @@ def build_services(
     )
     reminders = ReminderService(uow, snapshots, clock, policy=policy)
     playbook = PlaybookService(
-        steps or load_steps(data_dir), uow, snapshots, clock, sessions.scope_for
+        steps or load_steps(data_dir), uow, snapshots, clock, sessions.scope_for, deliverer=delivery
     )
     return Services(
         sessions,
@@ -153,6 +153,7 @@ class Runtime:
     app: App
     ticker: Ticker
     metrics: Metrics
+    work: OrderedWork
 
 
 def build_runtime(
@@ -202,4 +203,4 @@ def build_runtime(
     work = OrderedWork(ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="gobot-work"))
     register(app, interactions, services, work)
     ticker = Ticker(services, settings.tick, metrics)
-    return Runtime(settings, client, services, app, ticker, metrics)
+    return Runtime(settings, client, services, app, ticker, metrics, work)

@@ -17,6 +17,8 @@ from core.ports import Transport, UnitOfWork
 
 log = logging.getLogger("gobot.delivery")
 CHANNEL_GAP = timedelta(seconds=1)  # Slack: about one message per second per channel
+# The messages later ones refer to: the post (its thread) and the playbook message (edited).
+REMEMBERED = {"snapshot": "post", "playbook": "playbook"}
 
 
 @dataclass
@@ -51,8 +53,13 @@ class DeliveryService:
         return Counter(self._waiting.values())
 
     def wake(self, channel: str) -> int:
-        """What a channel's messages waited for happened (the bot joined it): due now."""
-        return self._outbox.wake(channel, self._clock.now())
+        """What a channel's messages waited for happened (the bot joined it): each session's
+        messages there are delivered now, in order; returns how many were waiting."""
+        now = self._clock.now()
+        woken = self._outbox.wake(channel, now)
+        for session_id in {i.session_id for i in self._outbox.ready(now) if i.channel == channel}:
+            self.deliver(session_id)
+        return woken
 
     def deliver(self, session_id: str) -> Delivery:
         """Send a session's pending items now, in order; report on the first one tried."""
@@ -96,7 +103,7 @@ class DeliveryService:
         if leased.kind in SESSION_BOUND and not self._still_active(leased):
             self._outbox.done(leased)  # the session ended: its reminders are moot
             return Delivery()
-        result = self._transport.send(leased, self._outbox.thread(leased.session_id))
+        result = self._transport.send(leased, self._outbox.posted(leased.session_id))
         self._last_sent[leased.channel or ""] = self._clock.now()
         if isinstance(result, Sent):
             self._sent(leased, result.message)
@@ -110,8 +117,13 @@ class DeliveryService:
     def _sent(self, item: OutboxItem, message: MessageRef | None) -> None:
         self._waiting.pop(item.id, None)
         with self._uow.transaction():
+            role = REMEMBERED.get(item.kind)
+            if role is not None and message is not None:
+                posted = self._outbox.posted(item.session_id)
+                if getattr(posted, role) != message:
+                    update = {role: message}
+                    self._outbox.set_posted(item.session_id, posted.model_copy(update=update))
             if item.kind == "snapshot" and message is not None:
-                self._outbox.set_thread(item.session_id, message)
                 current = self._store.get(item.scope)
                 if current is not None and current.id == item.session_id:
                     self._store.replace(current.model_copy(update={"message": message}))

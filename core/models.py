@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.clock import UtcTime
 
@@ -42,10 +42,26 @@ class Snapshot(BaseModel):
 
 
 class MessageRef(BaseModel):
-    """Where the session's snapshot was posted (a Slack channel and message ts)."""
+    """Where a message was posted (a Slack channel and message ts)."""
 
     channel: str
     ts: str
+
+
+class Posted(BaseModel):
+    """Where a session's messages landed: the snapshot post, whose thread holds the rest, and
+    the playbook message in that thread, edited in place as steps change."""
+
+    post: MessageRef | None = None
+    playbook: MessageRef | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_post(cls, raw: Any) -> Any:
+        """What earlier versions stored: the post's reference alone."""
+        if isinstance(raw, dict) and "ts" in raw:
+            return {"post": raw}
+        return raw
 
 
 class ReminderState(BaseModel):

@@ -17,7 +17,8 @@ from pydantic import BaseModel, SerializeAsAny, model_validator
 from core.clock import UtcTime
 from core.models import Band, GoSession, Health, MessageRef
 
-Kind = Literal["snapshot", "ended", "reminder", "drift"]  # ended: update the post + summary
+# ended: update the post and reply with the summary; playbook: post or edit the run's message
+Kind = Literal["snapshot", "ended", "reminder", "drift", "playbook"]
 SESSION_BOUND: tuple[Kind, ...] = ("reminder", "drift")  # pointless once the session has ended
 MAX_BACKOFF = timedelta(minutes=5)
 
@@ -53,6 +54,7 @@ PAYLOADS: dict[str, type[SessionPayload]] = {
     "ended": SessionPayload,
     "reminder": ReminderPayload,
     "drift": DriftPayload,
+    "playbook": SessionPayload,
 }
 
 

@@ -1,11 +1,13 @@
 """The 9-step launch playbook, run once per session: checklist, next step, complete (refused
-with no active session, and unless health is green or yellow), reopen and reset."""
+with no active session, and unless health is green or yellow), reopen and reset; each change
+owes the session's playbook message (one per session, edited in place) its new state."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
@@ -16,17 +18,20 @@ from core.models import (
     AuditEvent,
     Checklist,
     ChecklistItem,
+    Delivery,
     GoSession,
     NextStep,
     PlaybookStep,
     StepCompletion,
 )
 from core.notes import clean_notes
-from core.ports import UnitOfWork
+from core.outbox import OutboxItem, SessionPayload, new_item_id, outbox_item
+from core.ports import Deliverer, NullDeliverer, UnitOfWork
 from core.snapshots import SnapshotTaker
 
 PLAYBOOK_FILE = "go_playbook.json"
 BLOCKING_HEALTH = ("red", "unknown")
+MAX_STEPS = 40  # a step and its button per block, in a message of at most 50 blocks
 
 DEFAULT_STEPS: tuple[PlaybookStep, ...] = (
     PlaybookStep(
@@ -90,16 +95,54 @@ def load_steps(data_dir: Path) -> tuple[PlaybookStep, ...]:
         raise InvalidInput(f"{path} does not hold a valid list of steps: {exc}") from exc
     if not steps:
         raise InvalidInput(f"{path} has no steps")
+    if len(steps) > MAX_STEPS:
+        raise InvalidInput(
+            f"{path} has {len(steps)} steps; at most {MAX_STEPS} fit one Slack message"
+        )
     ids = [step.id for step in steps]
     if len(set(ids)) != len(ids):
         raise InvalidInput(f"{path} has duplicate step ids")
     return steps
 
 
+def run_checklist(steps: Sequence[PlaybookStep], session: GoSession | None) -> Checklist:
+    """A session's run of `steps` (active or ended); with no session, every step pending."""
+    run = session.playbook if session is not None else {}
+    items = []
+    for number, step in enumerate(steps, start=1):
+        done = run.get(step.id)
+        items.append(
+            ChecklistItem(
+                number=number,
+                id=step.id,
+                title=step.title,
+                description=step.description,
+                done=done is not None,
+                completed_at_utc=done.completed_at_utc if done else None,
+                completed_by=done.completed_by if done else None,
+                notes=done.notes if done else None,
+            )
+        )
+    return Checklist(
+        steps=items,
+        completed=sum(item.done for item in items),
+        total=len(items),
+        session_active=session is not None and session.active,
+        session_id=session.id if session is not None else None,
+    )
+
+
+def run_item(session: GoSession, now: datetime) -> OutboxItem:
+    """The playbook message owed for `session`'s run as it is now: posted in the session's
+    thread the first time, then edited in place."""
+    return outbox_item("playbook", SessionPayload(session=session), now, item_id=new_item_id())
+
+
 class PlaybookService:
     """The playbook is run per session: each start begins a fresh run of the steps, stored on
     the session (`GoSession.playbook`), so history keeps every session's final run and in
-    channel scope each channel's session has its own. Changing a run needs an active session."""
+    channel scope each channel's session has its own. Changing a run needs an active session,
+    and owes the session's playbook message its new state (delivered at once)."""
 
     def __init__(
         self,
@@ -108,14 +151,18 @@ class PlaybookService:
         snapshots: SnapshotTaker,
         clock: Clock,
         scope_for: Callable[[str | None], str],
+        *,
+        deliverer: Deliverer | None = None,
     ) -> None:
         self._steps = steps
         self._uow = uow
         self._store = uow.sessions
         self._audit = uow.audit
+        self._outbox = uow.outbox
         self._snapshots = snapshots
         self._clock = clock
         self._scope_for = scope_for
+        self._deliverer: Deliverer = deliverer or NullDeliverer()
 
     @property
     def steps(self) -> tuple[PlaybookStep, ...]:
@@ -125,14 +172,23 @@ class PlaybookService:
         current = self._store.get(self._scope_for(channel))
         return current if current is not None and current.active else None
 
-    def _required(self, channel: str | None, doing: str) -> GoSession:
+    def _required(self, channel: str | None, doing: str, session_id: str | None) -> GoSession:
         current = self._active(channel)
         if current is None:
             raise NoActiveSession(
                 f"There is no active GO session to {doing}: start one with `/go-start` first "
                 "(each session runs the playbook afresh)."
             )
+        if session_id is not None and current.id != session_id:
+            raise NoActiveSession("That GO session has ended: its playbook can no longer change.")
         return current
+
+    def _changed(self, session: GoSession, now: datetime) -> None:
+        """Store the new run and owe the playbook message its state (replacing any edit not
+        sent yet); inside the change's unit of work."""
+        self._store.replace(session)
+        self._outbox.drop(session.id or "", ("playbook",), now)
+        self._outbox.add([run_item(session, now)])
 
     def checklist(self, channel: str | None = None) -> Checklist:
         """The active session's run; with none, the steps all pending (`session_active`
@@ -140,30 +196,7 @@ class PlaybookService:
         return self.checklist_of(self._active(channel))
 
     def checklist_of(self, session: GoSession | None) -> Checklist:
-        run = session.playbook if session is not None else {}
-        items = []
-        for number, step in enumerate(self._steps, start=1):
-            done = run.get(step.id)
-            items.append(
-                ChecklistItem(
-                    number=number,
-                    id=step.id,
-                    title=step.title,
-                    description=step.description,
-                    done=done is not None,
-                    completed_at_utc=done.completed_at_utc if done else None,
-                    completed_by=done.completed_by if done else None,
-                    notes=done.notes if done else None,
-                )
-            )
-        completed = sum(item.done for item in items)
-        return Checklist(
-            steps=items,
-            completed=completed,
-            total=len(items),
-            session_active=session is not None,
-            session_id=session.id if session is not None else None,
-        )
+        return run_checklist(self._steps, session)
 
     def next_step(self, channel: str | None = None) -> NextStep:
         checklist = self.checklist(channel)
@@ -188,18 +221,24 @@ class PlaybookService:
         )
 
     def complete(
-        self, ref: str, actor: str, notes: str | None = None, channel: str | None = None
+        self,
+        ref: str,
+        actor: str,
+        notes: str | None = None,
+        channel: str | None = None,
+        session_id: str | None = None,
     ) -> Completion:
-        """Mark a step of the active session's run done.
+        """Mark a step of the active session's run done; with `session_id`, only if that
+        session is the active one (a button on an old message must not change a newer run).
 
         Completing a done step changes nothing. Completing is refused with no active session,
         and while health is red or unknown (that refusal is audited).
         """
         text = clean_notes(notes)
         number, step = self.resolve(ref)
-        current = self._required(channel, "complete a step of")
+        current = self._required(channel, "complete a step of", session_id)
         if step.id in current.playbook:
-            return Completion(self.checklist_of(current).steps[number - 1], False, [])
+            return Completion(self.checklist_of(current).steps[number - 1], False, [], Delivery())
         health = self._snapshots.health()
         now = self._clock.now()
         if health.status in BLOCKING_HEALTH:
@@ -219,7 +258,7 @@ class PlaybookService:
                 f"{health.status} ({reasons})."
             )
         with self._uow.transaction():
-            current = self._required(channel, "complete a step of")
+            current = self._required(channel, "complete a step of", session_id)
             newly = step.id not in current.playbook
             if newly:
                 self._audit.append(
@@ -236,19 +275,23 @@ class PlaybookService:
                 current = current.model_copy(
                     update={"playbook": {**current.playbook, step.id: done}}
                 )
-                self._store.replace(current)
+                self._changed(current, now)
+        delivery = self._deliverer.deliver(current.id or "") if newly else Delivery()
         checklist = self.checklist_of(current)
         skipped = [item.number for item in checklist.steps[: number - 1] if not item.done]
-        return Completion(checklist.steps[number - 1], newly, skipped if newly else [])
+        return Completion(checklist.steps[number - 1], newly, skipped if newly else [], delivery)
 
-    def reopen(self, ref: str, actor: str, channel: str | None = None) -> ChecklistItem:
+    def reopen(
+        self, ref: str, actor: str, channel: str | None = None, session_id: str | None = None
+    ) -> Reopened:
         """Take back a completion made by mistake (audited as GO_STEP_REOPENED)."""
         number, step = self.resolve(ref)
         with self._uow.transaction():
-            current = self._required(channel, "reopen a step of")
+            current = self._required(channel, "reopen a step of", session_id)
             earlier = current.playbook.get(step.id)
             if earlier is None:
                 raise InvalidInput(f"Step {number} ({step.title}) is not done: nothing to reopen.")
+            now = self._clock.now()
             self._audit.append(
                 AuditEvent(
                     event="GO_STEP_REOPENED",
@@ -257,25 +300,28 @@ class PlaybookService:
                     session_id=current.id,
                     data={"step": step.id, "number": number, "was_done_by": earlier.completed_by},
                 ),
-                self._clock.now(),
+                now,
             )
             run = {key: value for key, value in current.playbook.items() if key != step.id}
             current = current.model_copy(update={"playbook": run})
-            self._store.replace(current)
-        return self.checklist_of(current).steps[number - 1]
+            self._changed(current, now)
+        delivery = self._deliverer.deliver(current.id or "")
+        return Reopened(self.checklist_of(current).steps[number - 1], delivery)
 
     def reset(self, actor: str, channel: str | None = None) -> Checklist:
         """Clear the active run (an admin's action: the edge authorizes it)."""
         with self._uow.transaction():
-            current = self._required(channel, "reset the playbook of")
+            current = self._required(channel, "reset the playbook of", None)
+            now = self._clock.now()
             self._audit.append(
                 AuditEvent(
                     event="GO_PLAYBOOK_RESET", actor=actor, channel=channel, session_id=current.id
                 ),
-                self._clock.now(),
+                now,
             )
             current = current.model_copy(update={"playbook": {}})
-            self._store.replace(current)
+            self._changed(current, now)
+        self._deliverer.deliver(current.id or "")
         return self.checklist_of(current)
 
     def adopt_legacy_progress(self) -> None:
@@ -288,14 +334,24 @@ class PlaybookService:
             current = self._store.latest()
             if current is not None and current.active:
                 merged = {**legacy.completed, **current.playbook}
-                self._store.replace(current.model_copy(update={"playbook": merged}))
+                self._changed(current.model_copy(update={"playbook": merged}), self._clock.now())
             self._uow.progress.archive()
 
 
 @dataclass(frozen=True)
 class Completion:
-    """A completed step, whether this call completed it, and the earlier steps still open."""
+    """A completed step, whether this call completed it, the earlier steps still open, and
+    what became of the playbook message's edit."""
 
     item: ChecklistItem
     newly: bool
     skipped: list[int]
+    delivery: Delivery
+
+
+@dataclass(frozen=True)
+class Reopened:
+    """A reopened step, and what became of the playbook message's edit."""
+
+    item: ChecklistItem
+    delivery: Delivery

@@ -12,8 +12,8 @@ from core.models import (
     AuditEvent,
     Delivery,
     GoSession,
-    MessageRef,
     PlaybookProgress,
+    Posted,
 )
 from core.outbox import Failed, OutboxItem, SendResult
 
@@ -124,17 +124,20 @@ class Outbox(Protocol):
 
     def depth(self) -> int: ...
 
-    def set_thread(self, session_id: str, message: MessageRef) -> None:
-        """Where a session's snapshot landed: later messages reply in its thread."""
+    def set_posted(self, session_id: str, posted: Posted) -> None:
+        """Where a session's messages landed: later messages reply in the post's thread, and
+        the playbook message is edited in place."""
         ...
 
-    def thread(self, session_id: str) -> MessageRef | None: ...
+    def posted(self, session_id: str) -> Posted: ...
 
 
 class Transport(Protocol):
     """Renders and sends one outbox item (the Slack side)."""
 
-    def send(self, item: OutboxItem, thread: MessageRef | None) -> SendResult: ...
+    def send(self, item: OutboxItem, posted: Posted) -> SendResult:
+        """Send `item`; `posted` says where the session's earlier messages landed."""
+        ...
 
     def tell_operator(self, item: OutboxItem, problem: str) -> None:
         """Best effort: tell whoever caused the item that it could not be delivered."""

@@ -11,6 +11,7 @@ from core.errors import InvalidInput, NoActiveSession, SessionAlreadyActive
 from core.models import AuditEvent, GoSession, SessionChange
 from core.notes import clean_notes
 from core.outbox import SESSION_BOUND, SessionPayload, new_item_id, outbox_item
+from core.playbook import run_item
 from core.ports import Deliverer, NullDeliverer, UnitOfWork
 from core.reminders import ReminderPolicy
 from core.snapshots import SnapshotTaker
@@ -79,7 +80,8 @@ class SessionService:
         reply_to: str | None = None,
     ) -> SessionChange:
         """Snapshot (slow, outside any lock), then record the start in one unit of work: the
-        audit record, the session and the snapshot post owed to the channel, all or nothing.
+        audit record, the session, and the snapshot post and playbook message owed to the
+        channel, all or nothing.
         `reply_to` is where to tell the operator if the post turns out undeliverable."""
         text = clean_notes(notes)
         scope = self.scope_for(channel)
@@ -125,7 +127,8 @@ class SessionService:
                         item_id=new_item_id(),
                         reply_to=reply_to,
                         actor=actor,
-                    )
+                    ),
+                    run_item(session, now),
                 ]
             )
         return self._delivered(session)
@@ -154,8 +157,9 @@ class SessionService:
         reply_to: str | None = None,
     ) -> SessionChange:
         """End the scope's active session; with `session_id`, only if it is that session (a
-        button on an old message must not end a newer session). Pending reminders and drift
-        alerts of the session are dropped in the same unit of work."""
+        button on an old message must not end a newer session). Pending reminders, drift
+        alerts and playbook edits of the session are dropped in the same unit of work; the
+        summary and the playbook message's final state are owed."""
         text = clean_notes(notes)
         scope = self.scope_for(channel)
         self._ending(scope, session_id)
@@ -190,7 +194,7 @@ class SessionService:
                 ended_at,
             )
             self._store.finish(ended)
-            self._outbox.drop(ended.id or "", SESSION_BOUND, ended_at)
+            self._outbox.drop(ended.id or "", (*SESSION_BOUND, "playbook"), ended_at)
             self._outbox.add(
                 [
                     outbox_item(
@@ -200,7 +204,8 @@ class SessionService:
                         item_id=new_item_id(),
                         reply_to=reply_to,
                         actor=actor,
-                    )
+                    ),
+                    run_item(ended, ended_at),
                 ]
             )
         return self._delivered(ended)

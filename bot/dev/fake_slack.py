@@ -311,17 +311,30 @@ def button_click_body(
     response_url: str,
     *,
     message_ts: str = "1.0",
+    on_home: bool = False,
 ) -> str:
-    """A `block_actions` interaction's form body (`payload=` JSON) as Slack sends it."""
+    """A `block_actions` interaction's form body (`payload=` JSON) as Slack sends it: from a
+    message in `channel`, or (`on_home`) from the user's App Home, which has no channel and
+    no response_url."""
+    where: dict[str, Any] = (
+        {
+            "container": {"type": "view", "view_id": "VHOME"},
+            "view": {"id": "VHOME", "type": "home"},
+        }
+        if on_home
+        else {
+            "channel": {"id": channel},
+            "response_url": response_url,
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+        }
+    )
     payload = {
         "type": "block_actions",
         "user": {"id": user},
         "team": {"id": "T1"},
         "api_app_id": "A1",
-        "channel": {"id": channel},
         "trigger_id": "1.2.3",
-        "response_url": response_url,
-        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+        **where,
         "actions": [
             {
                 "type": "button",

@@ -2,11 +2,11 @@
 
 Typed slash commands go through the real Bolt pipeline (signed as Slack signs them, real
 listeners, real core, real scheduler) against the loopback Slack stand-in; what the channel and
-the user would see is printed as text, and buttons become numbered actions (numbered afresh on
-each message; a number presses a button of the latest message that has any). Nothing leaves the
-machine. The demo keeps its own state (`local/` inside the data dir, apart from what `gobot
-serve` uses) and starts healthy; `health red "why"` and `band C "why"` change what the next
-snapshot sees.
+the user would see is printed as text, and buttons become numbered actions (every button shown
+gets a number of its own for the rest of the run; an edited message's buttons get new ones).
+Nothing leaves the machine. The demo keeps its own state (`local/` inside the data dir, apart
+from what `gobot serve` uses) and starts healthy; `health red "why"` and `band C "why"` change
+what the next snapshot sees.
 """
 
 from __future__ import annotations
@@ -168,7 +168,10 @@ class LocalBot:
                 button.action_id, button.value, USER, CHANNEL, self._fake.response_url(token)
             )
         )
-        self._await_reply(token, quiet_ok=True)
+        if not self._runtime.work.wait_idle(CHANNEL, REPLY_TIMEOUT_SECONDS):
+            self._fail("no answer yet; it may still come")
+        self.flush()
+        self._show_replies(token)
 
     def _dispatch(self, body: str) -> None:
         stamp = str(int(time.time()))
@@ -181,13 +184,17 @@ class LocalBot:
         if response.status != 200:
             self._say(f"! the bot answered HTTP {response.status}")
 
-    def _await_reply(self, token: str, quiet_ok: bool = False) -> None:
+    def _await_reply(self, token: str) -> None:
         got = self._fake.wait_for(
             lambda f: any(c.method == token for c in f.responses), REPLY_TIMEOUT_SECONDS
         )
         self.flush()
-        if not got and not quiet_ok:
+        if not got:
             self._fail("no answer yet; it may still come")
+        self._show_replies(token)
+
+    def _show_replies(self, token: str) -> None:
+        """What the user alone was told in answer to request `token`."""
         for call in [c for c in self._fake.responses if c.method == token]:
             if any(mark in str(call.params) for mark in (":warning:", ":x:")):
                 self.failures += 1
@@ -257,23 +264,30 @@ class LocalBot:
                 self._say("[#local] (the session's post was made in an earlier run: not updated)")
 
     def _show(self, where: str, params: dict[str, Any]) -> None:
-        blocks = params.get("blocks") or []
-        texts = [_plain(t) for t in block_texts([b for b in blocks if b.get("type") != "actions"])]
-        buttons = [
-            element
-            for block in blocks
-            if block.get("type") == "actions"
-            for element in block.get("elements", [])
-        ]
-        lines = texts
-        if not lines and isinstance(params.get("text"), str):
-            lines = [_plain(params["text"])]
-        out = [f"[{where}]"] + [f"  {line}" for t in lines for line in t.splitlines()]
         with self._lock:
-            if buttons:
-                self._buttons = []
-            for element in buttons:
-                label = _plain(str(element["text"]["text"]))
-                self._buttons.append(Button(label, element["action_id"], element.get("value", "")))
-                out.append(f"  ({len(self._buttons)}) {label}")
-            self._write("\n".join(out) + "\n")
+            self._write(self._render(where, params))
+
+    def _render(self, where: str, params: dict[str, Any]) -> str:
+        """A message's text, its buttons numbered: a block's own button (a playbook step's)
+        at the end of its line, a row of buttons each on a line below."""
+        blocks = params.get("blocks") or []
+        out = [f"[{where}]"]
+
+        def number(element: dict[str, Any]) -> str:
+            label = _plain(str(element["text"]["text"]))
+            self._buttons.append(Button(label, element["action_id"], element.get("value", "")))
+            return f"({len(self._buttons)}) {label}"
+
+        for block in blocks:
+            if block.get("type") == "actions":
+                out += [f"  {number(element)}" for element in block.get("elements", [])]
+                continue
+            own = block.get("accessory")
+            text = "\n".join(_plain(t) for t in block_texts({**block, "accessory": None}))
+            lines = [f"  {line}" for line in text.splitlines()]
+            if isinstance(own, dict) and own.get("type") == "button" and lines:
+                lines[-1] += f"  {number(own)}"
+            out += lines
+        if not blocks and isinstance(params.get("text"), str):
+            out += [f"  {line}" for line in _plain(params["text"]).splitlines()]
+        return "\n".join(out) + "\n"

@@ -7,19 +7,13 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.slack import views
-from core.models import (
-    Checklist,
-    ChecklistItem,
-    ConeState,
-    GoSession,
-    HealthStatus,
-    Snapshot,
-)
+from core.clock import parse_utc
+from core.models import ConeState, GoSession, HealthStatus, Snapshot, StepCompletion
 from core.outbox import ReminderPayload
-from core.playbook import DEFAULT_STEPS
+from core.playbook import DEFAULT_STEPS, run_checklist
 
 BUILDER = "https://app.slack.com/block-kit-builder/#"
-KINDS = ("start", "end", "reminder", "checklist")
+KINDS = ("start", "end", "reminder", "playbook", "checklist", "home")
 
 
 def _sample(active: bool) -> GoSession:
@@ -54,6 +48,12 @@ def _sample(active: bool) -> GoSession:
         end_notes=None if active else "Rolled out cleanly",
         end_snapshot=None if active else end,
         duration_seconds=None if active else 3900.0,
+        playbook={
+            step.id: StepCompletion(
+                completed_at_utc=parse_utc("2026-01-01T09:10:00Z"), completed_by="U0123"
+            )
+            for step in DEFAULT_STEPS[:3]
+        },
     )
 
 
@@ -77,19 +77,14 @@ def preview_blocks(kind: str) -> list[dict[str, Any]]:
             ),
             DEFAULT_STEPS,
         )
+    if kind == "playbook":
+        return views.playbook_message(_sample(active=True), DEFAULT_STEPS)
     if kind == "checklist":
-        items = [
-            ChecklistItem(
-                number=n,
-                id=step.id,
-                title=step.title,
-                description=step.description,
-                done=n <= 3,
-                completed_by="U0123" if n <= 3 else None,
-            )
-            for n, step in enumerate(DEFAULT_STEPS, start=1)
-        ]
-        return views.checklist_message(Checklist(steps=items, completed=3, total=len(items)))
+        return views.checklist_message(run_checklist(DEFAULT_STEPS, _sample(active=True)))
+    if kind == "home":
+        active = _sample(active=True)
+        view = views.home_view([active], active, DEFAULT_STEPS, [_sample(active=False)])
+        return list(view["blocks"])
     raise ValueError(f"no preview for {kind!r}; choose one of {', '.join(KINDS)}")
 
 

@@ -1,4 +1,5 @@
-"""The Bolt listeners: every slash command and button of the command table, and App Home.
+"""The Bolt listeners: every slash command and button of the command table (on a message or
+on App Home), and App Home itself.
 
 Bolt runs each listener inline (`process_before_response`), and a listener only acks and
 hands the interaction to gobot's own pool, in order per channel: the ack goes back to Slack at
@@ -57,9 +58,9 @@ def _signature(request: BoltRequest) -> str | None:
 
 
 def _deliver_woken(delivery: DeliveryService, channel: str) -> None:
-    if delivery.wake(channel):
-        log.info("the bot joined %s: delivering what waited for it", channel)
-        delivery.deliver_ready()
+    woken = delivery.wake(channel)
+    if woken:
+        log.info("the bot joined %s: delivering the %d messages that waited for it", channel, woken)
 
 
 def register(app: App, interactions: Interactions, services: Services, work: OrderedWork) -> None:
@@ -84,23 +85,45 @@ def register(app: App, interactions: Interactions, services: Services, work: Ord
     for name in SLASH_COMMANDS:
         app.command(name)(on_command)
 
-    def on_button(ack: Ack, body: dict[str, Any], respond: Respond, request: BoltRequest) -> None:
+    def publish_home(client: WebClient, user: str, notice: str | None = None) -> None:
+        view = views.home_view(
+            services.sessions.active(),
+            services.sessions.latest(),
+            services.playbook.steps,
+            services.sessions.history(5),
+            notice,
+        )
+        client.views_publish(user_id=user, view=view)
+
+    def on_button(
+        ack: Ack, body: dict[str, Any], respond: Respond, request: BoltRequest, client: WebClient
+    ) -> None:
+        """A button on a message answers its clicker there; one on App Home (only a step's)
+        answers by publishing the page again, with what there is to say on top."""
         ack()
         received = time.monotonic()
         action = (body.get("actions") or [{}])[0]
         command, extra = BUTTONS[str(action.get("action_id"))]
-        channel = (body.get("channel") or {}).get("id")
-        args = " ".join(part for part in (extra, str(action.get("value", ""))) if part)
-        call = Invocation(
-            str((body.get("user") or {}).get("id", "")),
-            channel,
-            args,
-            body.get("response_url"),
-            _signature(request),
+        value = str(action.get("value", ""))
+        on_home = (body.get("view") or {}).get("type") == "home"
+        channel = (
+            views.StepButton.parse(value).channel
+            if on_home
+            else (body.get("channel") or {}).get("id")
         )
-        work.submit(
-            str(channel or ""), lambda: _answer(respond, interactions.run(command, call, received))
-        )
+        user = str((body.get("user") or {}).get("id", ""))
+        args = " ".join(part for part in (extra, value) if part)
+        call = Invocation(user, channel, args, body.get("response_url"), _signature(request))
+
+        def run() -> None:
+            reply = interactions.run(command, call, received)
+            if on_home:
+                notice = "\n".join(views.block_texts(reply.blocks or [])) or None
+                publish_home(client, user, notice)
+            else:
+                _answer(respond, reply)
+
+        work.submit(str(channel or ""), run)
 
     for action_id in BUTTONS:
         app.action(action_id)(on_button)
@@ -110,17 +133,8 @@ def register(app: App, interactions: Interactions, services: Services, work: Ord
         ack()
         if event.get("tab", "home") != "home" or not event.get("user"):
             return
-
-        def publish() -> None:
-            latest = services.sessions.latest()
-            view = views.home_view(
-                latest,
-                services.playbook.checklist_of(latest if latest.active else None),
-                services.sessions.history(5),
-            )
-            client.views_publish(user_id=str(event["user"]), view=view)
-
-        work.submit(f"home:{event['user']}", publish)
+        user = str(event["user"])
+        work.submit(f"home:{user}", lambda: publish_home(client, user))
 
     @app.event("member_joined_channel")
     def on_member_joined(ack: Ack, event: dict[str, Any], context: dict[str, Any]) -> None:

@@ -30,7 +30,8 @@ from core.errors import (
     SessionAlreadyActive,
     StoreUnavailable,
 )
-from core.models import SessionChange
+from core.models import ChecklistItem, Delivery, SessionChange
+from core.playbook import Completion
 from core.services import Services
 
 log = logging.getLogger("gobot.commands")
@@ -183,32 +184,79 @@ def _next(services: Services, call: Invocation) -> Blocks:
     return views.next_step_message(services.playbook.next_step(call.channel))
 
 
+def _unseen(delivery: Delivery) -> str:
+    """What to add when the playbook message could not show the change."""
+    if delivery.problem is None:
+        return ""
+    return (
+        f"\n:warning: The playbook message could not be updated: {problem_hint(delivery.problem)}"
+    )
+
+
+def _title(item: ChecklistItem) -> str:
+    return f"*{item.number}. {safe(item.title, 150)}*"
+
+
+def _order(done: Completion) -> str:
+    """ " (step 6 done before step 5)", or nothing when the steps before it are done."""
+    if not done.skipped:
+        return ""
+    open_steps = ", ".join(str(number) for number in done.skipped)
+    plural = "s" if len(done.skipped) > 1 else ""
+    return f" (step {done.item.number} done before step{plural} {open_steps})"
+
+
 def _complete(services: Services, call: Invocation) -> Blocks:
     step, _, notes = call.args.partition(" ")
     if not step:
         raise InvalidInput("Usage: `/go-complete <step> [notes]`, e.g. `/go-complete 3 done`.")
     done = services.playbook.complete(step, call.user, notes, call.channel)
-    item = done.item
-    title = f"*{item.number}. {safe(item.title, 150)}*"
     if not done.newly:
-        return views.text_message(f"Step {title} was already done.")
-    order = ""
-    if done.skipped:
-        open_steps = ", ".join(str(number) for number in done.skipped)
-        order = f" (step {item.number} done before step{'s' if len(done.skipped) > 1 else ''} "
-        order += f"{open_steps})"
+        return views.text_message(f"Step {_title(done.item)} was already done.")
     nxt = services.playbook.next_step(call.channel)
     after = f" Next: *{nxt.step.number}. {safe(nxt.step.title, 150)}*." if nxt.step else ""
-    return views.text_message(f":white_check_mark: Step {title} done{order}.{after}")
+    return views.text_message(
+        f":white_check_mark: Step {_title(done.item)} done{_order(done)}.{after}"
+        + _unseen(done.delivery)
+    )
+
+
+def _complete_button(services: Services, call: Invocation) -> Blocks | None:
+    """The step's Complete button: its effect shows on the playbook message; the clicker is
+    told only what the message does not say."""
+    button = views.StepButton.parse(call.args)
+    done = services.playbook.complete(
+        button.step, call.user, None, call.channel, session_id=button.session_id
+    )
+    if not done.newly:
+        return views.text_message(f"Step {_title(done.item)} was already done.")
+    note = _order(done) + _unseen(done.delivery)
+    if not note:
+        return None
+    return views.text_message(f":white_check_mark: Step {_title(done.item)} done{note}.")
 
 
 def _reopen(services: Services, call: Invocation) -> Blocks:
     step = call.args.strip()
     if not step:
         raise InvalidInput("Usage: `/go reopen <step>`, e.g. `/go reopen 3`.")
-    item = services.playbook.reopen(step, call.user, call.channel)
+    reopened = services.playbook.reopen(step, call.user, call.channel)
     return views.text_message(
-        f":leftwards_arrow_with_hook: Step *{item.number}. {safe(item.title, 150)}* is open again."
+        f":leftwards_arrow_with_hook: Step {_title(reopened.item)} is open again."
+        + _unseen(reopened.delivery)
+    )
+
+
+def _reopen_button(services: Services, call: Invocation) -> Blocks | None:
+    button = views.StepButton.parse(call.args)
+    reopened = services.playbook.reopen(
+        button.step, call.user, call.channel, session_id=button.session_id
+    )
+    if reopened.delivery.problem is None:
+        return None
+    return views.text_message(
+        f":leftwards_arrow_with_hook: Step {_title(reopened.item)} is open again."
+        + _unseen(reopened.delivery)
     )
 
 
@@ -316,6 +364,28 @@ COMMANDS: tuple[Command, ...] = (
         reach="button",
     ),
     Command(
+        "complete-button",
+        "Complete",
+        "complete the playbook step the button belongs to",
+        _complete_button,
+        "operator",
+        "complete playbook steps",
+        "Not completed",
+        limited=True,
+        reach="button",
+    ),
+    Command(
+        "reopen-button",
+        "Reopen",
+        "open the playbook step the button belongs to again",
+        _reopen_button,
+        "operator",
+        "reopen playbook steps",
+        "Not reopened",
+        limited=True,
+        reach="button",
+    ),
+    Command(
         "snooze",
         "Snooze 30m / 1h / 2h",
         "move the session's next reminder",
@@ -332,6 +402,8 @@ SUBCOMMANDS = {c.name: c for c in COMMANDS if c.reach != "button"}
 SLASH_COMMANDS = (UMBRELLA, *(f"/go-{c.name}" for c in COMMANDS if c.reach == "slash"))
 BUTTONS: dict[str, tuple[Command, str]] = {
     views.END_ACTION: (BY_NAME["end-button"], ""),
+    views.COMPLETE_ACTION: (BY_NAME["complete-button"], ""),
+    views.REOPEN_ACTION: (BY_NAME["reopen-button"], ""),
     **{action: (BY_NAME["snooze"], duration) for action, duration in views.SNOOZE_ACTIONS.items()},
 }
 

@@ -25,7 +25,7 @@ from slack_sdk.webhook import WebhookClient
 from bot.observability import MeteredWebClient, Metrics
 from bot.slack import views
 from bot.slack.mrkdwn import safe
-from core.models import GoSession, MessageRef, PlaybookStep
+from core.models import GoSession, MessageRef, PlaybookStep, Posted
 from core.outbox import DriftPayload, Failed, OutboxItem, ReminderPayload, SendResult, Sent
 
 log = logging.getLogger("gobot.slack")
@@ -179,33 +179,38 @@ def problem_hint(problem: str) -> str:
 
 class SlackTransport:
     """Renders an outbox item and sends it: the snapshot to the channel, the end as an update
-    of that post, everything else in its thread."""
+    of that post, everything else in its thread; the playbook message is posted once there and
+    then edited in place."""
 
     def __init__(self, client: WebClient, steps: Sequence[PlaybookStep]) -> None:
         """`steps`: the playbook, for the progress messages show."""
         self._client = client
         self._steps = steps
 
-    def send(self, item: OutboxItem, thread: MessageRef | None) -> SendResult:
+    def send(self, item: OutboxItem, posted: Posted) -> SendResult:
         session = item.data.session
+        thread = posted.post
         try:
-            if item.maybe_sent:
+            if item.maybe_sent and not (item.kind == "playbook" and posted.playbook):
                 found = self._find(item, thread)
                 if found is not None:
                     return Sent(message=found)
-            return self._send(item, session, thread)
+            return self._send(item, session, posted)
         except (SlackApiError, SlackClientError, OSError, ValueError, AttributeError) as exc:
             # ValueError, AttributeError: a 200 whose body is not Slack's JSON (a proxy's page)
             failure = classify(exc)
             log.warning("%s for session %s failed: %s", item.kind, item.session_id, failure.error)
             return failure
 
-    def _send(self, item: OutboxItem, session: GoSession, thread: MessageRef | None) -> SendResult:
+    def _send(self, item: OutboxItem, session: GoSession, posted: Posted) -> SendResult:
+        thread = posted.post
         if item.kind == "ended" and thread is not None:
-            thread = self._update_post(session, thread)
-        channel = thread.channel if thread else item.channel
-        if not channel:
-            return Failed(error="no channel to post to (set GOBOT_CHANNEL)", permanent=True)
+            thread = self._edit(
+                thread,
+                views.snapshot_text(session),
+                views.snapshot_message(session, self._steps),
+                keep_thread=True,
+            )
         extra: dict[str, Any] = {}
         if item.kind == "snapshot":
             text, blocks = (
@@ -214,6 +219,15 @@ class SlackTransport:
             )
         elif item.kind == "ended":
             text, blocks = "GO session ended", views.summary_message(session, self._steps)
+        elif item.kind == "playbook":
+            text, blocks = (
+                views.playbook_text(session, self._steps),
+                views.playbook_message(session, self._steps),
+            )
+            if posted.playbook is not None:
+                edited = self._edit(posted.playbook, text, blocks, keep_thread=False)
+                if edited is not None:
+                    return Sent(message=edited)
         elif isinstance(item.data, ReminderPayload):
             text, blocks = (
                 views.reminder_text(item.data),
@@ -225,6 +239,9 @@ class SlackTransport:
             text, blocks = "GO health watch", views.drift_message(item.data)
         else:
             return Failed(error=f"no message for a {item.kind} item", permanent=True)
+        channel = thread.channel if thread else item.channel
+        if not channel:
+            return Failed(error="no channel to post to (set GOBOT_CHANNEL)", permanent=True)
         if item.kind != "snapshot" and thread is not None:
             extra["thread_ts"] = thread.ts
         response = self._client.chat_postMessage(
@@ -237,24 +254,23 @@ class SlackTransport:
         )
         return Sent(message=MessageRef(channel=str(response["channel"]), ts=str(response["ts"])))
 
-    def _update_post(self, session: GoSession, post: MessageRef) -> MessageRef | None:
-        """Show the end on the post in place (a retry may repeat it). The thread the summary
-        goes to: the post's, or None if the post was deleted (the summary then stands alone);
-        a post too old to edit keeps its thread."""
+    def _edit(
+        self, message: MessageRef, text: str, blocks: list[dict[str, Any]], *, keep_thread: bool
+    ) -> MessageRef | None:
+        """Edit a message in place (a retry may repeat it): the message, or None if it was
+        deleted. One too old to edit is kept as it is (`keep_thread`: the post, whose thread
+        still takes replies) or, for the playbook message, None too: it is posted anew."""
         try:
             self._client.chat_update(
-                channel=post.channel,
-                ts=post.ts,
-                text=views.snapshot_text(session),
-                blocks=views.snapshot_message(session, self._steps),
+                channel=message.channel, ts=message.ts, text=text, blocks=blocks
             )
         except SlackApiError as exc:
             error = exc.response.get("error")
             if error not in GONE_ERRORS:
                 raise
-            log.warning("the post of session %s cannot be updated: %s", session.id, error)
-            return None if error == "message_not_found" else post
-        return post
+            log.warning("message %s in %s cannot be edited: %s", message.ts, message.channel, error)
+            return message if keep_thread and error != "message_not_found" else None
+        return message
 
     def _find(self, item: OutboxItem, thread: MessageRef | None) -> MessageRef | None:
         """After an attempt whose outcome is unknown: did that message land after all? Looks

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -21,17 +21,20 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.slack.mrkdwn import HEADER_LIMIT, fit, safe, who
+from bot.slack.mrkdwn import HEADER_LIMIT, channel, fit, safe, who
 from core.clock import format_utc
 from core.durations import format_duration
 from core.models import Checklist, ChecklistItem, GoSession, NextStep, PlaybookStep, Snapshot
 from core.outbox import DriftPayload, ReminderPayload
+from core.playbook import run_checklist
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_HOME_BLOCKS = 100
 MAX_METRICS = 10
 END_ACTION = "go_end_session"
 SNOOZE_ACTIONS = {"go_snooze_30m": "30m", "go_snooze_1h": "1h", "go_snooze_2h": "2h"}
+COMPLETE_ACTION = "go_step_complete"
+REOPEN_ACTION = "go_step_reopen"
 
 STATUS_ICON = {
     "green": ":large_green_circle:",
@@ -246,6 +249,10 @@ def summary_message(session: GoSession, steps: Sequence[PlaybookStep]) -> list[d
     return to_dicts([_section("\n".join(lines))])
 
 
+def _in(session: GoSession) -> str:
+    return f" in {channel(session.channel)}" if session.channel else ""
+
+
 def _session_blocks(session: GoSession) -> list[Block]:
     if session.started_at_utc is None:
         return [_section("No GO session yet. Start one with `/go-start [notes]`.")]
@@ -260,7 +267,7 @@ def _session_blocks(session: GoSession) -> list[Block]:
         ]
     blocks: list[Block] = [
         _section(
-            f"*Active GO session* started by {who(session.started_by)} at "
+            f"*Active GO session*{_in(session)} started by {who(session.started_by)} at "
             f"{when(session.started_at_utc)}"
         ),
         *_snapshot_blocks(session.snapshot),
@@ -278,8 +285,82 @@ def _step_line(item: ChecklistItem) -> str:
     mark = ":white_check_mark:" if item.done else ":white_large_square:"
     line = f"{mark} *{item.number}.* {safe(item.title, 150)} `{safe(item.id, 64)}`"
     if item.done:
-        line += f" — {who(item.completed_by)}"
+        line += f" — {who(item.completed_by)} at {when(item.completed_at_utc)}"
+        if item.notes:
+            line += f": _{safe(item.notes, 300)}_"
     return line
+
+
+class StepButton(NamedTuple):
+    """What a step's Complete or Reopen button carries: the session whose run it changes (an
+    old button never changes a newer run), the step, and the session's channel (App Home's
+    buttons come from no channel)."""
+
+    session_id: str
+    step: str
+    channel: str | None
+
+    @classmethod
+    def of(cls, session: GoSession, step: str) -> StepButton:
+        return cls(session.id or "", step, session.channel)
+
+    def value(self) -> str:
+        return f"{self.session_id} {self.step} {self.channel or '-'}"
+
+    @classmethod
+    def parse(cls, value: str) -> StepButton:
+        session_id, step, channel = [*value.split(" "), "", "", ""][:3]
+        return cls(session_id, step, None if channel in ("", "-") else channel)
+
+
+def _step_block(item: ChecklistItem, session: GoSession) -> SectionBlock:
+    """A step of a run, with Complete while open, or Reopen (asking first) once done; none
+    once the session has ended."""
+    accessory: ButtonElement | None = None
+    value = StepButton.of(session, item.id).value()
+    if session.active and item.done:
+        accessory = ButtonElement(
+            text="Reopen",
+            action_id=REOPEN_ACTION,
+            value=value,
+            confirm=ConfirmObject(
+                title="Reopen this step?",
+                text=PlainTextObject(
+                    text=f"Step {item.number} goes back to open; who did it and when is kept in "
+                    "the audit trail."
+                ),
+                confirm="Reopen",
+                deny="Keep it done",
+            ),
+        )
+    elif session.active:
+        accessory = ButtonElement(
+            text="Complete", action_id=COMPLETE_ACTION, value=value, style="primary"
+        )
+    return SectionBlock(
+        text=MarkdownTextObject(verbatim=True, text=fit(_step_line(item), 3000)),
+        accessory=accessory,
+    )
+
+
+def _playbook_blocks(session: GoSession, steps: Sequence[PlaybookStep]) -> list[Block]:
+    checklist = run_checklist(steps, session)
+    head = playbook_progress(session, steps)
+    if not session.active:
+        head += " (the session has ended)"
+    return [_section(head), *(_step_block(item, session) for item in checklist.steps)]
+
+
+def playbook_message(session: GoSession, steps: Sequence[PlaybookStep]) -> list[dict[str, Any]]:
+    """The session's one playbook message in its thread: every step with its state, who did
+    it and when, and a button to complete or reopen it while the session is active."""
+    return to_dicts(_playbook_blocks(session, steps))
+
+
+def playbook_text(session: GoSession, steps: Sequence[PlaybookStep]) -> str:
+    """Notification fallback text for the playbook message."""
+    done = sum(step.id in session.playbook for step in steps)
+    return f"GO playbook: {done}/{len(steps)} steps done"
 
 
 def _checklist_blocks(checklist: Checklist) -> list[Block]:
@@ -339,13 +420,36 @@ def text_message(text: str) -> list[dict[str, Any]]:
     return to_dicts([_section(text)])
 
 
-def home_view(session: GoSession, checklist: Checklist, recent: list[GoSession]) -> dict[str, Any]:
-    blocks: list[Block] = [
-        _header("GO sessions"),
-        *_session_blocks(session),
-        DividerBlock(),
-        *_checklist_blocks(checklist),
-        DividerBlock(),
-        *_history_blocks(recent),
-    ]
-    return {"type": "home", "blocks": to_dicts(blocks, MAX_HOME_BLOCKS)}
+def home_view(
+    active: Sequence[GoSession],
+    latest: GoSession,
+    steps: Sequence[PlaybookStep],
+    recent: list[GoSession],
+    notice: str | None = None,
+) -> dict[str, Any]:
+    """App Home: each active session with its playbook and the same buttons as its message
+    (as many as fit), or the last session and the playbook template; then recent history.
+    `notice`: what the viewer's last click on this page answered (safe mrkdwn)."""
+    blocks: list[Block] = [_header("GO sessions")]
+    if notice:
+        blocks.append(_section(notice))
+    if not active:
+        blocks += [
+            *_session_blocks(latest),
+            DividerBlock(),
+            *_checklist_blocks(run_checklist(steps, None)),
+        ]
+    tail = [DividerBlock(), *_history_blocks(recent)]
+    for shown, session in enumerate(active):
+        part = [DividerBlock(), *_session_blocks(session), *_playbook_blocks(session, steps)]
+        if len(blocks) + len(part) + len(tail) + 1 > MAX_HOME_BLOCKS:
+            more = len(active) - shown
+            blocks.append(
+                _context(
+                    f"… and {more} more active GO session{'s' if more > 1 else ''}: "
+                    "`/go-checklist` in their channels shows their playbooks."
+                )
+            )
+            break
+        blocks += part
+    return {"type": "home", "blocks": to_dicts(blocks + tail, MAX_HOME_BLOCKS)}

@@ -20,7 +20,7 @@ class OrderedWork:
     def __init__(self, pool: Executor) -> None:
         self._pool = pool
         self._queues: dict[str, deque[Job]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
 
     def submit(self, key: str, job: Job) -> None:
         with self._lock:
@@ -31,12 +31,18 @@ class OrderedWork:
             self._queues[key] = deque([job])
         self._pool.submit(self._drain, key)
 
+    def wait_idle(self, key: str, timeout: float) -> bool:
+        """Wait until everything submitted under `key` has run; False if it takes longer."""
+        with self._lock:
+            return self._lock.wait_for(lambda: key not in self._queues, timeout)
+
     def _drain(self, key: str) -> None:
         while True:
             with self._lock:
                 queue = self._queues[key]
                 if not queue:
                     del self._queues[key]
+                    self._lock.notify_all()
                     return
                 job = queue[0]
             try:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import StoreCorrupted
-from core.models import GoSession
+from core.models import GoSession, Posted
 from core.stores.json import JsonUnitOfWork
 from core.stores.json.audit import AUDIT_FILE
 from core.stores.json.sessions import HISTORY_FILE, SESSION_FILE, SESSIONS_DIR, WORKSPACE
@@ -91,8 +91,8 @@ def copy_json_to_postgres(data_dir: Path, target: PgUnitOfWork) -> Copied:
         pending = source.outbox.items()
         outbox.add(pending)
         for session_id in {item.session_id for item in pending}:
-            thread = source.outbox.thread(session_id)
-            if thread is not None:
-                outbox.set_thread(session_id, thread)
+            posted = source.outbox.posted(session_id)
+            if posted != Posted():
+                outbox.set_posted(session_id, posted)
         copied.outbox_items = len(pending)
     return copied

@@ -113,8 +113,11 @@ class SlackHarness:
         user: str = "U1",
         channel: str = "C1",
         message_ts: str = "1.0",
+        *,
+        on_home: bool = False,
     ) -> tuple[httpx.Response, str]:
-        """A button click as Slack sends it; returns the response and its response_url token."""
+        """A button click as Slack sends it (`session_id`: the button's value); returns the
+        response and its response_url token."""
         token = uuid.uuid4().hex
         body = button_click_body(
             action_id,
@@ -123,6 +126,7 @@ class SlackHarness:
             channel,
             self.fake.response_url(token),
             message_ts=message_ts,
+            on_home=on_home,
         )
         return self.post(body, signed_headers(body)), token
 
@@ -146,8 +150,18 @@ def block_text(params: dict[str, Any]) -> str:
     return "\n".join(block_texts(params.get("blocks") or []))
 
 
+def is_playbook(call: Call) -> bool:
+    return str(call.params.get("text", "")).startswith("GO playbook:")
+
+
 def posts(fake: FakeSlack, method: str = "chat.postMessage") -> list[Call]:
-    return fake.calls_to(method)
+    """Calls of `method`, leaving out those of the playbook message (see `playbook_calls`)."""
+    return [call for call in fake.calls_to(method) if not is_playbook(call)]
+
+
+def playbook_calls(fake: FakeSlack) -> list[Call]:
+    """Posts and edits of playbook messages, in order."""
+    return [call for call in fake.calls if is_playbook(call)]
 
 
 @pytest.fixture
@@ -157,12 +171,14 @@ def make_harness(
     clients: list[TestClient] = []
 
     def make(**overrides: Any) -> SlackHarness:
+        """The test clock stands still within a tick, so a message held back for the channel's
+        one-a-second pace waits for the next tick: a short tick keeps that wait short."""
         settings = Settings(
             data_dir=data_dir,
             slack_bot_token=BOT_TOKEN,
             slack_signing_secret=SIGNING_SECRET,
             slack_api_url=fake_slack.api_url,
-            **overrides,
+            **{"tick": "1s", **overrides},
         )
         runtime = build_runtime(settings, clock=clock)
         http = TestClient(create_http_app(runtime))

@@ -46,7 +46,7 @@ def test_metrics_move_with_real_requests(
     assert got[("gobot_slack_ack_seconds_count", ())] == 4
     assert (
         got[("gobot_slack_api_calls_total", (("method", "chat.postMessage"), ("result", "ok")))]
-        == 1
+        == 2  # the post and its playbook message
     )
     assert got[("gobot_active_sessions", ())] == 1 and got[("gobot_outbox_depth", ())] == 0
     clock.advance(timedelta(minutes=1))

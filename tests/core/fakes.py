@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.models import MessageRef
+from core.models import MessageRef, Posted
 from core.outbox import Failed, OutboxItem, SendResult, Sent
 
 
@@ -18,12 +18,14 @@ class FakeTransport:
     def fail(self, kind: str, *failures: Failed) -> None:
         self.failures.setdefault(kind, []).extend(failures)
 
-    def send(self, item: OutboxItem, thread: MessageRef | None) -> SendResult:
+    def send(self, item: OutboxItem, posted: Posted) -> SendResult:
         queue = self.failures.get(item.kind)
         if queue:
             return queue.pop(0)
+        self.sent.append((item.kind, item.session_id, posted.post))
+        if item.kind == "playbook" and posted.playbook is not None:
+            return Sent(message=posted.playbook)  # edited in place
         self._ts += 1
-        self.sent.append((item.kind, item.session_id, thread))
         return Sent(message=MessageRef(channel=item.channel or "", ts=f"{self._ts}.0"))
 
     def tell_operator(self, item: OutboxItem, problem: str) -> None:

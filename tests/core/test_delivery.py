@@ -4,7 +4,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from core.clock import parse_utc
+from core.errors import NoActiveSession
 from core.models import MessageRef
 from core.outbox import Failed
 from core.services import Services
@@ -23,9 +26,13 @@ def test_start_and_end_owe_messages_that_are_delivered_in_order(
     change = services.sessions.start("U1", "C1", "go")
     assert change.delivery.message == MessageRef(channel="C1", ts="1.0")
     assert services.sessions.get().message == MessageRef(channel="C1", ts="1.0")
+    posted = services.outbox.posted(change.session.id or "")
+    assert posted.playbook == MessageRef(channel="C1", ts="2.0")  # in the thread, right after
     services.sessions.end("U1", "C1", "done")
-    assert transport.kinds() == ["snapshot", "ended"]
-    assert [thread for _, _, thread in transport.sent[1:]] == [MessageRef(channel="C1", ts="1.0")]
+    assert transport.kinds() == ["snapshot", "playbook", "ended", "playbook"]
+    post = MessageRef(channel="C1", ts="1.0")
+    assert [thread for _, _, thread in transport.sent[1:]] == [post, post, post]
+    assert services.outbox.posted(change.session.id or "") == posted  # edited, not reposted
     assert services.outbox.depth() == 0
 
 
@@ -36,7 +43,8 @@ def test_a_permanent_failure_is_audited_dropped_and_the_session_kept(
     transport.fail("snapshot", Failed(error="not_in_channel", permanent=True))
     change = services.sessions.start("U1", "C1", "")
     assert change.delivery.problem == "not_in_channel"
-    assert services.sessions.get().active and services.outbox.depth() == 0
+    assert services.sessions.get().active
+    assert services.outbox.depth() == 1  # the playbook message, for the next pass
     assert events(services)[-1] == "GO_POST_FAILED"
     assert transport.told == []  # the command's own reply says so
 
@@ -56,7 +64,8 @@ def test_transient_failures_wait_for_retry_after_and_keep_order(
     for _ in range(3):
         services.delivery.deliver_ready()
         clock.advance(timedelta(seconds=2))
-    assert transport.kinds() == ["snapshot", "ended"]
+    # the start's playbook message was owed behind the snapshot: the end owes its final state
+    assert transport.kinds() == ["snapshot", "ended", "playbook"]
 
 
 def test_backoff_grows_and_an_unknown_outcome_is_remembered(
@@ -117,14 +126,14 @@ def test_one_message_per_channel_per_pass(
     transport.fail("snapshot", Failed(error="HTTP 500"))
     services.sessions.start("U1", "C1", "")  # its snapshot waits for a retry
     services.sessions.end("U1", "C1", "")
-    services.sessions.start("U2", "C1", "")  # a new session's snapshot: delivered now
-    assert transport.kinds() == ["snapshot"]
+    services.sessions.start("U2", "C1", "")  # a new session's messages: delivered now
+    assert transport.kinds() == ["snapshot", "playbook"]
     clock.advance(timedelta(seconds=2))  # the retry is due
-    for expected in ("snapshot", "ended"):
+    for expected in ("snapshot", "ended", "playbook"):
         sent = services.delivery.deliver_ready()
         assert (sent.attempted, sent.deferred) == (1, 0)
         assert transport.kinds()[-1] == expected
-        if expected != "ended":
+        if expected != "playbook":
             held = services.delivery.deliver_ready()  # the same instant: the channel must wait
             assert (held.attempted, held.deferred) == (0, 1)
         clock.advance(timedelta(seconds=1))
@@ -150,3 +159,22 @@ def test_a_reminder_being_sent_when_the_session_ends_stays_ahead_of_the_end(
     assert kinds == ["reminder"]  # the end waits behind the in-flight reminder
     services.outbox.done(reminder)  # the in-flight send finishes
     assert [i.kind for i in services.outbox.ready(parse_utc("9999-12-31T00:00:00Z"))] == ["ended"]
+
+
+def test_each_change_of_a_run_is_owed_to_the_one_playbook_message(
+    wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock
+) -> None:
+    services = wired()
+    session = services.sessions.start("U1", "C1", "").session
+    services.playbook.complete("1", "U1", channel="C1")
+    assert transport.kinds() == ["snapshot", "playbook", "playbook"]
+    transport.fail("playbook", Failed(error="HTTP 500"))
+    services.playbook.complete("2", "U1", channel="C1")  # its edit fails and waits ...
+    services.playbook.reopen("1", "U1", channel="C1")  # ... and this one's replaces it
+    assert transport.kinds() == ["snapshot", "playbook", "playbook", "playbook"]
+    assert services.outbox.depth() == 0
+    posted = services.outbox.posted(session.id or "")
+    assert posted.playbook == MessageRef(channel="C1", ts="2.0")
+    with pytest.raises(NoActiveSession, match="has ended"):  # a button of an older session
+        services.playbook.complete("3", "U1", channel="C1", session_id="an-older-session")
+    assert services.playbook.checklist("C1").completed == 1

@@ -173,7 +173,7 @@ def test_completing_needs_an_active_session_and_each_session_starts_afresh(
 def test_a_step_done_by_mistake_can_be_reopened_and_it_is_audited(services: Services) -> None:
     done = services.playbook.complete("6", "U1")
     assert done.newly and done.skipped == [1, 2, 3, 4, 5]
-    item = services.playbook.reopen("6", "U2", channel="C1")
+    item = services.playbook.reopen("6", "U2", channel="C1").item
     assert not item.done and services.playbook.checklist().completed == 0
     reopened = audit_records(services)[-1]
     assert reopened["event"] == "GO_STEP_REOPENED" and reopened["data"]["was_done_by"] == "U1"

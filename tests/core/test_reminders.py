@@ -118,7 +118,7 @@ def test_an_end_racing_a_tick_stops_the_claimed_reminder(
         clock.advance(timedelta(seconds=2))
         tick(services)
     assert reminders(transport) == 0
-    assert transport.kinds() == ["snapshot", "ended"]
+    assert transport.kinds() == ["snapshot", "playbook", "ended", "playbook"]
     clock.advance(timedelta(hours=5))
     tick(services)
     assert reminders(transport) == 0

@@ -1,6 +1,7 @@
 """The JSON outbox: `outbox/<seq>.<session>.<kind>.<id>.json`, one small file per pending item,
 so a lease or a delivery rewrites one item, not the queue; `outbox/threads/<session>.json`
-remembers where each session's snapshot landed. Lease and retry follow `core.outbox`."""
+remembers where each session's messages landed (the post, the playbook message). Lease and
+retry follow `core.outbox`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from core.errors import StoreCorrupted
-from core.models import MessageRef
+from core.models import Posted
 from core.outbox import Failed, OutboxItem, being_sent, is_ready, leased, retried, woken
 from core.stores.json.datadir import DataDir, data_dir
 
@@ -109,14 +110,14 @@ class JsonOutbox:
         with self._dd.transaction():
             return len(self._names())
 
-    def set_thread(self, session_id: str, message: MessageRef) -> None:
+    def set_posted(self, session_id: str, posted: Posted) -> None:
         with self._dd.transaction():
-            self._dd.write_json(self._threads / f"{session_id}.json", message.model_dump())
+            self._dd.write_json(self._threads / f"{session_id}.json", posted.model_dump())
 
-    def thread(self, session_id: str) -> MessageRef | None:
+    def posted(self, session_id: str) -> Posted:
         with self._dd.transaction():
             try:
                 raw = self._dd.read_json(self._threads / f"{session_id}.json")
             except StoreCorrupted:
-                return None
-        return None if raw is None else MessageRef.model_validate(raw)
+                return Posted()
+        return Posted() if raw is None else Posted.model_validate(raw)

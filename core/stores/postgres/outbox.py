@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from core.models import MessageRef
+from core.models import Posted
 from core.outbox import Failed, OutboxItem, leased, retried, woken
 from core.stores.postgres.database import PgDatabase
 
@@ -113,17 +113,17 @@ class PgOutbox:
             row = db.execute("SELECT count(*) AS n FROM gobot_outbox").fetchone()
             return int(row["n"]) if row else 0
 
-    def set_thread(self, session_id: str, message: MessageRef) -> None:
+    def set_posted(self, session_id: str, posted: Posted) -> None:
         with self._db.transaction() as db:
             db.execute(
                 "INSERT INTO gobot_threads (session_id, data) VALUES (%s, %s) "
                 "ON CONFLICT (session_id) DO UPDATE SET data = EXCLUDED.data",
-                (session_id, Jsonb(message.model_dump())),
+                (session_id, Jsonb(posted.model_dump())),
             )
 
-    def thread(self, session_id: str) -> MessageRef | None:
+    def posted(self, session_id: str) -> Posted:
         with self._db.transaction() as db:
             row = db.execute(
                 "SELECT data FROM gobot_threads WHERE session_id = %s", (session_id,)
             ).fetchone()
-            return None if row is None else MessageRef.model_validate(row["data"])
+            return Posted() if row is None else Posted.model_validate(row["data"])

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.dev.fake_slack import FakeSlack
-from tests.bot.conftest import SlackHarness, block_text, posts, signed_headers
+from tests.bot.conftest import SlackHarness, block_text, playbook_calls, posts, signed_headers
 from tests.conftest import FakeClock, write_json
 from tests.faults import FULL_DISK, FaultyOs, fail_with
 
@@ -261,7 +261,9 @@ def test_app_home_publishes_session_playbook_and_history(slack: SlackHarness) ->
     view = publish.params["view"]
     assert view["type"] == "home" and len(view["blocks"]) <= 100
     text = block_text(view)
-    assert "Active GO session" in text and "0/9 done" in text and "home test" in text
+    assert "Active GO session" in text and "0/9 steps" in text and "home test" in text
+    buttons = [b["accessory"] for b in view["blocks"] if "accessory" in b]
+    assert [b["action_id"] for b in buttons] == ["go_step_complete"] * 9
 
 
 @pytest.mark.parametrize(
@@ -338,7 +340,7 @@ def test_post_failure_is_reported_and_the_session_kept(slack: SlackHarness, data
     reply = slack.run("/go-start", "")
     assert "could not be posted: `not_in_channel`" in reply and "/invite @gobot" in reply
     assert slack.services.sessions.get().active
-    assert slack.services.outbox.depth() == 1  # it waits for the invite
+    assert slack.services.outbox.depth() == 2  # the post and the playbook wait for the invite
     slack.run("/go-end", "")
     slack.fake.fail("chat.postMessage", Failure(error="invalid_blocks"))  # can never succeed
     assert "could not be posted: `invalid_blocks`" in slack.run("/go-start", "")
@@ -374,11 +376,14 @@ def test_server_error_is_retried_by_the_outbox_and_lands_once(
     reply = slack.run("/go-start", "")
     assert "Slack has not taken the message yet" in reply
     assert slack.services.sessions.get().active
-    assert slack.services.outbox.depth() == 1
+    assert slack.services.outbox.depth() == 2  # the post, and the playbook message behind it
     clock.advance(timedelta(seconds=5))
     slack.tick()
-    assert len(slack.fake.calls_to("chat.postMessage")) == 2
-    assert len(slack.fake.messages) == 1 and slack.services.outbox.depth() == 0
+    assert len(posts(slack.fake)) == 2
+    clock.advance(timedelta(seconds=1))  # a message a second to one channel
+    slack.tick()
+    assert len(playbook_calls(slack.fake)) == 1
+    assert len(slack.fake.messages) == 2 and slack.services.outbox.depth() == 0
     assert slack.services.sessions.get().message is not None
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from bot.dev.fake_slack import Failure
-from tests.bot.conftest import SlackHarness, block_text
+from tests.bot.conftest import SlackHarness, block_text, posts
 from tests.conftest import T0, FakeClock
 
 
@@ -44,10 +44,18 @@ def test_every_message_arrives_once_in_order_through_429_500_and_timeouts(
     replies = sorted(
         (m for m in fake.messages.values() if m.thread_ts == thread), key=lambda m: m.ts
     )
-    kinds = ["reminder" if "(reminder 1)" in block_text(m.params) else "summary" for m in replies]
-    assert kinds == ["reminder", "summary"]  # the end's update and summary: one owed item
+    kinds = [
+        "playbook"
+        if str(m.params.get("text")).startswith("GO playbook:")
+        else "reminder"
+        if "(reminder 1)" in block_text(m.params)
+        else "summary"
+        for m in replies
+    ]
+    # the end's update and summary: one owed item; the playbook message: posted once
+    assert kinds == ["playbook", "reminder", "summary"]
     assert fake.calls_to("conversations.replies"), "the timed-out reminder was looked up"
-    assert len(fake.calls_to("chat.update")) == 1
+    assert len(posts(fake, "chat.update")) == 1
     assert fake.messages[(snapshots[0].channel, thread)].updates
     assert slack.services.outbox.depth() == 0
 
@@ -62,7 +70,7 @@ def test_snooze_button_moves_the_next_reminder(slack: SlackHarness, clock: FakeC
     assert slack.services.sessions.get().reminder.next_due_utc == T0 + timedelta(hours=2)
     clock.advance(timedelta(minutes=61))
     slack.tick()
-    assert not [c for c in slack.fake.calls_to("chat.postMessage") if c.params.get("thread_ts")]
+    assert not [c for c in posts(slack.fake) if c.params.get("thread_ts")]
 
 
 def test_escalated_reminders_are_broadcast_to_the_channel(
@@ -73,7 +81,7 @@ def test_escalated_reminders_are_broadcast_to_the_channel(
     for _ in range(2):
         clock.advance(timedelta(minutes=60))
         slack.tick()
-    reminders = [c for c in slack.fake.calls_to("chat.postMessage") if c.params.get("thread_ts")]
+    reminders = [c for c in posts(slack.fake) if c.params.get("thread_ts")]
     assert [c.params.get("reply_broadcast") for c in reminders] == [False, True]
     assert "Escalation" in block_text(reminders[1].params)
 
@@ -92,7 +100,7 @@ def test_a_background_give_up_reaches_the_operator_ephemerally(
     assert len(told) == 1 and "not_in_channel" in told[0]["text"]
     assert told[0]["response_type"] == "ephemeral" and "/invite @gobot" in told[0]["text"]
     assert slack.services.sessions.get().active
-    assert slack.services.outbox.depth() == 1  # it waits for the invite, told once
+    assert slack.services.outbox.depth() == 2  # with its playbook message: they wait, told once
     clock.advance(timedelta(minutes=10))
     slack.tick()
     assert len([c for c in slack.fake.responses if c.method == token]) == 2

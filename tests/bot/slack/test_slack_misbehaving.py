@@ -55,7 +55,7 @@ def test_an_answer_that_does_not_prove_a_failure_is_looked_up_not_reposted(
     reply = slack.run("/go-start", "launch")
     assert "GO session started" in reply and "Something went wrong" not in reply
     drain(slack, clock)
-    assert list(outbox_ids(slack.fake).values()) == [1]  # the post that landed, once
+    assert list(outbox_ids(slack.fake).values()) == [1, 1]  # the post that landed, its playbook
     assert slack.services.sessions.get().message is not None
     assert slack.fake.calls_to("conversations.history")  # it looked before posting again
 
@@ -66,7 +66,7 @@ def test_the_look_up_pages_through_a_busy_channel(slack: SlackHarness, clock: Fa
     for n in range(450):  # the channel moves on before the retry
         slack.fake.post_directly("C1", f"chatter {n}")
     drain(slack, clock)
-    assert list(outbox_ids(slack.fake).values()) == [1]
+    assert list(outbox_ids(slack.fake).values()) == [1, 1]
     lookups = slack.fake.calls_to("conversations.history")
     assert len(lookups) >= 3 and all(float(c.params["oldest"]) > 0 for c in lookups)
 
@@ -84,7 +84,7 @@ def test_a_refusal_that_can_heal_waits_is_told_once_and_lands_once(
     health = slack.http.get("/healthz").json()
     assert health["slack_waiting"] == {error: 1}
     drain(slack, clock, ticks=30)  # the admin reinstalled the app meanwhile
-    assert list(outbox_ids(slack.fake).values()) == [1]
+    assert list(outbox_ids(slack.fake).values()) == [1, 1]
     assert slack.services.delivery.waiting() == Counter()
     told = [r for r in slack.fake.responses if error in block_text(r.params)]
     assert len(told) == 1  # the reply to /go-start; no ephemeral nagging after it
@@ -134,7 +134,9 @@ def test_an_escalation_without_a_thread_is_not_a_broadcast(
     slack.fake.fail("chat.postMessage", Failure(error="invalid_blocks"))  # the snapshot is lost
     slack.run("/go-start", "launch")
     clock.advance(timedelta(minutes=2))
-    slack.tick()
+    slack.tick()  # the playbook message, standing alone too
+    clock.advance(timedelta(seconds=1))
+    slack.tick()  # a message a second to one channel
     reminder = posts(slack.fake)[-1]
     assert "Escalation" in block_text(reminder.params)
     assert "reply_broadcast" not in reminder.params and not reminder.params.get("thread_ts")
@@ -151,8 +153,8 @@ def test_once_the_bot_is_invited_the_owed_snapshot_is_posted(
     slack.event({**joined, "user": "USOMEONE"}, event_id="EvOther")  # not the bot: nothing
     assert not fake_slack.wait_for(lambda f: bool(outbox_ids(f)), timeout=0.5)
     slack.event(joined, event_id="EvJoin")
-    assert fake_slack.wait_for(lambda f: bool(outbox_ids(f)))
-    assert list(outbox_ids(fake_slack).values()) == [1]
+    assert fake_slack.wait_for(lambda f: len(outbox_ids(f)) == 2)  # the post, its playbook
+    assert list(outbox_ids(fake_slack).values()) == [1, 1]
     for _ in range(50):  # the post is recorded on the session just after it lands
         if slack.services.sessions.get().message is not None:
             break
@@ -167,7 +169,7 @@ def test_running_start_again_after_the_invite_posts_the_owed_snapshot(
     assert "not_in_channel" in slack.run("/go-start", "launch")
     reply = slack.run("/go-start", "launch")  # invited meanwhile, as the reply said
     assert "its snapshot had not been posted; posted it now" in reply
-    assert list(outbox_ids(fake_slack).values()) == [1]
+    assert list(outbox_ids(fake_slack).values()) == [1, 1]
     assert "already active" in slack.run("/go-start", "again")  # now it is just active
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from bot.slack import views
 from bot.slack.mrkdwn import escape, fit
+from core.clock import parse_utc
 from core.models import (
     Checklist,
     ChecklistItem,
@@ -22,13 +23,15 @@ from core.models import (
     NextStep,
     PlaybookStep,
     Snapshot,
+    StepCompletion,
 )
+from core.playbook import MAX_STEPS
 from tests.bot.conftest import SlackHarness, block_text
 
 ENTITY = re.compile(r"&(amp|lt|gt);")
 WORST_STEPS = tuple(
-    PlaybookStep(id=f"s{n}", title=("<!here> & " * 20)[:150]) for n in range(60)
-)  # a long playbook, step titles full of markup
+    PlaybookStep(id=f"s{n}", title=("<!here> & " * 20)[:150]) for n in range(MAX_STEPS)
+)  # the longest playbook, step titles full of markup
 HUGE = "<!channel> & " * 400
 
 
@@ -54,6 +57,14 @@ def worst_session(active: bool) -> GoSession:
         ended_by=None if active else "U1",
         end_notes=None if active else HUGE[:2000],
         duration_seconds=None if active else 3600.0,
+        playbook={
+            step.id: StepCompletion(
+                completed_at_utc=parse_utc("2026-01-01T09:30:00Z"),
+                completed_by="api:<ops>",
+                notes=HUGE[:2000],
+            )
+            for step in WORST_STEPS[::2]
+        },
     )
 
 
@@ -104,13 +115,19 @@ def test_every_message_respects_block_kit_limits_with_worst_case_content() -> No
             NextStep(step=checklist().steps[0], done=False, completed=0, total=39)
         ),
         lambda: views.history_message([worst_session(False)] * 20),
+        lambda: views.playbook_message(worst_session(True), WORST_STEPS),
+        lambda: views.playbook_message(worst_session(False), WORST_STEPS),
     ]
     for build in messages:
         blocks = build()
         check_limits(blocks)
         check_escaped(json.dumps(blocks, ensure_ascii=False).replace("\\n", " "), ("<@U1>",))
-    home = views.home_view(worst_session(True), checklist(), [worst_session(False)] * 5)
-    check_limits(home["blocks"], max_blocks=100)
+    for active in ([], [worst_session(True)] * 10):
+        home = views.home_view(
+            active, worst_session(False), WORST_STEPS, [worst_session(False)] * 5, escape(HUGE)
+        )
+        check_limits(home["blocks"], max_blocks=100)
+        check_escaped(json.dumps(home, ensure_ascii=False).replace("\\n", " "), ("<@U1>",))
 
 
 def test_truncation_marker_and_entities() -> None:
@@ -140,7 +157,8 @@ def test_no_user_text_reaches_a_posted_block_unescaped(slack: SlackHarness, note
     posted = [
         c for c in slack.fake.calls[first:] if c.method in ("chat.postMessage", "chat.update")
     ]
-    assert len(posted) == 3  # snapshot, its update, the thread summary
+    # snapshot, playbook message, its update, the thread summary, the playbook's final state
+    assert len(posted) == 5
     for call in posted:
         check_escaped(block_text(call.params), (f"<@{user}>",))
         check_escaped(str(call.params.get("text", "")), (f"<@{user}>",))
