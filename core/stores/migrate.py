@@ -75,9 +75,12 @@ def copy_json_to_postgres(data_dir: Path, target: PgUnitOfWork) -> Copied:
         ).fetchone()
         if row is None or int(row["n"]) > 0:
             raise StoreCorrupted("the database already holds gobot data: nothing was copied")
+        live: set[str] = set()  # sessions whose messages may still be replied to or edited
         for session in _json_sessions(data_dir):
             sessions.insert(session)
             copied.sessions += 1
+            if session.active and session.id:
+                live.add(session.id)
         for step_id, completion in source.progress.load().completed.items():
             progress.mark_done(step_id, completion)
             copied.steps += 1
@@ -90,7 +93,7 @@ def copy_json_to_postgres(data_dir: Path, target: PgUnitOfWork) -> Copied:
             copied.audit_records += 1
         pending = source.outbox.items()
         outbox.add(pending)
-        for session_id in {item.session_id for item in pending}:
+        for session_id in live | {item.session_id for item in pending}:
             posted = source.outbox.posted(session_id)
             if posted != Posted():
                 outbox.set_posted(session_id, posted)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from core.models import MessageRef, Posted
 from core.services import Services
 from tests.conftest import FakeClock, audit_records, outside_env, run_gobot
 
@@ -34,7 +35,14 @@ def test_migrate_copies_everything_once(
     source.sessions.start("U3", "C1", "still open")
     source.playbook.complete("1", "U1", "ok", channel="C1")
     source.playbook.complete("canary", "U2", channel="C1")
-    active = source.sessions.get("C1")  # its playbook run travels with it
+    active = source.sessions.get("C1")  # its playbook run travels with it ...
+    posted = Posted(  # ... and where its post and playbook message landed, delivered
+        post=MessageRef(channel="C1", ts="1.0"), playbook=MessageRef(channel="C1", ts="2.0")
+    )
+    source.outbox.set_posted(active.id or "", posted)
+    for item in source.outbox.items():
+        if item.session_id == active.id:
+            source.outbox.done(item)
     url = str(store_settings["database_url"])
 
     result = migrate(green, url)
@@ -47,6 +55,7 @@ def test_migrate_copies_everything_once(
     for channel in ("C1", "C2"):
         assert target.sessions.history(10, channel) == source.sessions.history(10, channel)
     assert target.playbook.checklist("C1") == source.playbook.checklist("C1")
+    assert target.outbox.posted(active.id or "") == posted
     assert audit_records(target) == audit_records(source)
     verification = target.audit.verify()
     assert verification.ok and verification.records == len(audit_records(source))
