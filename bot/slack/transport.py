@@ -180,7 +180,7 @@ def problem_hint(problem: str) -> str:
 class SlackTransport:
     """Renders an outbox item and sends it: the snapshot to the channel, the end as an update
     of that post, everything else in its thread; the playbook message is posted once there and
-    then edited in place."""
+    then edited in place, with the post's progress line."""
 
     def __init__(self, client: WebClient, steps: Sequence[PlaybookStep]) -> None:
         """`steps`: the playbook, for the progress messages show."""
@@ -203,6 +203,8 @@ class SlackTransport:
             return failure
 
     def _send(self, item: OutboxItem, session: GoSession, posted: Posted) -> SendResult:
+        if item.kind == "playbook" and (edited := self._edit_run(session, posted)) is not None:
+            return Sent(message=edited)
         thread = posted.post
         if item.kind == "ended" and thread is not None:
             thread = self._edit(
@@ -211,34 +213,10 @@ class SlackTransport:
                 views.snapshot_message(session, self._steps),
                 keep_thread=True,
             )
-        extra: dict[str, Any] = {}
-        if item.kind == "snapshot":
-            text, blocks = (
-                views.snapshot_text(session),
-                views.snapshot_message(session, self._steps),
-            )
-        elif item.kind == "ended":
-            text, blocks = "GO session ended", views.summary_message(session, self._steps)
-        elif item.kind == "playbook":
-            text, blocks = (
-                views.playbook_text(session, self._steps),
-                views.playbook_message(session, self._steps),
-            )
-            if posted.playbook is not None:
-                edited = self._edit(posted.playbook, text, blocks, keep_thread=False)
-                if edited is not None:
-                    return Sent(message=edited)
-        elif isinstance(item.data, ReminderPayload):
-            text, blocks = (
-                views.reminder_text(item.data),
-                views.reminder_message(item.data, self._steps),
-            )
-            if thread is not None:  # a broadcast needs a thread to broadcast from
-                extra["reply_broadcast"] = item.data.escalate
-        elif isinstance(item.data, DriftPayload):
-            text, blocks = "GO health watch", views.drift_message(item.data)
-        else:
-            return Failed(error=f"no message for a {item.kind} item", permanent=True)
+        rendered = self._render(item, session, thread)
+        if isinstance(rendered, Failed):
+            return rendered
+        text, blocks, extra = rendered
         channel = thread.channel if thread else item.channel
         if not channel:
             return Failed(error="no channel to post to (set GOBOT_CHANNEL)", permanent=True)
@@ -253,6 +231,57 @@ class SlackTransport:
             **extra,
         )
         return Sent(message=MessageRef(channel=str(response["channel"]), ts=str(response["ts"])))
+
+    def _render(
+        self, item: OutboxItem, session: GoSession, thread: MessageRef | None
+    ) -> tuple[str, list[dict[str, Any]], dict[str, Any]] | Failed:
+        """The text, blocks and extra arguments of the message an item posts."""
+        if item.kind == "snapshot":
+            return (
+                views.snapshot_text(session),
+                views.snapshot_message(session, self._steps),
+                {},
+            )
+        if item.kind == "ended":
+            return "GO session ended", views.summary_message(session, self._steps), {}
+        if item.kind == "playbook":
+            return (
+                views.playbook_text(session, self._steps),
+                views.playbook_message(session, self._steps),
+                {},
+            )
+        if isinstance(item.data, ReminderPayload):
+            # a broadcast needs a thread to broadcast from
+            extra = {"reply_broadcast": item.data.escalate} if thread is not None else {}
+            return (
+                views.reminder_text(item.data),
+                views.reminder_message(item.data, self._steps),
+                extra,
+            )
+        if isinstance(item.data, DriftPayload):
+            return "GO health watch", views.drift_message(item.data), {}
+        return Failed(error=f"no message for a {item.kind} item", permanent=True)
+
+    def _edit_run(self, session: GoSession, posted: Posted) -> MessageRef | None:
+        """Show a run's new state: the post's progress line (first, so that a retry finds what
+        landed), then the playbook message in place. None: the playbook message is to be
+        posted (there is none yet, or it is gone)."""
+        post = posted.post
+        if post is not None and session.active and (posted.playbook or session.playbook):
+            self._edit(
+                post,
+                views.snapshot_text(session),
+                views.snapshot_message(session, self._steps),
+                keep_thread=True,
+            )
+        if posted.playbook is None:
+            return None
+        return self._edit(
+            posted.playbook,
+            views.playbook_text(session, self._steps),
+            views.playbook_message(session, self._steps),
+            keep_thread=False,
+        )
 
     def _edit(
         self, message: MessageRef, text: str, blocks: list[dict[str, Any]], *, keep_thread: bool

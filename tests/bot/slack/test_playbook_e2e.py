@@ -84,6 +84,7 @@ def test_a_launch_completed_by_slash_and_button_edits_one_message_and_ends_with_
     edited(fake, message, 1)
     text = block_text(shown(message))
     assert "1/9 steps" in text and "<@U1> at 2026-01-01T09:00:00" in text and "_read_" in text
+    assert "*Playbook:* 1/9 steps, next: *2. Freeze" in block_text(shown(post))  # the post too
 
     press(team, message, 3, user="U2")  # out of order, by another operator
     edited(fake, message, 2)
@@ -181,7 +182,7 @@ def test_a_playbook_message_that_cannot_be_edited_is_posted_again(
     team: SlackHarness, error: str
 ) -> None:
     team.run("/go-start", "launch")
-    team.fake.fail("chat.update", Failure(error=error))
+    team.fake.fail("chat.update", Failure(error=error, times=2))  # the post and the message
     team.run("/go-complete", "1")
     assert team.fake.wait_for(lambda f: len(playbook_messages(f)) == 2)
     old, new = playbook_messages(team.fake)
