@@ -31,6 +31,7 @@ from core.models import PlaybookStep
 from core.playbook import PlaybookService, load_steps
 from core.ports import Transport, UnitOfWork
 from core.reminders import ReminderPolicy, ReminderService
+from core.report import ReportService
 from core.services import Services
 from core.sessions import SessionService
 from core.snapshots import (
@@ -43,6 +44,7 @@ from core.snapshots import (
 )
 from core.stores.json import JsonUnitOfWork
 from core.stores.postgres import PgUnitOfWork
+from core.workspace import WorkspaceService
 
 
 class _NotTheTokenNote(logging.Filter):
@@ -142,6 +144,8 @@ def build_services(
         uow.outbox,
         delivery,
         uow.requests,
+        WorkspaceService(uow, clock, sessions.scope_for, deliverer=delivery),
+        ReportService(uow, playbook.steps, sessions.scope_for),
     )
 
 

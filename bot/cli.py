@@ -1,5 +1,5 @@
-"""The `gobot` command line: serve, socket, local, status, history, audit verify, migrate,
-manifest and preview, each failing in one line that names the problem."""
+"""The `gobot` command line: serve, socket, local, status, history, report, audit verify,
+migrate, manifest and preview, each failing in one line that names the problem."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from bot.bootstrap import Runtime, build_runtime, build_services
 from bot.dev.local import LOCAL_DIR, LocalBot, local_settings
 from bot.dev.preview import KINDS, builder_link, preview_blocks
 from bot.observability import configure_logging
+from bot.reports import MARKDOWN, report_lines
 from bot.settings import Settings, SettingsError, load_settings
 from bot.slack.manifest import build_manifest
 from bot.web.server import create_http_app
@@ -386,6 +387,25 @@ def history(last: int, fmt: str, channel: str | None) -> None:
                 f"{row['ended_by']}  {row['start_band']}/{row['start_status']} -> "
                 f"{row['end_band']}/{row['end_status']}  {first_line}"
             )
+
+
+@main.command()
+@click.argument("session_id", required=False)
+@click.option("--format", "fmt", default="md", show_default=True, type=click.Choice(["md", "json"]))
+@click.option("--channel", default=None, help="Without SESSION_ID: this channel's session.")
+def report(session_id: str | None, fmt: str, channel: str | None) -> None:
+    """A session's report (SESSION_ID, or the active or last session): snapshots, owner
+    changes, timeline, playbook run, and whether its audit records verify."""
+    services = _reading_services()
+    try:
+        found = services.reports.report(channel, session_id)
+    except GoError as exc:
+        _fail(exc, 1)
+    if fmt == "json":
+        click.echo(found.model_dump_json(indent=2))
+    else:
+        click.echo("# GO session report\n")
+        click.echo("\n".join(report_lines(found, MARKDOWN)))
 
 
 @main.command()

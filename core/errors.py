@@ -71,3 +71,7 @@ class StoreUnavailable(GoError):
     def __init__(self, message: str, *, kept: bool = False) -> None:
         super().__init__(message)
         self.kept = kept
+
+
+class UnknownSession(GoError):
+    code = "unknown_session"

@@ -86,6 +86,21 @@ class StepCompletion(BaseModel):
     notes: str = ""
 
 
+class TimelineEntry(BaseModel):
+    """Something recorded during a session: a note, a message added from Slack (its author
+    and permalink; `key` names the message, so adding it again adds nothing), or a handover
+    (`to`: the new owner)."""
+
+    kind: Literal["note", "message", "handover"]
+    at_utc: UtcTime
+    by: str
+    text: str = ""
+    author: str | None = None
+    permalink: str | None = None
+    key: str | None = None
+    to: str | None = None
+
+
 class GoSession(BaseModel):
     """A GO session. The first seven fields are the original contract; the rest are ours.
 
@@ -112,6 +127,12 @@ class GoSession(BaseModel):
     reminder: ReminderState = Field(default_factory=ReminderState)
     watch: WatchState = Field(default_factory=WatchState)
     playbook: dict[str, StepCompletion] = Field(default_factory=dict)
+    owner: str | None = None  # who owns it now; None: whoever started it
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+
+    @property
+    def current_owner(self) -> str | None:
+        return self.owner or self.started_by
 
 
 class Delivery(BaseModel):

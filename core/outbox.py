@@ -15,10 +15,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, SerializeAsAny, model_validator
 
 from core.clock import UtcTime
-from core.models import Band, GoSession, Health, MessageRef
+from core.models import Band, GoSession, Health, MessageRef, TimelineEntry
 
-# ended: update the post and reply with the summary; playbook: post or edit the run's message
-Kind = Literal["snapshot", "ended", "reminder", "drift", "playbook"]
+# ended: update the post and reply with the summary; playbook: post or edit the run's message;
+# timeline: one line in the thread for a note or a handover
+Kind = Literal["snapshot", "ended", "reminder", "drift", "playbook", "timeline"]
 SESSION_BOUND: tuple[Kind, ...] = ("reminder", "drift")  # pointless once the session has ended
 MAX_BACKOFF = timedelta(minutes=5)
 
@@ -49,12 +50,19 @@ class DriftPayload(SessionPayload):
     cone_reason: str = ""
 
 
+class TimelinePayload(SessionPayload):
+    """An entry added to the session's timeline (the session as it was just after)."""
+
+    entry: TimelineEntry
+
+
 PAYLOADS: dict[str, type[SessionPayload]] = {
     "snapshot": SessionPayload,
     "ended": SessionPayload,
     "reminder": ReminderPayload,
     "drift": DriftPayload,
     "playbook": SessionPayload,
+    "timeline": TimelinePayload,
 }
 
 

@@ -10,8 +10,10 @@ from core.delivery import DeliveryService
 from core.playbook import PlaybookService
 from core.ports import AuditLog, Outbox, RequestLedger
 from core.reminders import ReminderService
+from core.report import ReportService
 from core.sessions import SessionService
 from core.snapshots import SnapshotTaker
+from core.workspace import WorkspaceService
 
 
 @dataclass(frozen=True)
@@ -25,3 +27,5 @@ class Services:
     outbox: Outbox
     delivery: DeliveryService | None
     requests: RequestLedger
+    workspace: WorkspaceService
+    reports: ReportService

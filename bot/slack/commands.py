@@ -11,6 +11,7 @@ and `gobot local` are derived from it. Every interaction (slash command or butto
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -38,6 +39,7 @@ log = logging.getLogger("gobot.commands")
 Blocks = list[dict[str, Any]]
 MAX_SLACK_HISTORY = 20
 UMBRELLA = "/go"
+MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|([UW][A-Z0-9]+)")
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Invocation:
     args: str
     reply_to: str | None = None
     request: str | None = None
+    access: AccessPolicy | None = None  # set by `Interactions.run`: who else may do what
 
 
 Handler = Callable[[Services, Invocation], Blocks | None]
@@ -70,6 +73,7 @@ class Command:
     undone: str = "Nothing was done"
     limited: bool = False
     reach: Literal["slash", "umbrella", "button"] = "slash"
+    escapes: bool = False  # Slack sends mentions in the text as `<@U…|name>` (the manifest)
 
 
 @dataclass(frozen=True)
@@ -184,13 +188,11 @@ def _next(services: Services, call: Invocation) -> Blocks:
     return views.next_step_message(services.playbook.next_step(call.channel))
 
 
-def _unseen(delivery: Delivery) -> str:
-    """What to add when the playbook message could not show the change."""
+def _unseen(delivery: Delivery, what: str = "the playbook message") -> str:
+    """What to add when the channel could not be shown the change."""
     if delivery.problem is None:
         return ""
-    return (
-        f"\n:warning: The playbook message could not be updated: {problem_hint(delivery.problem)}"
-    )
+    return f"\n:warning: The channel could not be shown {what}: {problem_hint(delivery.problem)}"
 
 
 def _title(item: ChecklistItem) -> str:
@@ -258,6 +260,50 @@ def _reopen_button(services: Services, call: Invocation) -> Blocks | None:
         f":leftwards_arrow_with_hook: Step {_title(reopened.item)} is open again."
         + _unseen(reopened.delivery)
     )
+
+
+def _note(services: Services, call: Invocation) -> Blocks:
+    added = services.workspace.note(call.user, call.channel, call.args)
+    return views.text_message(
+        ":memo: Added to the session's timeline." + _unseen(added.delivery, "its line")
+    )
+
+
+def _handover(services: Services, call: Invocation) -> Blocks:
+    """`@user [notes]`: the mention as Slack escapes it (`<@U…|name>`), or a bare user ID."""
+    target, _, notes = call.args.strip().partition(" ")
+    found = MENTION.fullmatch(target)
+    if found is None:
+        raise InvalidInput(
+            "Usage: `/go-handover @user [notes]`, naming one person "
+            "(`/go handover` takes a user ID)."
+        )
+    to = found.group(1) or found.group(2)
+    if call.access is not None and not call.access.allows(to, "operator"):
+        raise InvalidInput(
+            f"{who(to)} is not a gobot operator, and only operators can own a GO session: "
+            "nothing changed."
+        )
+    added = services.workspace.handover(call.user, call.channel, to, notes)
+    return views.text_message(
+        f":arrows_counterclockwise: {who(to)} owns the GO session now."
+        + _unseen(added.delivery, "its line")
+    )
+
+
+def _take_over_button(services: Services, call: Invocation) -> Blocks | None:
+    """`args`: the session id on the button; the clicker becomes the owner."""
+    added = services.workspace.handover(call.user, call.channel, call.user, session_id=call.args)
+    if added.delivery.problem is None:
+        return None
+    return views.text_message(
+        ":arrows_counterclockwise: You own the GO session now."
+        + _unseen(added.delivery, "its line")
+    )
+
+
+def _report(services: Services, call: Invocation) -> Blocks:
+    return views.report_message(services.reports.report(call.channel))
 
 
 def _history(services: Services, call: Invocation) -> Blocks:
@@ -336,6 +382,33 @@ COMMANDS: tuple[Command, ...] = (
         reach="umbrella",
     ),
     Command(
+        "note",
+        "note <text>",
+        "add a note to the active session's timeline",
+        _note,
+        "operator",
+        "add notes",
+        "Not added",
+        limited=True,
+    ),
+    Command(
+        "handover",
+        "handover @user [notes]",
+        "hand the active session to another operator",
+        _handover,
+        "operator",
+        "hand over a GO session",
+        "Not handed over",
+        limited=True,
+        escapes=True,
+    ),
+    Command(
+        "report",
+        "report",
+        "the report of the active session, or of the last one",
+        _report,
+    ),
+    Command(
         "history",
         f"history [n ≤ {MAX_SLACK_HISTORY}]",
         "show the last ended GO sessions",
@@ -386,6 +459,17 @@ COMMANDS: tuple[Command, ...] = (
         reach="button",
     ),
     Command(
+        "take-over",
+        "Take over",
+        "become the owner of the session the button belongs to",
+        _take_over_button,
+        "operator",
+        "take over a GO session",
+        "Not taken over",
+        limited=True,
+        reach="button",
+    ),
+    Command(
         "snooze",
         "Snooze 30m / 1h / 2h",
         "move the session's next reminder",
@@ -402,6 +486,7 @@ SUBCOMMANDS = {c.name: c for c in COMMANDS if c.reach != "button"}
 SLASH_COMMANDS = (UMBRELLA, *(f"/go-{c.name}" for c in COMMANDS if c.reach == "slash"))
 BUTTONS: dict[str, tuple[Command, str]] = {
     views.END_ACTION: (BY_NAME["end-button"], ""),
+    views.TAKE_OVER_ACTION: (BY_NAME["take-over"], ""),
     views.COMPLETE_ACTION: (BY_NAME["complete-button"], ""),
     views.REOPEN_ACTION: (BY_NAME["reopen-button"], ""),
     **{action: (BY_NAME["snooze"], duration) for action, duration in views.SNOOZE_ACTIONS.items()},
@@ -467,7 +552,7 @@ class Interactions:
             if command.role is not None and not self._first_time(call):
                 log.warning("a replayed %s request was not acted on", command.name)
                 return self._done(Reply(command.name, None, "replayed"), call, received)
-            blocks = command.handler(self._services, call)
+            blocks = command.handler(self._services, replace(call, access=self._access))
             if command.limited:
                 self._limiter.record(call.user)  # only changes that happened count
             reply = Reply(command.name, blocks, "ok")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.settings import Settings
-from bot.slack.commands import SLASH_COMMANDS, SUBCOMMANDS, UMBRELLA
+from bot.slack.commands import BY_NAME, SLASH_COMMANDS, SUBCOMMANDS, UMBRELLA
 
 
 def _describe(command: str) -> tuple[str, str]:
@@ -47,10 +47,11 @@ def build_manifest(settings: Settings, url: str | None, socket: bool) -> dict[st
     commands = []
     for command in SLASH_COMMANDS:
         description, hint = _describe(command)
+        row = BY_NAME.get(command.removeprefix("/go-"))
         entry: dict[str, Any] = {
             "command": command,
             "description": description,
-            "should_escape": False,
+            "should_escape": row is not None and row.escapes,
         }
         if hint:
             entry["usage_hint"] = hint

@@ -26,7 +26,15 @@ from bot.observability import MeteredWebClient, Metrics
 from bot.slack import views
 from bot.slack.mrkdwn import safe
 from core.models import GoSession, MessageRef, PlaybookStep, Posted
-from core.outbox import DriftPayload, Failed, OutboxItem, ReminderPayload, SendResult, Sent
+from core.outbox import (
+    DriftPayload,
+    Failed,
+    OutboxItem,
+    ReminderPayload,
+    SendResult,
+    Sent,
+    TimelinePayload,
+)
 
 log = logging.getLogger("gobot.slack")
 GROUP_CACHE_SECONDS = 300.0
@@ -206,6 +214,8 @@ class SlackTransport:
         if item.kind == "playbook" and (edited := self._edit_run(session, posted)) is not None:
             return Sent(message=edited)
         thread = posted.post
+        if isinstance(item.data, TimelinePayload) and item.data.entry.kind == "handover":
+            self._refresh_post(session, thread)  # the post names the owner
         if item.kind == "ended" and thread is not None:
             thread = self._edit(
                 thread,
@@ -260,20 +270,27 @@ class SlackTransport:
             )
         if isinstance(item.data, DriftPayload):
             return "GO health watch", views.drift_message(item.data), {}
+        if isinstance(item.data, TimelinePayload):
+            return "GO session timeline", views.timeline_message(item.data.entry), {}
         return Failed(error=f"no message for a {item.kind} item", permanent=True)
 
-    def _edit_run(self, session: GoSession, posted: Posted) -> MessageRef | None:
-        """Show a run's new state: the post's progress line (first, so that a retry finds what
-        landed), then the playbook message in place. None: the playbook message is to be
-        posted (there is none yet, or it is gone)."""
-        post = posted.post
-        if post is not None and session.active and (posted.playbook or session.playbook):
+    def _refresh_post(self, session: GoSession, post: MessageRef | None) -> None:
+        """Show an active session's post as the session is now (first, so that a retry finds
+        what landed after)."""
+        if post is not None and session.active:
             self._edit(
                 post,
                 views.snapshot_text(session),
                 views.snapshot_message(session, self._steps),
                 keep_thread=True,
             )
+
+    def _edit_run(self, session: GoSession, posted: Posted) -> MessageRef | None:
+        """Show a run's new state: the post's progress line (first, so that a retry finds what
+        landed), then the playbook message in place. None: the playbook message is to be
+        posted (there is none yet, or it is gone)."""
+        if posted.playbook or session.playbook:
+            self._refresh_post(session, posted.post)
         if posted.playbook is None:
             return None
         return self._edit(

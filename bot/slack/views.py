@@ -21,18 +21,29 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.reports import SLACK, report_lines, timeline_line
 from bot.slack.mrkdwn import HEADER_LIMIT, channel, fit, safe, who
 from core.clock import format_utc
 from core.durations import format_duration
-from core.models import Checklist, ChecklistItem, GoSession, NextStep, PlaybookStep, Snapshot
+from core.models import (
+    Checklist,
+    ChecklistItem,
+    GoSession,
+    NextStep,
+    PlaybookStep,
+    Snapshot,
+    TimelineEntry,
+)
 from core.outbox import DriftPayload, ReminderPayload
 from core.playbook import run_checklist
+from core.report import SessionReport
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_HOME_BLOCKS = 100
 MAX_METRICS = 10
 END_ACTION = "go_end_session"
 SNOOZE_ACTIONS = {"go_snooze_30m": "30m", "go_snooze_1h": "1h", "go_snooze_2h": "2h"}
+TAKE_OVER_ACTION = "go_take_over"
 COMPLETE_ACTION = "go_step_complete"
 REOPEN_ACTION = "go_step_reopen"
 
@@ -129,7 +140,10 @@ def snapshot_message(session: GoSession, steps: Sequence[PlaybookStep]) -> list[
     if session.notes:
         blocks.append(_section(f"*Notes*\n{safe(session.notes, 2900)}"))
     blocks.append(
-        _context(f"Started by {who(session.started_by)} at {when(session.started_at_utc)}")
+        _context(
+            f"Started by {who(session.started_by)} at {when(session.started_at_utc)}"
+            + _owned(session)
+        )
     )
     blocks.append(_context(playbook_progress(session, steps)))
     if session.active:
@@ -147,8 +161,8 @@ def snapshot_message(session: GoSession, steps: Sequence[PlaybookStep]) -> list[
 def _session_actions(
     session: GoSession, block_id: str, steps: Sequence[PlaybookStep]
 ) -> ActionsBlock:
-    """End session (behind a confirm dialog saying how many steps are still open), and Snooze
-    reminders for 30m / 1h / 2h."""
+    """End session (behind a confirm dialog saying how many steps are still open), Snooze
+    reminders for 30m / 1h / 2h, and Take over (become the session's owner)."""
     still_open = sum(step.id not in session.playbook for step in steps)
     buttons = [
         ButtonElement(
@@ -174,6 +188,7 @@ def _session_actions(
             ButtonElement(text=f"Snooze {label}", action_id=action, value=session.id or "")
             for action, label in SNOOZE_ACTIONS.items()
         ),
+        ButtonElement(text="Take over", action_id=TAKE_OVER_ACTION, value=session.id or ""),
     ]
     return ActionsBlock(block_id=block_id, elements=buttons)
 
@@ -198,7 +213,7 @@ def reminder_message(
     elapsed = format_duration(timedelta(seconds=reminder.elapsed_seconds))
     lead = ":rotating_light: *Escalation:* " if reminder.escalate else ":alarm_clock: "
     text = (
-        f"{lead}{who(session.started_by)}, this GO session has been open for *{elapsed}* "
+        f"{lead}{who(session.current_owner)}, this GO session has been open for *{elapsed}* "
         f"(reminder {reminder.number}).\n*Since the start:* "
         + _drift_between(session.cone_band, session.status, reminder.band, reminder.status)
         + "\n"
@@ -209,7 +224,33 @@ def reminder_message(
 
 def reminder_text(reminder: ReminderPayload) -> str:
     elapsed = format_duration(timedelta(seconds=reminder.elapsed_seconds))
-    return f"GO session open for {elapsed}: {who(reminder.session.started_by)}, end it or snooze"
+    owner = who(reminder.session.current_owner)
+    return f"GO session open for {elapsed}: {owner}, end it or snooze"
+
+
+TIMELINE_ICONS = {"note": ":memo:", "message": ":pushpin:", "handover": ":arrows_counterclockwise:"}
+
+
+def timeline_message(entry: TimelineEntry) -> list[dict[str, Any]]:
+    """A timeline entry's one line in the session's thread."""
+    return to_dicts([_section(f"{TIMELINE_ICONS[entry.kind]} {timeline_line(entry, SLACK)}")])
+
+
+def report_message(report: SessionReport) -> list[dict[str, Any]]:
+    """`/go-report`: the report's lines in as many sections as they need (a message holds at
+    most 50; what does not fit is said, and `gobot report` has it all)."""
+    sections: list[str] = []
+    for line in report_lines(report, SLACK):
+        if sections and len(sections[-1]) + len(line) < 2900:
+            sections[-1] += "\n" + line
+        else:
+            sections.append(line)
+    blocks: list[Block] = [_header("GO session report")]
+    room = MAX_MESSAGE_BLOCKS - 2
+    blocks += [_section(text) for text in sections[:room]]
+    if len(sections) > room:
+        blocks.append(_context("… the rest did not fit one message: `gobot report` has it all."))
+    return to_dicts(blocks)
 
 
 def drift_message(drift: DriftPayload) -> list[dict[str, Any]]:
@@ -249,6 +290,13 @@ def summary_message(session: GoSession, steps: Sequence[PlaybookStep]) -> list[d
     return to_dicts([_section("\n".join(lines))])
 
 
+def _owned(session: GoSession) -> str:
+    """` · owner: @x` once the session was handed over."""
+    if session.current_owner == session.started_by:
+        return ""
+    return f" · owner: {who(session.current_owner)}"
+
+
 def _in(session: GoSession) -> str:
     return f" in {channel(session.channel)}" if session.channel else ""
 
@@ -268,7 +316,7 @@ def _session_blocks(session: GoSession) -> list[Block]:
     blocks: list[Block] = [
         _section(
             f"*Active GO session*{_in(session)} started by {who(session.started_by)} at "
-            f"{when(session.started_at_utc)}"
+            f"{when(session.started_at_utc)}{_owned(session)}"
         ),
         *_snapshot_blocks(session.snapshot),
     ]

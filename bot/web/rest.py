@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, Field
 
@@ -20,10 +20,12 @@ from core.errors import (
     StepBlocked,
     StoreCorrupted,
     StoreUnavailable,
+    UnknownSession,
     UnknownStep,
 )
 from core.models import Checklist, ChecklistItem, GoSession, NextStep, SessionChange
 from core.notes import MAX_NOTES_CHARS
+from core.report import MAX_PAGE, MAX_SEARCHED, SessionReport
 from core.services import Services
 
 STATUS = {
@@ -31,6 +33,7 @@ STATUS = {
     NoActiveSession: 409,
     StepBlocked: 409,
     UnknownStep: 404,
+    UnknownSession: 404,
     InvalidInput: 422,
     StoreUnavailable: 503,
     StoreCorrupted: 503,
@@ -66,6 +69,15 @@ def _answer(change: SessionChange, channel: str | None) -> SessionAnswer:
     elif change.delivery.problem is not None:
         warning = f"the channel could not be told: {change.delivery.problem} (check GOBOT_CHANNEL)"
     return SessionAnswer(**change.session.model_dump(), warning=warning)
+
+
+class SessionPage(BaseModel):
+    """Ended sessions, newest first; `next_offset` pages on (null on the last page)."""
+
+    sessions: list[GoSession]
+    offset: int
+    limit: int
+    next_offset: int | None
 
 
 class ErrorBody(BaseModel):
@@ -124,6 +136,27 @@ def mount_rest(api: FastAPI, services: Services, settings: Settings) -> None:
     )
     def complete(body: CompleteBody) -> ChecklistItem:
         return services.playbook.complete(body.step, actor, body.notes, settings.channel).item
+
+    @router.get("/sessions", response_model=SessionPage)
+    def sessions(
+        offset: Annotated[int, Query(ge=0, le=MAX_SEARCHED)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+    ) -> SessionPage:
+        found, more = services.reports.page(offset, limit)
+        return SessionPage(
+            sessions=found,
+            offset=offset,
+            limit=limit,
+            next_offset=offset + limit if more else None,
+        )
+
+    @router.get(
+        "/sessions/{session_id}",
+        response_model=SessionReport,
+        responses={404: {"model": ErrorBody, "description": "no such session"}},
+    )
+    def session_report(session_id: str) -> SessionReport:
+        return services.reports.report(session_id=session_id)
 
     api.include_router(router)
 

@@ -46,6 +46,7 @@ def test_start_posts_snapshot_and_records_its_message(slack: SlackHarness) -> No
         ("go_snooze_30m", session.id),
         ("go_snooze_1h", session.id),
         ("go_snooze_2h", session.id),
+        ("go_take_over", session.id),
     ]
     assert session.message is not None and session.message.channel == "C1"
     assert session.message.ts == slack.fake.messages[("C1", session.message.ts)].ts

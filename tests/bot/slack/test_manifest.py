@@ -23,7 +23,7 @@ def test_every_manifest_command_is_handled_by_the_app_and_nothing_else(
 ) -> None:
     manifest = build_manifest(Settings(data_dir=data_dir), "https://gobot.example.com", False)
     commands = manifest_commands(manifest)
-    assert len(commands) == len(set(commands)) == 8
+    assert len(commands) == len(set(commands)) == 11
     for command in commands:
         response = slack.command(command, "help" if command == "/go" else "")
         assert response.status_code == 200, command

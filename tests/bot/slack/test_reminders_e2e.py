@@ -57,7 +57,13 @@ def test_reminders_arrive_in_the_thread_and_stop_after_the_end(
                 if b["type"] == "actions"
                 for e in b["elements"]
             ]
-            assert buttons == ["go_end_session", "go_snooze_30m", "go_snooze_1h", "go_snooze_2h"]
+            assert buttons == [
+                "go_end_session",
+                "go_snooze_30m",
+                "go_snooze_1h",
+                "go_snooze_2h",
+                "go_take_over",
+            ]
         assert "GO session ended" in slack.run("/go-end", "", user="U1")
         after_end = len(reminder_posts(fake_slack))
         time.sleep(2.0)

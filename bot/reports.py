@@ -1,0 +1,113 @@
+"""A session's report as lines of text, in Slack's mrkdwn (`/go-report`, timeline lines in
+the thread) or in Markdown (`gobot report --format md`): one layout, two styles."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.slack.mrkdwn import safe, who
+from core.clock import format_utc
+from core.durations import format_duration
+from core.models import Snapshot, TimelineEntry
+from core.report import SessionReport
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~])")
+
+
+def _md(text: str) -> str:
+    """Markdown text that renders as written (nothing becomes markup or HTML)."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+@dataclass(frozen=True)
+class Style:
+    bold: Callable[[str], str]
+    person: Callable[[str | None], str]
+    text: Callable[[str], str]
+    link: Callable[[str], str]
+
+
+SLACK = Style(
+    bold=lambda t: f"*{t}*",
+    person=who,
+    text=lambda t: safe(t, 2500),
+    link=lambda url: f"<{safe(url, 500)}|link>",
+)
+MARKDOWN = Style(
+    bold=lambda t: f"**{t}**",
+    person=lambda user: _md(user or "someone"),
+    text=_md,
+    link=lambda url: f"<{url}>" if not set(url) & set("<> ") else _md(url),
+)
+
+
+def _when(moment: datetime | None) -> str:
+    return format_utc(moment) if moment is not None else "an unknown time"
+
+
+def timeline_line(entry: TimelineEntry, style: Style) -> str:
+    """One line for a timeline entry: a note, a message added from Slack, a handover."""
+    if entry.kind == "handover":
+        line = f"{style.person(entry.by)} handed the session to {style.person(entry.to)}"
+        if entry.by == entry.to:
+            line = f"{style.person(entry.by)} took over the session"
+    elif entry.kind == "message":
+        line = f"{style.person(entry.by)} added a message by {style.person(entry.author)}"
+        if entry.permalink and entry.permalink.startswith("https://"):
+            line += f" ({style.link(entry.permalink)})"
+    else:
+        line = style.person(entry.by)
+    return line + (f": {style.text(entry.text)}" if entry.text else "")
+
+
+def _snapshot(snapshot: Snapshot | None, style: Style) -> str:
+    if snapshot is None:
+        return "none"
+    reasons = "; ".join(snapshot.status.reasons)
+    return f"band {style.text(snapshot.cone.band)}, health {style.text(snapshot.status.status)}" + (
+        f" ({style.text(reasons)})" if reasons else ""
+    )
+
+
+def report_lines(report: SessionReport, style: Style) -> list[str]:
+    """The report, line by line: what happened, the playbook run, the timeline, the audit."""
+    s, b = report.session, style.bold
+    state = "active" if s.active else "ended"
+    duration = format_duration(timedelta(seconds=s.duration_seconds or 0))
+    lines = [
+        f"{b('GO session')} {style.text(s.id or '?')} ({state})",
+        f"{b('Started')} {_when(s.started_at_utc)} by {style.person(s.started_by)}",
+    ]
+    if not s.active:
+        lines.append(
+            f"{b('Ended')} {_when(s.ended_at_utc)} by {style.person(s.ended_by)} after {duration}"
+        )
+    lines.append(f"{b('Owner')} {style.person(s.current_owner)}")
+    lines.append(f"{b('At the start')} {_snapshot(s.snapshot, style)}")
+    if not s.active:
+        lines.append(f"{b('At the end')} {_snapshot(s.end_snapshot, style)}")
+    if s.notes:
+        lines.append(f"{b('Notes')} {style.text(s.notes)}")
+    if s.end_notes:
+        lines.append(f"{b('End notes')} {style.text(s.end_notes)}")
+    run = report.playbook
+    lines.append(f"{b('Playbook')} {run.completed}/{run.total} steps")
+    for item in run.steps:
+        done = (
+            f"done by {style.person(item.completed_by)} at {_when(item.completed_at_utc)}"
+            if item.done
+            else "not done"
+        )
+        lines.append(f"- {item.number}. {style.text(item.title)}: {done}")
+    lines.append(f"{b('Timeline')} {len(s.timeline)} entries")
+    lines += [f"- {_when(e.at_utc)} {timeline_line(e, style)}" for e in s.timeline]
+    audit = "verify" if report.audit_verified else "do NOT verify"
+    problem = f" ({style.text(report.audit_problem)})" if report.audit_problem else ""
+    lines.append(
+        f"{b('Audit')} {len(report.audit_records)} records of this session; the trail's "
+        f"records {audit}{problem}"
+    )
+    return lines
