@@ -205,6 +205,6 @@ def build_runtime(
         denials=RateLimiter(RATE_LIMIT, RATE_WINDOW_SECONDS),
     )
     work = OrderedWork(ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="gobot-work"))
-    register(app, interactions, services, work)
+    register(app, interactions, services, work, settings.pin_emoji)
     ticker = Ticker(services, settings.tick, metrics)
     return Runtime(settings, client, services, app, ticker, metrics, work)

@@ -13,6 +13,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     SecretStr,
+    StringConstraints,
     ValidationError,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -134,6 +135,14 @@ class Settings(BaseSettings):
     )
     admins: SlackIds = Field(
         default_factory=list, description="user or user-group IDs who may also reset the playbook"
+    )
+    pin_emoji: Annotated[
+        str,
+        BeforeValidator(lambda v: v.strip().strip(":") if isinstance(v, str) else v),
+        StringConstraints(pattern=r"^[a-z0-9_+'-]{1,100}$"),
+    ] = Field(
+        default="pushpin",
+        description="reaction (without colons) that adds a message to the session's timeline",
     )
 
     slack_bot_token: Annotated[SecretStr | None, AfterValidator(_token("xoxb-", "xapp-"))] = Field(

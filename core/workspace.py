@@ -11,7 +11,7 @@ from datetime import datetime
 from core.clock import Clock
 from core.errors import InvalidInput, NoActiveSession
 from core.models import AuditEvent, Delivery, GoSession, TimelineEntry
-from core.notes import clean_notes
+from core.notes import MAX_NOTES_CHARS, clean_notes
 from core.outbox import TimelinePayload, new_item_id, outbox_item
 from core.ports import Deliverer, NullDeliverer, UnitOfWork
 
@@ -37,6 +37,13 @@ class Source:
     text: str
     author: str | None
     permalink: str | None
+
+    @classmethod
+    def of(cls, channel: str, ts: str, text: str, author: str | None, link: str | None) -> Source:
+        """Someone else's message, cut (visibly) to what a note may hold."""
+        if len(text) > MAX_NOTES_CHARS:
+            text = text[: MAX_NOTES_CHARS - 20].rstrip() + " … (truncated)"
+        return cls(f"{channel}:{ts}", text, author, link)
 
 
 class WorkspaceService:

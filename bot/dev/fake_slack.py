@@ -132,11 +132,13 @@ class FakeSlack:
         self._ts = max(self._ts + 100, time.time_ns() // 1000)
         return f"{self._ts // 1_000_000}.{self._ts % 1_000_000:06d}"
 
-    def post_directly(self, channel: str, text: str, thread_ts: str | None = None) -> str:
+    def post_directly(
+        self, channel: str, text: str, thread_ts: str | None = None, user: str = "UOTHER"
+    ) -> str:
         """A message someone else posted (busy channels in tests)."""
         with self._lock:
             ts = self._next_ts()
-            params = {"channel": channel, "text": text, "thread_ts": thread_ts}
+            params = {"channel": channel, "text": text, "thread_ts": thread_ts, "user": user}
             self.messages[(channel, ts)] = Message(channel, ts, params, thread_ts=thread_ts)
             return ts
 
@@ -175,32 +177,50 @@ class FakeSlack:
             if users is None:
                 return {"ok": False, "error": "no_such_subteam"}
             return {"ok": True, "users": users}
-        if method in ("conversations.history", "conversations.replies"):
-            found = self._conversation(method, params)
-            start = int(params.get("cursor") or 0)
-            limit = int(params.get("limit") or 100)
-            page = {"ok": True, "messages": found[start : start + limit]}
-            if start + limit < len(found):
-                page["response_metadata"] = {"next_cursor": str(start + limit)}
-            return page
-        if method in ("views.publish", "chat.getPermalink", "conversations.info"):
+        if method in ("conversations.history", "conversations.replies", "chat.getPermalink"):
+            return self._read(method, params)
+        if method in ("views.publish", "conversations.info"):
             return {"ok": True}
         return {"ok": False, "error": "unknown_method"}
 
+    def _read(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A page of a conversation, or a message's permalink."""
+        if method == "chat.getPermalink":
+            channel, ts = str(params.get("channel")), str(params.get("message_ts"))
+            if (channel, ts) not in self.messages:
+                return {"ok": False, "error": "message_not_found"}
+            link = f"https://fake.slack.local/archives/{channel}/p{ts.replace('.', '')}"
+            return {"ok": True, "channel": channel, "permalink": link}
+        found = self._conversation(method, params)
+        start = int(params.get("cursor") or 0)
+        limit = int(params.get("limit") or 100)
+        page = {"ok": True, "messages": found[start : start + limit]}
+        if start + limit < len(found):
+            page["response_metadata"] = {"next_cursor": str(start + limit)}
+        return page
+
     def _conversation(self, method: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        """Messages of a channel (top level) or of a thread newer than `oldest`, newest first,
-        with metadata."""
+        """Messages of a channel (top level) or of a thread between `oldest` and `latest`
+        (`inclusive` or not), newest first, with their author and metadata."""
         channel = str(params.get("channel"))
         oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or "inf")
+        inclusive = params.get("inclusive") in (True, "true", "1", 1)
         found = []
         for message in self.messages.values():
-            if message.channel != channel or float(message.ts) <= oldest:
+            ts = float(message.ts)
+            inside = oldest <= ts <= latest if inclusive else oldest < ts < latest
+            if message.channel != channel or not inside:
                 continue
             in_thread = message.thread_ts == params.get("ts") or message.ts == params.get("ts")
             if (method == "conversations.replies" and in_thread) or (
                 method == "conversations.history" and message.thread_ts is None
             ):
-                entry = {"ts": message.ts, "text": message.params.get("text", "")}
+                entry = {
+                    "ts": message.ts,
+                    "text": message.params.get("text", ""),
+                    "user": message.params.get("user", "UBOT"),
+                }
                 if params.get("include_all_metadata") in (True, "true", "1", 1):
                     entry["metadata"] = message.params.get("metadata")
                 found.append(entry)
@@ -344,5 +364,24 @@ def button_click_body(
                 "action_ts": "1.1",
             }
         ],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def message_shortcut_body(
+    callback_id: str, user: str, channel: str, message: dict[str, Any], response_url: str
+) -> str:
+    """A `message_action` interaction's form body (a message shortcut) as Slack sends it."""
+    payload = {
+        "type": "message_action",
+        "callback_id": callback_id,
+        "trigger_id": "1.2.3",
+        "action_ts": "1.1",
+        "team": {"id": "T1"},
+        "user": {"id": user},
+        "channel": {"id": channel},
+        "message_ts": message.get("ts"),
+        "message": message,
+        "response_url": response_url,
     }
     return urlencode({"payload": json.dumps(payload)})

@@ -15,10 +15,12 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltRequest, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.slack import views
 from bot.slack.commands import (
     BUTTONS,
+    BY_NAME,
     SLASH_COMMANDS,
     Interactions,
     Invocation,
@@ -28,6 +30,7 @@ from bot.slack.commands import (
 from bot.slack.work import OrderedWork
 from core.delivery import DeliveryService
 from core.services import Services
+from core.workspace import Source
 
 log = logging.getLogger("gobot.app")
 
@@ -63,7 +66,99 @@ def _deliver_woken(delivery: DeliveryService, channel: str) -> None:
         log.info("the bot joined %s: delivering the %d messages that waited for it", channel, woken)
 
 
-def register(app: App, interactions: Interactions, services: Services, work: OrderedWork) -> None:
+def _permalink(client: WebClient, channel: str, ts: str) -> str | None:
+    try:
+        return str(client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+    except (SlackApiError, SlackClientError, OSError, KeyError) as exc:
+        log.warning("no permalink for %s in %s: %s", ts, channel, exc)
+        return None
+
+
+def _message(client: WebClient, channel: str, ts: str) -> dict[str, Any] | None:
+    """A message by its ts: in the channel, or a reply in a thread."""
+    try:
+        for in_thread in (False, True):
+            answer = (
+                client.conversations_replies(
+                    channel=channel, ts=ts, latest=ts, oldest=ts, inclusive=True, limit=1
+                )
+                if in_thread
+                else client.conversations_history(
+                    channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1
+                )
+            )
+            found = [m for m in answer.get("messages") or [] if m.get("ts") == ts]
+            if found:
+                return dict(found[0])
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        log.warning("could not read message %s in %s: %s", ts, channel, exc)
+    return None
+
+
+def _source(client: WebClient, channel: str, message: dict[str, Any]) -> Source:
+    ts = str(message.get("ts", ""))
+    author = message.get("user") or message.get("bot_id")
+    return Source.of(
+        channel, ts, str(message.get("text", "")), author, _permalink(client, channel, ts)
+    )
+
+
+def _register_message_actions(
+    app: App, interactions: Interactions, work: OrderedWork, pin_emoji: str
+) -> None:
+    """The message shortcut and the pin reaction: both add a message to the timeline."""
+    add_message = BY_NAME["add-message"]
+
+    @app.message_shortcut(views.ADD_MESSAGE_SHORTCUT)
+    def on_shortcut(
+        ack: Ack, body: dict[str, Any], respond: Respond, request: BoltRequest, client: WebClient
+    ) -> None:
+        ack()
+        received = time.monotonic()
+        channel = str((body.get("channel") or {}).get("id", ""))
+        user = str((body.get("user") or {}).get("id", ""))
+        message = body.get("message") or {}
+
+        def run() -> None:
+            source = _source(client, channel, message)
+            call = Invocation(
+                user, channel, "", body.get("response_url"), _signature(request), source=source
+            )
+            _answer(respond, interactions.run(add_message, call, received))
+
+        work.submit(channel, run)
+
+    @app.event("reaction_added")
+    def on_reaction(
+        ack: Ack, event: dict[str, Any], request: BoltRequest, client: WebClient
+    ) -> None:
+        """The pin reaction adds the message; nobody is answered (there is no one to answer
+        privately): what it did shows in the thread, a refusal only in the log."""
+        ack()
+        received = time.monotonic()
+        item = event.get("item") or {}
+        if event.get("reaction") != pin_emoji or item.get("type") != "message":
+            return
+        channel, ts = str(item.get("channel", "")), str(item.get("ts", ""))
+        user = str(event.get("user", ""))
+
+        def run() -> None:
+            message = _message(client, channel, ts)
+            if message is None:
+                return
+            source = _source(client, channel, message)
+            call = Invocation(user, channel, "", None, _signature(request), source=source)
+            interactions.run(add_message, call, received)
+
+        work.submit(channel, run)
+
+
+def register(
+    app: App, interactions: Interactions, services: Services, work: OrderedWork, pin_emoji: str
+) -> None:
+    """`pin_emoji`: the reaction that adds a message to the session's timeline."""
+    _register_message_actions(app, interactions, work, pin_emoji)
+
     def on_command(
         ack: Ack, command: dict[str, Any], respond: Respond, request: BoltRequest
     ) -> None:

@@ -34,6 +34,7 @@ from core.errors import (
 from core.models import ChecklistItem, Delivery, SessionChange
 from core.playbook import Completion
 from core.services import Services
+from core.workspace import Source
 
 log = logging.getLogger("gobot.commands")
 Blocks = list[dict[str, Any]]
@@ -53,6 +54,7 @@ class Invocation:
     reply_to: str | None = None
     request: str | None = None
     access: AccessPolicy | None = None  # set by `Interactions.run`: who else may do what
+    source: Source | None = None  # the message a shortcut or a reaction adds
 
 
 Handler = Callable[[Services, Invocation], Blocks | None]
@@ -61,7 +63,8 @@ Handler = Callable[[Services, Invocation], Blocks | None]
 @dataclass(frozen=True)
 class Command:
     """One thing a person can do. `reach`: `slash` has its own `/go-<name>` and is a `/go`
-    subcommand, `umbrella` only a `/go` subcommand, `button` only a button. A handler that
+    subcommand, `umbrella` only a `/go` subcommand, `button` only a button, `message` done to a
+    message (its shortcut, or a reaction). A handler that
     returns None has nothing to tell (a button whose effect shows in the channel)."""
 
     name: str
@@ -72,7 +75,7 @@ class Command:
     verb: str = ""
     undone: str = "Nothing was done"
     limited: bool = False
-    reach: Literal["slash", "umbrella", "button"] = "slash"
+    reach: Literal["slash", "umbrella", "button", "message"] = "slash"
     escapes: bool = False  # Slack sends mentions in the text as `<@U…|name>` (the manifest)
 
 
@@ -302,6 +305,18 @@ def _take_over_button(services: Services, call: Invocation) -> Blocks | None:
     )
 
 
+def _add_message(services: Services, call: Invocation) -> Blocks:
+    """The message shortcut or the pin reaction: `call.source` is the message."""
+    if call.source is None:
+        raise InvalidInput("There is no message to add.")
+    added = services.workspace.note(call.user, call.channel, call.source.text, call.source)
+    if not added.newly:
+        return views.text_message("That message is already on the session's timeline.")
+    return views.text_message(
+        ":pushpin: Added to the session's timeline." + _unseen(added.delivery, "its line")
+    )
+
+
 def _report(services: Services, call: Invocation) -> Blocks:
     return views.report_message(services.reports.report(call.channel))
 
@@ -459,6 +474,17 @@ COMMANDS: tuple[Command, ...] = (
         reach="button",
     ),
     Command(
+        "add-message",
+        "Add to GO session",
+        "add a message to the active session's timeline (its shortcut, or a reaction)",
+        _add_message,
+        "operator",
+        "add to a GO session's timeline",
+        "Not added",
+        limited=True,
+        reach="message",
+    ),
+    Command(
         "take-over",
         "Take over",
         "become the owner of the session the button belongs to",
@@ -482,7 +508,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
 )
 BY_NAME = {command.name: command for command in COMMANDS}
-SUBCOMMANDS = {c.name: c for c in COMMANDS if c.reach != "button"}
+SUBCOMMANDS = {c.name: c for c in COMMANDS if c.reach in ("slash", "umbrella")}
 SLASH_COMMANDS = (UMBRELLA, *(f"/go-{c.name}" for c in COMMANDS if c.reach == "slash"))
 BUTTONS: dict[str, tuple[Command, str]] = {
     views.END_ACTION: (BY_NAME["end-button"], ""),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.settings import Settings
+from bot.slack import views
 from bot.slack.commands import BY_NAME, SLASH_COMMANDS, SUBCOMMANDS, UMBRELLA
 
 
@@ -28,6 +29,7 @@ def bot_scopes(settings: Settings) -> list[str]:
         "groups:history",
         "channels:read",
         "groups:read",
+        "reactions:read",  # the pin reaction adds a message to the timeline
     ]
     if any(entry.startswith("S") for entry in [*settings.operators, *settings.admins]):
         scopes.append("usergroups:read")  # only to resolve user groups listed in settings
@@ -59,7 +61,9 @@ def build_manifest(settings: Settings, url: str | None, socket: bool) -> dict[st
             entry["url"] = events_url
         commands.append(entry)
     interactivity: dict[str, Any] = {"is_enabled": True}
-    events: dict[str, Any] = {"bot_events": ["app_home_opened", "member_joined_channel"]}
+    events: dict[str, Any] = {
+        "bot_events": ["app_home_opened", "member_joined_channel", "reaction_added"]
+    }
     if events_url:
         interactivity["request_url"] = events_url
         events["request_url"] = events_url
@@ -74,6 +78,14 @@ def build_manifest(settings: Settings, url: str | None, socket: bool) -> dict[st
             "app_home": {"home_tab_enabled": True, "messages_tab_enabled": False},
             "bot_user": {"display_name": "gobot", "always_online": True},
             "slash_commands": commands,
+            "shortcuts": [
+                {
+                    "name": BY_NAME["add-message"].usage,
+                    "type": "message",
+                    "callback_id": views.ADD_MESSAGE_SHORTCUT,
+                    "description": "Add this message to the active GO session's timeline",
+                }
+            ],
         },
         "oauth_config": {"scopes": {"bot": bot_scopes(settings)}},
         "settings": {

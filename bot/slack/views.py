@@ -44,6 +44,7 @@ MAX_METRICS = 10
 END_ACTION = "go_end_session"
 SNOOZE_ACTIONS = {"go_snooze_30m": "30m", "go_snooze_1h": "1h", "go_snooze_2h": "2h"}
 TAKE_OVER_ACTION = "go_take_over"
+ADD_MESSAGE_SHORTCUT = "go_add_to_session"
 COMPLETE_ACTION = "go_step_complete"
 REOPEN_ACTION = "go_step_reopen"
 

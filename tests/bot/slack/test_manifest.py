@@ -38,7 +38,7 @@ def test_http_manifest_points_every_url_at_slack_events(data_dir: Path) -> None:
     settings = manifest["settings"]
     assert settings["interactivity"] == {"is_enabled": True, "request_url": url}
     assert settings["event_subscriptions"] == {
-        "bot_events": ["app_home_opened", "member_joined_channel"],
+        "bot_events": ["app_home_opened", "member_joined_channel", "reaction_added"],
         "request_url": url,
     }
     assert settings["socket_mode_enabled"] is False
@@ -58,6 +58,7 @@ def test_socket_manifest_has_no_urls_and_scopes_follow_the_settings(data_dir: Pa
         "groups:history",
         "channels:read",
         "groups:read",
+        "reactions:read",
     ]
     groups = build_manifest(Settings(data_dir=data_dir, operators=["SOPS"]), None, True)
     assert "usergroups:read" in groups["oauth_config"]["scopes"]["bot"]

@@ -4,6 +4,7 @@ out, on both stores."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -13,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.dev.fake_slack import FakeSlack, Message
+from bot.dev.fake_slack import FakeSlack, Message, message_shortcut_body
 from bot.settings import Settings
 from bot.slack.manifest import build_manifest
-from tests.bot.conftest import SlackHarness, block_text
+from tests.bot.conftest import SlackHarness, block_text, signed_headers
 from tests.bot.slack.test_views import check_escaped
 from tests.conftest import FakeClock, audit_records
 
@@ -142,3 +143,52 @@ def test_no_note_text_reaches_the_thread_unescaped(
     )
     check_escaped(block_text(line), ("<@U1>",))
     assert entry.text and len(entry.text) <= len(text)
+
+
+def pin(team: SlackHarness, ts: str, event_id: str, reaction: str = "pushpin") -> None:
+    item = {"type": "message", "channel": "C1", "ts": ts}
+    event = {"type": "reaction_added", "user": "U2", "reaction": reaction, "item": item}
+    assert team.event(event, event_id=event_id).status_code == 200
+    assert team.runtime is not None and team.runtime.work.wait_idle("C1", 10)
+
+
+def test_a_message_added_by_shortcut_and_by_reaction_is_one_entry(team: SlackHarness) -> None:
+    team.run("/go-start", "launch")
+    text = "db failover done <!channel>"
+    ts = team.fake.post_directly("C1", text, user="U7")
+    message = {"type": "message", "ts": ts, "text": text, "user": "U7"}
+    token = uuid.uuid4().hex
+    body = message_shortcut_body(
+        "go_add_to_session", "U1", "C1", message, team.fake.response_url(token)
+    )
+    assert team.post(body, signed_headers(body)).status_code == 200
+    assert team.fake.wait_for(lambda f: any(c.method == token for c in f.responses))
+    reply = next(c.params for c in team.fake.responses if c.method == token)
+    assert "Added to the session's timeline" in block_text(reply)
+    [entry] = team.services.sessions.get("C1").timeline
+    assert (entry.kind, entry.by, entry.author, entry.key) == ("message", "U1", "U7", f"C1:{ts}")
+    assert entry.permalink == f"https://fake.slack.local/archives/C1/p{ts.replace('.', '')}"
+    [line] = thread_lines(team.fake, ":pushpin:")
+    assert line == (
+        f":pushpin: <@U1> added a message by <@U7> (<{entry.permalink}|link>): "
+        "db failover done &lt;!channel&gt;"
+    )
+    for event_id in ("Ev1", "Ev1", "Ev2"):  # a Slack retry, and the same message pinned again
+        pin(team, ts, event_id)
+    pin(team, ts, "Ev3", reaction="eyes")  # not the pin
+    assert len(team.services.sessions.get("C1").timeline) == 1
+    assert len(events(team, "GO_NOTE_ADDED")) == 1
+    post = post_of(team.fake)
+    reply_ts = team.fake.post_directly("C1", "rolled back the canary", post.ts, user="U8")
+    pin(team, reply_ts, "Ev4")  # a reply in the session's thread
+    added = team.services.sessions.get("C1").timeline[-1]
+    assert (added.by, added.author, added.text) == ("U2", "U8", "rolled back the canary")
+    assert len(thread_lines(team.fake, ":pushpin:")) == 2
+
+
+def test_the_manifest_declares_the_shortcut_and_the_reaction(data_dir: Path) -> None:
+    manifest = build_manifest(Settings(data_dir=data_dir), None, True)
+    [shortcut] = manifest["features"]["shortcuts"]
+    assert shortcut["type"] == "message" and shortcut["callback_id"] == "go_add_to_session"
+    assert "reaction_added" in manifest["settings"]["event_subscriptions"]["bot_events"]
+    assert "reactions:read" in manifest["oauth_config"]["scopes"]["bot"]
