@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.slack.mrkdwn import safe, who
+from bot.slack.mrkdwn import date, safe, who
 from core.clock import format_utc
 from core.durations import format_duration
 from core.models import Snapshot, TimelineEntry
@@ -28,6 +28,7 @@ class Style:
     person: Callable[[str | None], str]
     text: Callable[[str], str]
     link: Callable[[str], str]
+    time: Callable[[datetime | None], str]
 
 
 SLACK = Style(
@@ -35,17 +36,15 @@ SLACK = Style(
     person=who,
     text=lambda t: safe(t, 2500),
     link=lambda url: f"<{safe(url, 500)}|link>",
+    time=date,
 )
 MARKDOWN = Style(
     bold=lambda t: f"**{t}**",
     person=lambda user: _md(user or "someone"),
     text=_md,
     link=lambda url: f"<{url}>" if not set(url) & set("<> ") else _md(url),
+    time=lambda moment: format_utc(moment) if moment is not None else "an unknown time",
 )
-
-
-def _when(moment: datetime | None) -> str:
-    return format_utc(moment) if moment is not None else "an unknown time"
 
 
 def timeline_line(entry: TimelineEntry, style: Style) -> str:
@@ -79,12 +78,11 @@ def report_lines(report: SessionReport, style: Style) -> list[str]:
     duration = format_duration(timedelta(seconds=s.duration_seconds or 0))
     lines = [
         f"{b('GO session')} {style.text(s.id or '?')} ({state})",
-        f"{b('Started')} {_when(s.started_at_utc)} by {style.person(s.started_by)}",
+        f"{b('Started')} {style.time(s.started_at_utc)} by {style.person(s.started_by)}",
     ]
     if not s.active:
-        lines.append(
-            f"{b('Ended')} {_when(s.ended_at_utc)} by {style.person(s.ended_by)} after {duration}"
-        )
+        ended = f"{style.time(s.ended_at_utc)} by {style.person(s.ended_by)}"
+        lines.append(f"{b('Ended')} {ended} after {duration}")
     lines.append(f"{b('Owner')} {style.person(s.current_owner)}")
     lines.append(f"{b('At the start')} {_snapshot(s.snapshot, style)}")
     if not s.active:
@@ -97,13 +95,13 @@ def report_lines(report: SessionReport, style: Style) -> list[str]:
     lines.append(f"{b('Playbook')} {run.completed}/{run.total} steps")
     for item in run.steps:
         done = (
-            f"done by {style.person(item.completed_by)} at {_when(item.completed_at_utc)}"
+            f"done by {style.person(item.completed_by)} at {style.time(item.completed_at_utc)}"
             if item.done
             else "not done"
         )
         lines.append(f"- {item.number}. {style.text(item.title)}: {done}")
     lines.append(f"{b('Timeline')} {len(s.timeline)} entries")
-    lines += [f"- {_when(e.at_utc)} {timeline_line(e, style)}" for e in s.timeline]
+    lines += [f"- {style.time(e.at_utc)} {timeline_line(e, style)}" for e in s.timeline]
     audit = "verify" if report.audit_verified else "do NOT verify"
     problem = f" ({style.text(report.audit_problem)})" if report.audit_problem else ""
     lines.append(

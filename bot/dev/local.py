@@ -57,8 +57,10 @@ class Button:
 
 
 def _plain(text: str) -> str:
-    """mrkdwn as a terminal shows it: entities back to characters, mentions as names."""
+    """mrkdwn as a terminal shows it: entities back to characters, mentions as names, Slack
+    dates as their UTC fallback."""
     text = re.sub(r"<@([A-Z0-9]+)>", r"@\1", text)
+    text = re.sub(r"<!date\^[0-9]+\^[^|>]*\|([^>]*)>", r"\1", text)
     return html.unescape(text)
 
 

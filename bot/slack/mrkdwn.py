@@ -1,8 +1,12 @@
-"""The one place that makes outside text safe for Slack mrkdwn and fits it to Block Kit limits."""
+"""The one place that makes outside text safe for Slack mrkdwn and fits it to Block Kit limits,
+and writes people, channels and times as Slack shows them."""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
+
+from core.clock import format_utc
 
 TRUNCATION_MARKER = "… (truncated)"
 SECTION_LIMIT = 3000
@@ -27,13 +31,16 @@ def escape(text: str) -> str:
 
 def fit(text: str, limit: int) -> str:
     """Cut already-escaped text to `limit` characters with a visible marker, never inside an
-    entity such as `&amp;`."""
+    entity such as `&amp;` nor inside gobot's own markup (a mention, a date, a link)."""
     if len(text) <= limit:
         return text
     cut = text[: limit - len(TRUNCATION_MARKER)]
     amp = cut.rfind("&")
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]
+    opened = cut.rfind("<")
+    if opened != -1 and ">" not in cut[opened:]:
+        cut = cut[:opened]
     return cut + TRUNCATION_MARKER
 
 
@@ -53,3 +60,11 @@ def channel(channel_id: str | None) -> str:
     if channel_id and _CHANNEL_ID.fullmatch(channel_id):
         return f"<#{channel_id}>"
     return safe(channel_id or "a channel", 200)
+
+
+def date(moment: datetime | None) -> str:
+    """A time each reader sees in their own time zone (Slack's date formatting), with the UTC
+    time as the fallback for clients that cannot."""
+    if moment is None:
+        return "an unknown time"
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{format_utc(moment)}>"

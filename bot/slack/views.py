@@ -22,8 +22,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.reports import SLACK, report_lines, timeline_line
-from bot.slack.mrkdwn import HEADER_LIMIT, channel, fit, safe, who
-from core.clock import format_utc
+from bot.slack.mrkdwn import HEADER_LIMIT, channel, date, fit, safe, who
 from core.durations import format_duration
 from core.models import (
     Checklist,
@@ -57,8 +56,8 @@ STATUS_ICON = {
 
 
 def when(moment: datetime | None) -> str:
-    """A time as people read it in a message."""
-    return format_utc(moment) if moment is not None else "an unknown time"
+    """A time as people read it in a message: in their own time zone."""
+    return date(moment)
 
 
 def block_texts(node: Any) -> list[str]:

@@ -25,8 +25,10 @@ from slack_sdk.signature import SignatureVerifier
 from bot.bootstrap import Runtime, build_runtime
 from bot.dev.fake_slack import Call, FakeSlack, button_click_body, slash_command_body
 from bot.settings import Settings
+from bot.slack.mrkdwn import date
 from bot.slack.views import block_texts
 from bot.web.server import create_http_app
+from core.clock import parse_utc
 from core.services import Services
 from tests.conftest import FakeClock
 
@@ -148,6 +150,11 @@ class SlackHarness:
 def block_text(params: dict[str, Any]) -> str:
     """Every text of a message's blocks, joined: what a person would read."""
     return "\n".join(block_texts(params.get("blocks") or []))
+
+
+def slack_date(iso: str) -> str:
+    """How gobot writes a time in Slack (each reader sees their own time zone)."""
+    return date(parse_utc(iso))
 
 
 def is_playbook(call: Call) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from core.stores.json.audit import AUDIT_FILE
-from tests.bot.conftest import SlackHarness
+from tests.bot.conftest import SlackHarness, slack_date
 from tests.bot.test_cli import gobot, store_env
 from tests.conftest import FakeClock, json_only
 
@@ -38,16 +38,17 @@ def test_go_report_tells_the_whole_session(team: SlackHarness) -> None:
     assert "nothing to report" in team.run("/go-report")
     session_id = a_launch(team)
     text = team.run("/go-report", user="U9")  # everyone may read it
+    at = slack_date("2026-01-01T09:00:00Z")  # each reader sees their own time zone
     for expected in (
         f"*GO session* {session_id} (ended)",
-        "*Started* 2026-01-01T09:00:00.000000Z by <@U1>",
-        "*Ended* 2026-01-01T09:00:00.000000Z by <@U2> after 0s",
+        f"*Started* {at} by <@U1>",
+        f"*Ended* {at} by <@U2> after 0s",
         "*Owner* <@U2>",
         "*At the start* band A, health green",
         "*Notes* launch v2 *bold*",
         "*End notes* all good",
         "*Playbook* 1/9 steps",
-        "- 1. Confirm cone band and health: done by <@U1> at 2026-01-01T09:00:00.000000Z",
+        f"- 1. Confirm cone band and health: done by <@U1> at {at}",
         "- 2. Freeze unrelated changes: not done",
         "*Timeline* 2 entries",
         "<@U1>: canary at 5%",

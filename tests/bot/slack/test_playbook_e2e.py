@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.dev.fake_slack import Failure, FakeSlack, Message
-from tests.bot.conftest import SlackHarness, block_text, is_playbook
+from tests.bot.conftest import SlackHarness, block_text, is_playbook, slack_date
 from tests.conftest import FakeClock, audit_records, write_json
 
 
@@ -83,7 +83,8 @@ def test_a_launch_completed_by_slash_and_button_edits_one_message_and_ends_with_
     assert "Step *1. Confirm cone band and health* done" in team.run("/go-complete", "1 read")
     edited(fake, message, 1)
     text = block_text(shown(message))
-    assert "1/9 steps" in text and "<@U1> at 2026-01-01T09:00:00" in text and "_read_" in text
+    assert "1/9 steps" in text and "_read_" in text
+    assert f"<@U1> at {slack_date('2026-01-01T09:00:00Z')}" in text
     assert "*Playbook:* 1/9 steps, next: *2. Freeze" in block_text(shown(post))  # the post too
 
     press(team, message, 3, user="U2")  # out of order, by another operator
