@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from core.clock import UtcTime
 
 Band = Literal["A", "B", "C", "D", "unknown"]
+Outcome = Literal["completed", "rolled back", "aborted"]
+OUTCOMES: tuple[Outcome, ...] = ("completed", "rolled back", "aborted")
 Health = Literal["red", "yellow", "green", "unknown"]
 
 BOOT_DEFAULT_REASON = "Boot default: caution until governance KPIs are green"
@@ -128,6 +130,9 @@ class GoSession(BaseModel):
     watch: WatchState = Field(default_factory=WatchState)
     playbook: dict[str, StepCompletion] = Field(default_factory=dict)
     owner: str | None = None  # who owns it now; None: whoever started it
+    link: str | None = None  # a ticket, change request or runbook
+    planned_end_utc: UtcTime | None = None
+    outcome: Outcome | None = None  # once ended
     timeline: list[TimelineEntry] = Field(default_factory=list)
 
     @property

@@ -1,7 +1,8 @@
-"""Cleaning of operator-typed notes: the only free text that reaches the store."""
+"""Cleaning of operator-typed notes and links: the free text that reaches the store."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from core.errors import InvalidInput
@@ -32,5 +33,22 @@ def clean_notes(raw: str | None) -> str:
         raise InvalidInput(
             f"Notes are {len(text)} characters long; the limit is {MAX_NOTES_CHARS}. "
             "Nothing was changed: shorten them and try again."
+        )
+    return text
+
+
+MAX_LINK_CHARS = 500
+_LINK = re.compile(r"https?://[^\s<>|\"]+")
+
+
+def clean_link(raw: str | None) -> str | None:
+    """A ticket, change request or runbook URL (http or https), or None when none is given."""
+    text = (raw or "").strip()
+    if not text:
+        return None
+    if len(text) > MAX_LINK_CHARS or not _LINK.fullmatch(text):
+        raise InvalidInput(
+            f"The link must be one http:// or https:// URL of at most {MAX_LINK_CHARS} "
+            "characters: nothing was changed."
         )
     return text

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Literal
 
-from core.clock import Clock
+from core.clock import Clock, format_utc
 from core.errors import InvalidInput, NoActiveSession, SessionAlreadyActive
-from core.models import AuditEvent, GoSession, SessionChange
-from core.notes import clean_notes
+from core.models import AuditEvent, GoSession, Outcome, SessionChange
+from core.notes import clean_link, clean_notes
 from core.outbox import SESSION_BOUND, SessionPayload, new_item_id, outbox_item
 from core.playbook import run_item
 from core.ports import Deliverer, NullDeliverer, UnitOfWork
@@ -78,12 +79,16 @@ class SessionService:
         channel: str | None,
         notes: str | None = None,
         reply_to: str | None = None,
+        *,
+        link: str | None = None,
+        planned: timedelta | None = None,
     ) -> SessionChange:
         """Snapshot (slow, outside any lock), then record the start in one unit of work: the
         audit record, the session, and the snapshot post and playbook message owed to the
         channel, all or nothing.
         `reply_to` is where to tell the operator if the post turns out undeliverable."""
         text = clean_notes(notes)
+        url = clean_link(link)
         scope = self.scope_for(channel)
         if (current := self._active(scope)) is not None:
             raise SessionAlreadyActive.about(current)
@@ -104,6 +109,8 @@ class SessionService:
                     scope=scope,
                     channel=channel,
                     started_by=actor,
+                    link=url,
+                    planned_end_utc=now + planned if planned else None,
                 ),
                 now,
             )
@@ -113,7 +120,13 @@ class SessionService:
                     actor=actor,
                     channel=channel,
                     session_id=session.id,
-                    data={"cone_band": session.cone_band, "status": session.status, "notes": text},
+                    data={
+                        "cone_band": session.cone_band,
+                        "status": session.status,
+                        "notes": text,
+                        **({"link": url} if url else {}),
+                        **({"planned_end_utc": format_utc(now + planned)} if planned else {}),
+                    },
                 ),
                 now,
             )
@@ -155,11 +168,13 @@ class SessionService:
         notes: str | None = None,
         session_id: str | None = None,
         reply_to: str | None = None,
+        *,
+        outcome: Outcome = "completed",
     ) -> SessionChange:
-        """End the scope's active session; with `session_id`, only if it is that session (a
-        button on an old message must not end a newer session). Pending reminders, drift
-        alerts and playbook edits of the session are dropped in the same unit of work; the
-        summary and the playbook message's final state are owed."""
+        """End the scope's active session with its outcome; with `session_id`, only if it is
+        that session (a button on an old message must not end a newer session). Pending
+        reminders, drift alerts and playbook edits of the session are dropped in the same unit
+        of work; the summary and the playbook message's final state are owed."""
         text = clean_notes(notes)
         scope = self.scope_for(channel)
         self._ending(scope, session_id)
@@ -175,6 +190,7 @@ class SessionService:
                     "ended_by": actor,
                     "end_notes": text,
                     "end_snapshot": snapshot,
+                    "outcome": outcome,
                     "duration_seconds": round((ended_at - started_at).total_seconds(), 3),
                 }
             )
@@ -189,6 +205,7 @@ class SessionService:
                         "cone_band": snapshot.cone.band,
                         "status": snapshot.status.status,
                         "notes": text,
+                        "outcome": outcome,
                     },
                 ),
                 ended_at,

@@ -81,6 +81,11 @@ class WorkspaceService:
             raise InvalidInput("Usage: `/go-note <text>`: the note was empty, nothing was added.")
         with self._uow.transaction():
             current = self._active(channel, "add a note to", None)
+            if source is not None and current.channel and channel != current.channel:
+                raise InvalidInput(
+                    "Only messages of the session's own channel can join its timeline: "
+                    "nothing was added."
+                )
             key = source.key if source is not None else None
             earlier = next((e for e in current.timeline if key and e.key == key), None)
             if earlier is not None:

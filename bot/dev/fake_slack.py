@@ -28,8 +28,9 @@ class Call:
 
 @dataclass
 class Failure:
-    """How the next call(s) to a method fail. `applied`: the call still takes effect (a post
-    that lands although the client times out waiting for the answer)."""
+    """How the next call(s) to a method fail, once `after` calls have gone through. `applied`:
+    the call still takes effect (a post that lands although the client times out waiting for
+    the answer)."""
 
     status: int = 200
     error: str | None = None
@@ -38,6 +39,7 @@ class Failure:
     times: int = 1
     applied: bool = False
     raw: bytes | None = None  # answer this body (e.g. a proxy's HTML page) instead of JSON
+    after: int = 0
 
 
 @dataclass
@@ -179,6 +181,10 @@ class FakeSlack:
             return {"ok": True, "users": users}
         if method in ("conversations.history", "conversations.replies", "chat.getPermalink"):
             return self._read(method, params)
+        if method in ("views.open", "views.update"):
+            view = params.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            return {"ok": True, "view": {"id": "VMODAL", **(view or {})}}
         if method in ("views.publish", "conversations.info"):
             return {"ok": True}
         return {"ok": False, "error": "unknown_method"}
@@ -261,7 +267,10 @@ class FakeSlack:
                     fake.calls.append(Call(method, params, headers))
                     queue = fake._failures.get(method) or []
                     failure = queue[0] if queue else None
-                    if failure is not None:
+                    if failure is not None and failure.after > 0:
+                        failure.after -= 1
+                        failure = None
+                    elif failure is not None:
                         failure.times -= 1
                         if failure.times <= 0:
                             queue.pop(0)
@@ -302,25 +311,33 @@ class FakeSlack:
         return Handler
 
 
-def slash_command_body(command: str, text: str, user: str, channel: str, response_url: str) -> str:
-    """A slash command's form body, field for field as Slack sends it."""
-    return urlencode(
-        {
-            "token": "deprecated",
-            "team_id": "T1",
-            "team_domain": "local",
-            "channel_id": channel,
-            "channel_name": "local",
-            "user_id": user,
-            "user_name": user.lower(),
-            "command": command,
-            "text": text,
-            "api_app_id": "A1",
-            "is_enterprise_install": "false",
-            "response_url": response_url,
-            "trigger_id": "1.2.3",
-        }
-    )
+def slash_command_body(
+    command: str,
+    text: str,
+    user: str,
+    channel: str,
+    response_url: str,
+    *,
+    trigger_id: str | None = "1.2.3",
+) -> str:
+    """A slash command's form body, field for field as Slack sends it (without a trigger_id:
+    as a client that cannot show modals, such as `gobot local`)."""
+    fields = {
+        "token": "deprecated",
+        "team_id": "T1",
+        "team_domain": "local",
+        "channel_id": channel,
+        "channel_name": "local",
+        "user_id": user,
+        "user_name": user.lower(),
+        "command": command,
+        "text": text,
+        "api_app_id": "A1",
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        **({"trigger_id": trigger_id} if trigger_id else {}),
+    }
+    return urlencode(fields)
 
 
 def button_click_body(
@@ -383,5 +400,37 @@ def message_shortcut_body(
         "message_ts": message.get("ts"),
         "message": message,
         "response_url": response_url,
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def view_submission_body(
+    callback_id: str, user: str, private_metadata: str, values: dict[str, str]
+) -> str:
+    """A modal's `view_submission` form body as Slack sends it: `values` by block id (the
+    action id is the same); a value of a static select block is sent as its selected option."""
+    state = {
+        block: {
+            block: (
+                {"type": "static_select", "selected_option": {"value": value}}
+                if block in ("planned", "outcome")
+                else {"type": "plain_text_input", "value": value}
+            )
+        }
+        for block, value in values.items()
+    }
+    payload = {
+        "type": "view_submission",
+        "team": {"id": "T1"},
+        "user": {"id": user},
+        "api_app_id": "A1",
+        "trigger_id": "1.2.3",
+        "view": {
+            "id": "VMODAL",
+            "type": "modal",
+            "callback_id": callback_id,
+            "private_metadata": private_metadata,
+            "state": {"values": state},
+        },
     }
     return urlencode({"payload": json.dumps(payload)})

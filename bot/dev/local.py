@@ -154,7 +154,9 @@ class LocalBot:
             return
         token = uuid.uuid4().hex
         self._dispatch(
-            slash_command_body(command, text, USER, CHANNEL, self._fake.response_url(token))
+            slash_command_body(
+                command, text, USER, CHANNEL, self._fake.response_url(token), trigger_id=None
+            )
         )
         self._await_reply(token)
 

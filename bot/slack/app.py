@@ -25,10 +25,13 @@ from bot.slack.commands import (
     Interactions,
     Invocation,
     Reply,
+    parse,
     user_message,
 )
 from bot.slack.work import OrderedWork
 from core.delivery import DeliveryService
+from core.errors import InvalidInput
+from core.notes import clean_link, clean_notes
 from core.services import Services
 from core.workspace import Source
 
@@ -60,6 +63,37 @@ def _signature(request: BoltRequest) -> str | None:
     return str(values[0]) if values else None
 
 
+MODALS = {"start": views.start_modal, "end": views.end_modal}
+FORMS = {views.START_MODAL: BY_NAME["start-form"], views.END_MODAL: BY_NAME["end-form"]}
+
+
+def _open(client: WebClient, trigger: str, view: dict[str, Any], respond: Respond) -> None:
+    try:
+        client.views_open(trigger_id=trigger, view=view)
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        log.warning("could not open a modal: %s", exc)
+        respond(
+            text="Slack did not open the form in time: type the notes after the command "
+            "(e.g. `/go-start deploy v2`), or try again.",
+            response_type="ephemeral",
+        )
+
+
+def _check_form(callback_id: str, form: dict[str, str]) -> dict[str, str]:
+    """Errors to show beside the modal's fields, by block id (none: it may be submitted)."""
+    errors: dict[str, str] = {}
+    try:
+        clean_notes(form.get("notes"))
+    except InvalidInput as exc:
+        errors["notes"] = exc.message[:150]
+    if callback_id == views.START_MODAL:
+        try:
+            clean_link(form.get("link"))
+        except InvalidInput as exc:
+            errors["link"] = exc.message[:150]
+    return errors
+
+
 def _deliver_woken(delivery: DeliveryService, channel: str) -> None:
     woken = delivery.wake(channel)
     if woken:
@@ -79,8 +113,8 @@ def _message(client: WebClient, channel: str, ts: str) -> dict[str, Any] | None:
     try:
         for in_thread in (False, True):
             answer = (
-                client.conversations_replies(
-                    channel=channel, ts=ts, latest=ts, oldest=ts, inclusive=True, limit=1
+                client.conversations_replies(  # the thread's first message comes too
+                    channel=channel, ts=ts, latest=ts, oldest=ts, inclusive=True, limit=10
                 )
                 if in_thread
                 else client.conversations_history(
@@ -98,8 +132,10 @@ def _message(client: WebClient, channel: str, ts: str) -> dict[str, Any] | None:
 def _source(client: WebClient, channel: str, message: dict[str, Any]) -> Source:
     ts = str(message.get("ts", ""))
     author = message.get("user") or message.get("bot_id")
+    # Slack sends text with &, < and > as entities: stored as people typed it (escaped on show)
+    text = str(message.get("text", "")).replace("&lt;", "<").replace("&gt;", ">")
     return Source.of(
-        channel, ts, str(message.get("text", "")), author, _permalink(client, channel, ts)
+        channel, ts, text.replace("&amp;", "&"), author, _permalink(client, channel, ts)
     )
 
 
@@ -143,6 +179,9 @@ def _register_message_actions(
         user = str(event.get("user", ""))
 
         def run() -> None:
+            if not interactions.may(user, add_message):
+                log.info("a pin by %s, who may not add to timelines, was ignored", user)
+                return
             message = _message(client, channel, ts)
             if message is None:
                 return
@@ -153,18 +192,58 @@ def _register_message_actions(
         work.submit(channel, run)
 
 
-def register(
-    app: App, interactions: Interactions, services: Services, work: OrderedWork, pin_emoji: str
-) -> None:
-    """`pin_emoji`: the reaction that adds a message to the session's timeline."""
-    _register_message_actions(app, interactions, work, pin_emoji)
+def _register_forms(app: App, interactions: Interactions, work: OrderedWork) -> None:
+    def on_form(ack: Ack, body: dict[str, Any], request: BoltRequest, client: WebClient) -> None:
+        """A submitted modal: checked beside its fields first (nothing started), then run in
+        the channel's queue; the answer comes as an ephemeral message in that channel."""
+        received = time.monotonic()
+        view = body.get("view") or {}
+        callback_id = str(view.get("callback_id", ""))
+        form = views.form_values(view)
+        errors = _check_form(callback_id, form)
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        channel = str(view.get("private_metadata", "")) or None
+        user = str((body.get("user") or {}).get("id", ""))
+        command = FORMS[callback_id]
+        call = Invocation(user, channel, "", None, _signature(request), form=form)
 
+        def run() -> None:
+            reply = interactions.run(command, call, received)
+            if reply.blocks and channel:
+                client.chat_postEphemeral(
+                    channel=channel, user=user, blocks=reply.blocks, text=_fallback(reply.blocks)
+                )
+
+        work.submit(str(channel or ""), run)
+
+    for callback_id in FORMS:
+        app.view(callback_id)(on_form)
+
+
+def _register_commands(app: App, interactions: Interactions, work: OrderedWork) -> None:
     def on_command(
-        ack: Ack, command: dict[str, Any], respond: Respond, request: BoltRequest
+        ack: Ack,
+        command: dict[str, Any],
+        respond: Respond,
+        request: BoltRequest,
+        client: WebClient,
     ) -> None:
+        """`/go-start` and `/go-end` with no text open their modal at once (a trigger_id lives
+        3 s), apart from the channel's queue; everything else runs in it."""
         ack()
         received = time.monotonic()
         channel = command.get("channel_id")
+        sub, text = parse(str(command.get("command", "/go")), str(command.get("text", "")))
+        modal = MODALS.get(sub) if not text and command.get("trigger_id") else None
+        if modal is not None:
+            view = modal(channel)
+            trigger = str(command["trigger_id"])
+            user = str(command.get("user_id", ""))
+            work.submit(f"modal:{user}", lambda: _open(client, trigger, view, respond))
+            return
         call = Invocation(
             str(command.get("user_id", "")),
             channel,
@@ -179,6 +258,15 @@ def register(
 
     for name in SLASH_COMMANDS:
         app.command(name)(on_command)
+
+
+def register(
+    app: App, interactions: Interactions, services: Services, work: OrderedWork, pin_emoji: str
+) -> None:
+    """`pin_emoji`: the reaction that adds a message to the session's timeline."""
+    _register_message_actions(app, interactions, work, pin_emoji)
+    _register_forms(app, interactions, work)
+    _register_commands(app, interactions, work)
 
     def publish_home(client: WebClient, user: str, notice: str | None = None) -> None:
         view = views.home_view(

@@ -14,8 +14,9 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any, Literal
 
 from bot.observability import Metrics
@@ -31,7 +32,7 @@ from core.errors import (
     SessionAlreadyActive,
     StoreUnavailable,
 )
-from core.models import ChecklistItem, Delivery, SessionChange
+from core.models import OUTCOMES, ChecklistItem, Delivery, Outcome, SessionChange
 from core.playbook import Completion
 from core.services import Services
 from core.workspace import Source
@@ -55,6 +56,7 @@ class Invocation:
     request: str | None = None
     access: AccessPolicy | None = None  # set by `Interactions.run`: who else may do what
     source: Source | None = None  # the message a shortcut or a reaction adds
+    form: Mapping[str, str] | None = None  # a submitted modal's values by block id
 
 
 Handler = Callable[[Services, Invocation], Blocks | None]
@@ -64,7 +66,7 @@ Handler = Callable[[Services, Invocation], Blocks | None]
 class Command:
     """One thing a person can do. `reach`: `slash` has its own `/go-<name>` and is a `/go`
     subcommand, `umbrella` only a `/go` subcommand, `button` only a button, `message` done to a
-    message (its shortcut, or a reaction). A handler that
+    message (its shortcut, or a reaction), `form` a submitted modal. A handler that
     returns None has nothing to tell (a button whose effect shows in the channel)."""
 
     name: str
@@ -75,7 +77,7 @@ class Command:
     verb: str = ""
     undone: str = "Nothing was done"
     limited: bool = False
-    reach: Literal["slash", "umbrella", "button", "message"] = "slash"
+    reach: Literal["slash", "umbrella", "button", "message", "form"] = "slash"
     escapes: bool = False  # Slack sends mentions in the text as `<@U…|name>` (the manifest)
 
 
@@ -118,8 +120,36 @@ def user_message(error: BaseException, undone: str = "Nothing was done") -> str:
 
 # handlers ------------------------------------------------------------------------------------
 def _start(services: Services, call: Invocation) -> Blocks:
+    return _started(services, call, call.args)
+
+
+def _start_form(services: Services, call: Invocation) -> Blocks:
+    """The start modal, submitted: notes, a planned duration, a link."""
+    form = call.form or {}
+    planned = form.get("planned") or ""
+    if planned and planned not in views.PLANNED:
+        raise InvalidInput(f"The planned duration must be one of {', '.join(views.PLANNED)}.")
+    return _started(
+        services,
+        call,
+        form.get("notes"),
+        link=form.get("link"),
+        planned=parse_duration(planned) if planned else None,
+    )
+
+
+def _started(
+    services: Services,
+    call: Invocation,
+    notes: str | None,
+    *,
+    link: str | None = None,
+    planned: timedelta | None = None,
+) -> Blocks:
     try:
-        change = services.sessions.start(call.user, call.channel, call.args, call.reply_to)
+        change = services.sessions.start(
+            call.user, call.channel, notes, call.reply_to, link=link, planned=planned
+        )
     except SessionAlreadyActive as active:
         session = active.session
         if session.message is not None or session.channel != call.channel:
@@ -143,7 +173,22 @@ def _start(services: Services, call: Invocation) -> Blocks:
 
 
 def _end(services: Services, call: Invocation) -> Blocks:
-    change = services.sessions.end(call.user, call.channel, call.args, reply_to=call.reply_to)
+    return _ended(services, call, call.args, "completed")
+
+
+def _end_form(services: Services, call: Invocation) -> Blocks:
+    """The end modal, submitted: end notes and the outcome."""
+    form = call.form or {}
+    outcome = next((o for o in OUTCOMES if o == form.get("outcome")), None)
+    if outcome is None:
+        raise InvalidInput(f"The outcome must be one of: {', '.join(OUTCOMES)}.")
+    return _ended(services, call, form.get("notes"), outcome)
+
+
+def _ended(services: Services, call: Invocation, notes: str | None, outcome: Outcome) -> Blocks:
+    change = services.sessions.end(
+        call.user, call.channel, notes, reply_to=call.reply_to, outcome=outcome
+    )
     return _change_message(
         change,
         "GO session ended",
@@ -284,7 +329,7 @@ def _handover(services: Services, call: Invocation) -> Blocks:
     to = found.group(1) or found.group(2)
     if call.access is not None and not call.access.allows(to, "operator"):
         raise InvalidInput(
-            f"{who(to)} is not a gobot operator, and only operators can own a GO session: "
+            f"{to} is not a gobot operator, and only operators can own a GO session: "
             "nothing changed."
         )
     added = services.workspace.handover(call.user, call.channel, to, notes)
@@ -474,6 +519,27 @@ COMMANDS: tuple[Command, ...] = (
         reach="button",
     ),
     Command(
+        "start-form",
+        "Start a GO session",
+        "start a GO session from the start modal",
+        _start_form,
+        "operator",
+        "start a GO session",
+        "Not started",
+        limited=True,
+        reach="form",
+    ),
+    Command(
+        "end-form",
+        "End the GO session",
+        "end the GO session from the end modal",
+        _end_form,
+        "operator",
+        "end a GO session",
+        "Not ended",
+        reach="form",
+    ),
+    Command(
         "add-message",
         "Add to GO session",
         "add a message to the active session's timeline (its shortcut, or a reaction)",
@@ -552,6 +618,17 @@ class Interactions:
         self._limiter = limiter
         self._metrics = metrics
         self._denials = denials
+
+    def may(self, user: str, command: Command) -> bool:
+        """Whether the user has the command's role (a quiet check, for what nobody asked of
+        gobot directly: a stranger's reaction costs no Slack call and no audit record)."""
+        if command.role is None:
+            return True
+        try:
+            return self._access.allows(user, command.role)
+        except Exception:  # membership lookup failed: fail closed
+            log.warning("could not check whether %s may %s", user, command.verb)
+            return False
 
     def slash(self, call: Invocation, command: str, received: float) -> Reply:
         """A slash command (`/go-<sub>` or `/go <sub>`) with its text in `call.args`."""

@@ -185,6 +185,14 @@ def problem_hint(problem: str) -> str:
     return f"`{safe(problem, 200)}`: {hint}"
 
 
+def _payload(item: OutboxItem) -> dict[str, str]:
+    """What a posted message carries to be found again: its item, and for the playbook
+    message its session (a later item may have to find what an earlier one posted)."""
+    if item.kind == "playbook":
+        return {"outbox_id": item.id, "playbook_of": item.session_id}
+    return {"outbox_id": item.id}
+
+
 class SlackTransport:
     """Renders an outbox item and sends it: the snapshot to the channel, the end as an update
     of that post, everything else in its thread; the playbook message is posted once there and
@@ -199,7 +207,7 @@ class SlackTransport:
         session = item.data.session
         thread = posted.post
         try:
-            if item.maybe_sent and not (item.kind == "playbook" and posted.playbook):
+            if item.maybe_sent and item.kind != "playbook":  # the playbook's own look-up below
                 found = self._find(item, thread)
                 if found is not None:
                     return Sent(message=found)
@@ -211,7 +219,7 @@ class SlackTransport:
             return failure
 
     def _send(self, item: OutboxItem, session: GoSession, posted: Posted) -> SendResult:
-        if item.kind == "playbook" and (edited := self._edit_run(session, posted)) is not None:
+        if item.kind == "playbook" and (edited := self._edit_run(item, posted)) is not None:
             return Sent(message=edited)
         thread = posted.post
         if isinstance(item.data, TimelinePayload) and item.data.entry.kind == "handover":
@@ -237,7 +245,7 @@ class SlackTransport:
             text=text,
             blocks=blocks,
             unfurl_links=False,
-            metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_id": item.id}},
+            metadata={"event_type": METADATA_EVENT, "event_payload": _payload(item)},
             **extra,
         )
         return Sent(message=MessageRef(channel=str(response["channel"]), ts=str(response["ts"])))
@@ -285,16 +293,33 @@ class SlackTransport:
                 keep_thread=True,
             )
 
-    def _edit_run(self, session: GoSession, posted: Posted) -> MessageRef | None:
+    def _edit_run(self, item: OutboxItem, posted: Posted) -> MessageRef | None:
         """Show a run's new state: the post's progress line (first, so that a retry finds what
-        landed), then the playbook message in place. None: the playbook message is to be
-        posted (there is none yet, or it is gone)."""
+        landed), then the playbook message in place: the one known, or one that landed
+        unrecorded (a post whose answer was lost, by this item or one it replaced). None: the
+        playbook message is to be posted (there is none yet, or it is gone)."""
+        session = item.data.session
         if posted.playbook or session.playbook:
             self._refresh_post(session, posted.post)
-        if posted.playbook is None:
+        known = posted.playbook
+        if known is not None:
+            edited = self._edit(
+                known,
+                views.playbook_text(session, self._steps),
+                views.playbook_message(session, self._steps),
+                keep_thread=False,
+            )
+            if edited is not None:
+                return edited
+        # Only a retry, or an item owed by a change (it may have replaced one whose post
+        # landed unrecorded), needs to look; the start's first post does not.
+        started = session.started_at_utc
+        look = item.maybe_sent or (started is not None and item.created_at_utc > started)
+        landed = self._find(item, posted.post, playbook=True) if look else None
+        if landed is None or landed == known:
             return None
         return self._edit(
-            posted.playbook,
+            landed,
             views.playbook_text(session, self._steps),
             views.playbook_message(session, self._steps),
             keep_thread=False,
@@ -318,11 +343,16 @@ class SlackTransport:
             return message if keep_thread and error != "message_not_found" else None
         return message
 
-    def _find(self, item: OutboxItem, thread: MessageRef | None) -> MessageRef | None:
+    def _find(
+        self, item: OutboxItem, thread: MessageRef | None, playbook: bool = False
+    ) -> MessageRef | None:
         """After an attempt whose outcome is unknown: did that message land after all? Looks
         at what was posted since the item was first owed, page by page (at most
-        LOOKUP_PAGES pages of 200: recovery only, within Tier 3's 50 calls a minute)."""
-        oldest = f"{item.created_at_utc.timestamp() - 1:.6f}"
+        LOOKUP_PAGES pages of 200: recovery only, within Tier 3's 50 calls a minute).
+        `playbook`: any playbook message of the item's session, posted since its start (an
+        earlier item that was replaced may have posted it)."""
+        since = item.data.session.started_at_utc if playbook else None
+        oldest = f"{(since or item.created_at_utc).timestamp() - 1:.6f}"
         in_thread = item.kind != "snapshot" and thread is not None
         channel = thread.channel if in_thread and thread is not None else item.channel or ""
         cursor: str | None = None
@@ -346,7 +376,9 @@ class SlackTransport:
                 )
             for message in response.get("messages") or []:
                 payload = (message.get("metadata") or {}).get("event_payload") or {}
-                if payload.get("outbox_id") == item.id:
+                if payload.get("outbox_id") == item.id or (
+                    playbook and payload.get("playbook_of") == item.session_id
+                ):
                     return MessageRef(channel=channel, ts=str(message["ts"]))
             cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:

@@ -16,15 +16,21 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     DividerBlock,
     HeaderBlock,
+    InputBlock,
     MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
+    StaticSelectElement,
 )
+from slack_sdk.models.views import View
 
 from bot.reports import SLACK, report_lines, timeline_line
 from bot.slack.mrkdwn import HEADER_LIMIT, channel, date, fit, safe, who
 from core.durations import format_duration
 from core.models import (
+    OUTCOMES,
     Checklist,
     ChecklistItem,
     GoSession,
@@ -43,6 +49,9 @@ MAX_METRICS = 10
 END_ACTION = "go_end_session"
 SNOOZE_ACTIONS = {"go_snooze_30m": "30m", "go_snooze_1h": "1h", "go_snooze_2h": "2h"}
 TAKE_OVER_ACTION = "go_take_over"
+START_MODAL = "go_start_modal"
+END_MODAL = "go_end_modal"
+PLANNED = ("30m", "1h", "2h", "4h")
 ADD_MESSAGE_SHORTCUT = "go_add_to_session"
 COMPLETE_ACTION = "go_step_complete"
 REOPEN_ACTION = "go_step_reopen"
@@ -146,6 +155,8 @@ def snapshot_message(session: GoSession, steps: Sequence[PlaybookStep]) -> list[
         )
     )
     blocks.append(_context(playbook_progress(session, steps)))
+    if session.link or session.planned_end_utc:
+        blocks.append(_context(_plan(session)))
     if session.active:
         blocks.append(_session_actions(session, "go_session_actions", steps))
     else:
@@ -281,13 +292,100 @@ def summary_message(session: GoSession, steps: Sequence[PlaybookStep]) -> list[d
     """The thread reply when a session ends."""
     duration = format_duration(timedelta(seconds=session.duration_seconds or 0))
     lines = [
-        f"*Session ended* by {who(session.ended_by)} after *{duration}*.",
+        f"*Session ended* by {who(session.ended_by)} after *{duration}*"
+        + (f": *{safe(session.outcome, 20)}*." if session.outcome else "."),
         f"*Drift:* {drift(session)}",
         playbook_progress(session, steps),
     ]
     if session.end_notes:
         lines.append(f"*End notes*\n{safe(session.end_notes, 2500)}")
     return to_dicts([_section("\n".join(lines))])
+
+
+def _plan(session: GoSession) -> str:
+    """The session's link and planned end, as the post shows them."""
+    parts = []
+    if session.link:
+        parts.append(f"*Link:* <{safe(session.link, 500)}|{safe(session.link, 100)}>")
+    if session.planned_end_utc:
+        parts.append(f"*Planned end:* {when(session.planned_end_utc)}")
+    return " · ".join(parts)
+
+
+def form_values(view: dict[str, Any]) -> dict[str, str]:
+    """A submitted modal's values by block id: text as typed, a choice by its value."""
+    values: dict[str, str] = {}
+    state = (view.get("state") or {}).get("values") or {}
+    for block_id, actions in state.items():
+        for action in (actions or {}).values():
+            chosen = action.get("selected_option") or {}
+            value = action.get("value") if "selected_option" not in action else chosen.get("value")
+            values[str(block_id)] = str(value or "")
+    return values
+
+
+def _modal(
+    callback_id: str, title: str, submit: str, metadata: str, blocks: list[Block]
+) -> dict[str, Any]:
+    return View(
+        type="modal",
+        callback_id=callback_id,
+        title=title,
+        submit=submit,
+        close="Cancel",
+        private_metadata=metadata,
+        blocks=blocks,
+    ).to_dict()
+
+
+def _notes_input(label: str) -> InputBlock:
+    return InputBlock(
+        block_id="notes",
+        label=label,
+        optional=True,
+        element=PlainTextInputElement(action_id="notes", multiline=True),
+    )
+
+
+def start_modal(channel: str | None) -> dict[str, Any]:
+    """`/go-start` with no text: notes, a planned duration, a link."""
+    planned = StaticSelectElement(
+        action_id="planned",
+        placeholder="none",
+        options=[Option(text=label, value=label) for label in PLANNED],
+    )
+    link = PlainTextInputElement(action_id="link", placeholder="https://…")
+    return _modal(
+        START_MODAL,
+        "Start a GO session",
+        "Start",
+        channel or "",
+        [
+            _notes_input("Notes"),
+            InputBlock(
+                block_id="planned", label="Planned duration", optional=True, element=planned
+            ),
+            InputBlock(
+                block_id="link", label="Ticket, change or runbook", optional=True, element=link
+            ),
+        ],
+    )
+
+
+def end_modal(channel: str | None) -> dict[str, Any]:
+    """`/go-end` with no text: end notes and the outcome."""
+    choices = [Option(text=outcome.capitalize(), value=outcome) for outcome in OUTCOMES]
+    outcome = StaticSelectElement(action_id="outcome", options=choices, initial_option=choices[0])
+    return _modal(
+        END_MODAL,
+        "End the GO session",
+        "End session",
+        channel or "",
+        [
+            _notes_input("End notes"),
+            InputBlock(block_id="outcome", label="Outcome", element=outcome),
+        ],
+    )
 
 
 def _owned(session: GoSession) -> str:

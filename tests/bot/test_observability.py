@@ -31,7 +31,7 @@ def test_metrics_move_with_real_requests(
     slack = make_harness(operators=["U1"], remind_after="1m", remind_every="1m")
     slack.run("/go-start", "metrics", user="U1")
     slack.run("/go-session", user="U2")
-    slack.run("/go-end", "", user="U2")  # denied
+    slack.run("/go-end", "done", user="U2")  # denied
     slack.run("/go", "bogus", user="U1")
     got = samples(slack)
     assert got[("gobot_commands_total", (("command", "start"), ("outcome", "ok")))] == 1

@@ -79,7 +79,7 @@ def test_each_reminder_slot_once_across_replicas_even_when_one_is_killed(
         ServeProcess.start(green, fake_slack, **env) as one,
         ServeProcess.start(green, fake_slack, **env) as two,
     ):
-        assert "GO session started" in one.harness(fake_slack).run("/go-start", "", user="U1")
+        assert "GO session started" in one.harness(fake_slack).run("/go-start", "launch", user="U1")
         assert fake_slack.wait_for(lambda f: len(reminder_numbers(f)) >= 4, timeout=15)
         one.kill()
         before = len(reminder_numbers(fake_slack))
@@ -87,7 +87,7 @@ def test_each_reminder_slot_once_across_replicas_even_when_one_is_killed(
         assert fake_slack.wait_for(lambda f: len(reminder_numbers(f)) >= before + 4, timeout=25), (
             reminder_numbers(fake_slack)
         )
-        assert "GO session ended" in two.harness(fake_slack).run("/go-end", "", user="U1")
+        assert "GO session ended" in two.harness(fake_slack).run("/go-end", "done", user="U1")
         time.sleep(1.5)
     numbers = reminder_numbers(fake_slack)
     # Each slot at most once; slots owed while the killed replica's lease held the queue
@@ -107,7 +107,7 @@ def test_a_request_replayed_to_another_replica_acts_no_more(
         ServeProcess.start(green, fake_slack, **env) as two,
     ):
         first, second = one.harness(fake_slack), two.harness(fake_slack)
-        assert "GO session started" in first.run("/go-start", "", user="U1")
+        assert "GO session started" in first.run("/go-start", "launch", user="U1")
         body, token = first.command_body("/go-end", "done", user="U1")
         captured = signed_headers(body)
         assert first.post(body, captured).status_code == 200

@@ -90,6 +90,8 @@ def test_a_report_says_when_the_audit_trail_does_not_verify(
     audit.write_text(audit.read_text().replace("canary at 5%", "canary at 50%"))
     result = gobot(data_dir, "report", session_id)
     assert "the trail's records do NOT verify" in result.stdout
+    raw = json.loads(gobot(data_dir, "report", session_id, "--format", "json").stdout)
+    assert raw["audit_verified"] is False and len(raw["audit_records"]) == 5  # all of them
 
 
 def test_rest_pages_ended_sessions_and_reports_one(team: SlackHarness, clock: FakeClock) -> None:

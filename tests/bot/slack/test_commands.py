@@ -79,12 +79,12 @@ def test_end_updates_the_message_in_place_and_replies_in_thread(
 
 
 def test_end_with_no_session_is_refused(slack: SlackHarness) -> None:
-    assert "no active GO session" in slack.run("/go-end")
+    assert "no active GO session" in slack.run("/go-end", "done")
     assert posts(slack.fake) == []
 
 
 def test_end_button_ends_the_session(slack: SlackHarness) -> None:
-    slack.run("/go-start")
+    slack.run("/go-start", "launch")
     session = slack.services.sessions.get()
     response, _ = slack.click("go_end_session", str(session.id), user="U3")
     assert response.status_code == 200
@@ -94,10 +94,10 @@ def test_end_button_ends_the_session(slack: SlackHarness) -> None:
 
 
 def test_stale_end_button_does_not_end_a_newer_session(slack: SlackHarness) -> None:
-    slack.run("/go-start")
+    slack.run("/go-start", "launch")
     old = slack.services.sessions.get()
-    slack.run("/go-end")
-    slack.run("/go-start")
+    slack.run("/go-end", "done")
+    slack.run("/go-start", "launch")
     _, token = slack.click("go_end_session", str(old.id))
     assert slack.fake.wait_for(lambda f: any(c.method == token for c in f.responses))
     reply = next(c.params for c in slack.fake.responses if c.method == token)
@@ -177,7 +177,7 @@ def test_complete_next_and_checklist_flow(slack: SlackHarness, data_dir: Path) -
 def test_history_and_session_after_a_cycle(slack: SlackHarness) -> None:
     slack.run("/go-start", "first run")
     assert "Active GO session" in slack.run("/go-session")
-    slack.run("/go-end")
+    slack.run("/go-end", "done")
     history = slack.run("/go-history", "5")
     assert "Last 1 GO sessions" in history and "first run" in history
 
@@ -208,16 +208,16 @@ def test_operators_only_and_denials_are_audited(
     make_harness: Callable[..., SlackHarness], data_dir: Path
 ) -> None:
     slack = make_harness(operators=["U1"], admins=["UADMIN"])
-    reply = slack.run("/go-start", "", user="U2")
+    reply = slack.run("/go-start", "launch", user="U2")
     assert "Only gobot operators may start a GO session" in reply
     assert posts(slack.fake) == []
     denied = audit_events(data_dir)[-1]
     assert denied["event"] == "GO_COMMAND_DENIED" and denied["actor"] == "U2"
     assert "No GO session yet" in slack.run("/go-session", user="U2")
-    assert "GO session started" in slack.run("/go-start", "", user="U1")
+    assert "GO session started" in slack.run("/go-start", "launch", user="U1")
     assert "Only gobot admins may reset the playbook" in slack.run("/go", "reset", user="U1")
     assert "playbook run is reset" in slack.run("/go", "reset", user="UADMIN")
-    assert "GO session ended" in slack.run("/go-end", "", user="UADMIN")
+    assert "GO session ended" in slack.run("/go-end", "done", user="UADMIN")
 
 
 def test_user_groups_are_resolved_through_the_web_api_and_cached(
@@ -225,9 +225,9 @@ def test_user_groups_are_resolved_through_the_web_api_and_cached(
 ) -> None:
     fake_slack.usergroups["SOPS"] = ["U7", "U8"]
     slack = make_harness(operators=["SOPS"])
-    assert "GO session started" in slack.run("/go-start", "", user="U7")
-    assert "GO session ended" in slack.run("/go-end", "", user="U8")
-    assert "Only gobot operators" in slack.run("/go-start", "", user="U9")
+    assert "GO session started" in slack.run("/go-start", "launch", user="U7")
+    assert "GO session ended" in slack.run("/go-end", "done", user="U8")
+    assert "Only gobot operators" in slack.run("/go-start", "launch", user="U9")
     lookups = fake_slack.calls_to("usergroups.users.list")
     assert len(lookups) == 1 and lookups[0].params["usergroup"] == "SOPS"
 
@@ -236,7 +236,7 @@ def test_group_lookup_failure_fails_closed(
     make_harness: Callable[..., SlackHarness], fake_slack: FakeSlack
 ) -> None:
     slack = make_harness(operators=["SMISSING"])
-    assert "could not be checked" in slack.run("/go-start", "", user="U7")
+    assert "could not be checked" in slack.run("/go-start", "launch", user="U7")
     assert posts(fake_slack) == []
 
 
@@ -244,13 +244,13 @@ def test_burst_of_state_changes_is_rate_limited_but_never_an_end_or_a_refusal(
     slack: SlackHarness,
 ) -> None:
     commands = ["/go-start", "/go-end"] * 6
-    replies = [slack.run(command, "", user="U1") for command in commands]
+    replies = [slack.run(command, "burst", user="U1") for command in commands]
     assert ["Easy there" in reply for reply in replies] == [False] * 10 + [True, False]
     assert "no active GO session" in replies[-1]  # the end is not limited; nothing to end
     assert len(posts(slack.fake)) == 10  # five snapshots and five end summaries
     for _ in range(6):  # refused attempts change nothing, so they do not count
         assert "There is no step" in slack.run("/go-complete", "42", user="U2")
-    assert "GO session started" in slack.run("/go-start", "", user="U2")
+    assert "GO session started" in slack.run("/go-start", "launch", user="U2")
 
 
 def test_app_home_publishes_session_playbook_and_history(slack: SlackHarness) -> None:
@@ -338,13 +338,13 @@ def test_post_failure_is_reported_and_the_session_kept(slack: SlackHarness, data
     from bot.dev.fake_slack import Failure
 
     slack.fake.fail("chat.postMessage", Failure(error="not_in_channel"))
-    reply = slack.run("/go-start", "")
+    reply = slack.run("/go-start", "launch")
     assert "could not be posted: `not_in_channel`" in reply and "/invite @gobot" in reply
     assert slack.services.sessions.get().active
     assert slack.services.outbox.depth() == 2  # the post and the playbook wait for the invite
-    slack.run("/go-end", "")
+    slack.run("/go-end", "done")
     slack.fake.fail("chat.postMessage", Failure(error="invalid_blocks"))  # can never succeed
-    assert "could not be posted: `invalid_blocks`" in slack.run("/go-start", "")
+    assert "could not be posted: `invalid_blocks`" in slack.run("/go-start", "launch")
     assert audit_events(data_dir)[-1]["event"] == "GO_POST_FAILED"
 
 
@@ -374,7 +374,7 @@ def test_server_error_is_retried_by_the_outbox_and_lands_once(
     from bot.dev.fake_slack import Failure
 
     slack.fake.fail("chat.postMessage", Failure(status=500, error="internal_error"))
-    reply = slack.run("/go-start", "")
+    reply = slack.run("/go-start", "launch")
     assert "Slack has not taken the message yet" in reply
     assert slack.services.sessions.get().active
     assert slack.services.outbox.depth() == 2  # the post, and the playbook message behind it

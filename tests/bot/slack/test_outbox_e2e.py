@@ -61,7 +61,7 @@ def test_every_message_arrives_once_in_order_through_429_500_and_timeouts(
 
 
 def test_snooze_button_moves_the_next_reminder(slack: SlackHarness, clock: FakeClock) -> None:
-    slack.run("/go-start", "")
+    slack.run("/go-start", "launch")
     session = slack.services.sessions.get()
     _, token = slack.click("go_snooze_2h", str(session.id), user="U2")
     assert slack.fake.wait_for(lambda f: any(c.method == token for c in f.responses))
@@ -77,7 +77,7 @@ def test_escalated_reminders_are_broadcast_to_the_channel(
     make_harness: Callable[..., SlackHarness], clock: FakeClock
 ) -> None:
     slack = make_harness(remind_after="60m", remind_every="60m", escalate_after="90m")
-    slack.run("/go-start", "", user="U1")
+    slack.run("/go-start", "launch", user="U1")
     for _ in range(2):
         clock.advance(timedelta(minutes=60))
         slack.tick()
@@ -90,7 +90,7 @@ def test_a_background_give_up_reaches_the_operator_ephemerally(
     slack: SlackHarness, clock: FakeClock
 ) -> None:
     slack.fake.fail("chat.postMessage", Failure(status=500, error="internal_error"))
-    response = slack.command("/go-start", "")
+    response = slack.command("/go-start", "launch")
     assert "Slack has not taken the message yet" in block_text(slack.reply(response))
     slack.fake.fail("chat.postMessage", Failure(error="not_in_channel"))
     clock.advance(timedelta(seconds=5))

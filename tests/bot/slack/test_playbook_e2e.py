@@ -206,3 +206,21 @@ def test_an_edit_whose_answer_is_lost_is_retried_and_the_last_state_wins(
     team.tick()
     assert "2/9 steps" in block_text(shown(message)) and len(playbook_messages(team.fake)) == 1
     assert team.services.outbox.depth() == 0
+
+
+def test_a_playbook_post_whose_answer_was_lost_is_found_not_posted_again(
+    team: SlackHarness, clock: FakeClock
+) -> None:
+    """The playbook message lands but its answer is lost; a completion owes a newer state
+    before the retry: the message that landed is found and edited, not posted again."""
+    lost = Failure(status=500, error="internal_error", applied=True, after=1)  # after the post
+    team.fake.fail("chat.postMessage", lost)
+    team.run("/go-start", "launch")
+    [message] = playbook_messages(team.fake)  # it landed; gobot does not know where
+    clock.advance(timedelta(seconds=1))
+    team.run("/go-complete", "1")
+    clock.advance(timedelta(seconds=5))
+    team.tick()
+    assert playbook_messages(team.fake) == [message]
+    assert "1/9 steps" in block_text(shown(message))
+    assert team.services.outbox.depth() == 0

@@ -64,7 +64,7 @@ def test_reminders_arrive_in_the_thread_and_stop_after_the_end(
                 "go_snooze_2h",
                 "go_take_over",
             ]
-        assert "GO session ended" in slack.run("/go-end", "", user="U1")
+        assert "GO session ended" in slack.run("/go-end", "done", user="U1")
         after_end = len(reminder_posts(fake_slack))
         time.sleep(2.0)
         assert len(reminder_posts(fake_slack)) == after_end
@@ -80,7 +80,7 @@ def test_sigkill_and_restart_resume_reminders_without_duplicates(
     fake_slack: FakeSlack, green: Path
 ) -> None:
     with ServeProcess.start(green, fake_slack, **FAST) as server:
-        server.harness(fake_slack).run("/go-start", "", user="U1")
+        server.harness(fake_slack).run("/go-start", "launch", user="U1")
         assert fake_slack.wait_for(lambda f: len(reminder_posts(f)) >= 2, timeout=10)
         server.kill()
     before = numbers(fake_slack)
@@ -101,9 +101,9 @@ def test_two_processes_on_one_data_dir_post_each_slot_once(
         ServeProcess.start(green, fake_slack, **FAST) as one,
         ServeProcess.start(green, fake_slack, **FAST),
     ):
-        one.harness(fake_slack).run("/go-start", "", user="U1")
+        one.harness(fake_slack).run("/go-start", "launch", user="U1")
         assert fake_slack.wait_for(lambda f: len(reminder_posts(f)) >= 4, timeout=15)
-        one.harness(fake_slack).run("/go-end", "", user="U1")
+        one.harness(fake_slack).run("/go-end", "done", user="U1")
     got = numbers(fake_slack)
     assert got == list(range(1, len(got) + 1)), got
     assert len(fake_slack.messages) == len(fake_slack.calls_to("chat.postMessage"))
@@ -123,7 +123,7 @@ def test_a_hanging_source_holds_up_neither_reminders_nor_deliveries(
         watch_every="1m",
     )
     for n in range(5):
-        slack.run("/go-start", "", user=f"U{n}", channel=f"C{n}")
+        slack.run("/go-start", "launch", user=f"U{n}", channel=f"C{n}")
     threads = threading.active_count()
     clock.advance(timedelta(minutes=2))
     started = time.monotonic()

@@ -129,7 +129,7 @@ def test_no_note_text_reaches_the_thread_unescaped(
 ) -> None:
     channel = f"C{next(counter)}"
     team = make_harness(session_scope="channel")
-    team.run("/go-start", "", channel=channel)
+    team.run("/go-start", "launch", channel=channel)
     reply = team.run("/go-note", text, channel=channel)
     timeline = team.services.sessions.get(channel).timeline
     if "Added" not in reply:  # only blank (or invisible) text is refused, and adds nothing
@@ -145,11 +145,13 @@ def test_no_note_text_reaches_the_thread_unescaped(
     assert entry.text and len(entry.text) <= len(text)
 
 
-def pin(team: SlackHarness, ts: str, event_id: str, reaction: str = "pushpin") -> None:
-    item = {"type": "message", "channel": "C1", "ts": ts}
+def pin(
+    team: SlackHarness, ts: str, event_id: str, reaction: str = "pushpin", channel: str = "C1"
+) -> None:
+    item = {"type": "message", "channel": channel, "ts": ts}
     event = {"type": "reaction_added", "user": "U2", "reaction": reaction, "item": item}
     assert team.event(event, event_id=event_id).status_code == 200
-    assert team.runtime is not None and team.runtime.work.wait_idle("C1", 10)
+    assert team.runtime is not None and team.runtime.work.wait_idle(channel, 10)
 
 
 def test_a_message_added_by_shortcut_and_by_reaction_is_one_entry(team: SlackHarness) -> None:
@@ -176,6 +178,13 @@ def test_a_message_added_by_shortcut_and_by_reaction_is_one_entry(team: SlackHar
     for event_id in ("Ev1", "Ev1", "Ev2"):  # a Slack retry, and the same message pinned again
         pin(team, ts, event_id)
     pin(team, ts, "Ev3", reaction="eyes")  # not the pin
+    before = len(team.fake.calls)
+    event = {"type": "reaction_added", "user": "UEVE", "reaction": "pushpin"}
+    team.event({**event, "item": {"type": "message", "channel": "C1", "ts": ts}}, "Ev6")
+    assert team.runtime is not None and team.runtime.work.wait_idle("C1", 10)
+    assert team.fake.calls[before:] == []  # a stranger's pin costs no Slack call
+    elsewhere = team.fake.post_directly("GPRIVATE", "salary list", user="U7")
+    pin(team, elsewhere, "Ev5", channel="GPRIVATE")  # another channel's message stays there
     assert len(team.services.sessions.get("C1").timeline) == 1
     assert len(events(team, "GO_NOTE_ADDED")) == 1
     post = post_of(team.fake)

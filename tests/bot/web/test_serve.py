@@ -34,7 +34,7 @@ def test_serve_end_to_end(served: ServeProcess, fake_slack: FakeSlack) -> None:
     assert "from a real server" in block_text(post.params)
     assert "GO session ended" in harness.run("/go-end", "bye")
     fake_slack.wait_for_calls("chat.update")
-    body, _ = harness.command_body("/go-start")
+    body, _ = harness.command_body("/go-start", "launch")
     assert (
         client.post(
             "/slack/events", content=body, headers=signed_headers(body, secret="wrong")
