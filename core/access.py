@@ -8,6 +8,7 @@ a flood of refused commands cannot flood the audit trail.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict, deque
@@ -19,6 +20,8 @@ from core.clock import Clock
 from core.errors import GoError, PermissionDenied
 from core.models import AuditEvent
 from core.ports import AuditLog
+
+log = logging.getLogger("gobot.access")
 
 Role = Literal["operator", "admin"]
 MembersOf = Callable[[str], Collection[str]]
@@ -71,6 +74,15 @@ class AccessPolicy:
         if self._listed(user, self._admins):
             return True
         return role == "operator" and (not self._operators or self._listed(user, self._operators))
+
+    def permits(self, user: str, role: Role) -> bool:
+        """A quiet check (no audit record): whether the user has the role; False when it
+        cannot be checked (a failed membership look-up), as `check` refuses then."""
+        try:
+            return self.allows(user, role)
+        except Exception:
+            log.warning("could not check whether %s is a gobot %s", user, role)
+            return False
 
     def check(self, user: str, role: Role, command: str, channel: str | None) -> None:
         """Raise PermissionDenied (and audit the attempt) unless the user has the role."""

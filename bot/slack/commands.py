@@ -327,7 +327,7 @@ def _handover(services: Services, call: Invocation) -> Blocks:
             "(`/go handover` takes a user ID)."
         )
     to = found.group(1) or found.group(2)
-    if call.access is not None and not call.access.allows(to, "operator"):
+    if call.access is not None and not call.access.permits(to, "operator"):
         raise InvalidInput(
             f"{to} is not a gobot operator, and only operators can own a GO session: "
             "nothing changed."
@@ -622,13 +622,7 @@ class Interactions:
     def may(self, user: str, command: Command) -> bool:
         """Whether the user has the command's role (a quiet check, for what nobody asked of
         gobot directly: a stranger's reaction costs no Slack call and no audit record)."""
-        if command.role is None:
-            return True
-        try:
-            return self._access.allows(user, command.role)
-        except Exception:  # membership lookup failed: fail closed
-            log.warning("could not check whether %s may %s", user, command.verb)
-            return False
+        return command.role is None or self._access.permits(user, command.role)
 
     def slash(self, call: Invocation, command: str, received: float) -> Reply:
         """A slash command (`/go-<sub>` or `/go <sub>`) with its text in `call.args`."""

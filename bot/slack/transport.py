@@ -222,15 +222,11 @@ class SlackTransport:
         if item.kind == "playbook" and (edited := self._edit_run(item, posted)) is not None:
             return Sent(message=edited)
         thread = posted.post
-        if isinstance(item.data, TimelinePayload) and item.data.entry.kind == "handover":
-            self._refresh_post(session, thread)  # the post names the owner
-        if item.kind == "ended" and thread is not None:
-            thread = self._edit(
-                thread,
-                views.snapshot_text(session),
-                views.snapshot_message(session, self._steps),
-                keep_thread=True,
-            )
+        handover = isinstance(item.data, TimelinePayload) and item.data.entry.kind == "handover"
+        if handover and session.active:
+            self._show_post(session, thread)  # the post names the owner
+        if item.kind == "ended":
+            thread = self._show_post(session, thread)
         rendered = self._render(item, session, thread)
         if isinstance(rendered, Failed):
             return rendered
@@ -282,16 +278,17 @@ class SlackTransport:
             return "GO session timeline", views.timeline_message(item.data.entry), {}
         return Failed(error=f"no message for a {item.kind} item", permanent=True)
 
-    def _refresh_post(self, session: GoSession, post: MessageRef | None) -> None:
-        """Show an active session's post as the session is now (first, so that a retry finds
-        what landed after)."""
-        if post is not None and session.active:
-            self._edit(
-                post,
-                views.snapshot_text(session),
-                views.snapshot_message(session, self._steps),
-                keep_thread=True,
-            )
+    def _show_post(self, session: GoSession, post: MessageRef | None) -> MessageRef | None:
+        """Edit the session's post to show it as it is now (before any reply, so that a retry
+        finds what landed after); the thread replies go to (None: the post is gone)."""
+        if post is None:
+            return None
+        return self._edit(
+            post,
+            views.snapshot_text(session),
+            views.snapshot_message(session, self._steps),
+            keep_thread=True,
+        )
 
     def _edit_run(self, item: OutboxItem, posted: Posted) -> MessageRef | None:
         """Show a run's new state: the post's progress line (first, so that a retry finds what
@@ -299,8 +296,8 @@ class SlackTransport:
         unrecorded (a post whose answer was lost, by this item or one it replaced). None: the
         playbook message is to be posted (there is none yet, or it is gone)."""
         session = item.data.session
-        if posted.playbook or session.playbook:
-            self._refresh_post(session, posted.post)
+        if session.active and (posted.playbook or session.playbook):
+            self._show_post(session, posted.post)
         known = posted.playbook
         if known is not None:
             edited = self._edit(

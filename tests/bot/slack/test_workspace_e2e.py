@@ -4,6 +4,8 @@ out, on both stores."""
 
 from __future__ import annotations
 
+import errno
+import os
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -19,7 +21,8 @@ from bot.settings import Settings
 from bot.slack.manifest import build_manifest
 from tests.bot.conftest import SlackHarness, block_text, signed_headers
 from tests.bot.slack.test_views import check_escaped
-from tests.conftest import FakeClock, audit_records
+from tests.conftest import FakeClock, audit_records, json_only
+from tests.faults import FULL_DISK, FaultyOs, fail_with
 
 
 @pytest.fixture
@@ -201,3 +204,23 @@ def test_the_manifest_declares_the_shortcut_and_the_reaction(data_dir: Path) -> 
     assert shortcut["type"] == "message" and shortcut["callback_id"] == "go_add_to_session"
     assert "reaction_added" in manifest["settings"]["event_subscriptions"]["bot_events"]
     assert "reactions:read" in manifest["oauth_config"]["scopes"]["bot"]
+
+
+@json_only
+def test_a_full_disk_at_each_new_write_point_changes_nothing_and_says_so(
+    team: SlackHarness, faulty_os: Callable[[object], None]
+) -> None:
+    team.run("/go-start", "launch")
+    before = team.services.sessions.get("C1")
+    faulty_os(FaultyOs(1, fail_with(errno.ENOSPC), every=True, names=FULL_DISK))
+    for command, text, undone in (
+        ("/go-note", "canary at 5%", "Not added"),
+        ("/go-handover", "<@U2|bob>", "Not handed over"),
+        ("/go-complete", "1", "Not completed"),
+    ):
+        reply = team.run(command, text)
+        assert f"{undone}: the data disk is full. Nothing changed" in reply, reply
+        assert "Traceback" not in reply and "/tmp" not in reply
+    faulty_os(os)  # space freed
+    assert team.services.sessions.get("C1") == before
+    assert "Added to the session's timeline" in team.run("/go-note", "canary at 5%")
