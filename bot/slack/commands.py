@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from bot.observability import Metrics
 from bot.slack import views
-from bot.slack.mrkdwn import channel, safe, who
+from bot.slack.mrkdwn import channel, date, safe, who
 from bot.slack.transport import problem_hint
 from core.access import AccessPolicy, RateLimiter, Role
 from core.durations import parse_duration
@@ -106,7 +106,7 @@ def user_message(error: BaseException, undone: str = "Nothing was done") -> str:
         where = f" in {channel(active.channel)}" if active.channel else ""
         return (
             f":warning: A GO session is already active: started by {who(active.started_by)}"
-            f"{where} at {views.when(active.started_at_utc)}."
+            f"{where} at {date(active.started_at_utc)}."
         )
     if isinstance(error, GoError):
         return f":warning: {safe(error.message)}"
@@ -220,7 +220,7 @@ def _snooze_button(services: Services, call: Invocation) -> Blocks:
     snoozed = services.reminders.snooze(scope, session_id, call.user, parse_duration(duration))
     return views.text_message(
         f":zzz: Reminders snoozed for {safe(duration, 20)}: the next one is due at "
-        f"{views.when(snoozed.reminder.next_due_utc)}."
+        f"{date(snoozed.reminder.next_due_utc)}."
     )
 
 

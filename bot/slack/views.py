@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, NamedTuple
 
 from slack_sdk.models.blocks import (
@@ -62,11 +62,6 @@ STATUS_ICON = {
     "red": ":red_circle:",
     "unknown": ":white_circle:",
 }
-
-
-def when(moment: datetime | None) -> str:
-    """A time as people read it in a message: in their own time zone."""
-    return date(moment)
 
 
 def block_texts(node: Any) -> list[str]:
@@ -150,7 +145,7 @@ def snapshot_message(session: GoSession, steps: Sequence[PlaybookStep]) -> list[
         blocks.append(_section(f"*Notes*\n{safe(session.notes, 2900)}"))
     blocks.append(
         _context(
-            f"Started by {who(session.started_by)} at {when(session.started_at_utc)}"
+            f"Started by {who(session.started_by)} at {date(session.started_at_utc)}"
             + _owned(session)
         )
     )
@@ -163,7 +158,7 @@ def snapshot_message(session: GoSession, steps: Sequence[PlaybookStep]) -> list[
         duration = format_duration(timedelta(seconds=session.duration_seconds or 0))
         blocks.append(
             _context(
-                f"Ended by {who(session.ended_by)} at {when(session.ended_at_utc)} after {duration}"
+                f"Ended by {who(session.ended_by)} at {date(session.ended_at_utc)} after {duration}"
             )
         )
     return to_dicts(blocks)
@@ -308,7 +303,7 @@ def _plan(session: GoSession) -> str:
     if session.link:
         parts.append(f"*Link:* <{safe(session.link, 500)}|{safe(session.link, 100)}>")
     if session.planned_end_utc:
-        parts.append(f"*Planned end:* {when(session.planned_end_utc)}")
+        parts.append(f"*Planned end:* {date(session.planned_end_utc)}")
     return " · ".join(parts)
 
 
@@ -407,14 +402,14 @@ def _session_blocks(session: GoSession) -> list[Block]:
         return [
             _section(
                 f"No active GO session. The last one was started by {who(session.started_by)}"
-                f" at {when(session.started_at_utc)} and ended by {who(session.ended_by)} after "
+                f" at {date(session.started_at_utc)} and ended by {who(session.ended_by)} after "
                 f"{duration}."
             )
         ]
     blocks: list[Block] = [
         _section(
             f"*Active GO session*{_in(session)} started by {who(session.started_by)} at "
-            f"{when(session.started_at_utc)}{_owned(session)}"
+            f"{date(session.started_at_utc)}{_owned(session)}"
         ),
         *_snapshot_blocks(session.snapshot),
     ]
@@ -431,7 +426,7 @@ def _step_line(item: ChecklistItem) -> str:
     mark = ":white_check_mark:" if item.done else ":white_large_square:"
     line = f"{mark} *{item.number}.* {safe(item.title, 150)} `{safe(item.id, 64)}`"
     if item.done:
-        line += f" — {who(item.completed_by)} at {when(item.completed_at_utc)}"
+        line += f" — {who(item.completed_by)} at {date(item.completed_at_utc)}"
         if item.notes:
             line += f": _{safe(item.notes, 300)}_"
     return line
@@ -548,7 +543,7 @@ def _history_blocks(sessions: list[GoSession]) -> list[Block]:
         end = s.end_snapshot
         end_state = f"{end.cone.band}/{end.status.status}" if end else "?"
         line = (
-            f"• {when(s.started_at_utc)} · {duration} · {who(s.started_by)} → {who(s.ended_by)} · "
+            f"• {date(s.started_at_utc)} · {duration} · {who(s.started_by)} → {who(s.ended_by)} · "
             f"{safe(s.cone_band or '?', 20)}/{safe(s.status or '?', 20)} → {safe(end_state, 40)}"
         )
         if s.notes:
