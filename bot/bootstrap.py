@@ -111,6 +111,7 @@ def build_services(
         remind_every=settings.remind_every,
         escalate_after=settings.escalate_after,
         watch_every=settings.watch_every,
+        before_end=settings.remind_before_end,
     )
     delivery = (
         DeliveryService(

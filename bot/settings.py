@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     remind_every: PositiveDuration = Field(
         default=timedelta(minutes=60), description="then a reminder this often"
     )
+    remind_before_end: PositiveDuration = Field(
+        default=timedelta(minutes=10),
+        description="with a planned end, a reminder this long before it",
+    )
     escalate_after: PositiveDuration = Field(
         default=timedelta(hours=4), description="reminders are also broadcast to the channel"
     )

@@ -35,6 +35,8 @@ class ReminderPayload(SessionPayload):
     number: int
     elapsed_seconds: float
     escalate: bool
+    to_planned_end_seconds: float | None = None
+    """With a planned end: how long until it (negative: how long it is overrun)."""
     band: Band | None = None
     status: Health | None = None
 

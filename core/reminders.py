@@ -4,7 +4,9 @@ All state lives on the stored session (`reminder`, `watch`); the tick only looks
 in the store. A reminder slot is claimed by compare-and-set on its due time inside one unit of
 work, with its audit record and the message it owes, so it goes out once however many processes
 tick; slots missed while the bot was down are coalesced into one (the next is due a full
-interval after the claim). Each session is handled in its own error boundary.
+interval after the claim). A session with a planned end is reminded shortly before it, at it,
+and then at the usual cadence while it overruns. Each session is handled in its own error
+boundary.
 """
 
 from __future__ import annotations
@@ -39,12 +41,17 @@ class ReminderPolicy:
     remind_every: timedelta = timedelta(minutes=60)
     escalate_after: timedelta = timedelta(hours=4)
     watch_every: timedelta = timedelta(minutes=5)
+    before_end: timedelta = timedelta(minutes=10)
 
     def initial(self, session: GoSession, now: datetime) -> GoSession:
-        """Reminder and watch state of a session that starts at `now`."""
+        """Reminder and watch state of a session that starts at `now`: with a planned end,
+        the first reminder comes `before_end` ahead of it (or at it, if that is sooner)."""
+        first = now + self.remind_after
+        if (end := session.planned_end_utc) is not None:
+            first = end - self.before_end if end - self.before_end > now else end
         return session.model_copy(
             update={
-                "reminder": ReminderState(next_due_utc=now + self.remind_after),
+                "reminder": ReminderState(next_due_utc=first),
                 "watch": WatchState(
                     next_check_utc=now + self.watch_every,
                     band=session.cone_band,
@@ -52,6 +59,11 @@ class ReminderPolicy:
                 ),
             }
         )
+
+    def next_due(self, session: GoSession, now: datetime) -> datetime:
+        """After a reminder at `now`: the planned end if it is still ahead, else the cadence."""
+        end = session.planned_end_utc
+        return end if end is not None and end > now else now + self.remind_every
 
 
 @dataclass
@@ -133,8 +145,9 @@ class ReminderService:
             started = current.started_at_utc or now
             number = current.reminder.sent + 1
             escalate = now - started >= self._policy.escalate_after
+            end = current.planned_end_utc
             reminder = ReminderState(
-                next_due_utc=now + self._policy.remind_every,
+                next_due_utc=self._policy.next_due(current, now),
                 sent=number,
                 last_sent_utc=now,
             )
@@ -144,7 +157,11 @@ class ReminderService:
                     actor="gobot",
                     channel=current.channel,
                     session_id=current.id,
-                    data={"number": number, "escalated": escalate},
+                    data={
+                        "number": number,
+                        "escalated": escalate,
+                        **({"planned_end_utc": format_utc(end)} if end else {}),
+                    },
                 ),
                 now,
             )
@@ -153,6 +170,7 @@ class ReminderService:
                 number=number,
                 elapsed_seconds=round((now - started).total_seconds()),
                 escalate=escalate,
+                to_planned_end_seconds=round((end - now).total_seconds()) if end else None,
                 band=current.watch.band,
                 status=current.watch.status,
             )

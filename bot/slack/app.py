@@ -1,5 +1,6 @@
 """The Bolt listeners: every slash command and button of the command table (on a message or
-on App Home), and App Home itself.
+on App Home), the start and end forms (opened by `/go-start` or `/go-end` with no text, and
+by every End session button), the message shortcut and pin reaction, and App Home itself.
 
 Bolt runs each listener inline (`process_before_response`), and a listener only acks and
 hands the interaction to gobot's own pool, in order per channel: the ack goes back to Slack at
@@ -65,6 +66,7 @@ def _signature(request: BoltRequest) -> str | None:
 
 MODALS = {"start": views.start_modal, "end": views.end_modal}
 FORMS = {views.START_MODAL: BY_NAME["start-form"], views.END_MODAL: BY_NAME["end-form"]}
+FORM_OF = {"start": BY_NAME["start-form"], "end": BY_NAME["end-form"]}
 
 
 def _open(client: WebClient, trigger: str, view: dict[str, Any], respond: Respond) -> None:
@@ -205,10 +207,12 @@ def _register_forms(app: App, interactions: Interactions, work: OrderedWork) -> 
             ack(response_action="errors", errors=errors)
             return
         ack()
-        channel = str(view.get("private_metadata", "")) or None
+        # "<channel>" or, from an End session button, "<channel> <that session's id>"
+        where, _, session_id = str(view.get("private_metadata", "")).partition(" ")
+        channel = where or None
         user = str((body.get("user") or {}).get("id", ""))
         command = FORMS[callback_id]
-        call = Invocation(user, channel, "", None, _signature(request), form=form)
+        call = Invocation(user, channel, session_id, None, _signature(request), form=form)
 
         def run() -> None:
             reply = interactions.run(command, call, received)
@@ -236,13 +240,13 @@ def _register_commands(app: App, interactions: Interactions, work: OrderedWork) 
         ack()
         received = time.monotonic()
         channel = command.get("channel_id")
+        user = str(command.get("user_id", ""))
         sub, text = parse(str(command.get("command", "/go")), str(command.get("text", "")))
-        modal = MODALS.get(sub) if not text and command.get("trigger_id") else None
-        if modal is not None:
-            view = modal(channel)
-            trigger = str(command["trigger_id"])
-            user = str(command.get("user_id", ""))
-            work.submit(f"modal:{user}", lambda: _open(client, trigger, view, respond))
+        form = FORM_OF.get(sub)
+        trigger = command.get("trigger_id")
+        if form is not None and not text and trigger and interactions.may(user, form):
+            view = MODALS[sub](channel)
+            work.submit(f"modal:{user}", lambda: _open(client, str(trigger), view, respond))
             return
         call = Invocation(
             str(command.get("user_id", "")),
@@ -260,24 +264,22 @@ def _register_commands(app: App, interactions: Interactions, work: OrderedWork) 
         app.command(name)(on_command)
 
 
-def register(
-    app: App, interactions: Interactions, services: Services, work: OrderedWork, pin_emoji: str
+def _publish_home(
+    services: Services, client: WebClient, user: str, notice: str | None = None
 ) -> None:
-    """`pin_emoji`: the reaction that adds a message to the session's timeline."""
-    _register_message_actions(app, interactions, work, pin_emoji)
-    _register_forms(app, interactions, work)
-    _register_commands(app, interactions, work)
+    view = views.home_view(
+        services.sessions.active(),
+        services.sessions.latest(),
+        services.playbook.steps,
+        services.sessions.history(5),
+        notice,
+    )
+    client.views_publish(user_id=user, view=view)
 
-    def publish_home(client: WebClient, user: str, notice: str | None = None) -> None:
-        view = views.home_view(
-            services.sessions.active(),
-            services.sessions.latest(),
-            services.playbook.steps,
-            services.sessions.history(5),
-            notice,
-        )
-        client.views_publish(user_id=user, view=view)
 
+def _register_buttons(
+    app: App, interactions: Interactions, services: Services, work: OrderedWork
+) -> None:
     def on_button(
         ack: Ack, body: dict[str, Any], respond: Respond, request: BoltRequest, client: WebClient
     ) -> None:
@@ -297,19 +299,43 @@ def register(
         user = str((body.get("user") or {}).get("id", ""))
         args = " ".join(part for part in (extra, value) if part)
         call = Invocation(user, channel, args, body.get("response_url"), _signature(request))
+        trigger = body.get("trigger_id")
 
         def run() -> None:
             reply = interactions.run(command, call, received)
             if on_home:
                 notice = "\n".join(views.block_texts(reply.blocks or [])) or None
-                publish_home(client, user, notice)
+                _publish_home(services, client, user, notice)
             else:
                 _answer(respond, reply)
 
+        def end_form() -> None:
+            """End session opens the end form, for its own session only; a button of a
+            session that is over is answered as any other button."""
+            session = services.sessions.get(channel)
+            if not (session.active and session.id == value):
+                work.submit(str(channel or ""), run)
+                return
+            view = views.end_modal(channel, session, services.playbook.steps)
+            _open(client, str(trigger), view, respond)
+
+        if command is BY_NAME["end-button"] and trigger and interactions.may(user, command):
+            work.submit(f"modal:{user}", end_form)  # apart from the channel: the trigger lives 3 s
+            return
         work.submit(str(channel or ""), run)
 
     for action_id in BUTTONS:
         app.action(action_id)(on_button)
+
+
+def register(
+    app: App, interactions: Interactions, services: Services, work: OrderedWork, pin_emoji: str
+) -> None:
+    """`pin_emoji`: the reaction that adds a message to the session's timeline."""
+    _register_message_actions(app, interactions, work, pin_emoji)
+    _register_forms(app, interactions, work)
+    _register_commands(app, interactions, work)
+    _register_buttons(app, interactions, services, work)
 
     @app.event("app_home_opened")
     def on_home_opened(ack: Ack, event: dict[str, Any], client: WebClient) -> None:
@@ -317,7 +343,7 @@ def register(
         if event.get("tab", "home") != "home" or not event.get("user"):
             return
         user = str(event["user"])
-        work.submit(f"home:{user}", lambda: publish_home(client, user))
+        work.submit(f"home:{user}", lambda: _publish_home(services, client, user))
 
     @app.event("member_joined_channel")
     def on_member_joined(ack: Ack, event: dict[str, Any], context: dict[str, Any]) -> None:

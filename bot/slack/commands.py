@@ -177,17 +177,24 @@ def _end(services: Services, call: Invocation) -> Blocks:
 
 
 def _end_form(services: Services, call: Invocation) -> Blocks:
-    """The end modal, submitted: end notes and the outcome."""
+    """The end modal, submitted: end notes and the outcome; `args` is the id of the session
+    whose End session button opened it (empty from `/go-end`)."""
     form = call.form or {}
     outcome = next((o for o in OUTCOMES if o == form.get("outcome")), None)
     if outcome is None:
         raise InvalidInput(f"The outcome must be one of: {', '.join(OUTCOMES)}.")
-    return _ended(services, call, form.get("notes"), outcome)
+    return _ended(services, call, form.get("notes"), outcome, call.args or None)
 
 
-def _ended(services: Services, call: Invocation, notes: str | None, outcome: Outcome) -> Blocks:
+def _ended(
+    services: Services,
+    call: Invocation,
+    notes: str | None,
+    outcome: Outcome,
+    session_id: str | None = None,
+) -> Blocks:
     change = services.sessions.end(
-        call.user, call.channel, notes, reply_to=call.reply_to, outcome=outcome
+        call.user, call.channel, notes, session_id, call.reply_to, outcome=outcome
     )
     return _change_message(
         change,

@@ -153,7 +153,7 @@ def snapshot_message(session: GoSession, steps: Sequence[PlaybookStep]) -> list[
     if session.link or session.planned_end_utc:
         blocks.append(_context(_plan(session)))
     if session.active:
-        blocks.append(_session_actions(session, "go_session_actions", steps))
+        blocks.append(_session_actions(session, "go_session_actions"))
     else:
         duration = format_duration(timedelta(seconds=session.duration_seconds or 0))
         blocks.append(
@@ -164,31 +164,12 @@ def snapshot_message(session: GoSession, steps: Sequence[PlaybookStep]) -> list[
     return to_dicts(blocks)
 
 
-def _session_actions(
-    session: GoSession, block_id: str, steps: Sequence[PlaybookStep]
-) -> ActionsBlock:
-    """End session (behind a confirm dialog saying how many steps are still open), Snooze
-    reminders for 30m / 1h / 2h, and Take over (become the session's owner)."""
-    still_open = sum(step.id not in session.playbook for step in steps)
+def _session_actions(session: GoSession, block_id: str) -> ActionsBlock:
+    """End session (it opens the end form), Snooze reminders for 30m / 1h / 2h, and Take
+    over (become the session's owner)."""
     buttons = [
         ButtonElement(
-            text="End session",
-            action_id=END_ACTION,
-            value=session.id or "",
-            style="danger",
-            confirm=ConfirmObject(
-                title="End the GO session?",
-                text=PlainTextObject(
-                    text=(
-                        f"{still_open} of {len(steps)} playbook steps are still open."
-                        if still_open
-                        else "Every playbook step is done."
-                    )
-                ),
-                confirm="End session",
-                deny="Keep it open",
-                style="danger",
-            ),
+            text="End session", action_id=END_ACTION, value=session.id or "", style="danger"
         ),
         *(
             ButtonElement(text=f"Snooze {label}", action_id=action, value=session.id or "")
@@ -210,28 +191,42 @@ def _drift_between(
     return safe(", ".join(parts)) if parts else "no drift (band and health unchanged)"
 
 
+def _reminder_state(reminder: ReminderPayload, mark: str = "") -> str:
+    """How the session stands against its planned end (to the minute), or how long it has
+    been open if it has none; `mark` wraps the figure (`*` for bold)."""
+    elapsed = format_duration(timedelta(seconds=reminder.elapsed_seconds))
+    ahead = reminder.to_planned_end_seconds
+    if ahead is None:
+        return f"this GO session has been open for {mark}{elapsed}{mark}"
+    minutes = format_duration(timedelta(minutes=round(abs(ahead) / 60)))
+    if ahead > 0:
+        return f"this GO session is due to end in {mark}{minutes}{mark} (open for {elapsed})"
+    if minutes == "0s":
+        return f"this GO session has reached its planned end (open for {elapsed})"
+    return f"this GO session has overrun its planned end by {mark}{minutes}{mark}"
+
+
 def reminder_message(
     reminder: ReminderPayload, steps: Sequence[PlaybookStep]
 ) -> list[dict[str, Any]]:
-    """A reminder in the snapshot's thread: who, how long, drift since the start, the
-    playbook's progress."""
+    """A reminder in the snapshot's thread: who, how long (or how it stands against its
+    planned end), drift since the start, the playbook's progress."""
     session = reminder.session
-    elapsed = format_duration(timedelta(seconds=reminder.elapsed_seconds))
     lead = ":rotating_light: *Escalation:* " if reminder.escalate else ":alarm_clock: "
     text = (
-        f"{lead}{who(session.current_owner)}, this GO session has been open for *{elapsed}* "
+        f"{lead}{who(session.current_owner)}, {_reminder_state(reminder, '*')} "
         f"(reminder {reminder.number}).\n*Since the start:* "
         + _drift_between(session.cone_band, session.status, reminder.band, reminder.status)
         + "\n"
         + playbook_progress(session, steps)
     )
-    return to_dicts([_section(text), _session_actions(session, "go_reminder_actions", steps)])
+    return to_dicts([_section(text), _session_actions(session, "go_reminder_actions")])
 
 
 def reminder_text(reminder: ReminderPayload) -> str:
-    elapsed = format_duration(timedelta(seconds=reminder.elapsed_seconds))
     owner = who(reminder.session.current_owner)
-    return f"GO session open for {elapsed}: {owner}, end it or snooze"
+    state = _reminder_state(reminder)
+    return f"{state[0].upper()}{state[1:]}: {owner}, end it or snooze"
 
 
 TIMELINE_ICONS = {"note": ":memo:", "message": ":pushpin:", "handover": ":arrows_counterclockwise:"}
@@ -367,20 +362,27 @@ def start_modal(channel: str | None) -> dict[str, Any]:
     )
 
 
-def end_modal(channel: str | None) -> dict[str, Any]:
-    """`/go-end` with no text: end notes and the outcome."""
+def end_modal(
+    channel: str | None,
+    session: GoSession | None = None,
+    steps: Sequence[PlaybookStep] = (),
+) -> dict[str, Any]:
+    """`/go-end` with no text, or an **End session** button: end notes and the outcome. From
+    a button, the form ends only that button's `session`, and says how many of the playbook's
+    steps it still has open."""
     choices = [Option(text=outcome.capitalize(), value=outcome) for outcome in OUTCOMES]
     outcome = StaticSelectElement(action_id="outcome", options=choices, initial_option=choices[0])
-    return _modal(
-        END_MODAL,
-        "End the GO session",
-        "End session",
-        channel or "",
-        [
-            _notes_input("End notes"),
-            InputBlock(block_id="outcome", label="Outcome", element=outcome),
-        ],
-    )
+    blocks: list[Block] = [
+        _notes_input("End notes"),
+        InputBlock(block_id="outcome", label="Outcome", element=outcome),
+    ]
+    metadata = channel or ""
+    if session is not None and session.id:
+        metadata = f"{metadata} {session.id}"
+        still_open = sum(step.id not in session.playbook for step in steps)
+        left = f"{still_open} of {len(steps)} playbook steps are still open."
+        blocks.insert(0, _context(left if still_open else "Every playbook step is done."))
+    return _modal(END_MODAL, "End the GO session", "End session", metadata, blocks)
 
 
 def _owned(session: GoSession) -> str:

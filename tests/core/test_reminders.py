@@ -199,3 +199,30 @@ def test_health_watch_posts_once_per_change(
     [drift] = audit(services, "GO_HEALTH_DRIFT")
     assert drift["data"]["from_status"] == "green" and drift["data"]["to_status"] == "red"
     assert drift["data"]["reasons"] == ["db down"]
+
+
+@pytest.mark.parametrize(
+    ("planned", "due"),
+    [
+        (timedelta(minutes=30), [20, 30, 60, 90]),  # 10m before, at the end, then every 30m
+        (timedelta(minutes=5), [5, 35]),  # the end comes before the 10m warning could
+        (timedelta(hours=3), [170, 180, 210]),  # the planned end replaces remind_after
+    ],
+)
+def test_a_planned_end_sets_when_reminders_are_due(
+    wired_policy: Callable[..., Services],
+    transport: FakeTransport,
+    clock: FakeClock,
+    planned: timedelta,
+    due: list[int],
+) -> None:
+    services = wired_policy()
+    services.sessions.start("U1", "C1", "", planned=planned)
+    sent_at: list[int] = []
+    for minute in range(1, due[-1] + 1):
+        clock.advance(timedelta(minutes=1))
+        before = reminders(transport)
+        tick(services)
+        if reminders(transport) > before:
+            sent_at.append(minute)
+    assert sent_at == due

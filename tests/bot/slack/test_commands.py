@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.dev.fake_slack import FakeSlack
+from bot.dev.fake_slack import FakeSlack, view_submission_body
 from tests.bot.conftest import SlackHarness, block_text, playbook_calls, posts, signed_headers
 from tests.conftest import FakeClock, write_json
 from tests.faults import FULL_DISK, FaultyOs, fail_with
@@ -83,14 +83,44 @@ def test_end_with_no_session_is_refused(slack: SlackHarness) -> None:
     assert posts(slack.fake) == []
 
 
-def test_end_button_ends_the_session(slack: SlackHarness) -> None:
+def test_end_button_opens_the_end_form_for_its_own_session(slack: SlackHarness) -> None:
     slack.run("/go-start", "launch")
     session = slack.services.sessions.get()
     response, _ = slack.click("go_end_session", str(session.id), user="U3")
     assert response.status_code == 200
-    slack.fake.wait_for_calls("chat.update")
-    ended = slack.services.sessions.get()
-    assert not ended.active and ended.ended_by == "U3"
+    [opened] = slack.fake.wait_for_calls("views.open")
+    view = opened.params["view"]
+    assert view["callback_id"] == "go_end_modal"
+    assert view["private_metadata"] == f"C1 {session.id}"
+    assert slack.services.sessions.get().active  # the click itself ends nothing
+    slack.run("/go-end", "done")
+    slack.run("/go-start", "again")
+    form = {"notes": "x", "outcome": "aborted"}
+    body = view_submission_body("go_end_modal", "U3", view["private_metadata"], form)
+    slack.post(body, signed_headers(body))
+    [refusal] = slack.fake.wait_for_calls("chat.postEphemeral")
+    assert "already ended" in block_text(refusal.params)  # the form ends only its session
+    newer = slack.services.sessions.get()
+    assert newer.active and newer.notes == "again"
+    body = view_submission_body("go_end_modal", "U3", f"C1 {newer.id}", form)
+    slack.post(body, signed_headers(body))
+    slack.fake.wait_for_calls("chat.postEphemeral", 2)
+    ended = slack.services.sessions.history(1)[0]
+    assert ended.id == newer.id and ended.ended_by == "U3" and ended.outcome == "aborted"
+
+
+def test_a_strangers_end_button_opens_no_form(
+    make_harness: Callable[..., SlackHarness],
+) -> None:
+    slack = make_harness(operators=["U1"])
+    slack.run("/go-start", "launch")
+    session = slack.services.sessions.get()
+    _, token = slack.click("go_end_session", str(session.id), user="UNOBODY")
+    assert slack.fake.wait_for(lambda f: any(c.method == token for c in f.responses))
+    reply = next(c.params for c in slack.fake.responses if c.method == token)
+    assert "Only gobot operators may end a GO session" in block_text(reply)
+    assert "views.open" not in [c.method for c in slack.fake.calls]
+    assert slack.services.sessions.get().active
 
 
 def test_stale_end_button_does_not_end_a_newer_session(slack: SlackHarness) -> None:
@@ -446,11 +476,14 @@ def test_steps_out_of_order_are_said_plainly_and_a_step_can_be_reopened(
     assert "0/9 done" in slack.run("/go-checklist")  # each session runs it afresh
 
 
-def end_confirm(params: dict[str, Any]) -> str:
-    """What the End session button of a message asks before it acts."""
+def end_form_says(slack: SlackHarness, params: dict[str, Any]) -> str:
+    """What the end form opened by a message's End session button says of the playbook."""
     buttons = [e for b in params["blocks"] if b["type"] == "actions" for e in b["elements"]]
     end = next(button for button in buttons if button["action_id"] == "go_end_session")
-    return str(end["confirm"]["text"]["text"])
+    opened = len(slack.fake.calls_to("views.open"))
+    slack.click("go_end_session", str(end["value"]))
+    view = slack.fake.wait_for_calls("views.open", opened + 1)[-1].params["view"]
+    return str(view["blocks"][0]["elements"][0]["text"])
 
 
 def test_posts_show_the_playbook_and_end_asks_first(
@@ -462,7 +495,7 @@ def test_posts_show_the_playbook_and_end_asks_first(
     assert "Playbook:* 0/9 steps, next: *1. Confirm cone band and health*" in block_text(
         post.params
     )
-    assert end_confirm(post.params) == "9 of 9 playbook steps are still open."
+    assert end_form_says(slack, post.params) == "9 of 9 playbook steps are still open."
     slack.run("/go-complete", "1")
     slack.run("/go-complete", "3")
     clock.advance(timedelta(minutes=2))
@@ -471,7 +504,7 @@ def test_posts_show_the_playbook_and_end_asks_first(
     assert "Playbook:* 2/9 steps, next: *2. Freeze unrelated changes*" in block_text(
         reminder.params
     )
-    assert end_confirm(reminder.params) == "7 of 9 playbook steps are still open."
+    assert end_form_says(slack, reminder.params) == "7 of 9 playbook steps are still open."
     slack.run("/go-end", "done")
     summary = block_text(posts(slack.fake)[-1].params)
     assert "Playbook:* 2/9 steps; not done: 2, 4, 5, 6, 7, 8, 9" in summary

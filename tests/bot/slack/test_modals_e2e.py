@@ -12,7 +12,7 @@ import pytest
 
 from bot.dev.fake_slack import view_submission_body
 from tests.bot.conftest import SlackHarness, block_text, signed_headers
-from tests.conftest import T0
+from tests.conftest import T0, FakeClock, audit_records
 
 
 @pytest.fixture
@@ -75,3 +75,87 @@ def test_the_end_modal_records_the_outcome(team: SlackHarness) -> None:
         m for m in team.fake.messages.values() if "Session ended" in block_text(m.params)
     )
     assert "*rolled back*" in block_text(summary.params)
+
+
+def test_forms_open_before_a_slow_snapshot(
+    make_harness: Callable[..., SlackHarness], store_settings: dict[str, Any]
+) -> None:
+    """A snapshot that takes a second holds up neither the start form nor the end form: each
+    opens (at the loopback Slack) before the slow start's post lands, and the submitted
+    form's own snapshot comes after it opened."""
+    team = make_harness(
+        health_source="python:tests.slow_sources:slow", source_timeout="5s", **store_settings
+    )
+    team.command("/go-start", "launch", user="U1")  # its snapshot takes a second
+    team.command("/go-end", "", user="U1")
+    [opened] = team.fake.wait_for_calls("views.open")
+    post = team.fake.wait_for_calls("chat.postMessage")[0]
+    assert opened.at < post.at and opened.params["view"]["callback_id"] == "go_end_modal"
+    submit(team, "go_end_modal", {"notes": "", "outcome": "completed"})
+    team.fake.wait_for_calls("chat.postEphemeral")
+    team.command("/go-start", "", user="U1")
+    start_form = team.fake.wait_for_calls("views.open", 2)[-1]
+    assert start_form.params["view"]["callback_id"] == "go_start_modal"
+    submit(team, "go_start_modal", {"notes": "again", "planned": "1h"})
+    team.fake.wait_for_calls("chat.postEphemeral", 2)
+    newest = [m for m in team.fake.calls_to("chat.postMessage") if "again" in block_text(m.params)]
+    assert newest and start_form.at < newest[0].at
+    assert team.services.sessions.get("C1").notes == "again"
+
+
+def reminders(team: SlackHarness) -> list[str]:
+    return [
+        block_text(c.params)
+        for c in team.fake.calls_to("chat.postMessage")
+        if "(reminder " in block_text(c.params)
+    ]
+
+
+def test_a_planned_end_shapes_the_reminders(
+    make_harness: Callable[..., SlackHarness],
+    store_settings: dict[str, Any],
+    clock: FakeClock,
+) -> None:
+    """With a planned end of 30m: one reminder 10m before it, one at it, then the usual
+    cadence while it overruns; each mentions the owner of the moment."""
+    team = make_harness(
+        operators=["U1", "U2"], remind_after="60m", remind_every="60m", **store_settings
+    )
+    submit(team, "go_start_modal", {"notes": "deploy", "planned": "30m"})
+    team.fake.wait_for_calls("chat.postEphemeral")
+
+    def at(minutes: int) -> list[str]:
+        clock.advance(T0 + timedelta(minutes=minutes) - clock.now())
+        team.tick()
+        return reminders(team)
+
+    assert at(19) == []
+    [due] = at(20)
+    assert "<@U1>, this GO session is due to end in *10m* (open for 20m)" in due
+    team.run("/go-handover", "<@U2|bob> back from lunch", user="U1")
+    [_, reached] = at(30)
+    assert "<@U2>, this GO session has reached its planned end (open for 30m)" in reached
+    assert len(at(89)) == 2
+    overrun = at(90)[-1]
+    assert "<@U2>, this GO session has overrun its planned end by *1h 00m* (reminder 3)" in overrun
+    assert "by *2h 00m*" in at(150)[-1]
+    sent = [r for r in audit_records(team.services) if r["event"] == "GO_REMINDER_SENT"]
+    assert [r["data"]["number"] for r in sent] == [1, 2, 3, 4]
+    assert {r["data"]["planned_end_utc"] for r in sent} == {"2026-01-01T09:30:00.000000Z"}
+
+
+def test_without_a_planned_end_reminders_keep_their_cadence(
+    make_harness: Callable[..., SlackHarness],
+    store_settings: dict[str, Any],
+    clock: FakeClock,
+) -> None:
+    team = make_harness(remind_after="60m", remind_every="60m", **store_settings)
+    team.run("/go-start", "launch")
+    clock.advance(timedelta(minutes=50))
+    team.tick()
+    assert reminders(team) == []
+    clock.advance(timedelta(minutes=10))
+    team.tick()
+    [first] = reminders(team)
+    assert "this GO session has been open for *1h 00m* (reminder 1)" in first
+    assert "planned end" not in first
