@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.bootstrap import Runtime, build_runtime, build_services
 from bot.dev.local import LOCAL_DIR, LocalBot, local_settings
-from bot.dev.preview import KINDS, builder_link, preview_blocks
+from bot.dev.preview import KINDS, builder_link, preview_payload
 from bot.observability import configure_logging
 from bot.reports import MARKDOWN, report_lines
 from bot.settings import Settings, SettingsError, load_settings
@@ -429,7 +429,8 @@ def manifest(url: str | None, socket: bool, fmt: str) -> None:
 @main.command()
 @click.argument("kind", type=click.Choice(KINDS))
 def preview(kind: str) -> None:
-    """Print the Block Kit JSON of a message for sample data, and a Block Kit Builder link."""
-    blocks = preview_blocks(kind)
-    click.echo(json.dumps({"blocks": blocks}, indent=2, ensure_ascii=False))
-    click.echo(f"\nSee it rendered: {builder_link(blocks)}")
+    """Print the Block Kit JSON of a message, form or App Home for sample data, and a Block
+    Kit Builder link."""
+    payload = preview_payload(kind)
+    click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    click.echo(f"\nSee it rendered: {builder_link(payload)}")

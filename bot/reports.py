@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from bot.slack.mrkdwn import date, safe, who
 from core.clock import format_utc
 from core.durations import format_duration
-from core.models import Snapshot, TimelineEntry
+from core.models import GoSession, Snapshot, TimelineEntry
 from core.report import SessionReport
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~])")
@@ -71,6 +71,34 @@ def _snapshot(snapshot: Snapshot | None, style: Style) -> str:
     )
 
 
+def _overrun(session: GoSession) -> str:
+    """`, overran by 25m` for an ended session that ended after its planned end."""
+    end, planned = session.ended_at_utc, session.planned_end_utc
+    if end is None or planned is None or end <= planned:
+        return ""
+    return f", overran by {format_duration(end - planned)}"
+
+
+def drift_text(
+    band: str | None, status: str | None, to_band: str | None, to_status: str | None
+) -> str:
+    """`band B → C, health green → red`, or that nothing drifted (plain text)."""
+    changes = [
+        f"{what} {before} → {after}"
+        for what, before, after in (("band", band, to_band), ("health", status, to_status))
+        if before != after
+    ]
+    return ", ".join(changes) or "no drift (band and health unchanged)"
+
+
+def session_drift(session: GoSession) -> str:
+    """Start-vs-end drift of band and health (plain text)."""
+    start, end = session.snapshot, session.end_snapshot
+    if start is None or end is None:
+        return "no end snapshot"
+    return drift_text(start.cone.band, start.status.status, end.cone.band, end.status.status)
+
+
 def report_lines(report: SessionReport, style: Style) -> list[str]:
     """The report, line by line: what happened, the playbook run, the timeline, the audit."""
     s, b = report.session, style.bold
@@ -82,11 +110,17 @@ def report_lines(report: SessionReport, style: Style) -> list[str]:
     ]
     if not s.active:
         ended = f"{style.time(s.ended_at_utc)} by {style.person(s.ended_by)}"
-        lines.append(f"{b('Ended')} {ended} after {duration}")
+        outcome = style.text(s.outcome or "no outcome recorded")
+        lines.append(f"{b('Ended')} {ended} after {duration}: {outcome}")
+    if s.planned_end_utc:
+        lines.append(f"{b('Planned end')} {style.time(s.planned_end_utc)}{_overrun(s)}")
+    if s.link:
+        lines.append(f"{b('Link')} {style.link(s.link)}")
     lines.append(f"{b('Owner')} {style.person(s.current_owner)}")
     lines.append(f"{b('At the start')} {_snapshot(s.snapshot, style)}")
     if not s.active:
         lines.append(f"{b('At the end')} {_snapshot(s.end_snapshot, style)}")
+        lines.append(f"{b('Drift')} {style.text(session_drift(s))}")
     if s.notes:
         lines.append(f"{b('Notes')} {style.text(s.notes)}")
     if s.end_notes:

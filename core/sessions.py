@@ -73,6 +73,16 @@ class SessionService:
         current = self._store.get(scope)
         return current if current is not None and current.active else None
 
+    def ensure_can_start(self, channel: str | None) -> None:
+        """Raise `SessionAlreadyActive` if the channel's scope has an active session (a form
+        to start one would be filled in vain)."""
+        if (current := self._active(self.scope_for(channel))) is not None:
+            raise SessionAlreadyActive.about(current)
+
+    def ensure_can_end(self, channel: str | None) -> None:
+        """Raise `NoActiveSession` if the channel's scope has no active session."""
+        self._ending(self.scope_for(channel), None)
+
     def start(
         self,
         actor: str,
@@ -90,8 +100,7 @@ class SessionService:
         text = clean_notes(notes)
         url = clean_link(link)
         scope = self.scope_for(channel)
-        if (current := self._active(scope)) is not None:
-            raise SessionAlreadyActive.about(current)
+        self.ensure_can_start(channel)
         snapshot = self._snapshots.take()
         with self._uow.transaction():
             if (current := self._active(scope)) is not None:

@@ -4,6 +4,10 @@ Typed slash commands go through the real Bolt pipeline (signed as Slack signs th
 listeners, real core, real scheduler) against the loopback Slack stand-in; what the channel and
 the user would see is printed as text, and buttons become numbered actions (every button shown
 gets a number of its own for the rest of the run; an edited message's buttons get new ones).
+A form Slack would open (`/go-start` or `/go-end` with no text, End session) is asked field by
+field and submitted as Slack submits it; its errors are shown and only those fields asked again.
+Messages in the channel are numbered too: `say text` posts one as you, and `pin N` reacts to
+message N with the pin emoji, which adds it to the session's timeline.
 Nothing leaves the machine. The demo keeps its own state (`local/` inside the data dir, apart
 from what `gobot serve` uses) and starts healthy; `health red "why"` and `band C "why"` change
 what the next snapshot sees.
@@ -28,7 +32,13 @@ from slack_bolt import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.bootstrap import build_runtime
-from bot.dev.fake_slack import Call, FakeSlack, button_click_body, slash_command_body
+from bot.dev.fake_slack import (
+    Call,
+    FakeSlack,
+    button_click_body,
+    slash_command_body,
+    view_submission_body,
+)
 from bot.settings import Settings
 from bot.slack.commands import COMMANDS, SLASH_COMMANDS
 from bot.slack.views import block_texts
@@ -36,10 +46,12 @@ from core.durations import format_duration, parse_duration
 from core.snapshots import CONE_FILE, HEALTH_FILE
 
 USER, CHANNEL = "ULOCAL", "CLOCAL"
+TRIGGER = "local.trigger"
 REPLY_TIMEOUT_SECONDS = 15.0
 HELP = (
     f"Type a slash command ({', '.join(f'/go-{c.usage}' for c in COMMANDS if c.reach == 'slash')}"
-    ", /go help), a number to press a button, `wait 5s` to let time pass, "
+    ", /go help), a number to press a button, `say text` to post to the channel, `pin N` to "
+    "add message N to the session's timeline, `wait 5s` to let time pass, "
     '`health red|yellow|green "why"` or `band A|B|C|D "why"` to change what the next snapshot '
     "sees, or `exit`. Lines starting with # are comments."
 )
@@ -58,8 +70,9 @@ class Button:
 
 def _plain(text: str) -> str:
     """mrkdwn as a terminal shows it: entities back to characters, mentions as names, Slack
-    dates as their UTC fallback."""
+    dates as their UTC fallback, links as their address."""
     text = re.sub(r"<@([A-Z0-9]+)>", r"@\1", text)
+    text = re.sub(r"<(https?://[^|>]+)\|[^>]*>", r"\1", text)
     text = re.sub(r"<!date\^[0-9]+\^[^|>]*\|([^>]*)>", r"\1", text)
     return html.unescape(text)
 
@@ -95,6 +108,9 @@ class LocalBot:
         self._runtime = build_runtime(local)
         self._verifier = SignatureVerifier(self._secret)
         self._buttons: list[Button] = []
+        self._messages: list[str] = []  # the ts of each numbered message in #local
+        self._read: Callable[[], str | None] = lambda: None
+        self._events = 0
         self._known = set(SLASH_COMMANDS)
         self._shown = 0
         self._lock = threading.Lock()
@@ -117,7 +133,8 @@ class LocalBot:
 
     # input ---------------------------------------------------------------------------------
     def run(self, read_line: Callable[[], str | None]) -> None:
-        """Handle lines until `exit` or the end of the input."""
+        """Handle lines until `exit` or the end of the input (which also answers forms)."""
+        self._read = read_line
         self._say(f"{HELP}\nState: {self._settings.data_dir} (the demo's own).")
         while (raw := read_line()) is not None:
             line = raw.strip()
@@ -145,6 +162,9 @@ class LocalBot:
         if line.isdigit():
             self._press(int(line))
             return
+        if word in ("say", "pin"):
+            (self._post if word == "say" else self._pin)(rest.strip())
+            return
         if not line.startswith("/"):
             self._fail(f"Not a command. {HELP}")
             return
@@ -153,12 +173,13 @@ class LocalBot:
             self._fail(f"Unknown command {command}. The commands: {', '.join(SLASH_COMMANDS)}")
             return
         token = uuid.uuid4().hex
+        forms = len(self._fake.calls_to("views.open"))
         self._dispatch(
             slash_command_body(
-                command, text, USER, CHANNEL, self._fake.response_url(token), trigger_id=None
+                command, text, USER, CHANNEL, self._fake.response_url(token), trigger_id=TRIGGER
             )
         )
-        self._await_reply(token)
+        self._await_reply(token, forms)
 
     def _press(self, number: int) -> None:
         with self._lock:
@@ -167,42 +188,152 @@ class LocalBot:
             self._fail("No such button.")
             return
         token = uuid.uuid4().hex
+        forms = len(self._fake.calls_to("views.open"))
         self._dispatch(
             button_click_body(
                 button.action_id, button.value, USER, CHANNEL, self._fake.response_url(token)
             )
         )
-        if not self._runtime.work.wait_idle(CHANNEL, REPLY_TIMEOUT_SECONDS):
-            self._fail("no answer yet; it may still come")
-        self.flush()
+        self._settle()
         self._show_replies(token)
+        self._fill_forms(forms)
 
-    def _dispatch(self, body: str) -> None:
+    def _settle(self) -> None:
+        """Wait for the work of what was just sent (the channel's and a form's), then show it."""
+        work = self._runtime.work
+        for key in (f"modal:{USER}", CHANNEL):
+            if not work.wait_idle(key, REPLY_TIMEOUT_SECONDS):
+                self._fail("no answer yet; it may still come")
+        self.flush()
+
+    def _fill_forms(self, before: int) -> None:
+        for opened in self._fake.calls_to("views.open")[before:]:
+            self._fill(opened.params["view"])
+
+    def _fill(self, view: dict[str, Any]) -> None:
+        """A form as Slack shows it, asked field by field, then submitted; what Slack would
+        show beside a field is said, and those fields asked again. An end of input cancels."""
+        inputs = [block for block in view.get("blocks", []) if block.get("type") == "input"]
+        said = [
+            _plain(t)
+            for b in view.get("blocks", [])
+            if b.get("type") != "input"
+            for t in block_texts(b)
+        ]
+        title = _plain(str(view["title"]["text"]))
+        self._say(
+            " ".join([f"[form: {title}]", *said, "(an empty answer leaves a field as it is)"])
+        )
+        values: dict[str, str] = {}
+        asking = inputs
+        while asking:
+            for block in asking:
+                answer = self._ask(block)
+                if answer is None:
+                    self._say("(form closed: nothing was submitted)")
+                    return
+                values[str(block["block_id"])] = answer
+            body = view_submission_body(
+                str(view["callback_id"]), USER, str(view.get("private_metadata", "")), values
+            )
+            answer_body = self._dispatch(body)
+            errors: dict[str, str] = (json.loads(answer_body) if answer_body else {}).get(
+                "errors"
+            ) or {}
+            for block_id, error in errors.items():
+                self._fail(f"{block_id}: {error}")
+            asking = [block for block in inputs if block["block_id"] in errors]
+        self._settle()
+
+    def _ask(self, block: dict[str, Any]) -> str | None:
+        """One field's answer (a choice must be one of the field's); None at the end of input."""
+        element = block["element"]
+        label = _plain(str(block["label"]["text"]))
+        choices = [str(option["value"]) for option in element.get("options", [])]
+        default = str((element.get("initial_option") or {}).get("value", ""))
+        while True:
+            hint = f" ({' / '.join(choices)}; empty: {default or 'none'})" if choices else ""
+            self._say(f"  {label}{hint}{'' if block.get('optional') else ' (required)'}:")
+            line = self._read()
+            if line is None:
+                return None
+            answer = line.strip()
+            if not self._interactive:
+                self._say(f"  > {answer}")
+            if not choices:
+                return answer
+            if not answer or answer in choices:
+                return answer or default
+            self._fail(f"choose one of {', '.join(choices)}")
+
+    def _post(self, text: str) -> None:
+        """`say text`: a message from you in #local, for `pin N`."""
+        if not text:
+            self._fail("Usage: say <text>")
+            return
+        ts = self._fake.post_directly(CHANNEL, text, user=USER)
+        self._show("#local", {"text": f"@{USER}: {text}"}, self._number(ts))
+
+    def _pin(self, which: str) -> None:
+        """`pin N`: react to message N with the pin emoji, as Slack sends the event."""
+        if not which.isdigit() or not 0 < int(which) <= len(self._messages):
+            self._fail(f"Usage: pin N, N a message's number (1 to {len(self._messages)})")
+            return
+        self._events += 1
+        item = {"type": "message", "channel": CHANNEL, "ts": self._messages[int(which) - 1]}
+        event = {
+            "type": "reaction_added",
+            "user": USER,
+            "reaction": self._settings.pin_emoji,
+            "item": item,
+        }
+        envelope = {
+            "type": "event_callback",
+            "team_id": "TLOCAL",
+            "api_app_id": "ALOCAL",
+            "event_id": f"EvLOCAL{self._events}",
+            "event_time": int(time.time()),
+            "event": event,
+        }
+        self._dispatch(json.dumps(envelope), "application/json")
+        self._settle()
+
+    def _dispatch(self, body: str, content_type: str = "application/x-www-form-urlencoded") -> str:
+        """Sign and hand a request to the app as Slack would; the body of its answer."""
         stamp = str(int(time.time()))
         headers: dict[str, str | Sequence[str]] = {
             "x-slack-request-timestamp": stamp,
             "x-slack-signature": str(self._verifier.generate_signature(timestamp=stamp, body=body)),
-            "content-type": "application/x-www-form-urlencoded",
+            "content-type": content_type,
         }
         response = self._runtime.app.dispatch(BoltRequest(body=body, headers=headers))
         if response.status != 200:
             self._say(f"! the bot answered HTTP {response.status}")
+        return str(response.body or "")
 
-    def _await_reply(self, token: str) -> None:
+    def _await_reply(self, token: str, forms: int) -> None:
+        """The answer to a command, or the form it opened (`forms`: how many were before)."""
         got = self._fake.wait_for(
-            lambda f: any(c.method == token for c in f.responses), REPLY_TIMEOUT_SECONDS
+            lambda f: (
+                any(c.method == token for c in f.responses) or len(f.calls_to("views.open")) > forms
+            ),
+            REPLY_TIMEOUT_SECONDS,
         )
         self.flush()
         if not got:
             self._fail("no answer yet; it may still come")
         self._show_replies(token)
+        self._fill_forms(forms)
 
     def _show_replies(self, token: str) -> None:
         """What the user alone was told in answer to request `token`."""
         for call in [c for c in self._fake.responses if c.method == token]:
-            if any(mark in str(call.params) for mark in (":warning:", ":x:")):
-                self.failures += 1
-            self._show("you only", call.params)
+            self._show_private(call.params)
+
+    def _show_private(self, params: dict[str, Any]) -> None:
+        if any(mark in str(params) for mark in (":warning:", ":x:")):
+            self.failures += 1
+        self._show("you only", params)
 
     def _set_source(self, word: str, rest: str) -> None:
         """`health red "db lag"` / `band C "why"`: what the next snapshot sees."""
@@ -259,7 +390,10 @@ class LocalBot:
             where = "#local, in thread" if call.params.get("thread_ts") else "#local"
             if call.params.get("reply_broadcast"):
                 where += " (also sent to the channel)"
-            self._show(where, call.params)
+            ts = next((m.ts for m in self._fake.messages.values() if m.params is call.params), "")
+            self._show(where, call.params, self._number(ts))
+        elif call.method == "chat.postEphemeral":
+            self._show_private(call.params)
         elif call.method == "chat.update":
             key = (str(call.params.get("channel")), str(call.params.get("ts")))
             if key in self._fake.messages:
@@ -267,15 +401,22 @@ class LocalBot:
             else:
                 self._say("[#local] (the session's post was made in an earlier run: not updated)")
 
-    def _show(self, where: str, params: dict[str, Any]) -> None:
+    def _number(self, ts: str) -> int:
+        """A number of its own for the message at `ts`, for `pin N`."""
         with self._lock:
-            self._write(self._render(where, params))
+            self._messages.append(ts)
+            return len(self._messages)
 
-    def _render(self, where: str, params: dict[str, Any]) -> str:
-        """A message's text, its buttons numbered: a block's own button (a playbook step's)
-        at the end of its line, a row of buttons each on a line below."""
+    def _show(self, where: str, params: dict[str, Any], message: int | None = None) -> None:
+        with self._lock:
+            self._write(self._render(where, params, message))
+
+    def _render(self, where: str, params: dict[str, Any], message: int | None) -> str:
+        """A message's text (with its number, if it is one in the channel), its buttons
+        numbered: a block's own button (a playbook step's) at the end of its line, a row of
+        buttons each on a line below."""
         blocks = params.get("blocks") or []
-        out = [f"[{where}]"]
+        out = [f"[{where}]" + (f" [message {message}]" if message else "")]
 
         def number(element: dict[str, Any]) -> str:
             label = _plain(str(element["text"]["text"]))

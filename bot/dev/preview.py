@@ -1,4 +1,5 @@
-"""`gobot preview`: the Block Kit of a message, for sample data, as gobot would send it."""
+"""`gobot preview`: the Block Kit of a message, form or App Home, for sample data, as gobot
+would send it (a message as `{"blocks": …}`, a form or App Home as its whole view)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,53 @@ from urllib.parse import quote
 
 from bot.slack import views
 from core.clock import parse_utc
-from core.models import ConeState, GoSession, HealthStatus, Snapshot, StepCompletion
+from core.models import (
+    ConeState,
+    GoSession,
+    HealthStatus,
+    Snapshot,
+    StepCompletion,
+    TimelineEntry,
+)
 from core.outbox import ReminderPayload
 from core.playbook import DEFAULT_STEPS, run_checklist
+from core.report import SessionReport
 
 BUILDER = "https://app.slack.com/block-kit-builder/#"
-KINDS = ("start", "end", "reminder", "playbook", "checklist", "home")
+KINDS = (
+    "start",
+    "end",
+    "reminder",
+    "overrun",
+    "playbook",
+    "checklist",
+    "timeline",
+    "report",
+    "start-form",
+    "end-form",
+    "home",
+)
+TIMELINE = [
+    TimelineEntry(
+        kind="note", at_utc="2026-01-01T09:05:00Z", by="U0123", text="EU canary at 5% <b>"
+    ),
+    TimelineEntry(
+        kind="message",
+        at_utc="2026-01-01T09:20:00Z",
+        by="U0123",
+        author="U0789",
+        text="p99 back under 400ms",
+        permalink="https://example.slack.com/archives/C0123/p1767258000000100",
+        key="C0123:1767258000.000100",
+    ),
+    TimelineEntry(
+        kind="handover",
+        at_utc="2026-01-01T09:40:00Z",
+        by="U0123",
+        to="U0456",
+        text="off shift; rollout at 50%",
+    ),
+]
 
 
 def _sample(active: bool) -> GoSession:
@@ -45,6 +87,11 @@ def _sample(active: bool) -> GoSession:
         started_by="U0123",
         ended_at_utc=None if active else "2026-01-01T10:05:00.000000Z",
         ended_by=None if active else "U0456",
+        outcome=None if active else "completed",
+        owner="U0456",
+        link="https://tickets.example/CHG-1234",
+        planned_end_utc="2026-01-01T10:00:00.000000Z",
+        timeline=TIMELINE,
         end_notes=None if active else "Rolled out cleanly",
         end_snapshot=None if active else end,
         duration_seconds=None if active else 3900.0,
@@ -57,36 +104,65 @@ def _sample(active: bool) -> GoSession:
     )
 
 
-def preview_blocks(kind: str) -> list[dict[str, Any]]:
+def _reminder(seconds_to_planned_end: float) -> list[dict[str, Any]]:
+    return views.reminder_message(
+        ReminderPayload(
+            session=_sample(active=True),
+            number=3,
+            elapsed_seconds=3600 - seconds_to_planned_end,
+            escalate=False,
+            to_planned_end_seconds=seconds_to_planned_end,
+            band="C",
+            status="red",
+        ),
+        DEFAULT_STEPS,
+    )
+
+
+def _report() -> list[dict[str, Any]]:
+    ended = _sample(active=False)
+    return views.report_message(
+        SessionReport(
+            session=ended,
+            playbook=run_checklist(DEFAULT_STEPS, ended),
+            audit_verified=True,
+            audit_records=[{"event": "GO_SESSION_START"}, {"event": "GO_SESSION_END"}],
+        )
+    )
+
+
+def _messages(kind: str) -> list[dict[str, Any]]:
+    active, ended = _sample(active=True), _sample(active=False)
     if kind == "start":
-        return views.snapshot_message(_sample(active=True), DEFAULT_STEPS)
+        return views.snapshot_message(active, DEFAULT_STEPS)
     if kind == "end":
-        ended = _sample(active=False)
         return views.snapshot_message(ended, DEFAULT_STEPS) + views.summary_message(
             ended, DEFAULT_STEPS
         )
-    if kind == "reminder":
-        return views.reminder_message(
-            ReminderPayload(
-                session=_sample(active=True),
-                number=3,
-                elapsed_seconds=10800,
-                escalate=False,
-                band="C",
-                status="red",
-            ),
-            DEFAULT_STEPS,
-        )
+    if kind in ("reminder", "overrun"):
+        return _reminder(600 if kind == "reminder" else -1500)
     if kind == "playbook":
-        return views.playbook_message(_sample(active=True), DEFAULT_STEPS)
+        return views.playbook_message(active, DEFAULT_STEPS)
     if kind == "checklist":
-        return views.checklist_message(run_checklist(DEFAULT_STEPS, _sample(active=True)))
-    if kind == "home":
-        active = _sample(active=True)
-        view = views.home_view([active], active, DEFAULT_STEPS, [_sample(active=False)])
-        return list(view["blocks"])
+        return views.checklist_message(run_checklist(DEFAULT_STEPS, active))
+    if kind == "timeline":
+        return [block for entry in TIMELINE for block in views.timeline_message(entry)]
+    if kind == "report":
+        return _report()
     raise ValueError(f"no preview for {kind!r}; choose one of {', '.join(KINDS)}")
 
 
-def builder_link(blocks: list[dict[str, Any]]) -> str:
-    return BUILDER + quote(json.dumps({"blocks": blocks}, separators=(",", ":")), safe="")
+def preview_payload(kind: str) -> dict[str, Any]:
+    """What gobot would send for `kind`: a message's blocks, or a form's or App Home's view."""
+    active = _sample(active=True)
+    if kind == "start-form":
+        return views.start_modal(active.channel)
+    if kind == "end-form":
+        return views.end_modal(active.channel, active, DEFAULT_STEPS)
+    if kind == "home":
+        return views.home_view([active], active, DEFAULT_STEPS, [_sample(active=False)])
+    return {"blocks": _messages(kind)}
+
+
+def builder_link(payload: dict[str, Any]) -> str:
+    return BUILDER + quote(json.dumps(payload, separators=(",", ":")), safe="")

@@ -31,7 +31,7 @@ from bot.slack.commands import (
 )
 from bot.slack.work import OrderedWork
 from core.delivery import DeliveryService
-from core.errors import InvalidInput
+from core.errors import GoError, InvalidInput
 from core.notes import clean_link, clean_notes
 from core.services import Services
 from core.workspace import Source
@@ -227,7 +227,9 @@ def _register_forms(app: App, interactions: Interactions, work: OrderedWork) -> 
         app.view(callback_id)(on_form)
 
 
-def _register_commands(app: App, interactions: Interactions, work: OrderedWork) -> None:
+def _register_commands(
+    app: App, interactions: Interactions, services: Services, work: OrderedWork
+) -> None:
     def on_command(
         ack: Ack,
         command: dict[str, Any],
@@ -236,29 +238,40 @@ def _register_commands(app: App, interactions: Interactions, work: OrderedWork) 
         client: WebClient,
     ) -> None:
         """`/go-start` and `/go-end` with no text open their modal at once (a trigger_id lives
-        3 s), apart from the channel's queue; everything else runs in it."""
+        3 s), apart from the channel's queue, if it can be used now (no form to start beside
+        an active session, or to end none); everything else runs in the channel's queue."""
         ack()
         received = time.monotonic()
         channel = command.get("channel_id")
         user = str(command.get("user_id", ""))
-        sub, text = parse(str(command.get("command", "/go")), str(command.get("text", "")))
-        form = FORM_OF.get(sub)
-        trigger = command.get("trigger_id")
-        if form is not None and not text and trigger and interactions.may(user, form):
-            view = MODALS[sub](channel)
-            work.submit(f"modal:{user}", lambda: _open(client, str(trigger), view, respond))
-            return
+        name = str(command.get("command", "/go"))
         call = Invocation(
-            str(command.get("user_id", "")),
+            user,
             channel,
             str(command.get("text", "")),
             command.get("response_url"),
             _signature(request),
         )
-        name = str(command.get("command", "/go"))
-        work.submit(
-            str(channel or ""), lambda: _answer(respond, interactions.slash(call, name, received))
-        )
+        sub, text = parse(name, call.args)
+
+        def run() -> None:
+            _answer(respond, interactions.slash(call, name, received))
+
+        def open_form() -> None:
+            sessions = services.sessions
+            try:
+                (sessions.ensure_can_end if sub == "end" else sessions.ensure_can_start)(channel)
+            except GoError as exc:
+                _answer(respond, Reply(sub, views.text_message(user_message(exc)), exc.code))
+                return
+            _open(client, str(trigger), MODALS[sub](channel), respond)
+
+        form = FORM_OF.get(sub)
+        trigger = command.get("trigger_id")
+        if form is not None and not text and trigger and interactions.may(user, form):
+            work.submit(f"modal:{user}", open_form)
+            return
+        work.submit(str(channel or ""), run)
 
     for name in SLASH_COMMANDS:
         app.command(name)(on_command)
@@ -334,7 +347,7 @@ def register(
     """`pin_emoji`: the reaction that adds a message to the session's timeline."""
     _register_message_actions(app, interactions, work, pin_emoji)
     _register_forms(app, interactions, work)
-    _register_commands(app, interactions, work)
+    _register_commands(app, interactions, services, work)
     _register_buttons(app, interactions, services, work)
 
     @app.event("app_home_opened")

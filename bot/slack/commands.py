@@ -496,7 +496,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "end-button",
         "End session",
-        "end the session the button belongs to",
+        "open the end form for the session the button belongs to",
         _end_button,
         "operator",
         "end a GO session",
@@ -593,8 +593,16 @@ BUTTONS: dict[str, tuple[Command, str]] = {
 
 
 def help_text() -> str:
+    """The commands, then what the session's messages offer (buttons, the shortcut, forms)."""
     lines = [f"`/go {c.usage}` — {c.summary}" for c in SUBCOMMANDS.values()]
-    return "*gobot commands* (each also as `/go-<name>`):\n" + "\n".join(lines)
+    extras = [f"*{c.usage}* — {c.summary}" for c in COMMANDS if c.reach in ("button", "message")]
+    return (
+        "*gobot commands* (each also as `/go-<name>`):\n"
+        + "\n".join(lines)
+        + "\n`/go-start` and `/go-end` with no text open a form (notes, a planned duration "
+        "and a link; end notes and the outcome).\n*Buttons, and the message shortcut:*\n"
+        + "\n".join(extras)
+    )
 
 
 def parse(command: str, text: str) -> tuple[str, str]:

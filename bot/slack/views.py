@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.reports import SLACK, report_lines, timeline_line
+from bot.reports import SLACK, drift_text, report_lines, session_drift, timeline_line
 from bot.slack.mrkdwn import HEADER_LIMIT, channel, date, fit, safe, who
 from core.durations import format_duration
 from core.models import (
@@ -180,17 +180,6 @@ def _session_actions(session: GoSession, block_id: str) -> ActionsBlock:
     return ActionsBlock(block_id=block_id, elements=buttons)
 
 
-def _drift_between(
-    band: str | None, status: str | None, to_band: str | None, to_status: str | None
-) -> str:
-    parts = []
-    if band != to_band:
-        parts.append(f"band {band} → {to_band}")
-    if status != to_status:
-        parts.append(f"health {status} → {to_status}")
-    return safe(", ".join(parts)) if parts else "no drift (band and health unchanged)"
-
-
 def _reminder_state(reminder: ReminderPayload, mark: str = "") -> str:
     """How the session stands against its planned end (to the minute), or how long it has
     been open if it has none; `mark` wraps the figure (`*` for bold)."""
@@ -216,7 +205,7 @@ def reminder_message(
     text = (
         f"{lead}{who(session.current_owner)}, {_reminder_state(reminder, '*')} "
         f"(reminder {reminder.number}).\n*Since the start:* "
-        + _drift_between(session.cone_band, session.status, reminder.band, reminder.status)
+        + safe(drift_text(session.cone_band, session.status, reminder.band, reminder.status))
         + "\n"
         + playbook_progress(session, steps)
     )
@@ -256,7 +245,7 @@ def report_message(report: SessionReport) -> list[dict[str, Any]]:
 
 def drift_message(drift: DriftPayload) -> list[dict[str, Any]]:
     """Health or band changed while the session is open."""
-    change = _drift_between(drift.from_band, drift.from_status, drift.to_band, drift.to_status)
+    change = safe(drift_text(drift.from_band, drift.from_status, drift.to_band, drift.to_status))
     icon = STATUS_ICON[drift.to_status]
     reasons = "\n".join(f"• {safe(reason, 500)}" for reason in drift.reasons[:20])
     text = f"{icon} *Health watch:* {change}" + (f"\n{reasons}" if reasons else "")
@@ -270,21 +259,13 @@ def snapshot_text(session: GoSession) -> str:
     return f"GO session {state} by {who(session.started_by)}: band {band}, health {status}"
 
 
-def drift(session: GoSession) -> str:
-    """Start-vs-end drift of band and status, e.g. `band A → B, health green → red`."""
-    if session.snapshot is None or session.end_snapshot is None:
-        return "no end snapshot"
-    start, end = session.snapshot, session.end_snapshot
-    return _drift_between(start.cone.band, start.status.status, end.cone.band, end.status.status)
-
-
 def summary_message(session: GoSession, steps: Sequence[PlaybookStep]) -> list[dict[str, Any]]:
     """The thread reply when a session ends."""
     duration = format_duration(timedelta(seconds=session.duration_seconds or 0))
     lines = [
         f"*Session ended* by {who(session.ended_by)} after *{duration}*"
         + (f": *{safe(session.outcome, 20)}*." if session.outcome else "."),
-        f"*Drift:* {drift(session)}",
+        f"*Drift:* {safe(session_drift(session))}",
         playbook_progress(session, steps),
     ]
     if session.end_notes:

@@ -77,22 +77,29 @@ def test_the_end_modal_records_the_outcome(team: SlackHarness) -> None:
     assert "*rolled back*" in block_text(summary.params)
 
 
-def test_forms_open_before_a_slow_snapshot(
+def test_forms_open_before_slow_work(
     make_harness: Callable[..., SlackHarness], store_settings: dict[str, Any]
 ) -> None:
-    """A snapshot that takes a second holds up neither the start form nor the end form: each
-    opens (at the loopback Slack) before the slow start's post lands, and the submitted
-    form's own snapshot comes after it opened."""
+    """A health source that takes a second holds up neither form: the end form opens (at the
+    loopback Slack) while the channel is still busy reading health for a step, and each
+    submitted form's snapshot comes after the form opened."""
     team = make_harness(
         health_source="python:tests.slow_sources:slow", source_timeout="5s", **store_settings
     )
-    team.command("/go-start", "launch", user="U1")  # its snapshot takes a second
+    team.run("/go-start", "launch", user="U1")
+    step = team.command("/go-complete", "1", user="U1")  # reads health: a second
     team.command("/go-end", "", user="U1")
     [opened] = team.fake.wait_for_calls("views.open")
-    post = team.fake.wait_for_calls("chat.postMessage")[0]
-    assert opened.at < post.at and opened.params["view"]["callback_id"] == "go_end_modal"
+    team.reply(step)
+    answered = next(c for c in team.fake.responses if c.method == step.token)  # type: ignore[attr-defined]
+    assert opened.params["view"]["callback_id"] == "go_end_modal"
+    assert opened.at < answered.at  # not queued behind the step
     submit(team, "go_end_modal", {"notes": "", "outcome": "completed"})
     team.fake.wait_for_calls("chat.postEphemeral")
+    summary = next(
+        c for c in team.fake.calls_to("chat.postMessage") if "Session ended" in block_text(c.params)
+    )
+    assert opened.at < summary.at
     team.command("/go-start", "", user="U1")
     start_form = team.fake.wait_for_calls("views.open", 2)[-1]
     assert start_form.params["view"]["callback_id"] == "go_start_modal"
@@ -101,6 +108,14 @@ def test_forms_open_before_a_slow_snapshot(
     newest = [m for m in team.fake.calls_to("chat.postMessage") if "again" in block_text(m.params)]
     assert newest and start_form.at < newest[0].at
     assert team.services.sessions.get("C1").notes == "again"
+
+
+def test_a_form_that_cannot_be_used_is_not_opened(team: SlackHarness) -> None:
+    """No end form without an active session, no start form beside one: the refusal at once."""
+    assert "There is no active GO session to end." in team.run("/go-end", "")
+    team.run("/go-start", "launch", user="U2")
+    assert "A GO session is already active: started by <@U2>" in team.run("/go-start", "")
+    assert team.fake.calls_to("views.open") == []
 
 
 def reminders(team: SlackHarness) -> list[str]:
