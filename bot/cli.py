@@ -320,6 +320,8 @@ HISTORY_COLUMNS = (
     "end_status",
     "notes",
     "end_notes",
+    "outcome",
+    "link",
 )
 
 
@@ -337,6 +339,8 @@ def _history_row(session: GoSession) -> dict[str, str]:
         "end_status": end.status.status if end else "",
         "notes": session.notes or "",
         "end_notes": session.end_notes or "",
+        "outcome": session.outcome or "",
+        "link": session.link or "",
     }
 
 
@@ -358,7 +362,8 @@ def _history_row(session: GoSession) -> dict[str, str]:
 )
 @click.option("--channel", default=None, help="Only the sessions of this channel.")
 def history(last: int, fmt: str, channel: str | None) -> None:
-    """Ended sessions: start, end, duration, who, band and status at start and end, notes."""
+    """Ended sessions: start, end, duration, who, band and status at start and end, notes,
+    outcome and link."""
     services = _reading_services()
     try:
         ended = services.sessions.history(MAX_HISTORY if channel else last, channel)
@@ -385,7 +390,7 @@ def history(last: int, fmt: str, channel: str | None) -> None:
             click.echo(
                 f"{row['started_at_utc']}  {row['duration']:>8}  {row['started_by']} -> "
                 f"{row['ended_by']}  {row['start_band']}/{row['start_status']} -> "
-                f"{row['end_band']}/{row['end_status']}  {first_line}"
+                f"{row['end_band']}/{row['end_status']}  {row['outcome'] or '-'}  {first_line}"
             )
 
 

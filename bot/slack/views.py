@@ -529,6 +529,10 @@ def _history_blocks(sessions: list[GoSession]) -> list[Block]:
             f"• {date(s.started_at_utc)} · {duration} · {who(s.started_by)} → {who(s.ended_by)} · "
             f"{safe(s.cone_band or '?', 20)}/{safe(s.status or '?', 20)} → {safe(end_state, 40)}"
         )
+        if s.outcome:
+            line += f" · *{s.outcome}*"
+        if s.link:
+            line += f" · <{safe(s.link, 500)}|link>"
         if s.notes:
             line += f"\n    _{safe(s.notes, 200)}_"
         lines.append(line)

@@ -82,20 +82,21 @@ def test_history_in_every_format(
     for n in range(3):
         services.sessions.start(f"U{n}", "C1", f"run {n} | with, commas\nand lines")
         clock.advance(timedelta(minutes=5 + n))
-        services.sessions.end("U9", "C1", "done")
+        services.sessions.end("U9", "C1", "done", outcome="rolled back" if n == 2 else "completed")
     env = store_env(store_settings)
     table = gobot(data_dir, "history", "--last", "2", **env)
     assert table.returncode == 0 and len(table.stdout.strip().splitlines()) == 2
-    assert "U2 -> U9  A/green -> A/green  run 2" in table.stdout
+    assert "U2 -> U9  A/green -> A/green  rolled back  run 2" in table.stdout
     rows = json.loads(gobot(data_dir, "history", "--format", "json", **env).stdout)
     assert [r["started_by"] for r in rows] == ["U2", "U1", "U0"]
     assert rows[0]["duration"] == "7m" and rows[0]["notes"].startswith("run 2 |")
+    assert [r["outcome"] for r in rows] == ["rolled back", "completed", "completed"]
     parsed = list(
         csv.DictReader(io.StringIO(gobot(data_dir, "history", "--format", "csv", **env).stdout))
     )
     assert parsed[0]["notes"] == "run 2 | with, commas\nand lines"
     markdown = gobot(data_dir, "history", "--format", "md", **env).stdout.splitlines()
-    assert len(markdown) == 2 + 3 and all(line.count(" | ") == 10 for line in markdown[2:])
+    assert len(markdown) == 2 + 3 and all(line.count(" | ") == 12 for line in markdown[2:])
     assert "run 2 \\| with, commas and lines" in markdown[2]
     bad = gobot(data_dir, "history", "--last", "0", **env)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -17,7 +17,7 @@ from tests.conftest import T0, FakeClock, audit_records
 
 @pytest.fixture
 def team(make_harness: Callable[..., SlackHarness], store_settings: dict[str, Any]) -> SlackHarness:
-    return make_harness(**store_settings)
+    return make_harness(api_key="k" * 32, **store_settings)
 
 
 def submit(team: SlackHarness, callback_id: str, values: dict[str, str]) -> httpx.Response:
@@ -75,6 +75,20 @@ def test_the_end_modal_records_the_outcome(team: SlackHarness) -> None:
         m for m in team.fake.messages.values() if "Session ended" in block_text(m.params)
     )
     assert "*rolled back*" in block_text(summary.params)
+
+
+def test_outcome_and_link_show_in_history_and_rest(team: SlackHarness) -> None:
+    submit(team, "go_start_modal", {"notes": "n", "link": "https://t.example/CHG-9"})
+    team.fake.wait_for_calls("chat.postEphemeral")
+    submit(team, "go_end_modal", {"notes": "", "outcome": "aborted"})
+    team.fake.wait_for_calls("chat.postEphemeral", 2)
+    history = team.run("/go-history")
+    assert "*aborted*" in history and "<https://t.example/CHG-9|link>" in history
+    headers = {"X-API-Key": "k" * 32}
+    [listed] = team.http.get("/core/go/sessions", headers=headers).json()["sessions"]
+    assert (listed["outcome"], listed["link"]) == ("aborted", "https://t.example/CHG-9")
+    one = team.http.get(f"/core/go/sessions/{listed['id']}", headers=headers).json()
+    assert one["session"]["outcome"] == "aborted"
 
 
 def test_forms_open_before_slow_work(
