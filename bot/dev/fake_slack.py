@@ -185,7 +185,12 @@ class FakeSlack:
             view = params.get("view")
             view = json.loads(view) if isinstance(view, str) else view
             return {"ok": True, "view": {"id": "VMODAL", **(view or {})}}
-        if method in ("views.publish", "conversations.info"):
+        if method in (
+            "views.publish",
+            "conversations.info",
+            "functions.completeSuccess",
+            "functions.completeError",
+        ):
             return {"ok": True}
         return {"ok": False, "error": "unknown_method"}
 
@@ -434,3 +439,29 @@ def view_submission_body(
         },
     }
     return urlencode({"payload": json.dumps(payload)})
+
+
+def function_executed_body(
+    callback_id: str, inputs: dict[str, Any], execution_id: str, event_id: str = "EvF1"
+) -> str:
+    """A workflow step's `function_executed` event (JSON) as Slack sends it, with the
+    short-lived token the step's calls are made with."""
+    return json.dumps(
+        {
+            "token": "x",
+            "team_id": "T1",
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "event": {
+                "type": "function_executed",
+                "function": {"id": "Fn1", "callback_id": callback_id, "app_id": "A1"},
+                "inputs": inputs,
+                "function_execution_id": execution_id,
+                "workflow_execution_id": "Wx1",
+                "event_ts": "1.0",
+                "bot_access_token": "xwfp-test-not-a-real-token",
+            },
+        }
+    )

@@ -15,9 +15,7 @@ what the next snapshot sees.
 
 from __future__ import annotations
 
-import html
 import json
-import re
 import readline
 import secrets
 import threading
@@ -41,6 +39,7 @@ from bot.dev.fake_slack import (
 )
 from bot.settings import Settings
 from bot.slack.commands import COMMANDS, SLASH_COMMANDS
+from bot.slack.mrkdwn import plain
 from bot.slack.views import block_texts
 from core.durations import format_duration, parse_duration
 from core.snapshots import CONE_FILE, HEALTH_FILE
@@ -66,15 +65,6 @@ class Button:
     label: str
     action_id: str
     value: str
-
-
-def _plain(text: str) -> str:
-    """mrkdwn as a terminal shows it: entities back to characters, mentions as names, Slack
-    dates as their UTC fallback, links as their address."""
-    text = re.sub(r"<@([A-Z0-9]+)>", r"@\1", text)
-    text = re.sub(r"<(https?://[^|>]+)\|[^>]*>", r"\1", text)
-    text = re.sub(r"<!date\^[0-9]+\^[^|>]*\|([^>]*)>", r"\1", text)
-    return html.unescape(text)
 
 
 def local_settings(settings: Settings) -> Settings:
@@ -215,12 +205,12 @@ class LocalBot:
         show beside a field is said, and those fields asked again. An end of input cancels."""
         inputs = [block for block in view.get("blocks", []) if block.get("type") == "input"]
         said = [
-            _plain(t)
+            plain(t)
             for b in view.get("blocks", [])
             if b.get("type") != "input"
             for t in block_texts(b)
         ]
-        title = _plain(str(view["title"]["text"]))
+        title = plain(str(view["title"]["text"]))
         self._say(
             " ".join([f"[form: {title}]", *said, "(an empty answer leaves a field as it is)"])
         )
@@ -248,7 +238,7 @@ class LocalBot:
     def _ask(self, block: dict[str, Any]) -> str | None:
         """One field's answer (a choice must be one of the field's); None at the end of input."""
         element = block["element"]
-        label = _plain(str(block["label"]["text"]))
+        label = plain(str(block["label"]["text"]))
         choices = [str(option["value"]) for option in element.get("options", [])]
         default = str((element.get("initial_option") or {}).get("value", ""))
         while True:
@@ -419,7 +409,7 @@ class LocalBot:
         out = [f"[{where}]" + (f" [message {message}]" if message else "")]
 
         def number(element: dict[str, Any]) -> str:
-            label = _plain(str(element["text"]["text"]))
+            label = plain(str(element["text"]["text"]))
             self._buttons.append(Button(label, element["action_id"], element.get("value", "")))
             return f"({len(self._buttons)}) {label}"
 
@@ -428,11 +418,11 @@ class LocalBot:
                 out += [f"  {number(element)}" for element in block.get("elements", [])]
                 continue
             own = block.get("accessory")
-            text = "\n".join(_plain(t) for t in block_texts({**block, "accessory": None}))
+            text = "\n".join(plain(t) for t in block_texts({**block, "accessory": None}))
             lines = [f"  {line}" for line in text.splitlines()]
             if isinstance(own, dict) and own.get("type") == "button" and lines:
                 lines[-1] += f"  {number(own)}"
             out += lines
         if not blocks and isinstance(params.get("text"), str):
-            out += [f"  {line}" for line in _plain(params["text"]).splitlines()]
+            out += [f"  {line}" for line in plain(params["text"]).splitlines()]
         return "\n".join(out) + "\n"

@@ -18,7 +18,7 @@ from slack_bolt import Ack, App, BoltRequest, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.slack import views
+from bot.slack import steps, views
 from bot.slack.commands import (
     BUTTONS,
     BY_NAME,
@@ -349,6 +349,7 @@ def register(
     _register_forms(app, interactions, work)
     _register_commands(app, interactions, services, work)
     _register_buttons(app, interactions, services, work)
+    steps.register(app, interactions, services, work)
 
     @app.event("app_home_opened")
     def on_home_opened(ack: Ack, event: dict[str, Any], client: WebClient) -> None:

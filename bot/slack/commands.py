@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from bot.observability import Metrics
 from bot.slack import views
-from bot.slack.mrkdwn import channel, date, safe, who
+from bot.slack.mrkdwn import channel, date, plain, safe, who
 from bot.slack.transport import problem_hint
 from core.access import AccessPolicy, RateLimiter, Role
 from core.durations import parse_duration
@@ -59,15 +59,23 @@ class Invocation:
     form: Mapping[str, str] | None = None  # a submitted modal's values by block id
 
 
-Handler = Callable[[Services, Invocation], Blocks | None]
+@dataclass(frozen=True)
+class Outputs:
+    """What a workflow step hands on to the steps after it: its output parameters by name."""
+
+    values: Mapping[str, str | int | bool]
+
+
+Handler = Callable[[Services, Invocation], Blocks | Outputs | None]
 
 
 @dataclass(frozen=True)
 class Command:
     """One thing a person can do. `reach`: `slash` has its own `/go-<name>` and is a `/go`
     subcommand, `umbrella` only a `/go` subcommand, `button` only a button, `message` done to a
-    message (its shortcut, or a reaction), `form` a submitted modal. A handler that
-    returns None has nothing to tell (a button whose effect shows in the channel)."""
+    message (its shortcut, or a reaction), `form` a submitted modal, `step` a workflow step
+    (its handler returns Outputs). A handler that returns None has nothing to tell (a button
+    whose effect shows in the channel)."""
 
     name: str
     usage: str
@@ -77,17 +85,20 @@ class Command:
     verb: str = ""
     undone: str = "Nothing was done"
     limited: bool = False
-    reach: Literal["slash", "umbrella", "button", "message", "form"] = "slash"
+    reach: Literal["slash", "umbrella", "button", "message", "form", "step"] = "slash"
     escapes: bool = False  # Slack sends mentions in the text as `<@U…|name>` (the manifest)
 
 
 @dataclass(frozen=True)
 class Reply:
-    """What an interaction answers, and how it went (for the log line and the metrics)."""
+    """What an interaction answers, and how it went (for the log line and the metrics); a
+    workflow step's outputs, or (for anything but `ok`) what went wrong in plain text."""
 
     name: str
     blocks: Blocks | None
     outcome: str
+    outputs: Mapping[str, str | int | bool] | None = None
+    error: str | None = None
 
 
 def user_message(error: BaseException, undone: str = "Nothing was done") -> str:
@@ -664,16 +675,18 @@ class Interactions:
             if command.role is not None and not self._first_time(call):
                 log.warning("a replayed %s request was not acted on", command.name)
                 return self._done(Reply(command.name, None, "replayed"), call, received)
-            blocks = command.handler(self._services, replace(call, access=self._access))
+            result = command.handler(self._services, replace(call, access=self._access))
             if command.limited:
                 self._limiter.record(call.user)  # only changes that happened count
-            reply = Reply(command.name, blocks, "ok")
-        except GoError as exc:
-            text = user_message(exc, command.undone)
-            reply = Reply(command.name, views.text_message(text), exc.code)
+            if isinstance(result, Outputs):
+                reply = Reply(command.name, None, "ok", outputs=result.values)
+            else:
+                reply = Reply(command.name, result, "ok")
         except Exception as exc:
             text = user_message(exc, command.undone)
-            reply = Reply(command.name, views.text_message(text), "error")
+            code = exc.code if isinstance(exc, GoError) else "error"
+            error = plain(re.sub(r"^:[a-z_]+: ", "", text)).replace("`", "")
+            reply = Reply(command.name, views.text_message(text), code, error=error)
         return self._done(reply, call, received)
 
     def _first_time(self, call: Invocation) -> bool:

@@ -1,5 +1,6 @@
-"""The Slack app manifest: every slash command with its description and usage hint, the bot
-scopes gobot really uses, interactivity, the `app_home_opened` event and the Home tab; request
+"""The Slack app manifest: every slash command with its description and usage hint, the message
+shortcut, the workflow steps (functions, with typed parameters, run remotely by gobot), the bot
+scopes gobot really uses, interactivity, the events it listens to and the Home tab; request
 URLs for HTTP mode, or Socket Mode."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import Any
 from bot.settings import Settings
 from bot.slack import views
 from bot.slack.commands import BY_NAME, SLASH_COMMANDS, SUBCOMMANDS, UMBRELLA
+from bot.slack.steps import manifest_functions
 
 
 def _describe(command: str) -> tuple[str, str]:
@@ -62,7 +64,12 @@ def build_manifest(settings: Settings, url: str | None, socket: bool) -> dict[st
         commands.append(entry)
     interactivity: dict[str, Any] = {"is_enabled": True}
     events: dict[str, Any] = {
-        "bot_events": ["app_home_opened", "member_joined_channel", "reaction_added"]
+        "bot_events": [
+            "app_home_opened",
+            "function_executed",
+            "member_joined_channel",
+            "reaction_added",
+        ]
     }
     if events_url:
         interactivity["request_url"] = events_url
@@ -87,11 +94,13 @@ def build_manifest(settings: Settings, url: str | None, socket: bool) -> dict[st
                 }
             ],
         },
+        "functions": manifest_functions(),
         "oauth_config": {"scopes": {"bot": bot_scopes(settings)}},
         "settings": {
             "event_subscriptions": events,
             "interactivity": interactivity,
-            "org_deploy_enabled": False,
+            "function_runtime": "remote",  # the workflow steps run in gobot
+            "org_deploy_enabled": True,  # which custom steps require
             "socket_mode_enabled": socket,
             "token_rotation_enabled": False,
         },

@@ -1,8 +1,10 @@
 """The one place that makes outside text safe for Slack mrkdwn and fits it to Block Kit limits,
-and writes people, channels and times as Slack shows them."""
+writes people, channels and times as Slack shows them, and turns mrkdwn back into plain text
+(for a terminal, or a workflow step's error)."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import datetime
 
@@ -68,3 +70,13 @@ def date(moment: datetime | None) -> str:
     if moment is None:
         return "an unknown time"
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{format_utc(moment)}>"
+
+
+def plain(text: str) -> str:
+    """mrkdwn as plain text: entities back to characters, mentions as `@U…`/`#C…`, Slack
+    dates as their UTC fallback, links as their address."""
+    text = re.sub(r"<@([A-Z0-9]+)(\|[^>]*)?>", r"@\1", text)
+    text = re.sub(r"<#([A-Z0-9]+)(\|[^>]*)?>", r"#\1", text)
+    text = re.sub(r"<(https?://[^|>]+)\|[^>]*>", r"\1", text)
+    text = re.sub(r"<!date\^[0-9]+\^[^|>]*\|([^>]*)>", r"\1", text)
+    return html.unescape(text)

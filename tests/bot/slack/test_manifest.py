@@ -41,7 +41,12 @@ def test_http_manifest_points_every_url_at_slack_events(data_dir: Path) -> None:
     settings = manifest["settings"]
     assert settings["interactivity"] == {"is_enabled": True, "request_url": url}
     assert settings["event_subscriptions"] == {
-        "bot_events": ["app_home_opened", "member_joined_channel", "reaction_added"],
+        "bot_events": [
+            "app_home_opened",
+            "function_executed",
+            "member_joined_channel",
+            "reaction_added",
+        ],
         "request_url": url,
     }
     assert settings["socket_mode_enabled"] is False

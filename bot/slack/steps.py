@@ -1,0 +1,331 @@
+"""Workflow Builder custom steps (Bolt `app.function`): Start GO session, End GO session, Get
+GO status and Add GO note, for people who run a workflow rather than gobot's commands.
+
+Each step is a command of its own (reach `step`), so it goes the one way every interaction
+goes: authorize the user who ran the workflow (an input the workflow fills in), rate-limit,
+run, audit. A `function_executed` event is acted on once per execution, even when Slack
+delivers it again. The step then completes with `functions.completeSuccess` and its outputs,
+or `functions.completeError` with what went wrong in a person's words. The manifest's
+`functions` come from the same table, parameter types and all.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.context.complete import Complete
+from slack_bolt.context.fail import Fail
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.reports import session_drift
+from bot.slack import views
+from bot.slack.commands import Command, Interactions, Invocation, Outputs
+from bot.slack.work import OrderedWork
+from core.clock import format_utc
+from core.durations import format_duration, parse_duration
+from core.errors import InvalidInput
+from core.models import OUTCOMES
+from core.playbook import run_checklist
+from core.services import Services
+
+log = logging.getLogger("gobot.steps")
+
+USER = "slack#/types/user_id"
+CHANNEL = "slack#/types/channel_id"
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str
+    title: str
+    description: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Step:
+    """A custom step: its manifest definition and the command it runs."""
+
+    callback_id: str
+    title: str
+    description: str
+    inputs: tuple[Param, ...]
+    outputs: tuple[Param, ...]
+    command: Command
+    permalink: bool = False  # its outputs include a link to the session's post
+
+
+RUNNER = Param("user_id", USER, "Run by", "the person the step acts for", required=True)
+WHERE = Param("channel_id", CHANNEL, "Channel", "the GO session's channel", required=True)
+
+
+def _text(call: Invocation, name: str) -> str:
+    return str((call.form or {}).get(name) or "")
+
+
+def _start(services: Services, call: Invocation) -> Outputs:
+    planned = _text(call, "planned_duration")
+    if planned and planned not in views.PLANNED:
+        raise InvalidInput(f"The planned duration must be one of {', '.join(views.PLANNED)}.")
+    change = services.sessions.start(
+        call.user,
+        call.channel,
+        _text(call, "notes"),
+        link=_text(call, "link") or None,
+        planned=parse_duration(planned) if planned else None,
+    )
+    session = change.session
+    return Outputs(
+        {
+            "session_id": session.id or "",
+            "band": session.cone_band or "",
+            "health": session.status or "",
+        }
+    )
+
+
+def _end(services: Services, call: Invocation) -> Outputs:
+    outcome = next((o for o in OUTCOMES if o == (_text(call, "outcome") or "completed")), None)
+    if outcome is None:
+        raise InvalidInput(f"The outcome must be one of: {', '.join(OUTCOMES)}.")
+    ended = services.sessions.end(
+        call.user, call.channel, _text(call, "notes"), outcome=outcome
+    ).session
+    seconds = round(ended.duration_seconds or 0)
+    return Outputs(
+        {
+            "session_id": ended.id or "",
+            "duration": format_duration(timedelta(seconds=seconds)),
+            "duration_seconds": seconds,
+            "drift": session_drift(ended),
+            "outcome": outcome,
+        }
+    )
+
+
+def _status(services: Services, call: Invocation) -> Outputs:
+    """The channel's session, and health and band as they are now."""
+    session = services.sessions.get(call.channel)
+    snapshot = services.snapshots.take()
+    run = run_checklist(services.playbook.steps, session if session.active else None)
+    values: dict[str, str | int | bool] = {
+        "active": session.active,
+        "band": snapshot.cone.band,
+        "health": snapshot.status.status,
+        "playbook_progress": f"{run.completed}/{run.total}" if session.active else "",
+        "session_id": (session.id or "") if session.active else "",
+    }
+    if session.active and session.current_owner:
+        values["owner"] = session.current_owner
+    return Outputs(values)
+
+
+def _note(services: Services, call: Invocation) -> Outputs:
+    added = services.workspace.note(call.user, call.channel, _text(call, "text"))
+    noted = services.sessions.get(call.channel)
+    return Outputs({"session_id": noted.id or "", "added_at_utc": format_utc(added.entry.at_utc)})
+
+
+def _command(name: str, title: str, handler: Callable[..., Outputs], **extra: Any) -> Command:
+    return Command(name, title, title, handler, reach="step", **extra)
+
+
+STEPS = (
+    Step(
+        "start_go_session",
+        "Start GO session",
+        "Snapshot band and health, post it to the channel and open a GO session",
+        (
+            RUNNER,
+            WHERE,
+            Param("notes", "string", "Notes", "what the session is for"),
+            Param(
+                "planned_duration",
+                "string",
+                "Planned duration",
+                f"one of {', '.join(views.PLANNED)}, or empty for none",
+            ),
+            Param("link", "string", "Link", "a ticket, change request or runbook URL"),
+        ),
+        (
+            Param("session_id", "string", "Session id", "the new session's id", required=True),
+            Param("band", "string", "Band", "the cone band at the start", required=True),
+            Param("health", "string", "Health", "health at the start", required=True),
+            Param("permalink", "string", "Post", "a link to the session's post"),
+        ),
+        _command(
+            "step-start",
+            "Start GO session",
+            _start,
+            role="operator",
+            verb="start a GO session",
+            undone="Not started",
+            limited=True,
+        ),
+        permalink=True,
+    ),
+    Step(
+        "end_go_session",
+        "End GO session",
+        "End the channel's GO session, with end notes and an outcome",
+        (
+            RUNNER,
+            WHERE,
+            Param("notes", "string", "End notes", "how it went"),
+            Param(
+                "outcome", "string", "Outcome", f"one of {', '.join(OUTCOMES)} (default: completed)"
+            ),
+        ),
+        (
+            Param("session_id", "string", "Session id", "the ended session's id", required=True),
+            Param(
+                "duration", "string", "Duration", "how long it was open, e.g. 1h 05m", required=True
+            ),
+            Param(
+                "duration_seconds", "integer", "Duration (s)", "the same in seconds", required=True
+            ),
+            Param(
+                "drift",
+                "string",
+                "Drift",
+                "band and health at the end against the start",
+                required=True,
+            ),
+            Param("outcome", "string", "Outcome", "the outcome recorded", required=True),
+        ),
+        _command(
+            "step-end",
+            "End GO session",
+            _end,
+            role="operator",
+            verb="end a GO session",
+            undone="Not ended",
+        ),
+    ),
+    Step(
+        "get_go_status",
+        "Get GO status",
+        "Whether the channel has an active GO session, its owner, health and band now, and "
+        "the playbook's progress",
+        (WHERE,),
+        (
+            Param("active", "boolean", "Active", "whether a GO session is open", required=True),
+            Param("owner", USER, "Owner", "who owns the open session"),
+            Param("band", "string", "Band", "the cone band now", required=True),
+            Param("health", "string", "Health", "health now", required=True),
+            Param("playbook_progress", "string", "Playbook", "steps done of all, e.g. 3/9"),
+            Param("session_id", "string", "Session id", "the open session's id"),
+        ),
+        _command("step-status", "Get GO status", _status),
+    ),
+    Step(
+        "add_go_note",
+        "Add GO note",
+        "Add a note to the channel's active GO session's timeline",
+        (RUNNER, WHERE, Param("text", "string", "Note", "what to record", required=True)),
+        (
+            Param("session_id", "string", "Session id", "the session noted", required=True),
+            Param("added_at_utc", "string", "Added at", "when, in UTC", required=True),
+        ),
+        _command(
+            "step-note",
+            "Add GO note",
+            _note,
+            role="operator",
+            verb="add to a GO session's timeline",
+            undone="Not added",
+            limited=True,
+        ),
+    ),
+)
+
+
+def manifest_functions() -> dict[str, Any]:
+    """The manifest's `functions`: each step's title, description and typed parameters."""
+
+    def parameters(params: tuple[Param, ...]) -> dict[str, Any]:
+        return {
+            "properties": {
+                p.name: {"type": p.type, "title": p.title, "description": p.description}
+                for p in params
+            },
+            "required": [p.name for p in params if p.required],
+        }
+
+    return {
+        step.callback_id: {
+            "title": step.title,
+            "description": step.description,
+            "input_parameters": parameters(step.inputs),
+            "output_parameters": parameters(step.outputs),
+        }
+        for step in STEPS
+    }
+
+
+def _permalink(client: WebClient, services: Services, channel: str, session_id: object) -> str:
+    """A link to the started session's post, if it has been posted."""
+    session = services.sessions.get(channel)
+    if session.id != session_id or session.message is None:
+        return ""
+    try:
+        answer = client.chat_getPermalink(
+            channel=session.message.channel, message_ts=session.message.ts
+        )
+        return str(answer["permalink"])
+    except (SlackApiError, SlackClientError, OSError, KeyError) as exc:
+        log.warning("no permalink for the session's post: %s", exc)
+        return ""
+
+
+def _listener(
+    step: Step, interactions: Interactions, services: Services, work: OrderedWork
+) -> Callable[..., None]:
+    def on_step(
+        event: dict[str, Any],
+        inputs: Mapping[str, Any],
+        complete: Complete,
+        fail: Fail,
+        client: WebClient,
+    ) -> None:
+        received = time.monotonic()
+        form = {name: str(value) for name, value in (inputs or {}).items() if value is not None}
+        channel = form.get("channel_id") or None
+        execution = str(event.get("function_execution_id", ""))
+        call = Invocation(
+            form.get("user_id", ""), channel, "", None, f"function:{execution}", form=form
+        )
+
+        def run() -> None:
+            reply = interactions.run(step.command, call, received)
+            try:
+                if reply.outcome == "ok":
+                    outputs = dict(reply.outputs or {})
+                    if step.permalink and channel:
+                        outputs["permalink"] = _permalink(
+                            client, services, channel, outputs.get("session_id")
+                        )
+                    complete(outputs=outputs)
+                elif reply.outcome != "replayed":  # the first delivery completes it
+                    fail(error=reply.error or "The step failed.")
+            except (SlackApiError, SlackClientError, OSError) as exc:
+                log.warning("could not tell Slack how step %s went: %s", step.callback_id, exc)
+
+        work.submit(channel or "", run)
+
+    return on_step
+
+
+def register(app: App, interactions: Interactions, services: Services, work: OrderedWork) -> None:
+    """One Bolt function listener per step; Bolt acknowledges the event at once, and the step
+    runs in its channel's queue."""
+    for step in STEPS:
+        app.function(step.callback_id)(_listener(step, interactions, services, work))
