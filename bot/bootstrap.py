@@ -27,6 +27,7 @@ from bot.slack.work import OrderedWork
 from core.access import AccessPolicy, RateLimiter
 from core.clock import Clock, SystemClock
 from core.delivery import DeliveryService
+from core.digest import DigestPlan, DigestService
 from core.models import PlaybookStep
 from core.playbook import PlaybookService, load_steps
 from core.ports import Transport, UnitOfWork
@@ -44,6 +45,7 @@ from core.snapshots import (
 )
 from core.stores.json import JsonUnitOfWork
 from core.stores.postgres import PgUnitOfWork
+from core.windows import WindowPolicy, WindowService
 from core.workspace import WorkspaceService
 
 
@@ -135,6 +137,10 @@ def build_services(
     playbook = PlaybookService(
         steps or load_steps(data_dir), uow, snapshots, clock, sessions.scope_for, deliverer=delivery
     )
+    windows = WindowService(uow, clock, sessions, policy=WindowPolicy(lead=settings.window_lead))
+    digest_plan = (
+        DigestPlan(settings.digest_channel, settings.digest_at) if settings.digest_channel else None
+    )
     return Services(
         sessions,
         playbook,
@@ -147,6 +153,8 @@ def build_services(
         uow.requests,
         WorkspaceService(uow, clock, sessions.scope_for, deliverer=delivery),
         ReportService(uow, playbook.steps, sessions.scope_for),
+        windows,
+        DigestService(uow, clock, windows, playbook.steps, digest_plan),
     )
 
 

@@ -1,4 +1,4 @@
-"""The `gobot` command line: serve, socket, local, status, history, report, audit verify,
+"""The `gobot` command line: serve, socket, local, status, history, report, windows, audit verify,
 migrate, manifest and preview, each failing in one line that names the problem."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.bootstrap import Runtime, build_runtime, build_services
+from bot.calendar import CALENDAR_PAST, windows_ics
 from bot.dev.local import LOCAL_DIR, LocalBot, local_settings
 from bot.dev.preview import KINDS, builder_link, preview_payload
 from bot.observability import configure_logging
@@ -35,6 +36,7 @@ from core.sessions import MAX_HISTORY
 from core.stores.json.audit import AUDIT_FILE
 from core.stores.migrate import copy_json_to_postgres
 from core.stores.postgres import PgUnitOfWork
+from core.windows import MAX_AHEAD
 
 log = logging.getLogger("gobot.cli")
 
@@ -253,7 +255,8 @@ def verify() -> None:
     help="The store to copy the JSON data dir into.",
 )
 def migrate(target: str) -> None:
-    """Copy the JSON data dir (sessions, history, playbook, audit chain, outbox) into an empty
+    """Copy the JSON data dir (sessions, history, playbook, audit chain, outbox, planned
+    windows) into an empty
     PostgreSQL database (GOBOT_DATABASE_URL)."""
     try:
         settings = load_settings()
@@ -265,7 +268,8 @@ def migrate(target: str) -> None:
         _fail(exc, 1)
     click.echo(
         f"copied {copied.sessions} sessions, {copied.steps} playbook steps, "
-        f"{copied.audit_records} audit records and {copied.outbox_items} pending messages "
+        f"{copied.audit_records} audit records, {copied.outbox_items} pending messages and "
+        f"{copied.windows} planned windows "
         f"from {settings.data_dir} to {target}; set GOBOT_STORE=postgres to use it"
     )
 
@@ -392,6 +396,40 @@ def history(last: int, fmt: str, channel: str | None) -> None:
                 f"{row['ended_by']}  {row['start_band']}/{row['start_status']} -> "
                 f"{row['end_band']}/{row['end_status']}  {row['outcome'] or '-'}  {first_line}"
             )
+
+
+@main.command()
+@click.option(
+    "--format",
+    "fmt",
+    default="table",
+    show_default=True,
+    type=click.Choice(["table", "json", "ics"]),
+)
+def windows(fmt: str) -> None:
+    """The planned GO windows that have not ended (ics: also the last 30 days', to import into
+    a calendar)."""
+    services = _reading_services()
+    try:
+        now = services.clock.now()
+        if fmt == "ics":
+            shown = services.windows.between(now - CALENDAR_PAST, now + MAX_AHEAD + CALENDAR_PAST)
+            sys.stdout.buffer.write(windows_ics(shown, now))
+            return
+        upcoming = services.windows.upcoming()
+    except GoError as exc:
+        _fail(exc, 1)
+    if fmt == "json":
+        click.echo(json.dumps([w.model_dump(mode="json") for w in upcoming], indent=2))
+        return
+    if not upcoming:
+        click.echo("No GO windows planned.")
+    for w in upcoming:
+        length = format_duration(timedelta(seconds=w.duration_seconds))
+        click.echo(
+            f"{w.id}  {_time(w.starts_at_utc)}  {length:>6}  {w.channel}  {w.scheduled_by}  "
+            + (w.notes.splitlines()[0] if w.notes else "")
+        )
 
 
 @main.command()

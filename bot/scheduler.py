@@ -1,5 +1,6 @@
-"""The tick: APScheduler 3 runs one job every GOBOT_TICK that claims due reminders, delivers
-the outbox, then runs the due health checks against one shared snapshot. The scheduler keeps
+"""The tick: APScheduler 3 runs one job every GOBOT_TICK that claims due reminders, the planned
+windows' messages and the weekly digest, delivers the outbox, then runs the due health checks
+against one shared snapshot. The scheduler keeps
 no state of its own: every due time lives on the stored sessions, so a restart (or a second
 process) picks up where the store says."""
 
@@ -39,6 +40,14 @@ class Ticker:
                 self._metrics.reminders.inc(self._services.reminders.claim_reminders().reminders)
             except Exception:
                 log.exception("reminder tick failed")
+            for name, due in (
+                ("window", self._services.windows.tick),
+                ("digest", self._services.digest.tick),
+            ):
+                try:
+                    due()
+                except Exception:
+                    log.exception("%s tick failed", name)
             self._deliver()
             try:
                 if self._services.reminders.watch_health().drifts:

@@ -18,6 +18,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.digest import WeeklyAt
 from core.durations import parse_duration
 
 
@@ -46,6 +47,16 @@ def _slack_id(value: str) -> str:
 
 
 MAX_DURATION = timedelta(days=366)
+
+
+def _channel_id(value: str | None) -> str | None:
+    if value is not None and not (value[:1] in "CG" and value.isalnum() and value.isupper()):
+        raise ValueError(f"{value!r} is not a Slack channel ID (C… or G…)")
+    return value
+
+
+def _weekly(value: object) -> object:
+    return WeeklyAt.parse(value) if isinstance(value, str) else value
 
 
 def _positive(value: timedelta) -> timedelta:
@@ -113,6 +124,17 @@ class Settings(BaseSettings):
     remind_before_end: PositiveDuration = Field(
         default=timedelta(minutes=10),
         description="with a planned end, a reminder this long before it",
+    )
+    digest_channel: Annotated[str | None, AfterValidator(_channel_id)] = Field(
+        default=None, description="the channel the weekly digest goes to (unset: no digest)"
+    )
+    digest_at: Annotated[WeeklyAt, NoDecode, BeforeValidator(_weekly)] = Field(
+        default=WeeklyAt.parse("mon 09:00 UTC"),
+        description="when the weekly digest goes out: weekday, time and time zone",
+    )
+    window_lead: PositiveDuration = Field(
+        default=timedelta(minutes=30),
+        description="a planned GO window is reminded in its channel this long before it",
     )
     escalate_after: PositiveDuration = Field(
         default=timedelta(hours=4), description="reminders are also broadcast to the channel"

@@ -75,3 +75,7 @@ class StoreUnavailable(GoError):
 
 class UnknownSession(GoError):
     code = "unknown_session"
+
+
+class UnknownWindow(GoError):
+    code = "unknown_window"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -208,3 +209,32 @@ class AuditEvent(BaseModel):
     channel: str | None = None
     session_id: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+WindowStatus = Literal["scheduled", "started", "missed", "cancelled"]
+
+
+class GoWindow(BaseModel):
+    """A planned GO window: when a session is meant to run, in which channel, for how long,
+    with what notes and link. `reminded` / `prompted`: its reminder before it and its prompt
+    at its start are owed already (each once, across processes)."""
+
+    id: str
+    scope: str
+    channel: str
+    starts_at_utc: UtcTime
+    duration_seconds: int = Field(gt=0)
+    notes: str = ""
+    link: str | None = None
+    scheduled_by: str
+    status: WindowStatus = "scheduled"
+    reminded: bool = False
+    prompted: bool = False
+    session_id: str | None = None
+
+    @property
+    def ends_at_utc(self) -> datetime:
+        return self.starts_at_utc + timedelta(seconds=self.duration_seconds)
+
+    def overlaps(self, other: GoWindow) -> bool:
+        return self.starts_at_utc < other.ends_at_utc and other.starts_at_utc < self.ends_at_utc

@@ -15,20 +15,52 @@ from typing import Any, Literal
 from pydantic import BaseModel, SerializeAsAny, model_validator
 
 from core.clock import UtcTime
-from core.models import Band, GoSession, Health, MessageRef, TimelineEntry
+from core.models import Band, GoSession, GoWindow, Health, MessageRef, TimelineEntry
 
 # ended: update the post and reply with the summary; playbook: post or edit the run's message;
-# timeline: one line in the thread for a note or a handover
-Kind = Literal["snapshot", "ended", "reminder", "drift", "playbook", "timeline"]
+# timeline: one line in the thread for a note or a handover; window: a planned window's
+# reminder, start prompt or missed note; digest: the weekly digest
+Kind = Literal["snapshot", "ended", "reminder", "drift", "playbook", "timeline", "window", "digest"]
 SESSION_BOUND: tuple[Kind, ...] = ("reminder", "drift")  # pointless once the session has ended
 MAX_BACKOFF = timedelta(minutes=5)
 
 
-class SessionPayload(BaseModel):
+class Payload(BaseModel):
+    """What an owed message renders."""
+
+
+class SessionPayload(Payload):
     """What a snapshot or end message renders: the session as it was when the message was
     owed."""
 
     session: GoSession
+
+
+class WindowPayload(Payload):
+    """A planned window's reminder before it, prompt at its start, or note that it was missed."""
+
+    window: GoWindow
+    what: Literal["reminder", "prompt", "missed"]
+
+
+class DigestPayload(Payload):
+    """The weekly digest: the figures of the sessions that ended in [since, until), and the
+    windows planned for the coming week."""
+
+    week: str
+    since_utc: UtcTime
+    until_utc: UtcTime
+    count: int
+    total_seconds: int
+    longest_seconds: int
+    longest_id: str | None = None
+    outcomes: dict[str, int]
+    steps_done: int
+    steps_total: int
+    all_steps_done: int
+    drifted: int
+    overruns: int
+    windows: list[GoWindow]
 
 
 class ReminderPayload(SessionPayload):
@@ -58,13 +90,15 @@ class TimelinePayload(SessionPayload):
     entry: TimelineEntry
 
 
-PAYLOADS: dict[str, type[SessionPayload]] = {
+PAYLOADS: dict[str, type[Payload]] = {
     "snapshot": SessionPayload,
     "ended": SessionPayload,
     "reminder": ReminderPayload,
     "drift": DriftPayload,
     "playbook": SessionPayload,
     "timeline": TimelinePayload,
+    "window": WindowPayload,
+    "digest": DigestPayload,
 }
 
 
@@ -75,7 +109,7 @@ class OutboxItem(BaseModel):
     scope: str
     kind: Kind
     channel: str | None
-    data: SerializeAsAny[SessionPayload]
+    data: SerializeAsAny[Payload]
     actor: str | None = None
     reply_to: str | None = None
     created_at_utc: UtcTime
@@ -168,6 +202,23 @@ def outbox_item(
         data=payload,
         actor=actor,
         reply_to=reply_to,
+        created_at_utc=now,
+        next_attempt_utc=now,
+    )
+
+
+def notice_item(
+    kind: Kind, payload: Payload, *, key: str, scope: str, channel: str, now: datetime, item_id: str
+) -> OutboxItem:
+    """An item owed for something that is not a session (a window, a digest), due now; `key`
+    orders it as a session id orders a session's items."""
+    return OutboxItem(
+        id=item_id,
+        session_id=key,
+        scope=scope,
+        kind=kind,
+        channel=channel,
+        data=payload,
         created_at_utc=now,
         next_attempt_utc=now,
     )

@@ -12,6 +12,7 @@ from core.models import (
     AuditEvent,
     Delivery,
     GoSession,
+    GoWindow,
     PlaybookProgress,
     Posted,
 )
@@ -51,6 +52,24 @@ class SessionStore(Protocol):
 
     def history(self, limit: int, scope: str | None = None) -> list[GoSession]:
         """Ended sessions, newest first."""
+        ...
+
+
+class WindowStore(Protocol):
+    """Planned GO windows, and once-only marks (the weekly digest of a week is owed once)."""
+
+    def all(self) -> list[GoWindow]:
+        """Every window, in the order of their start."""
+        ...
+
+    def get(self, window_id: str) -> GoWindow | None: ...
+
+    def put(self, window: GoWindow) -> None:
+        """Store a new window, or a window as it is now."""
+        ...
+
+    def claim(self, key: str, now: datetime) -> bool:
+        """Mark `key` as done; False if it was marked already (by any process)."""
         ...
 
 
@@ -172,5 +191,8 @@ class UnitOfWork(Protocol):
 
     @property
     def requests(self) -> RequestLedger: ...
+
+    @property
+    def windows(self) -> WindowStore: ...
 
     def transaction(self) -> AbstractContextManager[None]: ...

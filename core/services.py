@@ -7,12 +7,14 @@ from dataclasses import dataclass
 
 from core.clock import Clock
 from core.delivery import DeliveryService
+from core.digest import DigestService
 from core.playbook import PlaybookService
 from core.ports import AuditLog, Outbox, RequestLedger
 from core.reminders import ReminderService
 from core.report import ReportService
 from core.sessions import SessionService
 from core.snapshots import SnapshotTaker
+from core.windows import WindowService
 from core.workspace import WorkspaceService
 
 
@@ -29,3 +31,5 @@ class Services:
     requests: RequestLedger
     workspace: WorkspaceService
     reports: ReportService
+    windows: WindowService
+    digest: DigestService

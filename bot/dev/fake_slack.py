@@ -413,17 +413,19 @@ def view_submission_body(
     callback_id: str, user: str, private_metadata: str, values: dict[str, str]
 ) -> str:
     """A modal's `view_submission` form body as Slack sends it: `values` by block id (the
-    action id is the same); a value of a static select block is sent as its selected option."""
-    state = {
-        block: {
-            block: (
-                {"type": "static_select", "selected_option": {"value": value}}
-                if block in ("planned", "outcome")
-                else {"type": "plain_text_input", "value": value}
-            )
-        }
-        for block, value in values.items()
-    }
+    action id is the same); a static select's value is sent as its selected option, `when` as
+    a date-time picker's epoch seconds, `channel` as a selected conversation."""
+
+    def element(block: str, value: str) -> dict[str, Any]:
+        if block in ("planned", "outcome"):
+            return {"type": "static_select", "selected_option": {"value": value}}
+        if block == "when":
+            return {"type": "datetimepicker", "selected_date_time": int(value)}
+        if block == "channel":
+            return {"type": "conversations_select", "selected_conversation": value}
+        return {"type": "plain_text_input", "value": value}
+
+    state = {block: {block: element(block, value)} for block, value in values.items()}
     payload = {
         "type": "view_submission",
         "team": {"id": "T1"},

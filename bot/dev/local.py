@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from pydantic import SecretStr
@@ -41,6 +42,7 @@ from bot.settings import Settings
 from bot.slack.commands import COMMANDS, SLASH_COMMANDS
 from bot.slack.mrkdwn import plain
 from bot.slack.views import block_texts
+from core.clock import format_utc, parse_utc
 from core.durations import format_duration, parse_duration
 from core.snapshots import CONE_FILE, HEALTH_FILE
 
@@ -236,11 +238,21 @@ class LocalBot:
         self._settle()
 
     def _ask(self, block: dict[str, Any]) -> str | None:
-        """One field's answer (a choice must be one of the field's); None at the end of input."""
+        """One field's answer as Slack would submit it (a choice must be one of the field's,
+        a date and time is typed in ISO 8601, a channel is this one unless typed); None at the
+        end of input."""
         element = block["element"]
+        kind = element.get("type")
         label = plain(str(block["label"]["text"]))
         choices = [str(option["value"]) for option in element.get("options", [])]
         default = str((element.get("initial_option") or {}).get("value", ""))
+        if kind == "datetimepicker":
+            initial = datetime.fromtimestamp(int(element["initial_date_time"]), UTC)
+            default = str(element["initial_date_time"])
+            label += f" (ISO 8601, e.g. {format_utc(initial)[:16]}Z; empty: that)"
+        elif kind == "conversations_select":
+            default = str(element.get("initial_conversation") or CHANNEL)
+            label += f" (empty: {default})"
         while True:
             hint = f" ({' / '.join(choices)}; empty: {default or 'none'})" if choices else ""
             self._say(f"  {label}{hint}{'' if block.get('optional') else ' (required)'}:")
@@ -250,8 +262,14 @@ class LocalBot:
             answer = line.strip()
             if not self._interactive:
                 self._say(f"  > {answer}")
+            if kind == "datetimepicker" and answer:
+                try:
+                    return str(int(parse_utc(answer).timestamp()))
+                except ValueError:
+                    self._fail("type a date and time such as 2026-12-01T14:00Z")
+                    continue
             if not choices:
-                return answer
+                return answer or default
             if not answer or answer in choices:
                 return answer or default
             self._fail(f"choose one of {', '.join(choices)}")

@@ -9,15 +9,17 @@ from urllib.parse import quote
 
 from bot.slack import views
 from core.clock import parse_utc
+from core.digest import summarize
 from core.models import (
     ConeState,
     GoSession,
+    GoWindow,
     HealthStatus,
     Snapshot,
     StepCompletion,
     TimelineEntry,
 )
-from core.outbox import ReminderPayload
+from core.outbox import ReminderPayload, WindowPayload
 from core.playbook import DEFAULT_STEPS, run_checklist
 from core.report import SessionReport
 
@@ -33,7 +35,21 @@ KINDS = (
     "report",
     "start-form",
     "end-form",
+    "schedule-form",
+    "windows",
+    "window-reminder",
+    "digest",
     "home",
+)
+WINDOW = GoWindow(
+    id="w1",
+    scope="workspace",
+    channel="C0123",
+    starts_at_utc="2026-01-02T14:00:00Z",
+    duration_seconds=7200,
+    notes="EU database upgrade",
+    link="https://tickets.example/CHG-1300",
+    scheduled_by="U0123",
 )
 TIMELINE = [
     TimelineEntry(
@@ -149,6 +165,21 @@ def _messages(kind: str) -> list[dict[str, Any]]:
         return [block for entry in TIMELINE for block in views.timeline_message(entry)]
     if kind == "report":
         return _report()
+    if kind == "windows":
+        return views.windows_message([WINDOW])
+    if kind == "window-reminder":
+        return views.window_message(WindowPayload(window=WINDOW, what="reminder"))
+    if kind == "digest":
+        return views.digest_message(
+            summarize(
+                "2026-W01",
+                since=parse_utc("2025-12-29T08:00:00Z"),
+                until=parse_utc("2026-01-05T08:00:00Z"),
+                sessions=[_sample(active=False)],
+                steps=DEFAULT_STEPS,
+                windows=[WINDOW],
+            )
+        )
     raise ValueError(f"no preview for {kind!r}; choose one of {', '.join(KINDS)}")
 
 
@@ -159,8 +190,12 @@ def preview_payload(kind: str) -> dict[str, Any]:
         return views.start_modal(active.channel)
     if kind == "end-form":
         return views.end_modal(active.channel, active, DEFAULT_STEPS)
+    if kind == "schedule-form":
+        return views.schedule_modal(active.channel, 1767258000)
     if kind == "home":
-        return views.home_view([active], active, DEFAULT_STEPS, [_sample(active=False)])
+        return views.home_view(
+            [active], active, DEFAULT_STEPS, [_sample(active=False)], windows=[WINDOW]
+        )
     return {"blocks": _messages(kind)}
 
 

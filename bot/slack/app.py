@@ -23,6 +23,7 @@ from bot.slack.commands import (
     BUTTONS,
     BY_NAME,
     SLASH_COMMANDS,
+    Command,
     Interactions,
     Invocation,
     Reply,
@@ -64,9 +65,28 @@ def _signature(request: BoltRequest) -> str | None:
     return str(values[0]) if values else None
 
 
-MODALS = {"start": views.start_modal, "end": views.end_modal}
-FORMS = {views.START_MODAL: BY_NAME["start-form"], views.END_MODAL: BY_NAME["end-form"]}
-FORM_OF = {"start": BY_NAME["start-form"], "end": BY_NAME["end-form"]}
+FORMS = {
+    views.START_MODAL: BY_NAME["start-form"],
+    views.END_MODAL: BY_NAME["end-form"],
+    views.SCHEDULE_MODAL: BY_NAME["schedule-form"],
+}
+FORM_OF = {
+    "start": BY_NAME["start-form"],
+    "end": BY_NAME["end-form"],
+    "schedule": BY_NAME["schedule-form"],
+}
+
+
+def _form_view(sub: str, channel: str | None, services: Services) -> dict[str, Any]:
+    """The form a slash command with no text opens; raises GoError if it cannot be used now
+    (no form to start beside an active session, or to end none)."""
+    if sub == "end":
+        services.sessions.ensure_can_end(channel)
+        return views.end_modal(channel)
+    if sub == "start":
+        services.sessions.ensure_can_start(channel)
+        return views.start_modal(channel)
+    return views.schedule_modal(channel, int(services.clock.now().timestamp()))
 
 
 def _open(client: WebClient, trigger: str, view: dict[str, Any], respond: Respond) -> None:
@@ -88,7 +108,7 @@ def _check_form(callback_id: str, form: dict[str, str]) -> dict[str, str]:
         clean_notes(form.get("notes"))
     except InvalidInput as exc:
         errors["notes"] = exc.message[:150]
-    if callback_id == views.START_MODAL:
+    if callback_id in (views.START_MODAL, views.SCHEDULE_MODAL):
         try:
             clean_link(form.get("link"))
         except InvalidInput as exc:
@@ -207,12 +227,12 @@ def _register_forms(app: App, interactions: Interactions, work: OrderedWork) -> 
             ack(response_action="errors", errors=errors)
             return
         ack()
-        # "<channel>" or, from an End session button, "<channel> <that session's id>"
-        where, _, session_id = str(view.get("private_metadata", "")).partition(" ")
+        # "<channel>" or, from a button, "<channel> <the session or window it is about>"
+        where, _, about = str(view.get("private_metadata", "")).partition(" ")
         channel = where or None
         user = str((body.get("user") or {}).get("id", ""))
         command = FORMS[callback_id]
-        call = Invocation(user, channel, session_id, None, _signature(request), form=form)
+        call = Invocation(user, channel, about, None, _signature(request), form=form)
 
         def run() -> None:
             reply = interactions.run(command, call, received)
@@ -237,9 +257,9 @@ def _register_commands(
         request: BoltRequest,
         client: WebClient,
     ) -> None:
-        """`/go-start` and `/go-end` with no text open their modal at once (a trigger_id lives
-        3 s), apart from the channel's queue, if it can be used now (no form to start beside
-        an active session, or to end none); everything else runs in the channel's queue."""
+        """`/go-start`, `/go-end` and `/go-schedule` with no text open their form at once (a
+        trigger_id lives 3 s), apart from the channel's queue, if it can be used now;
+        everything else runs in the channel's queue."""
         ack()
         received = time.monotonic()
         channel = command.get("channel_id")
@@ -258,13 +278,12 @@ def _register_commands(
             _answer(respond, interactions.slash(call, name, received))
 
         def open_form() -> None:
-            sessions = services.sessions
             try:
-                (sessions.ensure_can_end if sub == "end" else sessions.ensure_can_start)(channel)
+                view = _form_view(sub, channel, services)
             except GoError as exc:
                 _answer(respond, Reply(sub, views.text_message(user_message(exc)), exc.code))
                 return
-            _open(client, str(trigger), MODALS[sub](channel), respond)
+            _open(client, str(trigger), view, respond)
 
         form = FORM_OF.get(sub)
         trigger = command.get("trigger_id")
@@ -277,6 +296,24 @@ def _register_commands(
         app.command(name)(on_command)
 
 
+BUTTON_FORMS = (BY_NAME["end-button"], BY_NAME["window-move"])
+
+
+def _button_form(
+    command: Command, channel: str | None, value: str, services: Services
+) -> dict[str, Any] | None:
+    """The form a button opens, or None if what it is about is over."""
+    if command is BY_NAME["end-button"]:
+        session = services.sessions.get(channel)
+        if not (session.active and session.id == value):
+            return None
+        return views.end_modal(channel, session, services.playbook.steps)
+    window = next((w for w in services.windows.upcoming() if w.id == value), None)
+    if window is None:
+        return None
+    return views.schedule_modal(channel, int(services.clock.now().timestamp()), window)
+
+
 def _publish_home(
     services: Services, client: WebClient, user: str, notice: str | None = None
 ) -> None:
@@ -286,6 +323,7 @@ def _publish_home(
         services.playbook.steps,
         services.sessions.history(5),
         notice,
+        windows=services.windows.upcoming(),
     )
     client.views_publish(user_id=user, view=view)
 
@@ -322,18 +360,18 @@ def _register_buttons(
             else:
                 _answer(respond, reply)
 
-        def end_form() -> None:
-            """End session opens the end form, for its own session only; a button of a
-            session that is over is answered as any other button."""
-            session = services.sessions.get(channel)
-            if not (session.active and session.id == value):
+        def open_form() -> None:
+            """End session opens the end form for its own session, Move the schedule form for
+            its window; a button of a session or window that is over is answered as any other
+            button."""
+            view = _button_form(command, channel, value, services)
+            if view is None:
                 work.submit(str(channel or ""), run)
                 return
-            view = views.end_modal(channel, session, services.playbook.steps)
             _open(client, str(trigger), view, respond)
 
-        if command is BY_NAME["end-button"] and trigger and interactions.may(user, command):
-            work.submit(f"modal:{user}", end_form)  # apart from the channel: the trigger lives 3 s
+        if command in BUTTON_FORMS and trigger and interactions.may(user, command):
+            work.submit(f"modal:{user}", open_form)  # apart from the channel: the trigger lives 3 s
             return
         work.submit(str(channel or ""), run)
 

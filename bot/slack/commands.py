@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from bot.observability import Metrics
@@ -24,7 +24,8 @@ from bot.slack import views
 from bot.slack.mrkdwn import channel, date, plain, safe, who
 from bot.slack.transport import problem_hint
 from core.access import AccessPolicy, RateLimiter, Role
-from core.durations import parse_duration
+from core.clock import parse_utc
+from core.durations import format_duration, parse_duration
 from core.errors import (
     GoError,
     InvalidInput,
@@ -32,7 +33,7 @@ from core.errors import (
     SessionAlreadyActive,
     StoreUnavailable,
 )
-from core.models import OUTCOMES, ChecklistItem, Delivery, Outcome, SessionChange
+from core.models import OUTCOMES, ChecklistItem, Delivery, GoWindow, Outcome, SessionChange
 from core.playbook import Completion
 from core.services import Services
 from core.workspace import Source
@@ -398,6 +399,92 @@ def _reset(services: Services, call: Invocation) -> Blocks:
     )
 
 
+def _planned(text: str) -> timedelta:
+    if text not in views.PLANNED:
+        raise InvalidInput(f"The planned duration must be one of {', '.join(views.PLANNED)}.")
+    return parse_duration(text)
+
+
+def _window_planned(window: GoWindow, what: str) -> Blocks:
+    length = format_duration(timedelta(seconds=window.duration_seconds))
+    return views.text_message(
+        f":calendar: GO window {what}: {date(window.starts_at_utc)} for {length} in "
+        f"{channel(window.channel)}. Its channel is reminded before it; `/go-windows` lists it."
+    )
+
+
+def _schedule(services: Services, call: Invocation) -> Blocks:
+    """`/go-schedule WHEN DURATION [notes]`, WHEN in ISO 8601 (UTC unless it says otherwise)."""
+    when, _, rest = call.args.strip().partition(" ")
+    duration, _, notes = rest.strip().partition(" ")
+    try:
+        starts_at = parse_utc(when)
+    except ValueError:
+        raise InvalidInput(
+            "Usage: `/go-schedule` (a form), or `/go-schedule 2026-12-01T14:00Z 1h [notes]`."
+        ) from None
+    window = services.windows.schedule(
+        call.user, call.channel, starts_at, _planned(duration), notes=notes
+    )
+    return _window_planned(window, "planned")
+
+
+def _schedule_form(services: Services, call: Invocation) -> Blocks:
+    """The schedule modal, submitted; `args` is the id of a window being moved."""
+    form = call.form or {}
+    raw = form.get("when", "")
+    if not (raw.isascii() and raw.isdigit()):
+        raise InvalidInput("Pick a date and a time for the GO window.")
+    starts_at = datetime.fromtimestamp(int(raw), UTC)
+    duration = _planned(form.get("planned", ""))
+    if call.args:
+        return _window_planned(
+            services.windows.move(call.user, call.args, starts_at, duration), "moved"
+        )
+    window = services.windows.schedule(
+        call.user,
+        form.get("channel") or call.channel,
+        starts_at,
+        duration,
+        notes=form.get("notes"),
+        link=form.get("link"),
+    )
+    return _window_planned(window, "planned")
+
+
+def _windows(services: Services, call: Invocation) -> Blocks:
+    return views.windows_message(services.windows.upcoming(call.channel))  # of its scope
+
+
+def _window_start(services: Services, call: Invocation) -> Blocks:
+    """Start now: the window's session, with its notes, link and planned duration."""
+    change = services.windows.start(call.user, call.args, call.reply_to)
+    return _change_message(
+        change,
+        "GO session started from the window",
+        "snapshot posted",
+        "The GO session started, but its snapshot could not be posted",
+    )
+
+
+def _window_move(services: Services, call: Invocation) -> Blocks:
+    """Move, where no form can be opened (the form opens everywhere Slack runs)."""
+    window = services.windows.find(call.args)
+    if window.status != "scheduled":
+        raise InvalidInput(f"That GO window is {window.status} already.")
+    return views.text_message(
+        f"Cancel this window and plan it again with `/go-schedule`: it starts "
+        f"{date(window.starts_at_utc)}."
+    )
+
+
+def _window_cancel(services: Services, call: Invocation) -> Blocks:
+    window = services.windows.cancel(call.user, call.args)
+    return views.text_message(
+        f":wastebasket: The GO window of {date(window.starts_at_utc)} is cancelled."
+    )
+
+
 def _help(services: Services, call: Invocation) -> Blocks:
     return views.text_message(help_text())
 
@@ -503,7 +590,62 @@ COMMANDS: tuple[Command, ...] = (
         limited=True,
         reach="umbrella",
     ),
+    Command(
+        "schedule",
+        "schedule [when duration notes]",
+        "plan a GO window (a form, or e.g. 2026-12-01T14:00Z 1h deploy)",
+        _schedule,
+        "operator",
+        "plan GO windows",
+        "Not planned",
+        limited=True,
+    ),
+    Command("windows", "windows", "list the planned GO windows", _windows),
     Command("help", "help", "show this help", _help, reach="umbrella"),
+    Command(
+        "schedule-form",
+        "Plan a GO window",
+        "plan or move a GO window from its form",
+        _schedule_form,
+        "operator",
+        "plan GO windows",
+        "Not planned",
+        limited=True,
+        reach="form",
+    ),
+    Command(
+        "window-start",
+        "Start now",
+        "start the GO session of the window the button belongs to",
+        _window_start,
+        "operator",
+        "start a GO session",
+        "Not started",
+        limited=True,
+        reach="button",
+    ),
+    Command(
+        "window-move",
+        "Move",
+        "move the window the button belongs to (a form)",
+        _window_move,
+        "operator",
+        "plan GO windows",
+        "Not moved",
+        limited=True,
+        reach="button",
+    ),
+    Command(
+        "window-cancel",
+        "Cancel",
+        "cancel the window the button belongs to",
+        _window_cancel,
+        "operator",
+        "plan GO windows",
+        "Not cancelled",
+        limited=True,
+        reach="button",
+    ),
     Command(
         "end-button",
         "End session",
@@ -599,6 +741,9 @@ BUTTONS: dict[str, tuple[Command, str]] = {
     views.TAKE_OVER_ACTION: (BY_NAME["take-over"], ""),
     views.COMPLETE_ACTION: (BY_NAME["complete-button"], ""),
     views.REOPEN_ACTION: (BY_NAME["reopen-button"], ""),
+    views.WINDOW_START_ACTION: (BY_NAME["window-start"], ""),
+    views.WINDOW_MOVE_ACTION: (BY_NAME["window-move"], ""),
+    views.WINDOW_CANCEL_ACTION: (BY_NAME["window-cancel"], ""),
     **{action: (BY_NAME["snooze"], duration) for action, duration in views.SNOOZE_ACTIONS.items()},
 }
 

@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.error import URLError
 
@@ -27,13 +28,16 @@ from bot.slack import views
 from bot.slack.mrkdwn import safe
 from core.models import GoSession, MessageRef, PlaybookStep, Posted
 from core.outbox import (
+    DigestPayload,
     DriftPayload,
     Failed,
     OutboxItem,
     ReminderPayload,
     SendResult,
     Sent,
+    SessionPayload,
     TimelinePayload,
+    WindowPayload,
 )
 
 log = logging.getLogger("gobot.slack")
@@ -204,22 +208,39 @@ class SlackTransport:
         self._steps = steps
 
     def send(self, item: OutboxItem, posted: Posted) -> SendResult:
-        session = item.data.session
-        thread = posted.post
         try:
             if item.maybe_sent and item.kind != "playbook":  # the playbook's own look-up below
-                found = self._find(item, thread)
+                found = self._find(item, posted.post)
                 if found is not None:
                     return Sent(message=found)
-            return self._send(item, session, posted)
+            if isinstance(item.data, SessionPayload):
+                return self._send(item, item.data.session, posted)
+            return self._notify(item)
         except (SlackApiError, SlackClientError, OSError, ValueError, AttributeError) as exc:
             # ValueError, AttributeError: a 200 whose body is not Slack's JSON (a proxy's page)
             failure = classify(exc)
             log.warning("%s for session %s failed: %s", item.kind, item.session_id, failure.error)
             return failure
 
+    def _notify(self, item: OutboxItem) -> SendResult:
+        """A message of its own in its channel: a planned window's, or the weekly digest."""
+        if isinstance(item.data, WindowPayload):
+            text, blocks = views.window_text(item.data), views.window_message(item.data)
+        elif isinstance(item.data, DigestPayload):
+            text, blocks = "GO weekly digest", views.digest_message(item.data)
+        else:
+            return Failed(error=f"no message for a {item.kind} item", permanent=True)
+        response = self._client.chat_postMessage(
+            channel=item.channel or "",
+            text=text,
+            blocks=blocks,
+            unfurl_links=False,
+            metadata={"event_type": METADATA_EVENT, "event_payload": _payload(item)},
+        )
+        return Sent(message=MessageRef(channel=str(response["channel"]), ts=str(response["ts"])))
+
     def _send(self, item: OutboxItem, session: GoSession, posted: Posted) -> SendResult:
-        if item.kind == "playbook" and (edited := self._edit_run(item, posted)) is not None:
+        if item.kind == "playbook" and (edited := self._edit_run(session, item, posted)):
             return Sent(message=edited)
         thread = posted.post
         handover = isinstance(item.data, TimelinePayload) and item.data.entry.kind == "handover"
@@ -290,12 +311,11 @@ class SlackTransport:
             keep_thread=True,
         )
 
-    def _edit_run(self, item: OutboxItem, posted: Posted) -> MessageRef | None:
+    def _edit_run(self, session: GoSession, item: OutboxItem, posted: Posted) -> MessageRef | None:
         """Show a run's new state: the post's progress line (first, so that a retry finds what
         landed), then the playbook message in place: the one known, or one that landed
         unrecorded (a post whose answer was lost, by this item or one it replaced). None: the
         playbook message is to be posted (there is none yet, or it is gone)."""
-        session = item.data.session
         if session.active and (posted.playbook or session.playbook):
             self._show_post(session, posted.post)
         known = posted.playbook
@@ -312,7 +332,7 @@ class SlackTransport:
         # landed unrecorded), needs to look; the start's first post does not.
         started = session.started_at_utc
         look = item.maybe_sent or (started is not None and item.created_at_utc > started)
-        landed = self._find(item, posted.post, playbook=True) if look else None
+        landed = self._find(item, posted.post, since=started) if look else None
         if landed is None or landed == known:
             return None
         return self._edit(
@@ -341,14 +361,14 @@ class SlackTransport:
         return message
 
     def _find(
-        self, item: OutboxItem, thread: MessageRef | None, playbook: bool = False
+        self, item: OutboxItem, thread: MessageRef | None, since: datetime | None = None
     ) -> MessageRef | None:
         """After an attempt whose outcome is unknown: did that message land after all? Looks
         at what was posted since the item was first owed, page by page (at most
         LOOKUP_PAGES pages of 200: recovery only, within Tier 3's 50 calls a minute).
-        `playbook`: any playbook message of the item's session, posted since its start (an
-        earlier item that was replaced may have posted it)."""
-        since = item.data.session.started_at_utc if playbook else None
+        `since` (the session's start, for a playbook item): any playbook message of the item's
+        session posted since then (an earlier item that was replaced may have posted it)."""
+        playbook = since is not None
         oldest = f"{(since or item.created_at_utc).timestamp() - 1:.6f}"
         in_thread = item.kind != "snapshot" and thread is not None
         channel = thread.channel if in_thread and thread is not None else item.channel or ""

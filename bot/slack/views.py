@@ -14,6 +14,9 @@ from slack_sdk.models.blocks import (
     ButtonElement,
     ConfirmObject,
     ContextBlock,
+    ConversationFilter,
+    ConversationSelectElement,
+    DateTimePickerElement,
     DividerBlock,
     HeaderBlock,
     InputBlock,
@@ -34,12 +37,13 @@ from core.models import (
     Checklist,
     ChecklistItem,
     GoSession,
+    GoWindow,
     NextStep,
     PlaybookStep,
     Snapshot,
     TimelineEntry,
 )
-from core.outbox import DriftPayload, ReminderPayload
+from core.outbox import DigestPayload, DriftPayload, ReminderPayload, WindowPayload
 from core.playbook import run_checklist
 from core.report import SessionReport
 
@@ -55,6 +59,11 @@ PLANNED = ("30m", "1h", "2h", "4h")
 ADD_MESSAGE_SHORTCUT = "go_add_to_session"
 COMPLETE_ACTION = "go_step_complete"
 REOPEN_ACTION = "go_step_reopen"
+SCHEDULE_MODAL = "go_schedule_modal"
+WINDOW_START_ACTION = "go_window_start"
+WINDOW_MOVE_ACTION = "go_window_move"
+WINDOW_CANCEL_ACTION = "go_window_cancel"
+MAX_LISTED_WINDOWS = 15
 
 STATUS_ICON = {
     "green": ":large_green_circle:",
@@ -284,13 +293,20 @@ def _plan(session: GoSession) -> str:
 
 
 def form_values(view: dict[str, Any]) -> dict[str, str]:
-    """A submitted modal's values by block id: text as typed, a choice by its value."""
+    """A submitted modal's values by block id: text as typed, a choice by its value, a
+    conversation by its ID, a date and time as its epoch seconds."""
     values: dict[str, str] = {}
     state = (view.get("state") or {}).get("values") or {}
     for block_id, actions in state.items():
         for action in (actions or {}).values():
-            chosen = action.get("selected_option") or {}
-            value = action.get("value") if "selected_option" not in action else chosen.get("value")
+            if "selected_option" in action:
+                value = (action.get("selected_option") or {}).get("value")
+            elif "selected_conversation" in action:
+                value = action.get("selected_conversation")
+            elif "selected_date_time" in action:
+                value = action.get("selected_date_time")
+            else:
+                value = action.get("value")
             values[str(block_id)] = str(value or "")
     return values
 
@@ -554,10 +570,13 @@ def home_view(
     steps: Sequence[PlaybookStep],
     recent: list[GoSession],
     notice: str | None = None,
+    *,
+    windows: Sequence[GoWindow] = (),
 ) -> dict[str, Any]:
     """App Home: each active session with its playbook and the same buttons as its message
-    (as many as fit), or the last session and the playbook template; then recent history.
-    `notice`: what the viewer's last click on this page answered (safe mrkdwn)."""
+    (as many as fit), or the last session and the playbook template; then the planned windows
+    and recent history. `notice`: what the viewer's last click on this page answered (safe
+    mrkdwn)."""
     blocks: list[Block] = [_header("GO sessions")]
     if notice:
         blocks.append(_section(notice))
@@ -567,7 +586,7 @@ def home_view(
             DividerBlock(),
             *_checklist_blocks(run_checklist(steps, None)),
         ]
-    tail = [DividerBlock(), *_history_blocks(recent)]
+    tail = [DividerBlock(), _planned_windows(windows), DividerBlock(), *_history_blocks(recent)]
     for shown, session in enumerate(active):
         part = [DividerBlock(), *_session_blocks(session), *_playbook_blocks(session, steps)]
         if len(blocks) + len(part) + len(tail) + 1 > MAX_HOME_BLOCKS:
@@ -581,3 +600,190 @@ def home_view(
             break
         blocks += part
     return {"type": "home", "blocks": to_dicts(blocks + tail, MAX_HOME_BLOCKS)}
+
+
+# planned windows and the weekly digest ------------------------------------------------------
+def _span(window: GoWindow) -> str:
+    length = format_duration(timedelta(seconds=window.duration_seconds))
+    return f"{date(window.starts_at_utc)} for {length}"
+
+
+def _window_details(window: GoWindow) -> str:
+    lines = [f"in {channel(window.channel)}, scheduled by {who(window.scheduled_by)}"]
+    if window.notes:
+        lines.append(f"*Notes:* {safe(window.notes, 1000)}")
+    if window.link:
+        lines.append(f"*Link:* <{safe(window.link, 500)}|{safe(window.link, 100)}>")
+    return "\n".join(lines)
+
+
+def _planned_windows(windows: Sequence[GoWindow]) -> SectionBlock:
+    """The planned windows in one section (`/go-windows` has their buttons)."""
+    if not windows:
+        return _section("*Planned GO windows:* none. Plan one with `/go-schedule`.")
+    lines = [
+        f"• *{_span(w)}* in {channel(w.channel)}" + (f": {safe(w.notes, 100)}" if w.notes else "")
+        for w in windows[:MAX_LISTED_WINDOWS]
+    ]
+    more = len(windows) - MAX_LISTED_WINDOWS
+    tail = f"\n… and {more} more (`/go-windows`)" if more > 0 else ""
+    return _section(
+        "*Planned GO windows* (`/go-windows` to start, move or cancel)\n" + "\n".join(lines) + tail
+    )
+
+
+def _window_buttons(window: GoWindow, *, manage: bool) -> ActionsBlock:
+    """Start now (and, in a list, Move and Cancel) for one window."""
+    buttons = [
+        ButtonElement(
+            text="Start now", action_id=WINDOW_START_ACTION, value=window.id, style="primary"
+        )
+    ]
+    if manage:
+        buttons += [
+            ButtonElement(text="Move", action_id=WINDOW_MOVE_ACTION, value=window.id),
+            ButtonElement(
+                text="Cancel",
+                action_id=WINDOW_CANCEL_ACTION,
+                value=window.id,
+                style="danger",
+                confirm=ConfirmObject(
+                    title="Cancel the GO window?",
+                    text=PlainTextObject(text="Nobody will be reminded of it."),
+                    confirm="Cancel it",
+                    deny="Keep it",
+                    style="danger",
+                ),
+            ),
+        ]
+    return ActionsBlock(block_id=f"go_window_{window.id}", elements=buttons)
+
+
+def window_message(payload: WindowPayload) -> list[dict[str, Any]]:
+    """A window's reminder before it, prompt at its start (to whoever scheduled it), or note
+    that it was missed."""
+    window = payload.window
+    if payload.what == "missed":
+        text = (
+            f":warning: The GO window planned for {_span(window)} was missed: no GO session "
+            "was started in it."
+        )
+        return to_dicts([_section(text), _context(_window_details(window))])
+    if payload.what == "prompt":
+        text = (
+            f":arrow_forward: {who(window.scheduled_by)}, your GO window starts now "
+            f"({_span(window)}): start its session?"
+        )
+    else:
+        text = f":calendar: A GO window starts {_span(window)}."
+    return to_dicts(
+        [_section(text), _context(_window_details(window)), _window_buttons(window, manage=False)]
+    )
+
+
+def window_text(payload: WindowPayload) -> str:
+    window = payload.window
+    if payload.what == "missed":
+        return "A planned GO window was missed"
+    if payload.what == "prompt":
+        return f"{who(window.scheduled_by)}: your GO window starts now"
+    return f"A GO window starts {date(window.starts_at_utc)}"
+
+
+def window_blocks(windows: Sequence[GoWindow], *, manage: bool) -> list[Block]:
+    """Upcoming windows, soonest first, each with its buttons (`manage`: Move and Cancel too)."""
+    if not windows:
+        return [_section("No GO windows planned. Plan one with `/go-schedule`.")]
+    blocks: list[Block] = []
+    for window in windows[:MAX_LISTED_WINDOWS]:
+        blocks.append(_section(f"*{_span(window)}* {_window_details(window)}"))
+        blocks.append(_window_buttons(window, manage=manage))
+    if len(windows) > MAX_LISTED_WINDOWS:
+        blocks.append(_context(f"… and {len(windows) - MAX_LISTED_WINDOWS} more: `gobot windows`"))
+    return blocks
+
+
+def windows_message(windows: Sequence[GoWindow]) -> list[dict[str, Any]]:
+    return to_dicts([_header("Planned GO windows"), *window_blocks(windows, manage=True)])
+
+
+def schedule_modal(
+    channel_id: str | None, now_epoch: int, window: GoWindow | None = None
+) -> dict[str, Any]:
+    """`/go-schedule`: when (a date and a time in the user's own time zone), planned duration,
+    channel, notes and link. For a window being moved (`window`): when and duration only."""
+    planned_options = [Option(text=label, value=label) for label in PLANNED]
+    initial = next(
+        (
+            o
+            for o in planned_options
+            if window and o.value == format_duration(timedelta(seconds=window.duration_seconds))
+        ),
+        planned_options[1],
+    )
+    start = int(window.starts_at_utc.timestamp()) if window else now_epoch + 3600
+    blocks: list[Block] = [
+        InputBlock(
+            block_id="when",
+            label="When (your time zone)",
+            element=DateTimePickerElement(action_id="when", initial_date_time=start),
+        ),
+        InputBlock(
+            block_id="planned",
+            label="Planned duration",
+            element=StaticSelectElement(
+                action_id="planned", options=planned_options, initial_option=initial
+            ),
+        ),
+    ]
+    if window is None:
+        blocks += [
+            InputBlock(
+                block_id="channel",
+                label="Channel",
+                element=ConversationSelectElement(
+                    action_id="channel",
+                    default_to_current_conversation=True,
+                    filter=ConversationFilter(
+                        include=["public", "private"], exclude_bot_users=True
+                    ),
+                    initial_conversation=channel_id,
+                ),
+            ),
+            _notes_input("Notes"),
+            InputBlock(
+                block_id="link",
+                label="Ticket, change or runbook",
+                optional=True,
+                element=PlainTextInputElement(action_id="link", placeholder="https://…"),
+            ),
+        ]
+    metadata = f"{channel_id or ''} {window.id}" if window else (channel_id or "")
+    title = "Move the GO window" if window else "Plan a GO window"
+    return _modal(SCHEDULE_MODAL, title, "Move" if window else "Plan", metadata, blocks)
+
+
+def digest_message(digest: DigestPayload) -> list[dict[str, Any]]:
+    """The weekly digest: the past week's figures, then the coming week's windows."""
+    total = format_duration(timedelta(seconds=digest.total_seconds))
+    longest = format_duration(timedelta(seconds=digest.longest_seconds))
+    outcomes = ", ".join(f"{count} {safe(name, 40)}" for name, count in digest.outcomes.items())
+    share = round(100 * digest.steps_done / digest.steps_total) if digest.steps_total else 0
+    lines = [
+        f"*Sessions:* {digest.count}" + (f" ({outcomes})" if outcomes else ""),
+        f"*Time in sessions:* {total}; the longest {longest}",
+        f"*Playbook:* {share}% of steps done; {digest.all_steps_done} sessions did every step",
+        f"*Drift seen:* {digest.drifted} sessions ended with another band or health",
+        f"*Overruns:* {digest.overruns} sessions ran past their planned end",
+    ]
+    blocks: list[Block] = [
+        _header(f"GO weekly digest · {digest.week}"),
+        _context(f"{date(digest.since_utc)} to {date(digest.until_utc)}"),
+        _section("\n".join(lines)),
+        _section(f"*Planned for the coming week:* {len(digest.windows)} GO windows"),
+    ]
+    blocks += [
+        _section(f"• *{_span(w)}* {_window_details(w)}")
+        for w in digest.windows[:MAX_LISTED_WINDOWS]
+    ]
+    return to_dicts(blocks)

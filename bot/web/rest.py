@@ -8,9 +8,10 @@ import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, Field
 
+from bot.calendar import CALENDAR_PAST, windows_ics
 from bot.settings import Settings
 from core.errors import (
     GoError,
@@ -22,11 +23,13 @@ from core.errors import (
     StoreUnavailable,
     UnknownSession,
     UnknownStep,
+    UnknownWindow,
 )
-from core.models import Checklist, ChecklistItem, GoSession, NextStep, SessionChange
+from core.models import Checklist, ChecklistItem, GoSession, GoWindow, NextStep, SessionChange
 from core.notes import MAX_NOTES_CHARS
 from core.report import MAX_PAGE, MAX_SEARCHED, SessionReport
 from core.services import Services
+from core.windows import MAX_AHEAD
 
 STATUS = {
     SessionAlreadyActive: 409,
@@ -34,6 +37,7 @@ STATUS = {
     StepBlocked: 409,
     UnknownStep: 404,
     UnknownSession: 404,
+    UnknownWindow: 404,
     InvalidInput: 422,
     StoreUnavailable: 503,
     StoreCorrupted: 503,
@@ -157,6 +161,22 @@ def mount_rest(api: FastAPI, services: Services, settings: Settings) -> None:
     )
     def session_report(session_id: str) -> SessionReport:
         return services.reports.report(session_id=session_id)
+
+    @router.get("/windows", response_model=list[GoWindow])
+    def windows() -> list[GoWindow]:
+        """The planned GO windows that have not ended, soonest first."""
+        return services.windows.upcoming()
+
+    @router.get(
+        "/windows.ics",
+        response_class=Response,
+        responses={200: {"content": {"text/calendar": {}}, "description": "iCalendar"}},
+    )
+    def windows_calendar() -> Response:
+        """Every GO window of the last 30 days and ahead, as a calendar to subscribe to."""
+        now = services.clock.now()
+        shown = services.windows.between(now - CALENDAR_PAST, now + MAX_AHEAD + CALENDAR_PAST)
+        return Response(windows_ics(shown, now), media_type="text/calendar; charset=utf-8")
 
     api.include_router(router)
 

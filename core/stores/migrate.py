@@ -2,7 +2,8 @@
 
 One transaction: every session (history oldest first, then each scope's current one), the
 playbook progress, the audit chain line for line (same bytes, same hashes: it still verifies),
-and the outbox (pending messages and where their sessions' snapshots landed). Refused, with
+the outbox (pending messages and where their sessions' snapshots landed), and the planned
+windows with the weeks whose digest is owed. Refused, with
 nothing copied, if the JSON chain does not verify or the database already holds gobot data.
 """
 
@@ -27,6 +28,7 @@ class Copied:
     steps: int = 0
     audit_records: int = 0
     outbox_items: int = 0
+    windows: int = 0
 
 
 def _complete_lines(path: Path) -> list[str]:
@@ -98,4 +100,9 @@ def copy_json_to_postgres(data_dir: Path, target: PgUnitOfWork) -> Copied:
             if posted != Posted():
                 outbox.set_posted(session_id, posted)
         copied.outbox_items = len(pending)
+        for window in source.windows.all():
+            target.windows.put(window)
+            copied.windows += 1
+        for key, at in source.windows.marks().items():
+            target.windows.claim(key, at)
     return copied

@@ -5,12 +5,14 @@ import io
 import json
 import subprocess
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from icalendar import Calendar
 
+from core.clock import format_utc
 from core.services import Services
 from tests.conftest import FakeClock, json_only, outside_env, run_gobot
 
@@ -136,6 +138,10 @@ def test_help_version_and_settings_are_named(tmp_path: Path) -> None:
         ),
         ({"GOBOT_REMIND_AFTER": "soon"}, "invalid GOBOT_REMIND_AFTER"),
         ({"GOBOT_REMIND_AFTER": "999999999d"}, "invalid GOBOT_REMIND_AFTER: must be at most 366d"),
+        ({"GOBOT_DIGEST_AT": "monday 9am"}, "invalid GOBOT_DIGEST_AT: expected e.g. 'mon 09:00"),
+        ({"GOBOT_DIGEST_AT": "mon 25:00"}, "invalid GOBOT_DIGEST_AT: no such time of day"),
+        ({"GOBOT_DIGEST_AT": "mon 09:00 Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
+        ({"GOBOT_DIGEST_CHANNEL": "#ops"}, "invalid GOBOT_DIGEST_CHANNEL: '#ops' is not a Slack"),
     ],
 )
 def test_settings_that_cannot_be_right_are_one_line(
@@ -229,3 +235,21 @@ def test_history_of_one_channel_in_workspace_scope(services: Services, data_dir:
         services.sessions.end("U1", channel, "")
     one = gobot(data_dir, "history", "--channel", "C2", "--format", "json")
     assert one.returncode == 0 and [row["notes"] for row in json.loads(one.stdout)] == ["in C2"]
+
+
+def test_windows_in_every_format(
+    services: Services, data_dir: Path, store_settings: dict[str, Any]
+) -> None:
+    env = store_env(store_settings)
+    assert "No GO windows planned." in gobot(data_dir, "windows", **env).stdout
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)  # the CLI's clock
+    window = services.windows.schedule(
+        "U1", "C1", starts, timedelta(hours=2), notes="db upgrade\nsecond line"
+    )
+    table = gobot(data_dir, "windows", **env).stdout
+    assert f"{window.id}  {format_utc(starts)}  2h 00m  C1  U1  db upgrade" in table
+    rows = json.loads(gobot(data_dir, "windows", "--format", "json", **env).stdout)
+    assert [(r["id"], r["starts_at_utc"]) for r in rows] == [(window.id, format_utc(starts))]
+    calendar = Calendar.from_ical(gobot(data_dir, "windows", "--format", "ics", **env).stdout)
+    [event] = calendar.walk("VEVENT")
+    assert event.decoded("dtstart") == starts and str(event["uid"]) == f"{window.id}@gobot"

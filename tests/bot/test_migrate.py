@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,9 @@ import pytest
 
 from core.models import MessageRef, Posted
 from core.services import Services
-from tests.conftest import FakeClock, audit_records, outside_env, run_gobot
+from core.stores.json import JsonUnitOfWork
+from core.stores.postgres import PgUnitOfWork
+from tests.conftest import T0, FakeClock, audit_records, outside_env, run_gobot
 
 postgres_target = pytest.mark.parametrize("store_settings", ["postgres"], indirect=True)
 
@@ -40,6 +43,9 @@ def test_migrate_copies_everything_once(
         post=MessageRef(channel="C1", ts="1.0"), playbook=MessageRef(channel="C1", ts="2.0")
     )
     source.outbox.set_posted(active.id or "", posted)
+    window = source.windows.schedule("U1", "C2", T0 + timedelta(days=1), timedelta(hours=1))
+    mark = ("digest:2026-W01", T0)  # this week's digest is owed already
+    assert JsonUnitOfWork(green).windows.claim(*mark)
     for item in source.outbox.items():
         if item.session_id == active.id:
             source.outbox.done(item)
@@ -48,6 +54,7 @@ def test_migrate_copies_everything_once(
     result = migrate(green, url)
     assert result.returncode == 0, result.stderr
     assert "copied 3 sessions, 0 playbook steps" in result.stdout  # no legacy progress
+    assert "and 1 planned windows" in result.stdout
 
     target = make_services(session_scope="channel")
     assert target.sessions.get("C1") == active and len(active.playbook) == 2
@@ -56,6 +63,8 @@ def test_migrate_copies_everything_once(
         assert target.sessions.history(10, channel) == source.sessions.history(10, channel)
     assert target.playbook.checklist("C1") == source.playbook.checklist("C1")
     assert target.outbox.posted(active.id or "") == posted
+    assert target.windows.upcoming() == [window]
+    assert not PgUnitOfWork.open(url).windows.claim(*mark)  # carried: not owed again
     assert audit_records(target) == audit_records(source)
     verification = target.audit.verify()
     assert verification.ok and verification.records == len(audit_records(source))

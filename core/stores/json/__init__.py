@@ -13,6 +13,7 @@ from core.stores.json.outbox import JsonOutbox
 from core.stores.json.progress import JsonProgressStore
 from core.stores.json.requests import JsonRequestLedger
 from core.stores.json.sessions import JsonSessionStore
+from core.stores.json.windows import JsonWindowStore
 
 
 class JsonUnitOfWork:
@@ -23,6 +24,7 @@ class JsonUnitOfWork:
         self.audit = JsonAuditLog(directory)
         self.outbox = JsonOutbox(directory)
         self.requests = JsonRequestLedger(directory)
+        self.windows = JsonWindowStore(directory)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -12,6 +12,7 @@ from core.stores.postgres.outbox import PgOutbox
 from core.stores.postgres.progress import PgProgressStore
 from core.stores.postgres.requests import PgRequestLedger
 from core.stores.postgres.sessions import PgSessionStore
+from core.stores.postgres.windows import PgWindowStore
 
 
 class PgUnitOfWork:
@@ -22,6 +23,7 @@ class PgUnitOfWork:
         self.audit = PgAuditLog(db)
         self.outbox = PgOutbox(db)
         self.requests = PgRequestLedger(db)
+        self.windows = PgWindowStore(db)
 
     @classmethod
     def open(cls, url: str) -> PgUnitOfWork:

@@ -21,7 +21,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from core.audit import GENESIS
 from core.errors import StoreCorrupted, StoreUnavailable
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 MIGRATION_LOCK = 7_204_112  # pg_advisory_xact_lock key: one migrator at a time
 MIGRATIONS: dict[int, str] = {
     1: f"""
@@ -76,6 +76,12 @@ MIGRATIONS: dict[int, str] = {
     CREATE TABLE gobot_progress_archive (
         archived_at timestamptz NOT NULL DEFAULT now(), data jsonb NOT NULL
     );
+    """,
+    5: """
+    CREATE TABLE gobot_windows (
+        id text PRIMARY KEY, starts_at timestamptz NOT NULL, data jsonb NOT NULL
+    );
+    CREATE TABLE gobot_marks (key text PRIMARY KEY, at timestamptz NOT NULL);
     """,
 }
 

@@ -23,12 +23,12 @@ def test_every_manifest_command_is_handled_by_the_app_and_nothing_else(
 ) -> None:
     manifest = build_manifest(Settings(data_dir=data_dir), "https://gobot.example.com", False)
     commands = manifest_commands(manifest)
-    assert len(commands) == len(set(commands)) == 11
+    assert len(commands) == len(set(commands)) == 13
     for command in commands:
         response = slack.command(command, "help" if command == "/go" else "")
         assert response.status_code == 200, command
-        if command == "/go-start":  # with no text (and no session): its form
-            assert slack.fake.wait_for_calls("views.open")
+        if command in ("/go-start", "/go-schedule"):  # with no text (and no session): a form
+            assert slack.fake.wait_for_calls("views.open", 1 + (command == "/go-schedule"))
         else:
             assert slack.reply(response)  # a listener answered
     assert slack.command("/go-bogus").status_code == 404  # what no listener handles

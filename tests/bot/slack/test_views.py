@@ -14,25 +14,38 @@ from hypothesis import strategies as st
 from bot.slack import views
 from bot.slack.mrkdwn import date, escape, fit
 from core.clock import parse_utc
+from core.digest import summarize
 from core.models import (
     Checklist,
     ChecklistItem,
     ConeState,
     GoSession,
+    GoWindow,
     HealthStatus,
     NextStep,
     PlaybookStep,
     Snapshot,
     StepCompletion,
 )
+from core.outbox import WindowPayload
 from core.playbook import MAX_STEPS
 from tests.bot.conftest import SlackHarness, block_text
+from tests.conftest import T0
 
 ENTITY = re.compile(r"&(amp|lt|gt);")
 WORST_STEPS = tuple(
     PlaybookStep(id=f"s{n}", title=("<!here> & " * 20)[:150]) for n in range(MAX_STEPS)
 )  # the longest playbook, step titles full of markup
 HUGE = "<!channel> & " * 400
+WORST_WINDOW = GoWindow(
+    id="w1",
+    scope="workspace",
+    channel="C1",
+    starts_at_utc=T0,
+    duration_seconds=86400,
+    notes=HUGE[:2000],
+    scheduled_by="U1",
+)
 
 
 def worst_snapshot() -> Snapshot:
@@ -122,17 +135,37 @@ def test_every_message_respects_block_kit_limits_with_worst_case_content() -> No
         lambda: views.history_message([worst_session(False)] * 20),
         lambda: views.playbook_message(worst_session(True), WORST_STEPS),
         lambda: views.playbook_message(worst_session(False), WORST_STEPS),
+        lambda: views.windows_message([WORST_WINDOW] * 40),
+        lambda: views.window_message(WindowPayload(window=WORST_WINDOW, what="prompt")),
+        lambda: views.window_message(WindowPayload(window=WORST_WINDOW, what="missed")),
+        lambda: views.digest_message(
+            summarize(
+                "2026-W01",
+                since=T0,
+                until=T0,
+                sessions=[worst_session(False)] * 50,
+                steps=WORST_STEPS,
+                windows=[WORST_WINDOW] * 40,
+            )
+        ),
     ]
     for build in messages:
         blocks = build()
         check_limits(blocks)
-        check_escaped(json.dumps(blocks, ensure_ascii=False).replace("\\n", " "), ("<@U1>",))
+        text = json.dumps(blocks, ensure_ascii=False).replace("\\n", " ")
+        check_escaped(text, ("<@U1>", "<#C1>"))
     for active in ([], [worst_session(True)] * 10):
         home = views.home_view(
-            active, worst_session(False), WORST_STEPS, [worst_session(False)] * 5, escape(HUGE)
+            active,
+            worst_session(False),
+            WORST_STEPS,
+            [worst_session(False)] * 5,
+            escape(HUGE),
+            windows=[WORST_WINDOW] * 40,
         )
         check_limits(home["blocks"], max_blocks=100)
-        check_escaped(json.dumps(home, ensure_ascii=False).replace("\\n", " "), ("<@U1>",))
+        text = json.dumps(home, ensure_ascii=False).replace("\\n", " ")
+        check_escaped(text, ("<@U1>", "<#C1>"))
 
 
 def test_truncation_marker_and_entities() -> None:
@@ -156,7 +189,7 @@ counter = itertools.count(1)
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(notes=st.text(min_size=1, max_size=400))
+@given(notes=st.text(min_size=1, max_size=400).filter(str.strip))  # blank: the form opens
 def test_no_user_text_reaches_a_posted_block_unescaped(slack: SlackHarness, notes: str) -> None:
     user = f"U{next(counter)}"
     first = len(slack.fake.calls)

@@ -1,0 +1,180 @@
+"""The weekly digest: once a week, at a weekday and time in a time zone (`mon 09:00
+Europe/Berlin`), one message to a channel with the past week's sessions (how many, total and
+longest duration, outcomes, playbook completion, drift seen, overruns) and the windows of the
+coming week.
+
+The week's digest is claimed by a once-only mark inside one unit of work with the message it
+owes, so it goes out once however many processes tick; one missed while gobot was down goes
+out at its next tick, if that is still the same week.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from core.clock import Clock
+from core.models import AuditEvent, GoSession, GoWindow, PlaybookStep
+from core.outbox import DigestPayload, new_item_id, notice_item
+from core.ports import UnitOfWork
+from core.windows import WindowService
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEK = timedelta(days=7)
+MAX_SESSIONS = 10_000
+_AT = re.compile(r"(?P<day>[a-z]{3})\s+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?:\s+(?P<zone>\S+))?")
+
+
+@dataclass(frozen=True)
+class WeeklyAt:
+    """A weekday and a time of day in a time zone."""
+
+    weekday: int  # 0 = Monday
+    at: time
+    zone: ZoneInfo
+
+    @classmethod
+    def parse(cls, text: str) -> WeeklyAt:
+        """`mon 09:00 Europe/Berlin` (the zone defaults to UTC); ValueError says what is wrong."""
+        found = _AT.fullmatch(text.strip().lower() if text else "")
+        if found is None or found["day"] not in DAYS:
+            raise ValueError(f"expected e.g. 'mon 09:00 Europe/Berlin', got {text!r}")
+        hour, minute = int(found["hour"]), int(found["minute"])
+        if hour > 23 or minute > 59:
+            raise ValueError(f"no such time of day: {hour:02d}:{minute:02d}")
+        name = text.split()[2] if len(text.split()) > 2 else "UTC"
+        try:
+            zone = ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {name!r} (e.g. Europe/Berlin, UTC)") from exc
+        return cls(DAYS.index(found["day"]), time(hour, minute), zone)
+
+    def this_week(self, now: datetime) -> tuple[str, datetime]:
+        """The ISO week (`2026-W48`, in the zone) of `now`, and when its digest is due."""
+        local = now.astimezone(self.zone)
+        monday = local.date() - timedelta(days=local.weekday())
+        due = datetime.combine(monday + timedelta(days=self.weekday), self.at, self.zone)
+        year, week, _ = monday.isocalendar()
+        return f"{year}-W{week:02d}", due
+
+
+@dataclass(frozen=True)
+class DigestPlan:
+    channel: str
+    at: WeeklyAt
+
+
+def summarize(
+    week: str,
+    *,
+    since: datetime,
+    until: datetime,
+    sessions: Sequence[GoSession],
+    steps: Sequence[PlaybookStep],
+    windows: list[GoWindow],
+) -> DigestPayload:
+    """The week's figures from its ended sessions."""
+    durations = [(s.duration_seconds or 0, s.id or "") for s in sessions]
+    step_ids = {step.id for step in steps}
+    done = [len(step_ids & set(s.playbook)) for s in sessions]
+    return DigestPayload(
+        week=week,
+        since_utc=since,
+        until_utc=until,
+        count=len(sessions),
+        total_seconds=round(sum(seconds for seconds, _ in durations)),
+        longest_seconds=round(max(durations, default=(0.0, ""))[0]),
+        longest_id=max(durations, default=(0.0, ""))[1] or None,
+        outcomes=dict(Counter(s.outcome or "not recorded" for s in sessions)),
+        steps_done=sum(done),
+        steps_total=len(steps) * len(sessions),
+        all_steps_done=sum(count == len(step_ids) for count in done) if step_ids else 0,
+        drifted=sum(_drifted(s) for s in sessions),
+        overruns=sum(_overran(s) for s in sessions),
+        windows=windows,
+    )
+
+
+def _drifted(session: GoSession) -> bool:
+    start, end = session.snapshot, session.end_snapshot
+    if start is None or end is None:
+        return False
+    return (start.cone.band, start.status.status) != (end.cone.band, end.status.status)
+
+
+def _overran(session: GoSession) -> bool:
+    end, planned = session.ended_at_utc, session.planned_end_utc
+    return end is not None and planned is not None and end > planned
+
+
+class DigestService:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        clock: Clock,
+        windows: WindowService,
+        steps: Sequence[PlaybookStep],
+        plan: DigestPlan | None,
+        *,
+        new_id: Callable[[], str] = new_item_id,
+    ) -> None:
+        """`plan` None: no digest (GOBOT_DIGEST_CHANNEL unset)."""
+        self._uow = uow
+        self._clock = clock
+        self._windows = windows
+        self._steps = steps
+        self._plan = plan
+        self._new_id = new_id
+        self._settled: str | None = None  # the week whose digest this process saw owed
+
+    def tick(self) -> int:
+        """Owe this week's digest if it is due and nobody has: 1 if this call owed it."""
+        plan = self._plan
+        if plan is None:
+            return 0
+        now = self._clock.now()
+        week, due = plan.at.this_week(now)
+        if now < due or week == self._settled:
+            return 0
+        with self._uow.transaction():
+            if not self._uow.windows.claim(f"digest:{week}", now):
+                self._settled = week
+                return 0
+            since, until = due - WEEK, due
+            ended = [
+                s
+                for s in self._uow.sessions.history(MAX_SESSIONS)
+                if s.ended_at_utc is not None and since <= s.ended_at_utc < until
+            ]
+            coming = [w for w in self._windows.between(due, due + WEEK) if w.status == "scheduled"]
+            payload = summarize(
+                week, since=since, until=until, sessions=ended, steps=self._steps, windows=coming
+            )
+            self._uow.audit.append(
+                AuditEvent(
+                    event="GO_DIGEST_SENT",
+                    actor="gobot",
+                    channel=plan.channel,
+                    data={"week": week, "sessions": payload.count, "windows": len(coming)},
+                ),
+                now,
+            )
+            self._uow.outbox.add(
+                [
+                    notice_item(
+                        "digest",
+                        payload,
+                        key=f"digest:{week}",
+                        scope="digest",
+                        channel=plan.channel,
+                        now=now,
+                        item_id=self._new_id(),
+                    )
+                ]
+            )
+        self._settled = week  # kept: owed once, by this process
+        return 1

@@ -1,0 +1,64 @@
+"""`go_windows.json`: the planned GO windows by id, and the once-only marks (the weekly digest
+of each week), in the data directory's units of work."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from core.clock import format_utc, parse_utc
+from core.errors import StoreCorrupted
+from core.models import GoWindow
+from core.stores.json.datadir import DataDir, data_dir
+
+WINDOWS_FILE = "go_windows.json"
+
+
+class JsonWindowStore:
+    def __init__(self, directory: Path) -> None:
+        self._dd: DataDir = data_dir(directory)
+        self._path = self._dd.root / WINDOWS_FILE
+
+    def _read(self) -> dict[str, Any]:
+        raw = self._dd.read_json(self._path)
+        if raw is None:
+            return {"windows": {}, "marks": {}}
+        if not isinstance(raw, dict):
+            raise StoreCorrupted(f"{WINDOWS_FILE} does not hold GO windows")
+        return raw
+
+    def all(self) -> list[GoWindow]:
+        with self._dd.transaction():
+            raw = self._read()
+        try:
+            windows = [GoWindow.model_validate(w) for w in (raw.get("windows") or {}).values()]
+        except ValidationError as exc:
+            raise StoreCorrupted(f"{WINDOWS_FILE} holds a window that is not valid") from exc
+        return sorted(windows, key=lambda window: window.starts_at_utc)
+
+    def get(self, window_id: str) -> GoWindow | None:
+        return next((w for w in self.all() if w.id == window_id), None)
+
+    def put(self, window: GoWindow) -> None:
+        with self._dd.transaction():
+            raw = self._read()
+            windows = {**(raw.get("windows") or {}), window.id: window.model_dump(mode="json")}
+            self._dd.write_json(self._path, {**raw, "windows": windows})
+
+    def marks(self) -> dict[str, datetime]:
+        """Every once-only mark and when it was made (for `gobot migrate`)."""
+        with self._dd.transaction():
+            raw = self._read()
+        return {key: parse_utc(str(at)) for key, at in (raw.get("marks") or {}).items()}
+
+    def claim(self, key: str, now: datetime) -> bool:
+        with self._dd.transaction():
+            raw = self._read()
+            marks = raw.get("marks") or {}
+            if key in marks:
+                return False
+            self._dd.write_json(self._path, {**raw, "marks": {**marks, key: format_utc(now)}})
+            return True

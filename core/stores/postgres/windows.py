@@ -1,0 +1,52 @@
+"""`gobot_windows` and `gobot_marks`: the planned GO windows and the once-only marks, for every
+replica at once. Every call takes one transaction-wide lock first, so that a read-check-write
+of windows (an overlap check, a claimed reminder) is atomic across replicas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from psycopg.types.json import Jsonb
+
+from core.models import GoWindow
+from core.stores.postgres.database import PgDatabase
+
+LOCK = "SELECT pg_advisory_xact_lock(hashtext('gobot_windows'))"
+
+
+class PgWindowStore:
+    def __init__(self, db: PgDatabase) -> None:
+        self._db = db
+
+    def all(self) -> list[GoWindow]:
+        with self._db.transaction() as db:
+            db.execute(LOCK)
+            rows = db.execute("SELECT data FROM gobot_windows ORDER BY starts_at, id").fetchall()
+        return [GoWindow.model_validate(row["data"]) for row in rows]
+
+    def get(self, window_id: str) -> GoWindow | None:
+        with self._db.transaction() as db:
+            db.execute(LOCK)
+            row = db.execute(
+                "SELECT data FROM gobot_windows WHERE id = %s", (window_id,)
+            ).fetchone()
+        return GoWindow.model_validate(row["data"]) if row else None
+
+    def put(self, window: GoWindow) -> None:
+        with self._db.transaction() as db:
+            db.execute(LOCK)
+            db.execute(
+                "INSERT INTO gobot_windows (id, starts_at, data) VALUES (%s, %s, %s) "
+                "ON CONFLICT (id) DO UPDATE "
+                "SET starts_at = EXCLUDED.starts_at, data = EXCLUDED.data",
+                (window.id, window.starts_at_utc, Jsonb(window.model_dump(mode="json"))),
+            )
+
+    def claim(self, key: str, now: datetime) -> bool:
+        with self._db.transaction() as db:
+            row = db.execute(
+                "INSERT INTO gobot_marks (key, at) VALUES (%s, %s) "
+                "ON CONFLICT (key) DO NOTHING RETURNING key",
+                (key, now),
+            ).fetchone()
+            return row is not None

@@ -1,0 +1,285 @@
+"""Planned GO windows: scheduled, moved and cancelled by operators (audited), never two
+overlapping in one scope; a reminder in the window's channel before it, a prompt at its start,
+a note if it was missed, each owed once however many processes tick; a session started from a
+window carries its notes, link and planned duration.
+
+A window is claimed for each message by compare-and-set inside one unit of work, with the
+message it owes. A bot that was down through a window's lead or start owes only the message
+that is still true (a missed window is not also reminded).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from core.clock import Clock, format_utc
+from core.errors import InvalidInput, UnknownWindow
+from core.models import AuditEvent, GoSession, GoWindow, SessionChange
+from core.notes import clean_link, clean_notes
+from core.outbox import WindowPayload, new_item_id, notice_item
+from core.ports import UnitOfWork
+from core.sessions import SessionService
+
+log = logging.getLogger("gobot.windows")
+MAX_DURATION = timedelta(hours=24)
+MAX_AHEAD = timedelta(days=366)
+
+
+@dataclass(frozen=True)
+class WindowPolicy:
+    lead: timedelta = timedelta(minutes=30)  # the reminder comes this long before the start
+
+
+class WindowService:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        clock: Clock,
+        sessions: SessionService,
+        *,
+        policy: WindowPolicy,
+        new_id: Callable[[], str] = new_item_id,
+    ) -> None:
+        self._uow = uow
+        self._store = uow.windows
+        self._clock = clock
+        self._sessions = sessions
+        self._policy = policy
+        self._new_id = new_id
+
+    # reading -----------------------------------------------------------------------------
+    def upcoming(self, channel: str | None = None) -> list[GoWindow]:
+        """Scheduled windows that have not ended, soonest first (of `channel`'s scope)."""
+        now = self._clock.now()
+        scope = self._sessions.scope_for(channel) if channel else None
+        return [
+            w
+            for w in self._store.all()
+            if w.status == "scheduled" and w.ends_at_utc > now and scope in (None, w.scope)
+        ]
+
+    def between(self, start: datetime, end: datetime) -> list[GoWindow]:
+        """Every window (any status) that starts within [start, end)."""
+        return [w for w in self._store.all() if start <= w.starts_at_utc < end]
+
+    def find(self, window_id: str) -> GoWindow:
+        window = self._store.get(window_id)
+        if window is None:
+            raise UnknownWindow(f"There is no GO window {window_id!r}.")
+        return window
+
+    # changes -----------------------------------------------------------------------------
+    def schedule(
+        self,
+        actor: str,
+        channel: str | None,
+        starts_at: datetime,
+        duration: timedelta,
+        *,
+        notes: str | None = None,
+        link: str | None = None,
+    ) -> GoWindow:
+        if not channel:
+            raise InvalidInput("A GO window needs a channel to run in.")
+        text, url = clean_notes(notes), clean_link(link)
+        with self._uow.transaction():
+            now = self._clock.now()
+            window = GoWindow(
+                id=uuid.uuid4().hex[:12],
+                scope=self._sessions.scope_for(channel),
+                channel=channel,
+                starts_at_utc=starts_at,
+                duration_seconds=self._checked(starts_at, duration, now),
+                notes=text,
+                link=url,
+                scheduled_by=actor,
+            )
+            self._refuse_overlap(window)
+            self._audit("GO_WINDOW_SCHEDULED", actor, window, now)
+            self._store.put(window)
+            return window
+
+    def move(
+        self, actor: str, window_id: str, starts_at: datetime, duration: timedelta
+    ) -> GoWindow:
+        with self._uow.transaction():
+            now = self._clock.now()
+            window = self._scheduled(window_id)
+            moved = window.model_copy(
+                update={
+                    "starts_at_utc": starts_at,
+                    "duration_seconds": self._checked(starts_at, duration, now),
+                    "reminded": False,
+                    "prompted": False,
+                }
+            )
+            self._refuse_overlap(moved)
+            self._audit(
+                "GO_WINDOW_MOVED", actor, moved, now, {"from_utc": format_utc(window.starts_at_utc)}
+            )
+            self._store.put(moved)
+            return moved
+
+    def cancel(self, actor: str, window_id: str) -> GoWindow:
+        with self._uow.transaction():
+            window = self._scheduled(window_id)
+            cancelled = window.model_copy(update={"status": "cancelled"})
+            self._audit("GO_WINDOW_CANCELLED", actor, cancelled, self._clock.now())
+            self._store.put(cancelled)
+            return cancelled
+
+    def start(self, actor: str, window_id: str, reply_to: str | None = None) -> SessionChange:
+        """Start the window's session now, with its notes, link and planned duration."""
+        window = self._scheduled(window_id)
+        change = self._sessions.start(
+            actor,
+            window.channel,
+            window.notes,
+            reply_to,
+            link=window.link,
+            planned=timedelta(seconds=window.duration_seconds),
+        )
+        self._started(window_id, change.session, actor)
+        return change
+
+    # the tick ----------------------------------------------------------------------------
+    def tick(self) -> int:
+        """Owe each window's message that has come due; how many were owed."""
+        owed = 0
+        now = self._clock.now()
+        for window in self._store.all():
+            if window.status != "scheduled" or not self._due_at(window, now):
+                continue
+            try:
+                owed += self._due(window.id)
+            except Exception:
+                log.exception("window %s failed; the others go on", window.id)
+        return owed
+
+    def _due(self, window_id: str) -> int:
+        with self._uow.transaction():
+            window = self._store.get(window_id)
+            now = self._clock.now()
+            if window is None or window.status != "scheduled":
+                return 0
+            session = self._session_of(window)
+            if session is not None:
+                self._started(window.id, session, session.started_by or "gobot")
+                return 0
+            what: Literal["reminder", "prompt", "missed"]
+            update: dict[str, object]
+            if now >= window.ends_at_utc:
+                what, update = "missed", {"status": "missed"}
+                self._audit("GO_WINDOW_MISSED", "gobot", window, now)
+            elif now >= window.starts_at_utc and not window.prompted:
+                what, update = "prompt", {"prompted": True, "reminded": True}
+            elif now >= window.starts_at_utc - self._policy.lead and not window.reminded:
+                what, update = "reminder", {"reminded": True}
+            else:
+                return 0
+            changed = window.model_copy(update=update)
+            self._store.put(changed)
+            payload = WindowPayload(window=changed, what=what)
+            self._uow.outbox.add(
+                [
+                    notice_item(
+                        "window",
+                        payload,
+                        key=f"window:{window.id}",
+                        scope=window.scope,
+                        channel=window.channel,
+                        now=now,
+                        item_id=self._new_id(),
+                    )
+                ]
+            )
+            return 1
+
+    # helpers -----------------------------------------------------------------------------
+    def _due_at(self, window: GoWindow, now: datetime) -> bool:
+        """Whether a message of the window may be owed at `now` (checked again, claimed, in a
+        unit of work): a tick costs no unit of work for a window with nothing due."""
+        if now >= window.ends_at_utc:
+            return True
+        if now >= window.starts_at_utc:
+            return not window.prompted
+        return now >= window.starts_at_utc - self._policy.lead and not window.reminded
+
+    def _checked(self, starts_at: datetime, duration: timedelta, now: datetime) -> int:
+        if starts_at <= now:
+            raise InvalidInput("A GO window must start in the future.")
+        if starts_at - now > MAX_AHEAD:
+            raise InvalidInput("A GO window can be planned at most a year ahead.")
+        if not timedelta(0) < duration <= MAX_DURATION:
+            raise InvalidInput("A GO window lasts more than 0 and at most 24h.")
+        return int(duration.total_seconds())
+
+    def _scheduled(self, window_id: str) -> GoWindow:
+        window = self.find(window_id)
+        if window.status != "scheduled":
+            raise InvalidInput(f"That GO window is {window.status} already.")
+        return window
+
+    def _refuse_overlap(self, window: GoWindow) -> None:
+        for other in self._store.all():
+            if (
+                other.id != window.id
+                and other.status == "scheduled"
+                and other.scope == window.scope
+                and other.overlaps(window)
+            ):
+                raise InvalidInput(
+                    f"That overlaps the GO window {other.id} in {other.channel} from "
+                    f"{format_utc(other.starts_at_utc)} to {format_utc(other.ends_at_utc)} "
+                    f"(scheduled by {other.scheduled_by}): move or cancel one of them."
+                )
+
+    def _session_of(self, window: GoWindow) -> GoSession | None:
+        """The session that ran the window, if one was started for it: in its scope, started
+        between its reminder and its end (also one whose start was recorded but whose window
+        was not, as after a crash between the two)."""
+        session = self._sessions.get(window.channel)
+        started = session.started_at_utc
+        opened = window.starts_at_utc - self._policy.lead
+        if started is None or not opened <= started < window.ends_at_utc:
+            return None
+        return session
+
+    def _started(self, window_id: str, session: GoSession, actor: str) -> None:
+        with self._uow.transaction():
+            window = self._store.get(window_id)
+            if window is None or window.status != "scheduled":
+                return
+            started = window.model_copy(update={"status": "started", "session_id": session.id})
+            self._audit(
+                "GO_WINDOW_STARTED", actor, started, self._clock.now(), {"session": session.id}
+            )
+            self._store.put(started)
+
+    def _audit(
+        self,
+        event: str,
+        actor: str,
+        window: GoWindow,
+        now: datetime,
+        extra: dict[str, object] | None = None,
+    ) -> None:
+        self._uow.audit.append(
+            AuditEvent(
+                event=event,
+                actor=actor,
+                channel=window.channel,
+                data={
+                    "window": window.id,
+                    "starts_at_utc": format_utc(window.starts_at_utc),
+                    "duration_seconds": window.duration_seconds,
+                    **(extra or {}),
+                },
+            ),
+            now,
+        )
