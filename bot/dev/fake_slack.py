@@ -443,11 +443,8 @@ def view_submission_body(
     return urlencode({"payload": json.dumps(payload)})
 
 
-def function_executed_body(
-    callback_id: str, inputs: dict[str, Any], execution_id: str, event_id: str = "EvF1"
-) -> str:
-    """A workflow step's `function_executed` event (JSON) as Slack sends it, with the
-    short-lived token the step's calls are made with."""
+def event_callback_body(event: dict[str, Any], event_id: str) -> str:
+    """An Events API delivery (JSON) of `event`, as Slack sends it."""
     return json.dumps(
         {
             "token": "x",
@@ -456,14 +453,25 @@ def function_executed_body(
             "type": "event_callback",
             "event_id": event_id,
             "event_time": int(time.time()),
-            "event": {
-                "type": "function_executed",
-                "function": {"id": "Fn1", "callback_id": callback_id, "app_id": "A1"},
-                "inputs": inputs,
-                "function_execution_id": execution_id,
-                "workflow_execution_id": "Wx1",
-                "event_ts": "1.0",
-                "bot_access_token": "xwfp-test-not-a-real-token",
-            },
+            "event": event,
         }
+    )
+
+
+def function_executed_body(
+    callback_id: str, inputs: dict[str, Any], execution_id: str, event_id: str = "EvF1"
+) -> str:
+    """A workflow step's `function_executed` event, with the short-lived token the step's
+    calls are made with."""
+    return event_callback_body(
+        {
+            "type": "function_executed",
+            "function": {"id": "Fn1", "callback_id": callback_id, "app_id": "A1"},
+            "inputs": inputs,
+            "function_execution_id": execution_id,
+            "workflow_execution_id": "Wx1",
+            "event_ts": "1.0",
+            "bot_access_token": "xwfp-test-not-a-real-token",
+        },
+        event_id,
     )

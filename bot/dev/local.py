@@ -35,6 +35,7 @@ from bot.dev.fake_slack import (
     Call,
     FakeSlack,
     button_click_body,
+    event_callback_body,
     slash_command_body,
     view_submission_body,
 )
@@ -295,15 +296,7 @@ class LocalBot:
             "reaction": self._settings.pin_emoji,
             "item": item,
         }
-        envelope = {
-            "type": "event_callback",
-            "team_id": "TLOCAL",
-            "api_app_id": "ALOCAL",
-            "event_id": f"EvLOCAL{self._events}",
-            "event_time": int(time.time()),
-            "event": event,
-        }
-        self._dispatch(json.dumps(envelope), "application/json")
+        self._dispatch(event_callback_body(event, f"EvLOCAL{self._events}"), "application/json")
         self._settle()
 
     def _dispatch(self, body: str, content_type: str = "application/x-www-form-urlencoded") -> str:

@@ -176,6 +176,10 @@ def _started(
             "posted it now",
             "A GO session is already active here, but its snapshot still cannot be posted",
         )
+    return _started_message(change)
+
+
+def _started_message(change: SessionChange) -> Blocks:
     return _change_message(
         change,
         "GO session started",
@@ -458,13 +462,7 @@ def _windows(services: Services, call: Invocation) -> Blocks:
 
 def _window_start(services: Services, call: Invocation) -> Blocks:
     """Start now: the window's session, with its notes, link and planned duration."""
-    change = services.windows.start(call.user, call.args, call.reply_to)
-    return _change_message(
-        change,
-        "GO session started from the window",
-        "snapshot posted",
-        "The GO session started, but its snapshot could not be posted",
-    )
+    return _started_message(services.windows.start(call.user, call.args, call.reply_to))
 
 
 def _window_move(services: Services, call: Invocation) -> Blocks:

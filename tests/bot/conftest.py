@@ -3,7 +3,6 @@ requests signed exactly as Slack signs them, sent through the real HTTP app."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -23,7 +22,13 @@ from fastapi.testclient import TestClient
 from slack_sdk.signature import SignatureVerifier
 
 from bot.bootstrap import Runtime, build_runtime
-from bot.dev.fake_slack import Call, FakeSlack, button_click_body, slash_command_body
+from bot.dev.fake_slack import (
+    Call,
+    FakeSlack,
+    button_click_body,
+    event_callback_body,
+    slash_command_body,
+)
 from bot.settings import Settings
 from bot.slack.mrkdwn import date
 from bot.slack.views import block_texts
@@ -133,17 +138,7 @@ class SlackHarness:
         return self.post(body, signed_headers(body)), token
 
     def event(self, event: dict[str, Any], event_id: str = "Ev1") -> httpx.Response:
-        body = json.dumps(
-            {
-                "token": "x",
-                "team_id": "T1",
-                "api_app_id": "A1",
-                "type": "event_callback",
-                "event_id": event_id,
-                "event_time": int(time.time()),
-                "event": event,
-            }
-        )
+        body = event_callback_body(event, event_id)
         return self.post(body, signed_headers(body, content_type="application/json"))
 
 
