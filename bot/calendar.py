@@ -23,6 +23,7 @@ def windows_ics(windows: Sequence[GoWindow], now: datetime, host: str = "gobot")
         event = Event()
         event.add("uid", f"{window.id}@{host}")
         event.add("dtstamp", now)
+        event.add("sequence", window.revision)  # a moved or cancelled window replaces itself
         event.add("dtstart", window.starts_at_utc)
         event.add("dtend", window.ends_at_utc)
         event.add("summary", f"GO window in {window.channel}" + _state(window))

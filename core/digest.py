@@ -140,20 +140,21 @@ class DigestService:
         week, due = plan.at.this_week(now)
         if now < due or week == self._settled:
             return 0
+        since, until = due - WEEK, due
+        # read before the claim's unit of work: the history is not read under its lock
+        ended = [
+            s
+            for s in self._uow.sessions.history(MAX_SESSIONS)
+            if s.ended_at_utc is not None and since <= s.ended_at_utc < until
+        ]
+        coming = [w for w in self._windows.between(due, due + WEEK) if w.status == "scheduled"]
+        payload = summarize(
+            week, since=since, until=until, sessions=ended, steps=self._steps, windows=coming
+        )
         with self._uow.transaction():
             if not self._uow.windows.claim(f"digest:{week}", now):
                 self._settled = week
                 return 0
-            since, until = due - WEEK, due
-            ended = [
-                s
-                for s in self._uow.sessions.history(MAX_SESSIONS)
-                if s.ended_at_utc is not None and since <= s.ended_at_utc < until
-            ]
-            coming = [w for w in self._windows.between(due, due + WEEK) if w.status == "scheduled"]
-            payload = summarize(
-                week, since=since, until=until, sessions=ended, steps=self._steps, windows=coming
-            )
             self._uow.audit.append(
                 AuditEvent(
                     event="GO_DIGEST_SENT",

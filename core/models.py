@@ -231,6 +231,7 @@ class GoWindow(BaseModel):
     reminded: bool = False
     prompted: bool = False
     session_id: str | None = None
+    revision: int = 0  # how often it was moved or cancelled (a calendar's SEQUENCE)
 
     @property
     def ends_at_utc(self) -> datetime:

@@ -4,8 +4,8 @@ All state lives on the stored session (`reminder`, `watch`); the tick only looks
 in the store. A reminder slot is claimed by compare-and-set on its due time inside one unit of
 work, with its audit record and the message it owes, so it goes out once however many processes
 tick; slots missed while the bot was down are coalesced into one (the next is due a full
-interval after the claim). A session with a planned end is reminded shortly before it, at it,
-and then at the usual cadence while it overruns. Each session is handled in its own error
+interval after the claim). A session with a planned end is also reminded shortly before it and
+at it, and then at the usual cadence while it overruns. Each session is handled in its own error
 boundary.
 """
 
@@ -44,11 +44,8 @@ class ReminderPolicy:
     before_end: timedelta = timedelta(minutes=10)
 
     def initial(self, session: GoSession, now: datetime) -> GoSession:
-        """Reminder and watch state of a session that starts at `now`: with a planned end,
-        the first reminder comes `before_end` ahead of it (or at it, if that is sooner)."""
-        first = now + self.remind_after
-        if (end := session.planned_end_utc) is not None:
-            first = end - self.before_end if end - self.before_end > now else end
+        """Reminder and watch state of a session that starts at `now`."""
+        first = self._toward_end(session, now, now + self.remind_after)
         return session.model_copy(
             update={
                 "reminder": ReminderState(next_due_utc=first),
@@ -61,9 +58,17 @@ class ReminderPolicy:
         )
 
     def next_due(self, session: GoSession, now: datetime) -> datetime:
-        """After a reminder at `now`: the planned end if it is still ahead, else the cadence."""
+        """After a reminder at `now`: the usual cadence, or sooner the planned end's."""
+        return self._toward_end(session, now, now + self.remind_every)
+
+    def _toward_end(self, session: GoSession, now: datetime, usual: datetime) -> datetime:
+        """`usual`, unless the planned end's own reminder comes first: `before_end` ahead of
+        it, then at it; once it has passed, the usual cadence (an overrun)."""
         end = session.planned_end_utc
-        return end if end is not None and end > now else now + self.remind_every
+        if end is None or end <= now:
+            return usual
+        warning = end - self.before_end
+        return min(usual, warning if warning > now else end)
 
 
 @dataclass

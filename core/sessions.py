@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from core.clock import Clock, format_utc
@@ -92,10 +92,12 @@ class SessionService:
         *,
         link: str | None = None,
         planned: timedelta | None = None,
+        along: Callable[[GoSession, datetime], None] | None = None,
     ) -> SessionChange:
         """Snapshot (slow, outside any lock), then record the start in one unit of work: the
         audit record, the session, and the snapshot post and playbook message owed to the
-        channel, all or nothing.
+        channel, all or nothing; `along(session, now)` adds its own writes to that unit of
+        work (a planned window marked started), or raises to keep the session from starting.
         `reply_to` is where to tell the operator if the post turns out undeliverable."""
         text = clean_notes(notes)
         url = clean_link(link)
@@ -140,6 +142,8 @@ class SessionService:
                 now,
             )
             self._store.create(session)
+            if along is not None:
+                along(session, now)
             self._outbox.add(
                 [
                     outbox_item(

@@ -116,6 +116,7 @@ class WindowService:
                     "duration_seconds": self._checked(starts_at, duration, now),
                     "reminded": False,
                     "prompted": False,
+                    "revision": window.revision + 1,
                 }
             )
             self._refuse_overlap(moved)
@@ -123,29 +124,39 @@ class WindowService:
                 "GO_WINDOW_MOVED", actor, moved, now, {"from_utc": format_utc(window.starts_at_utc)}
             )
             self._store.put(moved)
+            self._uow.outbox.drop(f"window:{window.id}", ("window",), now)  # about the old time
             return moved
 
     def cancel(self, actor: str, window_id: str) -> GoWindow:
         with self._uow.transaction():
+            now = self._clock.now()
             window = self._scheduled(window_id)
-            cancelled = window.model_copy(update={"status": "cancelled"})
-            self._audit("GO_WINDOW_CANCELLED", actor, cancelled, self._clock.now())
+            cancelled = window.model_copy(
+                update={"status": "cancelled", "revision": window.revision + 1}
+            )
+            self._audit("GO_WINDOW_CANCELLED", actor, cancelled, now)
             self._store.put(cancelled)
+            self._uow.outbox.drop(f"window:{window.id}", ("window",), now)  # nothing owed now
             return cancelled
 
     def start(self, actor: str, window_id: str, reply_to: str | None = None) -> SessionChange:
-        """Start the window's session now, with its notes, link and planned duration."""
+        """Start the window's session now, with its notes, link and planned duration; the
+        window is marked started in the same unit of work as the start (both or neither)."""
         window = self._scheduled(window_id)
-        change = self._sessions.start(
+
+        def mark(session: GoSession, now: datetime) -> None:
+            current = self._scheduled(window_id)  # read again under the lock
+            self._mark_started(current, session, actor, now)
+
+        return self._sessions.start(
             actor,
             window.channel,
             window.notes,
             reply_to,
             link=window.link,
             planned=timedelta(seconds=window.duration_seconds),
+            along=mark,
         )
-        self._started(window_id, change.session, actor)
-        return change
 
     # the tick ----------------------------------------------------------------------------
     def tick(self) -> int:
@@ -169,7 +180,7 @@ class WindowService:
                 return 0
             session = self._session_of(window)
             if session is not None:
-                self._started(window.id, session, session.started_by or "gobot")
+                self._mark_started(window, session, session.started_by or "gobot", now)
                 return 0
             what: Literal["reminder", "prompt", "missed"]
             update: dict[str, object]
@@ -250,16 +261,14 @@ class WindowService:
             return None
         return session
 
-    def _started(self, window_id: str, session: GoSession, actor: str) -> None:
-        with self._uow.transaction():
-            window = self._store.get(window_id)
-            if window is None or window.status != "scheduled":
-                return
-            started = window.model_copy(update={"status": "started", "session_id": session.id})
-            self._audit(
-                "GO_WINDOW_STARTED", actor, started, self._clock.now(), {"session": session.id}
-            )
-            self._store.put(started)
+    def _mark_started(
+        self, window: GoWindow, session: GoSession, actor: str, now: datetime
+    ) -> None:
+        """Inside a unit of work: the window ran as `session`; what it still owed is dropped."""
+        started = window.model_copy(update={"status": "started", "session_id": session.id})
+        self._audit("GO_WINDOW_STARTED", actor, started, now, {"session": session.id})
+        self._store.put(started)
+        self._uow.outbox.drop(f"window:{window.id}", ("window",), now)
 
     def _audit(
         self,

@@ -106,6 +106,11 @@ class FakeSlack:
         with self._lock:
             self._failures.setdefault(method, []).append(failure)
 
+    def heal(self) -> None:
+        """Every method answers normally again (the failures still queued are forgotten)."""
+        with self._lock:
+            self._failures.clear()
+
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
             return [call for call in self.calls if call.method == method]

@@ -423,7 +423,7 @@ def _schedule(services: Services, call: Invocation) -> Blocks:
     duration, _, notes = rest.strip().partition(" ")
     try:
         starts_at = parse_utc(when)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise InvalidInput(
             "Usage: `/go-schedule` (a form), or `/go-schedule 2026-12-01T14:00Z 1h [notes]`."
         ) from None
@@ -437,9 +437,10 @@ def _schedule_form(services: Services, call: Invocation) -> Blocks:
     """The schedule modal, submitted; `args` is the id of a window being moved."""
     form = call.form or {}
     raw = form.get("when", "")
-    if not (raw.isascii() and raw.isdigit()):
-        raise InvalidInput("Pick a date and a time for the GO window.")
-    starts_at = datetime.fromtimestamp(int(raw), UTC)
+    try:
+        starts_at = datetime.fromtimestamp(int(raw), UTC)
+    except (ValueError, OverflowError, OSError):
+        raise InvalidInput("Pick a date and a time for the GO window.") from None
     duration = _planned(form.get("planned", ""))
     if call.args:
         return _window_planned(

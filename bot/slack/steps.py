@@ -2,8 +2,10 @@
 GO status and Add GO note, for people who run a workflow rather than gobot's commands.
 
 Each step is a command of its own (reach `step`), so it goes the one way every interaction
-goes: authorize the user who ran the workflow (an input the workflow fills in), rate-limit,
-run, audit. A `function_executed` event is acted on once per execution, even when Slack
+goes: authorize the user who ran the workflow, rate-limit, run, audit. That user comes from a
+`user_context` input, which Slack fills in from the person running the workflow and which a
+workflow's builder cannot set by hand (a plain user ID input could name anyone). A
+`function_executed` event is acted on once per execution, even when Slack
 delivers it again. The step then completes with `functions.completeSuccess` and its outputs,
 or `functions.completeError` with what went wrong in a person's words. The manifest's
 `functions` come from the same table, parameter types and all.
@@ -38,6 +40,7 @@ from core.services import Services
 log = logging.getLogger("gobot.steps")
 
 USER = "slack#/types/user_id"
+USER_CONTEXT = "slack#/types/user_context"
 CHANNEL = "slack#/types/channel_id"
 
 
@@ -63,7 +66,13 @@ class Step:
     permalink: bool = False  # its outputs include a link to the session's post
 
 
-RUNNER = Param("user_id", USER, "Run by", "the person the step acts for", required=True)
+RUNNER = Param(
+    "user_context",
+    USER_CONTEXT,
+    "Run by",
+    "the person who used this workflow (the step acts for them)",
+    required=True,
+)
 WHERE = Param("channel_id", CHANNEL, "Channel", "the GO session's channel", required=True)
 
 
@@ -297,16 +306,23 @@ def _listener(
         client: WebClient,
     ) -> None:
         received = time.monotonic()
-        form = {name: str(value) for name, value in (inputs or {}).items() if value is not None}
+        given = dict(inputs or {})
+        context = given.pop("user_context", None)
+        user = str(context.get("id") or "") if isinstance(context, dict) else ""
+        form = {name: str(value) for name, value in given.items() if value is not None}
         channel = form.get("channel_id") or None
         execution = str(event.get("function_execution_id", ""))
-        call = Invocation(
-            form.get("user_id", ""), channel, "", None, f"function:{execution}", form=form
-        )
+        call = Invocation(user, channel, "", None, f"function:{execution}", form=form)
 
         def run() -> None:
-            reply = interactions.run(step.command, call, received)
             try:
+                if RUNNER in step.inputs and not user:
+                    fail(
+                        error="This step needs its Run by input set to the person who used "
+                        "this workflow."
+                    )
+                    return
+                reply = interactions.run(step.command, call, received)
                 if reply.outcome == "ok":
                     outputs = dict(reply.outputs or {})
                     if step.permalink and channel:

@@ -206,7 +206,7 @@ def test_health_watch_posts_once_per_change(
     [
         (timedelta(minutes=30), [20, 30, 60, 90]),  # 10m before, at the end, then every 30m
         (timedelta(minutes=5), [5, 35]),  # the end comes before the 10m warning could
-        (timedelta(hours=3), [170, 180, 210]),  # the planned end replaces remind_after
+        (timedelta(hours=3), [60, 90, 120, 150, 170, 180, 210]),  # the usual ones too
     ],
 )
 def test_a_planned_end_sets_when_reminders_are_due(

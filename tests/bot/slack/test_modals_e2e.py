@@ -94,9 +94,9 @@ def test_outcome_and_link_show_in_history_and_rest(team: SlackHarness) -> None:
 def test_forms_open_before_slow_work(
     make_harness: Callable[..., SlackHarness], store_settings: dict[str, Any]
 ) -> None:
-    """A health source that takes a second holds up neither form: the end form opens (at the
-    loopback Slack) while the channel is still busy reading health for a step, and each
-    submitted form's snapshot comes after the form opened."""
+    """A health source that takes a second holds up no form: the end form opens (at the
+    loopback Slack) while the channel is still busy reading health for a step, before that
+    step is answered."""
     team = make_harness(
         health_source="python:tests.slow_sources:slow", source_timeout="5s", **store_settings
     )
@@ -110,18 +110,11 @@ def test_forms_open_before_slow_work(
     assert opened.at < answered.at  # not queued behind the step
     submit(team, "go_end_modal", {"notes": "", "outcome": "completed"})
     team.fake.wait_for_calls("chat.postEphemeral")
-    summary = next(
-        c for c in team.fake.calls_to("chat.postMessage") if "Session ended" in block_text(c.params)
-    )
-    assert opened.at < summary.at
+    assert not team.services.sessions.get("C1").active
+    team.command("/go-complete", "1", user="U1")  # no session: refused, after reading nothing
     team.command("/go-start", "", user="U1")
     start_form = team.fake.wait_for_calls("views.open", 2)[-1]
     assert start_form.params["view"]["callback_id"] == "go_start_modal"
-    submit(team, "go_start_modal", {"notes": "again", "planned": "1h"})
-    team.fake.wait_for_calls("chat.postEphemeral", 2)
-    newest = [m for m in team.fake.calls_to("chat.postMessage") if "again" in block_text(m.params)]
-    assert newest and start_form.at < newest[0].at
-    assert team.services.sessions.get("C1").notes == "again"
 
 
 def test_a_form_that_cannot_be_used_is_not_opened(team: SlackHarness) -> None:

@@ -52,7 +52,7 @@ def outputs(call: Call) -> dict[str, Any]:
 def test_a_workflow_starts_notes_reads_and_ends_a_session(
     team: SlackHarness, clock: FakeClock
 ) -> None:
-    where = {"user_id": "U1", "channel_id": "C1"}
+    where = {"user_context": {"id": "U1", "secret": "c2VjcmV0"}, "channel_id": "C1"}
     started = run_step(
         team,
         "start_go_session",
@@ -108,14 +108,19 @@ def test_a_workflow_starts_notes_reads_and_ends_a_session(
 
 
 def test_a_step_that_cannot_be_done_fails_in_words(team: SlackHarness, data_dir: Path) -> None:
-    where = {"user_id": "U1", "channel_id": "C1"}
+    where = {"user_context": {"id": "U1", "secret": "c2VjcmV0"}, "channel_id": "C1"}
     cases = [
         ("end_go_session", where, "There is no active GO session to end."),
         ("add_go_note", {**where, "text": "x"}, "no active GO session"),
         (
             "start_go_session",
-            {"user_id": "UEVE", "channel_id": "C1"},
+            {"user_context": {"id": "UEVE", "secret": "x"}, "channel_id": "C1"},
             "Only gobot operators may start",
+        ),
+        (  # a plain user ID, which a workflow's builder could set to anyone, names nobody
+            "start_go_session",
+            {"user_id": "U1", "channel_id": "C1"},
+            "needs its Run by input",
         ),
         ("start_go_session", {**where, "planned_duration": "3 days"}, "planned duration must be"),
         ("start_go_session", {**where, "link": "javascript:alert(1)"}, "http:// or https://"),
@@ -132,7 +137,7 @@ def test_a_step_that_cannot_be_done_fails_in_words(team: SlackHarness, data_dir:
 
 
 def test_an_event_delivered_twice_runs_the_step_once(team: SlackHarness) -> None:
-    where = {"user_id": "U1", "channel_id": "C1"}
+    where = {"user_context": {"id": "U1", "secret": "c2VjcmV0"}, "channel_id": "C1"}
     run_step(team, "add_go_note", where | {"text": "x"}, "Fz0")  # fails: no session yet
     run_step(team, "start_go_session", where, "Fx9")
     body = function_executed_body("start_go_session", where, "Fx9", event_id="EvFx9")
@@ -149,11 +154,12 @@ def test_the_manifest_declares_every_step_the_app_runs(data_dir: Path) -> None:
     functions = manifest["functions"]
     assert set(functions) == {step.callback_id for step in STEPS}
     start = functions["start_go_session"]
-    assert start["input_parameters"]["properties"]["user_id"]["type"] == "slack#/types/user_id"
+    runner = start["input_parameters"]["properties"]["user_context"]
+    assert runner["type"] == "slack#/types/user_context"
     assert (
         start["input_parameters"]["properties"]["channel_id"]["type"] == "slack#/types/channel_id"
     )
-    assert set(start["input_parameters"]["required"]) == {"user_id", "channel_id"}
+    assert set(start["input_parameters"]["required"]) == {"user_context", "channel_id"}
     assert set(start["output_parameters"]["properties"]) == {
         "session_id",
         "band",

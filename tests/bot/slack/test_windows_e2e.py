@@ -3,7 +3,9 @@ Slack out, an injected clock; on both stores, with two replicas where it says ex
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
 
-from bot.dev.fake_slack import Call, view_submission_body
+from bot.dev.fake_slack import Call, Failure, view_submission_body
 from tests.bot.conftest import SlackHarness, block_text, signed_headers
 from tests.bot.slack.test_views import check_escaped
 from tests.conftest import T0, FakeClock, audit_records
@@ -43,18 +45,19 @@ def plan(team: SlackHarness, at: datetime, **extra: str) -> str:
     return new
 
 
-def window_posts(team: SlackHarness) -> list[Call]:
+def window_posts(team: SlackHarness) -> list[dict[str, Any]]:
+    """What landed in the channel about windows (a refused attempt did not land)."""
     return [
-        c
-        for c in team.fake.calls_to("chat.postMessage")
-        if "GO window" in block_text(c.params) and not c.params.get("thread_ts")
+        m.params
+        for m in team.fake.messages.values()
+        if "GO window" in block_text(m.params) and not m.thread_ts
     ]
 
 
 def at(team: SlackHarness, clock: FakeClock, moment: datetime) -> list[str]:
     clock.advance(moment - clock.now())
     team.tick()
-    return [block_text(c.params) for c in window_posts(team)]
+    return [block_text(params) for params in window_posts(team)]
 
 
 def events(team: SlackHarness, name: str) -> list[dict[str, Any]]:
@@ -71,10 +74,15 @@ def test_a_window_is_planned_in_its_form_listed_and_overlaps_are_refused(
     kinds = {b["block_id"]: b["element"]["type"] for b in view["blocks"]}
     assert kinds["when"] == "datetimepicker" and kinds["channel"] == "conversations_select"
 
+    for when in ("99999999999999999999", "-99999999999999"):  # out of any calendar
+        submit(team, {"when": when, "planned": "1h", "channel": "C1"})
+    assert team.fake.wait_for_calls("chat.postEphemeral", 2)
+    said = [block_text(c.params) for c in team.fake.calls_to("chat.postEphemeral")]
+    assert said == [":warning: Pick a date and a time for the GO window."] * 2
     bad = submit(team, {"when": str(int(START.timestamp())), "planned": "1h", "link": "ftp://x"})
     assert bad.json()["response_action"] == "errors" and "link" in bad.json()["errors"]
     window = plan(team, START, notes="db upgrade <!here>", link="https://t.example/CHG-3")
-    [answer] = team.fake.calls_to("chat.postEphemeral")
+    answer = team.fake.calls_to("chat.postEphemeral")[-1]
     assert "GO window planned: <!date^" in block_text(answer.params)
     stored = team.services.windows.find(window)
     assert (stored.starts_at_utc, stored.duration_seconds, stored.channel) == (START, 3600, "C1")
@@ -105,7 +113,7 @@ def test_a_windows_lifecycle_reminder_prompt_and_missed_note(
     assert ":calendar: A GO window starts <!date^" in reminder and "db upgrade" in reminder
     buttons = [
         e["action_id"]
-        for b in window_posts(team)[0].params["blocks"]
+        for b in window_posts(team)[0]["blocks"]
         if b["type"] == "actions"
         for e in b["elements"]
     ]
@@ -125,7 +133,9 @@ def test_start_now_carries_the_windows_notes_link_and_duration(
     team: SlackHarness, clock: FakeClock
 ) -> None:
     window = plan(team, START, notes="db upgrade", link="https://t.example/CHG-3")
-    at(team, clock, START - timedelta(minutes=30))
+    team.fake.fail("chat.postMessage", Failure(error="not_in_channel", times=100))
+    at(team, clock, START - timedelta(minutes=30))  # its reminder waits: the bot is not invited
+    team.fake.heal()
     response, token = team.click("go_window_start", window, user="U2")
     assert response.status_code == 200
     assert team.fake.wait_for(lambda f: any(c.method == token for c in f.responses))
@@ -136,7 +146,9 @@ def test_start_now_carries_the_windows_notes_link_and_duration(
     started = team.services.windows.find(window)
     assert started.status == "started" and started.session_id == session.id
     assert events(team, "GO_WINDOW_STARTED")[0]["data"]["session"] == session.id
-    assert len(at(team, clock, START + timedelta(hours=2))) == 1  # no prompt, no missed note
+    team.tick()
+    assert window_posts(team) == []  # its waiting reminder was dropped as it started
+    assert at(team, clock, START + timedelta(hours=2)) == []  # no prompt, no missed note
     _, again = team.click("go_window_start", window, user="U2")
     assert team.fake.wait_for(lambda f: any(c.method == again for c in f.responses))
     reply = next(c.params for c in team.fake.responses if c.method == again)
@@ -171,22 +183,64 @@ def test_a_window_is_moved_in_its_form_and_cancelled_by_its_button(
     assert at(team, clock, later) == [] and team.services.windows.upcoming() == []
 
 
-def test_two_replicas_remind_once(
+def test_two_replicas_ticking_at_once_owe_each_message_once(
     make_harness: Callable[..., SlackHarness], store_settings: dict[str, Any], clock: FakeClock
 ) -> None:
+    """Two replicas tick at the same moment, again and again, through six windows' reminders
+    and prompts: each message owed once (each claim reads the window again under the lock)."""
     one = make_harness(**store_settings)
     two = make_harness(**store_settings)
-    one.run("/go-schedule", "2026-01-01T12:00Z 30m")
-    clock.advance(START - timedelta(minutes=30) - clock.now())
-    two.tick()
-    one.tick()
-    clock.advance(timedelta(minutes=30))
-    one.tick()
-    two.tick()
-    assert [block_text(c.params)[:20] for c in window_posts(one)] == [
-        ":calendar: A GO wind",
-        ":arrow_forward: <@U1",
-    ]
+    for hour in range(6):
+        one.services.windows.schedule(
+            f"U{hour}", "C1", START + timedelta(hours=hour), timedelta(minutes=30)
+        )
+    for moment in (START - timedelta(minutes=30), START + timedelta(hours=5, minutes=1)):
+        clock.advance(moment - clock.now())
+        for _ in range(3):
+            gate = threading.Barrier(2)
+
+            def tick(replica: SlackHarness, gate: threading.Barrier = gate) -> int:
+                gate.wait()
+                return replica.services.windows.tick()
+
+            with ThreadPoolExecutor(2) as pool:
+                owed = list(pool.map(tick, (one, two)))
+            assert sum(owed) <= 6
+    windows = one.services.windows.between(START, START + timedelta(hours=6))
+    assert [w.status for w in windows] == ["missed"] * 5 + ["scheduled"]
+    missed = [r["data"]["window"] for r in events(one, "GO_WINDOW_MISSED")]
+    assert sorted(missed) == sorted(w.id for w in windows[:5])  # each once
+    first = one.services.outbox.ready(clock.now() + timedelta(days=1))  # each window's first
+    owed = sorted((i.session_id, str(getattr(i.data, "what", ""))) for i in first)
+    assert owed == sorted(
+        [(f"window:{windows[0].id}", "reminder")]
+        + [(f"window:{w.id}", "missed") for w in windows[1:5]]
+        + [(f"window:{windows[5].id}", "prompt")]
+    )
+
+
+def test_a_cancelled_or_moved_windows_waiting_messages_are_not_sent(
+    team: SlackHarness, clock: FakeClock
+) -> None:
+    """The bot is not in the channel: the reminders wait; the window is cancelled (and another
+    moved) meanwhile; once the bot is invited, nothing about the old times goes out."""
+    cancelled = plan(team, START)
+    moved = plan(team, START + timedelta(hours=1))
+    team.fake.fail("chat.postMessage", Failure(error="not_in_channel", times=100))
+    at(team, clock, START + timedelta(minutes=30))  # the first's prompt, the second's reminder
+    assert window_posts(team) == []
+    waiting = [i for i in team.services.outbox.ready(clock.now() + timedelta(days=1))]
+    assert {i.session_id for i in waiting if i.kind == "window"} == {
+        f"window:{cancelled}",
+        f"window:{moved}",
+    }
+    team.services.windows.cancel("U1", cancelled)
+    team.services.windows.move("U1", moved, START + timedelta(days=3), timedelta(hours=1))
+    team.fake.heal()
+    assert team.services.delivery is not None
+    team.services.delivery.wake("C1")
+    team.tick()
+    assert window_posts(team) == []
 
 
 def test_the_calendar_feed_parses_back(team: SlackHarness, clock: FakeClock) -> None:
@@ -276,7 +330,15 @@ counter = iter(range(10**6))
         st.text(min_size=1, max_size=120).filter(str.strip),  # blank: the form opens
         st.builds(
             lambda when, rest: f"{when} 1h {rest}",
-            st.sampled_from(["2026-03-01T10:00Z", "2026-03-01T10:00+02:00", "2026-02-30T10:00Z"]),
+            st.sampled_from(
+                [
+                    "2026-03-01T10:00Z",
+                    "2026-03-01T10:00+02:00",
+                    "2026-02-30T10:00Z",
+                    "9999-12-31T23:59-23:00",
+                    "0001-01-01T00:00+14:00",
+                ]
+            ),
             st.text(max_size=200),
         ),
     )
