@@ -71,14 +71,6 @@ def _snapshot(snapshot: Snapshot | None, style: Style) -> str:
     )
 
 
-def _overrun(session: GoSession) -> str:
-    """`, overran by 25m` for an ended session that ended after its planned end."""
-    end, planned = session.ended_at_utc, session.planned_end_utc
-    if end is None or planned is None or end <= planned:
-        return ""
-    return f", overran by {format_duration(end - planned)}"
-
-
 def drift_text(
     band: str | None, status: str | None, to_band: str | None, to_status: str | None
 ) -> str:
@@ -113,7 +105,8 @@ def report_lines(report: SessionReport, style: Style) -> list[str]:
         outcome = style.text(s.outcome or "no outcome recorded")
         lines.append(f"{b('Ended')} {ended} after {duration}: {outcome}")
     if s.planned_end_utc:
-        lines.append(f"{b('Planned end')} {style.time(s.planned_end_utc)}{_overrun(s)}")
+        overran = f", overran by {format_duration(s.overrun)}" if s.overrun else ""
+        lines.append(f"{b('Planned end')} {style.time(s.planned_end_utc)}{overran}")
     if s.link:
         lines.append(f"{b('Link')} {style.link(s.link)}")
     lines.append(f"{b('Owner')} {style.person(s.current_owner)}")

@@ -79,6 +79,7 @@ def summarize(
 ) -> DigestPayload:
     """The week's figures from its ended sessions."""
     durations = [(s.duration_seconds or 0, s.id or "") for s in sessions]
+    longest, longest_id = max(durations, default=(0.0, ""))
     step_ids = {step.id for step in steps}
     done = [len(step_ids & set(s.playbook)) for s in sessions]
     return DigestPayload(
@@ -87,14 +88,14 @@ def summarize(
         until_utc=until,
         count=len(sessions),
         total_seconds=round(sum(seconds for seconds, _ in durations)),
-        longest_seconds=round(max(durations, default=(0.0, ""))[0]),
-        longest_id=max(durations, default=(0.0, ""))[1] or None,
+        longest_seconds=round(longest),
+        longest_id=longest_id or None,
         outcomes=dict(Counter(s.outcome or "not recorded" for s in sessions)),
         steps_done=sum(done),
         steps_total=len(steps) * len(sessions),
         all_steps_done=sum(count == len(step_ids) for count in done) if step_ids else 0,
         drifted=sum(_drifted(s) for s in sessions),
-        overruns=sum(_overran(s) for s in sessions),
+        overruns=sum(s.overrun is not None for s in sessions),
         windows=windows,
     )
 
@@ -104,11 +105,6 @@ def _drifted(session: GoSession) -> bool:
     if start is None or end is None:
         return False
     return (start.cone.band, start.status.status) != (end.cone.band, end.status.status)
-
-
-def _overran(session: GoSession) -> bool:
-    end, planned = session.ended_at_utc, session.planned_end_utc
-    return end is not None and planned is not None and end > planned
 
 
 class DigestService:

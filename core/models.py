@@ -140,6 +140,12 @@ class GoSession(BaseModel):
     def current_owner(self) -> str | None:
         return self.owner or self.started_by
 
+    @property
+    def overrun(self) -> timedelta | None:
+        """How far past its planned end an ended session ended (None: it did not)."""
+        end, planned = self.ended_at_utc, self.planned_end_utc
+        return end - planned if end is not None and planned is not None and end > planned else None
+
 
 class Delivery(BaseModel):
     """What became of a message: where it landed, why it cannot be delivered, or that it waits

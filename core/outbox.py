@@ -193,25 +193,33 @@ def outbox_item(
 ) -> OutboxItem:
     """An item owed for `payload.session`, due now."""
     session = payload.session
-    return OutboxItem(
-        id=item_id,
-        session_id=session.id or "",
+    return notice_item(
+        kind,
+        payload,
+        key=session.id or "",
         scope=session.scope or "",
-        kind=kind,
         channel=session.channel,
-        data=payload,
-        actor=actor,
+        now=now,
+        item_id=item_id,
         reply_to=reply_to,
-        created_at_utc=now,
-        next_attempt_utc=now,
+        actor=actor,
     )
 
 
 def notice_item(
-    kind: Kind, payload: Payload, *, key: str, scope: str, channel: str, now: datetime, item_id: str
+    kind: Kind,
+    payload: Payload,
+    *,
+    key: str,
+    scope: str,
+    channel: str | None,
+    now: datetime,
+    item_id: str,
+    reply_to: str | None = None,
+    actor: str | None = None,
 ) -> OutboxItem:
-    """An item owed for something that is not a session (a window, a digest), due now; `key`
-    orders it as a session id orders a session's items."""
+    """An item owed, due now; `key` orders it among the items of its session (or of what
+    else owes it: a window, a digest)."""
     return OutboxItem(
         id=item_id,
         session_id=key,
@@ -219,6 +227,8 @@ def notice_item(
         kind=kind,
         channel=channel,
         data=payload,
+        actor=actor,
+        reply_to=reply_to,
         created_at_utc=now,
         next_attempt_utc=now,
     )

@@ -109,7 +109,7 @@ class WindowService:
     ) -> GoWindow:
         with self._uow.transaction():
             now = self._clock.now()
-            window = self._scheduled(window_id)
+            window = self.scheduled(window_id)
             moved = window.model_copy(
                 update={
                     "starts_at_utc": starts_at,
@@ -130,7 +130,7 @@ class WindowService:
     def cancel(self, actor: str, window_id: str) -> GoWindow:
         with self._uow.transaction():
             now = self._clock.now()
-            window = self._scheduled(window_id)
+            window = self.scheduled(window_id)
             cancelled = window.model_copy(
                 update={"status": "cancelled", "revision": window.revision + 1}
             )
@@ -142,10 +142,10 @@ class WindowService:
     def start(self, actor: str, window_id: str, reply_to: str | None = None) -> SessionChange:
         """Start the window's session now, with its notes, link and planned duration; the
         window is marked started in the same unit of work as the start (both or neither)."""
-        window = self._scheduled(window_id)
+        window = self.scheduled(window_id)
 
         def mark(session: GoSession, now: datetime) -> None:
-            current = self._scheduled(window_id)  # read again under the lock
+            current = self.scheduled(window_id)  # read again under the lock
             self._mark_started(current, session, actor, now)
 
         return self._sessions.start(
@@ -230,7 +230,8 @@ class WindowService:
             raise InvalidInput("A GO window lasts more than 0 and at most 24h.")
         return int(duration.total_seconds())
 
-    def _scheduled(self, window_id: str) -> GoWindow:
+    def scheduled(self, window_id: str) -> GoWindow:
+        """The window, if it is still scheduled (InvalidInput says what it is instead)."""
         window = self.find(window_id)
         if window.status != "scheduled":
             raise InvalidInput(f"That GO window is {window.status} already.")

@@ -308,8 +308,9 @@ def _button_form(
         if not (session.active and session.id == value):
             return None
         return views.end_modal(channel, session, services.playbook.steps)
-    window = next((w for w in services.windows.upcoming() if w.id == value), None)
-    if window is None:
+    try:
+        window = services.windows.scheduled(value)
+    except GoError:
         return None
     return views.schedule_modal(channel, int(services.clock.now().timestamp()), window)
 

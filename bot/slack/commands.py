@@ -468,9 +468,7 @@ def _window_start(services: Services, call: Invocation) -> Blocks:
 
 def _window_move(services: Services, call: Invocation) -> Blocks:
     """Move, where no form can be opened (the form opens everywhere Slack runs)."""
-    window = services.windows.find(call.args)
-    if window.status != "scheduled":
-        raise InvalidInput(f"That GO window is {window.status} already.")
+    window = services.windows.scheduled(call.args)
     return views.text_message(
         f"Cancel this window and plan it again with `/go-schedule`: it starts "
         f"{date(window.starts_at_utc)}."

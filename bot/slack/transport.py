@@ -230,12 +230,24 @@ class SlackTransport:
             text, blocks = "GO weekly digest", views.digest_message(item.data)
         else:
             return Failed(error=f"no message for a {item.kind} item", permanent=True)
+        return self._post(item, item.channel or "", text, blocks, {})
+
+    def _post(
+        self,
+        item: OutboxItem,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+        extra: dict[str, Any],
+    ) -> Sent:
+        """Post an item's message, carrying what finds it again after a lost answer."""
         response = self._client.chat_postMessage(
-            channel=item.channel or "",
+            channel=channel,
             text=text,
             blocks=blocks,
             unfurl_links=False,
             metadata={"event_type": METADATA_EVENT, "event_payload": _payload(item)},
+            **extra,
         )
         return Sent(message=MessageRef(channel=str(response["channel"]), ts=str(response["ts"])))
 
@@ -257,15 +269,7 @@ class SlackTransport:
             return Failed(error="no channel to post to (set GOBOT_CHANNEL)", permanent=True)
         if item.kind != "snapshot" and thread is not None:
             extra["thread_ts"] = thread.ts
-        response = self._client.chat_postMessage(
-            channel=channel,
-            text=text,
-            blocks=blocks,
-            unfurl_links=False,
-            metadata={"event_type": METADATA_EVENT, "event_payload": _payload(item)},
-            **extra,
-        )
-        return Sent(message=MessageRef(channel=str(response["channel"]), ts=str(response["ts"])))
+        return self._post(item, channel, text, blocks, extra)
 
     def _render(
         self, item: OutboxItem, session: GoSession, thread: MessageRef | None
