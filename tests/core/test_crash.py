@@ -42,7 +42,7 @@ from core.services import Services
 from core.stores.json import datadir
 from core.stores.json.outbox import JsonOutbox
 from core.stores.json.sessions import JsonSessionStore
-from tests.conftest import FakeClock, json_only, write_json
+from tests.conftest import T0, FakeClock, json_only, write_json
 from tests.faults import FULL_DISK, FaultyOs, fail_with, kill_self
 
 pytestmark = pytest.mark.slow
@@ -75,17 +75,39 @@ def _reminder_due(services: Services, clock: FakeClock) -> None:
     clock.advance(timedelta(minutes=2))
 
 
+def _plan(services: Services) -> None:
+    services.windows.schedule("U1", "C1", T0 + timedelta(hours=1), timedelta(hours=1))
+
+
+def _planned(services: Services, clock: FakeClock) -> None:
+    _plan(services)
+
+
+def _window_due(services: Services, clock: FakeClock) -> None:
+    _planned(services, clock)
+    clock.advance(timedelta(minutes=30))  # its reminder is due
+
+
+def _start_window(services: Services) -> None:
+    [window] = services.windows.upcoming()
+    services.windows.start("U2", window.id)
+
+
 def _snooze(services: Services) -> None:
     current = services.sessions.get("C1")
     services.reminders.snooze(current.scope or "", current.id or "", "U2", timedelta(hours=1))
 
 
+TICKS = ("reminder", "window reminder")
 OPERATIONS: dict[str, tuple[Callable[[Services, FakeClock], None], Callable[[Services], Any]]] = {
     "start": (_no_setup, lambda s: s.sessions.start("U1", "C1", "launch")),
     "end": (_active, lambda s: s.sessions.end("U2", "C1", "done")),
     "reminder": (_reminder_due, lambda s: s.reminders.tick()),
     "snooze": (_active, _snooze),
     "complete": (_active, lambda s: s.playbook.complete("1", "U1", "checked", "C1")),
+    "schedule": (_no_setup, _plan),
+    "window reminder": (_window_due, lambda s: s.windows.tick()),
+    "window start": (_planned, _start_window),
 }
 
 
@@ -98,6 +120,10 @@ def fingerprint(services: Services, directory: Path) -> tuple[Any, ...]:
         len(services.sessions.history(100)),
         sorted(item.kind for item in JsonOutbox(directory).items()),
         [step.id for step in services.playbook.checklist().steps if step.done],
+        [
+            (w.status, w.reminded, w.prompted)
+            for w in services.windows.between(T0 - timedelta(days=1), T0 + timedelta(days=1))
+        ],
     )
 
 
@@ -233,7 +259,7 @@ def test_an_io_error_at_every_write_point_keeps_all_or_nothing(  # noqa: PLR0917
         shutil.rmtree(directory)
         if view.calls < at:
             break  # the fault was never reached: every write point has been tried
-    if name != "reminder":  # the tick keeps going after a failed session, and logs it
+    if name not in TICKS:  # a tick keeps going after a failed session or window, and logs it
         assert False in told, "a failure before the commit point says nothing changed"
 
 
