@@ -174,7 +174,8 @@ def build_runtime(
 ) -> Runtime:
     """Raise SettingsError/GoError for bad settings, BoltError if Slack rejects the token.
 
-    Signature verification is on whenever requests arrive over HTTP (not in Socket Mode)."""
+    Requests that arrive over HTTP are verified by the HTTP edge (`bot.web.server`), once;
+    Socket Mode's are not signed."""
     required = (
         ("slack_bot_token", "slack_app_token")
         if socket_mode
@@ -192,14 +193,12 @@ def build_runtime(
     services = build_services(settings, clock=clock, transport=transport, steps=steps)
     services.playbook.adopt_legacy_progress()  # an upgraded data dir's one global progress
     metrics.watch(services.outbox.depth, lambda: len(services.sessions.active()))
-    secret = settings.slack_signing_secret
     bolt_log = logging.getLogger("gobot.bolt")
     if not any(isinstance(f, _NotTheTokenNote) for f in bolt_log.filters):
         bolt_log.addFilter(_NotTheTokenNote())
     app = App(
         client=client,
-        signing_secret=None if socket_mode or secret is None else secret.get_secret_value(),
-        request_verification_enabled=not socket_mode,
+        request_verification_enabled=False,  # verified once, at the HTTP edge (bot.web.server)
         process_before_response=True,  # listeners only ack and hand over: no ack polling
         logger=bolt_log,
     )

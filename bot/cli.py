@@ -12,7 +12,6 @@ from typing import NoReturn, TextIO
 from urllib.error import URLError
 
 import click
-import uvicorn
 import yaml
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.error import BoltError
@@ -26,7 +25,7 @@ from bot.observability import configure_logging
 from bot.reports import MARKDOWN, report_lines
 from bot.settings import Settings, SettingsError, load_settings
 from bot.slack.manifest import build_manifest
-from bot.web.server import create_http_app
+from bot.web.server import run_http
 from core.clock import format_utc
 from core.durations import format_duration
 from core.errors import GoError
@@ -186,13 +185,7 @@ def serve(host: str, port: int) -> None:
     _say_what_runs(runtime, f"serving http://{host}:{port}")
     runtime.ticker.start()
     try:
-        uvicorn.run(
-            create_http_app(runtime),
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-        )
+        run_http(runtime, host, port)
     finally:
         runtime.ticker.shutdown()
 

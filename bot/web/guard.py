@@ -34,6 +34,7 @@ MAX_REST_BODY = 64 * 1024
 SIGNATURE_WINDOW_SECONDS = 300
 REMEMBERED = 100_000
 REST_PREFIX = "/core/go/"
+SLACK_PATH = "/slack/events"
 
 
 class Seen:
@@ -91,7 +92,10 @@ def event_id(body: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def _answer(send: Send, status: int, detail: str) -> None:
+async def answer(
+    send: Send, status: int, detail: str, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    """A JSON `{"detail": …}` answer, sent straight as ASGI messages."""
     body = json.dumps({"detail": detail}).encode()
     await send(
         {
@@ -100,14 +104,50 @@ async def _answer(send: Send, status: int, detail: str) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *headers,
             ],
         }
     )
     await send({"type": "http.response.body", "body": body})
 
 
+def header_map(scope: Scope) -> dict[str, str]:
+    """A request's headers by lower-case name."""
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def body_problem(method: str, path: str, headers: dict[str, str]) -> tuple[int, str] | None:
+    """Why a request's body may not be read (status and detail), or None: a POST must say how
+    long it is, and be no longer than its path allows."""
+    if method not in ("POST", "PUT", "PATCH"):
+        return None
+    limit = MAX_SLACK_BODY if path == SLACK_PATH else MAX_REST_BODY
+    length = headers.get("content-length", "")
+    if not (length.isascii() and length.isdigit()):
+        log.info("refused %s %s: no Content-Length", method, path)
+        return 411, "a Content-Length is required"
+    if int(length) > limit:
+        log.info("refused %s %s: body of %s bytes", method, path, length)
+        return 413, f"the body may be at most {limit} bytes"
+    return None
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole body of a request whose length was checked (the server holds it to that)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
 class EdgeGuard:
-    """ASGI middleware: body limits for every POST, and the REST key, before any reading."""
+    """ASGI middleware of the FastAPI side: body limits for every POST, and the REST key, before
+    any reading; a log line for every REST call."""
 
     def __init__(self, app: ASGIApp, api_key: bytes | None) -> None:
         self._app = app
@@ -118,26 +158,19 @@ class EdgeGuard:
             await self._app(scope, receive, send)
             return
         path: str = scope["path"]
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = header_map(scope)
         if self._api_key is not None and path.startswith(REST_PREFIX):
             given = headers.get("x-api-key", "").encode("latin-1")
             if not secrets.compare_digest(given, self._api_key):
                 log.info("refused %s %s: missing or wrong X-API-Key", scope["method"], path)
-                await _answer(send, 401, "missing or wrong X-API-Key")
+                await answer(send, 401, "missing or wrong X-API-Key")
                 return
-        if scope["method"] in ("POST", "PUT", "PATCH"):
-            limit = MAX_SLACK_BODY if path == "/slack/events" else MAX_REST_BODY
-            length = headers.get("content-length", "")
-            if not (length.isascii() and length.isdigit()):
-                log.info("refused %s %s: no Content-Length", scope["method"], path)
-                await _answer(send, 411, "a Content-Length is required")
-                return
-            if int(length) > limit:
-                log.info("refused %s %s: body of %s bytes", scope["method"], path, length)
-                await _answer(send, 413, f"the body may be at most {limit} bytes")
-                return
+        problem = body_problem(scope["method"], path, headers)
+        if problem is not None:
+            await answer(send, *problem)
+            return
         if not path.startswith(REST_PREFIX):
-            await self._app(scope, receive, send)  # the server holds a body to its length
+            await self._app(scope, receive, send)
             return
         started, status = time.monotonic(), 500
 

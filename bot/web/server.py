@@ -1,32 +1,115 @@
 """The HTTP server: `POST /slack/events`, the REST API under `/core/go/`, `GET /healthz`,
 `GET /metrics`.
 
-Slack requests are dispatched through Bolt right on the event loop: its listeners run inline
-and do no more than ack and hand the work to gobot's pool (see `bot.slack.app`), so an ack costs
-the signature check and the parsing, with no thread hop and no polling for the ack.
+`POST /slack/events` is answered by a plain ASGI handler in front of FastAPI: the body limit,
+the signature (checked here, once: Bolt's own check is off), the replay memory, then Bolt's
+dispatch right on the event loop. Its listeners run inline and do no more than ack and hand the
+work to gobot's pool (see `bot.slack.app`), so an ack costs the checks and Bolt's parsing, with
+no routing, no thread hop and no polling for the ack. Every other path goes to the FastAPI app
+behind the `EdgeGuard`.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Sequence
 
-from fastapi import FastAPI, Request, Response
+import uvicorn
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
-from pydantic import SecretStr
-from slack_bolt import App, BoltRequest
+from slack_bolt import BoltRequest
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.bootstrap import Runtime
-from bot.web.guard import EdgeGuard, Seen, event_id, signature_problem
+from bot.web.guard import (
+    SLACK_PATH,
+    EdgeGuard,
+    Seen,
+    answer,
+    body_problem,
+    event_id,
+    header_map,
+    read_body,
+    signature_problem,
+)
 from bot.web.rest import mount_rest
 
 log = logging.getLogger("gobot.http")
+SWITCH_INTERVAL_SECONDS = 0.0005  # how soon the event loop gets the GIL back from work threads
 
 
-def create_http_app(runtime: Runtime) -> FastAPI:
-    bolt, services, settings = runtime.app, runtime.services, runtime.settings
+class HttpApp:
+    """The ASGI app `gobot serve` runs: Slack's requests answered here, the rest by FastAPI."""
+
+    def __init__(self, runtime: Runtime, api: ASGIApp) -> None:
+        self._runtime = runtime
+        self._api = api
+        signing = runtime.settings.slack_signing_secret
+        self._secret = signing.get_secret_value().encode() if signing is not None else b""
+        self._seen = Seen()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != SLACK_PATH:
+            await self._api(scope, receive, send)
+            return
+        if scope["method"] != "POST":
+            await answer(send, 405, "Method Not Allowed", ((b"allow", b"POST"),))
+            return
+        started = time.monotonic()
+        try:
+            await self._slack(scope, receive, send)
+        finally:
+            self._runtime.metrics.ack_seconds.observe(time.monotonic() - started)
+
+    async def _slack(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Checked, deduplicated, then dispatched through Bolt: the ack, as Slack waits for it."""
+        headers = header_map(scope)
+        problem = body_problem("POST", SLACK_PATH, headers)
+        if problem is not None:
+            await answer(send, *problem)
+            return
+        raw = await read_body(receive)
+        refusal = signature_problem(self._secret, headers, raw)
+        if refusal is not None:
+            log.info("refused a Slack request: %s", refusal)
+            await answer(send, 401, "invalid request")
+            return
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            log.info("refused a signed Slack request: the body is not UTF-8")
+            await answer(send, 400, "the body is not UTF-8")
+            return
+        delivery = event_id(body)
+        if not self._seen.first(headers["x-slack-signature"]) or (
+            delivery is not None and not self._seen.first(f"event:{delivery}")
+        ):
+            retry = headers.get("x-slack-retry-num")
+            log.info(
+                "acknowledged a repeated Slack request without acting%s",
+                " (retry)" if retry else "",
+            )
+            await Response(status_code=200)(scope, receive, send)
+            return
+        forwarded: dict[str, str | Sequence[str]] = dict(headers)
+        query = scope.get("query_string", b"").decode("latin-1")
+        bolt_answer = self._runtime.app.dispatch(
+            BoltRequest(body=body, query=query, headers=forwarded)
+        )
+        answered = {key: values[0] for key, values in bolt_answer.headers.items() if values}
+        answered.pop("content-length", None)
+        response = Response(
+            status_code=bolt_answer.status, content=bolt_answer.body, headers=answered
+        )
+        await response(scope, receive, send)
+
+
+def create_http_app(runtime: Runtime) -> HttpApp:
+    settings = runtime.settings
     key = settings.api_key
     rest = key is not None
     api = FastAPI(
@@ -36,56 +119,17 @@ def create_http_app(runtime: Runtime) -> FastAPI:
         redoc_url="/redoc" if rest else None,
         openapi_url="/openapi.json" if rest else None,
     )
-    mount_rest(api, services, settings)
+    mount_rest(api, runtime.services, settings)
     api.add_middleware(EdgeGuard, api_key=key.get_secret_value().encode() if key else None)
-    _mount_slack(api, runtime, bolt)
     _mount_operations(api, runtime)
-    return api
+    return HttpApp(runtime, api)
 
 
-def _mount_slack(api: FastAPI, runtime: Runtime, bolt: App) -> None:
-    """`POST /slack/events`: checked by gobot itself, then dispatched through Bolt."""
-    signing = runtime.settings.slack_signing_secret or SecretStr("")
-    secret = signing.get_secret_value().encode()
-    seen = Seen()
-
-    @api.post("/slack/events", include_in_schema=False)
-    async def slack_events(request: Request) -> Response:
-        """Time from reading the request to answering it: the ack, as Slack waits for it."""
-        started = time.monotonic()
-        try:
-            return await answer_slack(request)
-        finally:
-            runtime.metrics.ack_seconds.observe(time.monotonic() - started)
-
-    async def answer_slack(request: Request) -> Response:
-        raw = await request.body()
-        headers = dict(request.headers.items())  # names in lower case
-        problem = signature_problem(secret, headers, raw)
-        if problem is not None:
-            log.info("refused a Slack request: %s", problem)
-            return JSONResponse({"detail": "invalid request"}, status_code=401)
-        try:
-            body = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            log.info("refused a signed Slack request: the body is not UTF-8")
-            return JSONResponse({"detail": "the body is not UTF-8"}, status_code=400)
-        delivery = event_id(body)
-        if not seen.first(headers["x-slack-signature"]) or (
-            delivery is not None and not seen.first(f"event:{delivery}")
-        ):
-            retry = headers.get("x-slack-retry-num")
-            log.info(
-                "acknowledged a repeated Slack request without acting%s",
-                " (retry)" if retry else "",
-            )
-            return Response(status_code=200)
-        forwarded: dict[str, str | Sequence[str]] = dict(headers)
-        bolt_request = BoltRequest(body=body, query=request.url.query, headers=forwarded)
-        answer = bolt.dispatch(bolt_request)
-        headers = {key: values[0] for key, values in answer.headers.items() if values}
-        headers.pop("content-length", None)
-        return Response(status_code=answer.status, content=answer.body, headers=headers)
+def run_http(runtime: Runtime, host: str, port: int) -> None:
+    """Serve until stopped. The acks run on the event loop while the work threads hold the
+    GIL for their own Python: a short switch interval hands it back to the loop sooner."""
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+    uvicorn.run(create_http_app(runtime), host=host, port=port, log_config=None, access_log=False)
 
 
 def _mount_operations(api: FastAPI, runtime: Runtime) -> None:

@@ -60,6 +60,8 @@ def test_oversized_or_unsized_bodies_are_refused_before_they_are_read(
     assert raw_request(served, keyed) == "HTTP/1.1 413 Request Entity Too Large"
     chunked = "POST /slack/events HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n"
     assert raw_request(served, chunked, b"5\r\nhello\r\n") == "HTTP/1.1 411 Length Required"
+    fetched = "GET /slack/events HTTP/1.1\nHost: x\n"
+    assert raw_request(served, fetched) == "HTTP/1.1 405 Method Not Allowed"
     assert time.monotonic() - started < 5  # nobody waited for 300 MB that never came
 
 
