@@ -1,15 +1,18 @@
 """Snapshot sources (`file:PATH`, `http(s)://URL`, `python:module:function`) and the taker.
 
 A source is a callable returning a JSON-like mapping. The taker runs the cone and health
-sources concurrently, one read of each at a time, and bounds the whole snapshot by one
-timeout. A failing, slow, missing or malformed source never blocks a session and is never
-reported as green: it becomes `unknown` with the reason.
+sources concurrently, each in a reader thread of its own (started once), one read of each at a
+time, and bounds the whole snapshot by one timeout. A failing, slow, missing or malformed
+source never blocks a session and is never reported as green: it becomes `unknown` with the
+reason.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -102,20 +105,6 @@ def source_from_spec(spec: str, timeout: timedelta) -> Source:
     raise ValueError(f"unknown source {spec!r}: use file:PATH, http(s)://URL or python:mod:func")
 
 
-def _run_in_thread(source: Source) -> Future[Any]:
-    """A daemon thread per call: a hung source can never hold up the process at exit."""
-    future: Future[Any] = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(source())
-        except BaseException as exc:
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="gobot-source", daemon=True).start()
-    return future
-
-
 def _read(future: Future[Any], model: type[BaseModel], kind: str, wait: float) -> Any:
     """Validated model from a source's future, or raise SourceFailed/SourceNotFound."""
     if not futures.wait([future], timeout=max(0.0, wait)).done:
@@ -139,20 +128,37 @@ def _read(future: Future[Any], model: type[BaseModel], kind: str, wait: float) -
 
 
 class _OneAtATime:
-    """A source read in a thread of its own, one read at a time: a source that hangs is
-    waited on again by the next caller instead of getting another thread (threads stay
-    bounded: one per source)."""
+    """A source read in a daemon thread of its own, started once and kept: a read costs no
+    thread start, a hung source can never hold up the process at exit, and reads are one at a
+    time: a source that hangs is waited on again by the next caller instead of getting another
+    thread (threads stay bounded: one per source)."""
 
     def __init__(self, source: Source) -> None:
         self._source = source
         self._future: Future[Any] | None = None
+        self._asked: queue.SimpleQueue[Future[Any]] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        self._reader_pid: int | None = None  # a forked child starts a reader of its own
 
     def read(self) -> Future[Any]:
         with self._lock:
+            if self._reader_pid != os.getpid():
+                self._asked = queue.SimpleQueue()
+                self._future = None
+                threading.Thread(target=self._serve, args=(self._asked,), daemon=True).start()
+                self._reader_pid = os.getpid()
             if self._future is None or self._future.done():
-                self._future = _run_in_thread(self._source)
+                self._future = Future()
+                self._asked.put(self._future)
             return self._future
+
+    def _serve(self, asked: queue.SimpleQueue[Future[Any]]) -> None:
+        while True:
+            future = asked.get()
+            try:
+                future.set_result(self._source())
+            except BaseException as exc:
+                future.set_exception(exc)
 
 
 class SnapshotTaker:

@@ -7,6 +7,7 @@ and the taker must bound the whole snapshot by one timeout while running both so
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import sys
@@ -282,6 +283,30 @@ def test_file_sources_valid_give_exact_values(green: Path) -> None:
         status=HealthStatus(status="green", reasons=[]),
         taken_at_utc="2026-01-01T09:07:00.000000Z",
     )
+
+
+def test_snapshots_reuse_one_reader_thread_per_source(green: Path) -> None:
+    readers: list[threading.Thread] = []  # kept, so no two threads share an identity
+
+    def health() -> Any:
+        readers.append(threading.current_thread())
+        return GREEN
+
+    snapshots = taker(FileSource(green / CONE_FILE), health)
+    for _ in range(20):
+        assert snapshots.take().status.status == "green"
+    assert len(readers) == 20
+    assert len({id(reader) for reader in readers}) == 1
+
+
+def test_a_forked_child_reads_its_sources_with_a_reader_of_its_own(green: Path) -> None:
+    snapshots = taker(FileSource(green / CONE_FILE), FileSource(green / HEALTH_FILE))
+    assert snapshots.take().cone.band == "A"  # the parent's readers are running
+    child = os.fork()
+    if child == 0:  # the child has none of the parent's threads
+        os._exit(0 if snapshots.take().cone.band == "A" else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_default_wiring_reads_data_dir_files(
