@@ -23,7 +23,7 @@ from bot.dev.local import LOCAL_DIR, LocalBot, local_settings
 from bot.dev.preview import KINDS, builder_link, preview_payload
 from bot.observability import configure_logging
 from bot.reports import MARKDOWN, report_lines
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings, setting_warnings
 from bot.slack.manifest import build_manifest
 from bot.web.server import run_http
 from core.clock import format_utc
@@ -137,6 +137,8 @@ def main() -> None:
         configure_logging("text")
         return
     configure_logging(settings.log_format, settings.secrets())
+    for warning in setting_warnings(settings):
+        click.echo(f"gobot: warning: {warning}", err=True)
 
 
 @main.command()

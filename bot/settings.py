@@ -1,11 +1,16 @@
-"""Configuration from the environment (and `.env`), validated once at start."""
+"""Configuration from the environment (and `.env`), validated once at start: a bad value is
+one line naming the variable; a misspelt `GOBOT_` name or a setting that has no effect is a
+warning naming the fix."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+import os
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -78,6 +83,43 @@ def _token(prefix: str, other: str) -> Callable[[SecretStr | None], SecretStr | 
     return check
 
 
+MIN_TICK = timedelta(milliseconds=100)
+TOKEN_PREFIXES = ("xoxb-", "xoxp-", "xapp-", "xoxe")
+
+
+def _tick(value: timedelta) -> timedelta:
+    if value < MIN_TICK:
+        raise ValueError("must be at least 100ms (the scheduler cannot look for work more often)")
+    return value
+
+
+def _signing_secret(value: SecretStr | None) -> SecretStr | None:
+    if value is None:
+        return None
+    secret = value.get_secret_value()
+    if not secret.strip():
+        raise ValueError(
+            "is empty: set it to the Signing Secret of the app's Basic Information page"
+        )
+    if secret != secret.strip() or any(c.isspace() for c in secret):
+        raise ValueError("holds spaces or line breaks: copy the Signing Secret again")
+    if secret.startswith(TOKEN_PREFIXES):
+        raise ValueError(
+            "holds a token, not the Signing Secret (the app's Basic Information page has it)"
+        )
+    return value
+
+
+def _api_url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"{value!r} is not an http(s) URL: unset it for https://slack.com/api/, or give "
+            "a full URL such as https://slack.example.com/api/"
+        )
+    return value.strip()
+
+
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 PositiveDuration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive)]
 SlackIds = Annotated[
@@ -142,7 +184,7 @@ class Settings(BaseSettings):
     watch_every: PositiveDuration = Field(
         default=timedelta(minutes=5), description="health and band re-read at most this often"
     )
-    tick: PositiveDuration = Field(
+    tick: Annotated[PositiveDuration, AfterValidator(_tick)] = Field(
         default=timedelta(seconds=15), description="how often the scheduler looks for due work"
     )
     slack_timeout: PositiveDuration = Field(
@@ -176,7 +218,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SLACK_BOT_TOKEN"),
         description="bot token (xoxb-…), required for serve and socket",
     )
-    slack_signing_secret: SecretStr | None = Field(
+    slack_signing_secret: Annotated[SecretStr | None, AfterValidator(_signing_secret)] = Field(
         default=None,
         validation_alias=AliasChoices("SLACK_SIGNING_SECRET"),
         description="request signing secret, required for serve",
@@ -186,7 +228,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SLACK_APP_TOKEN"),
         description="app-level token (xapp-…), required for socket",
     )
-    slack_api_url: str = Field(
+    slack_api_url: Annotated[str, AfterValidator(_api_url)] = Field(
         default="https://slack.com/api/",
         validation_alias=AliasChoices("SLACK_API_URL"),
         description="Slack Web API base URL (tests point it at a local stand-in)",
@@ -231,3 +273,26 @@ def load_settings() -> Settings:
         variable = env_name(str(first["loc"][0]) if first["loc"] else "settings")
         message = first["msg"].removeprefix("Value error, ")
         raise SettingsError(f"invalid {variable}: {message}") from None
+
+
+def _known_names() -> list[str]:
+    return [env_name(field) for field in Settings.model_fields]
+
+
+def setting_warnings(settings: Settings, environ: Mapping[str, str] | None = None) -> list[str]:
+    """What is set but does nothing, each with its fix: a `GOBOT_` name gobot does not know
+    (with the nearest one it does), a database URL while the JSON store is in use."""
+    environ = os.environ if environ is None else environ
+    known = _known_names()
+    warnings = []
+    for name in sorted(environ):
+        if name.startswith("GOBOT_") and name not in known:
+            nearest = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+            hint = f"; did you mean {nearest[0]}?" if nearest else " (README lists the settings)"
+            warnings.append(f"{name} is not a gobot setting and is ignored{hint}")
+    if settings.store == "json" and settings.database_url is not None:
+        warnings.append(
+            f"GOBOT_DATABASE_URL is set but GOBOT_STORE is json: gobot uses the JSON store in "
+            f"{settings.data_dir}; set GOBOT_STORE=postgres to use the database"
+        )
+    return warnings

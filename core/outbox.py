@@ -140,7 +140,7 @@ def being_sent(item: OutboxItem, now: datetime) -> bool:
 
 
 def leased(current: OutboxItem, now: datetime, until: datetime) -> OutboxItem | None:
-    """The item taken for sending until `until_utc`, or None if another sender holds it.
+    """The item taken for sending until `until`, or None if another sender holds it.
     Taking over an expired lease marks it `maybe_sent`: its sender died mid-attempt."""
     if being_sent(current, now):
         return None
