@@ -4,13 +4,14 @@ A source is a callable returning a JSON-like mapping. The taker runs the cone an
 sources concurrently, each in a reader thread of its own (started once), one read of each at a
 time, and bounds the whole snapshot by one timeout. A failing, slow, missing or malformed
 source never blocks a session and is never reported as green: it becomes `unknown` with the
-reason.
+reason, which names a file but not its path, and a URL with its credentials masked.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 import queue
 import threading
@@ -21,6 +22,7 @@ from concurrent.futures import Future
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -29,6 +31,7 @@ from core.clock import Clock, format_utc
 from core.durations import format_duration
 from core.models import BOOT_DEFAULT_REASON, ConeState, HealthStatus, Snapshot
 
+log = logging.getLogger("gobot.snapshots")
 Source = Callable[[], Any]
 CONE_FILE = "cone_state.json"
 HEALTH_FILE = "health_status.json"
@@ -42,7 +45,31 @@ class SourceFailed(Exception):
     """The source answered, but not with usable data; the message is the operator's reason."""
 
 
+def masked_url(url: str) -> str:
+    """A URL as a person or the audit may read it: its user info and the value of every query
+    parameter replaced by `***`."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "(a URL that cannot be parsed)"
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None:
+        host = f"{host}:{port}"
+    if parts.username is not None or parts.password is not None:
+        host = f"***@{host}"
+    query = "&".join(
+        f"{name}=***" if sep else name
+        for name, sep, _ in (pair.partition("=") for pair in parts.query.split("&") if pair)
+    )
+    return urlunsplit((parts.scheme, host, parts.path, query, ""))
+
+
 class FileSource:
+    """A JSON file. What a person reads names the file; the log has its whole path."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
 
@@ -50,33 +77,39 @@ class FileSource:
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError as exc:
-            raise SourceNotFound(f"file not found: {self.path}") from exc
+            log.info("snapshot source file not found: %s", self.path)
+            raise SourceNotFound(f"file not found: {self.path.name}") from exc
         except OSError as exc:
-            raise SourceFailed(f"cannot read {self.path}: {exc.strerror}") from exc
+            log.info("cannot read snapshot source %s: %s", self.path, exc.strerror)
+            raise SourceFailed(f"cannot read {self.path.name}: {exc.strerror}") from exc
         try:
             return json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SourceFailed(f"invalid JSON in {self.path}") from exc
+            log.info("invalid JSON in snapshot source %s", self.path)
+            raise SourceFailed(f"invalid JSON in {self.path.name}") from exc
 
 
 class HttpSource:
+    """A JSON document over HTTP(S); its credentials are masked in every reason it gives."""
+
     def __init__(self, url: str, timeout: timedelta) -> None:
         self.url = url
+        self.shown = masked_url(url)
         self.timeout = timeout.total_seconds()
 
     def __call__(self) -> Any:
         try:
             response = httpx.get(self.url, timeout=self.timeout, follow_redirects=False)
         except httpx.TimeoutException as exc:
-            raise SourceFailed(f"{self.url} timed out") from exc
+            raise SourceFailed(f"{self.shown} timed out") from exc
         except httpx.HTTPError as exc:
-            raise SourceFailed(f"cannot reach {self.url}: {type(exc).__name__}") from exc
+            raise SourceFailed(f"cannot reach {self.shown}: {type(exc).__name__}") from exc
         if response.status_code != 200:
-            raise SourceFailed(f"HTTP {response.status_code} from {self.url}")
+            raise SourceFailed(f"HTTP {response.status_code} from {self.shown}")
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SourceFailed(f"invalid JSON from {self.url}") from exc
+            raise SourceFailed(f"invalid JSON from {self.shown}") from exc
 
 
 def python_source(spec: str) -> Source:

@@ -34,6 +34,7 @@ from core.snapshots import (
     HttpSource,
     SnapshotTaker,
     Source,
+    masked_url,
     source_from_spec,
 )
 from tests.conftest import FakeClock, write_json
@@ -342,7 +343,8 @@ def test_missing_health_file_is_unknown_not_found(tmp_path: Path) -> None:
         assert health.status == "unknown"
         reason = only_reason(health)
         assert "not found" in reason
-        assert reason == f"health source failed: file not found: {path}"
+        assert reason == f"health source failed: file not found: {HEALTH_FILE}"
+        assert str(tmp_path) not in reason  # a person never reads the server's paths
 
 
 @pytest.mark.parametrize("content", ['{"status": "green",', "", "not json at all", "[1,"])
@@ -355,13 +357,13 @@ def test_invalid_json_files_are_unknown(tmp_path: Path, content: str) -> None:
     snap = taker(FileSource(cone_path), FileSource(health_path)).take()
 
     assert snap.cone.band == "unknown"
-    assert snap.cone.reason == f"cone source failed: invalid JSON in {cone_path}"
+    assert snap.cone.reason == f"cone source failed: invalid JSON in {CONE_FILE}"
     assert snap.status.status == "unknown"
-    assert only_reason(snap.status) == f"health source failed: invalid JSON in {health_path}"
+    assert only_reason(snap.status) == f"health source failed: invalid JSON in {HEALTH_FILE}"
 
 
 def test_non_utf8_files_are_unknown_invalid_json_naming_the_file(tmp_path: Path) -> None:
-    # FileSource means to report undecodable bytes as "invalid JSON in <path>" (it lists
+    # FileSource reports undecodable bytes as "invalid JSON in <file>" (it lists
     # UnicodeDecodeError next to JSONDecodeError), so the operator learns which file is bad.
     cone_path = tmp_path / CONE_FILE
     health_path = tmp_path / HEALTH_FILE
@@ -372,8 +374,8 @@ def test_non_utf8_files_are_unknown_invalid_json_naming_the_file(tmp_path: Path)
 
     assert snap.cone.band == "unknown"
     assert snap.status.status == "unknown"
-    assert snap.cone.reason == f"cone source failed: invalid JSON in {cone_path}"
-    assert only_reason(snap.status) == f"health source failed: invalid JSON in {health_path}"
+    assert snap.cone.reason == f"cone source failed: invalid JSON in {CONE_FILE}"
+    assert only_reason(snap.status) == f"health source failed: invalid JSON in {HEALTH_FILE}"
 
 
 def test_unreadable_file_path_is_unknown(tmp_path: Path) -> None:
@@ -384,11 +386,9 @@ def test_unreadable_file_path_is_unknown(tmp_path: Path) -> None:
     snap = taker(FileSource(tmp_path / CONE_FILE), FileSource(tmp_path / HEALTH_FILE)).take()
 
     assert snap.cone.band == "unknown"
-    assert snap.cone.reason.startswith(f"cone source failed: cannot read {tmp_path / CONE_FILE}")
+    assert snap.cone.reason.startswith(f"cone source failed: cannot read {CONE_FILE}: ")
     assert snap.status.status == "unknown"
-    assert only_reason(snap.status).startswith(
-        f"health source failed: cannot read {tmp_path / HEALTH_FILE}"
-    )
+    assert only_reason(snap.status).startswith(f"health source failed: cannot read {HEALTH_FILE}")
 
 
 @pytest.mark.parametrize(
@@ -437,6 +437,33 @@ def test_wrong_shape_cone_file_is_unknown(tmp_path: Path, payload: Any, expected
 
 
 # =========================================================================== HTTP sources
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "http://monitor:hunter2@mon.example:8080/health?token=HEALTHTOKEN&v=2",
+            "http://***@mon.example:8080/health?token=***&v=***",
+        ),
+        ("https://mon.example/health?flag", "https://mon.example/health?flag"),
+        ("https://user@[::1]/h", "https://***@[::1]/h"),
+        ("http://mon.example/plain", "http://mon.example/plain"),
+        ("http://mon.example:99999/h", "(a URL that cannot be parsed)"),
+    ],
+)
+def test_masked_url_hides_user_info_and_query_values(url: str, shown: str) -> None:
+    assert masked_url(url) == shown
+
+
+def test_http_source_credentials_never_reach_the_reason(refused_url: str) -> None:
+    port = refused_url.rsplit(":", 1)[1].split("/", maxsplit=1)[0]
+    secret_url = f"http://monitor:hunter2@127.0.0.1:{port}/health?token=HEALTHTOKEN"
+    health = taker(const(CONE_A), source_from_spec(secret_url, LONG)).health()
+    assert health.reasons == [
+        f"health source failed: cannot reach http://***@127.0.0.1:{port}/health?token=***: "
+        "ConnectError"
+    ]
 
 
 def test_http_valid_json_gives_exact_values(http: Loopback) -> None:
