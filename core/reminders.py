@@ -2,11 +2,11 @@
 
 All state lives on the stored session (`reminder`, `watch`); the tick only looks for due work
 in the store. A reminder slot is claimed by compare-and-set on its due time inside one unit of
-work, with its audit record and the message it owes, so it goes out once however many processes
-tick; slots missed while the bot was down are coalesced into one (the next is due a full
-interval after the claim). A session with a planned end is also reminded shortly before it and
-at it, and then at the usual cadence while it overruns. Each session is handled in its own error
-boundary.
+work, with its audit record and the message it owes (band and health read for it), so it goes
+out once however many processes tick; slots missed while the bot was down are coalesced into
+one (the next is due a full interval after the claim). A session with a planned end is also
+reminded shortly before it and at it, and then at the usual cadence while it overruns. Each
+session is handled in its own error boundary.
 """
 
 from __future__ import annotations
@@ -105,16 +105,24 @@ class ReminderService:
         return report
 
     def claim_reminders(self) -> TickReport:
-        """Every due reminder slot: no snapshot is taken, so nothing slow holds them up."""
+        """Every due reminder slot, each stating band and health as read for it: one snapshot
+        (within the source timeout) shared by the reminders of one tick, taken only if one is
+        due."""
         report = TickReport()
         now = self._clock.now()
-        for session in self._store.due(now):
-            if session.reminder.next_due_utc and session.reminder.next_due_utc <= now:
-                try:
-                    report.reminders += self._claim_reminder(session)
-                except Exception:
-                    report.failures += 1
-                    log.exception("reminder failed for session %s; the others go on", session.id)
+        due = [
+            session
+            for session in self._store.due(now)
+            if session.reminder.next_due_utc and session.reminder.next_due_utc <= now
+        ]
+        snapshot = self._snapshots.take() if due else None
+        for session in due:
+            assert snapshot is not None
+            try:
+                report.reminders += self._claim_reminder(session, snapshot)
+            except Exception:
+                report.failures += 1
+                log.exception("reminder failed for session %s; the others go on", session.id)
         return report
 
     def watch_health(self) -> TickReport:
@@ -141,7 +149,7 @@ class ReminderService:
             return None
         return current
 
-    def _claim_reminder(self, seen: GoSession) -> int:
+    def _claim_reminder(self, seen: GoSession, snapshot: Snapshot) -> int:
         with self._uow.transaction():
             current = self._current(seen)
             if current is None or current.reminder.next_due_utc != seen.reminder.next_due_utc:
@@ -176,8 +184,8 @@ class ReminderService:
                 elapsed_seconds=round((now - started).total_seconds()),
                 escalate=escalate,
                 to_planned_end_seconds=round((end - now).total_seconds()) if end else None,
-                band=current.watch.band,
-                status=current.watch.status,
+                band=snapshot.cone.band,
+                status=snapshot.status.status,
             )
             # Reminders still owed from an outage are replaced by this one, not sent in a burst.
             self._outbox.drop(current.id or "", ("reminder",), now)
@@ -228,6 +236,8 @@ class ReminderService:
             return 1
 
     def snooze(self, scope: str, session_id: str, actor: str, duration: timedelta) -> GoSession:
+        """Push the next reminder to `duration` from now; one already due later stays as it
+        is (a snooze never brings a reminder forward)."""
         if not timedelta(0) < duration <= MAX_SNOOZE:
             raise InvalidInput("Snooze for a positive duration of at most 24h.")
         with self._uow.transaction():
@@ -235,7 +245,8 @@ class ReminderService:
             if current is None or not current.active or current.id != session_id:
                 raise NoActiveSession("That GO session has already ended.")
             now = self._clock.now()
-            until = now + duration
+            due = current.reminder.next_due_utc
+            until = max(now + duration, due) if due is not None else now + duration
             self._audit.append(
                 AuditEvent(
                     event="GO_REMINDER_SNOOZED",

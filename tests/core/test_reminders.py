@@ -106,6 +106,38 @@ def test_snooze_moves_the_next_reminder_and_is_audited(
         services.reminders.snooze("workspace", "someone-else", "U2", timedelta(hours=1))
 
 
+def test_a_snooze_never_brings_a_reminder_forward(
+    wired_policy: Callable[..., Services], transport: FakeTransport, clock: FakeClock
+) -> None:
+    services = wired_policy()
+    session = services.sessions.start("U1", "C1", "").session
+    due = session.reminder.next_due_utc  # 60m after the start
+    snoozed = services.reminders.snooze("workspace", str(session.id), "U2", timedelta(minutes=30))
+    assert snoozed.reminder.next_due_utc == due
+    [record] = audit(services, "GO_REMINDER_SNOOZED")
+    assert record["data"]["until_utc"] == "2026-01-01T10:00:00.000000Z"
+    clock.advance(timedelta(minutes=30))
+    tick(services)
+    assert reminders(transport) == 0
+
+
+def test_a_reminder_states_band_and_health_as_read_for_it(
+    wired_policy: Callable[..., Services], transport: FakeTransport, clock: FakeClock, green: Path
+) -> None:
+    services = wired_policy(watch_every="24h")  # the health watch has not looked since the start
+    services.sessions.start("U1", "C1", "")
+    write_json(green / "health_status.json", {"status": "red", "reasons": ["db down"]})
+    write_json(green / "cone_state.json", {"band": "D", "reason": "budget gone"})
+    clock.advance(timedelta(minutes=60))
+    services.reminders.tick()
+    [owed] = [
+        item.data
+        for item in services.outbox.ready(parse_utc("9999-12-31T00:00:00Z"))
+        if isinstance(item.data, ReminderPayload)
+    ]
+    assert (owed.band, owed.status) == ("D", "red")
+
+
 def test_an_end_racing_a_tick_stops_the_claimed_reminder(
     wired_policy: Callable[..., Services], transport: FakeTransport, clock: FakeClock
 ) -> None:
