@@ -62,17 +62,26 @@ class DeliveryService:
         return woken
 
     def deliver(self, session_id: str) -> Delivery:
-        """Send a session's pending items now, in order; report on the first one tried."""
+        """Send a session's pending items now, in order; report on the first one tried. Called
+        once a change has committed, so it never raises: what it cannot do now (the store
+        refuses the lease, Slack is away) waits in the outbox, and the caller says so."""
         first: Delivery | None = None
-        while True:
-            now = self._clock.now()
-            item = next((i for i in self._outbox.ready(now) if i.session_id == session_id), None)
-            if item is None:
-                return first or Delivery(pending=True)
-            outcome = self._attempt(item, tell_operator=False)  # the caller replies itself
-            first = first or outcome
-            if outcome.problem is not None or outcome.pending:
-                return first
+        try:
+            while True:
+                now = self._clock.now()
+                ready = self._outbox.ready(now)
+                item = next((i for i in ready if i.session_id == session_id), None)
+                if item is None:
+                    return first or Delivery(pending=True)
+                outcome = self._attempt(item, tell_operator=False)  # the caller replies itself
+                first = first or outcome
+                if outcome.problem is not None or outcome.pending:
+                    return first
+        except Exception as exc:
+            log.warning(
+                "messages of session %s wait in the outbox: %s", session_id, type(exc).__name__
+            )
+            return Delivery(pending=True)
 
     def deliver_ready(self) -> DeliveryPass:
         """One pass over every session's next item, at most one per channel, keeping about a

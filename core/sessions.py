@@ -8,7 +8,13 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from core.clock import Clock, format_utc
-from core.errors import InvalidInput, NoActiveSession, SessionAlreadyActive
+from core.errors import (
+    InvalidInput,
+    NoActiveSession,
+    SessionAlreadyActive,
+    StoreCorrupted,
+    StoreUnavailable,
+)
 from core.models import AuditEvent, GoSession, Outcome, SessionChange
 from core.notes import clean_link, clean_notes
 from core.outbox import SESSION_BOUND, SessionPayload, new_item_id, outbox_item
@@ -167,9 +173,13 @@ class SessionService:
         return self._delivered(session)
 
     def _delivered(self, session: GoSession) -> SessionChange:
-        """Deliver now what the change owes; return the session as stored after that."""
+        """Deliver now what the committed change owes; return the session as stored after that
+        (or as committed, if the store cannot be read now: the change is kept either way)."""
         delivery = self._deliverer.deliver(session.id or "")
-        stored = self._store.get(session.scope or "")
+        try:
+            stored = self._store.get(session.scope or "")
+        except (StoreUnavailable, StoreCorrupted):
+            stored = None
         if stored is not None and stored.id == session.id:
             session = stored
         return SessionChange(session=session, delivery=delivery)

@@ -12,13 +12,14 @@ what the transaction staged), then committed all at once:
 4. the journal header's "applied up to" mark is moved past the record.
 
 A failure before the commit point, or while appending in step 3, undoes what was done and
-raises `StoreUnavailable` with nothing changed. A crash at any point leaves either no record
-(nothing happened) or a whole record, which the next lock holder applies again (every step is
-idempotent: a file is set to a content, a line is written at a fixed offset). A process that
-opens the directory first replays every record since the last checkpoint, since the files it
-names may not have reached the disk. Once the journal grows past `CHECKPOINT_BYTES` every file
-it names is fsynced and the journal emptied. Readers hold the same lock, so no reader ever sees
-half a change.
+raises `StoreUnavailable` with nothing changed. A failure after the appends is only logged: the
+change is committed, and the next lock holder's replay puts it in place. A crash at any point
+leaves either no record (nothing happened) or a whole record, which the next lock holder applies
+again (every step is idempotent: a file is set to a content, a line is written at a fixed
+offset). A process that opens the directory first replays every record since the last
+checkpoint, since the files it names may not have reached the disk. Once the journal grows past
+`CHECKPOINT_BYTES` every file it names is fsynced and the journal emptied. Readers hold the
+same lock, so no reader ever sees half a change.
 """
 
 from __future__ import annotations
@@ -347,8 +348,9 @@ class DataDir:
         self._finish(unit, temps, start + len(frame))
 
     def _finish(self, unit: Unit, temps: dict[str, Path], end: int) -> None:
-        """Put the committed change's files in place and mark the journal applied up to `end`;
-        a failure here leaves the change to the next lock holder's replay."""
+        """Put the committed change's files in place and mark the journal applied up to `end`.
+        The change is committed already: a failure here is logged, not raised, and leaves the
+        rest to the next lock holder's replay (which every reader runs first)."""
         for rel in unit.writes:
             self._cache.pop(rel, None)
         self._commits += 1
@@ -360,11 +362,11 @@ class DataDir:
                     os.replace(temps[rel], self.root / rel)
             os.pwrite(self._fd, _Header(end, self._commits).encode(), 0)
         except OSError as exc:
-            raise StoreUnavailable(
-                f"{describe_os_error(exc)}; the change is kept and will be completed once the "
-                "data directory can be written again",
-                kept=True,
-            ) from exc
+            log.warning(
+                "a committed change is put in place by the next writer: %s",
+                describe_os_error(exc),
+            )
+            return
         if end > CHECKPOINT_BYTES:
             try:
                 self._checkpoint()
