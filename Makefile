@@ -37,6 +37,7 @@ test: venv $(DEV_STAMP)
 
 bench: venv $(DEV_STAMP)
 	$(PY) benchmarks/bench_store.py
+	$(PY) benchmarks/bench_ack.py
 	$(PY) benchmarks/bench_slack.py
 	$(PY) benchmarks/bench_reminders.py
 	$(PY) benchmarks/bench_replicas.py
