@@ -5,15 +5,23 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: venv install run test lint bench
-# A venv made by a Python older than 3.11, or broken, is rebuilt (and python3 itself checked).
+# The first of python3, python3.13, python3.12, python3.11 that is 3.11 or newer makes the venv.
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; \
+	done)
+
+# A venv made by a Python older than 3.11, or broken, is rebuilt.
 venv:
 	@if [ -e $(PY) ] && ! $(PY) -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then \
 		echo "rebuilding $(VENV): it was made by a Python older than 3.11, or is broken"; \
 		rm -rf $(VENV); \
 	fi
 	@if [ ! -e $(PY) ]; then \
-		python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "gobot needs Python 3.11 or newer; python3 is " + sys.version.split()[0])' && \
-		python3 -m venv $(VENV) && $(PY) -m pip install --quiet --upgrade pip; \
+		if [ -z "$(PYTHON)" ]; then \
+			echo "gobot needs Python 3.11 or newer: none of python3, python3.13, python3.12, python3.11 is (install one, or run make PYTHON=/path/to/python3.11)"; \
+			exit 1; \
+		fi; \
+		$(PYTHON) -m venv $(VENV) && $(PY) -m pip install --quiet --upgrade pip; \
 	fi
 
 $(RUN_STAMP): pyproject.toml
