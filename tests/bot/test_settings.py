@@ -4,12 +4,18 @@ setting that does nothing is a warning naming the fix."""
 from __future__ import annotations
 
 import os
+from datetime import time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.settings import SettingsError, load_settings, setting_warnings
+from bot.settings import Settings, SettingsError, env_name, load_settings, setting_warnings
+from core.digest import WeeklyAt
 from tests.conftest import outside_env, run_gobot
+
+TOKEN = "xoxb-test-not-a-real-token"
+SECRET = "test-signing-secret-not-real"
 
 
 @pytest.fixture
@@ -88,3 +94,121 @@ def test_the_command_line_prints_each_warning_once(tmp_path: Path) -> None:
         "gobot: warning: GOBOT_REMIND_EVRY is not a gobot setting and is ignored; did you mean "
         "GOBOT_REMIND_EVERY?"
     ]
+
+
+def test_the_defaults(clean_env: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.store, settings.session_scope, settings.data_dir) == (
+        "json",
+        "workspace",
+        Path("data"),
+    )
+    assert (settings.remind_after, settings.remind_every, settings.window_lead) == (
+        timedelta(hours=1),
+        timedelta(hours=1),
+        timedelta(minutes=30),
+    )
+    assert (settings.operators, settings.admins, settings.digest_channel) == ([], [], None)
+    assert settings.digest_at == WeeklyAt(0, time(9, 0), ZoneInfo("UTC"))
+    assert settings.pin_emoji == "pushpin"
+    assert settings.secrets() == []
+
+
+def test_values_are_read_from_the_environment(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("GOBOT_REMIND_AFTER", "1h30m")
+    clean_env.setenv("GOBOT_OPERATORS", " U1, S2 ,,W3 ")
+    clean_env.setenv("GOBOT_ADMINS", "U9")
+    clean_env.setenv("GOBOT_DIGEST_CHANNEL", "C0DIGEST")
+    clean_env.setenv("GOBOT_DIGEST_AT", "fri 17:30 Europe/Berlin")
+    clean_env.setenv("GOBOT_PIN_EMOJI", " :white_check_mark: ")
+    clean_env.setenv("GOBOT_SESSION_SCOPE", "channel")
+    clean_env.setenv("SLACK_BOT_TOKEN", TOKEN)
+    clean_env.setenv("SLACK_SIGNING_SECRET", SECRET)
+    settings = load_settings()
+    assert settings.remind_after == timedelta(minutes=90)
+    assert (settings.operators, settings.admins) == (["U1", "S2", "W3"], ["U9"])
+    assert settings.digest_channel == "C0DIGEST"
+    assert settings.digest_at == WeeklyAt(4, time(17, 30), ZoneInfo("Europe/Berlin"))
+    assert settings.pin_emoji == "white_check_mark"
+    assert settings.session_scope == "channel"
+    assert settings.secrets() == [TOKEN, SECRET]
+    assert TOKEN not in repr(settings)
+
+
+def test_a_dot_env_file_in_the_working_dir_is_read(clean_env: pytest.MonkeyPatch) -> None:
+    Path(".env").write_text("GOBOT_WINDOW_LEAD=2h\n", encoding="utf-8")
+    assert load_settings().window_lead == timedelta(hours=2)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("GOBOT_REMIND_EVERY", "0s", "invalid GOBOT_REMIND_EVERY: must be longer than 0s"),
+        ("GOBOT_REMIND_AFTER", "367d", "invalid GOBOT_REMIND_AFTER: must be at most 366d"),
+        (
+            "GOBOT_REMIND_EVERY",
+            "soon",
+            "invalid GOBOT_REMIND_EVERY: invalid duration 'soon'; use e.g. 90s, 15m, 2h or 1h30m",
+        ),
+        (
+            "GOBOT_OPERATORS",
+            "U1,u2",
+            "invalid GOBOT_OPERATORS: 'u2' is not a Slack user (U…/W…) or user-group (S…) ID",
+        ),
+        (
+            "GOBOT_ADMINS",
+            "C1",
+            "invalid GOBOT_ADMINS: 'C1' is not a Slack user (U…/W…) or user-group (S…) ID",
+        ),
+        (
+            "GOBOT_DIGEST_CHANNEL",
+            "#ops",
+            "invalid GOBOT_DIGEST_CHANNEL: '#ops' is not a Slack channel ID (C… or G…)",
+        ),
+        ("GOBOT_DIGEST_AT", "mon 25:00", "invalid GOBOT_DIGEST_AT: no such time of day: 25:00"),
+        (
+            "GOBOT_DATABASE_URL",
+            "mysql://db/gobot",
+            "invalid GOBOT_DATABASE_URL: must be a postgresql:// URL "
+            "(e.g. postgresql://user@host:5432/gobot)",
+        ),
+        (
+            "SLACK_BOT_TOKEN",
+            "xapp-1-not-a-bot-token",
+            "invalid SLACK_BOT_TOKEN: holds an xapp-… token; this one must start with xoxb-",
+        ),
+        (
+            "SLACK_APP_TOKEN",
+            "bad",
+            "invalid SLACK_APP_TOKEN: must start with xapp-",
+        ),
+        (
+            "GOBOT_PIN_EMOJI",
+            "two words",
+            "invalid GOBOT_PIN_EMOJI: String should match pattern '^[a-z0-9_+'-]{1,100}$'",
+        ),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_its_variable(
+    clean_env: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    clean_env.setenv(name, value)
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert str(raised.value) == message
+    if name.startswith("SLACK_"):
+        assert value not in str(raised.value)  # a token is never repeated back
+
+
+def test_a_setting_a_process_needs_is_required_by_name(clean_env: pytest.MonkeyPatch) -> None:
+    settings = Settings(slack_bot_token=TOKEN)
+    settings.require("slack_bot_token")
+    with pytest.raises(SettingsError) as raised:
+        settings.require("slack_bot_token", "slack_signing_secret")
+    assert str(raised.value) == "SLACK_SIGNING_SECRET is required for this command"
+
+
+def test_env_name_is_the_variable_an_operator_sets() -> None:
+    assert env_name("tick") == "GOBOT_TICK"
+    assert env_name("slack_bot_token") == "SLACK_BOT_TOKEN"
+    assert env_name("settings") == "settings"
