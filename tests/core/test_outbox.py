@@ -232,9 +232,10 @@ def test_backoff_doubles_from_two_seconds_up_to_five_minutes(attempts: int, seco
 
 @pytest.mark.xfail(
     strict=True,
-    reason="bug: backoff(47) and up raise OverflowError (timedelta(seconds=2**47)) instead of "
-    "five minutes, so an item retried that often (some 3 h of a transient failure, or "
-    "a message waiting for the bot to be invited) can no longer be retried",
+    reason="bug: backoff(47) and up raise OverflowError instead of five minutes; a message "
+    "failing that long (some 3 h of a transient failure, or one waiting for the bot to be "
+    "invited) then makes each delivery pass fail with a traceback, stays leased and is taken "
+    "over at each lease expiry, marked maybe_sent",
     raises=OverflowError,
 )
 @pytest.mark.parametrize("attempts", [47, 100, 10_000])
