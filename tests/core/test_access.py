@@ -71,7 +71,6 @@ def denials(services: Services) -> list[dict[str, Any]]:
         ("U9", "admin", True),
         ("U8", "admin", True),
         ("U3", "admin", False),
-        ("S1", "operator", True),  # a group's own ID is listed as such
     ],
 )
 def test_roles_by_user_and_by_user_group(
