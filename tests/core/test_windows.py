@@ -3,6 +3,8 @@ window owes (reminder, start prompt, missed note), each once; on both stores, in
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,7 +16,8 @@ import pytest
 from core.errors import InvalidInput, SessionAlreadyActive, UnknownWindow
 from core.outbox import WindowPayload
 from core.services import Services
-from tests.conftest import T0, FakeClock, audit_records
+from tests.conftest import T0, FakeClock, audit_records, json_only
+from tests.faults import FaultyOs, fail_with
 
 START = T0 + timedelta(hours=3)  # 2026-01-01T12:00Z
 HOUR = timedelta(hours=1)
@@ -305,6 +308,26 @@ def test_two_processes_ticking_owe_each_message_once(
         clock.advance(moment - clock.now())
         assert [other.windows.tick(), services.windows.tick(), other.windows.tick()] == [1, 0, 0]
         assert owed(services, clock) == [(window, what)]
+
+
+@json_only
+def test_a_window_that_cannot_be_claimed_does_not_hold_up_the_others(
+    services: Services,
+    clock: FakeClock,
+    faulty_os: Callable[[Any], None],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    first, second = plan(services), plan(services, START + HOUR)
+    clock.advance(START + timedelta(minutes=40) - clock.now())  # a prompt and a reminder due
+    faulty_os(FaultyOs(1, fail_with(errno.ENOSPC)))  # the disk is full for the first write
+    assert services.windows.tick() == 1
+    faulty_os(os)
+    assert [r.getMessage() for r in caplog.records if r.name == "gobot.windows"] == [
+        f"window {first} failed; the others go on"
+    ]
+    assert owed(services, clock) == [(second, "reminder")]
+    assert services.windows.tick() == 1  # the first again, now that it can be kept
+    assert owed(services, clock) == [(first, "prompt")]
 
 
 def test_the_lead_follows_the_setting(
