@@ -6,6 +6,8 @@ digest of 2026-W02 is due Monday 2026-01-05 09:00Z and covers [2025-12-29 09:00Z
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -15,9 +17,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.digest import WeeklyAt
+from core.errors import StoreUnavailable
 from core.outbox import DigestPayload
 from core.services import Services
-from tests.conftest import T0, FakeClock, audit_records, write_json
+from tests.conftest import T0, FakeClock, audit_records, json_only, write_json
+from tests.faults import FaultyOs, fail_with
 
 MONDAY = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -142,6 +146,22 @@ def test_owed_once_per_week_across_processes_and_not_before_it_is_due(
     assert [digest.digest.tick(), other.digest.tick()] == [0, 0]
     assert [r["data"]["week"] for r in sent_records(digest)] == ["2026-W01", "2026-W02"]
     assert sorted(p.week for p in digests(digest, clock)) == ["2026-W01", "2026-W02"]
+
+
+@json_only
+@pytest.mark.parametrize("at_write", [1, 2])
+def test_a_digest_that_cannot_be_kept_is_owed_again_whole(
+    digest: Services, clock: FakeClock, faulty_os: Callable[[Any], None], at_write: int
+) -> None:
+    at(clock, MONDAY)
+    faulty_os(FaultyOs(at_write, fail_with(errno.ENOSPC)))  # the disk is full for one write
+    with pytest.raises(StoreUnavailable):
+        digest.digest.tick()
+    faulty_os(os)
+    assert digests(digest, clock) == [] and sent_records(digest) == []  # nothing half kept
+    assert digest.digest.tick() == 1
+    assert [p.week for p in digests(digest, clock)] == ["2026-W02"]
+    assert [r["data"]["week"] for r in sent_records(digest)] == ["2026-W02"]
 
 
 def test_a_missed_digest_goes_out_at_start_in_the_same_week(
