@@ -65,15 +65,18 @@ class AccessPolicy:
                 self._denied.popitem(last=False)
             return count
 
-    def _listed(self, user: str, ids: tuple[str, ...]) -> bool:
-        if user in ids:
-            return True
+    def _in_group(self, user: str, ids: tuple[str, ...]) -> bool:
         return any(entry.startswith("S") and user in self._members_of(entry) for entry in ids)
 
     def allows(self, user: str, role: Role) -> bool:
-        if self._listed(user, self._admins):
+        """What needs no look-up is decided first: a user listed by ID, or everyone when no
+        operators are listed, is never refused because a group's look-up failed."""
+        operator = role == "operator"
+        if (operator and (not self._operators or user in self._operators)) or user in self._admins:
             return True
-        return role == "operator" and (not self._operators or self._listed(user, self._operators))
+        if operator and self._in_group(user, self._operators):
+            return True
+        return self._in_group(user, self._admins)
 
     def permits(self, user: str, role: Role) -> bool:
         """A quiet check (no audit record): whether the user has the role; False when it

@@ -175,7 +175,7 @@ def woken(current: OutboxItem, now: datetime) -> OutboxItem:
 
 def backoff(attempts: int) -> timedelta:
     """2 s, 4 s, 8 s … capped at five minutes."""
-    return min(MAX_BACKOFF, timedelta(seconds=2 ** max(1, attempts)))
+    return min(MAX_BACKOFF, timedelta(seconds=2 ** min(max(1, attempts), 16)))
 
 
 def new_item_id() -> str:

@@ -225,14 +225,6 @@ def test_backoff_doubles_from_two_seconds_up_to_five_minutes(attempts: int, seco
     assert backoff(attempts) <= MAX_BACKOFF == timedelta(minutes=5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: backoff(47) and up raise OverflowError instead of five minutes; a message "
-    "failing that long (some 3 h of a transient failure, or one waiting for the bot to be "
-    "invited) then makes each delivery pass fail with a traceback, stays leased and is taken "
-    "over at each lease expiry, marked maybe_sent",
-    raises=OverflowError,
-)
 @pytest.mark.parametrize("attempts", [47, 100, 10_000])
 def test_backoff_stays_at_five_minutes_however_many_attempts(attempts: int) -> None:
     assert backoff(attempts) == MAX_BACKOFF
