@@ -40,9 +40,9 @@ from bot.dev.fake_slack import (
     view_submission_body,
 )
 from bot.settings import Settings
-from bot.slack.commands import COMMANDS, SLASH_COMMANDS
+from bot.slack.blocks import block_texts
+from bot.slack.catalog import COMMANDS, SLASH_COMMANDS
 from bot.slack.mrkdwn import plain
-from bot.slack.views import block_texts
 from core.clock import format_utc, parse_utc
 from core.durations import format_duration, parse_duration
 from core.snapshots import CONE_FILE, HEALTH_FILE

@@ -12,30 +12,28 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt import Ack, App, BoltRequest, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.slack import steps, views
-from bot.slack.commands import (
-    BUTTONS,
-    BY_NAME,
-    SLASH_COMMANDS,
-    Command,
-    Interactions,
-    Invocation,
-    Reply,
-    parse,
-    user_message,
-)
+from bot.slack import steps
+from bot.slack.blocks import block_texts, form_values, text_message
+from bot.slack.catalog import BUTTONS, BY_NAME, SLASH_COMMANDS, SUBCOMMANDS, help_text
+from bot.slack.home import publish_home
+from bot.slack.interactions import Command, Interactions, Invocation, Reply, parse, user_message
+from bot.slack.mrkdwn import safe
+from bot.slack.playbook import StepButton
+from bot.slack.session import END_MODAL, START_MODAL, end_modal, start_modal
+from bot.slack.windows import SCHEDULE_MODAL, schedule_modal
 from bot.slack.work import OrderedWork
+from bot.slack.workspace import ADD_MESSAGE_SHORTCUT, message_at, source_of
 from core.delivery import DeliveryService
 from core.errors import GoError, InvalidInput
 from core.notes import clean_link, clean_notes
 from core.services import Services
-from core.workspace import Source
 
 log = logging.getLogger("gobot.app")
 
@@ -66,9 +64,9 @@ def _signature(request: BoltRequest) -> str | None:
 
 
 FORMS = {
-    views.START_MODAL: BY_NAME["start-form"],
-    views.END_MODAL: BY_NAME["end-form"],
-    views.SCHEDULE_MODAL: BY_NAME["schedule-form"],
+    START_MODAL: BY_NAME["start-form"],
+    END_MODAL: BY_NAME["end-form"],
+    SCHEDULE_MODAL: BY_NAME["schedule-form"],
 }
 FORM_OF = {
     "start": BY_NAME["start-form"],
@@ -82,11 +80,11 @@ def _form_view(sub: str, channel: str | None, services: Services) -> dict[str, A
     (no form to start beside an active session, or to end none)."""
     if sub == "end":
         services.sessions.ensure_can_end(channel)
-        return views.end_modal(channel)
+        return end_modal(channel)
     if sub == "start":
         services.sessions.ensure_can_start(channel)
-        return views.start_modal(channel)
-    return views.schedule_modal(channel, int(services.clock.now().timestamp()))
+        return start_modal(channel)
+    return schedule_modal(channel, int(services.clock.now().timestamp()))
 
 
 def _open(client: WebClient, trigger: str, view: dict[str, Any], respond: Respond) -> None:
@@ -108,7 +106,7 @@ def _check_form(callback_id: str, form: dict[str, str]) -> dict[str, str]:
         clean_notes(form.get("notes"))
     except InvalidInput as exc:
         errors["notes"] = exc.message[:150]
-    if callback_id in (views.START_MODAL, views.SCHEDULE_MODAL):
+    if callback_id in (START_MODAL, SCHEDULE_MODAL):
         try:
             clean_link(form.get("link"))
         except InvalidInput as exc:
@@ -122,52 +120,13 @@ def _deliver_woken(delivery: DeliveryService, channel: str) -> None:
         log.info("the bot joined %s: delivering the %d messages that waited for it", channel, woken)
 
 
-def _permalink(client: WebClient, channel: str, ts: str) -> str | None:
-    try:
-        return str(client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
-    except (SlackApiError, SlackClientError, OSError, KeyError) as exc:
-        log.warning("no permalink for %s in %s: %s", ts, channel, exc)
-        return None
-
-
-def _message(client: WebClient, channel: str, ts: str) -> dict[str, Any] | None:
-    """A message by its ts: in the channel, or a reply in a thread."""
-    try:
-        for in_thread in (False, True):
-            answer = (
-                client.conversations_replies(  # the thread's first message comes too
-                    channel=channel, ts=ts, latest=ts, oldest=ts, inclusive=True, limit=10
-                )
-                if in_thread
-                else client.conversations_history(
-                    channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1
-                )
-            )
-            found = [m for m in answer.get("messages") or [] if m.get("ts") == ts]
-            if found:
-                return dict(found[0])
-    except (SlackApiError, SlackClientError, OSError) as exc:
-        log.warning("could not read message %s in %s: %s", ts, channel, exc)
-    return None
-
-
-def _source(client: WebClient, channel: str, message: dict[str, Any]) -> Source:
-    ts = str(message.get("ts", ""))
-    author = message.get("user") or message.get("bot_id")
-    # Slack sends text with &, < and > as entities: stored as people typed it (escaped on show)
-    text = str(message.get("text", "")).replace("&lt;", "<").replace("&gt;", ">")
-    return Source.of(
-        channel, ts, text.replace("&amp;", "&"), author, _permalink(client, channel, ts)
-    )
-
-
 def _register_message_actions(
     app: App, interactions: Interactions, work: OrderedWork, pin_emoji: str
 ) -> None:
     """The message shortcut and the pin reaction: both add a message to the timeline."""
     add_message = BY_NAME["add-message"]
 
-    @app.message_shortcut(views.ADD_MESSAGE_SHORTCUT)
+    @app.message_shortcut(ADD_MESSAGE_SHORTCUT)
     def on_shortcut(
         ack: Ack, body: dict[str, Any], respond: Respond, request: BoltRequest, client: WebClient
     ) -> None:
@@ -178,7 +137,7 @@ def _register_message_actions(
         message = body.get("message") or {}
 
         def run() -> None:
-            source = _source(client, channel, message)
+            source = source_of(client, channel, message)
             call = Invocation(
                 user, channel, "", body.get("response_url"), _signature(request), source=source
             )
@@ -204,10 +163,10 @@ def _register_message_actions(
             if not interactions.may(user, add_message):
                 log.info("a pin by %s, who may not add to timelines, was ignored", user)
                 return
-            message = _message(client, channel, ts)
+            message = message_at(client, channel, ts)
             if message is None:
                 return
-            source = _source(client, channel, message)
+            source = source_of(client, channel, message)
             call = Invocation(user, channel, "", None, _signature(request), source=source)
             interactions.run(add_message, call, received)
 
@@ -221,7 +180,7 @@ def _register_forms(app: App, interactions: Interactions, work: OrderedWork) -> 
         received = time.monotonic()
         view = body.get("view") or {}
         callback_id = str(view.get("callback_id", ""))
-        form = views.form_values(view)
+        form = form_values(view)
         errors = _check_form(callback_id, form)
         if errors:
             ack(response_action="errors", errors=errors)
@@ -275,13 +234,25 @@ def _register_commands(
         sub, text = parse(name, call.args)
 
         def run() -> None:
-            _answer(respond, interactions.slash(call, name, received))
+            found = SUBCOMMANDS.get(sub)
+            if found is None:
+                unknown = text_message(
+                    f":warning: Unknown subcommand `{safe(sub, 40)}`.\n{help_text()}"
+                )
+                _answer(
+                    respond,
+                    interactions.tell(
+                        Reply("unknown", unknown, "unknown_subcommand"), call, received
+                    ),
+                )
+                return
+            _answer(respond, interactions.run(found, replace(call, args=text), received))
 
         def open_form() -> None:
             try:
                 view = _form_view(sub, channel, services)
             except GoError as exc:
-                _answer(respond, Reply(sub, views.text_message(user_message(exc)), exc.code))
+                _answer(respond, Reply(sub, text_message(user_message(exc)), exc.code))
                 return
             _open(client, str(trigger), view, respond)
 
@@ -307,26 +278,12 @@ def _button_form(
         session = services.sessions.get(channel)
         if not (session.active and session.id == value):
             return None
-        return views.end_modal(channel, session, services.playbook.steps)
+        return end_modal(channel, session, services.playbook.steps)
     try:
         window = services.windows.scheduled(value)
     except GoError:
         return None
-    return views.schedule_modal(channel, int(services.clock.now().timestamp()), window)
-
-
-def _publish_home(
-    services: Services, client: WebClient, user: str, notice: str | None = None
-) -> None:
-    view = views.home_view(
-        services.sessions.active(),
-        services.sessions.latest(),
-        services.playbook.steps,
-        services.sessions.history(5),
-        notice,
-        windows=services.windows.upcoming(),
-    )
-    client.views_publish(user_id=user, view=view)
+    return schedule_modal(channel, int(services.clock.now().timestamp()), window)
 
 
 def _register_buttons(
@@ -344,9 +301,7 @@ def _register_buttons(
         value = str(action.get("value", ""))
         on_home = (body.get("view") or {}).get("type") == "home"
         channel = (
-            views.StepButton.parse(value).channel
-            if on_home
-            else (body.get("channel") or {}).get("id")
+            StepButton.parse(value).channel if on_home else (body.get("channel") or {}).get("id")
         )
         user = str((body.get("user") or {}).get("id", ""))
         args = " ".join(part for part in (extra, value) if part)
@@ -356,8 +311,8 @@ def _register_buttons(
         def run() -> None:
             reply = interactions.run(command, call, received)
             if on_home:
-                notice = "\n".join(views.block_texts(reply.blocks or [])) or None
-                _publish_home(services, client, user, notice)
+                notice = "\n".join(block_texts(reply.blocks or [])) or None
+                publish_home(services, client, user, notice)
             else:
                 _answer(respond, reply)
 
@@ -396,7 +351,7 @@ def register(
         if event.get("tab", "home") != "home" or not event.get("user"):
             return
         user = str(event["user"])
-        work.submit(f"home:{user}", lambda: _publish_home(services, client, user))
+        work.submit(f"home:{user}", lambda: publish_home(services, client, user))
 
     @app.event("member_joined_channel")
     def on_member_joined(ack: Ack, event: dict[str, Any], context: dict[str, Any]) -> None:

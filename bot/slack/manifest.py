@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from bot.settings import Settings
-from bot.slack import views
-from bot.slack.commands import BY_NAME, SLASH_COMMANDS, SUBCOMMANDS, UMBRELLA
+from bot.slack.catalog import BY_NAME, SLASH_COMMANDS, SUBCOMMANDS
+from bot.slack.interactions import UMBRELLA
 from bot.slack.steps import manifest_functions
+from bot.slack.workspace import ADD_MESSAGE_SHORTCUT
 
 
 def _describe(command: str) -> tuple[str, str]:
@@ -89,7 +90,7 @@ def build_manifest(settings: Settings, url: str | None, socket: bool) -> dict[st
                 {
                     "name": BY_NAME["add-message"].usage,
                     "type": "message",
-                    "callback_id": views.ADD_MESSAGE_SHORTCUT,
+                    "callback_id": ADD_MESSAGE_SHORTCUT,
                     "description": "Add this message to the active GO session's timeline",
                 }
             ],

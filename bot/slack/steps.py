@@ -27,8 +27,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.reports import session_drift
-from bot.slack import views
-from bot.slack.commands import Command, Interactions, Invocation, Outputs
+from bot.slack.blocks import PLANNED
+from bot.slack.interactions import Command, Interactions, Invocation, Outputs
 from bot.slack.work import OrderedWork
 from core.clock import format_utc
 from core.durations import format_duration, parse_duration
@@ -82,8 +82,8 @@ def _text(call: Invocation, name: str) -> str:
 
 def _start(services: Services, call: Invocation) -> Outputs:
     planned = _text(call, "planned_duration")
-    if planned and planned not in views.PLANNED:
-        raise InvalidInput(f"The planned duration must be one of {', '.join(views.PLANNED)}.")
+    if planned and planned not in PLANNED:
+        raise InvalidInput(f"The planned duration must be one of {', '.join(PLANNED)}.")
     change = services.sessions.start(
         call.user,
         call.channel,
@@ -160,7 +160,7 @@ STEPS = (
                 "planned_duration",
                 "string",
                 "Planned duration",
-                f"one of {', '.join(views.PLANNED)}, or empty for none",
+                f"one of {', '.join(PLANNED)}, or empty for none",
             ),
             Param("link", "string", "Link", "a ticket, change request or runbook URL"),
         ),

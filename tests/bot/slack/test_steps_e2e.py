@@ -13,7 +13,7 @@ import pytest
 
 from bot.dev.fake_slack import Call, function_executed_body
 from bot.settings import Settings
-from bot.slack.commands import BY_NAME
+from bot.slack.catalog import BY_NAME
 from bot.slack.manifest import build_manifest
 from bot.slack.steps import STEPS
 from tests.bot.conftest import SlackHarness, signed_headers

@@ -1,0 +1,170 @@
+"""A session's timeline and owner: `/go-note`, `/go-handover`, the Take over button, and
+adding a message (its shortcut, or the pin reaction, which read the message from Slack); the
+timeline's one line in the session's thread."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.reports import SLACK, timeline_line
+from bot.slack.blocks import Blocks, section, text_message, to_dicts, unseen
+from bot.slack.interactions import Command, Invocation
+from bot.slack.mrkdwn import who
+from core.errors import InvalidInput
+from core.models import TimelineEntry
+from core.services import Services
+from core.workspace import Source
+
+log = logging.getLogger("gobot.workspace")
+
+TAKE_OVER_ACTION = "go_take_over"
+ADD_MESSAGE_SHORTCUT = "go_add_to_session"
+MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|([UW][A-Z0-9]+)")
+TIMELINE_ICONS = {"note": ":memo:", "message": ":pushpin:", "handover": ":arrows_counterclockwise:"}
+
+
+def timeline_message(entry: TimelineEntry) -> list[dict[str, Any]]:
+    """A timeline entry's one line in the session's thread."""
+    return to_dicts([section(f"{TIMELINE_ICONS[entry.kind]} {timeline_line(entry, SLACK)}")])
+
+
+def _note(services: Services, call: Invocation) -> Blocks:
+    added = services.workspace.note(call.user, call.channel, call.args)
+    return text_message(
+        ":memo: Added to the session's timeline." + unseen(added.delivery, "its line")
+    )
+
+
+def _handover(services: Services, call: Invocation) -> Blocks:
+    """`@user [notes]`: the mention as Slack escapes it (`<@U…|name>`), or a bare user ID."""
+    target, _, notes = call.args.strip().partition(" ")
+    found = MENTION.fullmatch(target)
+    if found is None:
+        raise InvalidInput(
+            "Usage: `/go-handover @user [notes]`, naming one person "
+            "(`/go handover` takes a user ID)."
+        )
+    to = found.group(1) or found.group(2)
+    if call.access is not None and not call.access.permits(to, "operator"):
+        raise InvalidInput(
+            f"{to} is not a gobot operator, and only operators can own a GO session: "
+            "nothing changed."
+        )
+    added = services.workspace.handover(call.user, call.channel, to, notes)
+    return text_message(
+        f":arrows_counterclockwise: {who(to)} owns the GO session now."
+        + unseen(added.delivery, "its line")
+    )
+
+
+def _take_over_button(services: Services, call: Invocation) -> Blocks | None:
+    """`args`: the session id on the button; the clicker becomes the owner."""
+    added = services.workspace.handover(call.user, call.channel, call.user, session_id=call.args)
+    if added.delivery.problem is None:
+        return None
+    return text_message(
+        ":arrows_counterclockwise: You own the GO session now." + unseen(added.delivery, "its line")
+    )
+
+
+def _add_message(services: Services, call: Invocation) -> Blocks:
+    """The message shortcut or the pin reaction: `call.source` is the message."""
+    if call.source is None:
+        raise InvalidInput("There is no message to add.")
+    added = services.workspace.note(call.user, call.channel, call.source.text, call.source)
+    if not added.newly:
+        return text_message("That message is already on the session's timeline.")
+    return text_message(
+        ":pushpin: Added to the session's timeline." + unseen(added.delivery, "its line")
+    )
+
+
+def permalink(client: WebClient, channel: str, ts: str) -> str | None:
+    try:
+        return str(client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+    except (SlackApiError, SlackClientError, OSError, KeyError) as exc:
+        log.warning("no permalink for %s in %s: %s", ts, channel, exc)
+        return None
+
+
+def message_at(client: WebClient, channel: str, ts: str) -> dict[str, Any] | None:
+    """A message by its ts: in the channel, or a reply in a thread."""
+    try:
+        for in_thread in (False, True):
+            answer = (
+                client.conversations_replies(  # the thread's first message comes too
+                    channel=channel, ts=ts, latest=ts, oldest=ts, inclusive=True, limit=10
+                )
+                if in_thread
+                else client.conversations_history(
+                    channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1
+                )
+            )
+            found = [m for m in answer.get("messages") or [] if m.get("ts") == ts]
+            if found:
+                return dict(found[0])
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        log.warning("could not read message %s in %s: %s", ts, channel, exc)
+    return None
+
+
+def source_of(client: WebClient, channel: str, message: dict[str, Any]) -> Source:
+    ts = str(message.get("ts", ""))
+    author = message.get("user") or message.get("bot_id")
+    # Slack sends text with &, < and > as entities: stored as people typed it (escaped on show)
+    text = str(message.get("text", "")).replace("&lt;", "<").replace("&gt;", ">")
+    return Source.of(
+        channel, ts, text.replace("&amp;", "&"), author, permalink(client, channel, ts)
+    )
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "note",
+        "note <text>",
+        "add a note to the active session's timeline",
+        _note,
+        "operator",
+        "add notes",
+        "Not added",
+        limited=True,
+    ),
+    Command(
+        "handover",
+        "handover @user [notes]",
+        "hand the active session to another operator",
+        _handover,
+        "operator",
+        "hand over a GO session",
+        "Not handed over",
+        limited=True,
+        escapes=True,
+    ),
+    Command(
+        "add-message",
+        "Add to GO session",
+        "add a message to the active session's timeline (its shortcut, or a reaction)",
+        _add_message,
+        "operator",
+        "add to a GO session's timeline",
+        "Not added",
+        limited=True,
+        reach="message",
+    ),
+    Command(
+        "take-over",
+        "Take over",
+        "become the owner of the session the button belongs to",
+        _take_over_button,
+        "operator",
+        "take over a GO session",
+        "Not taken over",
+        limited=True,
+        reach="button",
+    ),
+)
