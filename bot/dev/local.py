@@ -51,7 +51,7 @@ USER, CHANNEL = "ULOCAL", "CLOCAL"
 TRIGGER = "local.trigger"
 REPLY_TIMEOUT_SECONDS = 15.0
 HELP = (
-    f"Type a slash command ({', '.join(f'/go-{c.usage}' for c in COMMANDS if c.reach == 'slash')}"
+    f"Type a slash command ({', '.join(f'/go-{c.usage}' for c in COMMANDS if c.slash == 'own')}"
     ", /go help), a number to press a button, `say text` to post to the channel, `pin N` to "
     "add message N to the session's timeline, `wait 5s` to let time pass, "
     '`health red|yellow|green "why"` or `band A|B|C|D "why"` to change what the next snapshot '

@@ -10,7 +10,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.reports import SLACK, report_lines
 from bot.slack.blocks import MAX_MESSAGE_BLOCKS, Blocks, context, header, section, to_dicts
-from bot.slack.interactions import Command, Invocation
+from bot.slack.interactions import Command, Invocation, Text
 from bot.slack.mrkdwn import date, safe, who
 from core.durations import format_duration
 from core.errors import InvalidInput
@@ -64,12 +64,12 @@ def history_message(sessions: list[GoSession]) -> list[dict[str, Any]]:
     return to_dicts(history_blocks(sessions))
 
 
-def _report(services: Services, call: Invocation) -> Blocks:
+def _report(services: Services, call: Invocation, given: Text) -> Blocks:
     return report_message(services.reports.report(call.channel))
 
 
-def _history(services: Services, call: Invocation) -> Blocks:
-    raw = call.args.strip() or "5"
+def _history(services: Services, call: Invocation, given: Text) -> Blocks:
+    raw = given.text.strip() or "5"
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_SLACK_HISTORY:
         raise InvalidInput(f"Usage: `/go-history [n]` with n from 1 to {MAX_SLACK_HISTORY}.")
     return history_message(services.sessions.history(int(raw), call.channel))
@@ -81,11 +81,13 @@ COMMANDS: tuple[Command, ...] = (
         "report",
         "the report of the active session, or of the last one",
         _report,
+        slash="own",
     ),
     Command(
         "history",
         f"history [n ≤ {MAX_SLACK_HISTORY}]",
         "show the last ended GO sessions",
         _history,
+        slash="own",
     ),
 )

@@ -1,10 +1,11 @@
 """App Home: each active session with its playbook and buttons, or the last session and the
 playbook template; then the planned windows and recent history. Published when a person
-opens it, and again after a click on it."""
+opens it (`app_home_opened`, through the one interaction path), and again after a click on
+it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from slack_sdk import WebClient
@@ -12,6 +13,7 @@ from slack_sdk.models.blocks import Block, DividerBlock
 
 from bot.slack.blocks import context, header, section, to_dicts
 from bot.slack.history import history_blocks
+from bot.slack.interactions import Command, Event, EventContext, Invocation, Nothing
 from bot.slack.playbook import checklist_blocks, playbook_blocks
 from bot.slack.session import session_blocks
 from bot.slack.windows import planned_windows
@@ -72,3 +74,27 @@ def publish_home(
         windows=services.windows.upcoming(),
     )
     client.views_publish(user_id=user, view=view)
+
+
+def _opened(event: Mapping[str, Any], context: EventContext) -> Invocation | None:
+    """A person opened gobot's Home tab (not its Messages or About tab)."""
+    if event.get("tab", "home") != "home" or not event.get("user"):
+        return None
+    return Invocation(str(event["user"]), None)
+
+
+def _home(services: Services, call: Invocation, given: Nothing) -> None:
+    if call.slack is not None:
+        publish_home(services, call.slack, call.user)
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "home",
+        "App Home",
+        "the active sessions with their playbooks, the planned windows and recent history",
+        _home,
+        input=Nothing,
+        events=(Event("app_home_opened", _opened),),
+    ),
+)

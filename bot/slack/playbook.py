@@ -5,8 +5,9 @@ thread (edited in place), the checklist and the next step."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
+from pydantic import Field
 from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
@@ -17,7 +18,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.slack.blocks import Blocks, section, text_message, to_dicts, unseen
-from bot.slack.interactions import Command, Invocation
+from bot.slack.interactions import Button, Command, Invocation, Text
 from bot.slack.mrkdwn import date, fit, safe, who
 from core.errors import InvalidInput
 from core.models import Checklist, ChecklistItem, GoSession, NextStep, PlaybookStep
@@ -51,33 +52,30 @@ def _step_line(item: ChecklistItem) -> str:
     return line
 
 
-class StepButton(NamedTuple):
+class StepButton(Button):
     """What a step's Complete or Reopen button carries: the session whose run it changes (an
     old button never changes a newer run), the step, and the session's channel (App Home's
-    buttons come from no channel)."""
+    buttons come from no channel). Older buttons: `"<session> <step> <channel or ->"`."""
 
-    session_id: str
-    step: str
-    channel: str | None
-
-    @classmethod
-    def of(cls, session: GoSession, step: str) -> StepButton:
-        return cls(session.id or "", step, session.channel)
-
-    def value(self) -> str:
-        return f"{self.session_id} {self.step} {self.channel or '-'}"
+    session_id: str = Field(min_length=1, max_length=100)
+    step: str = Field(min_length=1, max_length=100)
+    channel: str | None = Field(default=None, max_length=30, pattern=r"^[A-Z0-9]+$")
 
     @classmethod
-    def parse(cls, value: str) -> StepButton:
+    def at(cls, session: GoSession, step: str) -> StepButton:
+        return cls(session_id=session.id or "-", step=step, channel=session.channel)
+
+    @classmethod
+    def legacy(cls, value: str) -> dict[str, Any]:
         session_id, step, channel = [*value.split(" "), "", "", ""][:3]
-        return cls(session_id, step, None if channel in ("", "-") else channel)
+        return {"session_id": session_id, "step": step, "channel": channel.strip("-") or None}
 
 
 def _step_block(item: ChecklistItem, session: GoSession) -> SectionBlock:
     """A step of a run, with Complete while open, or Reopen (asking first) once done; none
     once the session has ended."""
     accessory: ButtonElement | None = None
-    value = StepButton.of(session, item.id).value()
+    value = StepButton.at(session, item.id).value()
     if session.active and item.done:
         accessory = ButtonElement(
             text="Reopen",
@@ -153,11 +151,11 @@ def next_step_message(nxt: NextStep) -> list[dict[str, Any]]:
     )
 
 
-def _checklist(services: Services, call: Invocation) -> Blocks:
+def _checklist(services: Services, call: Invocation, given: Text) -> Blocks:
     return checklist_message(services.playbook.checklist(call.channel))
 
 
-def _next(services: Services, call: Invocation) -> Blocks:
+def _next(services: Services, call: Invocation, given: Text) -> Blocks:
     return next_step_message(services.playbook.next_step(call.channel))
 
 
@@ -174,8 +172,8 @@ def _order(done: Completion) -> str:
     return f" (step {done.item.number} done before step{plural} {open_steps})"
 
 
-def _complete(services: Services, call: Invocation) -> Blocks:
-    step, _, notes = call.args.partition(" ")
+def _complete(services: Services, call: Invocation, given: Text) -> Blocks:
+    step, _, notes = given.text.partition(" ")
     if not step:
         raise InvalidInput("Usage: `/go-complete <step> [notes]`, e.g. `/go-complete 3 done`.")
     done = services.playbook.complete(step, call.user, notes, call.channel)
@@ -189,10 +187,9 @@ def _complete(services: Services, call: Invocation) -> Blocks:
     )
 
 
-def _complete_button(services: Services, call: Invocation) -> Blocks | None:
+def _complete_button(services: Services, call: Invocation, button: StepButton) -> Blocks | None:
     """The step's Complete button: its effect shows on the playbook message; the clicker is
     told only what the message does not say."""
-    button = StepButton.parse(call.args)
     done = services.playbook.complete(
         button.step, call.user, None, call.channel, session_id=button.session_id
     )
@@ -204,8 +201,8 @@ def _complete_button(services: Services, call: Invocation) -> Blocks | None:
     return text_message(f":white_check_mark: Step {_title(done.item)} done{note}.")
 
 
-def _reopen(services: Services, call: Invocation) -> Blocks:
-    step = call.args.strip()
+def _reopen(services: Services, call: Invocation, given: Text) -> Blocks:
+    step = given.text.strip()
     if not step:
         raise InvalidInput("Usage: `/go reopen <step>`, e.g. `/go reopen 3`.")
     reopened = services.playbook.reopen(step, call.user, call.channel)
@@ -215,8 +212,7 @@ def _reopen(services: Services, call: Invocation) -> Blocks:
     )
 
 
-def _reopen_button(services: Services, call: Invocation) -> Blocks | None:
-    button = StepButton.parse(call.args)
+def _reopen_button(services: Services, call: Invocation, button: StepButton) -> Blocks | None:
     reopened = services.playbook.reopen(
         button.step, call.user, call.channel, session_id=button.session_id
     )
@@ -228,7 +224,7 @@ def _reopen_button(services: Services, call: Invocation) -> Blocks | None:
     )
 
 
-def _reset(services: Services, call: Invocation) -> Blocks:
+def _reset(services: Services, call: Invocation, given: Text) -> Blocks:
     checklist = services.playbook.reset(call.user, call.channel)
     return text_message(
         f"The session's playbook run is reset: {checklist.completed}/{checklist.total} done."
@@ -236,8 +232,8 @@ def _reset(services: Services, call: Invocation) -> Blocks:
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("checklist", "checklist", "show the launch playbook", _checklist),
-    Command("next", "next", "show the next playbook step", _next),
+    Command("checklist", "checklist", "show the launch playbook", _checklist, slash="own"),
+    Command("next", "next", "show the next playbook step", _next, slash="own"),
     Command(
         "complete",
         "complete <step> [notes]",
@@ -247,6 +243,7 @@ COMMANDS: tuple[Command, ...] = (
         "complete playbook steps",
         "Not completed",
         limited=True,
+        slash="own",
     ),
     Command(
         "reopen",
@@ -257,7 +254,7 @@ COMMANDS: tuple[Command, ...] = (
         "reopen playbook steps",
         "Not reopened",
         limited=True,
-        reach="umbrella",
+        slash="umbrella",
     ),
     Command(
         "reset",
@@ -268,7 +265,7 @@ COMMANDS: tuple[Command, ...] = (
         "reset the playbook",
         "Not reset",
         limited=True,
-        reach="umbrella",
+        slash="umbrella",
     ),
     Command(
         "complete-button",
@@ -279,7 +276,8 @@ COMMANDS: tuple[Command, ...] = (
         "complete playbook steps",
         "Not completed",
         limited=True,
-        reach="button",
+        input=StepButton,
+        actions=(COMPLETE_ACTION,),
     ),
     Command(
         "reopen-button",
@@ -290,6 +288,7 @@ COMMANDS: tuple[Command, ...] = (
         "reopen playbook steps",
         "Not reopened",
         limited=True,
-        reach="button",
+        input=StepButton,
+        actions=(REOPEN_ACTION,),
     ),
 )

@@ -1,18 +1,18 @@
 """Reminders of an open session: the reminder and health-watch messages in its thread, and
-the Snooze buttons that move the next reminder."""
+the Snooze buttons (on the session's post and its reminders) that move the next reminder."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from bot.reports import drift_text
 from bot.slack.blocks import STATUS_ICON, Blocks, section, text_message, to_dicts
-from bot.slack.interactions import Command, Invocation
+from bot.slack.interactions import Command, Invocation, SessionButton
 from bot.slack.mrkdwn import date, safe, who
 from bot.slack.playbook import playbook_progress
-from bot.slack.session import session_actions
+from bot.slack.session import SNOOZE_ACTIONS, session_actions
 from core.durations import format_duration, parse_duration
 from core.models import PlaybookStep
 from core.outbox import DriftPayload, ReminderPayload
@@ -66,14 +66,24 @@ def drift_message(drift: DriftPayload) -> list[dict[str, Any]]:
     return to_dicts([section(text)])
 
 
-def _snooze_button(services: Services, call: Invocation) -> Blocks:
-    """`args` is `<duration> <session id>`: the duration from gobot's own table of buttons,
-    the rest the button's value, taken only as the id of the session to snooze."""
-    duration, _, session_id = call.args.partition(" ")
+class Snooze(SessionButton):
+    """A Snooze button: the session of its value, and how long by which button it is."""
+
+    duration: Literal["30m", "1h", "2h"]
+
+    @classmethod
+    def raw(cls, call: Invocation) -> object:
+        button = SessionButton.model_validate(call.value or "")
+        return {**button.model_dump(), "duration": SNOOZE_ACTIONS.get(call.action or "")}
+
+
+def _snooze_button(services: Services, call: Invocation, snooze: Snooze) -> Blocks:
     scope = services.sessions.scope_for(call.channel)
-    snoozed = services.reminders.snooze(scope, session_id, call.user, parse_duration(duration))
+    snoozed = services.reminders.snooze(
+        scope, snooze.session_id, call.user, parse_duration(snooze.duration)
+    )
     return text_message(
-        f":zzz: Reminders snoozed for {safe(duration, 20)}: the next one is due at "
+        f":zzz: Reminders snoozed for {snooze.duration}: the next one is due at "
         f"{date(snoozed.reminder.next_due_utc)}."
     )
 
@@ -88,6 +98,7 @@ COMMANDS: tuple[Command, ...] = (
         "snooze reminders",
         "Not snoozed",
         limited=True,
-        reach="button",
+        input=Snooze,
+        actions=tuple(SNOOZE_ACTIONS),
     ),
 )

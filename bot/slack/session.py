@@ -31,7 +31,15 @@ from bot.slack.blocks import (
     text_message,
     to_dicts,
 )
-from bot.slack.interactions import Command, Invocation
+from bot.slack.interactions import (
+    Command,
+    FormInput,
+    Invocation,
+    OpenForm,
+    Place,
+    SessionButton,
+    Text,
+)
 from bot.slack.mrkdwn import channel, date, safe, who
 from bot.slack.playbook import playbook_progress
 from bot.slack.problems import problem_hint
@@ -76,18 +84,23 @@ def snapshot_message(session: GoSession, steps: Sequence[PlaybookStep]) -> list[
     return to_dicts(blocks)
 
 
+def _value(session: GoSession) -> str:
+    """What a button of the session's carries."""
+    return SessionButton(session_id=session.id).value() if session.id else ""
+
+
 def session_actions(session: GoSession, block_id: str) -> ActionsBlock:
     """End session (it opens the end form), Snooze reminders for 30m / 1h / 2h, and Take
     over (become the session's owner)."""
     buttons = [
         ButtonElement(
-            text="End session", action_id=END_ACTION, value=session.id or "", style="danger"
+            text="End session", action_id=END_ACTION, value=_value(session), style="danger"
         ),
         *(
-            ButtonElement(text=f"Snooze {label}", action_id=action, value=session.id or "")
+            ButtonElement(text=f"Snooze {label}", action_id=action, value=_value(session))
             for action, label in SNOOZE_ACTIONS.items()
         ),
-        ButtonElement(text="Take over", action_id=TAKE_OVER_ACTION, value=session.id or ""),
+        ButtonElement(text="Take over", action_id=TAKE_OVER_ACTION, value=_value(session)),
     ]
     return ActionsBlock(block_id=block_id, elements=buttons)
 
@@ -135,7 +148,7 @@ def start_modal(channel: str | None) -> dict[str, Any]:
         START_MODAL,
         "Start a GO session",
         "Start",
-        channel or "",
+        Place(channel=channel).value(),
         [
             notes_input("Notes"),
             InputBlock(
@@ -162,12 +175,12 @@ def end_modal(
         notes_input("End notes"),
         InputBlock(block_id="outcome", label="Outcome", element=outcome),
     ]
-    metadata = channel or ""
+    about = session.id if session is not None else None
     if session is not None and session.id:
-        metadata = f"{metadata} {session.id}"
         still_open = sum(step.id not in session.playbook for step in steps)
         left = f"{still_open} of {len(steps)} playbook steps are still open."
         blocks.insert(0, context(left if still_open else "Every playbook step is done."))
+    metadata = Place(channel=channel, about=about).value()
     return modal(END_MODAL, "End the GO session", "End session", metadata, blocks)
 
 
@@ -211,22 +224,36 @@ def session_status(session: GoSession) -> list[dict[str, Any]]:
 
 
 # handlers ------------------------------------------------------------------------------------
-def _start(services: Services, call: Invocation) -> Blocks:
-    return _started(services, call, call.args)
+class StartForm(FormInput):
+    notes: str = ""
+    planned: str = ""
+    link: str = ""
 
 
-def _start_form(services: Services, call: Invocation) -> Blocks:
+class EndForm(FormInput):
+    notes: str = ""
+    outcome: str = ""
+
+
+def _start(services: Services, call: Invocation, given: Text) -> Blocks | OpenForm:
+    """`/go-start notes`; with no text and a trigger, the start form (none beside an active
+    session: the refusal comes at once)."""
+    if not given.text and call.trigger:
+        services.sessions.ensure_can_start(call.channel)
+        return OpenForm(start_modal(call.channel))
+    return _started(services, call, given.text)
+
+
+def _start_form(services: Services, call: Invocation, form: StartForm) -> Blocks:
     """The start modal, submitted: notes, a planned duration, a link."""
-    form = call.form or {}
-    planned = form.get("planned") or ""
-    if planned and planned not in PLANNED:
+    if form.planned and form.planned not in PLANNED:
         raise InvalidInput(f"The planned duration must be one of {', '.join(PLANNED)}.")
     return _started(
         services,
         call,
-        form.get("notes"),
-        link=form.get("link"),
-        planned=parse_duration(planned) if planned else None,
+        form.notes,
+        link=form.link,
+        planned=parse_duration(form.planned) if form.planned else None,
     )
 
 
@@ -268,18 +295,22 @@ def started_message(change: SessionChange) -> Blocks:
     )
 
 
-def _end(services: Services, call: Invocation) -> Blocks:
-    return _ended(services, call, call.args, "completed")
+def _end(services: Services, call: Invocation, given: Text) -> Blocks | OpenForm:
+    """`/go-end notes`; with no text and a trigger, the end form (with no active session,
+    the refusal at once)."""
+    if not given.text and call.trigger:
+        services.sessions.ensure_can_end(call.channel)
+        return OpenForm(end_modal(call.channel))
+    return _ended(services, call, given.text, "completed")
 
 
-def _end_form(services: Services, call: Invocation) -> Blocks:
-    """The end modal, submitted: end notes and the outcome; `args` is the id of the session
-    whose End session button opened it (empty from `/go-end`)."""
-    form = call.form or {}
-    outcome = next((o for o in OUTCOMES if o == form.get("outcome")), None)
+def _end_form(services: Services, call: Invocation, form: EndForm) -> Blocks:
+    """The end modal, submitted: end notes and the outcome; from an End session button, it
+    ends only that button's session (`place.about`)."""
+    outcome = next((o for o in OUTCOMES if o == form.outcome), None)
     if outcome is None:
         raise InvalidInput(f"The outcome must be one of: {', '.join(OUTCOMES)}.")
-    return _ended(services, call, form.get("notes"), outcome, call.args or None)
+    return _ended(services, call, form.notes, outcome, form.place.about)
 
 
 def _ended(
@@ -300,10 +331,18 @@ def _ended(
     )
 
 
-def _end_button(services: Services, call: Invocation) -> Blocks | None:
-    """`args` is the session id on the button: an old button never ends a newer session."""
+def _end_button(
+    services: Services, call: Invocation, button: SessionButton
+) -> Blocks | OpenForm | None:
+    """With a trigger, the end form for the button's own session while it is active;
+    otherwise (or once that session is over) the session is ended as the button says, which
+    refuses an old button: it never ends a newer session."""
+    if call.trigger:
+        session = services.sessions.get(call.channel)
+        if session.active and session.id == button.session_id:
+            return OpenForm(end_modal(call.channel, session, services.playbook.steps))
     change = services.sessions.end(
-        call.user, call.channel, None, session_id=call.args, reply_to=call.reply_to
+        call.user, call.channel, None, session_id=button.session_id, reply_to=call.reply_to
     )
     if change.delivery.problem:
         return change_message(
@@ -315,7 +354,7 @@ def _end_button(services: Services, call: Invocation) -> Blocks | None:
     return None
 
 
-def _session(services: Services, call: Invocation) -> Blocks:
+def _session(services: Services, call: Invocation, given: Text) -> Blocks:
     return session_status(services.sessions.get(call.channel))
 
 
@@ -341,6 +380,8 @@ COMMANDS: tuple[Command, ...] = (
         "start a GO session",
         "Not started",
         limited=True,
+        slash="own",
+        opens=START_MODAL,
     ),
     Command(
         "end",
@@ -350,8 +391,10 @@ COMMANDS: tuple[Command, ...] = (
         "operator",
         "end a GO session",
         "Not ended",
+        slash="own",
+        opens=END_MODAL,
     ),
-    Command("session", "session", "show the current GO session", _session),
+    Command("session", "session", "show the current GO session", _session, slash="own"),
     Command(
         "start-form",
         "Start a GO session",
@@ -361,7 +404,8 @@ COMMANDS: tuple[Command, ...] = (
         "start a GO session",
         "Not started",
         limited=True,
-        reach="form",
+        input=StartForm,
+        callback_id=START_MODAL,
     ),
     Command(
         "end-form",
@@ -371,7 +415,8 @@ COMMANDS: tuple[Command, ...] = (
         "operator",
         "end a GO session",
         "Not ended",
-        reach="form",
+        input=EndForm,
+        callback_id=END_MODAL,
     ),
     Command(
         "end-button",
@@ -381,6 +426,8 @@ COMMANDS: tuple[Command, ...] = (
         "operator",
         "end a GO session",
         "Not ended",
-        reach="button",
+        input=SessionButton,
+        actions=(END_ACTION,),
+        opens=END_MODAL,
     ),
 )

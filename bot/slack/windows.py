@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import Field
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -36,7 +37,15 @@ from bot.slack.blocks import (
     text_message,
     to_dicts,
 )
-from bot.slack.interactions import Command, Invocation
+from bot.slack.interactions import (
+    Button,
+    Command,
+    FormInput,
+    Invocation,
+    OpenForm,
+    Place,
+    Text,
+)
 from bot.slack.mrkdwn import channel, date, safe, who
 from bot.slack.session import started_message
 from core.clock import parse_utc
@@ -85,18 +94,17 @@ def planned_windows(windows: Sequence[GoWindow]) -> SectionBlock:
 
 def _window_buttons(window: GoWindow, *, manage: bool) -> ActionsBlock:
     """Start now (and, in a list, Move and Cancel) for one window."""
+    value = WindowButton(window_id=window.id).value()
     buttons = [
-        ButtonElement(
-            text="Start now", action_id=WINDOW_START_ACTION, value=window.id, style="primary"
-        )
+        ButtonElement(text="Start now", action_id=WINDOW_START_ACTION, value=value, style="primary")
     ]
     if manage:
         buttons += [
-            ButtonElement(text="Move", action_id=WINDOW_MOVE_ACTION, value=window.id),
+            ButtonElement(text="Move", action_id=WINDOW_MOVE_ACTION, value=value),
             ButtonElement(
                 text="Cancel",
                 action_id=WINDOW_CANCEL_ACTION,
-                value=window.id,
+                value=value,
                 style="danger",
                 confirm=ConfirmObject(
                     title="Cancel the GO window?",
@@ -209,7 +217,7 @@ def schedule_modal(
                 element=PlainTextInputElement(action_id="link", placeholder="https://…"),
             ),
         ]
-    metadata = f"{channel_id or ''} {window.id}" if window else (channel_id or "")
+    metadata = Place(channel=channel_id, about=window.id if window else None).value()
     title = "Move the GO window" if window else "Plan a GO window"
     return modal(SCHEDULE_MODAL, title, "Move" if window else "Plan", metadata, blocks)
 
@@ -222,9 +230,32 @@ def _window_planned(window: GoWindow, what: str) -> Blocks:
     )
 
 
-def _schedule(services: Services, call: Invocation) -> Blocks:
-    """`/go-schedule WHEN DURATION [notes]`, WHEN in ISO 8601 (UTC unless it says otherwise)."""
-    when, _, rest = call.args.strip().partition(" ")
+class WindowButton(Button):
+    """A window's Start now, Move or Cancel button: the window (older buttons: its bare id)."""
+
+    window_id: str = Field(min_length=1, max_length=100)
+
+    @classmethod
+    def legacy(cls, value: str) -> dict[str, Any]:
+        return {"window_id": value}
+
+
+class ScheduleForm(FormInput):
+    """The schedule form: `place.about` is the window being moved (none: a new one)."""
+
+    when: str = ""
+    planned: str = ""
+    channel: str = ""
+    notes: str = ""
+    link: str = ""
+
+
+def _schedule(services: Services, call: Invocation, given: Text) -> Blocks | OpenForm:
+    """`/go-schedule WHEN DURATION [notes]`, WHEN in ISO 8601 (UTC unless it says otherwise);
+    with no text and a trigger, the schedule form."""
+    if not given.text and call.trigger:
+        return OpenForm(schedule_modal(call.channel, int(services.clock.now().timestamp())))
+    when, _, rest = given.text.strip().partition(" ")
     duration, _, notes = rest.strip().partition(" ")
     try:
         starts_at = parse_utc(when)
@@ -238,50 +269,52 @@ def _schedule(services: Services, call: Invocation) -> Blocks:
     return _window_planned(window, "planned")
 
 
-def _schedule_form(services: Services, call: Invocation) -> Blocks:
-    """The schedule modal, submitted; `args` is the id of a window being moved."""
-    form = call.form or {}
-    raw = form.get("when", "")
+def _schedule_form(services: Services, call: Invocation, form: ScheduleForm) -> Blocks:
+    """The schedule modal, submitted: a new window, or the one being moved."""
     try:
-        starts_at = datetime.fromtimestamp(int(raw), UTC)
+        starts_at = datetime.fromtimestamp(int(form.when), UTC)
     except (ValueError, OverflowError, OSError):
         raise InvalidInput("Pick a date and a time for the GO window.") from None
-    duration = planned_duration(form.get("planned", ""))
-    if call.args:
+    duration = planned_duration(form.planned)
+    if form.place.about:
         return _window_planned(
-            services.windows.move(call.user, call.args, starts_at, duration), "moved"
+            services.windows.move(call.user, form.place.about, starts_at, duration), "moved"
         )
     window = services.windows.schedule(
         call.user,
-        form.get("channel") or call.channel,
+        form.channel or call.channel,
         starts_at,
         duration,
-        notes=form.get("notes"),
-        link=form.get("link"),
+        notes=form.notes,
+        link=form.link,
     )
     return _window_planned(window, "planned")
 
 
-def _windows(services: Services, call: Invocation) -> Blocks:
+def _windows(services: Services, call: Invocation, given: Text) -> Blocks:
     return windows_message(services.windows.upcoming(call.channel))  # of its scope
 
 
-def _window_start(services: Services, call: Invocation) -> Blocks:
+def _window_start(services: Services, call: Invocation, button: WindowButton) -> Blocks:
     """Start now: the window's session, with its notes, link and planned duration."""
-    return started_message(services.windows.start(call.user, call.args, call.reply_to))
+    return started_message(services.windows.start(call.user, button.window_id, call.reply_to))
 
 
-def _window_move(services: Services, call: Invocation) -> Blocks:
-    """Move, where no form can be opened (the form opens everywhere Slack runs)."""
-    window = services.windows.scheduled(call.args)
+def _window_move(services: Services, call: Invocation, button: WindowButton) -> Blocks | OpenForm:
+    """Move: the schedule form for the window while it is still scheduled; where no form
+    can be opened (no trigger), how to move it by hand."""
+    window = services.windows.scheduled(button.window_id)
+    if call.trigger:
+        now = int(services.clock.now().timestamp())
+        return OpenForm(schedule_modal(call.channel, now, window))
     return text_message(
         f"Cancel this window and plan it again with `/go-schedule`: it starts "
         f"{date(window.starts_at_utc)}."
     )
 
 
-def _window_cancel(services: Services, call: Invocation) -> Blocks:
-    window = services.windows.cancel(call.user, call.args)
+def _window_cancel(services: Services, call: Invocation, button: WindowButton) -> Blocks:
+    window = services.windows.cancel(call.user, button.window_id)
     return text_message(
         f":wastebasket: The GO window of {date(window.starts_at_utc)} is cancelled."
     )
@@ -297,8 +330,10 @@ COMMANDS: tuple[Command, ...] = (
         "plan GO windows",
         "Not planned",
         limited=True,
+        slash="own",
+        opens=SCHEDULE_MODAL,
     ),
-    Command("windows", "windows", "list the planned GO windows", _windows),
+    Command("windows", "windows", "list the planned GO windows", _windows, slash="own"),
     Command(
         "schedule-form",
         "Plan a GO window",
@@ -308,7 +343,8 @@ COMMANDS: tuple[Command, ...] = (
         "plan GO windows",
         "Not planned",
         limited=True,
-        reach="form",
+        input=ScheduleForm,
+        callback_id=SCHEDULE_MODAL,
     ),
     Command(
         "window-start",
@@ -319,7 +355,8 @@ COMMANDS: tuple[Command, ...] = (
         "start a GO session",
         "Not started",
         limited=True,
-        reach="button",
+        input=WindowButton,
+        actions=(WINDOW_START_ACTION,),
     ),
     Command(
         "window-move",
@@ -330,7 +367,9 @@ COMMANDS: tuple[Command, ...] = (
         "plan GO windows",
         "Not moved",
         limited=True,
-        reach="button",
+        input=WindowButton,
+        actions=(WINDOW_MOVE_ACTION,),
+        opens=SCHEDULE_MODAL,
     ),
     Command(
         "window-cancel",
@@ -341,6 +380,7 @@ COMMANDS: tuple[Command, ...] = (
         "plan GO windows",
         "Not cancelled",
         limited=True,
-        reach="button",
+        input=WindowButton,
+        actions=(WINDOW_CANCEL_ACTION,),
     ),
 )

@@ -1,11 +1,13 @@
 """A session's timeline and owner: `/go-note`, `/go-handover`, the Take over button, and
-adding a message (its shortcut, or the pin reaction, which read the message from Slack); the
-timeline's one line in the session's thread."""
+adding a message (its shortcut, or the pin reaction: the message and its permalink are read
+from Slack only once the user is authorized); the timeline's one line in the session's
+thread."""
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from slack_sdk import WebClient
@@ -13,7 +15,16 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.reports import SLACK, timeline_line
 from bot.slack.blocks import Blocks, section, text_message, to_dicts, unseen
-from bot.slack.interactions import Command, Invocation
+from bot.slack.interactions import (
+    Command,
+    Event,
+    EventContext,
+    Invocation,
+    Nothing,
+    SessionButton,
+    Shortcut,
+    Text,
+)
 from bot.slack.mrkdwn import who
 from core.errors import InvalidInput
 from core.models import TimelineEntry
@@ -33,16 +44,16 @@ def timeline_message(entry: TimelineEntry) -> list[dict[str, Any]]:
     return to_dicts([section(f"{TIMELINE_ICONS[entry.kind]} {timeline_line(entry, SLACK)}")])
 
 
-def _note(services: Services, call: Invocation) -> Blocks:
-    added = services.workspace.note(call.user, call.channel, call.args)
+def _note(services: Services, call: Invocation, given: Text) -> Blocks:
+    added = services.workspace.note(call.user, call.channel, given.text)
     return text_message(
         ":memo: Added to the session's timeline." + unseen(added.delivery, "its line")
     )
 
 
-def _handover(services: Services, call: Invocation) -> Blocks:
+def _handover(services: Services, call: Invocation, given: Text) -> Blocks:
     """`@user [notes]`: the mention as Slack escapes it (`<@U…|name>`), or a bare user ID."""
-    target, _, notes = call.args.strip().partition(" ")
+    target, _, notes = given.text.strip().partition(" ")
     found = MENTION.fullmatch(target)
     if found is None:
         raise InvalidInput(
@@ -62,9 +73,11 @@ def _handover(services: Services, call: Invocation) -> Blocks:
     )
 
 
-def _take_over_button(services: Services, call: Invocation) -> Blocks | None:
-    """`args`: the session id on the button; the clicker becomes the owner."""
-    added = services.workspace.handover(call.user, call.channel, call.user, session_id=call.args)
+def _take_over_button(services: Services, call: Invocation, button: SessionButton) -> Blocks | None:
+    """The clicker becomes the owner of the button's session (never of a newer one)."""
+    added = services.workspace.handover(
+        call.user, call.channel, call.user, session_id=button.session_id
+    )
     if added.delivery.problem is None:
         return None
     return text_message(
@@ -72,11 +85,18 @@ def _take_over_button(services: Services, call: Invocation) -> Blocks | None:
     )
 
 
-def _add_message(services: Services, call: Invocation) -> Blocks:
-    """The message shortcut or the pin reaction: `call.source` is the message."""
-    if call.source is None:
+def _add_message(services: Services, call: Invocation, given: Nothing) -> Blocks:
+    """The message shortcut (Slack sends the message) or the pin reaction (only its ts: the
+    message is read from Slack, once the user is known to be allowed)."""
+    if call.slack is None or not call.channel or call.message is None:
         raise InvalidInput("There is no message to add.")
-    added = services.workspace.note(call.user, call.channel, call.source.text, call.source)
+    message: Mapping[str, Any] | None = call.message
+    if "text" not in call.message:
+        message = message_at(call.slack, call.channel, str(call.message.get("ts", "")))
+    if message is None:
+        raise InvalidInput("Slack did not give that message to gobot: nothing was added.")
+    source = source_of(call.slack, call.channel, message)
+    added = services.workspace.note(call.user, call.channel, source.text, source)
     if not added.newly:
         return text_message("That message is already on the session's timeline.")
     return text_message(
@@ -113,7 +133,7 @@ def message_at(client: WebClient, channel: str, ts: str) -> dict[str, Any] | Non
     return None
 
 
-def source_of(client: WebClient, channel: str, message: dict[str, Any]) -> Source:
+def source_of(client: WebClient, channel: str, message: Mapping[str, Any]) -> Source:
     ts = str(message.get("ts", ""))
     author = message.get("user") or message.get("bot_id")
     # Slack sends text with &, < and > as entities: stored as people typed it (escaped on show)
@@ -121,6 +141,17 @@ def source_of(client: WebClient, channel: str, message: dict[str, Any]) -> Sourc
     return Source.of(
         channel, ts, text.replace("&amp;", "&"), author, permalink(client, channel, ts)
     )
+
+
+def _pinned(event: Mapping[str, Any], context: EventContext) -> Invocation | None:
+    """A reaction with the pin emoji to a message adds it (any other reaction is not gobot's);
+    nobody is answered (there is no one to answer privately): what it did shows in the
+    thread, a refusal only in the log."""
+    item = event.get("item") or {}
+    if event.get("reaction") != context.pin_emoji or item.get("type") != "message":
+        return None
+    channel, ts = str(item.get("channel", "")), str(item.get("ts", ""))
+    return Invocation(str(event.get("user", "")), channel, message={"ts": ts})
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -133,6 +164,7 @@ COMMANDS: tuple[Command, ...] = (
         "add notes",
         "Not added",
         limited=True,
+        slash="own",
     ),
     Command(
         "handover",
@@ -143,6 +175,7 @@ COMMANDS: tuple[Command, ...] = (
         "hand over a GO session",
         "Not handed over",
         limited=True,
+        slash="own",
         escapes=True,
     ),
     Command(
@@ -154,7 +187,11 @@ COMMANDS: tuple[Command, ...] = (
         "add to a GO session's timeline",
         "Not added",
         limited=True,
-        reach="message",
+        input=Nothing,
+        shortcut=Shortcut(
+            ADD_MESSAGE_SHORTCUT, "Add this message to the active GO session's timeline"
+        ),
+        events=(Event("reaction_added", _pinned),),
     ),
     Command(
         "take-over",
@@ -165,6 +202,7 @@ COMMANDS: tuple[Command, ...] = (
         "take over a GO session",
         "Not taken over",
         limited=True,
-        reach="button",
+        input=SessionButton,
+        actions=(TAKE_OVER_ACTION,),
     ),
 )
