@@ -97,7 +97,7 @@ def _deliver(reply: Reply, call: Invocation, client: WebClient, respond: Respond
         _answer(respond, reply)
 
 
-def _key(command: Command, call: Invocation, opening: bool) -> str:
+def _key(call: Invocation, opening: bool) -> str:
     """The queue an interaction waits in: a form opens apart from its channel's queue."""
     return f"modal:{call.user}" if opening else str(call.channel or "")
 
@@ -151,7 +151,7 @@ def _on_command(interactions: Interactions, work: OrderedWork) -> Listener:
             return
         opening = bool(found.opens and call.trigger and not text)
         work.submit(
-            _key(found, call, opening),
+            _key(call, opening),
             lambda: _deliver(interactions.run(found, call, received), call, client, respond),
         )
 
@@ -194,7 +194,7 @@ def _on_button(
             else:
                 _deliver(reply, call, client, respond)
 
-        work.submit(_key(declared, call, bool(declared.opens and call.trigger)), run)
+        work.submit(_key(call, bool(declared.opens and call.trigger)), run)
 
     return on_button
 
