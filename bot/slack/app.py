@@ -27,21 +27,10 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.slack import steps
 from bot.slack.blocks import block_texts, form_values, text_message
+from bot.slack.capability import FORGED, Button, Command, Event, EventContext, Invocation, Place
 from bot.slack.catalog import COMMANDS, SLASH_COMMANDS, SUBCOMMANDS, help_text
 from bot.slack.home import publish_home
-from bot.slack.interactions import (
-    FORGED,
-    Button,
-    Command,
-    Event,
-    EventContext,
-    Interactions,
-    Invocation,
-    Place,
-    Reply,
-    parse,
-    user_message,
-)
+from bot.slack.interactions import Interactions, Reply, parse, user_message
 from bot.slack.mrkdwn import safe
 from bot.slack.work import OrderedWork
 from core.errors import InvalidInput

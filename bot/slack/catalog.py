@@ -19,7 +19,8 @@ from bot.slack import (
     workspace,
 )
 from bot.slack.blocks import Blocks, text_message
-from bot.slack.interactions import UMBRELLA, Command, Invocation, Text
+from bot.slack.capability import Command, Invocation, Text
+from bot.slack.interactions import UMBRELLA
 from core.services import Services
 
 

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from bot.slack.interactions import Command, Event, EventContext, Invocation, Nothing
+from bot.slack.capability import Command, Event, EventContext, Invocation, Nothing
 from core.services import Services
 
 log = logging.getLogger("gobot.delivery")

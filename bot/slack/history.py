@@ -10,7 +10,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.reports import SLACK, report_lines
 from bot.slack.blocks import MAX_MESSAGE_BLOCKS, Blocks, context, header, section, to_dicts
-from bot.slack.interactions import Command, Invocation, Text
+from bot.slack.capability import Command, Invocation, Text
 from bot.slack.mrkdwn import date, safe, who
 from core.durations import format_duration
 from core.errors import InvalidInput

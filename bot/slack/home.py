@@ -12,8 +12,8 @@ from slack_sdk import WebClient
 from slack_sdk.models.blocks import Block, DividerBlock
 
 from bot.slack.blocks import context, header, section, to_dicts
+from bot.slack.capability import Command, Event, EventContext, Invocation, Nothing
 from bot.slack.history import history_blocks
-from bot.slack.interactions import Command, Event, EventContext, Invocation, Nothing
 from bot.slack.playbook import checklist_blocks, playbook_blocks
 from bot.slack.session import session_blocks
 from bot.slack.windows import planned_windows

@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.settings import Settings
+from bot.slack.capability import Param
 from bot.slack.catalog import BY_NAME, COMMANDS, EVENTS, SLASH_COMMANDS, SUBCOMMANDS
-from bot.slack.interactions import UMBRELLA, Param
+from bot.slack.interactions import UMBRELLA
 
 
 def _describe(command: str) -> tuple[str, str]:

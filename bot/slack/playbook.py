@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.slack.blocks import Blocks, section, text_message, to_dicts, unseen
-from bot.slack.interactions import Button, Command, Invocation, Text
+from bot.slack.capability import Button, Command, Invocation, Text
 from bot.slack.mrkdwn import date, fit, safe, who
 from core.errors import InvalidInput
 from core.models import Checklist, ChecklistItem, GoSession, NextStep, PlaybookStep

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from bot.reports import drift_text
 from bot.slack.blocks import STATUS_ICON, Blocks, section, text_message, to_dicts
-from bot.slack.interactions import Command, Invocation, SessionButton
+from bot.slack.capability import Command, Invocation, SessionButton
 from bot.slack.mrkdwn import date, safe, who
 from bot.slack.playbook import playbook_progress
 from bot.slack.session import SNOOZE_ACTIONS, session_actions

@@ -31,7 +31,7 @@ from bot.slack.blocks import (
     text_message,
     to_dicts,
 )
-from bot.slack.interactions import (
+from bot.slack.capability import (
     Command,
     FormInput,
     Invocation,

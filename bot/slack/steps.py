@@ -28,15 +28,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.reports import session_drift
 from bot.slack.blocks import PLANNED
-from bot.slack.interactions import (
-    Command,
-    Input,
-    Interactions,
-    Invocation,
-    Outputs,
-    Param,
-    Step,
-)
+from bot.slack.capability import Command, Input, Invocation, Outputs, Param, Step
+from bot.slack.interactions import Interactions
 from bot.slack.work import OrderedWork
 from core.clock import format_utc
 from core.durations import format_duration, parse_duration

@@ -37,15 +37,7 @@ from bot.slack.blocks import (
     text_message,
     to_dicts,
 )
-from bot.slack.interactions import (
-    Button,
-    Command,
-    FormInput,
-    Invocation,
-    OpenForm,
-    Place,
-    Text,
-)
+from bot.slack.capability import Button, Command, FormInput, Invocation, OpenForm, Place, Text
 from bot.slack.mrkdwn import channel, date, safe, who
 from bot.slack.session import started_message
 from core.clock import parse_utc

@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.reports import SLACK, timeline_line
 from bot.slack.blocks import Blocks, section, text_message, to_dicts, unseen
-from bot.slack.interactions import (
+from bot.slack.capability import (
     Command,
     Event,
     EventContext,

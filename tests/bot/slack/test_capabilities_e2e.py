@@ -19,7 +19,7 @@ from bot.dev.fake_slack import (
     message_shortcut_body,
     view_submission_body,
 )
-from bot.slack.interactions import FORGED, Place
+from bot.slack.capability import FORGED, Place
 from tests.bot.conftest import SlackHarness, block_text, signed_headers
 from tests.bot.test_observability import samples
 

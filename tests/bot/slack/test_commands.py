@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.dev.fake_slack import FakeSlack, view_submission_body
-from bot.slack.interactions import Place, SessionButton
+from bot.slack.capability import Place, SessionButton
 from tests.bot.conftest import SlackHarness, block_text, playbook_calls, posts, signed_headers
 from tests.conftest import FakeClock, write_json
 from tests.faults import FULL_DISK, FaultyOs, fail_with

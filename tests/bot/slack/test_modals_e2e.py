@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from bot.dev.fake_slack import view_submission_body
-from bot.slack.interactions import Place
+from bot.slack.capability import Place
 from tests.bot.conftest import SlackHarness, block_text, signed_headers
 from tests.conftest import T0, FakeClock, audit_records
 

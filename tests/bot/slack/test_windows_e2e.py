@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from icalendar import Calendar
 
 from bot.dev.fake_slack import Call, Failure, view_submission_body
-from bot.slack.interactions import Place
+from bot.slack.capability import Place
 from tests.bot.conftest import SlackHarness, block_text, signed_headers
 from tests.bot.slack.test_views import check_escaped
 from tests.conftest import T0, FakeClock, audit_records
