@@ -85,6 +85,26 @@ class Text(Input):
         return {"text": call.args}
 
 
+class Arguments(Input):
+    """A slash command's text read into typed fields by `parse`, which raises InvalidInput
+    with the command's usage when the text does not fit."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, data: object) -> object:
+        if isinstance(data, dict) and "text" in data:
+            return cls.parse(str(data["text"]))
+        return data
+
+    @classmethod
+    def parse(cls, text: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def raw(cls, call: Invocation) -> object:
+        return {"text": call.args}
+
+
 class Button(Input):
     """A button's value: the model as JSON. A value in the format an older gobot posted is
     read by `legacy`, so that buttons already in channels keep working."""

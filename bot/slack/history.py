@@ -10,7 +10,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.reports import SLACK, report_lines
 from bot.slack.blocks import MAX_MESSAGE_BLOCKS, Blocks, context, header, section, to_dicts
-from bot.slack.capability import Command, Invocation, Text
+from bot.slack.capability import Arguments, Command, Invocation, Text
 from bot.slack.mrkdwn import date, safe, who
 from core.durations import format_duration
 from core.errors import InvalidInput
@@ -68,11 +68,21 @@ def _report(services: Services, call: Invocation, given: Text) -> Blocks:
     return report_message(services.reports.report(call.channel))
 
 
-def _history(services: Services, call: Invocation, given: Text) -> Blocks:
-    raw = given.text.strip() or "5"
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_SLACK_HISTORY:
-        raise InvalidInput(f"Usage: `/go-history [n]` with n from 1 to {MAX_SLACK_HISTORY}.")
-    return history_message(services.sessions.history(int(raw), call.channel))
+class HowMany(Arguments):
+    """`/go-history [n]`: how many ended sessions (5 unless given)."""
+
+    n: int
+
+    @classmethod
+    def parse(cls, text: str) -> dict[str, Any]:
+        raw = text.strip() or "5"
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_SLACK_HISTORY:
+            raise InvalidInput(f"Usage: `/go-history [n]` with n from 1 to {MAX_SLACK_HISTORY}.")
+        return {"n": int(raw)}
+
+
+def _history(services: Services, call: Invocation, given: HowMany) -> Blocks:
+    return history_message(services.sessions.history(given.n, call.channel))
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -88,6 +98,7 @@ COMMANDS: tuple[Command, ...] = (
         f"history [n ≤ {MAX_SLACK_HISTORY}]",
         "show the last ended GO sessions",
         _history,
+        input=HowMany,
         slash="own",
     ),
 )

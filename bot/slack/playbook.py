@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.slack.blocks import Blocks, section, text_message, to_dicts, unseen
-from bot.slack.capability import Button, Command, Invocation, Text
+from bot.slack.capability import Arguments, Button, Command, Invocation, Text
 from bot.slack.mrkdwn import date, fit, safe, who
 from core.errors import InvalidInput
 from core.models import Checklist, ChecklistItem, GoSession, NextStep, PlaybookStep
@@ -172,11 +172,34 @@ def _order(done: Completion) -> str:
     return f" (step {done.item.number} done before step{plural} {open_steps})"
 
 
-def _complete(services: Services, call: Invocation, given: Text) -> Blocks:
-    step, _, notes = given.text.partition(" ")
-    if not step:
-        raise InvalidInput("Usage: `/go-complete <step> [notes]`, e.g. `/go-complete 3 done`.")
-    done = services.playbook.complete(step, call.user, notes, call.channel)
+class StepNotes(Arguments):
+    """`/go-complete <step> [notes]`."""
+
+    step: str
+    notes: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> dict[str, Any]:
+        step, _, notes = text.partition(" ")
+        if not step:
+            raise InvalidInput("Usage: `/go-complete <step> [notes]`, e.g. `/go-complete 3 done`.")
+        return {"step": step, "notes": notes}
+
+
+class OneStep(Arguments):
+    """`/go reopen <step>`."""
+
+    step: str
+
+    @classmethod
+    def parse(cls, text: str) -> dict[str, Any]:
+        if not text.strip():
+            raise InvalidInput("Usage: `/go reopen <step>`, e.g. `/go reopen 3`.")
+        return {"step": text.strip()}
+
+
+def _complete(services: Services, call: Invocation, given: StepNotes) -> Blocks:
+    done = services.playbook.complete(given.step, call.user, given.notes, call.channel)
     if not done.newly:
         return text_message(f"Step {_title(done.item)} was already done.")
     nxt = services.playbook.next_step(call.channel)
@@ -201,11 +224,8 @@ def _complete_button(services: Services, call: Invocation, button: StepButton) -
     return text_message(f":white_check_mark: Step {_title(done.item)} done{note}.")
 
 
-def _reopen(services: Services, call: Invocation, given: Text) -> Blocks:
-    step = given.text.strip()
-    if not step:
-        raise InvalidInput("Usage: `/go reopen <step>`, e.g. `/go reopen 3`.")
-    reopened = services.playbook.reopen(step, call.user, call.channel)
+def _reopen(services: Services, call: Invocation, given: OneStep) -> Blocks:
+    reopened = services.playbook.reopen(given.step, call.user, call.channel)
     return text_message(
         f":leftwards_arrow_with_hook: Step {_title(reopened.item)} is open again."
         + unseen(reopened.delivery)
@@ -243,6 +263,7 @@ COMMANDS: tuple[Command, ...] = (
         "complete playbook steps",
         "Not completed",
         limited=True,
+        input=StepNotes,
         slash="own",
     ),
     Command(
@@ -254,6 +275,7 @@ COMMANDS: tuple[Command, ...] = (
         "reopen playbook steps",
         "Not reopened",
         limited=True,
+        input=OneStep,
         slash="umbrella",
     ),
     Command(

@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.reports import SLACK, timeline_line
 from bot.slack.blocks import Blocks, section, text_message, to_dicts, unseen
 from bot.slack.capability import (
+    Arguments,
     Command,
     Event,
     EventContext,
@@ -51,22 +52,32 @@ def _note(services: Services, call: Invocation, given: Text) -> Blocks:
     )
 
 
-def _handover(services: Services, call: Invocation, given: Text) -> Blocks:
+class Handover(Arguments):
     """`@user [notes]`: the mention as Slack escapes it (`<@U…|name>`), or a bare user ID."""
-    target, _, notes = given.text.strip().partition(" ")
-    found = MENTION.fullmatch(target)
-    if found is None:
-        raise InvalidInput(
-            "Usage: `/go-handover @user [notes]`, naming one person "
-            "(`/go handover` takes a user ID)."
-        )
-    to = found.group(1) or found.group(2)
+
+    to: str
+    notes: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> dict[str, Any]:
+        target, _, notes = text.strip().partition(" ")
+        found = MENTION.fullmatch(target)
+        if found is None:
+            raise InvalidInput(
+                "Usage: `/go-handover @user [notes]`, naming one person "
+                "(`/go handover` takes a user ID)."
+            )
+        return {"to": found.group(1) or found.group(2), "notes": notes}
+
+
+def _handover(services: Services, call: Invocation, given: Handover) -> Blocks:
+    to = given.to
     if call.access is not None and not call.access.permits(to, "operator"):
         raise InvalidInput(
             f"{to} is not a gobot operator, and only operators can own a GO session: "
             "nothing changed."
         )
-    added = services.workspace.handover(call.user, call.channel, to, notes)
+    added = services.workspace.handover(call.user, call.channel, to, given.notes)
     return text_message(
         f":arrows_counterclockwise: {who(to)} owns the GO session now."
         + unseen(added.delivery, "its line")
@@ -175,6 +186,7 @@ COMMANDS: tuple[Command, ...] = (
         "hand over a GO session",
         "Not handed over",
         limited=True,
+        input=Handover,
         slash="own",
         escapes=True,
     ),
