@@ -4,8 +4,10 @@ Typed slash commands go through the real Bolt pipeline (signed as Slack signs th
 listeners, real core, real scheduler) against the loopback Slack stand-in; what the channel and
 the user would see is printed as text, and buttons become numbered actions (every button shown
 gets a number of its own for the rest of the run; an edited message's buttons get new ones).
-A form Slack would open (`/go-start` or `/go-end` with no text, End session) is asked field by
-field and submitted as Slack submits it; its errors are shown and only those fields asked again.
+A form Slack would open (`/go-start`, `/go-end` or `/go-schedule` with no text, End session,
+Move) is asked field by field and submitted as Slack submits it; its errors are shown and only
+those fields asked again. The commands it knows, and its help, come from the capabilities'
+declarations (`bot.slack.catalog`).
 Messages in the channel are numbered too: `say text` posts one as you, and `pin N` reacts to
 message N with the pin emoji, which adds it to the session's timeline.
 Nothing leaves the machine. The demo keeps its own state (`local/` inside the data dir, apart

@@ -1,6 +1,7 @@
 """Slack Web API adapters: the metered client with its retry policy, user-group membership, how
-a failed call is classified for the outbox, and the transport that renders and sends outbox
-items (with a look-up by metadata before sending again what may have landed)."""
+a failed call is classified for the outbox, and the transport that renders outbox items with
+the domain modules' views and sends them (with a look-up by metadata before sending again what
+may have landed)."""
 
 from __future__ import annotations
 
