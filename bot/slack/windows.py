@@ -37,7 +37,16 @@ from bot.slack.blocks import (
     text_message,
     to_dicts,
 )
-from bot.slack.capability import Button, Command, FormInput, Invocation, OpenForm, Place, Text
+from bot.slack.capability import (
+    Arguments,
+    Button,
+    Command,
+    FormInput,
+    Invocation,
+    OpenForm,
+    Place,
+    Text,
+)
 from bot.slack.mrkdwn import channel, date, safe, who
 from bot.slack.session import started_message
 from core.clock import parse_utc
@@ -242,21 +251,38 @@ class ScheduleForm(FormInput):
     link: str = ""
 
 
-def _schedule(services: Services, call: Invocation, given: Text) -> Blocks | OpenForm:
+SCHEDULE_USAGE = "Usage: `/go-schedule` (a form), or `/go-schedule 2026-12-01T14:00Z 1h [notes]`."
+
+
+class Schedule(Arguments):
     """`/go-schedule WHEN DURATION [notes]`, WHEN in ISO 8601 (UTC unless it says otherwise);
-    with no text and a trigger, the schedule form."""
-    if not given.text and call.trigger:
+    nothing at all when the form is wanted."""
+
+    starts_at: datetime | None = None
+    duration: timedelta | None = None
+    notes: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> dict[str, Any]:
+        if not text.strip():
+            return {}
+        when, _, rest = text.strip().partition(" ")
+        duration, _, notes = rest.strip().partition(" ")
+        try:
+            starts_at = parse_utc(when)
+        except (ValueError, OverflowError):
+            raise InvalidInput(SCHEDULE_USAGE) from None
+        return {"starts_at": starts_at, "duration": planned_duration(duration), "notes": notes}
+
+
+def _schedule(services: Services, call: Invocation, given: Schedule) -> Blocks | OpenForm:
+    """A window from the command's text; with no text and a trigger, the schedule form."""
+    if given.starts_at is None or given.duration is None:
+        if not call.trigger:
+            raise InvalidInput(SCHEDULE_USAGE)
         return OpenForm(schedule_modal(call.channel, int(services.clock.now().timestamp())))
-    when, _, rest = given.text.strip().partition(" ")
-    duration, _, notes = rest.strip().partition(" ")
-    try:
-        starts_at = parse_utc(when)
-    except (ValueError, OverflowError):
-        raise InvalidInput(
-            "Usage: `/go-schedule` (a form), or `/go-schedule 2026-12-01T14:00Z 1h [notes]`."
-        ) from None
     window = services.windows.schedule(
-        call.user, call.channel, starts_at, planned_duration(duration), notes=notes
+        call.user, call.channel, given.starts_at, given.duration, notes=given.notes
     )
     return _window_planned(window, "planned")
 
@@ -322,6 +348,7 @@ COMMANDS: tuple[Command, ...] = (
         "plan GO windows",
         "Not planned",
         limited=True,
+        input=Schedule,
         slash="own",
         opens=SCHEDULE_MODAL,
     ),
