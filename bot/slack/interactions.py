@@ -115,6 +115,10 @@ class Interactions:
         return command.role is None or self._access.permits(user, command.role)
 
     def run(self, command: Command, call: Invocation, received: float) -> Reply:
+        """`call` reaching `command`: refused (as the error map says) unless the user has its
+        role and is within its limit; acted on once per signed request; its typed input read
+        (a value gobot never made is refused with `FORGED`); then its handler: an answer, a
+        workflow step's outputs, or a form to open (which counts as no change)."""
         try:
             if command.role is not None:
                 self._denials.check(call.user)
