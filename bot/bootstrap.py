@@ -21,7 +21,7 @@ from bot.observability import Metrics
 from bot.scheduler import Ticker
 from bot.settings import Settings, SettingsError
 from bot.slack.app import register
-from bot.slack.commands import Interactions
+from bot.slack.interactions import Interactions
 from bot.slack.transport import GroupMembers, SlackTransport, make_client
 from bot.slack.work import OrderedWork
 from core.access import AccessPolicy, RateLimiter

@@ -4,8 +4,10 @@ Typed slash commands go through the real Bolt pipeline (signed as Slack signs th
 listeners, real core, real scheduler) against the loopback Slack stand-in; what the channel and
 the user would see is printed as text, and buttons become numbered actions (every button shown
 gets a number of its own for the rest of the run; an edited message's buttons get new ones).
-A form Slack would open (`/go-start` or `/go-end` with no text, End session) is asked field by
-field and submitted as Slack submits it; its errors are shown and only those fields asked again.
+A form Slack would open (`/go-start`, `/go-end` or `/go-schedule` with no text, End session,
+Move) is asked field by field and submitted as Slack submits it; its errors are shown and only
+those fields asked again. The commands it knows, and its help, come from the capabilities'
+declarations (`bot.slack.catalog`).
 Messages in the channel are numbered too: `say text` posts one as you, and `pin N` reacts to
 message N with the pin emoji, which adds it to the session's timeline.
 Nothing leaves the machine. The demo keeps its own state (`local/` inside the data dir, apart
@@ -40,9 +42,9 @@ from bot.dev.fake_slack import (
     view_submission_body,
 )
 from bot.settings import Settings
-from bot.slack.commands import COMMANDS, SLASH_COMMANDS
+from bot.slack.blocks import block_texts
+from bot.slack.catalog import COMMANDS, SLASH_COMMANDS
 from bot.slack.mrkdwn import plain
-from bot.slack.views import block_texts
 from core.clock import format_utc, parse_utc
 from core.durations import format_duration, parse_duration
 from core.snapshots import CONE_FILE, HEALTH_FILE
@@ -51,7 +53,7 @@ USER, CHANNEL = "ULOCAL", "CLOCAL"
 TRIGGER = "local.trigger"
 REPLY_TIMEOUT_SECONDS = 15.0
 HELP = (
-    f"Type a slash command ({', '.join(f'/go-{c.usage}' for c in COMMANDS if c.reach == 'slash')}"
+    f"Type a slash command ({', '.join(f'/go-{c.usage}' for c in COMMANDS if c.slash == 'own')}"
     ", /go help), a number to press a button, `say text` to post to the channel, `pin N` to "
     "add message N to the session's timeline, `wait 5s` to let time pass, "
     '`health red|yellow|green "why"` or `band A|B|C|D "why"` to change what the next snapshot '

@@ -7,7 +7,14 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from bot.slack import views
+from bot.slack.digest import digest_message
+from bot.slack.history import report_message
+from bot.slack.home import home_view
+from bot.slack.playbook import checklist_message, playbook_message
+from bot.slack.reminders import reminder_message
+from bot.slack.session import end_modal, snapshot_message, start_modal, summary_message
+from bot.slack.windows import schedule_modal, window_message, windows_message
+from bot.slack.workspace import timeline_message
 from core.clock import parse_utc
 from core.digest import summarize
 from core.models import (
@@ -121,7 +128,7 @@ def _sample(active: bool) -> GoSession:
 
 
 def _reminder(seconds_to_planned_end: float) -> list[dict[str, Any]]:
-    return views.reminder_message(
+    return reminder_message(
         ReminderPayload(
             session=_sample(active=True),
             number=3,
@@ -137,7 +144,7 @@ def _reminder(seconds_to_planned_end: float) -> list[dict[str, Any]]:
 
 def _report() -> list[dict[str, Any]]:
     ended = _sample(active=False)
-    return views.report_message(
+    return report_message(
         SessionReport(
             session=ended,
             playbook=run_checklist(DEFAULT_STEPS, ended),
@@ -150,27 +157,25 @@ def _report() -> list[dict[str, Any]]:
 def _messages(kind: str) -> list[dict[str, Any]]:
     active, ended = _sample(active=True), _sample(active=False)
     if kind == "start":
-        return views.snapshot_message(active, DEFAULT_STEPS)
+        return snapshot_message(active, DEFAULT_STEPS)
     if kind == "end":
-        return views.snapshot_message(ended, DEFAULT_STEPS) + views.summary_message(
-            ended, DEFAULT_STEPS
-        )
+        return snapshot_message(ended, DEFAULT_STEPS) + summary_message(ended, DEFAULT_STEPS)
     if kind in ("reminder", "overrun"):
         return _reminder(600 if kind == "reminder" else -1500)
     if kind == "playbook":
-        return views.playbook_message(active, DEFAULT_STEPS)
+        return playbook_message(active, DEFAULT_STEPS)
     if kind == "checklist":
-        return views.checklist_message(run_checklist(DEFAULT_STEPS, active))
+        return checklist_message(run_checklist(DEFAULT_STEPS, active))
     if kind == "timeline":
-        return [block for entry in TIMELINE for block in views.timeline_message(entry)]
+        return [block for entry in TIMELINE for block in timeline_message(entry)]
     if kind == "report":
         return _report()
     if kind == "windows":
-        return views.windows_message([WINDOW])
+        return windows_message([WINDOW])
     if kind == "window-reminder":
-        return views.window_message(WindowPayload(window=WINDOW, what="reminder"))
+        return window_message(WindowPayload(window=WINDOW, what="reminder"))
     if kind == "digest":
-        return views.digest_message(
+        return digest_message(
             summarize(
                 "2026-W01",
                 since=parse_utc("2025-12-29T08:00:00Z"),
@@ -187,15 +192,13 @@ def preview_payload(kind: str) -> dict[str, Any]:
     """What gobot would send for `kind`: a message's blocks, or a form's or App Home's view."""
     active = _sample(active=True)
     if kind == "start-form":
-        return views.start_modal(active.channel)
+        return start_modal(active.channel)
     if kind == "end-form":
-        return views.end_modal(active.channel, active, DEFAULT_STEPS)
+        return end_modal(active.channel, active, DEFAULT_STEPS)
     if kind == "schedule-form":
-        return views.schedule_modal(active.channel, 1767258000)
+        return schedule_modal(active.channel, 1767258000)
     if kind == "home":
-        return views.home_view(
-            [active], active, DEFAULT_STEPS, [_sample(active=False)], windows=[WINDOW]
-        )
+        return home_view([active], active, DEFAULT_STEPS, [_sample(active=False)], windows=[WINDOW])
     return {"blocks": _messages(kind)}
 
 

@@ -1,43 +1,44 @@
-"""The Bolt listeners: every slash command and button of the command table (on a message or
-on App Home), the start and end forms (opened by `/go-start` or `/go-end` with no text, and
-by every End session button), the message shortcut and pin reaction, and App Home itself.
+"""The Bolt listeners, registered from the capabilities' declarations (`bot.slack.catalog`):
+every slash command and `/go` subcommand, button (on a message or on App Home), submitted
+form, message shortcut, event and workflow step reaches its capability through
+`Interactions.run` (authorize → rate-limit → replay check → typed input → one service call →
+render → metric and log line). A form opens when its capability's handler returns one, so
+opening a form is authorized like anything else; a submitted form is checked for its user's
+role before its fields are checked beside them. `@app.error` answers the user whose
+interaction a listener could not hand over.
 
 Bolt runs each listener inline (`process_before_response`), and a listener only acks and
 hands the interaction to gobot's own pool, in order per channel: the ack goes back to Slack at
 once, and slow work (a snapshot waits up to GOBOT_SOURCE_TIMEOUT) never holds up the acks of
-the requests behind it.
+the requests behind it. A form opens apart from the channel's queue (a trigger_id lives 3 s).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
-from slack_bolt import Ack, App, BoltRequest, Respond
+from slack_bolt import Ack, App, BoltContext, BoltRequest, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.slack import steps, views
-from bot.slack.commands import (
-    BUTTONS,
-    BY_NAME,
-    SLASH_COMMANDS,
-    Command,
-    Interactions,
-    Invocation,
-    Reply,
-    parse,
-    user_message,
-)
+from bot.slack import steps
+from bot.slack.blocks import block_texts, form_values, text_message
+from bot.slack.capability import FORGED, Button, Command, Event, EventContext, Invocation, Place
+from bot.slack.catalog import COMMANDS, SLASH_COMMANDS, SUBCOMMANDS, help_text
+from bot.slack.home import publish_home
+from bot.slack.interactions import Interactions, Reply, parse, user_message
+from bot.slack.mrkdwn import safe
 from bot.slack.work import OrderedWork
-from core.delivery import DeliveryService
-from core.errors import GoError, InvalidInput
+from core.errors import InvalidInput
 from core.notes import clean_link, clean_notes
 from core.services import Services
-from core.workspace import Source
 
 log = logging.getLogger("gobot.app")
+Listener = Callable[..., None]
 
 
 def _fallback(blocks: list[dict[str, Any]]) -> str:
@@ -65,33 +66,9 @@ def _signature(request: BoltRequest) -> str | None:
     return str(values[0]) if values else None
 
 
-FORMS = {
-    views.START_MODAL: BY_NAME["start-form"],
-    views.END_MODAL: BY_NAME["end-form"],
-    views.SCHEDULE_MODAL: BY_NAME["schedule-form"],
-}
-FORM_OF = {
-    "start": BY_NAME["start-form"],
-    "end": BY_NAME["end-form"],
-    "schedule": BY_NAME["schedule-form"],
-}
-
-
-def _form_view(sub: str, channel: str | None, services: Services) -> dict[str, Any]:
-    """The form a slash command with no text opens; raises GoError if it cannot be used now
-    (no form to start beside an active session, or to end none)."""
-    if sub == "end":
-        services.sessions.ensure_can_end(channel)
-        return views.end_modal(channel)
-    if sub == "start":
-        services.sessions.ensure_can_start(channel)
-        return views.start_modal(channel)
-    return views.schedule_modal(channel, int(services.clock.now().timestamp()))
-
-
-def _open(client: WebClient, trigger: str, view: dict[str, Any], respond: Respond) -> None:
+def _open(client: WebClient, trigger: str, view: Mapping[str, Any], respond: Respond) -> None:
     try:
-        client.views_open(trigger_id=trigger, view=view)
+        client.views_open(trigger_id=trigger, view=dict(view))
     except (SlackApiError, SlackClientError, OSError) as exc:
         log.warning("could not open a modal: %s", exc)
         respond(
@@ -101,14 +78,29 @@ def _open(client: WebClient, trigger: str, view: dict[str, Any], respond: Respon
         )
 
 
-def _check_form(callback_id: str, form: dict[str, str]) -> dict[str, str]:
+def _deliver(reply: Reply, call: Invocation, client: WebClient, respond: Respond) -> None:
+    """The form the reply opens, or its answer to the user alone."""
+    if reply.form is not None and call.trigger:
+        _open(client, call.trigger, reply.form, respond)
+    else:
+        _answer(respond, reply)
+
+
+def _key(call: Invocation, opening: bool) -> str:
+    """The queue an interaction waits in: a form opens apart from its channel's queue."""
+    return f"modal:{call.user}" if opening else str(call.channel or "")
+
+
+def _check_form(form: Mapping[str, str], place: Place | None) -> dict[str, str]:
     """Errors to show beside the modal's fields, by block id (none: it may be submitted)."""
+    if place is None:  # private_metadata gobot did not write: said beside the first field
+        return {block: FORGED[:150] for block in list(form)[:1]}
     errors: dict[str, str] = {}
     try:
         clean_notes(form.get("notes"))
     except InvalidInput as exc:
         errors["notes"] = exc.message[:150]
-    if callback_id in (views.START_MODAL, views.SCHEDULE_MODAL):
+    if "link" in form:
         try:
             clean_link(form.get("link"))
         except InvalidInput as exc:
@@ -116,140 +108,7 @@ def _check_form(callback_id: str, form: dict[str, str]) -> dict[str, str]:
     return errors
 
 
-def _deliver_woken(delivery: DeliveryService, channel: str) -> None:
-    woken = delivery.wake(channel)
-    if woken:
-        log.info("the bot joined %s: delivering the %d messages that waited for it", channel, woken)
-
-
-def _permalink(client: WebClient, channel: str, ts: str) -> str | None:
-    try:
-        return str(client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
-    except (SlackApiError, SlackClientError, OSError, KeyError) as exc:
-        log.warning("no permalink for %s in %s: %s", ts, channel, exc)
-        return None
-
-
-def _message(client: WebClient, channel: str, ts: str) -> dict[str, Any] | None:
-    """A message by its ts: in the channel, or a reply in a thread."""
-    try:
-        for in_thread in (False, True):
-            answer = (
-                client.conversations_replies(  # the thread's first message comes too
-                    channel=channel, ts=ts, latest=ts, oldest=ts, inclusive=True, limit=10
-                )
-                if in_thread
-                else client.conversations_history(
-                    channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1
-                )
-            )
-            found = [m for m in answer.get("messages") or [] if m.get("ts") == ts]
-            if found:
-                return dict(found[0])
-    except (SlackApiError, SlackClientError, OSError) as exc:
-        log.warning("could not read message %s in %s: %s", ts, channel, exc)
-    return None
-
-
-def _source(client: WebClient, channel: str, message: dict[str, Any]) -> Source:
-    ts = str(message.get("ts", ""))
-    author = message.get("user") or message.get("bot_id")
-    # Slack sends text with &, < and > as entities: stored as people typed it (escaped on show)
-    text = str(message.get("text", "")).replace("&lt;", "<").replace("&gt;", ">")
-    return Source.of(
-        channel, ts, text.replace("&amp;", "&"), author, _permalink(client, channel, ts)
-    )
-
-
-def _register_message_actions(
-    app: App, interactions: Interactions, work: OrderedWork, pin_emoji: str
-) -> None:
-    """The message shortcut and the pin reaction: both add a message to the timeline."""
-    add_message = BY_NAME["add-message"]
-
-    @app.message_shortcut(views.ADD_MESSAGE_SHORTCUT)
-    def on_shortcut(
-        ack: Ack, body: dict[str, Any], respond: Respond, request: BoltRequest, client: WebClient
-    ) -> None:
-        ack()
-        received = time.monotonic()
-        channel = str((body.get("channel") or {}).get("id", ""))
-        user = str((body.get("user") or {}).get("id", ""))
-        message = body.get("message") or {}
-
-        def run() -> None:
-            source = _source(client, channel, message)
-            call = Invocation(
-                user, channel, "", body.get("response_url"), _signature(request), source=source
-            )
-            _answer(respond, interactions.run(add_message, call, received))
-
-        work.submit(channel, run)
-
-    @app.event("reaction_added")
-    def on_reaction(
-        ack: Ack, event: dict[str, Any], request: BoltRequest, client: WebClient
-    ) -> None:
-        """The pin reaction adds the message; nobody is answered (there is no one to answer
-        privately): what it did shows in the thread, a refusal only in the log."""
-        ack()
-        received = time.monotonic()
-        item = event.get("item") or {}
-        if event.get("reaction") != pin_emoji or item.get("type") != "message":
-            return
-        channel, ts = str(item.get("channel", "")), str(item.get("ts", ""))
-        user = str(event.get("user", ""))
-
-        def run() -> None:
-            if not interactions.may(user, add_message):
-                log.info("a pin by %s, who may not add to timelines, was ignored", user)
-                return
-            message = _message(client, channel, ts)
-            if message is None:
-                return
-            source = _source(client, channel, message)
-            call = Invocation(user, channel, "", None, _signature(request), source=source)
-            interactions.run(add_message, call, received)
-
-        work.submit(channel, run)
-
-
-def _register_forms(app: App, interactions: Interactions, work: OrderedWork) -> None:
-    def on_form(ack: Ack, body: dict[str, Any], request: BoltRequest, client: WebClient) -> None:
-        """A submitted modal: checked beside its fields first (nothing started), then run in
-        the channel's queue; the answer comes as an ephemeral message in that channel."""
-        received = time.monotonic()
-        view = body.get("view") or {}
-        callback_id = str(view.get("callback_id", ""))
-        form = views.form_values(view)
-        errors = _check_form(callback_id, form)
-        if errors:
-            ack(response_action="errors", errors=errors)
-            return
-        ack()
-        # "<channel>" or, from a button, "<channel> <the session or window it is about>"
-        where, _, about = str(view.get("private_metadata", "")).partition(" ")
-        channel = where or None
-        user = str((body.get("user") or {}).get("id", ""))
-        command = FORMS[callback_id]
-        call = Invocation(user, channel, about, None, _signature(request), form=form)
-
-        def run() -> None:
-            reply = interactions.run(command, call, received)
-            if reply.blocks and channel:
-                client.chat_postEphemeral(
-                    channel=channel, user=user, blocks=reply.blocks, text=_fallback(reply.blocks)
-                )
-
-        work.submit(str(channel or ""), run)
-
-    for callback_id in FORMS:
-        app.view(callback_id)(on_form)
-
-
-def _register_commands(
-    app: App, interactions: Interactions, services: Services, work: OrderedWork
-) -> None:
+def _on_command(interactions: Interactions, work: OrderedWork) -> Listener:
     def on_command(
         ack: Ack,
         command: dict[str, Any],
@@ -257,158 +116,220 @@ def _register_commands(
         request: BoltRequest,
         client: WebClient,
     ) -> None:
-        """`/go-start`, `/go-end` and `/go-schedule` with no text open their form at once (a
-        trigger_id lives 3 s), apart from the channel's queue, if it can be used now;
-        everything else runs in the channel's queue."""
+        """`/go-<name> text` and `/go <name> text`: run in the channel's queue, or (with no
+        text, for a command that opens a form) in the user's own queue."""
         ack()
         received = time.monotonic()
-        channel = command.get("channel_id")
-        user = str(command.get("user_id", ""))
-        name = str(command.get("command", "/go"))
+        name, text = parse(str(command.get("command", "/go")), str(command.get("text", "")))
         call = Invocation(
-            user,
-            channel,
-            str(command.get("text", "")),
+            str(command.get("user_id", "")),
+            command.get("channel_id"),
+            text,
             command.get("response_url"),
             _signature(request),
+            trigger=command.get("trigger_id"),
         )
-        sub, text = parse(name, call.args)
-
-        def run() -> None:
-            _answer(respond, interactions.slash(call, name, received))
-
-        def open_form() -> None:
-            try:
-                view = _form_view(sub, channel, services)
-            except GoError as exc:
-                _answer(respond, Reply(sub, views.text_message(user_message(exc)), exc.code))
-                return
-            _open(client, str(trigger), view, respond)
-
-        form = FORM_OF.get(sub)
-        trigger = command.get("trigger_id")
-        if form is not None and not text and trigger and interactions.may(user, form):
-            work.submit(f"modal:{user}", open_form)
+        found = SUBCOMMANDS.get(name)
+        if found is None:
+            said = f":warning: Unknown subcommand `{safe(name, 40)}`.\n{help_text()}"
+            reply = Reply("unknown", text_message(said), "unknown_subcommand")
+            work.submit(
+                str(call.channel or ""),
+                lambda: _answer(respond, interactions.tell(reply, call, received)),
+            )
             return
-        work.submit(str(channel or ""), run)
+        opening = bool(found.opens and call.trigger and not text)
+        work.submit(
+            _key(call, opening),
+            lambda: _deliver(interactions.run(found, call, received), call, client, respond),
+        )
 
-    for name in SLASH_COMMANDS:
-        app.command(name)(on_command)
-
-
-BUTTON_FORMS = (BY_NAME["end-button"], BY_NAME["window-move"])
-
-
-def _button_form(
-    command: Command, channel: str | None, value: str, services: Services
-) -> dict[str, Any] | None:
-    """The form a button opens, or None if what it is about is over."""
-    if command is BY_NAME["end-button"]:
-        session = services.sessions.get(channel)
-        if not (session.active and session.id == value):
-            return None
-        return views.end_modal(channel, session, services.playbook.steps)
-    try:
-        window = services.windows.scheduled(value)
-    except GoError:
-        return None
-    return views.schedule_modal(channel, int(services.clock.now().timestamp()), window)
+    return on_command
 
 
-def _publish_home(
-    services: Services, client: WebClient, user: str, notice: str | None = None
-) -> None:
-    view = views.home_view(
-        services.sessions.active(),
-        services.sessions.latest(),
-        services.playbook.steps,
-        services.sessions.history(5),
-        notice,
-        windows=services.windows.upcoming(),
-    )
-    client.views_publish(user_id=user, view=view)
-
-
-def _register_buttons(
-    app: App, interactions: Interactions, services: Services, work: OrderedWork
-) -> None:
+def _on_button(
+    declared: Command, interactions: Interactions, services: Services, work: OrderedWork
+) -> Listener:
     def on_button(
         ack: Ack, body: dict[str, Any], respond: Respond, request: BoltRequest, client: WebClient
     ) -> None:
-        """A button on a message answers its clicker there; one on App Home (only a step's)
-        answers by publishing the page again, with what there is to say on top."""
+        """A button on a message answers its clicker there; one on App Home (only a step's,
+        whose value names its channel) answers by publishing the page again, with what there
+        is to say on top."""
         ack()
         received = time.monotonic()
         action = (body.get("actions") or [{}])[0]
-        command, extra = BUTTONS[str(action.get("action_id"))]
         value = str(action.get("value", ""))
         on_home = (body.get("view") or {}).get("type") == "home"
-        channel = (
-            views.StepButton.parse(value).channel
-            if on_home
-            else (body.get("channel") or {}).get("id")
+        if on_home and issubclass(declared.input, Button):
+            channel = declared.input.where(value)
+        else:
+            channel = (body.get("channel") or {}).get("id")
+        call = Invocation(
+            str((body.get("user") or {}).get("id", "")),
+            channel,
+            reply_to=body.get("response_url"),
+            request=_signature(request),
+            action=str(action.get("action_id", "")),
+            value=value,
+            trigger=body.get("trigger_id"),
         )
-        user = str((body.get("user") or {}).get("id", ""))
-        args = " ".join(part for part in (extra, value) if part)
-        call = Invocation(user, channel, args, body.get("response_url"), _signature(request))
-        trigger = body.get("trigger_id")
 
         def run() -> None:
-            reply = interactions.run(command, call, received)
-            if on_home:
-                notice = "\n".join(views.block_texts(reply.blocks or [])) or None
-                _publish_home(services, client, user, notice)
+            reply = interactions.run(declared, call, received)
+            if on_home and reply.form is None:
+                notice = "\n".join(block_texts(reply.blocks or [])) or None
+                publish_home(services, client, call.user, notice)
             else:
-                _answer(respond, reply)
+                _deliver(reply, call, client, respond)
 
-        def open_form() -> None:
-            """End session opens the end form for its own session, Move the schedule form for
-            its window; a button of a session or window that is over is answered as any other
-            button."""
-            view = _button_form(command, channel, value, services)
-            if view is None:
-                work.submit(str(channel or ""), run)
+        work.submit(_key(call, bool(declared.opens and call.trigger)), run)
+
+    return on_button
+
+
+def _on_form(declared: Command, interactions: Interactions, work: OrderedWork) -> Listener:
+    def on_form(ack: Ack, body: dict[str, Any], request: BoltRequest, client: WebClient) -> None:
+        """A submitted modal. Its user is checked first: someone who may not use it gets
+        the refusal in the channel, and nothing of the form is looked at; then its fields
+        (shown beside them: nothing was done), then it runs in the channel's queue, and the
+        answer comes as an ephemeral message in that channel."""
+        received = time.monotonic()
+        view = body.get("view") or {}
+        user = str((body.get("user") or {}).get("id", ""))
+        metadata = str(view.get("private_metadata", ""))
+        place = Place.read(metadata)
+        form = form_values(view)
+        call = Invocation(
+            user,
+            place.channel if place else None,
+            request=_signature(request),
+            form=form,
+            metadata=metadata,
+        )
+        if interactions.may(user, declared):
+            errors = _check_form(form, place)
+            if errors:
+                ack(response_action="errors", errors=errors)
                 return
-            _open(client, str(trigger), view, respond)
+        ack()
 
-        if command in BUTTON_FORMS and trigger and interactions.may(user, command):
-            work.submit(f"modal:{user}", open_form)  # apart from the channel: the trigger lives 3 s
+        def run() -> None:
+            reply = interactions.run(declared, call, received)
+            if reply.blocks and call.channel:
+                client.chat_postEphemeral(
+                    channel=call.channel,
+                    user=user,
+                    blocks=reply.blocks,
+                    text=_fallback(reply.blocks),
+                )
+
+        work.submit(str(call.channel or ""), run)
+
+    return on_form
+
+
+def _on_shortcut(declared: Command, interactions: Interactions, work: OrderedWork) -> Listener:
+    def on_shortcut(
+        ack: Ack, body: dict[str, Any], respond: Respond, request: BoltRequest, client: WebClient
+    ) -> None:
+        """A message shortcut: the message comes with it; its permalink is read from Slack
+        by the capability, once the user is authorized."""
+        ack()
+        received = time.monotonic()
+        call = Invocation(
+            str((body.get("user") or {}).get("id", "")),
+            str((body.get("channel") or {}).get("id", "")),
+            reply_to=body.get("response_url"),
+            request=_signature(request),
+            message=body.get("message") or {},
+            slack=client,
+        )
+        work.submit(
+            str(call.channel), lambda: _answer(respond, interactions.run(declared, call, received))
+        )
+
+    return on_shortcut
+
+
+def _on_event(
+    declared: Command,
+    event: Event,
+    interactions: Interactions,
+    work: OrderedWork,
+    pin_emoji: str,
+) -> Listener:
+    def on_event(
+        ack: Ack,
+        body: dict[str, Any],
+        request: BoltRequest,
+        client: WebClient,
+        context: BoltContext,
+    ) -> None:
+        """An event gobot acts on runs in its channel's queue (App Home's in the user's);
+        nobody asked gobot directly, so one from someone who may not use the capability is
+        only logged: it costs no Slack call and no audit record."""
+        ack()
+        received = time.monotonic()
+        found = event.read(body.get("event") or {}, EventContext(context.bot_user_id, pin_emoji))
+        if found is None:
             return
-        work.submit(str(channel or ""), run)
+        call = replace(found, request=_signature(request), slack=client)
+        if not interactions.may(call.user, declared):
+            log.info("%s by %s, who may not %s, was ignored", event.name, call.user, declared.verb)
+            return
+        key = call.channel or f"home:{call.user}"
+        work.submit(key, lambda: _quiet(interactions.run(declared, call, received)))
 
-    for action_id in BUTTONS:
-        app.action(action_id)(on_button)
+    return on_event
+
+
+def _quiet(reply: Reply) -> None:
+    """An event's reply goes to nobody (there is no one to answer privately): its metric
+    and log line are all."""
+
+
+def _on_error(error: Exception, body: dict[str, Any], context: BoltContext) -> None:
+    """A listener failed before handing the interaction over: its user is told, ephemerally
+    where the request says how (its response_url, or the channel it came from), through the
+    one error map (a known error says what happened; anything else an error id that is also
+    logged)."""
+    text = user_message(error)
+    blocks = text_message(text)
+    try:
+        if context.respond is not None:
+            context.respond(blocks=blocks, text=_fallback(blocks), response_type="ephemeral")
+        elif context.channel_id and context.user_id and context.client is not None:
+            context.client.chat_postEphemeral(
+                channel=context.channel_id,
+                user=context.user_id,
+                blocks=blocks,
+                text=_fallback(blocks),
+            )
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        log.warning("could not tell %s about an error: %s", context.user_id, exc)
 
 
 def register(
     app: App, interactions: Interactions, services: Services, work: OrderedWork, pin_emoji: str
 ) -> None:
-    """`pin_emoji`: the reaction that adds a message to the session's timeline."""
-    _register_message_actions(app, interactions, work, pin_emoji)
-    _register_forms(app, interactions, work)
-    _register_commands(app, interactions, services, work)
-    _register_buttons(app, interactions, services, work)
-    steps.register(app, interactions, services, work)
-
-    @app.event("app_home_opened")
-    def on_home_opened(ack: Ack, event: dict[str, Any], client: WebClient) -> None:
-        ack()
-        if event.get("tab", "home") != "home" or not event.get("user"):
-            return
-        user = str(event["user"])
-        work.submit(f"home:{user}", lambda: _publish_home(services, client, user))
-
-    @app.event("member_joined_channel")
-    def on_member_joined(ack: Ack, event: dict[str, Any], context: dict[str, Any]) -> None:
-        """The bot was invited: what waited for it in that channel is delivered now."""
-        ack()
-        channel = str(event.get("channel", ""))
-        if not channel or event.get("user") != context.get("bot_user_id"):
-            return
-        delivery = services.delivery
-        if delivery is not None:
-            work.submit(channel, lambda: _deliver_woken(delivery, channel))
-
-    @app.error
-    def on_error(error: Exception, body: dict[str, Any]) -> None:
-        user_message(error)
+    """Every trigger of every declared capability, and the error handler. `pin_emoji`: the
+    reaction that adds a message to the session's timeline."""
+    for name in SLASH_COMMANDS:
+        app.command(name)(_on_command(interactions, work))
+    for command in COMMANDS:
+        for action in command.actions:
+            app.action(action)(_on_button(command, interactions, services, work))
+        if command.callback_id:
+            app.view(command.callback_id)(_on_form(command, interactions, work))
+        if command.shortcut:
+            app.message_shortcut(command.shortcut.callback_id)(
+                _on_shortcut(command, interactions, work)
+            )
+        for event in command.events:
+            app.event(event.name)(_on_event(command, event, interactions, work, pin_emoji))
+        if command.step:
+            app.function(command.step.callback_id)(
+                steps.listener(command, command.step, interactions, services, work)
+            )
+    app.error(_on_error)

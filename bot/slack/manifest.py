@@ -1,16 +1,16 @@
-"""The Slack app manifest: every slash command with its description and usage hint, the message
-shortcut, the workflow steps (functions, with typed parameters, run remotely by gobot), the bot
-scopes gobot really uses, interactivity, the events it listens to and the Home tab; request
-URLs for HTTP mode, or Socket Mode."""
+"""The Slack app manifest, derived from the capabilities' declarations: every slash command with
+its description and usage hint, the message shortcut, the workflow steps (functions, with typed
+parameters, run remotely by gobot) and the events gobot listens to; the bot scopes gobot really
+uses, interactivity and the Home tab; request URLs for HTTP mode, or Socket Mode."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bot.settings import Settings
-from bot.slack import views
-from bot.slack.commands import BY_NAME, SLASH_COMMANDS, SUBCOMMANDS, UMBRELLA
-from bot.slack.steps import manifest_functions
+from bot.slack.capability import Param
+from bot.slack.catalog import BY_NAME, COMMANDS, EVENTS, SLASH_COMMANDS, SUBCOMMANDS
+from bot.slack.interactions import UMBRELLA
 
 
 def _describe(command: str) -> tuple[str, str]:
@@ -21,6 +21,30 @@ def _describe(command: str) -> tuple[str, str]:
     found = SUBCOMMANDS[command.removeprefix("/go-")]
     hint = found.usage.partition(" ")[2]
     return found.summary[:1].upper() + found.summary[1:], hint
+
+
+def _functions() -> dict[str, Any]:
+    """The manifest's `functions`: each workflow step's title, description and typed
+    parameters."""
+
+    def parameters(params: tuple[Param, ...]) -> dict[str, Any]:
+        return {
+            "properties": {
+                p.name: {"type": p.type, "title": p.title, "description": p.description}
+                for p in params
+            },
+            "required": [p.name for p in params if p.required],
+        }
+
+    return {
+        step.callback_id: {
+            "title": step.title,
+            "description": step.description,
+            "input_parameters": parameters(step.inputs),
+            "output_parameters": parameters(step.outputs),
+        }
+        for step in (c.step for c in COMMANDS if c.step)
+    }
 
 
 def bot_scopes(settings: Settings) -> list[str]:
@@ -63,14 +87,7 @@ def build_manifest(settings: Settings, url: str | None, socket: bool) -> dict[st
             entry["url"] = events_url
         commands.append(entry)
     interactivity: dict[str, Any] = {"is_enabled": True}
-    events: dict[str, Any] = {
-        "bot_events": [
-            "app_home_opened",
-            "function_executed",
-            "member_joined_channel",
-            "reaction_added",
-        ]
-    }
+    events: dict[str, Any] = {"bot_events": EVENTS}
     if events_url:
         interactivity["request_url"] = events_url
         events["request_url"] = events_url
@@ -87,14 +104,16 @@ def build_manifest(settings: Settings, url: str | None, socket: bool) -> dict[st
             "slash_commands": commands,
             "shortcuts": [
                 {
-                    "name": BY_NAME["add-message"].usage,
+                    "name": c.usage,
                     "type": "message",
-                    "callback_id": views.ADD_MESSAGE_SHORTCUT,
-                    "description": "Add this message to the active GO session's timeline",
+                    "callback_id": c.shortcut.callback_id,
+                    "description": c.shortcut.description,
                 }
+                for c in COMMANDS
+                if c.shortcut
             ],
         },
-        "functions": manifest_functions(),
+        "functions": _functions(),
         "oauth_config": {"scopes": {"bot": bot_scopes(settings)}},
         "settings": {
             "event_subscriptions": events,

@@ -15,8 +15,6 @@ SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
 _USER_ID = re.compile(r"[UW][A-Z0-9]{1,20}")
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{1,20}")
-
-
 _INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _BROADCAST = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
 

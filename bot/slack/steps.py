@@ -1,14 +1,15 @@
 """Workflow Builder custom steps (Bolt `app.function`): Start GO session, End GO session, Get
 GO status and Add GO note, for people who run a workflow rather than gobot's commands.
 
-Each step is a command of its own (reach `step`), so it goes the one way every interaction
-goes: authorize the user who ran the workflow, rate-limit, run, audit. That user comes from a
+Each step is a capability of its own (a `Command` whose `step` declares its manifest
+function, with typed inputs), so it goes the one way every interaction goes: authorize the
+user who ran the workflow, rate-limit, run, audit. That user comes from a
 `user_context` input, which Slack fills in from the person running the workflow and which a
 workflow's builder cannot set by hand (a plain user ID input could name anyone). A
 `function_executed` event is acted on once per execution, even when Slack
 delivers it again. The step then completes with `functions.completeSuccess` and its outputs,
 or `functions.completeError` with what went wrong in a person's words. The manifest's
-`functions` come from the same table, parameter types and all.
+`functions` and `/go help` come from the same declarations, parameter types and all.
 """
 
 from __future__ import annotations
@@ -16,19 +17,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt import App
+from pydantic import ConfigDict
 from slack_bolt.context.complete import Complete
 from slack_bolt.context.fail import Fail
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.reports import session_drift
-from bot.slack import views
-from bot.slack.commands import Command, Interactions, Invocation, Outputs
+from bot.slack.blocks import PLANNED
+from bot.slack.capability import Command, Input, Invocation, Outputs, Param, Step
+from bot.slack.interactions import Interactions
 from bot.slack.work import OrderedWork
 from core.clock import format_utc
 from core.durations import format_duration, parse_duration
@@ -42,30 +43,6 @@ log = logging.getLogger("gobot.steps")
 USER = "slack#/types/user_id"
 USER_CONTEXT = "slack#/types/user_context"
 CHANNEL = "slack#/types/channel_id"
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    type: str
-    title: str
-    description: str
-    required: bool = False
-
-
-@dataclass(frozen=True)
-class Step:
-    """A custom step: its manifest definition and the command it runs."""
-
-    callback_id: str
-    title: str
-    description: str
-    inputs: tuple[Param, ...]
-    outputs: tuple[Param, ...]
-    command: Command
-    permalink: bool = False  # its outputs include a link to the session's post
-
-
 RUNNER = Param(
     "user_context",
     USER_CONTEXT,
@@ -76,19 +53,40 @@ RUNNER = Param(
 WHERE = Param("channel_id", CHANNEL, "Channel", "the GO session's channel", required=True)
 
 
-def _text(call: Invocation, name: str) -> str:
-    return str((call.form or {}).get(name) or "")
+class StepInput(Input):
+    """A step's inputs by name (its channel and runner are the invocation's)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    @classmethod
+    def raw(cls, call: Invocation) -> object:
+        return dict(call.form or {})
 
 
-def _start(services: Services, call: Invocation) -> Outputs:
-    planned = _text(call, "planned_duration")
-    if planned and planned not in views.PLANNED:
-        raise InvalidInput(f"The planned duration must be one of {', '.join(views.PLANNED)}.")
+class StartInput(StepInput):
+    notes: str = ""
+    planned_duration: str = ""
+    link: str = ""
+
+
+class EndInput(StepInput):
+    notes: str = ""
+    outcome: str = ""
+
+
+class NoteInput(StepInput):
+    text: str = ""
+
+
+def _start(services: Services, call: Invocation, given: StartInput) -> Outputs:
+    planned = given.planned_duration
+    if planned and planned not in PLANNED:
+        raise InvalidInput(f"The planned duration must be one of {', '.join(PLANNED)}.")
     change = services.sessions.start(
         call.user,
         call.channel,
-        _text(call, "notes"),
-        link=_text(call, "link") or None,
+        given.notes,
+        link=given.link or None,
         planned=parse_duration(planned) if planned else None,
     )
     session = change.session
@@ -101,13 +99,11 @@ def _start(services: Services, call: Invocation) -> Outputs:
     )
 
 
-def _end(services: Services, call: Invocation) -> Outputs:
-    outcome = next((o for o in OUTCOMES if o == (_text(call, "outcome") or "completed")), None)
+def _end(services: Services, call: Invocation, given: EndInput) -> Outputs:
+    outcome = next((o for o in OUTCOMES if o == (given.outcome or "completed")), None)
     if outcome is None:
         raise InvalidInput(f"The outcome must be one of: {', '.join(OUTCOMES)}.")
-    ended = services.sessions.end(
-        call.user, call.channel, _text(call, "notes"), outcome=outcome
-    ).session
+    ended = services.sessions.end(call.user, call.channel, given.notes, outcome=outcome).session
     seconds = round(ended.duration_seconds or 0)
     return Outputs(
         {
@@ -120,7 +116,7 @@ def _end(services: Services, call: Invocation) -> Outputs:
     )
 
 
-def _status(services: Services, call: Invocation) -> Outputs:
+def _status(services: Services, call: Invocation, given: StepInput) -> Outputs:
     """The channel's session, and health and band as they are now."""
     session = services.sessions.get(call.channel)
     snapshot = services.snapshots.take()
@@ -137,147 +133,145 @@ def _status(services: Services, call: Invocation) -> Outputs:
     return Outputs(values)
 
 
-def _note(services: Services, call: Invocation) -> Outputs:
-    added = services.workspace.note(call.user, call.channel, _text(call, "text"))
+def _note(services: Services, call: Invocation, given: NoteInput) -> Outputs:
+    added = services.workspace.note(call.user, call.channel, given.text)
     noted = services.sessions.get(call.channel)
     return Outputs({"session_id": noted.id or "", "added_at_utc": format_utc(added.entry.at_utc)})
 
 
-def _command(name: str, title: str, handler: Callable[..., Outputs], **extra: Any) -> Command:
-    return Command(name, title, title, handler, reach="step", **extra)
-
-
-STEPS = (
-    Step(
-        "start_go_session",
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "step-start",
         "Start GO session",
-        "Snapshot band and health, post it to the channel and open a GO session",
-        (
-            RUNNER,
-            WHERE,
-            Param("notes", "string", "Notes", "what the session is for"),
-            Param(
-                "planned_duration",
-                "string",
-                "Planned duration",
-                f"one of {', '.join(views.PLANNED)}, or empty for none",
-            ),
-            Param("link", "string", "Link", "a ticket, change request or runbook URL"),
-        ),
-        (
-            Param("session_id", "string", "Session id", "the new session's id", required=True),
-            Param("band", "string", "Band", "the cone band at the start", required=True),
-            Param("health", "string", "Health", "health at the start", required=True),
-            Param("permalink", "string", "Post", "a link to the session's post"),
-        ),
-        _command(
-            "step-start",
+        "Start GO session",
+        _start,
+        role="operator",
+        verb="start a GO session",
+        undone="Not started",
+        limited=True,
+        input=StartInput,
+        step=Step(
+            "start_go_session",
             "Start GO session",
-            _start,
-            role="operator",
-            verb="start a GO session",
-            undone="Not started",
-            limited=True,
+            "Snapshot band and health, post it to the channel and open a GO session",
+            (
+                RUNNER,
+                WHERE,
+                Param("notes", "string", "Notes", "what the session is for"),
+                Param(
+                    "planned_duration",
+                    "string",
+                    "Planned duration",
+                    f"one of {', '.join(PLANNED)}, or empty for none",
+                ),
+                Param("link", "string", "Link", "a ticket, change request or runbook URL"),
+            ),
+            (
+                Param("session_id", "string", "Session id", "the new session's id", required=True),
+                Param("band", "string", "Band", "the cone band at the start", required=True),
+                Param("health", "string", "Health", "health at the start", required=True),
+                Param("permalink", "string", "Post", "a link to the session's post"),
+            ),
+            permalink=True,
         ),
-        permalink=True,
     ),
-    Step(
-        "end_go_session",
+    Command(
+        "step-end",
         "End GO session",
-        "End the channel's GO session, with end notes and an outcome",
-        (
-            RUNNER,
-            WHERE,
-            Param("notes", "string", "End notes", "how it went"),
-            Param(
-                "outcome", "string", "Outcome", f"one of {', '.join(OUTCOMES)} (default: completed)"
-            ),
-        ),
-        (
-            Param("session_id", "string", "Session id", "the ended session's id", required=True),
-            Param(
-                "duration", "string", "Duration", "how long it was open, e.g. 1h 05m", required=True
-            ),
-            Param(
-                "duration_seconds", "integer", "Duration (s)", "the same in seconds", required=True
-            ),
-            Param(
-                "drift",
-                "string",
-                "Drift",
-                "band and health at the end against the start",
-                required=True,
-            ),
-            Param("outcome", "string", "Outcome", "the outcome recorded", required=True),
-        ),
-        _command(
-            "step-end",
+        "End GO session",
+        _end,
+        role="operator",
+        verb="end a GO session",
+        undone="Not ended",
+        input=EndInput,
+        step=Step(
+            "end_go_session",
             "End GO session",
-            _end,
-            role="operator",
-            verb="end a GO session",
-            undone="Not ended",
+            "End the channel's GO session, with end notes and an outcome",
+            (
+                RUNNER,
+                WHERE,
+                Param("notes", "string", "End notes", "how it went"),
+                Param(
+                    "outcome",
+                    "string",
+                    "Outcome",
+                    f"one of {', '.join(OUTCOMES)} (default: completed)",
+                ),
+            ),
+            (
+                Param(
+                    "session_id", "string", "Session id", "the ended session's id", required=True
+                ),
+                Param(
+                    "duration",
+                    "string",
+                    "Duration",
+                    "how long it was open, e.g. 1h 05m",
+                    required=True,
+                ),
+                Param(
+                    "duration_seconds",
+                    "integer",
+                    "Duration (s)",
+                    "the same in seconds",
+                    required=True,
+                ),
+                Param(
+                    "drift",
+                    "string",
+                    "Drift",
+                    "band and health at the end against the start",
+                    required=True,
+                ),
+                Param("outcome", "string", "Outcome", "the outcome recorded", required=True),
+            ),
         ),
     ),
-    Step(
-        "get_go_status",
+    Command(
+        "step-status",
         "Get GO status",
-        "Whether the channel has an active GO session, its owner, health and band now, and "
-        "the playbook's progress",
-        (WHERE,),
-        (
-            Param("active", "boolean", "Active", "whether a GO session is open", required=True),
-            Param("owner", USER, "Owner", "who owns the open session"),
-            Param("band", "string", "Band", "the cone band now", required=True),
-            Param("health", "string", "Health", "health now", required=True),
-            Param("playbook_progress", "string", "Playbook", "steps done of all, e.g. 3/9"),
-            Param("session_id", "string", "Session id", "the open session's id"),
+        "Get GO status",
+        _status,
+        input=StepInput,
+        step=Step(
+            "get_go_status",
+            "Get GO status",
+            "Whether the channel has an active GO session, its owner, health and band now, and "
+            "the playbook's progress",
+            (WHERE,),
+            (
+                Param("active", "boolean", "Active", "whether a GO session is open", required=True),
+                Param("owner", USER, "Owner", "who owns the open session"),
+                Param("band", "string", "Band", "the cone band now", required=True),
+                Param("health", "string", "Health", "health now", required=True),
+                Param("playbook_progress", "string", "Playbook", "steps done of all, e.g. 3/9"),
+                Param("session_id", "string", "Session id", "the open session's id"),
+            ),
         ),
-        _command("step-status", "Get GO status", _status),
     ),
-    Step(
-        "add_go_note",
+    Command(
+        "step-note",
         "Add GO note",
-        "Add a note to the channel's active GO session's timeline",
-        (RUNNER, WHERE, Param("text", "string", "Note", "what to record", required=True)),
-        (
-            Param("session_id", "string", "Session id", "the session noted", required=True),
-            Param("added_at_utc", "string", "Added at", "when, in UTC", required=True),
-        ),
-        _command(
-            "step-note",
+        "Add GO note",
+        _note,
+        role="operator",
+        verb="add to a GO session's timeline",
+        undone="Not added",
+        limited=True,
+        input=NoteInput,
+        step=Step(
+            "add_go_note",
             "Add GO note",
-            _note,
-            role="operator",
-            verb="add to a GO session's timeline",
-            undone="Not added",
-            limited=True,
+            "Add a note to the channel's active GO session's timeline",
+            (RUNNER, WHERE, Param("text", "string", "Note", "what to record", required=True)),
+            (
+                Param("session_id", "string", "Session id", "the session noted", required=True),
+                Param("added_at_utc", "string", "Added at", "when, in UTC", required=True),
+            ),
         ),
     ),
 )
-
-
-def manifest_functions() -> dict[str, Any]:
-    """The manifest's `functions`: each step's title, description and typed parameters."""
-
-    def parameters(params: tuple[Param, ...]) -> dict[str, Any]:
-        return {
-            "properties": {
-                p.name: {"type": p.type, "title": p.title, "description": p.description}
-                for p in params
-            },
-            "required": [p.name for p in params if p.required],
-        }
-
-    return {
-        step.callback_id: {
-            "title": step.title,
-            "description": step.description,
-            "input_parameters": parameters(step.inputs),
-            "output_parameters": parameters(step.outputs),
-        }
-        for step in STEPS
-    }
 
 
 def _permalink(client: WebClient, services: Services, channel: str, session_id: object) -> str:
@@ -295,9 +289,12 @@ def _permalink(client: WebClient, services: Services, channel: str, session_id: 
         return ""
 
 
-def _listener(
-    step: Step, interactions: Interactions, services: Services, work: OrderedWork
+def listener(
+    command: Command, step: Step, interactions: Interactions, services: Services, work: OrderedWork
 ) -> Callable[..., None]:
+    """The Bolt function listener of `command`'s workflow step `step`: Bolt acknowledges the
+    event at once, and the step runs in its channel's queue."""
+
     def on_step(
         event: dict[str, Any],
         inputs: Mapping[str, Any],
@@ -322,7 +319,7 @@ def _listener(
                         "this workflow."
                     )
                     return
-                reply = interactions.run(step.command, call, received)
+                reply = interactions.run(command, call, received)
                 if reply.outcome == "ok":
                     outputs = dict(reply.outputs or {})
                     if step.permalink and channel:
@@ -338,10 +335,3 @@ def _listener(
         work.submit(channel or "", run)
 
     return on_step
-
-
-def register(app: App, interactions: Interactions, services: Services, work: OrderedWork) -> None:
-    """One Bolt function listener per step; Bolt acknowledges the event at once, and the step
-    runs in its channel's queue."""
-    for step in STEPS:
-        app.function(step.callback_id)(_listener(step, interactions, services, work))

@@ -1,6 +1,7 @@
 """Slack Web API adapters: the metered client with its retry policy, user-group membership, how
-a failed call is classified for the outbox, and the transport that renders and sends outbox
-items (with a look-up by metadata before sending again what may have landed)."""
+a failed call is classified for the outbox, and the transport that renders outbox items with
+the domain modules' views and sends them (with a look-up by metadata before sending again what
+may have landed)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,13 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from bot.observability import MeteredWebClient, Metrics
-from bot.slack import views
-from bot.slack.mrkdwn import safe
+from bot.slack.digest import digest_message
+from bot.slack.playbook import playbook_message, playbook_text
+from bot.slack.problems import WAITING_ERRORS, problem_hint
+from bot.slack.reminders import drift_message, reminder_message, reminder_text
+from bot.slack.session import snapshot_message, snapshot_text, summary_message
+from bot.slack.windows import window_message, window_text
+from bot.slack.workspace import timeline_message
 from core.models import GoSession, MessageRef, PlaybookStep, Posted
 from core.outbox import (
     DigestPayload,
@@ -115,23 +121,6 @@ class GroupMembers:
 TRANSIENT_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
-# Slack refuses these until a person acts: the message waits, and the operator is told once.
-WAITING_ERRORS = frozenset(
-    {
-        "not_in_channel",
-        "channel_not_found",
-        "is_archived",
-        "token_revoked",
-        "token_expired",
-        "account_inactive",
-        "invalid_auth",
-        "not_authed",
-        "missing_scope",
-        "no_permission",
-        "team_access_not_granted",
-        "ekm_access_denied",
-    }
-)
 # A post that is gone, or too old to edit: the summary goes on without the update.
 GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 _SLACK_CODE = re.compile(r"[a-z][a-z0-9_]*")
@@ -175,20 +164,6 @@ def classify(exc: Exception) -> Failed:
     return Failed(error=f"no usable answer from Slack ({type(exc).__name__})", maybe_sent=True)
 
 
-def problem_hint(problem: str) -> str:
-    """What Slack said, and what happens now (the session itself is always saved)."""
-    if problem in ("not_in_channel", "channel_not_found"):
-        hint = (
-            "invite the bot with `/invite @gobot`: the message is posted as soon as it is in "
-            "the channel (or run the command again)."
-        )
-    elif problem in WAITING_ERRORS:
-        hint = "an admin must fix the app's installation; the message waits until then."
-    else:
-        hint = "the session itself is saved."
-    return f"`{safe(problem, 200)}`: {hint}"
-
-
 def _payload(item: OutboxItem) -> dict[str, str]:
     """What a posted message carries to be found again: its item, and for the playbook
     message its session (a later item may have to find what an earlier one posted)."""
@@ -225,9 +200,9 @@ class SlackTransport:
     def _notify(self, item: OutboxItem) -> SendResult:
         """A message of its own in its channel: a planned window's, or the weekly digest."""
         if isinstance(item.data, WindowPayload):
-            text, blocks = views.window_text(item.data), views.window_message(item.data)
+            text, blocks = window_text(item.data), window_message(item.data)
         elif isinstance(item.data, DigestPayload):
-            text, blocks = "GO weekly digest", views.digest_message(item.data)
+            text, blocks = "GO weekly digest", digest_message(item.data)
         else:
             return Failed(error=f"no message for a {item.kind} item", permanent=True)
         return self._post(item, item.channel or "", text, blocks, {})
@@ -277,30 +252,30 @@ class SlackTransport:
         """The text, blocks and extra arguments of the message an item posts."""
         if item.kind == "snapshot":
             return (
-                views.snapshot_text(session),
-                views.snapshot_message(session, self._steps),
+                snapshot_text(session),
+                snapshot_message(session, self._steps),
                 {},
             )
         if item.kind == "ended":
-            return "GO session ended", views.summary_message(session, self._steps), {}
+            return "GO session ended", summary_message(session, self._steps), {}
         if item.kind == "playbook":
             return (
-                views.playbook_text(session, self._steps),
-                views.playbook_message(session, self._steps),
+                playbook_text(session, self._steps),
+                playbook_message(session, self._steps),
                 {},
             )
         if isinstance(item.data, ReminderPayload):
             # a broadcast needs a thread to broadcast from
             extra = {"reply_broadcast": item.data.escalate} if thread is not None else {}
             return (
-                views.reminder_text(item.data),
-                views.reminder_message(item.data, self._steps),
+                reminder_text(item.data),
+                reminder_message(item.data, self._steps),
                 extra,
             )
         if isinstance(item.data, DriftPayload):
-            return "GO health watch", views.drift_message(item.data), {}
+            return "GO health watch", drift_message(item.data), {}
         if isinstance(item.data, TimelinePayload):
-            return "GO session timeline", views.timeline_message(item.data.entry), {}
+            return "GO session timeline", timeline_message(item.data.entry), {}
         return Failed(error=f"no message for a {item.kind} item", permanent=True)
 
     def _show_post(self, session: GoSession, post: MessageRef | None) -> MessageRef | None:
@@ -310,8 +285,8 @@ class SlackTransport:
             return None
         return self._edit(
             post,
-            views.snapshot_text(session),
-            views.snapshot_message(session, self._steps),
+            snapshot_text(session),
+            snapshot_message(session, self._steps),
             keep_thread=True,
         )
 
@@ -326,8 +301,8 @@ class SlackTransport:
         if known is not None:
             edited = self._edit(
                 known,
-                views.playbook_text(session, self._steps),
-                views.playbook_message(session, self._steps),
+                playbook_text(session, self._steps),
+                playbook_message(session, self._steps),
                 keep_thread=False,
             )
             if edited is not None:
@@ -341,8 +316,8 @@ class SlackTransport:
             return None
         return self._edit(
             landed,
-            views.playbook_text(session, self._steps),
-            views.playbook_message(session, self._steps),
+            playbook_text(session, self._steps),
+            playbook_message(session, self._steps),
             keep_thread=False,
         )
 

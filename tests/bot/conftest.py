@@ -30,8 +30,8 @@ from bot.dev.fake_slack import (
     slash_command_body,
 )
 from bot.settings import Settings
+from bot.slack.blocks import block_texts
 from bot.slack.mrkdwn import date
-from bot.slack.views import block_texts
 from bot.web.server import create_http_app
 from core.clock import parse_utc
 from core.services import Services

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bot.dev.fake_slack import FakeSlack, view_submission_body
+from bot.slack.capability import Place, SessionButton
 from tests.bot.conftest import SlackHarness, block_text, playbook_calls, posts, signed_headers
 from tests.conftest import FakeClock, write_json
 from tests.faults import FULL_DISK, FaultyOs, fail_with
@@ -41,12 +42,15 @@ def test_start_posts_snapshot_and_records_its_message(slack: SlackHarness) -> No
         assert expected in text
     buttons = [e for b in post.params["blocks"] if b["type"] == "actions" for e in b["elements"]]
     session = slack.services.sessions.get()
+    assert session.id is not None
+    value = SessionButton(session_id=session.id).value()
+    assert json.loads(value) == {"session_id": session.id}
     assert [(b["action_id"], b["value"]) for b in buttons] == [
-        ("go_end_session", session.id),
-        ("go_snooze_30m", session.id),
-        ("go_snooze_1h", session.id),
-        ("go_snooze_2h", session.id),
-        ("go_take_over", session.id),
+        ("go_end_session", value),
+        ("go_snooze_30m", value),
+        ("go_snooze_1h", value),
+        ("go_snooze_2h", value),
+        ("go_take_over", value),
     ]
     assert session.message is not None and session.message.channel == "C1"
     assert session.message.ts == slack.fake.messages[("C1", session.message.ts)].ts
@@ -91,7 +95,9 @@ def test_end_button_opens_the_end_form_for_its_own_session(slack: SlackHarness) 
     [opened] = slack.fake.wait_for_calls("views.open")
     view = opened.params["view"]
     assert view["callback_id"] == "go_end_modal"
-    assert view["private_metadata"] == f"C1 {session.id}"
+    assert Place.model_validate_json(view["private_metadata"]) == Place(
+        channel="C1", about=session.id
+    )
     assert slack.services.sessions.get().active  # the click itself ends nothing
     slack.run("/go-end", "done")
     slack.run("/go-start", "again")

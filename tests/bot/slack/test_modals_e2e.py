@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from bot.dev.fake_slack import view_submission_body
+from bot.slack.capability import Place
 from tests.bot.conftest import SlackHarness, block_text, signed_headers
 from tests.conftest import T0, FakeClock, audit_records
 
@@ -29,7 +30,9 @@ def test_the_start_modal_opens_at_once_checks_its_fields_and_starts(team: SlackH
     assert team.command("/go-start", "").status_code == 200
     [opened] = team.fake.wait_for_calls("views.open")
     view = opened.params["view"]
-    assert view["callback_id"] == "go_start_modal" and view["private_metadata"] == "C1"
+    assert view["callback_id"] == "go_start_modal" and Place.read(
+        view["private_metadata"]
+    ) == Place(channel="C1")
     assert opened.params["trigger_id"] == "1.2.3"
     assert team.fake.calls_to("chat.postMessage") == []  # nothing started by opening it
 

@@ -13,9 +13,9 @@ import pytest
 
 from bot.dev.fake_slack import Call, function_executed_body
 from bot.settings import Settings
-from bot.slack.commands import BY_NAME
+from bot.slack.catalog import SUBCOMMANDS, help_text
 from bot.slack.manifest import build_manifest
-from bot.slack.steps import STEPS
+from bot.slack.steps import COMMANDS
 from tests.bot.conftest import SlackHarness, signed_headers
 from tests.conftest import FakeClock, audit_records, write_json
 
@@ -152,7 +152,7 @@ def test_an_event_delivered_twice_runs_the_step_once(team: SlackHarness) -> None
 def test_the_manifest_declares_every_step_the_app_runs(data_dir: Path) -> None:
     manifest = build_manifest(Settings(data_dir=data_dir), "https://gobot.example.com", False)
     functions = manifest["functions"]
-    assert set(functions) == {step.callback_id for step in STEPS}
+    assert set(functions) == {c.step.callback_id for c in COMMANDS if c.step}
     start = functions["start_go_session"]
     runner = start["input_parameters"]["properties"]["user_context"]
     assert runner["type"] == "slack#/types/user_context"
@@ -173,4 +173,5 @@ def test_the_manifest_declares_every_step_the_app_runs(data_dir: Path) -> None:
     settings = manifest["settings"]
     assert settings["function_runtime"] == "remote" and settings["org_deploy_enabled"] is True
     assert "function_executed" in settings["event_subscriptions"]["bot_events"]
-    assert all(step.command.name not in BY_NAME for step in STEPS)  # not slash commands
+    assert all(c.step and c.name not in SUBCOMMANDS for c in COMMANDS)  # not slash commands
+    assert all(f"*{c.step.title}*" in help_text() for c in COMMANDS if c.step)  # in /go help

@@ -11,8 +11,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.slack import views
+from bot.slack.digest import digest_message
+from bot.slack.history import history_message
+from bot.slack.home import home_view
 from bot.slack.mrkdwn import date, escape, fit
+from bot.slack.playbook import checklist_message, next_step_message, playbook_message
+from bot.slack.session import session_status, snapshot_message, summary_message
+from bot.slack.windows import window_message, windows_message
 from core.clock import parse_utc
 from core.digest import summarize
 from core.models import (
@@ -123,22 +128,22 @@ def check_escaped(text: str, allowed_mentions: tuple[str, ...] = ()) -> None:
 
 def test_every_message_respects_block_kit_limits_with_worst_case_content() -> None:
     messages: list[Callable[[], list[dict[str, Any]]]] = [
-        lambda: views.snapshot_message(worst_session(True), WORST_STEPS),
-        lambda: views.snapshot_message(worst_session(False), WORST_STEPS),
-        lambda: views.summary_message(worst_session(False), WORST_STEPS),
-        lambda: views.session_status(worst_session(True)),
-        lambda: views.session_status(worst_session(False)),
-        lambda: views.checklist_message(checklist()),
-        lambda: views.next_step_message(
+        lambda: snapshot_message(worst_session(True), WORST_STEPS),
+        lambda: snapshot_message(worst_session(False), WORST_STEPS),
+        lambda: summary_message(worst_session(False), WORST_STEPS),
+        lambda: session_status(worst_session(True)),
+        lambda: session_status(worst_session(False)),
+        lambda: checklist_message(checklist()),
+        lambda: next_step_message(
             NextStep(step=checklist().steps[0], done=False, completed=0, total=39)
         ),
-        lambda: views.history_message([worst_session(False)] * 20),
-        lambda: views.playbook_message(worst_session(True), WORST_STEPS),
-        lambda: views.playbook_message(worst_session(False), WORST_STEPS),
-        lambda: views.windows_message([WORST_WINDOW] * 40),
-        lambda: views.window_message(WindowPayload(window=WORST_WINDOW, what="prompt")),
-        lambda: views.window_message(WindowPayload(window=WORST_WINDOW, what="missed")),
-        lambda: views.digest_message(
+        lambda: history_message([worst_session(False)] * 20),
+        lambda: playbook_message(worst_session(True), WORST_STEPS),
+        lambda: playbook_message(worst_session(False), WORST_STEPS),
+        lambda: windows_message([WORST_WINDOW] * 40),
+        lambda: window_message(WindowPayload(window=WORST_WINDOW, what="prompt")),
+        lambda: window_message(WindowPayload(window=WORST_WINDOW, what="missed")),
+        lambda: digest_message(
             summarize(
                 "2026-W01",
                 since=T0,
@@ -155,7 +160,7 @@ def test_every_message_respects_block_kit_limits_with_worst_case_content() -> No
         text = json.dumps(blocks, ensure_ascii=False).replace("\\n", " ")
         check_escaped(text, ("<@U1>", "<#C1>"))
     for active in ([], [worst_session(True)] * 10):
-        home = views.home_view(
+        home = home_view(
             active,
             worst_session(False),
             WORST_STEPS,

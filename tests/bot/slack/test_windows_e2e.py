@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from icalendar import Calendar
 
 from bot.dev.fake_slack import Call, Failure, view_submission_body
+from bot.slack.capability import Place
 from tests.bot.conftest import SlackHarness, block_text, signed_headers
 from tests.bot.slack.test_views import check_escaped
 from tests.conftest import T0, FakeClock, audit_records
@@ -70,7 +71,9 @@ def test_a_window_is_planned_in_its_form_listed_and_overlaps_are_refused(
     assert team.command("/go-schedule", "").status_code == 200
     [opened] = team.fake.wait_for_calls("views.open")
     view = opened.params["view"]
-    assert view["callback_id"] == "go_schedule_modal" and view["private_metadata"] == "C1"
+    assert view["callback_id"] == "go_schedule_modal" and Place.read(
+        view["private_metadata"]
+    ) == Place(channel="C1")
     kinds = {b["block_id"]: b["element"]["type"] for b in view["blocks"]}
     assert kinds["when"] == "datetimepicker" and kinds["channel"] == "conversations_select"
 
@@ -162,7 +165,7 @@ def test_a_window_is_moved_in_its_form_and_cancelled_by_its_button(
     team.click("go_window_move", window, user="U2")
     [opened] = team.fake.wait_for_calls("views.open")
     view = opened.params["view"]
-    assert view["private_metadata"] == f"C1 {window}"
+    assert Place.read(view["private_metadata"]) == Place(channel="C1", about=window)
     assert {b["block_id"] for b in view["blocks"]} == {"when", "planned"}
     later = START + timedelta(days=1)
     values = {"when": str(int(later.timestamp())), "planned": "2h"}
