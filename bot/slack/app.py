@@ -16,8 +16,9 @@ the requests behind it. A form opens apart from the channel's queue (a trigger_i
 from __future__ import annotations
 
 import logging
+import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -310,18 +311,43 @@ def _on_error(error: Exception, body: dict[str, Any], context: BoltContext) -> N
         log.warning("could not tell %s about an error: %s", context.user_id, exc)
 
 
+def _exactly(names: Iterable[str]) -> re.Pattern[str]:
+    """A pattern that matches exactly one of `names`: one Bolt listener for many ids."""
+    return re.compile("^(?:" + "|".join(re.escape(name) for name in names) + ")$")
+
+
 def register(
     app: App, interactions: Interactions, services: Services, work: OrderedWork, pin_emoji: str
 ) -> None:
-    """Every trigger of every declared capability, and the error handler. `pin_emoji`: the
-    reaction that adds a message to the session's timeline."""
-    for name in SLASH_COMMANDS:
-        app.command(name)(_on_command(interactions, work))
+    """Every trigger of every declared capability, and the error handler. Bolt tries its
+    listeners in order, building each one's arguments, on every request: so slash commands,
+    the most frequent, have the first listener, and buttons and forms one listener each that
+    picks the declared capability by its action or callback id. `pin_emoji`: the reaction that
+    adds a message to the session's timeline."""
+    app.command(_exactly(SLASH_COMMANDS))(_on_command(interactions, work))
+    buttons = {
+        action: _on_button(command, interactions, services, work)
+        for command in COMMANDS
+        for action in command.actions
+    }
+    forms = {
+        command.callback_id: _on_form(command, interactions, work)
+        for command in COMMANDS
+        if command.callback_id
+    }
+
+    @app.action(_exactly(buttons))
+    def on_button(
+        ack: Ack, body: dict[str, Any], respond: Respond, request: BoltRequest, client: WebClient
+    ) -> None:
+        action_id = str((body.get("actions") or [{}])[0].get("action_id", ""))
+        buttons[action_id](ack, body, respond, request, client)
+
+    @app.view(_exactly(forms))
+    def on_form(ack: Ack, body: dict[str, Any], request: BoltRequest, client: WebClient) -> None:
+        forms[str((body.get("view") or {}).get("callback_id", ""))](ack, body, request, client)
+
     for command in COMMANDS:
-        for action in command.actions:
-            app.action(action)(_on_button(command, interactions, services, work))
-        if command.callback_id:
-            app.view(command.callback_id)(_on_form(command, interactions, work))
         if command.shortcut:
             app.message_shortcut(command.shortcut.callback_id)(
                 _on_shortcut(command, interactions, work)
