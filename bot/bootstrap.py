@@ -13,18 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from slack_bolt import App
-from slack_sdk import WebClient
-
-from bot.observability import Metrics
-from bot.scheduler import Ticker
 from bot.settings import Settings, SettingsError
-from bot.slack.app import register
-from bot.slack.commands import Interactions
-from bot.slack.transport import GroupMembers, SlackTransport, make_client
-from bot.slack.work import OrderedWork
-from core.access import AccessPolicy, RateLimiter
 from core.clock import Clock, SystemClock
 from core.delivery import DeliveryService
 from core.digest import DigestPlan, DigestService
@@ -44,9 +35,16 @@ from core.snapshots import (
     source_from_spec,
 )
 from core.stores.json import JsonUnitOfWork
-from core.stores.postgres import PgUnitOfWork
 from core.windows import WindowPolicy, WindowService
 from core.workspace import WorkspaceService
+
+if TYPE_CHECKING:  # the Slack side is imported by `build_runtime`: the CLI's reads start quick
+    from slack_bolt import App
+    from slack_sdk import WebClient
+
+    from bot.observability import Metrics
+    from bot.scheduler import Ticker
+    from bot.slack.work import OrderedWork
 
 
 class _NotTheTokenNote(logging.Filter):
@@ -66,6 +64,8 @@ def _unit_of_work(settings: Settings) -> UnitOfWork:
     if settings.store == "postgres":
         if settings.database_url is None:
             raise SettingsError("GOBOT_DATABASE_URL is required with GOBOT_STORE=postgres")
+        from core.stores.postgres import PgUnitOfWork
+
         return PgUnitOfWork.open(settings.database_url.get_secret_value())
     return JsonUnitOfWork(settings.data_dir)
 
@@ -175,6 +175,16 @@ def build_runtime(
     """Raise SettingsError/GoError for bad settings, BoltError if Slack rejects the token.
 
     Signature verification is on whenever requests arrive over HTTP (not in Socket Mode)."""
+    from slack_bolt import App
+
+    from bot.observability import Metrics
+    from bot.scheduler import Ticker
+    from bot.slack.app import register
+    from bot.slack.commands import Interactions
+    from bot.slack.transport import GroupMembers, SlackTransport, make_client
+    from bot.slack.work import OrderedWork
+    from core.access import AccessPolicy, RateLimiter
+
     required = (
         ("slack_bot_token", "slack_app_token")
         if socket_mode

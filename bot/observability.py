@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
@@ -26,6 +25,8 @@ class Metrics:
     """One registry per runtime, so several runtimes (tests) never collide."""
 
     def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
         self.registry = CollectorRegistry()
         self.commands = Counter(
             "gobot_commands",
@@ -62,6 +63,8 @@ class Metrics:
         self.active_sessions.set_function(_or_nan(active))
 
     def render(self) -> bytes:
+        from prometheus_client import generate_latest
+
         return generate_latest(self.registry)
 
 

@@ -19,7 +19,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, ValidationError
 
 from core.clock import Clock, format_utc
@@ -62,6 +61,8 @@ class HttpSource:
         self.timeout = timeout.total_seconds()
 
     def __call__(self) -> Any:
+        import httpx  # here, not at the top: the CLI's reads start without it
+
         try:
             response = httpx.get(self.url, timeout=self.timeout, follow_redirects=False)
         except httpx.TimeoutException as exc:
