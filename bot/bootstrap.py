@@ -2,7 +2,8 @@
 
 `build_services` is what every process has (the CLI stops there: without a transport, owed
 messages wait in the outbox for a process that has one); `build_runtime` adds the Slack side
-for `serve`, `socket`, `gobot local`, the benchmarks and the tests. Nothing else builds any
+and registers the tick's jobs, in order, for `serve`, `socket`, `gobot local`, the benchmarks
+and the tests. Nothing else builds any
 of these, and nothing it builds imports this module.
 """
 
@@ -43,7 +44,7 @@ if TYPE_CHECKING:  # the Slack side is imported by `build_runtime`: the CLI's re
     from slack_sdk import WebClient
 
     from bot.observability import Metrics
-    from bot.scheduler import Ticker
+    from bot.scheduler import Pause, Ticker
     from bot.slack.work import OrderedWork
 
 
@@ -170,15 +171,29 @@ class Runtime:
 
 
 def build_runtime(
-    settings: Settings, *, clock: Clock | None = None, socket_mode: bool = False
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    pause: Pause | None = None,
+    socket_mode: bool = False,
 ) -> Runtime:
     """Raise SettingsError/GoError for bad settings, BoltError if Slack rejects the token.
 
-    Signature verification is on whenever requests arrive over HTTP (not in Socket Mode)."""
+    `pause`: how the tick's jobs wait on `clock` (real time without one). Signature verification
+    is on whenever requests arrive over HTTP (not in Socket Mode)."""
     from slack_bolt import App
 
     from bot.observability import Metrics
-    from bot.scheduler import Ticker
+    from bot.scheduler import (
+        DELIVERY_SHARE,
+        ClaimReminders,
+        Deliver,
+        Job,
+        ServiceTick,
+        Ticker,
+        WatchHealth,
+        sleep,
+    )
     from bot.slack.app import register
     from bot.slack.commands import Interactions
     from bot.slack.transport import GroupMembers, SlackTransport, make_client
@@ -225,5 +240,16 @@ def build_runtime(
     )
     work = OrderedWork(ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="gobot-work"))
     register(app, interactions, services, work, settings.pin_emoji)
-    ticker = Ticker(services, settings.tick, metrics)
+    assert services.delivery is not None  # built with a transport
+    deliver = Deliver(
+        services.delivery, services.clock, DELIVERY_SHARE * settings.tick, pause or sleep
+    )
+    jobs: list[Job] = [
+        ClaimReminders(services.reminders, metrics),
+        ServiceTick("windows", services.windows.tick),
+        ServiceTick("digest", services.digest.tick),
+        deliver,
+        WatchHealth(services.reminders, deliver),
+    ]
+    ticker = Ticker(jobs, services.clock, settings.tick, metrics)
     return Runtime(settings, client, services, app, ticker, metrics, work)

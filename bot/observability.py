@@ -49,6 +49,12 @@ class Metrics:
         self.reminders = Counter(
             "gobot_reminders_sent", "Reminder slots claimed and owed", registry=self.registry
         )
+        self.jobs = Counter(
+            "gobot_jobs",
+            "Scheduled job runs (each tick runs every job once) by job and outcome",
+            ["job", "outcome"],
+            registry=self.registry,
+        )
         self.outbox_depth = Gauge(
             "gobot_outbox_depth", "Messages owed to Slack, not delivered", registry=self.registry
         )

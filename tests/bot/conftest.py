@@ -173,8 +173,9 @@ def make_harness(
     clients: list[TestClient] = []
 
     def make(**overrides: Any) -> SlackHarness:
-        """The test clock stands still within a tick, so a message held back for the channel's
-        one-a-second pace waits for the next tick: a short tick keeps that wait short."""
+        """The tick runs on the test clock: a pause between delivery passes moves it on. A
+        message held back for the channel's one-a-second pace waits for the next tick (its
+        passes take less than a second): a short tick keeps that wait short."""
         settings = Settings(
             data_dir=data_dir,
             slack_bot_token=BOT_TOKEN,
@@ -182,7 +183,7 @@ def make_harness(
             slack_api_url=fake_slack.api_url,
             **{"tick": "1s", **overrides},
         )
-        runtime = build_runtime(settings, clock=clock)
+        runtime = build_runtime(settings, clock=clock, pause=clock.advance)
         http = TestClient(create_http_app(runtime))
         clients.append(http)
         return SlackHarness(http, fake_slack, runtime.services, runtime)
