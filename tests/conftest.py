@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -60,6 +61,18 @@ class FakeClock:
     def advance(self, delta: timedelta) -> None:
         with self._lock:
             self._now += delta
+
+
+def wait_until(
+    predicate: Callable[[], object], timeout: float = 30.0, what: str = "the condition"
+) -> None:
+    """Poll `predicate` until it is true: the one way a test waits (never a fixed sleep). The
+    timeout is generous, for a loaded machine; reaching it fails the test."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not hold within {timeout:g}s")
+        time.sleep(0.01)
 
 
 def outside_env(**extra: str) -> dict[str, str]:

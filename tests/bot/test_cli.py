@@ -4,7 +4,6 @@ import csv
 import io
 import json
 import subprocess
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -221,11 +220,9 @@ def test_a_database_that_does_not_exist_is_said_at_once(
     data_dir: Path, store_settings: dict[str, Any]
 ) -> None:
     url = str(store_settings["database_url"]).split("?")[0].rsplit("/", 1)[0] + "/no_such_db"
-    started = time.monotonic()
     result = gobot(data_dir, "status", GOBOT_STORE="postgres", GOBOT_DATABASE_URL=url)
-    assert time.monotonic() - started < 8  # not 10 s of pool warnings first
     assert result.returncode == 2 and 'database "no_such_db" does not exist' in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert len(result.stderr.strip().splitlines()) == 1  # no pool warnings first
 
 
 @json_only

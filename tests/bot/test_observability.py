@@ -57,8 +57,7 @@ def test_metrics_move_with_real_requests(
 def test_one_json_log_line_per_command_without_secrets(fake_slack: FakeSlack, green: Path) -> None:
     with ServeProcess.start(green, fake_slack, GOBOT_LOG_FORMAT="json") as server:
         server.harness(fake_slack).run("/go-start", "logged", user="U1")
-        server.process.terminate()
-        output = server.process.communicate(timeout=10)[0]
+        output = server.output()
     lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     assert lines and all({"time", "level", "logger", "message"} <= set(line) for line in lines)
     [command] = [line for line in lines if line.get("command") == "start"]
