@@ -1,4 +1,5 @@
-"""Snapshot sources for tests: one that hangs far longer than any timeout, one that is slow."""
+"""Snapshot sources for tests: one that hangs far longer than any timeout, one that is slow,
+one that counts its reads."""
 
 from __future__ import annotations
 
@@ -18,4 +19,13 @@ def hang() -> Any:
 def slow() -> Any:
     """Answers green after a second: slow, within a generous timeout."""
     time.sleep(1.0)
+    return {"status": "green", "reasons": []}
+
+
+READS: list[int] = []
+
+
+def counted() -> Any:
+    """Answers green at once, and counts the read."""
+    READS.append(1)
     return {"status": "green", "reasons": []}
