@@ -13,11 +13,19 @@ from icalendar import Calendar
 
 from core.clock import format_utc
 from core.services import Services
-from tests.conftest import FakeClock, json_only, outside_env, run_gobot
+from tests.conftest import FakeClock, gobot_here, json_only, outside_env, run_gobot
 
 
 def gobot(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real process: for exit codes, what goes to stderr, and start-up."""
     return run_gobot(*args, env=outside_env(GOBOT_DATA_DIR=str(data_dir), **env))
+
+
+def printed(data_dir: Path, *args: str, **env: str) -> str:
+    """What the command prints, run in this process; it must succeed."""
+    result = gobot_here(*args, env={"GOBOT_DATA_DIR": str(data_dir), **env})
+    assert result.exit_code == 0, result.output
+    return result.stdout
 
 
 def test_status_with_no_session(data_dir: Path) -> None:
@@ -85,18 +93,18 @@ def test_history_in_every_format(
         clock.advance(timedelta(minutes=5 + n))
         services.sessions.end("U9", "C1", "done", outcome="rolled back" if n == 2 else "completed")
     env = store_env(store_settings)
-    table = gobot(data_dir, "history", "--last", "2", **env)
-    assert table.returncode == 0 and len(table.stdout.strip().splitlines()) == 2
-    assert "U2 -> U9  A/green -> A/green  rolled back  run 2" in table.stdout
-    rows = json.loads(gobot(data_dir, "history", "--format", "json", **env).stdout)
+    table = printed(data_dir, "history", "--last", "2", **env)
+    assert len(table.strip().splitlines()) == 2
+    assert "U2 -> U9  A/green -> A/green  rolled back  run 2" in table
+    rows = json.loads(printed(data_dir, "history", "--format", "json", **env))
     assert [r["started_by"] for r in rows] == ["U2", "U1", "U0"]
     assert rows[0]["duration"] == "7m" and rows[0]["notes"].startswith("run 2 |")
     assert [r["outcome"] for r in rows] == ["rolled back", "completed", "completed"]
     parsed = list(
-        csv.DictReader(io.StringIO(gobot(data_dir, "history", "--format", "csv", **env).stdout))
+        csv.DictReader(io.StringIO(printed(data_dir, "history", "--format", "csv", **env)))
     )
     assert parsed[0]["notes"] == "run 2 | with, commas\nand lines"
-    markdown = gobot(data_dir, "history", "--format", "md", **env).stdout.splitlines()
+    markdown = printed(data_dir, "history", "--format", "md", **env).splitlines()
     assert len(markdown) == 2 + 3 and all(line.count(" | ") == 12 for line in markdown[2:])
     assert "run 2 \\| with, commas and lines" in markdown[2]
     bad = gobot(data_dir, "history", "--last", "0", **env)
@@ -186,11 +194,10 @@ def test_history_in_channel_scope_lists_every_channel_unless_one_is_named(
     for channel in ("C1", "C2"):
         services.sessions.start("U1", channel, f"in {channel}")
         services.sessions.end("U1", channel, "")
-    every = gobot(data_dir, "history", "--format", "json", **env)
-    assert every.returncode == 0, every.stderr
-    assert {row["notes"] for row in json.loads(every.stdout)} == {"in C1", "in C2"}
-    one = gobot(data_dir, "history", "--channel", "C2", "--format", "json", **env)
-    assert [row["notes"] for row in json.loads(one.stdout)] == ["in C2"]
+    every = printed(data_dir, "history", "--format", "json", **env)
+    assert {row["notes"] for row in json.loads(every)} == {"in C1", "in C2"}
+    one = printed(data_dir, "history", "--channel", "C2", "--format", "json", **env)
+    assert [row["notes"] for row in json.loads(one)] == ["in C2"]
 
 
 def test_reading_commands_on_a_missing_data_dir_say_so_and_create_nothing(tmp_path: Path) -> None:
@@ -230,23 +237,23 @@ def test_history_of_one_channel_in_workspace_scope(services: Services, data_dir:
     for channel in ("C1", "C2", "C1"):
         services.sessions.start("U1", channel, f"in {channel}")
         services.sessions.end("U1", channel, "")
-    one = gobot(data_dir, "history", "--channel", "C2", "--format", "json")
-    assert one.returncode == 0 and [row["notes"] for row in json.loads(one.stdout)] == ["in C2"]
+    one = printed(data_dir, "history", "--channel", "C2", "--format", "json")
+    assert [row["notes"] for row in json.loads(one)] == ["in C2"]
 
 
 def test_windows_in_every_format(
     services: Services, data_dir: Path, store_settings: dict[str, Any]
 ) -> None:
     env = store_env(store_settings)
-    assert "No GO windows planned." in gobot(data_dir, "windows", **env).stdout
+    assert "No GO windows planned." in printed(data_dir, "windows", **env)
     starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)  # the CLI's clock
     window = services.windows.schedule(
         "U1", "C1", starts, timedelta(hours=2), notes="db upgrade\nsecond line"
     )
-    table = gobot(data_dir, "windows", **env).stdout
+    table = printed(data_dir, "windows", **env)
     assert f"{window.id}  {format_utc(starts)}  2h 00m  C1  U1  db upgrade" in table
-    rows = json.loads(gobot(data_dir, "windows", "--format", "json", **env).stdout)
+    rows = json.loads(printed(data_dir, "windows", "--format", "json", **env))
     assert [(r["id"], r["starts_at_utc"]) for r in rows] == [(window.id, format_utc(starts))]
-    calendar = Calendar.from_ical(gobot(data_dir, "windows", "--format", "ics", **env).stdout)
+    calendar = Calendar.from_ical(printed(data_dir, "windows", "--format", "ics", **env))
     [event] = calendar.walk("VEVENT")
     assert event.decoded("dtstart") == starts and str(event["uid"]) == f"{window.id}@gobot"
