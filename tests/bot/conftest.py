@@ -36,10 +36,20 @@ from bot.slack.views import block_texts
 from bot.web.server import create_http_app
 from core.clock import parse_utc
 from core.services import Services
+from tests import slow_sources
 from tests.conftest import FakeClock, wait_until
 
 SIGNING_SECRET = "test-signing-secret-not-real"
 BOT_TOKEN = "xoxb-test-not-a-real-token"
+
+
+@pytest.fixture
+def held_health() -> Iterator[str]:
+    """A health source (its spec) that hangs until `slow_sources.RELEASE` is set: by the test,
+    or when it is over."""
+    slow_sources.RELEASE.clear()
+    yield "python:tests.slow_sources:hang"
+    slow_sources.RELEASE.set()
 
 
 @pytest.fixture

@@ -3,9 +3,8 @@ from __future__ import annotations
 import errno
 import json
 import os
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 
 from bot.dev.fake_slack import FakeSlack, view_submission_body
+from tests import slow_sources
 from tests.bot.conftest import SlackHarness, block_text, playbook_calls, posts, signed_headers
 from tests.conftest import FakeClock, write_json
 from tests.faults import FULL_DISK, FaultyOs, fail_with
@@ -322,31 +322,12 @@ def test_bad_signatures_get_401_and_change_nothing(
     assert not (data_dir / "go_session.json").exists()
 
 
-@pytest.fixture
-def hanging_health(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A health source that answers green only once the test is over (or `release`d)."""
-    (tmp_path / "hanging_source_mod.py").write_text(
-        "import threading\nRELEASE = threading.Event()\n"
-        "def health():\n    RELEASE.wait(60)\n    return {'status': 'green', 'reasons': []}\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield "python:hanging_source_mod:health"
-    release()
-    sys.modules.pop("hanging_source_mod", None)
-
-
-def release() -> None:
-    module = sys.modules.get("hanging_source_mod")
-    if module is not None:
-        module.RELEASE.set()
-
-
 def test_every_ack_is_immediate_while_a_burst_of_starts_waits_on_hanging_sources(
-    make_harness: Callable[..., SlackHarness], hanging_health: str
+    make_harness: Callable[..., SlackHarness], held_health: str
 ) -> None:
     """More concurrent starts than Bolt has listener threads: the slow work must not hold up
     the acks of the commands behind it (every ack is in while every snapshot still hangs)."""
-    slack = make_harness(health_source=hanging_health, source_timeout="1m", session_scope="channel")
+    slack = make_harness(health_source=held_health, source_timeout="1m", session_scope="channel")
 
     def start(n: int) -> Any:
         return slack.command("/go-start", "slow", user=f"U{n}", channel=f"C{n}")
@@ -355,7 +336,7 @@ def test_every_ack_is_immediate_while_a_burst_of_starts_waits_on_hanging_sources
         responses = list(pool.map(start, range(12)))
     assert all(response.status_code == 200 for response in responses)
     assert slack.fake.responses == [] and posts(slack.fake) == []  # no work done yet
-    release()
+    slow_sources.RELEASE.set()
     for response in responses:
         assert "GO session started" in block_text(slack.reply(response, timeout=30))
 
@@ -447,13 +428,13 @@ def test_an_end_typed_right_after_a_start_runs_after_it(
 
 
 def test_other_channels_do_not_wait(
-    make_harness: Callable[..., SlackHarness], hanging_health: str
+    make_harness: Callable[..., SlackHarness], held_health: str
 ) -> None:
-    slack = make_harness(health_source=hanging_health, source_timeout="1m", session_scope="channel")
+    slack = make_harness(health_source=held_health, source_timeout="1m", session_scope="channel")
     held = slack.command("/go-start", "slow", user="U1", channel="C1")
     assert "No GO session yet" in slack.run("/go-session", user="U2", channel="C2")
     assert not any(call.method == held.token for call in slack.fake.responses)  # C1 still waits
-    release()
+    slow_sources.RELEASE.set()
     assert "GO session started" in block_text(slack.reply(held))
 
 

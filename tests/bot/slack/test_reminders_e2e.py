@@ -115,13 +115,13 @@ def test_two_processes_on_one_data_dir_post_each_slot_once(
 
 
 def test_a_hanging_source_holds_up_neither_reminders_nor_deliveries(
-    make_harness: Callable[..., SlackHarness], clock: FakeClock
+    make_harness: Callable[..., SlackHarness], clock: FakeClock, held_health: str
 ) -> None:
     """Five sessions due for a reminder and a health check, against a health source that
     hangs: the reminders go out, and no new thread per look at the source."""
     slack = make_harness(
         session_scope="channel",
-        health_source="python:tests.slow_sources:hang",
+        health_source=held_health,
         source_timeout="300ms",
         remind_after="1m",
         watch_every="1m",
