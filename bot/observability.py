@@ -30,7 +30,8 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.commands = Counter(
             "gobot_commands",
-            "Slash commands by subcommand and outcome",
+            "Interactions (slash commands, buttons, forms, the shortcut, workflow steps) by "
+            "command and outcome",
             ["command", "outcome"],
             registry=self.registry,
         )
