@@ -132,7 +132,7 @@ def _describe(session: GoSession) -> str:
 @click.version_option(package_name="gobot", prog_name="gobot")
 def main() -> None:
     """gobot: GO sessions from Slack, with snapshots, a playbook, reminders and an audit trail."""
-    from bot.observability import configure_logging
+    from bot.logs import configure_logging
     from bot.settings import SettingsError, load_settings
 
     try:

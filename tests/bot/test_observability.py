@@ -10,7 +10,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.dev.fake_slack import FakeSlack
-from bot.observability import JsonFormatter, RedactSecrets
+from bot.logs import JsonFormatter, RedactSecrets
 from tests.bot.conftest import BOT_TOKEN, SIGNING_SECRET, ServeProcess, SlackHarness
 from tests.conftest import FakeClock
 
