@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -257,3 +258,33 @@ def test_windows_in_every_format(
     calendar = Calendar.from_ical(printed(data_dir, "windows", "--format", "ics", **env))
     [event] = calendar.walk("VEVENT")
     assert event.decoded("dtstart") == starts and str(event["uid"]) == f"{window.id}@gobot"
+
+
+HEAVY = ("slack_bolt", "slack_sdk", "fastapi", "starlette", "uvicorn", "psycopg", "httpx")
+IMPORTED = """
+import sys
+from bot.cli import main
+try:
+    main(sys.argv[2:])
+except SystemExit as done:
+    assert not done.code, done.code
+print(sorted({name.split(".")[0] for name in sys.modules} & set(sys.argv[1].split(","))))
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["status"], ["history"]])
+def test_help_and_reads_on_the_json_store_start_without_slack_web_or_database(
+    data_dir: Path, args: list[str]
+) -> None:
+    """What makes a start slow is never imported for them (each command imports what it
+    needs); how fast they start is a measurement, not a test."""
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORTED, ",".join(HEAVY), *args],
+        env=outside_env(GOBOT_DATA_DIR=str(data_dir)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]", result.stdout
