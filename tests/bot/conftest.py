@@ -294,10 +294,11 @@ class ServeProcess:
                 return False
 
         try:
-            wait_until(healthy, what="GET /healthz answering 200")
+            wait_until(lambda: self.process.poll() is not None or healthy(), what="a 200")
+            assert self.process.poll() is None, "gobot serve exited"
         except AssertionError as problem:
             self.process.kill()
-            raise AssertionError(f"{problem}:\n{self.output()}") from None
+            raise AssertionError(f"{problem} (GET /healthz):\n{self.output()}") from None
 
     def output(self) -> str:
         """Everything the process wrote, once it has exited (stopped by SIGTERM if need be)."""
