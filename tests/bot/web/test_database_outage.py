@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from bot.dev.fake_slack import FakeSlack
-from tests.bot.conftest import ServeProcess, signed_headers
+from tests.bot.conftest import ServeProcess, block_text, signed_headers
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.slow
@@ -151,5 +151,10 @@ def test_a_stopped_database_fails_fast_keeps_acks_quick_and_recovers(
         assert float(under[1]) == float(count[1]) >= 200, (under[1], count[1])
 
         private_postgres.start()  # back, with no restart of gobot
-        wait_until(lambda: "GO session ended" in slack.run("/go-end", "done"), what="an end")
+
+        def ended() -> bool:  # the pool reconnects at its own pace: generous timeouts
+            reply = slack.reply(slack.command("/go-end", "done"), timeout=60)
+            return "GO session ended" in block_text(reply)
+
+        wait_until(ended, timeout=120, what="an end once the database is back")
         assert server.client.get("/healthz").status_code == 200
