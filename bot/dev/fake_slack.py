@@ -122,7 +122,7 @@ class FakeSlack:
         with self._lock:
             return [call for call in self.calls if call.method == method]
 
-    def wait_for(self, predicate: Callable[[FakeSlack], bool], timeout: float = 5.0) -> bool:
+    def wait_for(self, predicate: Callable[[FakeSlack], bool], timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout
         with self._lock:
             while not predicate(self):
@@ -132,7 +132,7 @@ class FakeSlack:
                 self._lock.wait(left)
             return True
 
-    def wait_for_calls(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+    def wait_for_calls(self, method: str, count: int = 1, timeout: float = 30.0) -> list[Call]:
         if not self.wait_for(lambda fake: len(fake.calls_to(method)) >= count, timeout):
             raise AssertionError(
                 f"expected {count} {method} call(s) within {timeout}s, "

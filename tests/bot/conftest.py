@@ -118,7 +118,7 @@ class SlackHarness:
         response.token = token  # type: ignore[attr-defined]
         return response
 
-    def reply(self, response: httpx.Response, timeout: float = 10.0) -> dict[str, Any]:
+    def reply(self, response: httpx.Response, timeout: float = 30.0) -> dict[str, Any]:
         """The ephemeral answer sent to the command's response_url."""
         token = response.token  # type: ignore[attr-defined]
         if not self.fake.wait_for(lambda f: any(c.method == token for c in f.responses), timeout):
