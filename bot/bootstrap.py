@@ -2,7 +2,8 @@
 
 `build_services` is what every process has (the CLI stops there: without a transport, owed
 messages wait in the outbox for a process that has one); `build_runtime` adds the Slack side
-for `serve`, `socket`, `gobot local`, the benchmarks and the tests. Nothing else builds any
+and registers the tick's jobs, in order, for `serve`, `socket`, `gobot local`, the benchmarks
+and the tests. Nothing else builds any
 of these, and nothing it builds imports this module.
 """
 
@@ -13,18 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from slack_bolt import App
-from slack_sdk import WebClient
-
-from bot.observability import Metrics
-from bot.scheduler import Ticker
 from bot.settings import Settings, SettingsError
-from bot.slack.app import register
-from bot.slack.interactions import Interactions
-from bot.slack.transport import GroupMembers, SlackTransport, make_client
-from bot.slack.work import OrderedWork
-from core.access import AccessPolicy, RateLimiter
 from core.clock import Clock, SystemClock
 from core.delivery import DeliveryService
 from core.digest import DigestPlan, DigestService
@@ -44,9 +36,16 @@ from core.snapshots import (
     source_from_spec,
 )
 from core.stores.json import JsonUnitOfWork
-from core.stores.postgres import PgUnitOfWork
 from core.windows import WindowPolicy, WindowService
 from core.workspace import WorkspaceService
+
+if TYPE_CHECKING:  # the Slack side is imported by `build_runtime`: the CLI's reads start quick
+    from slack_bolt import App
+    from slack_sdk import WebClient
+
+    from bot.observability import Metrics
+    from bot.scheduler import Pause, Ticker
+    from bot.slack.work import OrderedWork
 
 
 class _NotTheTokenNote(logging.Filter):
@@ -66,6 +65,8 @@ def _unit_of_work(settings: Settings) -> UnitOfWork:
     if settings.store == "postgres":
         if settings.database_url is None:
             raise SettingsError("GOBOT_DATABASE_URL is required with GOBOT_STORE=postgres")
+        from core.stores.postgres import PgUnitOfWork
+
         return PgUnitOfWork.open(settings.database_url.get_secret_value())
     return JsonUnitOfWork(settings.data_dir)
 
@@ -170,12 +171,36 @@ class Runtime:
 
 
 def build_runtime(
-    settings: Settings, *, clock: Clock | None = None, socket_mode: bool = False
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    pause: Pause | None = None,
+    socket_mode: bool = False,
 ) -> Runtime:
     """Raise SettingsError/GoError for bad settings, BoltError if Slack rejects the token.
 
-    Requests that arrive over HTTP are verified by the HTTP edge (`bot.web.server`), once;
-    Socket Mode's are not signed."""
+    `pause`: how the tick's jobs wait on `clock` (real time without one). Requests that arrive
+    over HTTP are verified by the HTTP edge (`bot.web.server`), once; Socket Mode's are not
+    signed."""
+    from slack_bolt import App
+
+    from bot.observability import Metrics
+    from bot.scheduler import (
+        DELIVERY_SHARE,
+        ClaimReminders,
+        Deliver,
+        Job,
+        ServiceTick,
+        Ticker,
+        WatchHealth,
+        sleep,
+    )
+    from bot.slack.app import register
+    from bot.slack.interactions import Interactions
+    from bot.slack.transport import GroupMembers, SlackTransport, make_client
+    from bot.slack.work import OrderedWork
+    from core.access import AccessPolicy, RateLimiter
+
     required = (
         ("slack_bot_token", "slack_app_token")
         if socket_mode
@@ -214,5 +239,16 @@ def build_runtime(
     )
     work = OrderedWork(ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="gobot-work"))
     register(app, interactions, services, work, settings.pin_emoji)
-    ticker = Ticker(services, settings.tick, metrics)
+    assert services.delivery is not None  # built with a transport
+    deliver = Deliver(
+        services.delivery, services.clock, DELIVERY_SHARE * settings.tick, pause or sleep
+    )
+    jobs: list[Job] = [
+        ClaimReminders(services.reminders, metrics),
+        ServiceTick("windows", services.windows.tick),
+        ServiceTick("digest", services.digest.tick),
+        deliver,
+        WatchHealth(services.reminders, deliver),
+    ]
+    ticker = Ticker(jobs, services.clock, settings.tick, metrics)
     return Runtime(settings, client, services, app, ticker, metrics, work)

@@ -1,5 +1,9 @@
 """The `gobot` command line: serve, socket, local, status, history, report, windows, audit verify,
-migrate, manifest and preview, each failing in one line that names the problem."""
+migrate, manifest and preview, each failing in one line that names the problem.
+
+Each command imports what it needs when it runs (settings, stores, Slack, the web server), so
+`gobot --help` and the reading commands on the JSON store start without Bolt, FastAPI, uvicorn
+or psycopg."""
 
 from __future__ import annotations
 
@@ -8,34 +12,20 @@ import json
 import logging
 import sys
 from datetime import datetime, timedelta
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 from urllib.error import URLError
 
 import click
-import yaml
-from slack_bolt.adapter.socket_mode import SocketModeHandler
-from slack_bolt.error import BoltError
-from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.bootstrap import Runtime, build_runtime, build_services
-from bot.calendar import CALENDAR_PAST, windows_ics
-from bot.dev.local import LOCAL_DIR, LocalBot, local_settings
-from bot.dev.preview import KINDS, builder_link, preview_payload
-from bot.observability import configure_logging
-from bot.reports import MARKDOWN, report_lines
-from bot.settings import Settings, SettingsError, load_settings, setting_warnings
-from bot.slack.manifest import build_manifest
-from bot.web.server import run_http
 from core.clock import format_utc
 from core.durations import format_duration
 from core.errors import GoError
-from core.models import GoSession
-from core.services import Services
-from core.sessions import MAX_HISTORY
-from core.stores.json.audit import AUDIT_FILE
-from core.stores.migrate import copy_json_to_postgres
-from core.stores.postgres import PgUnitOfWork
-from core.windows import MAX_AHEAD
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Runtime
+    from bot.settings import Settings
+    from core.models import GoSession
+    from core.services import Services
 
 log = logging.getLogger("gobot.cli")
 
@@ -46,6 +36,8 @@ def _fail(message: object, code: int = 2) -> NoReturn:
 
 
 def _settings() -> Settings:
+    from bot.settings import SettingsError, load_settings
+
     try:
         return load_settings()
     except SettingsError as exc:
@@ -62,6 +54,9 @@ def _reading_services() -> Services:
 
 
 def _services() -> Services:
+    from bot.bootstrap import build_services
+    from bot.settings import SettingsError, load_settings
+
     try:
         return build_services(load_settings())
     except (SettingsError, GoError) as exc:
@@ -69,6 +64,12 @@ def _services() -> Services:
 
 
 def _runtime(*, socket_mode: bool = False) -> Runtime:
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    from bot.bootstrap import build_runtime
+    from bot.settings import SettingsError, load_settings
+
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -131,6 +132,9 @@ def _describe(session: GoSession) -> str:
 @click.version_option(package_name="gobot", prog_name="gobot")
 def main() -> None:
     """gobot: GO sessions from Slack, with snapshots, a playbook, reminders and an audit trail."""
+    from bot.logs import configure_logging
+    from bot.settings import SettingsError, load_settings, setting_warnings
+
     try:
         settings = load_settings()
     except SettingsError:  # the command itself reports it
@@ -183,6 +187,8 @@ def _say_what_runs(runtime: Runtime, how: str) -> None:
 def serve(host: str, port: int) -> None:
     """Serve Slack (POST /slack/events), the REST API under /core/go/ (with GOBOT_API_KEY),
     GET /healthz and GET /metrics over HTTP."""
+    from bot.web.server import run_http
+
     runtime = _runtime()
     _say_what_runs(runtime, f"serving http://{host}:{port}")
     runtime.ticker.start()
@@ -195,6 +201,9 @@ def serve(host: str, port: int) -> None:
 @main.command()
 def socket() -> None:
     """Connect to Slack over Socket Mode (no public URL needed)."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
     runtime = _runtime(socket_mode=True)
     assert runtime.settings.slack_app_token is not None
     _say_what_runs(runtime, "on Socket Mode")
@@ -220,9 +229,13 @@ def audit() -> None:
 @audit.command()
 def verify() -> None:
     """Check the audit hash chain; exit non-zero naming the first bad line."""
+    from core.stores.json.audit import AUDIT_FILE
+
     settings = _settings()
     log_path = settings.data_dir / AUDIT_FILE
     if settings.store == "json" and not log_path.exists():
+        from bot.dev.local import LOCAL_DIR
+
         hint = (
             f"; `gobot local` keeps its own in {settings.data_dir / LOCAL_DIR}"
             if (settings.data_dir / LOCAL_DIR / AUDIT_FILE).exists()
@@ -253,6 +266,10 @@ def migrate(target: str) -> None:
     """Copy the JSON data dir (sessions, history, playbook, audit chain, outbox, planned
     windows) into an empty
     PostgreSQL database (GOBOT_DATABASE_URL)."""
+    from bot.settings import SettingsError, load_settings
+    from core.stores.migrate import copy_json_to_postgres
+    from core.stores.postgres import PgUnitOfWork
+
     try:
         settings = load_settings()
         if settings.database_url is None:
@@ -281,6 +298,9 @@ def local(script: TextIO | None) -> None:
     number, `wait 5s` to let reminders come, `health red "why"` to change the next snapshot,
     `exit` (or Ctrl-D) to quit. Its state is its own (`local/` in the data dir). With --script
     or piped input it exits 1 if a command failed."""
+    from bot.dev.local import LocalBot, local_settings
+    from bot.settings import SettingsError, load_settings
+
     logging.getLogger().setLevel(logging.ERROR)  # the conversation is the output
     interactive = script is None and sys.stdin.isatty()
     try:
@@ -363,6 +383,8 @@ def _history_row(session: GoSession) -> dict[str, str]:
 def history(last: int, fmt: str, channel: str | None) -> None:
     """Ended sessions: start, end, duration, who, band and status at start and end, notes,
     outcome and link."""
+    from core.sessions import MAX_HISTORY
+
     services = _reading_services()
     try:
         ended = services.sessions.history(MAX_HISTORY if channel else last, channel)
@@ -404,6 +426,9 @@ def history(last: int, fmt: str, channel: str | None) -> None:
 def windows(fmt: str) -> None:
     """The planned GO windows that have not ended (ics: also the last 30 days', to import into
     a calendar)."""
+    from bot.calendar import CALENDAR_PAST, windows_ics
+    from core.windows import MAX_AHEAD
+
     services = _reading_services()
     try:
         now = services.clock.now()
@@ -434,6 +459,8 @@ def windows(fmt: str) -> None:
 def report(session_id: str | None, fmt: str, channel: str | None) -> None:
     """A session's report (SESSION_ID, or the active or last session): snapshots, owner
     changes, timeline, playbook run, and whether its audit records verify."""
+    from bot.reports import MARKDOWN, report_lines
+
     services = _reading_services()
     try:
         found = services.reports.report(channel, session_id)
@@ -454,6 +481,11 @@ def report(session_id: str | None, fmt: str, channel: str | None) -> None:
 )
 def manifest(url: str | None, socket: bool, fmt: str) -> None:
     """Print the Slack app manifest to paste at api.slack.com/apps (Create New App)."""
+    import yaml
+
+    from bot.settings import SettingsError, load_settings
+    from bot.slack.manifest import build_manifest
+
     try:
         built = build_manifest(load_settings(), url, socket)
     except (SettingsError, ValueError) as exc:
@@ -464,11 +496,27 @@ def manifest(url: str | None, socket: bool, fmt: str) -> None:
         click.echo(json.dumps(built, indent=2, ensure_ascii=False))
 
 
+class _PreviewKinds(click.Choice[str]):
+    """`preview`'s kinds, read when first asked for: where they come from imports every view,
+    which the other commands (and `--help`) start without."""
+
+    def __init__(self) -> None:
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        from bot.dev.preview import KINDS
+
+        return KINDS
+
+
 @main.command()
-@click.argument("kind", type=click.Choice(KINDS))
+@click.argument("kind", type=_PreviewKinds())
 def preview(kind: str) -> None:
     """Print the Block Kit JSON of a message, form or App Home for sample data, and a Block
     Kit Builder link."""
+    from bot.dev.preview import builder_link, preview_payload
+
     payload = preview_payload(kind)
     click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     click.echo(f"\nSee it rendered: {builder_link(payload)}")

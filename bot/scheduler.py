@@ -1,29 +1,117 @@
-"""The tick: APScheduler 3 runs one job every GOBOT_TICK that claims due reminders, the planned
-windows' messages and the weekly digest, delivers the outbox, then runs the due health checks
-against one shared snapshot. The scheduler keeps
-no state of its own: every due time lives on the stored sessions, so a restart (or a second
-process) picks up where the store says."""
+"""The tick: a list of jobs (`name`, `run(now)`), built at the composition root, run in order on
+the injected clock. Each job has one error boundary (a failing job logs one line, the others
+still run) and one metric (`gobot_jobs_total` by job and outcome).
+
+The jobs `bootstrap` registers claim due reminders, the planned windows' messages and the weekly
+digest, deliver the outbox for at most about one tick's time (pausing between passes through the
+injected pause), then run the due health checks against one shared snapshot (delivering again if
+one drifted). In `serve`, `socket` and `gobot local`, APScheduler 3 runs a tick every GOBOT_TICK
+in real time; tests call `Ticker.tick` on a fake clock. The scheduler keeps no state of its own:
+every due time lives on the stored sessions, so a restart (or a second process) picks up where
+the store says."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.observability import Metrics
-from core.services import Services
+from core.clock import Clock
+from core.delivery import DeliveryService
+from core.reminders import ReminderService
 
 log = logging.getLogger("gobot.scheduler")
 logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per tick
-PASS_GAP_SECONDS = 0.25
+PASS_GAP = timedelta(seconds=0.25)
+DELIVERY_SHARE = 0.8  # of a tick, the most the delivery passes take
+
+Pause = Callable[[timedelta], None]
+"""Waits a while on the clock the jobs run on (real time: `sleep`)."""
+
+
+def sleep(delta: timedelta) -> None:
+    time.sleep(delta.total_seconds())
+
+
+class Job(Protocol):
+    name: str
+
+    def run(self, now: datetime) -> None: ...
+
+
+class ServiceTick:
+    """A service's own tick (it reads the same clock) as a job."""
+
+    def __init__(self, name: str, tick: Callable[[], object]) -> None:
+        self.name = name
+        self._tick = tick
+
+    def run(self, now: datetime) -> None:
+        self._tick()
+
+
+class ClaimReminders:
+    name = "reminders"
+
+    def __init__(self, reminders: ReminderService, metrics: Metrics) -> None:
+        self._reminders = reminders
+        self._metrics = metrics
+
+    def run(self, now: datetime) -> None:
+        self._metrics.reminders.inc(self._reminders.claim_reminders().reminders)
+
+
+class Deliver:
+    """Delivery passes until nothing is left or about `budget` has gone by on the clock: a
+    message held back for a channel's pace goes in a later pass, `PASS_GAP` apart."""
+
+    name = "delivery"
+
+    def __init__(
+        self, delivery: DeliveryService, clock: Clock, budget: timedelta, pause: Pause
+    ) -> None:
+        self._delivery = delivery
+        self._clock = clock
+        self._budget = budget
+        self._pause = pause
+
+    def run(self, now: datetime) -> None:
+        deadline = now + self._budget
+        while True:
+            result = self._delivery.deliver_ready()
+            if result.attempted == 0 and result.deferred == 0:
+                return
+            if self._clock.now() + PASS_GAP >= deadline:
+                return
+            self._pause(PASS_GAP)
+
+
+class WatchHealth:
+    """The due health checks; a drift's message is delivered in the same tick."""
+
+    name = "health"
+
+    def __init__(self, reminders: ReminderService, deliver: Deliver) -> None:
+        self._reminders = reminders
+        self._deliver = deliver
+
+    def run(self, now: datetime) -> None:
+        if self._reminders.watch_health().drifts:
+            self._deliver.run(now)
 
 
 class Ticker:
-    def __init__(self, services: Services, every: timedelta, metrics: Metrics) -> None:
-        self._services = services
+    def __init__(
+        self, jobs: Sequence[Job], clock: Clock, every: timedelta, metrics: Metrics
+    ) -> None:
+        self.jobs = tuple(jobs)
+        self._clock = clock
         self._metrics = metrics
         self._every = every
         self._scheduler = BackgroundScheduler(
@@ -33,45 +121,18 @@ class Ticker:
         self.last_tick_monotonic: float | None = None
 
     def tick(self) -> None:
-        """Claim due reminders, deliver for at most about one tick's time, then look at health
-        (a slow source waits behind the deliveries, never in front of them)."""
+        """Run every job once, in order, each at the clock's time when its turn comes; a job
+        that fails logs one line and counts as an error, and the next one runs."""
         with self._lock:
-            try:
-                self._metrics.reminders.inc(self._services.reminders.claim_reminders().reminders)
-            except Exception:
-                log.exception("reminder tick failed")
-            for name, due in (
-                ("window", self._services.windows.tick),
-                ("digest", self._services.digest.tick),
-            ):
+            for job in self.jobs:
                 try:
-                    due()
+                    job.run(self._clock.now())
                 except Exception:
-                    log.exception("%s tick failed", name)
-            self._deliver()
-            try:
-                if self._services.reminders.watch_health().drifts:
-                    self._deliver()
-            except Exception:
-                log.exception("health watch failed")
+                    log.exception("%s job failed; the next tick tries again", job.name)
+                    self._metrics.jobs.labels(job.name, "error").inc()
+                else:
+                    self._metrics.jobs.labels(job.name, "ok").inc()
             self.last_tick_monotonic = time.monotonic()
-
-    def _deliver(self) -> None:
-        """Delivery passes for at most about one tick's time."""
-        delivery = self._services.delivery
-        if delivery is None:
-            return
-        deadline = time.monotonic() + 0.8 * self._every.total_seconds()
-        while time.monotonic() < deadline:
-            try:
-                result = delivery.deliver_ready()
-            except Exception:
-                log.exception("delivery pass failed; the next tick tries again")
-                return
-            done = result.attempted == 0 and result.deferred == 0
-            if done or time.monotonic() + PASS_GAP_SECONDS >= deadline:
-                return
-            time.sleep(PASS_GAP_SECONDS)
 
     def start(self) -> None:
         self._scheduler.add_job(

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 from pydantic import BaseModel, ValidationError
 
 from core.clock import Clock, format_utc
@@ -98,6 +97,8 @@ class HttpSource:
         self.timeout = timeout.total_seconds()
 
     def __call__(self) -> Any:
+        import httpx  # here, not at the top: the CLI's reads start without it
+
         try:
             response = httpx.get(self.url, timeout=self.timeout, follow_redirects=False)
         except httpx.TimeoutException as exc:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,8 +18,10 @@ from typing import Any
 
 import psycopg
 import pytest
+from click.testing import CliRunner, Result
 
 from bot.bootstrap import build_services
+from bot.cli import main
 from bot.settings import Settings
 from core.services import Services
 from core.stores.json import datadir
@@ -62,6 +66,18 @@ class FakeClock:
             self._now += delta
 
 
+def wait_until(
+    predicate: Callable[[], object], timeout: float = 30.0, what: str = "the condition"
+) -> None:
+    """Poll `predicate` until it is true: the one way a test waits (never a fixed sleep). The
+    timeout is generous, for a loaded machine; reaching it fails the test."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not hold within {timeout:g}s")
+        time.sleep(0.01)
+
+
 def outside_env(**extra: str) -> dict[str, str]:
     """This environment without any GOBOT_/SLACK_ setting of the caller's, plus `extra`."""
     kept = {k: v for k, v in os.environ.items() if not k.startswith(("GOBOT_", "SLACK_"))}
@@ -82,6 +98,23 @@ def run_gobot(
         timeout=60,
         check=False,
     )
+
+
+def gobot_here(*args: str, env: dict[str, str]) -> Result:
+    """`gobot ARGS` in this process (click's CliRunner), for what a command prints; a test of
+    exit codes, stdin or start-up runs the real process (`run_gobot`). The environment is this
+    one without the caller's GOBOT_/SLACK_ settings, plus `env`; the logging the command sets
+    up is undone after it."""
+    cleared: dict[str, str | None] = {
+        key: None for key in os.environ if key.startswith(("GOBOT_", "SLACK_"))
+    }
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        return CliRunner().invoke(main, list(args), env={**cleared, **env}, catch_exceptions=False)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 def audit_records(services: Services) -> list[dict[str, Any]]:

@@ -1,21 +1,24 @@
-"""Snapshot sources for tests: one that hangs far longer than any timeout, one that is slow."""
+"""Snapshot sources for tests: one that hangs until the test releases it (the `held_health`
+fixture), one that counts its reads."""
 
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 RELEASE = threading.Event()
 
 
 def hang() -> Any:
-    """Never answers within a test (until RELEASE is set)."""
+    """Answers green only once RELEASE is set (at the latest when the test is over)."""
     RELEASE.wait(timeout=60)
     return {"status": "green", "reasons": []}
 
 
-def slow() -> Any:
-    """Answers green after a second: slow, within a generous timeout."""
-    time.sleep(1.0)
+READS: list[int] = []
+
+
+def counted() -> Any:
+    """Answers green at once, and counts the read."""
+    READS.append(1)
     return {"status": "green", "reasons": []}

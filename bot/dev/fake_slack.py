@@ -1,6 +1,7 @@
 """A Slack Web API stand-in on loopback: `gobot local` runs against it, and so do the tests.
 
-A real HTTP server (port 0 by default) that the real `slack_sdk.WebClient` talks to. It keeps
+A real HTTP server (port 0 by default, its socket kept from bind to `stop`, which returns at
+once) that the real `slack_sdk.WebClient` talks to. It keeps
 the messages posted, so `chat.update` of an unknown message fails as Slack's would; serves
 `response_url`s; records every call with its body; and can be told to fail (status, Slack
 error, Retry-After, or a delay that makes the client time out).
@@ -67,6 +68,9 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # the default 5 resets connections under a burst of clients
 
 
+SHUTDOWN_POLL_SECONDS = 0.01  # how soon `stop` returns (`serve_forever` polls for it)
+
+
 class FakeSlack:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.calls: list[Call] = []
@@ -78,7 +82,9 @@ class FakeSlack:
         self._ts = 1_700_000_000_000_000
         self._server = _Server((host, port), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), daemon=True
+        )
 
     # lifecycle -----------------------------------------------------------------------------
     def start(self) -> FakeSlack:
@@ -88,6 +94,7 @@ class FakeSlack:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._thread.join()
 
     @property
     def url(self) -> str:
@@ -115,7 +122,7 @@ class FakeSlack:
         with self._lock:
             return [call for call in self.calls if call.method == method]
 
-    def wait_for(self, predicate: Callable[[FakeSlack], bool], timeout: float = 5.0) -> bool:
+    def wait_for(self, predicate: Callable[[FakeSlack], bool], timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout
         with self._lock:
             while not predicate(self):
@@ -125,7 +132,7 @@ class FakeSlack:
                 self._lock.wait(left)
             return True
 
-    def wait_for_calls(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+    def wait_for_calls(self, method: str, count: int = 1, timeout: float = 30.0) -> list[Call]:
         if not self.wait_for(lambda fake: len(fake.calls_to(method)) >= count, timeout):
             raise AssertionError(
                 f"expected {count} {method} call(s) within {timeout}s, "

@@ -4,15 +4,16 @@ requests signed exactly as Slack signs them, sent through the real HTTP app."""
 from __future__ import annotations
 
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,20 @@ from bot.slack.mrkdwn import date
 from bot.web.server import create_http_app
 from core.clock import parse_utc
 from core.services import Services
-from tests.conftest import FakeClock
+from tests import slow_sources
+from tests.conftest import FakeClock, wait_until
 
 SIGNING_SECRET = "test-signing-secret-not-real"
 BOT_TOKEN = "xoxb-test-not-a-real-token"
+
+
+@pytest.fixture
+def held_health() -> Iterator[str]:
+    """A health source (its spec) that hangs until `slow_sources.RELEASE` is set: by the test,
+    or when it is over."""
+    slow_sources.RELEASE.clear()
+    yield "python:tests.slow_sources:hang"
+    slow_sources.RELEASE.set()
 
 
 @pytest.fixture
@@ -77,6 +88,13 @@ class SlackHarness:
         assert self.runtime is not None, "an in-process harness"
         self.runtime.ticker.tick()
 
+    def settle(self, *keys: str) -> None:
+        """Wait until the work after the acks has run, for each key it is ordered by (a
+        channel, `home:USER`, `modal:USER`): what has not happened by then will not."""
+        assert self.runtime is not None, "an in-process harness"
+        for key in keys or ("C1",):
+            assert self.runtime.work.wait_idle(key, 30), f"work for {key} still running"
+
     def post(self, body: str, headers: dict[str, str]) -> httpx.Response:
         return self.http.post("/slack/events", content=body, headers=headers)
 
@@ -100,7 +118,7 @@ class SlackHarness:
         response.token = token  # type: ignore[attr-defined]
         return response
 
-    def reply(self, response: httpx.Response, timeout: float = 10.0) -> dict[str, Any]:
+    def reply(self, response: httpx.Response, timeout: float = 30.0) -> dict[str, Any]:
         """The ephemeral answer sent to the command's response_url."""
         token = response.token  # type: ignore[attr-defined]
         if not self.fake.wait_for(lambda f: any(c.method == token for c in f.responses), timeout):
@@ -173,8 +191,9 @@ def make_harness(
     clients: list[TestClient] = []
 
     def make(**overrides: Any) -> SlackHarness:
-        """The test clock stands still within a tick, so a message held back for the channel's
-        one-a-second pace waits for the next tick: a short tick keeps that wait short."""
+        """The tick runs on the test clock: a pause between delivery passes moves it on. A
+        message held back for the channel's one-a-second pace waits for the next tick (its
+        passes take less than a second): a short tick keeps that wait short."""
         settings = Settings(
             data_dir=data_dir,
             slack_bot_token=BOT_TOKEN,
@@ -182,7 +201,7 @@ def make_harness(
             slack_api_url=fake_slack.api_url,
             **{"tick": "1s", **overrides},
         )
-        runtime = build_runtime(settings, clock=clock)
+        runtime = build_runtime(settings, clock=clock, pause=clock.advance)
         http = TestClient(create_http_app(runtime))
         clients.append(http)
         return SlackHarness(http, fake_slack, runtime.services, runtime)
@@ -197,12 +216,6 @@ def slack(make_harness: Callable[..., SlackHarness]) -> SlackHarness:
     return make_harness()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def serve_env(data_dir: Path, fake: FakeSlack, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
@@ -214,48 +227,99 @@ def serve_env(data_dir: Path, fake: FakeSlack, **extra: str) -> dict[str, str]:
     }
 
 
+LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
+
+
 @dataclass
 class ServeProcess:
-    """`gobot serve` as a real process, with an HTTP client pointed at it."""
+    """`gobot serve` as a real process on a port of its own choosing (port 0: no port is
+    picked here and reused later), with an HTTP client pointed at it. Its output is read as
+    it comes (so it never blocks on a full pipe) and kept for `output`."""
 
     process: subprocess.Popen[str]
-    client: httpx.Client
+    lines: list[str]
+    reader: threading.Thread
+    client: httpx.Client = field(init=False)
 
     @classmethod
     @contextmanager
     def start(cls, data_dir: Path, fake: FakeSlack, **env: str) -> Iterator[ServeProcess]:
-        port = free_port()
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--port", str(port)],
+            [sys.executable, "-m", "bot", "serve", "--port", "0"],
             env=serve_env(data_dir, fake, **env),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        server = cls(process, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10))
+        lines: list[str] = []
+
+        def read() -> None:
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(line)
+
+        reader = threading.Thread(target=read, name="serve-output", daemon=True)
+        reader.start()
+        server = cls(process, lines, reader)
         try:
-            server.wait_up()
-            yield server
+            server.client = httpx.Client(base_url=server._wait_up(), timeout=30)
+            try:
+                server._wait_healthy()
+                yield server
+            finally:
+                server.client.close()
         finally:
-            server.client.close()
             if process.poll() is None:
                 process.terminate()
                 process.wait(timeout=10)
+            reader.join(timeout=10)
 
-    def wait_up(self) -> None:
-        deadline = time.monotonic() + 20
-        while True:
+    def _wait_up(self) -> str:
+        """The base URL, from the port in the start-up line."""
+
+        def port() -> str | None:
+            found = (LISTENING.search(line) for line in list(self.lines))
+            return next((match.group(1) for match in found if match), None)
+
+        wait_until(lambda: port() is not None or self.process.poll() is not None)
+        if self.process.poll() is not None:
+            raise AssertionError(f"gobot serve exited at start:\n{self.output()}")
+        return f"http://127.0.0.1:{port()}"
+
+    def _wait_healthy(self) -> None:
+        def healthy() -> bool:
             try:
-                if self.client.get("/healthz").status_code == 200:
-                    return
+                return self.client.get("/healthz").status_code == 200
             except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                self.process.kill()
-                raise AssertionError(
-                    f"gobot serve did not come up:\n{self.process.communicate()[0]}"
-                )
-            time.sleep(0.05)
+                return False
+
+        try:
+            wait_until(lambda: self.process.poll() is not None or healthy(), what="a 200")
+            assert self.process.poll() is None, "gobot serve exited"
+        except AssertionError as problem:
+            self.process.kill()
+            raise AssertionError(f"{problem} (GET /healthz):\n{self.output()}") from None
+
+    def output(self) -> str:
+        """Everything the process wrote, once it has exited (stopped by SIGTERM if need be)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        self.process.wait(timeout=10)
+        self.reader.join(timeout=10)
+        return "".join(self.lines)
+
+    def ticks(self) -> int:
+        """Ticks the process has finished (runs of the last job, from GET /metrics)."""
+        found = re.findall(r'^gobot_jobs_total\{job="health",[^}]*\} (\S+)$', self.metrics(), re.M)
+        return sum(int(float(value)) for value in found)
+
+    def metrics(self) -> str:
+        return self.client.get("/metrics").text
+
+    def wait_ticks(self, count: int) -> None:
+        """Wait until `count` more ticks have finished: what they would have done is done."""
+        target = self.ticks() + count
+        wait_until(lambda: self.ticks() >= target, what=f"{count} more ticks")
 
     def harness(self, fake: FakeSlack) -> SlackHarness:
         return SlackHarness(self.client, fake, services=None)  # type: ignore[arg-type]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 
 from bot.dev.fake_slack import FakeSlack
 from tests.bot.conftest import ServeProcess, block_text, signed_headers
+from tests.conftest import wait_until
 
 postgres_only = pytest.mark.parametrize("store_settings", ["postgres"], indirect=True)
 NUMBER = re.compile(r"\(reminder (\d+)\)")
@@ -80,15 +80,15 @@ def test_each_reminder_slot_once_across_replicas_even_when_one_is_killed(
         ServeProcess.start(green, fake_slack, **env) as two,
     ):
         assert "GO session started" in one.harness(fake_slack).run("/go-start", "launch", user="U1")
-        assert fake_slack.wait_for(lambda f: len(reminder_numbers(f)) >= 4, timeout=15)
+        assert fake_slack.wait_for(lambda f: len(reminder_numbers(f)) >= 4, timeout=30)
         one.kill()
         before = len(reminder_numbers(fake_slack))
         # The survivor carries on (a lease the killed one held runs out after 8 s).
-        assert fake_slack.wait_for(lambda f: len(reminder_numbers(f)) >= before + 4, timeout=25), (
+        assert fake_slack.wait_for(lambda f: len(reminder_numbers(f)) >= before + 4, timeout=60), (
             reminder_numbers(fake_slack)
         )
         assert "GO session ended" in two.harness(fake_slack).run("/go-end", "done", user="U1")
-        time.sleep(1.5)
+        two.wait_ticks(3)  # one that began before the end, and two after it
     numbers = reminder_numbers(fake_slack)
     # Each slot at most once; slots owed while the killed replica's lease held the queue
     # arrive as one (the latest), not as a burst.
@@ -115,7 +115,7 @@ def test_a_request_replayed_to_another_replica_acts_no_more(
         assert "GO session started" in second.run("/go-start", "newer", user="U2")
         replay = second.post(body, captured)  # captured on one replica, replayed to the other
         assert replay.status_code == 200
-        time.sleep(1.0)
+        wait_until(lambda: 'outcome="replayed"' in two.metrics(), what="the replay refused")
         assert "Active GO session" in second.run("/go-session", user="U3")
     ended = [
         c

@@ -1,5 +1,6 @@
 """A session's report, three ways: `/go-report` in Slack (signed in, the loopback Slack out),
-`gobot report` as a subprocess, and REST `GET /core/go/sessions[/{id}]`; on both stores."""
+`gobot report` (what it prints, in this process; an exit code, from the real process), and
+REST `GET /core/go/sessions[/{id}]`; on both stores."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from core.stores.json.audit import AUDIT_FILE
 from tests.bot.conftest import SlackHarness, slack_date
-from tests.bot.test_cli import gobot, store_env
+from tests.bot.test_cli import gobot, printed, store_env
 from tests.conftest import FakeClock, json_only
 
 API_KEY = "test-api-key-not-real"
@@ -64,17 +65,15 @@ def test_gobot_report_in_markdown_and_json(
     session_id = a_launch(team)
     team.run("/go-start", "the next one")  # without an id, the report is of this one
     env = store_env(store_settings)
-    md = gobot(data_dir, "report", session_id, "--format", "md", **env)
-    assert md.returncode == 0, md.stderr
-    assert md.stdout.startswith("# GO session report\n")
-    assert "**Owner** U2" in md.stdout and r"launch v2 \*bold\*" in md.stdout
-    assert "U1 handed the session to U2: off shift" in md.stdout
-    raw = gobot(data_dir, "report", session_id, "--format", "json", **env)
-    report = json.loads(raw.stdout)
+    md = printed(data_dir, "report", session_id, "--format", "md", **env)
+    assert md.startswith("# GO session report\n")
+    assert "**Owner** U2" in md and r"launch v2 \*bold\*" in md
+    assert "U1 handed the session to U2: off shift" in md
+    report = json.loads(printed(data_dir, "report", session_id, "--format", "json", **env))
     assert report["session"]["id"] == session_id and report["audit_verified"] is True
     assert [e["kind"] for e in report["session"]["timeline"]] == ["note", "handover"]
     assert report["playbook"]["completed"] == 1
-    current = json.loads(gobot(data_dir, "report", "--format", "json", **env).stdout)
+    current = json.loads(printed(data_dir, "report", "--format", "json", **env))
     assert current["session"]["notes"] == "the next one" and current["session"]["active"]
     unknown = gobot(data_dir, "report", "nope", **env)
     assert unknown.returncode == 1 and "no GO session with id 'nope'" in unknown.stderr
@@ -88,9 +87,8 @@ def test_a_report_says_when_the_audit_trail_does_not_verify(
     session_id = a_launch(team)
     audit = data_dir / AUDIT_FILE
     audit.write_text(audit.read_text().replace("canary at 5%", "canary at 50%"))
-    result = gobot(data_dir, "report", session_id)
-    assert "the trail's records do NOT verify" in result.stdout
-    raw = json.loads(gobot(data_dir, "report", session_id, "--format", "json").stdout)
+    assert "the trail's records do NOT verify" in printed(data_dir, "report", session_id)
+    raw = json.loads(printed(data_dir, "report", session_id, "--format", "json"))
     assert raw["audit_verified"] is False and len(raw["audit_records"]) == 5  # all of them
 
 

@@ -19,7 +19,7 @@ from core.errors import StoreUnavailable
 from core.services import Services
 from core.stores.json import datadir
 from core.stores.json.datadir import DataDir
-from tests.conftest import json_only, outside_env
+from tests.conftest import json_only, outside_env, wait_until
 from tests.faults import FaultyOs, fail_with
 
 
@@ -52,8 +52,7 @@ def test_a_forked_child_locks_on_its_own(tmp_path: Path) -> None:
                 time.sleep(0.6)
         finally:
             os._exit(0)
-    while not held.exists():
-        time.sleep(0.01)
+    wait_until(held.exists, what="the child holding the lock")
     waited = time.monotonic()
     with shared.transaction():
         waited = time.monotonic() - waited

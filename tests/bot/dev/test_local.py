@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from tests.conftest import outside_env, run_gobot
@@ -78,9 +77,8 @@ def test_bad_input_is_explained_changes_nothing_and_fails_the_script(tmp_path: P
 
 
 def test_an_unknown_command_is_answered_at_once_with_the_list(tmp_path: Path) -> None:
-    started = time.monotonic()
     result = local(tmp_path, stdin="/go-sesion\n")
-    assert time.monotonic() - started < 10  # no 15 s wait for a reply that cannot come
+    assert "no answer yet" not in result.stdout + result.stderr  # no wait for a reply
     assert "! Unknown command /go-sesion. The commands: /go, /go-start" in result.stdout
     assert "HTTP 404" not in result.stdout
 

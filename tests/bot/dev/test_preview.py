@@ -8,13 +8,13 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.dev.preview import BUILDER, KINDS
-from tests.conftest import outside_env, run_gobot
+from tests.conftest import gobot_here, outside_env, run_gobot
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_preview_prints_valid_block_kit_and_a_builder_link(kind: str) -> None:
-    result = run_gobot("preview", kind, env=outside_env())
-    assert result.returncode == 0, result.stderr
+    result = gobot_here("preview", kind, env={})
+    assert result.exit_code == 0, result.output
     body, _, link_line = result.stdout.rpartition("\nSee it rendered: ")
     payload = json.loads(body)
     assert 0 < len(payload["blocks"]) <= 50
@@ -32,7 +32,7 @@ def test_preview_prints_valid_block_kit_and_a_builder_link(kind: str) -> None:
 def test_previews_show_the_workspace() -> None:
     """The timeline, the report and the reminders against a planned end say what they hold."""
     said = {
-        kind: run_gobot("preview", kind, env=outside_env()).stdout
+        kind: gobot_here("preview", kind, env={}).stdout
         for kind in ("timeline", "report", "reminder", "overrun", "end-form")
     }
     assert "EU canary at 5% &lt;b&gt;" in said["timeline"]

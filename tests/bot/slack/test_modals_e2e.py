@@ -12,6 +12,7 @@ import pytest
 
 from bot.dev.fake_slack import view_submission_body
 from bot.slack.capability import Place
+from tests import slow_sources
 from tests.bot.conftest import SlackHarness, block_text, signed_headers
 from tests.conftest import T0, FakeClock, audit_records
 
@@ -95,18 +96,19 @@ def test_outcome_and_link_show_in_history_and_rest(team: SlackHarness) -> None:
 
 
 def test_forms_open_before_slow_work(
-    make_harness: Callable[..., SlackHarness], store_settings: dict[str, Any]
+    make_harness: Callable[..., SlackHarness], store_settings: dict[str, Any], held_health: str
 ) -> None:
-    """A health source that takes a second holds up no form: the end form opens (at the
-    loopback Slack) while the channel is still busy reading health for a step, before that
-    step is answered."""
-    team = make_harness(
-        health_source="python:tests.slow_sources:slow", source_timeout="5s", **store_settings
-    )
+    """A health source that hangs holds up no form: the end form opens (at the loopback
+    Slack) while the channel is still busy reading health for a step, before that step is
+    answered."""
+    slow_sources.RELEASE.set()  # the start reads health at once
+    team = make_harness(health_source=held_health, source_timeout="1m", **store_settings)
     team.run("/go-start", "launch", user="U1")
-    step = team.command("/go-complete", "1", user="U1")  # reads health: a second
+    slow_sources.RELEASE.clear()
+    step = team.command("/go-complete", "1", user="U1")  # reads health: until released
     team.command("/go-end", "", user="U1")
     [opened] = team.fake.wait_for_calls("views.open")
+    slow_sources.RELEASE.set()
     team.reply(step)
     answered = next(c for c in team.fake.responses if c.method == step.token)  # type: ignore[attr-defined]
     assert opened.params["view"]["callback_id"] == "go_end_modal"

@@ -5,7 +5,6 @@ values, an outage with reminders piling up, and the bot invited after the fact."
 from __future__ import annotations
 
 import random
-import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import timedelta
@@ -14,7 +13,7 @@ import pytest
 
 from bot.dev.fake_slack import Failure, FakeSlack
 from tests.bot.conftest import SlackHarness, block_text, posts
-from tests.conftest import FakeClock, audit_records
+from tests.conftest import FakeClock, audit_records, wait_until
 
 
 def outbox_ids(fake: FakeSlack) -> Counter[str]:
@@ -151,15 +150,13 @@ def test_once_the_bot_is_invited_the_owed_snapshot_is_posted(
     clock.advance(timedelta(seconds=5))  # someone invites the bot
     joined = {"type": "member_joined_channel", "user": "UBOT", "channel": "C1"}
     slack.event({**joined, "user": "USOMEONE"}, event_id="EvOther")  # not the bot: nothing
-    assert not fake_slack.wait_for(lambda f: bool(outbox_ids(f)), timeout=0.5)
+    slack.settle()
+    assert not outbox_ids(fake_slack)
     slack.event(joined, event_id="EvJoin")
     assert fake_slack.wait_for(lambda f: len(outbox_ids(f)) == 2)  # the post, its playbook
     assert list(outbox_ids(fake_slack).values()) == [1, 1]
-    for _ in range(50):  # the post is recorded on the session just after it lands
-        if slack.services.sessions.get().message is not None:
-            break
-        time.sleep(0.02)
-    assert slack.services.sessions.get().message is not None
+    # the post is recorded on the session just after it lands
+    wait_until(lambda: slack.services.sessions.get().message is not None, what="the post kept")
 
 
 def test_running_start_again_after_the_invite_posts_the_owed_snapshot(

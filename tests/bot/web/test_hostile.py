@@ -35,23 +35,17 @@ def served(data_dir: Path, green: Path, fake_slack: FakeSlack) -> Iterator[Serve
 
 
 def raw_request(server: ServeProcess, head: str, body: bytes = b"") -> str:
-    """Send bytes as they are; return the status line the server answers with."""
+    """Send bytes as they are; return the status line the server answers with (a server that
+    waits for a body that never comes fails the test at the generous timeout)."""
     port = int(str(server.client.base_url).rsplit(":", 1)[1].rstrip("/"))
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
         conn.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
         return conn.recv(4096).decode("latin-1").split("\r\n", 1)[0]
-
-
-def server_output(server: ServeProcess) -> str:
-    server.process.terminate()
-    out, _ = server.process.communicate(timeout=10)
-    return out
 
 
 def test_oversized_or_unsized_bodies_are_refused_before_they_are_read(
     served: ServeProcess,
 ) -> None:
-    started = time.monotonic()
     huge = "POST /slack/events HTTP/1.1\nHost: x\nContent-Length: 104857600\n"
     assert raw_request(served, huge, b"payload=") == "HTTP/1.1 413 Request Entity Too Large"
     rest = "POST /core/go/start_session HTTP/1.1\nHost: x\nContent-Length: 209715200\n"
@@ -62,7 +56,6 @@ def test_oversized_or_unsized_bodies_are_refused_before_they_are_read(
     assert raw_request(served, chunked, b"5\r\nhello\r\n") == "HTTP/1.1 411 Length Required"
     fetched = "GET /slack/events HTTP/1.1\nHost: x\n"
     assert raw_request(served, fetched) == "HTTP/1.1 405 Method Not Allowed"
-    assert time.monotonic() - started < 5  # nobody waited for 300 MB that never came
 
 
 def test_nothing_a_request_carries_reaches_the_log_as_a_line_of_its_own(
@@ -78,7 +71,7 @@ def test_nothing_a_request_carries_reaches_the_log_as_a_line_of_its_own(
     harness = served.harness(fake_slack)
     assert harness.command("/go-session", user="U1\nFORGED-USER\x1b[31m").status_code == 200
     assert fake_slack.wait_for(lambda f: len(f.responses) == 1)
-    out = server_output(served)
+    out = served.output()
     assert "FORGED" not in out.replace("\\x0aFORGED-USER", "")  # escaped inside its line
     assert not [line for line in out.splitlines() if line.startswith(("FORGED", "2026-01-01"))]
     assert "\x1b" not in out
@@ -124,7 +117,7 @@ def test_a_replayed_command_acts_once(slack: SlackHarness, fake_slack: FakeSlack
     assert "GO session started" in slack.run("/go-start", "second", user="U2")
     replay = slack.post(body, captured)
     assert replay.status_code == 200 and replay.content == b""
-    time.sleep(0.3)
+    slack.settle()
     assert slack.services.sessions.get().active  # the newer session was not ended
     events = [r["event"] for r in audit_records(slack.services)]
     assert events.count("GO_SESSION_END") == 1
@@ -150,7 +143,7 @@ def test_an_events_api_retry_is_acknowledged_without_acting_twice(
     retry["X-Slack-Retry-Reason"] = "http_timeout"
     assert slack.post(body, retry).status_code == 200
     fake_slack.wait_for_calls("views.publish")
-    time.sleep(0.3)
+    slack.settle("home:U1")
     assert len(fake_slack.calls_to("views.publish")) == 1
 
 
@@ -193,5 +186,5 @@ def test_odd_digits_and_button_values_are_refused_without_a_traceback(
 
 def test_a_request_cannot_reorder_a_log_line(served: ServeProcess) -> None:
     assert served.client.get("/core/go/x%0aFAKE%E2%80%AEevil").status_code == 401
-    out = server_output(served)
+    out = served.output()
     assert "\u202e" not in out and "\\x202e" in out and "\nFAKE" not in out

@@ -89,8 +89,7 @@ def test_every_rest_call_gets_a_log_line(
         ok = server.client.get("/core/go/session", headers={"X-API-Key": "test-api-key-not-real"})
         refused = server.client.get("/core/go/session")
         assert (ok.status_code, refused.status_code) == (200, 401)
-        server.process.terminate()
-        out, _ = server.process.communicate(timeout=10)
+        out = server.output()
     assert "REST GET /core/go/session: 200 in" in out
     assert "refused GET /core/go/session: missing or wrong X-API-Key" in out
     assert "GOBOT_API_KEY is set but GOBOT_CHANNEL is not" in out
