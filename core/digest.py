@@ -25,7 +25,7 @@ from core.windows import WindowService
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEK = timedelta(days=7)
-MAX_SESSIONS = 10_000
+MAX_SESSIONS = 10_000  # of one week
 _AT = re.compile(r"(?P<day>[a-z]{3})\s+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?:\s+(?P<zone>\S+))?")
 
 
@@ -138,11 +138,7 @@ class DigestService:
             return 0
         since, until = due - WEEK, due
         # read before the claim's unit of work: the history is not read under its lock
-        ended = [
-            s
-            for s in self._uow.sessions.history(MAX_SESSIONS)
-            if s.ended_at_utc is not None and since <= s.ended_at_utc < until
-        ]
+        ended = self._uow.sessions.history(MAX_SESSIONS, since=since, until=until)
         coming = [w for w in self._windows.between(due, due + WEEK) if w.status == "scheduled"]
         payload = summarize(
             week, since=since, until=until, sessions=ended, steps=self._steps, windows=coming

@@ -50,8 +50,23 @@ class SessionStore(Protocol):
         moved on to another session. Callers check and write inside one unit of work."""
         ...
 
-    def history(self, limit: int, scope: str | None = None) -> list[GoSession]:
-        """Ended sessions, newest first."""
+    def find(self, session_id: str) -> GoSession | None:
+        """A session by id, active or ended; None if there is none."""
+        ...
+
+    def history(
+        self,
+        limit: int,
+        scope: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+    ) -> list[GoSession]:
+        """Ended sessions, newest first (in the order they ended): those of `scope` (every
+        scope if None) that ended at `since` or later and before `until`, `limit` of them
+        after skipping the first `offset`. The cost follows the range and the page, not the
+        length of history."""
         ...
 
 
@@ -66,6 +81,11 @@ class WindowStore(Protocol):
 
     def put(self, window: GoWindow) -> None:
         """Store a new window, or a window as it is now."""
+        ...
+
+    def between(self, start: datetime, end: datetime) -> list[GoWindow]:
+        """Every window (any status) that starts within [start, end), in the order of their
+        start. Read on its own, it waits for no writer."""
         ...
 
     def claim(self, key: str, now: datetime) -> bool:
@@ -105,7 +125,20 @@ class AuditLog(Protocol):
         """Append one event to the hash chain and return the stored record."""
         ...
 
-    def verify(self) -> Verification: ...
+    def verify(self) -> Verification:
+        """Check the whole chain, record by record, and its head."""
+        ...
+
+    def verify_recent(self) -> Verification:
+        """Check what was appended since the last record this check verified (the whole chain
+        the first time), that the record it verified is still in place, and the head; then
+        remember the new last record. A mark that no longer holds means a full check."""
+        ...
+
+    def session_records(self, session: GoSession) -> list[dict[str, Any]]:
+        """The records about `session`, oldest first, read whether or not the chain verifies.
+        The cost follows the session's own records, not the length of the log."""
+        ...
 
     def tail(self, limit: int) -> list[dict[str, Any]]:
         """The newest records, oldest first."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal
 
 from core.clock import Clock, format_utc
 from core.errors import InvalidInput, NoActiveSession, SessionAlreadyActive
+from core.ids import time_ordered_id
 from core.models import AuditEvent, GoSession, Outcome, SessionChange
 from core.notes import clean_link, clean_notes
 from core.outbox import SESSION_BOUND, SessionPayload, new_item_id, outbox_item
@@ -21,8 +21,9 @@ ScopeMode = Literal["workspace", "channel"]
 MAX_HISTORY = 100
 
 
-def new_session_id() -> str:
-    return uuid.uuid4().hex
+def new_session_id(now: datetime) -> str:
+    """Time-ordered (core/ids.py): a store finds the session from its id's start time."""
+    return time_ordered_id(now)
 
 
 class SessionService:
@@ -35,7 +36,7 @@ class SessionService:
         deliverer: Deliverer | None = None,
         policy: ReminderPolicy | None = None,
         scope_mode: ScopeMode = "workspace",
-        new_id: Callable[[], str] = new_session_id,
+        new_id: Callable[[datetime], str] = new_session_id,
     ) -> None:
         self._uow = uow
         self._store = uow.sessions
@@ -116,7 +117,7 @@ class SessionService:
                     status=snapshot.status.status,
                     notes=text,
                     snapshot=snapshot,
-                    id=self._new_id(),
+                    id=self._new_id(now),
                     scope=scope,
                     channel=channel,
                     started_by=actor,

@@ -65,7 +65,7 @@ class WindowService:
 
     def between(self, start: datetime, end: datetime) -> list[GoWindow]:
         """Every window (any status) that starts within [start, end)."""
-        return [w for w in self._store.all() if start <= w.starts_at_utc < end]
+        return self._store.between(start, end)
 
     def find(self, window_id: str) -> GoWindow:
         window = self._store.get(window_id)

@@ -88,7 +88,10 @@ def copy_json_to_postgres(data_dir: Path, target: PgUnitOfWork) -> Copied:
             copied.steps += 1
         for line in _complete_lines(data_dir / AUDIT_FILE):
             record = json.loads(line)
-            db.execute("INSERT INTO gobot_audit (seq, line) VALUES (%s, %s)", (record["seq"], line))
+            db.execute(
+                "INSERT INTO gobot_audit (seq, line, session_id) VALUES (%s, %s, %s)",
+                (record["seq"], line, record.get("session_id")),
+            )
             db.execute(
                 "UPDATE gobot_audit_head SET seq = %s, hash = %s", (record["seq"], record["hash"])
             )

@@ -21,7 +21,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from core.audit import GENESIS
 from core.errors import StoreCorrupted, StoreUnavailable
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 MIGRATION_LOCK = 7_204_112  # pg_advisory_xact_lock key: one migrator at a time
 MIGRATIONS: dict[int, str] = {
     1: f"""
@@ -83,6 +83,21 @@ MIGRATIONS: dict[int, str] = {
     );
     CREATE TABLE gobot_marks (key text PRIMARY KEY, at timestamptz NOT NULL);
     """,
+    6: """
+    ALTER TABLE gobot_audit ADD COLUMN session_id text;
+    UPDATE gobot_audit SET session_id = (line::jsonb)->>'session_id';
+    CREATE INDEX gobot_audit_session ON gobot_audit (session_id, seq)
+        WHERE session_id IS NOT NULL;
+    CREATE TABLE gobot_audit_verified (
+        one boolean PRIMARY KEY DEFAULT true CHECK (one), seq bigint NOT NULL, hash text NOT NULL
+    );
+    DROP INDEX gobot_sessions_history;
+    CREATE INDEX gobot_sessions_history ON gobot_sessions (ended_at DESC, changed DESC)
+        WHERE NOT active;
+    CREATE INDEX gobot_sessions_scope_history ON gobot_sessions (scope, ended_at DESC, changed DESC)
+        WHERE NOT active;
+    CREATE INDEX gobot_windows_start ON gobot_windows (starts_at);
+    """,
 }
 
 
@@ -120,6 +135,10 @@ class PgDatabase:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {_first_line(exc)}") from exc
         self._local = threading.local()
         self.migrate()
+
+    def in_transaction(self) -> bool:
+        """Whether the calling thread is inside a unit of work already."""
+        return getattr(self._local, "connection", None) is not None
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:

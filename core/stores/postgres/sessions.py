@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from core.errors import NoActiveSession, SessionAlreadyActive
@@ -114,14 +115,37 @@ class PgSessionStore:
             ).fetchone()
             return row is not None
 
-    def history(self, limit: int, scope: str | None = None) -> list[GoSession]:
+    def find(self, session_id: str) -> GoSession | None:
+        with self._db.transaction() as db:
+            return _session(
+                db.execute(
+                    "SELECT data FROM gobot_sessions WHERE id = %s", (session_id,)
+                ).fetchone()
+            )
+
+    def history(
+        self,
+        limit: int,
+        scope: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+    ) -> list[GoSession]:
         if limit <= 0:
             return []
+        where = ["NOT active"]
+        if scope is not None:
+            where.append("scope = %(scope)s")
+        if since is not None:
+            where.append("ended_at >= %(since)s")
+        if until is not None:
+            where.append("ended_at < %(until)s")
+        query = sql.SQL(
+            "SELECT data FROM gobot_sessions WHERE {} "
+            "ORDER BY ended_at DESC, changed DESC LIMIT %(limit)s OFFSET %(offset)s"
+        ).format(sql.SQL(" AND ").join(sql.SQL(clause) for clause in where))
+        params = {"scope": scope, "since": since, "until": until, "limit": limit, "offset": offset}
         with self._db.transaction() as db:
-            rows = db.execute(
-                "SELECT data FROM gobot_sessions WHERE NOT active AND "
-                "(%(scope)s::text IS NULL OR scope = %(scope)s) "
-                "ORDER BY ended_at DESC, changed DESC LIMIT %(limit)s",
-                {"scope": scope, "limit": limit},
-            )
+            rows = db.execute(query, params)
             return [GoSession.model_validate(row["data"]) for row in rows]
