@@ -147,11 +147,14 @@ class PgDatabase:
             yield current
             return
         try:
-            with self.pool.connection() as raw:  # commits on exit, rolls back on error
+            with self.pool.connection() as raw:
                 connection = cast(psycopg.Connection[dict[str, Any]], raw)  # rows are dicts
                 self._local.connection = connection
                 try:
-                    yield connection
+                    # one explicit block: commits on exit, rolls back on error; a store's own
+                    # `transaction()` inside it is a savepoint, even as the first statement
+                    with connection.transaction():
+                        yield connection
                 finally:
                     self._local.connection = None
         except (psycopg.OperationalError, PoolTimeout) as exc:
