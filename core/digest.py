@@ -143,7 +143,7 @@ class DigestService:
         payload = summarize(
             week, since=since, until=until, sessions=ended, steps=self._steps, windows=coming
         )
-        with self._uow.transaction():
+        with self._uow:
             if not self._uow.windows.claim(f"digest:{week}", now):
                 self._settled = week
                 return 0
@@ -169,5 +169,6 @@ class DigestService:
                     )
                 ]
             )
+            self._uow.commit()
         self._settled = week  # kept: owed once, by this process
         return 1

@@ -3,9 +3,9 @@ binds them; bot/ implements the transport."""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
 
 from core.audit import Verification
 from core.models import (
@@ -205,10 +205,13 @@ class RequestLedger(Protocol):
 
 
 class UnitOfWork(Protocol):
-    """The stores, and the one way to change them: inside `transaction()` every write (audit
-    record, state, owed messages, history) is kept all together or not at all, serialized
-    against every other writer of every process; read-check-write inside it is atomic. A
-    failure to keep the change raises StoreUnavailable with nothing kept."""
+    """The stores, and the one way to change them together: `with uow: ...; uow.commit()`.
+    Every write inside the block (audit record, state, owed messages, history) is kept all
+    together when `commit()` is called in it, and not at all otherwise (no commit, or an
+    exception), serialized against every other writer of every process; read-check-write
+    inside it is atomic. A block nested in another joins it (the outermost block's commit
+    decides). A failure to keep the change raises StoreUnavailable with nothing kept. A store
+    method called outside any block is a unit of work of its own."""
 
     @property
     def sessions(self) -> SessionStore: ...
@@ -228,4 +231,15 @@ class UnitOfWork(Protocol):
     @property
     def windows(self) -> WindowStore: ...
 
-    def transaction(self) -> AbstractContextManager[None]: ...
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None:
+        """Keep what the block wrote when its outermost block ends."""
+        ...

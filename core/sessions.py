@@ -105,7 +105,7 @@ class SessionService:
         scope = self.scope_for(channel)
         self.ensure_can_start(channel)
         snapshot = self._snapshots.take()
-        with self._uow.transaction():
+        with self._uow:
             if (current := self._active(scope)) is not None:
                 raise SessionAlreadyActive.about(current)
             now = self._clock.now()
@@ -158,6 +158,7 @@ class SessionService:
                     run_item(session, now),
                 ]
             )
+            self._uow.commit()
         return self._delivered(session)
 
     def redeliver(self, session: GoSession) -> SessionChange | None:
@@ -193,7 +194,7 @@ class SessionService:
         scope = self.scope_for(channel)
         self._ending(scope, session_id)
         snapshot = self._snapshots.take()
-        with self._uow.transaction():
+        with self._uow:
             current = self._ending(scope, session_id)
             ended_at = self._clock.now()
             started_at = current.started_at_utc or ended_at
@@ -239,6 +240,7 @@ class SessionService:
                     run_item(ended, ended_at),
                 ]
             )
+            self._uow.commit()
         return self._delivered(ended)
 
     def _ending(self, scope: str, session_id: str | None) -> GoSession:

@@ -169,7 +169,7 @@ def test_a_windows_read_on_its_own_waits_for_no_writer(
             other.execute(LOCK)
             assert uow.windows.between(start, start + timedelta(days=1)) == []
             assert uow.windows.all() == [] and uow.windows.get("w1") is None
-            with pytest.raises(StoreUnavailable) as refused, uow.transaction():
+            with pytest.raises(StoreUnavailable) as refused, uow:
                 uow.windows.all()
             assert isinstance(refused.value.__cause__, psycopg.errors.LockNotAvailable)
     finally:

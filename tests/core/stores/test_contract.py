@@ -109,20 +109,39 @@ def test_due_lists_active_sessions_with_a_reminder_or_check_due(uow: UnitOfWork)
     assert sorted(s.id or "" for s in both) == sorted([reminder.id, check.id])
 
 
-def test_a_change_inside_a_transaction_is_seen_inside_it_and_kept_only_whole(
-    uow: UnitOfWork,
-) -> None:
+def test_a_unit_of_work_keeps_its_writes_only_when_committed(uow: UnitOfWork) -> None:
     session = active()
-    with pytest.raises(RuntimeError), uow.transaction():
+    with pytest.raises(RuntimeError), uow:
         uow.sessions.create(session)
-        assert uow.sessions.find(session.id or "") == session
+        assert uow.sessions.find(session.id or "") == session  # seen inside it
         uow.audit.append(AuditEvent(event="GO_SESSION_START", session_id=session.id), T0)
+        uow.commit()
         raise RuntimeError("undone")
     assert uow.sessions.find(session.id or "") is None and uow.audit.tail(10) == []
-    with uow.transaction():
+    with uow:  # no commit: nothing kept
+        uow.sessions.create(session)
+        uow.audit.append(AuditEvent(event="GO_SESSION_START", session_id=session.id), T0)
+    assert uow.sessions.find(session.id or "") is None and uow.audit.tail(10) == []
+    with uow:
         done = run(uow, "workspace", T0)
-        assert uow.sessions.find(done.id or "") == done
-        assert uow.sessions.history(1) == [done]
+        assert uow.sessions.find(done.id or "") == done and uow.sessions.history(1) == [done]
+        uow.commit()
+    assert uow.sessions.find(done.id or "") == done and uow.sessions.history(1) == [done]
+
+
+def test_a_nested_unit_of_work_is_kept_by_the_outer_ones_commit(uow: UnitOfWork) -> None:
+    first, second = active("channel:C1"), active("channel:C2")
+    with uow, uow:
+        uow.sessions.create(first)
+        uow.commit()  # left to the outer block
+    assert uow.sessions.find(first.id or "") is None
+    with uow:
+        with uow:
+            uow.sessions.create(second)
+        uow.commit()
+    assert uow.sessions.find(second.id or "") == second
+    with pytest.raises(RuntimeError, match="inside"):
+        uow.commit()
 
 
 # history -------------------------------------------------------------------------------------
