@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from core.clock import format_utc
+from core.errors import StoreCorrupted
 from core.models import AuditEvent
 
 GENESIS = "0" * 64
@@ -65,6 +66,15 @@ def check_record(line: str, line_number: int, expected_seq: int, prev: str) -> d
     if record.get("seq") != expected_seq:
         raise ChainBroken(line_number, f"sequence {record.get('seq')}, expected {expected_seq}")
     return record
+
+
+def linked(line: str, seq: int, prev: str) -> dict[str, Any]:
+    """A record copied from another chain, checked to follow record `seq` (hash `prev`);
+    StoreCorrupted if it does not."""
+    try:
+        return check_record(line, seq + 1, seq + 1, prev)
+    except ChainBroken as broken:
+        raise StoreCorrupted(f"audit record {seq + 1}: {broken.problem}") from broken
 
 
 @dataclass(frozen=True)

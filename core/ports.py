@@ -3,6 +3,7 @@ binds them; bot/ implements the transport."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -15,6 +16,7 @@ from core.models import (
     GoWindow,
     PlaybookProgress,
     Posted,
+    StepCompletion,
 )
 from core.outbox import Failed, OutboxItem, SendResult
 
@@ -92,6 +94,10 @@ class WindowStore(Protocol):
         """Mark `key` as done; False if it was marked already (by any process)."""
         ...
 
+    def marks(self) -> dict[str, datetime]:
+        """Every once-only mark and when it was made."""
+        ...
+
 
 class Deliverer(Protocol):
     """Sends what the outbox holds. Called right after a change, to deliver its messages now;
@@ -114,6 +120,10 @@ class ProgressStore(Protocol):
     upgrade, then archived."""
 
     def load(self) -> PlaybookProgress: ...
+
+    def mark_done(self, step_id: str, completion: StepCompletion) -> StepCompletion | None:
+        """Record a step done; the completion recorded before if it was done already."""
+        ...
 
     def archive(self) -> None:
         """Set the progress aside (kept, no longer read)."""
@@ -144,8 +154,21 @@ class AuditLog(Protocol):
         """The newest records, oldest first."""
         ...
 
+    def lines(self) -> list[str]:
+        """Every record as stored (its exact text), oldest first."""
+        ...
+
+    def restore(self, lines: Iterable[str]) -> int:
+        """Append records copied from another chain, byte for byte, so they verify as they
+        did; each must follow the last one (StoreCorrupted if not). How many were added."""
+        ...
+
 
 class Outbox(Protocol):
+    def items(self) -> list[OutboxItem]:
+        """Every pending item, oldest first."""
+        ...
+
     def add(self, items: list[OutboxItem]) -> None:
         """Record items (inside the unit of work of the change that owes them)."""
         ...

@@ -12,11 +12,12 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from core.audit import GENESIS, Verification, build_record, verify_chain
+from core.audit import GENESIS, Verification, build_record, linked, verify_chain
 from core.errors import StoreCorrupted, StoreUnavailable
 from core.models import AuditEvent, GoSession
 from core.stores.json.datadir import DataDir, data_dir
@@ -59,6 +60,24 @@ class JsonAuditLog:
             raise StoreCorrupted(
                 f"{AUDIT_FILE}: last record is unreadable; run `gobot audit verify`"
             ) from exc
+
+    def lines(self) -> list[str]:
+        with self._dd.transaction():
+            return [
+                line.decode("utf-8") for line in iter_lines_forward(self._path, 0) if line.strip()
+            ]
+
+    def restore(self, lines: Iterable[str]) -> int:
+        added = 0
+        with self._dd.transaction():
+            seq, prev = self._last_link()
+            for line in lines:
+                record = linked(line, seq, prev)
+                seq, prev = seq + 1, str(record["hash"])
+                self._dd.append_line(self._path, line)
+                added += 1
+            self._dd.write_json(self._head_path, {"seq": seq, "hash": prev})
+        return added
 
     def tail(self, limit: int) -> list[dict[str, Any]]:
         records: list[dict[str, Any]] = []

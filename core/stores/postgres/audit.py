@@ -4,10 +4,18 @@ its head row, and `gobot_audit_verified`: the last record `verify_recent` checke
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from core.audit import ChainBroken, Verification, build_record, check_record, verify_chain
+from core.audit import (
+    ChainBroken,
+    Verification,
+    build_record,
+    check_record,
+    linked,
+    verify_chain,
+)
 from core.models import AuditEvent, GoSession
 from core.stores.postgres.database import PgDatabase
 
@@ -31,6 +39,28 @@ class PgAuditLog:
             db.execute("UPDATE gobot_audit_head SET seq = seq + 1, hash = %s", (digest,))
             record: dict[str, Any] = json.loads(line)
             return record
+
+    def lines(self) -> list[str]:
+        with self._db.transaction() as db:
+            rows = db.execute("SELECT line FROM gobot_audit ORDER BY seq").fetchall()
+        return [str(row["line"]) for row in rows]
+
+    def restore(self, lines: Iterable[str]) -> int:
+        added = 0
+        with self._db.transaction() as db:
+            head = db.execute("SELECT seq, hash FROM gobot_audit_head FOR UPDATE").fetchone()
+            assert head is not None
+            seq, prev = int(head["seq"]), str(head["hash"])
+            for line in lines:
+                record = linked(line, seq, prev)
+                seq, prev = seq + 1, str(record["hash"])
+                db.execute(
+                    "INSERT INTO gobot_audit (seq, line, session_id) VALUES (%s, %s, %s)",
+                    (seq, line, record.get("session_id")),
+                )
+                added += 1
+            db.execute("UPDATE gobot_audit_head SET seq = %s, hash = %s", (seq, prev))
+        return added
 
     def tail(self, limit: int) -> list[dict[str, Any]]:
         with self._db.transaction() as db:

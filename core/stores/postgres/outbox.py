@@ -22,6 +22,11 @@ class PgOutbox:
     def _item(row: dict[str, Any]) -> OutboxItem:
         return OutboxItem.model_validate({**row["data"], "seq": row["seq"]})
 
+    def items(self) -> list[OutboxItem]:
+        with self._db.transaction() as db:
+            rows = db.execute("SELECT seq, data FROM gobot_outbox ORDER BY seq").fetchall()
+        return [self._item(row) for row in rows]
+
     def add(self, items: list[OutboxItem]) -> None:
         with self._db.transaction() as db:
             for item in items:

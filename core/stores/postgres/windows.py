@@ -64,3 +64,7 @@ class PgWindowStore:
                 (key, now),
             ).fetchone()
             return row is not None
+
+    def marks(self) -> dict[str, datetime]:
+        rows = self._read("SELECT key, at FROM gobot_marks ORDER BY key")
+        return {str(row["key"]): row["at"] for row in rows}

@@ -1,6 +1,7 @@
 """The store contract: every port method of the unit of work (sessions, history queries, audit
-records and verification, windows, outbox, claims, the requests ledger, legacy progress), the
-same tests against the JSON store and the PostgreSQL store."""
+records, verification and copying, windows, outbox, claims, the requests ledger, legacy
+progress), the same tests against the JSON store and the PostgreSQL store, and `gobot migrate`
+copying either store into another, port to port."""
 
 from __future__ import annotations
 
@@ -12,12 +13,21 @@ from typing import Any
 
 import pytest
 
-from core.errors import NoActiveSession, SessionAlreadyActive
+from core.errors import NoActiveSession, SessionAlreadyActive, StoreCorrupted
 from core.ids import id_time, time_ordered_id
-from core.models import AuditEvent, GoSession, GoWindow, MessageRef, Posted, TimelineEntry
+from core.models import (
+    AuditEvent,
+    GoSession,
+    GoWindow,
+    MessageRef,
+    Posted,
+    StepCompletion,
+    TimelineEntry,
+)
 from core.outbox import Failed, Kind, OutboxItem, SessionPayload, outbox_item
 from core.ports import UnitOfWork
 from core.stores.json import JsonUnitOfWork
+from core.stores.migrate import copy_store
 from core.stores.postgres import PgUnitOfWork
 from core.timing import REPLAY_WINDOW
 from tests.conftest import T0
@@ -336,3 +346,67 @@ def test_a_timeline_survives_the_round_trip(uow: UnitOfWork) -> None:
     uow.sessions.finish(done)
     assert uow.sessions.find(session.id or "") == done
     assert uow.sessions.history(1)[0].timeline == session.timeline
+
+
+# what `gobot migrate` copies with -------------------------------------------------------------
+def test_records_copied_from_another_chain_verify_and_a_stranger_is_refused(
+    uow: UnitOfWork, tmp_path: Path
+) -> None:
+    other = JsonUnitOfWork(tmp_path / "other")
+    for n in range(3):
+        other.audit.append(event(f"E{n}", "s1"), T0 + timedelta(seconds=n))
+    assert uow.audit.restore(other.audit.lines()) == 3
+    assert uow.audit.lines() == other.audit.lines() and uow.audit.verify().records == 3
+    owner = active().model_copy(update={"id": "s1"})
+    assert [r["event"] for r in uow.audit.session_records(owner)] == ["E0", "E1", "E2"]
+    with pytest.raises(StoreCorrupted, match="record 4"):
+        uow.audit.restore(other.audit.lines()[:1])  # seq 1 again
+    assert uow.audit.verify().records == 3
+
+
+def test_pending_items_marks_and_legacy_steps_are_listed(uow: UnitOfWork) -> None:
+    session = active()
+    first, second = item(session), item(session, "ended")
+    uow.outbox.add([first, second])
+    assert [i.id for i in uow.outbox.items()] == [first.id, second.id]
+    uow.windows.claim("digest:2026-W01", T0)
+    assert uow.windows.marks() == {"digest:2026-W01": T0}
+    done = StepCompletion(completed_at_utc=T0, completed_by="U1")
+    assert uow.progress.mark_done("health", done) is None
+    assert uow.progress.mark_done("health", done.model_copy(update={"completed_by": "U2"})) == done
+    assert uow.progress.load().completed == {"health": done}
+
+
+def test_migrate_copies_a_store_into_another_port_to_port(uow: UnitOfWork, tmp_path: Path) -> None:
+    """Either store as the source, an empty JSON data dir as the target (the CLI's JSON to
+    PostgreSQL copy is tested end to end in tests/bot/test_migrate.py)."""
+    history = [run(uow, f"channel:C{n % 2}", T0 + timedelta(hours=n)) for n in range(4)]
+    still = active("channel:C1", T0 + timedelta(days=1))
+    with uow:
+        uow.sessions.create(still)
+        uow.audit.append(event("GO_SESSION_START", still.id), T0 + timedelta(days=1))
+        uow.outbox.add([item(still)])
+        uow.commit()
+    posted = Posted(post=MessageRef(channel="C1", ts="1.0"))
+    uow.outbox.set_posted(still.id or "", posted)
+    uow.windows.put(window("w1", T0 + timedelta(days=2)))
+    uow.windows.claim("digest:2026-W01", T0)
+    done = StepCompletion(completed_at_utc=T0, completed_by="U1")
+    uow.progress.mark_done("health", done)
+    target = JsonUnitOfWork(tmp_path / "copy")
+
+    copied = copy_store(uow, target)
+
+    assert (copied.sessions, copied.steps, copied.audit_records) == (5, 1, 1)
+    assert (copied.outbox_items, copied.windows) == (1, 1)
+    assert target.sessions.history(10) == uow.sessions.history(10) == history[::-1]
+    assert target.sessions.active() == [still] and target.sessions.get("channel:C0") == history[2]
+    assert target.audit.lines() == uow.audit.lines() and target.audit.verify().ok
+    assert [i.id for i in target.outbox.items()] == [i.id for i in uow.outbox.items()]
+    assert target.outbox.posted(still.id or "") == posted
+    assert target.windows.all() == uow.windows.all()
+    assert target.windows.marks() == uow.windows.marks()
+    assert target.progress.load() == uow.progress.load()
+    with pytest.raises(StoreCorrupted, match="already holds gobot data"):
+        copy_store(uow, target)
+    assert target.audit.lines() == uow.audit.lines()
