@@ -34,6 +34,13 @@ from core.clock import format_utc, parse_utc
 from core.errors import NoActiveSession, SessionAlreadyActive, StoreCorrupted
 from core.ids import id_time
 from core.models import GoSession
+from core.rules import (
+    SESSION_DUE,
+    require_to_create,
+    require_to_finish,
+    require_to_replace,
+    session_times,
+)
 from core.stores.json.datadir import DataDir, data_dir
 from core.stores.json.lines import find_line, iter_lines_reversed, seek_time
 
@@ -73,7 +80,8 @@ def _time(entry: IndexEntry, key: str) -> datetime | None:
 
 
 def _due(entry: IndexEntry, now: datetime) -> bool:
-    return any((due := _time(entry, key)) is not None and due <= now for key in _DUE_KEYS)
+    times = {"next_due": _time(entry, "reminder"), "next_check": _time(entry, "watch")}
+    return SESSION_DUE.holds(times, now)
 
 
 def _earlier(new: IndexEntry, old: IndexEntry) -> bool:
@@ -169,7 +177,7 @@ class JsonSessionStore:
         with self._dd.transaction():
             found = []
             for session in self._indexed(lambda entry: _due(entry, now)):
-                if _due(_index_entry(session), now):
+                if SESSION_DUE.holds(session_times(session), now):
                     found.append(session)
                 else:
                     self._stale.add(session.scope or "")  # the entry ran early
@@ -215,44 +223,41 @@ class JsonSessionStore:
         self._flushed_at = time.monotonic()
 
     def create(self, session: GoSession) -> None:
-        if not session.active or not session.scope:
-            raise ValueError("create() takes an active session with a scope")
+        scope = require_to_create(session)
         with self._dd.transaction():
-            current = self._read_scope(session.scope)
+            current = self._read_scope(scope)
             if current is not None and current.active:
                 raise SessionAlreadyActive.about(current)
-            if session.scope != WORKSPACE:
-                self._write_index(session.scope, _index_entry(session))
+            if scope != WORKSPACE:
+                self._write_index(scope, _index_entry(session))
             self._write(session)
 
     def finish(self, ended: GoSession) -> None:
-        if ended.active or not ended.scope:
-            raise ValueError("finish() takes an ended session with a scope")
+        scope = require_to_finish(ended)
         with self._dd.transaction():
-            current = self._read_scope(ended.scope)
+            current = self._read_scope(scope)
             if current is None or not current.active or current.id != ended.id:
                 raise NoActiveSession("The session was already ended.")
             self._dd.append_line(self._history_path, ended.model_dump_json())
             self._write(ended)
-            if ended.scope != WORKSPACE:
-                self._write_index(ended.scope, None)
+            if scope != WORKSPACE:
+                self._write_index(scope, None)
 
     def replace(self, session: GoSession) -> bool:
-        if not session.scope:
-            raise ValueError("replace() takes a session with a scope")
+        scope = require_to_replace(session)
         with self._dd.transaction():
-            current = self._read_scope(session.scope)
+            current = self._read_scope(scope)
             if current is None or current.id != session.id:
                 return False
             self._write(session)
-            if session.scope != WORKSPACE and session.active:
+            if scope != WORKSPACE and session.active:
                 entry = _index_entry(session)
-                if _earlier(entry, self._index().get(session.scope) or {}):
-                    self._write_index(session.scope, entry)  # a late entry would miss a slot
+                if _earlier(entry, self._index().get(scope) or {}):
+                    self._write_index(scope, entry)  # a late entry would miss a slot
                 else:
-                    self._stale.add(session.scope)
+                    self._stale.add(scope)
                     if time.monotonic() - self._flushed_at >= INDEX_FLUSH_SECONDS:
-                        self._write_index(session.scope, entry)
+                        self._write_index(scope, entry)
             return True
 
     def find(self, session_id: str) -> GoSession | None:

@@ -1,6 +1,7 @@
 """Sessions and history in `gobot_sessions`. One active session per scope is enforced by a
 partial unique index, not by Python; reads inside a transaction lock the session row
-(`FOR UPDATE`), so compare-and-set claims are atomic across replicas."""
+(`FOR UPDATE`), so compare-and-set claims are atomic across replicas. "Due" is the SQL written
+from core/rules.py's rule, the writes' preconditions are core/rules.py's."""
 
 from __future__ import annotations
 
@@ -13,11 +14,15 @@ from psycopg.types.json import Jsonb
 
 from core.errors import NoActiveSession, SessionAlreadyActive
 from core.models import GoSession
+from core.rules import SESSION_DUE, require_to_create, require_to_finish, require_to_replace
 from core.stores.postgres.database import PgDatabase
 
 
 def _session(row: dict[str, Any] | None) -> GoSession | None:
     return None if row is None else GoSession.model_validate(row["data"])
+
+
+IS_DUE = SESSION_DUE.sql({"next_due": "next_due", "next_check": "next_check"})
 
 
 class PgSessionStore:
@@ -50,8 +55,7 @@ class PgSessionStore:
     def due(self, now: datetime) -> list[GoSession]:
         with self._db.transaction() as db:
             rows = db.execute(
-                "SELECT data FROM gobot_sessions WHERE active AND "
-                "(next_due <= %(now)s OR next_check <= %(now)s) ORDER BY changed",
+                f"SELECT data FROM gobot_sessions WHERE active AND {IS_DUE} ORDER BY changed",
                 {"now": now},
             )
             return [GoSession.model_validate(row["data"]) for row in rows]
@@ -79,21 +83,19 @@ class PgSessionStore:
             )
 
     def create(self, session: GoSession) -> None:
-        if not session.active or not session.scope:
-            raise ValueError("create() takes an active session with a scope")
+        scope = require_to_create(session)
         with self._db.transaction() as db:
             try:
                 with db.transaction():  # a savepoint: the unique index may refuse the row
                     self.insert(session)
             except psycopg.errors.UniqueViolation:
-                current = self.get(session.scope)
+                current = self.get(scope)
                 if current is None:
                     raise
                 raise SessionAlreadyActive.about(current) from None
 
     def finish(self, ended: GoSession) -> None:
-        if ended.active or not ended.scope:
-            raise ValueError("finish() takes an ended session with a scope")
+        require_to_finish(ended)
         with self._db.transaction() as db:
             row = db.execute(
                 "UPDATE gobot_sessions SET active = false, changed = nextval('gobot_changes'), "
@@ -105,6 +107,7 @@ class PgSessionStore:
                 raise NoActiveSession("The session was already ended.")
 
     def replace(self, session: GoSession) -> bool:
+        require_to_replace(session)
         with self._db.transaction() as db:
             row = db.execute(
                 "UPDATE gobot_sessions SET data = %(data)s, next_due = %(next_due)s, "
