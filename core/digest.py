@@ -3,9 +3,10 @@ Europe/Berlin`), one message to a channel with the past week's sessions (how man
 longest duration, outcomes, playbook completion, drift seen, overruns) and the windows of the
 coming week.
 
-The week's digest is claimed by a once-only mark inside one unit of work with the message it
-owes, so it goes out once however many processes tick; one missed while gobot was down goes
-out at its next tick, if that is still the same week.
+The week's sessions are asked of the store by their end time (the store's cost follows the
+week, not the length of history). The week's digest is claimed by a once-only mark inside one
+unit of work with the message it owes, so it goes out once however many processes tick; one
+missed while gobot was down goes out at its next tick, if that is still the same week.
 """
 
 from __future__ import annotations
