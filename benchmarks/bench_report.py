@@ -217,9 +217,9 @@ async def measure(settings: Settings, uow: UnitOfWork, ids: list[str]) -> dict[s
     transport = httpx.ASGITransport(app=server)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
 
-        async def get(path: str) -> float:
+        async def get(path: str, status: int = 200) -> float:
             response = await client.get(path, headers=headers)
-            assert response.status_code == 200, (path, response.status_code, response.text)
+            assert response.status_code == status, (path, response.status_code, response.text)
             return server.last_ms
 
         for session_id in ids:  # warm-up: imports, caches, pools
@@ -229,6 +229,8 @@ async def measure(settings: Settings, uow: UnitOfWork, ids: list[str]) -> dict[s
             samples = [await get(f"/core/go/sessions/{session_id}") for _ in range(REPEATS)]
             results[f"report {name} p50 ms"] = p50(samples)
         results["report RSS growth MB"] = rss_mb() - before
+        unknown = [await get(f"/core/go/sessions/{uuid.uuid4().hex}", 404) for _ in range(5)]
+        results["report of an unknown id (404) p50 ms"] = p50(unknown)
         page = [await get("/core/go/sessions?offset=0&limit=20") for _ in range(REPEATS)]
         results["history page p50 ms"] = p50(page)
         deep = [await get("/core/go/sessions?offset=100000&limit=20") for _ in range(5)]
