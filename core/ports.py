@@ -67,8 +67,8 @@ class SessionStore(Protocol):
     ) -> list[GoSession]:
         """Ended sessions, newest first (in the order they ended): those of `scope` (every
         scope if None) that ended at `since` or later and before `until`, `limit` of them
-        after skipping the first `offset`. The cost follows the range and the page, not the
-        length of history."""
+        after skipping the first `offset`. The cost follows the range, the page and the offset,
+        not the length of history."""
         ...
 
 
