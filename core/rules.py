@@ -7,7 +7,11 @@ at hand; `sql` writes it as a condition on columns, with `%(now)s` for now and a
 NULL (a negation is pushed down to the comparisons, so NULLs mean what None means in Python and
 plain comparisons keep their indexes usable).
 
-The preconditions of the session store's writes are here too, raised the same by every store.
+The session store's write rules are here too: their preconditions, one active session per
+scope, a session ended only while it is its scope's active one, replaced only while it is its
+scope's latest. The JSON store checks them on the scope's latest session; PostgreSQL enforces
+them in its statements (a partial unique index, `WHERE ... AND active`, the scope's latest row)
+and reports them with these errors.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.errors import NoActiveSession, SessionAlreadyActive
 from core.models import GoSession
 
 Times = Mapping[str, datetime | None]
@@ -111,3 +116,25 @@ def require_to_replace(session: GoSession) -> str:
     if not session.scope:
         raise ValueError("replace() takes a session with a scope")
     return session.scope
+
+
+def refuse_second_active(current: GoSession | None) -> None:
+    """One active session per scope: a session may start only if the scope's latest
+    (`current`) has ended."""
+    if current is not None and current.active:
+        raise SessionAlreadyActive.about(current)
+
+
+def ended_already() -> NoActiveSession:
+    return NoActiveSession("The session was already ended.")
+
+
+def require_active(current: GoSession | None, ended: GoSession) -> None:
+    """A session is ended only while it is its scope's active one."""
+    if current is None or not current.active or current.id != ended.id:
+        raise ended_already()
+
+
+def is_latest(current: GoSession | None, session: GoSession) -> bool:
+    """A session is replaced only while it is its scope's latest (`current`)."""
+    return current is not None and current.id == session.id

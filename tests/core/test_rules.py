@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import psycopg
 import pytest
 
+from core.errors import NoActiveSession, SessionAlreadyActive
 from core.models import GoSession
 from core.outbox import BEING_SENT, READY
 from core.rules import (
@@ -18,6 +19,9 @@ from core.rules import (
     AtOrBefore,
     Not,
     TimeRule,
+    is_latest,
+    refuse_second_active,
+    require_active,
     require_to_create,
     require_to_finish,
     require_to_replace,
@@ -72,3 +76,20 @@ def test_the_session_stores_preconditions() -> None:
         require_to_finish(active)
     with pytest.raises(ValueError, match="replace"):
         require_to_replace(active.model_copy(update={"scope": None}))
+
+
+def test_the_session_stores_rules_on_the_scopes_latest_session() -> None:
+    current = GoSession(active=True, id="s1", scope="workspace")
+    ended = current.model_copy(update={"active": False})
+    refuse_second_active(None)
+    refuse_second_active(ended)
+    with pytest.raises(SessionAlreadyActive):
+        refuse_second_active(current)
+    require_active(current, ended)
+    for latest in (None, ended, current.model_copy(update={"id": "s2"})):
+        with pytest.raises(NoActiveSession, match="already ended"):
+            require_active(latest, ended)
+    assert is_latest(current, ended) and is_latest(ended, ended)
+    assert not is_latest(None, ended) and not is_latest(
+        current.model_copy(update={"id": "s2"}), ended
+    )

@@ -31,11 +31,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.clock import format_utc, parse_utc
-from core.errors import NoActiveSession, SessionAlreadyActive, StoreCorrupted
+from core.errors import StoreCorrupted
 from core.ids import id_time
 from core.models import GoSession
 from core.rules import (
     SESSION_DUE,
+    is_latest,
+    refuse_second_active,
+    require_active,
     require_to_create,
     require_to_finish,
     require_to_replace,
@@ -225,9 +228,7 @@ class JsonSessionStore:
     def create(self, session: GoSession) -> None:
         scope = require_to_create(session)
         with self._dd.transaction():
-            current = self._read_scope(scope)
-            if current is not None and current.active:
-                raise SessionAlreadyActive.about(current)
+            refuse_second_active(self._read_scope(scope))
             if scope != WORKSPACE:
                 self._write_index(scope, _index_entry(session))
             self._write(session)
@@ -235,9 +236,7 @@ class JsonSessionStore:
     def finish(self, ended: GoSession) -> None:
         scope = require_to_finish(ended)
         with self._dd.transaction():
-            current = self._read_scope(scope)
-            if current is None or not current.active or current.id != ended.id:
-                raise NoActiveSession("The session was already ended.")
+            require_active(self._read_scope(scope), ended)
             self._dd.append_line(self._history_path, ended.model_dump_json())
             self._write(ended)
             if scope != WORKSPACE:
@@ -246,8 +245,7 @@ class JsonSessionStore:
     def replace(self, session: GoSession) -> bool:
         scope = require_to_replace(session)
         with self._dd.transaction():
-            current = self._read_scope(scope)
-            if current is None or current.id != session.id:
+            if not is_latest(self._read_scope(scope), session):
                 return False
             self._write(session)
             if scope != WORKSPACE and session.active:

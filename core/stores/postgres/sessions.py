@@ -1,7 +1,8 @@
 """Sessions and history in `gobot_sessions`. One active session per scope is enforced by a
 partial unique index, not by Python; reads inside a transaction lock the session row
 (`FOR UPDATE`), so compare-and-set claims are atomic across replicas. "Due" is the SQL written
-from core/rules.py's rule, the writes' preconditions are core/rules.py's."""
+from core/rules.py's rule; the writes' rules (preconditions, one active per scope, end only the
+active, replace only the latest) are core/rules.py's, enforced here by the statements."""
 
 from __future__ import annotations
 
@@ -12,9 +13,15 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from core.errors import NoActiveSession, SessionAlreadyActive
 from core.models import GoSession
-from core.rules import SESSION_DUE, require_to_create, require_to_finish, require_to_replace
+from core.rules import (
+    SESSION_DUE,
+    ended_already,
+    refuse_second_active,
+    require_to_create,
+    require_to_finish,
+    require_to_replace,
+)
 from core.stores.postgres.database import PgDatabase
 
 
@@ -88,11 +95,11 @@ class PgSessionStore:
             try:
                 with db.transaction():  # a savepoint: the unique index may refuse the row
                     self.insert(session)
-            except psycopg.errors.UniqueViolation:
-                current = self.get(scope)
-                if current is None:
-                    raise
-                raise SessionAlreadyActive.about(current) from None
+                return
+            except psycopg.errors.UniqueViolation as exc:
+                refused = exc
+            refuse_second_active(self.get(scope))
+            raise refused  # not the rule's index after all
 
     def finish(self, ended: GoSession) -> None:
         require_to_finish(ended)
@@ -104,7 +111,7 @@ class PgSessionStore:
                 self._columns(ended),
             ).fetchone()
             if row is None:
-                raise NoActiveSession("The session was already ended.")
+                raise ended_already()
 
     def replace(self, session: GoSession) -> bool:
         require_to_replace(session)
