@@ -5,7 +5,8 @@ only what was appended since.
 
 A session's records are found by binary search on the records' times (the log is appended in
 time order, allowing `ORDER_SLACK` of disorder between processes) from its start, then read
-up to `LATE` after its end (a message that fails for good after that is not in its report)."""
+up to `LATE` after its end (a message that fails for good after that is not in its report).
+`lines` and `restore` copy a chain out and in, byte for byte (`gobot migrate`)."""
 
 from __future__ import annotations
 
@@ -21,12 +22,16 @@ from core.audit import GENESIS, Verification, build_record, linked, verify_chain
 from core.errors import StoreCorrupted, StoreUnavailable
 from core.models import AuditEvent, GoSession
 from core.stores.json.datadir import DataDir, data_dir
-from core.stores.json.lines import iter_lines_forward, iter_lines_reversed, seek_time
+from core.stores.json.lines import (
+    ORDER_SLACK,
+    iter_lines_forward,
+    iter_lines_reversed,
+    seek_time,
+)
 
 AUDIT_FILE = "audit.log"
 HEAD_FILE = "audit.head"
 MARK_FILE = "audit.verified"
-ORDER_SLACK = timedelta(minutes=10)
 LATE = timedelta(days=7)
 _AT = re.compile(rb'"at_utc":"([^"]+)"')
 

@@ -7,13 +7,16 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
 from core.clock import parse_utc
 
 _BLOCK = 65536
+# How far out of time order two processes' lines may be appended (each reads its clock before
+# it takes the lock): a search by time looks this much further.
+ORDER_SLACK = timedelta(minutes=10)
 
 
 def iter_lines_reversed(

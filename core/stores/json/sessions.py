@@ -24,7 +24,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ from core.rules import (
     session_times,
 )
 from core.stores.json.datadir import DataDir, data_dir
-from core.stores.json.lines import find_line, iter_lines_reversed, seek_time
+from core.stores.json.lines import ORDER_SLACK, find_line, iter_lines_reversed, seek_time
 
 log = logging.getLogger("gobot.store")
 SESSION_FILE = "go_session.json"
@@ -54,7 +54,6 @@ ACTIVE_INDEX = "go_active.json"
 HISTORY_FILE = "go_history.jsonl"
 WORKSPACE = "workspace"
 INDEX_FLUSH_SECONDS = 1.0
-ORDER_SLACK = timedelta(minutes=10)  # how far out of end order a history line may be
 _SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
 _ENDED = re.compile(rb'"ended_at_utc":"([^"]+)"')
 
