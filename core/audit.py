@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from core.clock import format_utc
+from core.errors import StoreCorrupted
 from core.models import AuditEvent
 
 GENESIS = "0" * 64
@@ -67,6 +68,15 @@ def check_record(line: str, line_number: int, expected_seq: int, prev: str) -> d
     return record
 
 
+def linked(line: str, seq: int, prev: str) -> dict[str, Any]:
+    """A record copied from another chain, checked to follow record `seq` (hash `prev`);
+    StoreCorrupted if it does not."""
+    try:
+        return check_record(line, seq + 1, seq + 1, prev)
+    except ChainBroken as broken:
+        raise StoreCorrupted(f"audit record {seq + 1}: {broken.problem}") from broken
+
+
 @dataclass(frozen=True)
 class Verification:
     ok: bool
@@ -76,11 +86,20 @@ class Verification:
     warning: str | None = None
 
 
-def verify_chain(lines: Iterable[str], head_seq: int, head_hash: str) -> Verification:
+def verify_chain(
+    lines: Iterable[str],
+    head_seq: int,
+    head_hash: str,
+    *,
+    after: tuple[int, str] = (0, GENESIS),
+    first_line: int = 1,
+) -> Verification:
     """Check every record in order against the chain, then that the head names the last one
-    (records cut off the end, or a head edited, break that)."""
-    prev, seq, number = GENESIS, 0, 0
-    for number, line in enumerate(lines, start=1):
+    (records cut off the end, or a head edited, break that). `after` is the seq and hash of
+    the record the lines follow (one verified before), `first_line` the first line's number."""
+    seq, prev = after
+    number = first_line - 1
+    for number, line in enumerate(lines, start=first_line):
         try:
             record = check_record(line, number, seq + 1, prev)
         except ChainBroken as broken:

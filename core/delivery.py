@@ -125,7 +125,7 @@ class DeliveryService:
 
     def _sent(self, item: OutboxItem, message: MessageRef | None) -> None:
         self._waiting.pop(item.id, None)
-        with self._uow.transaction():
+        with self._uow:
             role = REMEMBERED.get(item.kind)
             if role is not None and message is not None:
                 posted = self._outbox.posted(item.session_id)
@@ -137,11 +137,12 @@ class DeliveryService:
                 if current is not None and current.id == item.session_id:
                     self._store.replace(current.model_copy(update={"message": message}))
             self._outbox.done(item)
+            self._uow.commit()
 
     def _failed(self, item: OutboxItem, failure: Failed, *, tell_operator: bool) -> Delivery:
         self._waiting.pop(item.id, None)
         if failure.permanent:
-            with self._uow.transaction():
+            with self._uow:
                 self._audit.append(
                     AuditEvent(
                         event="GO_POST_FAILED",
@@ -153,6 +154,7 @@ class DeliveryService:
                     self._clock.now(),
                 )
                 self._outbox.done(item)
+                self._uow.commit()
             if tell_operator:
                 self._transport.tell_operator(item, failure.error)
             return Delivery(problem=failure.error)

@@ -3,9 +3,10 @@ Europe/Berlin`), one message to a channel with the past week's sessions (how man
 longest duration, outcomes, playbook completion, drift seen, overruns) and the windows of the
 coming week.
 
-The week's digest is claimed by a once-only mark inside one unit of work with the message it
-owes, so it goes out once however many processes tick; one missed while gobot was down goes
-out at its next tick, if that is still the same week.
+The week's sessions are asked of the store by their end time (the store's cost follows the
+week, not the length of history). The week's digest is claimed by a once-only mark inside one
+unit of work with the message it owes, so it goes out once however many processes tick; one
+missed while gobot was down goes out at its next tick, if that is still the same week.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from core.windows import WindowService
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEK = timedelta(days=7)
-MAX_SESSIONS = 10_000
+MAX_SESSIONS = 10_000  # of one week
 _AT = re.compile(r"(?P<day>[a-z]{3})\s+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?:\s+(?P<zone>\S+))?")
 
 
@@ -138,16 +139,12 @@ class DigestService:
             return 0
         since, until = due - WEEK, due
         # read before the claim's unit of work: the history is not read under its lock
-        ended = [
-            s
-            for s in self._uow.sessions.history(MAX_SESSIONS)
-            if s.ended_at_utc is not None and since <= s.ended_at_utc < until
-        ]
+        ended = self._uow.sessions.history(MAX_SESSIONS, since=since, until=until)
         coming = [w for w in self._windows.between(due, due + WEEK) if w.status == "scheduled"]
         payload = summarize(
             week, since=since, until=until, sessions=ended, steps=self._steps, windows=coming
         )
-        with self._uow.transaction():
+        with self._uow:
             if not self._uow.windows.claim(f"digest:{week}", now):
                 self._settled = week
                 return 0
@@ -173,5 +170,6 @@ class DigestService:
                     )
                 ]
             )
+            self._uow.commit()
         self._settled = week  # kept: owed once, by this process
         return 1

@@ -16,6 +16,7 @@ from pydantic import BaseModel, SerializeAsAny, model_validator
 
 from core.clock import UtcTime
 from core.models import Band, GoSession, GoWindow, Health, MessageRef, TimelineEntry
+from core.rules import After, AllOf, AtOrBefore, Not, TimeRule, Times
 
 # ended: update the post and reply with the summary; playbook: post or edit the run's message;
 # timeline: one line in the thread for a note or a handover; window: a planned window's
@@ -130,13 +131,22 @@ class OutboxItem(BaseModel):
         return raw
 
 
+# A sender holds the item (its lease runs past now).
+BEING_SENT: TimeRule = After("lease_until")
+# Due, and no sender holds it (the first item of each session is tried when it is ready).
+READY: TimeRule = AllOf((AtOrBefore("next_attempt"), Not(BEING_SENT)))
+
+
+def item_times(item: OutboxItem) -> Times:
+    return {"next_attempt": item.next_attempt_utc, "lease_until": item.lease_until_utc}
+
+
 def is_ready(item: OutboxItem, now: datetime) -> bool:
-    """Due, and not held by a sender."""
-    return item.next_attempt_utc <= now and not being_sent(item, now)
+    return READY.holds(item_times(item), now)
 
 
 def being_sent(item: OutboxItem, now: datetime) -> bool:
-    return item.lease_until_utc is not None and item.lease_until_utc > now
+    return BEING_SENT.holds(item_times(item), now)
 
 
 def leased(current: OutboxItem, now: datetime, until: datetime) -> OutboxItem | None:

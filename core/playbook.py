@@ -257,7 +257,7 @@ class PlaybookService:
                 f"Step {number} ({step.title}) was not completed: health is "
                 f"{health.status} ({reasons})."
             )
-        with self._uow.transaction():
+        with self._uow:
             current = self._required(channel, "complete a step of", session_id)
             newly = step.id not in current.playbook
             if newly:
@@ -276,6 +276,7 @@ class PlaybookService:
                     update={"playbook": {**current.playbook, step.id: done}}
                 )
                 self._changed(current, now)
+            self._uow.commit()
         delivery = self._deliverer.deliver(current.id or "") if newly else Delivery()
         checklist = self.checklist_of(current)
         skipped = [item.number for item in checklist.steps[: number - 1] if not item.done]
@@ -286,7 +287,7 @@ class PlaybookService:
     ) -> Reopened:
         """Take back a completion made by mistake (audited as GO_STEP_REOPENED)."""
         number, step = self.resolve(ref)
-        with self._uow.transaction():
+        with self._uow:
             current = self._required(channel, "reopen a step of", session_id)
             earlier = current.playbook.get(step.id)
             if earlier is None:
@@ -305,12 +306,13 @@ class PlaybookService:
             run = {key: value for key, value in current.playbook.items() if key != step.id}
             current = current.model_copy(update={"playbook": run})
             self._changed(current, now)
+            self._uow.commit()
         delivery = self._deliverer.deliver(current.id or "")
         return Reopened(self.checklist_of(current).steps[number - 1], delivery)
 
     def reset(self, actor: str, channel: str | None = None) -> Checklist:
         """Clear the active run (an admin's action: the edge authorizes it)."""
-        with self._uow.transaction():
+        with self._uow:
             current = self._required(channel, "reset the playbook of", None)
             now = self._clock.now()
             self._audit.append(
@@ -321,13 +323,14 @@ class PlaybookService:
             )
             current = current.model_copy(update={"playbook": {}})
             self._changed(current, now)
+            self._uow.commit()
         self._deliverer.deliver(current.id or "")
         return self.checklist_of(current)
 
     def adopt_legacy_progress(self) -> None:
         """Upgrading from one global `go_progress.json` (or `gobot_progress`): its completions
         join the run of the session active now, once; with none active they are archived."""
-        with self._uow.transaction():
+        with self._uow:
             legacy = self._uow.progress.load()
             if not legacy.completed:
                 return
@@ -336,6 +339,7 @@ class PlaybookService:
                 merged = {**legacy.completed, **current.playbook}
                 self._changed(current.model_copy(update={"playbook": merged}), self._clock.now())
             self._uow.progress.archive()
+            self._uow.commit()
 
 
 @dataclass(frozen=True)

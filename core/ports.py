@@ -3,9 +3,10 @@ binds them; bot/ implements the transport."""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
 
 from core.audit import Verification
 from core.models import (
@@ -15,6 +16,7 @@ from core.models import (
     GoWindow,
     PlaybookProgress,
     Posted,
+    StepCompletion,
 )
 from core.outbox import Failed, OutboxItem, SendResult
 
@@ -50,8 +52,23 @@ class SessionStore(Protocol):
         moved on to another session. Callers check and write inside one unit of work."""
         ...
 
-    def history(self, limit: int, scope: str | None = None) -> list[GoSession]:
-        """Ended sessions, newest first."""
+    def find(self, session_id: str) -> GoSession | None:
+        """A session by id, active or ended; None if there is none."""
+        ...
+
+    def history(
+        self,
+        limit: int,
+        scope: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+    ) -> list[GoSession]:
+        """Ended sessions, newest first (in the order they ended): those of `scope` (every
+        scope if None) that ended at `since` or later and before `until`, `limit` of them
+        after skipping the first `offset`. The cost follows the range, the page and the offset,
+        not the length of history."""
         ...
 
 
@@ -68,8 +85,17 @@ class WindowStore(Protocol):
         """Store a new window, or a window as it is now."""
         ...
 
+    def between(self, start: datetime, end: datetime) -> list[GoWindow]:
+        """Every window (any status) that starts within [start, end), in the order of their
+        start. Read on its own, it waits for no writer."""
+        ...
+
     def claim(self, key: str, now: datetime) -> bool:
         """Mark `key` as done; False if it was marked already (by any process)."""
+        ...
+
+    def marks(self) -> dict[str, datetime]:
+        """Every once-only mark and when it was made."""
         ...
 
 
@@ -95,6 +121,10 @@ class ProgressStore(Protocol):
 
     def load(self) -> PlaybookProgress: ...
 
+    def mark_done(self, step_id: str, completion: StepCompletion) -> StepCompletion | None:
+        """Record a step done; the completion recorded before if it was done already."""
+        ...
+
     def archive(self) -> None:
         """Set the progress aside (kept, no longer read)."""
         ...
@@ -105,14 +135,40 @@ class AuditLog(Protocol):
         """Append one event to the hash chain and return the stored record."""
         ...
 
-    def verify(self) -> Verification: ...
+    def verify(self) -> Verification:
+        """Check the whole chain, record by record, and its head."""
+        ...
+
+    def verify_recent(self) -> Verification:
+        """Check what was appended since the last record this check verified (the whole chain
+        the first time), that the record it verified is still in place, and the head; then
+        remember the new last record. A mark that no longer holds means a full check."""
+        ...
+
+    def session_records(self, session: GoSession) -> list[dict[str, Any]]:
+        """The records about `session`, oldest first, read whether or not the chain verifies.
+        The cost follows the session's own records, not the length of the log."""
+        ...
 
     def tail(self, limit: int) -> list[dict[str, Any]]:
         """The newest records, oldest first."""
         ...
 
+    def lines(self) -> list[str]:
+        """Every record as stored (its exact text), oldest first."""
+        ...
+
+    def restore(self, lines: Iterable[str]) -> int:
+        """Append records copied from another chain, byte for byte, so they verify as they
+        did; each must follow the last one (StoreCorrupted if not). How many were added."""
+        ...
+
 
 class Outbox(Protocol):
+    def items(self) -> list[OutboxItem]:
+        """Every pending item, oldest first."""
+        ...
+
     def add(self, items: list[OutboxItem]) -> None:
         """Record items (inside the unit of work of the change that owes them)."""
         ...
@@ -172,10 +228,13 @@ class RequestLedger(Protocol):
 
 
 class UnitOfWork(Protocol):
-    """The stores, and the one way to change them: inside `transaction()` every write (audit
-    record, state, owed messages, history) is kept all together or not at all, serialized
-    against every other writer of every process; read-check-write inside it is atomic. A
-    failure to keep the change raises StoreUnavailable with nothing kept."""
+    """The stores, and the one way to change them together: `with uow: ...; uow.commit()`.
+    Every write inside the block (audit record, state, owed messages, history) is kept all
+    together when `commit()` is called in it, and not at all otherwise (no commit, or an
+    exception), serialized against every other writer of every process; read-check-write
+    inside it is atomic. A block nested in another joins it (the outermost block's commit
+    decides). A failure to keep the change raises StoreUnavailable with nothing kept. A store
+    method called outside any block is a unit of work of its own."""
 
     @property
     def sessions(self) -> SessionStore: ...
@@ -195,4 +254,15 @@ class UnitOfWork(Protocol):
     @property
     def windows(self) -> WindowStore: ...
 
-    def transaction(self) -> AbstractContextManager[None]: ...
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None:
+        """Keep what the block wrote when its outermost block ends."""
+        ...

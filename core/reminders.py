@@ -150,7 +150,7 @@ class ReminderService:
         return current
 
     def _claim_reminder(self, seen: GoSession, snapshot: Snapshot) -> int:
-        with self._uow.transaction():
+        with self._uow:
             current = self._current(seen)
             if current is None or current.reminder.next_due_utc != seen.reminder.next_due_utc:
                 return 0  # ended, snoozed or claimed by another process meanwhile
@@ -191,22 +191,24 @@ class ReminderService:
             self._outbox.drop(current.id or "", ("reminder",), now)
             self._outbox.add([self._item("reminder", payload, now)])
             self._store.replace(current.model_copy(update={"reminder": reminder}))
+            self._uow.commit()
             return 1
 
     def _watch_due(self, seen: GoSession) -> bool:
         """Claim the session's watch slot (compare-and-set); False if another process has."""
-        with self._uow.transaction():
+        with self._uow:
             current = self._current(seen)
             if current is None or current.watch.next_check_utc != seen.watch.next_check_utc:
                 return False
             next_check = self._clock.now() + self._policy.watch_every
             watch = current.watch.model_copy(update={"next_check_utc": next_check})
             self._store.replace(current.model_copy(update={"watch": watch}))
+            self._uow.commit()
             return True
 
     def _drift(self, seen: GoSession, snapshot: Snapshot) -> int:
         band, status = snapshot.cone.band, snapshot.status.status
-        with self._uow.transaction():
+        with self._uow:
             current = self._current(seen)
             if current is None or (band, status) == (current.watch.band, current.watch.status):
                 return 0
@@ -233,6 +235,7 @@ class ReminderService:
             self._outbox.add([self._item("drift", change, now)])
             watch = current.watch.model_copy(update={"band": band, "status": status})
             self._store.replace(current.model_copy(update={"watch": watch}))
+            self._uow.commit()
             return 1
 
     def snooze(self, scope: str, session_id: str, actor: str, duration: timedelta) -> GoSession:
@@ -240,7 +243,7 @@ class ReminderService:
         is (a snooze never brings a reminder forward)."""
         if not timedelta(0) < duration <= MAX_SNOOZE:
             raise InvalidInput("Snooze for a positive duration of at most 24h.")
-        with self._uow.transaction():
+        with self._uow:
             current = self._store.get(scope)
             if current is None or not current.active or current.id != session_id:
                 raise NoActiveSession("That GO session has already ended.")
@@ -260,6 +263,7 @@ class ReminderService:
             reminder = current.reminder.model_copy(update={"next_due_utc": until})
             snoozed = current.model_copy(update={"reminder": reminder})
             self._store.replace(snoozed)
+            self._uow.commit()
             return snoozed
 
     def _item(self, kind: Kind, payload: SessionPayload, now: datetime) -> OutboxItem:

@@ -1,6 +1,8 @@
 """A session's report: the whole record (snapshots at start and end, owner changes, timeline,
 notes), its playbook run with who did what when, its audit records, and whether the audit
-trail they are part of verifies."""
+trail they are part of verifies (checked from the last record verified before, not from the
+start). A session is found by id and its records by the session, not by reading history or
+the log whole."""
 
 from __future__ import annotations
 
@@ -14,9 +16,8 @@ from core.models import Checklist, GoSession, PlaybookStep
 from core.playbook import run_checklist
 from core.ports import UnitOfWork
 
-MAX_SEARCHED = 100_000  # ended sessions looked through for an id
+MAX_SEARCHED = 100_000  # the furthest a page of history may start
 MAX_PAGE = 100
-EVERY_RECORD = 10**12
 
 
 class SessionReport(BaseModel):
@@ -40,10 +41,9 @@ class ReportService:
 
     def find(self, session_id: str) -> GoSession:
         """A session by id, active or ended."""
-        store = self._uow.sessions
-        for session in [*store.active(), *store.history(MAX_SEARCHED)]:
-            if session.id == session_id:
-                return session
+        session = self._uow.sessions.find(session_id)
+        if session is not None:
+            return session
         raise UnknownSession(f"There is no GO session with id {session_id!r}.")
 
     def page(self, offset: int, limit: int) -> tuple[list[GoSession], bool]:
@@ -51,7 +51,7 @@ class ReportService:
         more follow."""
         if not (0 <= offset <= MAX_SEARCHED and 1 <= limit <= MAX_PAGE):
             raise InvalidInput(f"offset must be 0 to {MAX_SEARCHED}, limit 1 to {MAX_PAGE}.")
-        found = self._uow.sessions.history(offset + limit + 1)[offset:]
+        found = self._uow.sessions.history(limit + 1, offset=offset)
         return found[:limit], len(found) > limit
 
     def report(self, channel: str | None = None, session_id: str | None = None) -> SessionReport:
@@ -64,12 +64,8 @@ class ReportService:
             if found is None:
                 raise NoActiveSession("No GO session yet: there is nothing to report.")
             session = found
-        verification = self._uow.audit.verify()
-        records = [
-            record
-            for record in self._uow.audit.tail(EVERY_RECORD)  # a broken trail included
-            if record.get("session_id") == session.id
-        ]
+        verification = self._uow.audit.verify_recent()
+        records = self._uow.audit.session_records(session)  # a broken trail included
         return SessionReport(
             session=session,
             playbook=run_checklist(self._steps, session),

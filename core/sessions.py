@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal
@@ -15,6 +14,7 @@ from core.errors import (
     StoreCorrupted,
     StoreUnavailable,
 )
+from core.ids import time_ordered_id
 from core.models import AuditEvent, GoSession, Outcome, SessionChange
 from core.notes import clean_link, clean_notes
 from core.outbox import SESSION_BOUND, SessionPayload, new_item_id, outbox_item
@@ -27,8 +27,9 @@ ScopeMode = Literal["workspace", "channel"]
 MAX_HISTORY = 100
 
 
-def new_session_id() -> str:
-    return uuid.uuid4().hex
+def new_session_id(now: datetime) -> str:
+    """Time-ordered (core/ids.py): a store finds the session from its id's start time."""
+    return time_ordered_id(now)
 
 
 class SessionService:
@@ -41,7 +42,7 @@ class SessionService:
         deliverer: Deliverer | None = None,
         policy: ReminderPolicy | None = None,
         scope_mode: ScopeMode = "workspace",
-        new_id: Callable[[], str] = new_session_id,
+        new_id: Callable[[datetime], str] = new_session_id,
     ) -> None:
         self._uow = uow
         self._store = uow.sessions
@@ -110,7 +111,7 @@ class SessionService:
         scope = self.scope_for(channel)
         self.ensure_can_start(channel)
         snapshot = self._snapshots.take()
-        with self._uow.transaction():
+        with self._uow:
             if (current := self._active(scope)) is not None:
                 raise SessionAlreadyActive.about(current)
             now = self._clock.now()
@@ -122,7 +123,7 @@ class SessionService:
                     status=snapshot.status.status,
                     notes=text,
                     snapshot=snapshot,
-                    id=self._new_id(),
+                    id=self._new_id(now),
                     scope=scope,
                     channel=channel,
                     started_by=actor,
@@ -163,6 +164,7 @@ class SessionService:
                     run_item(session, now),
                 ]
             )
+            self._uow.commit()
         return self._delivered(session)
 
     def redeliver(self, session: GoSession) -> SessionChange | None:
@@ -202,7 +204,7 @@ class SessionService:
         scope = self.scope_for(channel)
         self._ending(scope, session_id)
         snapshot = self._snapshots.take()
-        with self._uow.transaction():
+        with self._uow:
             current = self._ending(scope, session_id)
             ended_at = self._clock.now()
             started_at = current.started_at_utc or ended_at
@@ -248,6 +250,7 @@ class SessionService:
                     run_item(ended, ended_at),
                 ]
             )
+            self._uow.commit()
         return self._delivered(ended)
 
     def _ending(self, scope: str, session_id: str | None) -> GoSession:

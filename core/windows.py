@@ -65,7 +65,7 @@ class WindowService:
 
     def between(self, start: datetime, end: datetime) -> list[GoWindow]:
         """Every window (any status) that starts within [start, end)."""
-        return [w for w in self._store.all() if start <= w.starts_at_utc < end]
+        return self._store.between(start, end)
 
     def find(self, window_id: str) -> GoWindow:
         window = self._store.get(window_id)
@@ -87,7 +87,7 @@ class WindowService:
         if not channel:
             raise InvalidInput("A GO window needs a channel to run in.")
         text, url = clean_notes(notes), clean_link(link)
-        with self._uow.transaction():
+        with self._uow:
             now = self._clock.now()
             window = GoWindow(
                 id=uuid.uuid4().hex[:12],
@@ -102,12 +102,13 @@ class WindowService:
             self._refuse_overlap(window)
             self._audit("GO_WINDOW_SCHEDULED", actor, window, now)
             self._store.put(window)
+            self._uow.commit()
             return window
 
     def move(
         self, actor: str, window_id: str, starts_at: datetime, duration: timedelta
     ) -> GoWindow:
-        with self._uow.transaction():
+        with self._uow:
             now = self._clock.now()
             window = self.scheduled(window_id)
             moved = window.model_copy(
@@ -125,10 +126,11 @@ class WindowService:
             )
             self._store.put(moved)
             self._uow.outbox.drop(f"window:{window.id}", ("window",), now)  # about the old time
+            self._uow.commit()
             return moved
 
     def cancel(self, actor: str, window_id: str) -> GoWindow:
-        with self._uow.transaction():
+        with self._uow:
             now = self._clock.now()
             window = self.scheduled(window_id)
             cancelled = window.model_copy(
@@ -137,6 +139,7 @@ class WindowService:
             self._audit("GO_WINDOW_CANCELLED", actor, cancelled, now)
             self._store.put(cancelled)
             self._uow.outbox.drop(f"window:{window.id}", ("window",), now)  # nothing owed now
+            self._uow.commit()
             return cancelled
 
     def start(self, actor: str, window_id: str, reply_to: str | None = None) -> SessionChange:
@@ -173,7 +176,7 @@ class WindowService:
         return owed
 
     def _due(self, window_id: str) -> int:
-        with self._uow.transaction():
+        with self._uow:
             window = self._store.get(window_id)
             now = self._clock.now()
             if window is None or window.status != "scheduled":
@@ -181,6 +184,7 @@ class WindowService:
             session = self._session_of(window)
             if session is not None:
                 self._mark_started(window, session, session.started_by or "gobot", now)
+                self._uow.commit()
                 return 0
             what: Literal["reminder", "prompt", "missed"]
             update: dict[str, object]
@@ -209,6 +213,7 @@ class WindowService:
                     )
                 ]
             )
+            self._uow.commit()
             return 1
 
     # helpers -----------------------------------------------------------------------------

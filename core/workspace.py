@@ -79,7 +79,7 @@ class WorkspaceService:
         body = clean_notes(text)
         if not body and source is None:
             raise InvalidInput("Usage: `/go-note <text>`: the note was empty, nothing was added.")
-        with self._uow.transaction():
+        with self._uow:
             current = self._active(channel, "add a note to", None)
             if source is not None and current.channel and channel != current.channel:
                 raise InvalidInput(
@@ -101,6 +101,7 @@ class WorkspaceService:
             )
             extra = {"key": key, "author": entry.author} if key else {}
             current = self._record(current, entry, channel, "GO_NOTE_ADDED", extra)
+            self._uow.commit()
         return Added(entry, True, self._deliverer.deliver(current.id or ""))
 
     def handover(
@@ -114,7 +115,7 @@ class WorkspaceService:
         """Make `to` the owner of the active session (`session_id`: only if it is that one);
         the edge checks that `to` may own it."""
         text = clean_notes(notes)
-        with self._uow.transaction():
+        with self._uow:
             current = self._active(channel, "hand over", session_id)
             if current.current_owner == to:
                 raise InvalidInput("That person already owns the GO session: nothing changed.")
@@ -129,6 +130,7 @@ class WorkspaceService:
                 "GO_SESSION_HANDOVER",
                 moved,
             )
+            self._uow.commit()
         return Added(entry, True, self._deliverer.deliver(current.id or ""))
 
     def _record(

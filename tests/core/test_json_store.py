@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from core.clock import parse_utc
 from core.errors import StoreCorrupted
+from core.ids import time_ordered_id
 from core.models import GoSession
 from core.services import Services
 from core.stores.json.sessions import JsonSessionStore
@@ -176,3 +179,68 @@ def test_go_session_json_keeps_the_original_shape(services: Services, data_dir: 
     stored = json.loads((data_dir / "go_session.json").read_text())
     assert set(stored) == {"session"}
     assert stored["session"]["id"] == session.id and stored["session"]["active"] is True
+
+
+def test_a_session_is_found_by_id_across_blocks_and_slightly_out_of_end_order(
+    tmp_path: Path,
+) -> None:
+    """History lines bigger than a read block, and end times a few minutes out of order (the
+    clocks of two processes), as a data dir written before ids carried their start."""
+    start = parse_utc("2026-01-01T09:00:00Z")
+    sessions = []
+    for n in range(40):
+        began = start + timedelta(minutes=30 * n)
+        finished = began + timedelta(minutes=20 - 6 * (n % 2))  # odd ones end "earlier"
+        sessions.append(
+            ended(n).model_copy(
+                update={
+                    "id": time_ordered_id(began) if n % 3 else uuid.uuid4().hex,
+                    "started_at_utc": began,
+                    "ended_at_utc": finished,
+                    "notes": "x" * 30_000,
+                }
+            )
+        )
+    lines = [session.model_dump_json() for session in sessions]
+    (tmp_path / "go_history.jsonl").write_text("\n".join(lines) + "\n")
+    store = JsonSessionStore(tmp_path)
+    for session in sessions:
+        assert store.find(session.id or "") == session
+    assert store.find(time_ordered_id(start + timedelta(days=30))) is None
+    week = store.history(100, since=sessions[10].ended_at_utc, until=sessions[20].ended_at_utc)
+    expected = [
+        s
+        for s in sessions
+        if s.ended_at_utc is not None
+        and sessions[10].ended_at_utc is not None
+        and sessions[20].ended_at_utc is not None
+        and sessions[10].ended_at_utc <= s.ended_at_utc < sessions[20].ended_at_utc
+    ]
+    assert week == expected[::-1]
+
+
+@json_only
+def test_a_reports_check_reads_from_its_mark_and_a_moved_mark_means_a_full_check(
+    services: Services, data_dir: Path
+) -> None:
+    services.sessions.start("U1", "C1", "")
+    services.sessions.end("U1", "C1", "")
+    assert services.audit.verify_recent().ok
+    mark = json.loads((data_dir / "audit.verified").read_text())
+    log = data_dir / "audit.log"
+    lines = log.read_text().split("\n")
+    assert mark["seq"] == len(lines) - 1 and mark["end"] == log.stat().st_size
+    # an edit before the mark is for the full check (`gobot audit verify`) to find
+    log.write_text("\n".join([lines[0].replace('"U1"', '"U9"'), *lines[1:]]))
+    assert services.audit.verify_recent().ok and not services.audit.verify().ok
+    log.write_text("\n".join(lines))
+    # an edit after the mark is found by the next check from the mark
+    services.sessions.start("U2", "C1", "")
+    edited = log.read_text().replace('"U2"', '"U8"')
+    log.write_text(edited)
+    result = services.audit.verify_recent()
+    assert not result.ok and result.problem is not None and "edited" in result.problem
+    # the marked record itself replaced: the check starts over from the first record
+    log.write_text("\n".join(lines[:-2]) + "\n")
+    result = services.audit.verify_recent()
+    assert not result.ok and result.line_number is not None

@@ -1,21 +1,25 @@
 """What only the PostgreSQL store has: migrations, the database's own guarantees, the chain
-kept in rows."""
+kept in rows, windows read without the writers' lock."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
+from core.audit import GENESIS, build_record
 from core.clock import parse_utc
-from core.errors import SessionAlreadyActive, StoreCorrupted
-from core.models import GoSession
+from core.errors import SessionAlreadyActive, StoreCorrupted, StoreUnavailable
+from core.models import AuditEvent, GoSession
 from core.services import Services
-from core.stores.postgres.database import MIGRATIONS, SCHEMA_VERSION, PgDatabase
+from core.stores.postgres import PgUnitOfWork
+from core.stores.postgres.database import MIGRATIONS, SCHEMA_VERSION, PgDatabase, close_database
 from core.stores.postgres.sessions import PgSessionStore
+from core.stores.postgres.windows import LOCK
 
 postgres_only = pytest.mark.parametrize("store_settings", ["postgres"], indirect=True)
 
@@ -127,3 +131,46 @@ def test_a_version_1_database_moves_its_times_to_timestamptz_and_keeps_them(
     assert [
         s.id for s in PgSessionStore(PgDatabase(url)).due(parse_utc("2026-01-01T10:00:00Z"))
     ] == ["old"]
+
+
+@postgres_only
+def test_a_version_5_database_gains_the_audit_records_session_column(
+    store_settings: dict[str, Any], make_services: Callable[..., Services], green: Any
+) -> None:
+    """Records written before version 6 are found by their session after the migration."""
+    url = url_of(store_settings)
+    at = parse_utc("2026-01-01T09:00:00Z")
+    started = AuditEvent(event="GO_SESSION_START", session_id="s1")
+    line, digest = build_record(started, 1, GENESIS, at)
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("CREATE TABLE gobot_schema (version int NOT NULL)")
+        for number in range(1, 6):
+            db.execute(MIGRATIONS[number])
+            db.execute("INSERT INTO gobot_schema (version) VALUES (%s)", (number,))
+        db.execute("INSERT INTO gobot_audit (seq, line) VALUES (1, %s)", (line,))
+        db.execute("UPDATE gobot_audit_head SET seq = 1, hash = %s", (digest,))
+    services = make_services()
+    session = GoSession(active=True, id="s1", scope="workspace", started_at_utc=at)
+    assert [r["event"] for r in services.audit.session_records(session)] == ["GO_SESSION_START"]
+    assert services.audit.verify_recent().ok and services.audit.verify().records == 1
+
+
+@postgres_only
+def test_a_windows_read_on_its_own_waits_for_no_writer(
+    services: Services, store_settings: dict[str, Any]
+) -> None:
+    """While another replica holds the windows lock, a listing answers; a read inside a unit
+    of work (a read-check-write) waits for the lock (here: gives up at the lock timeout)."""
+    url = url_of(store_settings) + "%20-clock_timeout%3D200"
+    uow = PgUnitOfWork.open(url)
+    start = parse_utc("2026-01-01T09:00:00Z")
+    try:
+        with psycopg.connect(url_of(store_settings)) as other:
+            other.execute(LOCK)
+            assert uow.windows.between(start, start + timedelta(days=1)) == []
+            assert uow.windows.all() == [] and uow.windows.get("w1") is None
+            with pytest.raises(StoreUnavailable) as refused, uow:
+                uow.windows.all()
+            assert isinstance(refused.value.__cause__, psycopg.errors.LockNotAvailable)
+    finally:
+        close_database(url)

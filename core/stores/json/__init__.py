@@ -1,10 +1,10 @@
 """The embedded JSON store: every change one all-or-nothing unit of work in the data directory
-(`datadir`), with sessions, playbook progress, the audit chain and the outbox on top of it."""
+(`datadir`), with sessions, playbook progress, the audit chain and the outbox on top of it;
+`with uow: ...; uow.commit()` (core/stores/unit.py) is one data directory transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from core.stores.json.audit import JsonAuditLog
@@ -14,10 +14,12 @@ from core.stores.json.progress import JsonProgressStore
 from core.stores.json.requests import JsonRequestLedger
 from core.stores.json.sessions import JsonSessionStore
 from core.stores.json.windows import JsonWindowStore
+from core.stores.unit import ExplicitUnit
 
 
-class JsonUnitOfWork:
+class JsonUnitOfWork(ExplicitUnit):
     def __init__(self, directory: Path) -> None:
+        super().__init__()
         self._dd = data_dir(directory)
         self.sessions = JsonSessionStore(directory)
         self.progress = JsonProgressStore(directory)
@@ -26,7 +28,8 @@ class JsonUnitOfWork:
         self.requests = JsonRequestLedger(directory)
         self.windows = JsonWindowStore(directory)
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._dd.transaction():
-            yield
+    def _begin(self) -> AbstractContextManager[object]:
+        return self._dd.transaction(explicit=True)
+
+    def _keep(self) -> None:
+        self._dd.keep()

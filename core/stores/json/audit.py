@@ -1,21 +1,39 @@
 """`audit.log` (JSON lines, hash-chained) and `audit.head` (the last record's seq and hash),
-written in the same unit of work as the change they record."""
+written in the same unit of work as the change they record, and `audit.verified`: the last
+record `verify_recent` checked (its seq, hash and where its line lies), so the next check reads
+only what was appended since.
+
+A session's records are found by binary search on the records' times (the log is appended in
+time order, allowing `ORDER_SLACK` of disorder between processes) from its start, then read
+up to `LATE` after its end (a message that fails for good after that is not in its report).
+`lines` and `restore` copy a chain out and in, byte for byte (`gobot migrate`)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-from datetime import datetime
+import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from core.audit import GENESIS, Verification, build_record, verify_chain
-from core.errors import StoreCorrupted
-from core.models import AuditEvent
+from core.audit import GENESIS, Verification, build_record, linked, verify_chain
+from core.errors import StoreCorrupted, StoreUnavailable
+from core.models import AuditEvent, GoSession
 from core.stores.json.datadir import DataDir, data_dir
-from core.stores.json.lines import iter_lines_reversed
+from core.stores.json.lines import (
+    ORDER_SLACK,
+    iter_lines_forward,
+    iter_lines_reversed,
+    seek_time,
+)
 
 AUDIT_FILE = "audit.log"
 HEAD_FILE = "audit.head"
+MARK_FILE = "audit.verified"
+LATE = timedelta(days=7)
+_AT = re.compile(rb'"at_utc":"([^"]+)"')
 
 
 class JsonAuditLog:
@@ -23,6 +41,7 @@ class JsonAuditLog:
         self._dd: DataDir = data_dir(directory)
         self._path = self._dd.root / AUDIT_FILE
         self._head_path = self._dd.root / HEAD_FILE
+        self._mark_path = self._dd.root / MARK_FILE
 
     def append(self, event: AuditEvent, at: datetime) -> dict[str, Any]:
         with self._dd.transaction():
@@ -47,6 +66,24 @@ class JsonAuditLog:
                 f"{AUDIT_FILE}: last record is unreadable; run `gobot audit verify`"
             ) from exc
 
+    def lines(self) -> list[str]:
+        with self._dd.transaction():
+            return [
+                line.decode("utf-8") for line in iter_lines_forward(self._path, 0) if line.strip()
+            ]
+
+    def restore(self, lines: Iterable[str]) -> int:
+        added = 0
+        with self._dd.transaction():
+            seq, prev = self._last_link()
+            for line in lines:
+                record = linked(line, seq, prev)
+                seq, prev = seq + 1, str(record["hash"])
+                self._dd.append_line(self._path, line)
+                added += 1
+            self._dd.write_json(self._head_path, {"seq": seq, "hash": prev})
+        return added
+
     def tail(self, limit: int) -> list[dict[str, Any]]:
         records: list[dict[str, Any]] = []
         with self._dd.transaction():
@@ -56,6 +93,94 @@ class JsonAuditLog:
                 if complete and line.strip():
                     records.append(json.loads(line))
         return records[::-1]
+
+    def session_records(self, session: GoSession) -> list[dict[str, Any]]:
+        started, ended = session.started_at_utc, session.ended_at_utc
+        needle = f'"session_id":{json.dumps(session.id)}'.encode()
+        records: list[dict[str, Any]] = []
+        with self._dd.transaction():
+            start = 0 if started is None else seek_time(self._path, started - ORDER_SLACK, _AT)
+            end = None if ended is None else seek_time(self._path, ended + LATE, _AT)
+            for line in iter_lines_forward(self._path, start, end):
+                if needle in line:
+                    with contextlib.suppress(ValueError):
+                        record = json.loads(line)
+                        if record.get("session_id") == session.id:
+                            records.append(record)
+        return records
+
+    def verify_recent(self) -> Verification:
+        with self._dd.transaction():
+            head, mark = self._read_head(), self._read_mark()
+            if head is None or mark is None or not self._path.exists():
+                result = self.verify()
+            else:
+                result = self._verify_from(mark, head)
+            last = self._last_record() if result.ok and result.records else None
+        if last is not None and last != mark:
+            # a copy that cannot be written checks in full each time
+            with contextlib.suppress(StoreUnavailable), self._dd.transaction():
+                self._dd.write_json(self._mark_path, last)
+        return result
+
+    def _verify_from(self, mark: dict[str, Any], head: tuple[int, str]) -> Verification:
+        """Verify the records after the marked one, if it is still in place; else all."""
+        seq, digest, start, end = mark["seq"], mark["hash"], mark["start"], mark["end"]
+        with open(self._path, "rb") as handle:
+            handle.seek(start)
+            marked = handle.read(end - start)
+            rest = handle.read()
+        try:
+            record = json.loads(marked)
+            in_place = marked.endswith(b"\n") and (record["seq"], record["hash"]) == (seq, digest)
+        except (ValueError, KeyError, TypeError):
+            in_place = False
+        if not in_place:
+            return self.verify()
+        raw_lines = rest.split(b"\n")
+        torn = raw_lines.pop()
+        try:
+            lines = [raw.decode("utf-8") for raw in raw_lines]
+        except UnicodeDecodeError:
+            return self.verify()
+        result = verify_chain(lines, *head, after=(seq, digest), first_line=seq + 1)
+        if result.ok and torn:
+            warning = f"line {seq + len(raw_lines) + 1}: torn last line (crash mid-append), ignored"
+            return Verification(True, result.records, warning=warning)
+        return result
+
+    def _last_record(self) -> dict[str, Any] | None:
+        """The mark of the log's last complete record: its seq, hash and where its line lies."""
+        with open(self._path, "rb") as handle:
+            size = handle.seek(0, 2)
+            tail, start = b"", size
+            while start > 0:
+                start = max(0, start - 65536)
+                handle.seek(start)
+                tail = handle.read(size - start)
+                end = tail.rfind(b"\n") + 1
+                begin = tail.rfind(b"\n", 0, end - 1) + 1 if end else -1
+                if end and (begin > 0 or start == 0):
+                    record = json.loads(tail[begin:end])
+                    return {
+                        "seq": record["seq"],
+                        "hash": record["hash"],
+                        "start": start + begin,
+                        "end": start + end,
+                    }
+        return None
+
+    def _read_mark(self) -> dict[str, Any] | None:
+        try:
+            mark = self._dd.read_json(self._mark_path)
+        except StoreCorrupted:
+            return None
+        keys = ("seq", "hash", "start", "end")
+        if not isinstance(mark, dict) or not all(key in mark for key in keys):
+            return None
+        if not all(isinstance(mark[key], int) for key in ("seq", "start", "end")):
+            return None
+        return mark
 
     def verify(self) -> Verification:
         with self._dd.transaction():

@@ -74,11 +74,14 @@ def dumps_compact(payload: Any) -> str:
 @dataclass
 class Unit:
     """The change a transaction has staged: whole-file writes (None deletes) and appended
-    lines, by path relative to the data directory, in the order they were made."""
+    lines, by path relative to the data directory, in the order they were made. An explicit
+    one commits only once `keep` is set."""
 
     writes: dict[str, str | None] = field(default_factory=dict)
     appends: dict[str, list[str]] = field(default_factory=dict)
     parsed: dict[str, Any] = field(default_factory=dict)
+    explicit: bool = False
+    keep: bool = False
 
     def empty(self) -> bool:
         return not self.writes and not self.appends
@@ -202,10 +205,10 @@ class DataDir:
 
     # transactions ----------------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[Unit]:
+    def transaction(self, *, explicit: bool = False) -> Iterator[Unit]:
         """Exclusive across threads and processes; nested use joins the outer transaction. The
-        outermost commits what was staged when its block ends without an exception, and
-        discards it otherwise."""
+        outermost commits what was staged when its block ends without an exception (an
+        explicit one: only if `keep()` was called in it), and discards it otherwise."""
         with self._thread_lock:
             if self._depth == 0:
                 fcntl.flock(self._fd, fcntl.LOCK_EX)
@@ -217,19 +220,26 @@ class DataDir:
                 except BaseException:
                     fcntl.flock(self._fd, fcntl.LOCK_UN)
                     raise
-                self._unit, self._owner = Unit(), threading.get_ident()
+                self._unit, self._owner = Unit(explicit=explicit), threading.get_ident()
             unit = self._unit
             assert unit is not None
             self._depth += 1
             try:
                 yield unit
-                if self._depth == 1 and not unit.empty():
+                if self._depth == 1 and not unit.empty() and (unit.keep or not unit.explicit):
                     self._commit(unit)
             finally:
                 self._depth -= 1
                 if self._depth == 0:
                     self._unit, self._owner = None, None
                     fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def keep(self) -> None:
+        """Have the calling thread's transaction commit when it ends."""
+        unit = self._staged()
+        if unit is None:
+            raise RuntimeError("keep() belongs inside a transaction")
+        unit.keep = True
 
     def _staged(self) -> Unit | None:
         """The calling thread's transaction, if it holds one."""

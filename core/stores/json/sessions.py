@@ -8,17 +8,22 @@
   list a due time earlier than the session's (a burst of claims rewrites it at most once a
   second) but never a later one or a missing session: every reader checks an entry against its
   scope file.
-- `go_history.jsonl`: ended sessions, one per line, appended (cost independent of length).
+- `go_history.jsonl`: ended sessions, one per line, appended (cost independent of length) in
+  the order they end. A time range is found by binary search on the lines' end times (allowing
+  `ORDER_SLACK` of disorder between the clocks of processes); a session by id from the start
+  time its id carries (core/ids.py), or, for an id made before ids carried one, by one pass
+  over the file.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
+import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,10 +31,21 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.clock import format_utc, parse_utc
-from core.errors import NoActiveSession, SessionAlreadyActive, StoreCorrupted
+from core.errors import StoreCorrupted
+from core.ids import id_time
 from core.models import GoSession
+from core.rules import (
+    SESSION_DUE,
+    is_latest,
+    refuse_second_active,
+    require_active,
+    require_to_create,
+    require_to_finish,
+    require_to_replace,
+    session_times,
+)
 from core.stores.json.datadir import DataDir, data_dir
-from core.stores.json.lines import iter_lines_reversed
+from core.stores.json.lines import ORDER_SLACK, find_line, iter_lines_reversed, seek_time
 
 log = logging.getLogger("gobot.store")
 SESSION_FILE = "go_session.json"
@@ -39,6 +55,7 @@ HISTORY_FILE = "go_history.jsonl"
 WORKSPACE = "workspace"
 INDEX_FLUSH_SECONDS = 1.0
 _SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
+_ENDED = re.compile(rb'"ended_at_utc":"([^"]+)"')
 
 IndexEntry = dict[str, Any]
 
@@ -65,7 +82,8 @@ def _time(entry: IndexEntry, key: str) -> datetime | None:
 
 
 def _due(entry: IndexEntry, now: datetime) -> bool:
-    return any((due := _time(entry, key)) is not None and due <= now for key in _DUE_KEYS)
+    times = {"next_due": _time(entry, "reminder"), "next_check": _time(entry, "watch")}
+    return SESSION_DUE.holds(times, now)
 
 
 def _earlier(new: IndexEntry, old: IndexEntry) -> bool:
@@ -161,7 +179,7 @@ class JsonSessionStore:
         with self._dd.transaction():
             found = []
             for session in self._indexed(lambda entry: _due(entry, now)):
-                if _due(_index_entry(session), now):
+                if SESSION_DUE.holds(session_times(session), now):
                     found.append(session)
                 else:
                     self._stale.add(session.scope or "")  # the entry ran early
@@ -207,65 +225,114 @@ class JsonSessionStore:
         self._flushed_at = time.monotonic()
 
     def create(self, session: GoSession) -> None:
-        if not session.active or not session.scope:
-            raise ValueError("create() takes an active session with a scope")
+        scope = require_to_create(session)
         with self._dd.transaction():
-            current = self._read_scope(session.scope)
-            if current is not None and current.active:
-                raise SessionAlreadyActive.about(current)
-            if session.scope != WORKSPACE:
-                self._write_index(session.scope, _index_entry(session))
+            refuse_second_active(self._read_scope(scope))
+            if scope != WORKSPACE:
+                self._write_index(scope, _index_entry(session))
             self._write(session)
 
     def finish(self, ended: GoSession) -> None:
-        if ended.active or not ended.scope:
-            raise ValueError("finish() takes an ended session with a scope")
+        scope = require_to_finish(ended)
         with self._dd.transaction():
-            current = self._read_scope(ended.scope)
-            if current is None or not current.active or current.id != ended.id:
-                raise NoActiveSession("The session was already ended.")
+            require_active(self._read_scope(scope), ended)
             self._dd.append_line(self._history_path, ended.model_dump_json())
             self._write(ended)
-            if ended.scope != WORKSPACE:
-                self._write_index(ended.scope, None)
+            if scope != WORKSPACE:
+                self._write_index(scope, None)
 
     def replace(self, session: GoSession) -> bool:
-        if not session.scope:
-            raise ValueError("replace() takes a session with a scope")
+        scope = require_to_replace(session)
         with self._dd.transaction():
-            current = self._read_scope(session.scope)
-            if current is None or current.id != session.id:
+            if not is_latest(self._read_scope(scope), session):
                 return False
             self._write(session)
-            if session.scope != WORKSPACE and session.active:
+            if scope != WORKSPACE and session.active:
                 entry = _index_entry(session)
-                if _earlier(entry, self._index().get(session.scope) or {}):
-                    self._write_index(session.scope, entry)  # a late entry would miss a slot
+                if _earlier(entry, self._index().get(scope) or {}):
+                    self._write_index(scope, entry)  # a late entry would miss a slot
                 else:
-                    self._stale.add(session.scope)
+                    self._stale.add(scope)
                     if time.monotonic() - self._flushed_at >= INDEX_FLUSH_SECONDS:
-                        self._write_index(session.scope, entry)
+                        self._write_index(scope, entry)
             return True
 
-    def history(self, limit: int, scope: str | None = None) -> list[GoSession]:
+    def find(self, session_id: str) -> GoSession | None:
+        with self._dd.transaction():
+            for session in self._indexed(lambda entry: True):
+                if session.id == session_id:
+                    return session
+            for line in self._dd.appended(self._history_path):
+                if (session := _parse_history(line)).id == session_id:
+                    return session
+            started = id_time(session_id)
+            start = (
+                0
+                if started is None
+                else seek_time(self._history_path, started - ORDER_SLACK, _ENDED)
+            )
+            needle = f'"id":{json.dumps(session_id)}'.encode()
+            for raw in find_line(self._history_path, needle, start):
+                session = _parse_history(raw.decode("utf-8", errors="replace"))
+                if session.id == session_id:
+                    return session
+        return None
+
+    def history(
+        self,
+        limit: int,
+        scope: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+    ) -> list[GoSession]:
         found: list[GoSession] = []
         if limit <= 0:
             return found
+        wanted = None if scope is None else f'"scope":{json.dumps(scope)}'
+        skip = offset
         with self._dd.transaction():
-            staged = self._dd.appended(self._history_path)[::-1]
-            stored = (
-                text for text, complete in iter_lines_reversed(self._history_path) if complete
+            start = (
+                0 if since is None else seek_time(self._history_path, since - ORDER_SLACK, _ENDED)
             )
-            for line in itertools.chain(staged, stored):
-                if not line.strip():
+            end = (
+                None
+                if until is None
+                else seek_time(self._history_path, until + ORDER_SLACK, _ENDED)
+            )
+            staged = self._dd.appended(self._history_path)[::-1]
+            for line in itertools.chain(staged, self._stored(start, end)):
+                if not line.strip() or (wanted is not None and wanted not in line):
                     continue
-                try:
-                    session = GoSession.model_validate_json(line)
-                except ValidationError as exc:
-                    raise StoreCorrupted(f"{HISTORY_FILE} has an invalid line") from exc
+                if scope is None and since is None and until is None and skip:
+                    skip -= 1  # a line skipped unread
+                    continue
+                session = _parse_history(line)
+                ended = session.ended_at_utc
                 if scope is not None and session.scope != scope:
+                    continue
+                if ended is not None and (
+                    (since is not None and ended < since) or (until is not None and ended >= until)
+                ):
+                    continue
+                if skip:
+                    skip -= 1
                     continue
                 found.append(session)
                 if len(found) == limit:
                     break
         return found
+
+    def _stored(self, start: int, end: int | None) -> Iterator[str]:
+        """Complete history lines from `end` back to `start`, newest first."""
+        for text, complete in iter_lines_reversed(self._history_path, start, end):
+            if complete:
+                yield text
+
+
+def _parse_history(line: str) -> GoSession:
+    try:
+        return GoSession.model_validate_json(line)
+    except ValidationError as exc:
+        raise StoreCorrupted(f"{HISTORY_FILE} has an invalid line") from exc

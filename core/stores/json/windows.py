@@ -39,6 +39,9 @@ class JsonWindowStore:
             raise StoreCorrupted(f"{WINDOWS_FILE} holds a window that is not valid") from exc
         return sorted(windows, key=lambda window: window.starts_at_utc)
 
+    def between(self, start: datetime, end: datetime) -> list[GoWindow]:
+        return [w for w in self.all() if start <= w.starts_at_utc < end]
+
     def get(self, window_id: str) -> GoWindow | None:
         return next((w for w in self.all() if w.id == window_id), None)
 

@@ -1,10 +1,10 @@
 """The PostgreSQL store (`GOBOT_STORE=postgres`): sessions, progress, audit chain and outbox in
-one database, for several replicas; a unit of work is one database transaction."""
+one database, for several replicas; `with uow: ...; uow.commit()` (core/stores/unit.py) is one
+database transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 from core.stores.postgres.audit import PgAuditLog
 from core.stores.postgres.database import PgDatabase, open_database
@@ -13,10 +13,12 @@ from core.stores.postgres.progress import PgProgressStore
 from core.stores.postgres.requests import PgRequestLedger
 from core.stores.postgres.sessions import PgSessionStore
 from core.stores.postgres.windows import PgWindowStore
+from core.stores.unit import ExplicitUnit
 
 
-class PgUnitOfWork:
+class PgUnitOfWork(ExplicitUnit):
     def __init__(self, db: PgDatabase) -> None:
+        super().__init__()
         self.database = db
         self.sessions = PgSessionStore(db)
         self.progress = PgProgressStore(db)
@@ -29,7 +31,8 @@ class PgUnitOfWork:
     def open(cls, url: str) -> PgUnitOfWork:
         return cls(open_database(url))
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self.database.transaction():
-            yield
+    def _begin(self) -> AbstractContextManager[object]:
+        return self.database.transaction(explicit=True)
+
+    def _keep(self) -> None:
+        self.database.keep()

@@ -1,7 +1,8 @@
 """The PostgreSQL connection pool, the thread's current transaction, and the versioned schema.
 
 - One transaction per unit of work, shared by every store on the thread (audit, state and owed
-  messages commit together, or not at all).
+  messages commit together, or not at all); a unit of work's (explicit) transaction commits
+  only when told to.
 - The schema is versioned and migrated at start under an advisory lock; a database newer than
   the code is refused.
 - A database that cannot be reached is `StoreUnavailable`: nothing of the change was kept.
@@ -21,7 +22,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from core.audit import GENESIS
 from core.errors import StoreCorrupted, StoreUnavailable
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 MIGRATION_LOCK = 7_204_112  # pg_advisory_xact_lock key: one migrator at a time
 MIGRATIONS: dict[int, str] = {
     1: f"""
@@ -83,6 +84,21 @@ MIGRATIONS: dict[int, str] = {
     );
     CREATE TABLE gobot_marks (key text PRIMARY KEY, at timestamptz NOT NULL);
     """,
+    6: """
+    ALTER TABLE gobot_audit ADD COLUMN session_id text;
+    UPDATE gobot_audit SET session_id = (line::jsonb)->>'session_id';
+    CREATE INDEX gobot_audit_session ON gobot_audit (session_id, seq)
+        WHERE session_id IS NOT NULL;
+    CREATE TABLE gobot_audit_verified (
+        one boolean PRIMARY KEY DEFAULT true CHECK (one), seq bigint NOT NULL, hash text NOT NULL
+    );
+    DROP INDEX gobot_sessions_history;
+    CREATE INDEX gobot_sessions_history ON gobot_sessions (ended_at DESC, changed DESC)
+        WHERE NOT active;
+    CREATE INDEX gobot_sessions_scope_history ON gobot_sessions (scope, ended_at DESC, changed DESC)
+        WHERE NOT active;
+    CREATE INDEX gobot_windows_start ON gobot_windows (starts_at);
+    """,
 }
 
 
@@ -121,18 +137,38 @@ class PgDatabase:
         self._local = threading.local()
         self.migrate()
 
+    def keep(self) -> None:
+        """Have the calling thread's transaction commit when it ends."""
+        if not self.in_transaction():
+            raise RuntimeError("keep() belongs inside a transaction")
+        self._local.keep = True
+
+    def in_transaction(self) -> bool:
+        """Whether the calling thread is inside a unit of work already."""
+        return getattr(self._local, "connection", None) is not None
+
     @contextmanager
-    def transaction(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+    def transaction(
+        self, *, explicit: bool = False
+    ) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        """The thread's transaction, joined if it has one. The outermost commits when its block
+        ends without an exception (an explicit one: only if `keep()` was called in it), and
+        rolls back otherwise."""
         current = getattr(self._local, "connection", None)
         if current is not None:
             yield current
             return
         try:
-            with self.pool.connection() as raw:  # commits on exit, rolls back on error
+            with self.pool.connection() as raw:
                 connection = cast(psycopg.Connection[dict[str, Any]], raw)  # rows are dicts
-                self._local.connection = connection
+                self._local.connection, self._local.keep = connection, not explicit
                 try:
-                    yield connection
+                    # one block: a store's own `transaction()` inside it is a savepoint, even as
+                    # the first statement
+                    with connection.transaction():
+                        yield connection
+                        if not self._local.keep:
+                            raise psycopg.Rollback()
                 finally:
                     self._local.connection = None
         except (psycopg.OperationalError, PoolTimeout) as exc:

@@ -1,5 +1,5 @@
 """The outbox in `gobot_outbox`: leases are row locks taken with `SKIP LOCKED`; lease and retry
-follow `core.outbox`."""
+follow `core.outbox`, and its readiness rules are written into the SQL (core/rules.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,13 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from core.models import Posted
-from core.outbox import Failed, OutboxItem, leased, retried, woken
+from core.outbox import BEING_SENT, READY, Failed, OutboxItem, leased, retried, woken
+from core.rules import Not
 from core.stores.postgres.database import PgDatabase
+
+COLUMNS = {"next_attempt": "next_attempt", "lease_until": "lease_until"}
+IS_READY = READY.sql(COLUMNS)
+NOT_BEING_SENT = Not(BEING_SENT).sql(COLUMNS)
 
 
 class PgOutbox:
@@ -21,6 +26,11 @@ class PgOutbox:
     @staticmethod
     def _item(row: dict[str, Any]) -> OutboxItem:
         return OutboxItem.model_validate({**row["data"], "seq": row["seq"]})
+
+    def items(self) -> list[OutboxItem]:
+        with self._db.transaction() as db:
+            rows = db.execute("SELECT seq, data FROM gobot_outbox ORDER BY seq").fetchall()
+        return [self._item(row) for row in rows]
 
     def add(self, items: list[OutboxItem]) -> None:
         with self._db.transaction() as db:
@@ -45,8 +55,7 @@ class PgOutbox:
             rows = db.execute(
                 "SELECT * FROM (SELECT DISTINCT ON (session_id) seq, next_attempt, lease_until, "
                 "data FROM gobot_outbox ORDER BY session_id, seq) AS heads "
-                "WHERE next_attempt <= %(now)s AND (lease_until IS NULL OR lease_until <= %(now)s)"
-                " ORDER BY seq LIMIT %(limit)s",
+                f"WHERE {IS_READY} ORDER BY seq LIMIT %(limit)s",
                 {"now": now, "limit": limit},
             )
             return [self._item(row) for row in rows]
@@ -65,9 +74,9 @@ class PgOutbox:
     def lease(self, item: OutboxItem, now: datetime, until: datetime) -> OutboxItem | None:
         with self._db.transaction() as db:
             row = db.execute(
-                "SELECT seq, data FROM gobot_outbox WHERE id = %s AND "
-                "(lease_until IS NULL OR lease_until <= %s) FOR UPDATE SKIP LOCKED",
-                (item.id, now),
+                "SELECT seq, data FROM gobot_outbox WHERE id = %(id)s AND "
+                f"{NOT_BEING_SENT} FOR UPDATE SKIP LOCKED",
+                {"id": item.id, "now": now},
             ).fetchone()
             taken = None if row is None else leased(self._item(row), now, until)
             if taken is not None:
@@ -102,9 +111,9 @@ class PgOutbox:
         """Leased items stay: they are being sent, ahead of what follows."""
         with self._db.transaction() as db:
             cursor = db.execute(
-                "DELETE FROM gobot_outbox WHERE session_id = %s AND kind = ANY(%s) "
-                "AND (lease_until IS NULL OR lease_until <= %s)",
-                (session_id, list(kinds), now),
+                "DELETE FROM gobot_outbox WHERE session_id = %(session)s AND kind = ANY(%(kinds)s) "
+                f"AND {NOT_BEING_SENT}",
+                {"session": session_id, "kinds": list(kinds), "now": now},
             )
             return cursor.rowcount
 

@@ -1,6 +1,6 @@
 """`gobot_progress`: the global playbook progress of gobot before runs were per session (one
 row per completed step), read once at upgrade and then archived in `gobot_progress_archive`.
-`mark_done` serves `gobot migrate`, which copies a JSON data dir's legacy progress."""
+`mark_done` serves `gobot migrate`, which copies a store's legacy progress into another."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """Sessions and history in `gobot_sessions`. One active session per scope is enforced by a
 partial unique index, not by Python; reads inside a transaction lock the session row
-(`FOR UPDATE`), so compare-and-set claims are atomic across replicas."""
+(`FOR UPDATE`), so compare-and-set claims are atomic across replicas. "Due" is the SQL written
+from core/rules.py's rule; the writes' rules (preconditions, one active per scope, end only the
+active, replace only the latest) are core/rules.py's, enforced here by the statements."""
 
 from __future__ import annotations
 
@@ -8,15 +10,26 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from core.errors import NoActiveSession, SessionAlreadyActive
 from core.models import GoSession
+from core.rules import (
+    SESSION_DUE,
+    ended_already,
+    refuse_second_active,
+    require_to_create,
+    require_to_finish,
+    require_to_replace,
+)
 from core.stores.postgres.database import PgDatabase
 
 
 def _session(row: dict[str, Any] | None) -> GoSession | None:
     return None if row is None else GoSession.model_validate(row["data"])
+
+
+IS_DUE = SESSION_DUE.sql({"next_due": "next_due", "next_check": "next_check"})
 
 
 class PgSessionStore:
@@ -49,8 +62,7 @@ class PgSessionStore:
     def due(self, now: datetime) -> list[GoSession]:
         with self._db.transaction() as db:
             rows = db.execute(
-                "SELECT data FROM gobot_sessions WHERE active AND "
-                "(next_due <= %(now)s OR next_check <= %(now)s) ORDER BY changed",
+                f"SELECT data FROM gobot_sessions WHERE active AND {IS_DUE} ORDER BY changed",
                 {"now": now},
             )
             return [GoSession.model_validate(row["data"]) for row in rows]
@@ -78,21 +90,19 @@ class PgSessionStore:
             )
 
     def create(self, session: GoSession) -> None:
-        if not session.active or not session.scope:
-            raise ValueError("create() takes an active session with a scope")
+        scope = require_to_create(session)
         with self._db.transaction() as db:
             try:
                 with db.transaction():  # a savepoint: the unique index may refuse the row
                     self.insert(session)
-            except psycopg.errors.UniqueViolation:
-                current = self.get(session.scope)
-                if current is None:
-                    raise
-                raise SessionAlreadyActive.about(current) from None
+                return
+            except psycopg.errors.UniqueViolation as exc:
+                refused = exc
+            refuse_second_active(self.get(scope))
+            raise refused  # not the rule's index after all
 
     def finish(self, ended: GoSession) -> None:
-        if ended.active or not ended.scope:
-            raise ValueError("finish() takes an ended session with a scope")
+        require_to_finish(ended)
         with self._db.transaction() as db:
             row = db.execute(
                 "UPDATE gobot_sessions SET active = false, changed = nextval('gobot_changes'), "
@@ -101,9 +111,10 @@ class PgSessionStore:
                 self._columns(ended),
             ).fetchone()
             if row is None:
-                raise NoActiveSession("The session was already ended.")
+                raise ended_already()
 
     def replace(self, session: GoSession) -> bool:
+        require_to_replace(session)
         with self._db.transaction() as db:
             row = db.execute(
                 "UPDATE gobot_sessions SET data = %(data)s, next_due = %(next_due)s, "
@@ -114,14 +125,37 @@ class PgSessionStore:
             ).fetchone()
             return row is not None
 
-    def history(self, limit: int, scope: str | None = None) -> list[GoSession]:
+    def find(self, session_id: str) -> GoSession | None:
+        with self._db.transaction() as db:
+            return _session(
+                db.execute(
+                    "SELECT data FROM gobot_sessions WHERE id = %s", (session_id,)
+                ).fetchone()
+            )
+
+    def history(
+        self,
+        limit: int,
+        scope: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+    ) -> list[GoSession]:
         if limit <= 0:
             return []
+        where = ["NOT active"]
+        if scope is not None:
+            where.append("scope = %(scope)s")
+        if since is not None:
+            where.append("ended_at >= %(since)s")
+        if until is not None:
+            where.append("ended_at < %(until)s")
+        query = sql.SQL(
+            "SELECT data FROM gobot_sessions WHERE {} "
+            "ORDER BY ended_at DESC, changed DESC LIMIT %(limit)s OFFSET %(offset)s"
+        ).format(sql.SQL(" AND ").join(sql.SQL(clause) for clause in where))
+        params = {"scope": scope, "since": since, "until": until, "limit": limit, "offset": offset}
         with self._db.transaction() as db:
-            rows = db.execute(
-                "SELECT data FROM gobot_sessions WHERE NOT active AND "
-                "(%(scope)s::text IS NULL OR scope = %(scope)s) "
-                "ORDER BY ended_at DESC, changed DESC LIMIT %(limit)s",
-                {"scope": scope, "limit": limit},
-            )
+            rows = db.execute(query, params)
             return [GoSession.model_validate(row["data"]) for row in rows]

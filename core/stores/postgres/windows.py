@@ -1,10 +1,13 @@
 """`gobot_windows` and `gobot_marks`: the planned GO windows and the once-only marks, for every
-replica at once. Every call takes one transaction-wide lock first, so that a read-check-write
-of windows (an overlap check, a claimed reminder) is atomic across replicas."""
+replica at once. A write, and a read inside a unit of work, take one transaction-wide lock
+first, so that a read-check-write of windows (an overlap check, a claimed reminder) is atomic
+across replicas; a read on its own (a listing, the calendar, the tick's look for what is due)
+takes no lock and waits for no writer."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from psycopg.types.json import Jsonb
 
@@ -18,19 +21,30 @@ class PgWindowStore:
     def __init__(self, db: PgDatabase) -> None:
         self._db = db
 
-    def all(self) -> list[GoWindow]:
+    def _read(self, sql: str, *params: object) -> list[dict[str, Any]]:
+        """Rows of a read: under the lock inside a unit of work, without it on its own."""
+        locked = self._db.in_transaction()
         with self._db.transaction() as db:
-            db.execute(LOCK)
-            rows = db.execute("SELECT data FROM gobot_windows ORDER BY starts_at, id").fetchall()
+            if locked:
+                db.execute(LOCK)
+            return db.execute(sql, params).fetchall()
+
+    def all(self) -> list[GoWindow]:
+        rows = self._read("SELECT data FROM gobot_windows ORDER BY starts_at, id")
+        return [GoWindow.model_validate(row["data"]) for row in rows]
+
+    def between(self, start: datetime, end: datetime) -> list[GoWindow]:
+        rows = self._read(
+            "SELECT data FROM gobot_windows WHERE starts_at >= %s AND starts_at < %s "
+            "ORDER BY starts_at, id",
+            start,
+            end,
+        )
         return [GoWindow.model_validate(row["data"]) for row in rows]
 
     def get(self, window_id: str) -> GoWindow | None:
-        with self._db.transaction() as db:
-            db.execute(LOCK)
-            row = db.execute(
-                "SELECT data FROM gobot_windows WHERE id = %s", (window_id,)
-            ).fetchone()
-        return GoWindow.model_validate(row["data"]) if row else None
+        rows = self._read("SELECT data FROM gobot_windows WHERE id = %s", window_id)
+        return GoWindow.model_validate(rows[0]["data"]) if rows else None
 
     def put(self, window: GoWindow) -> None:
         with self._db.transaction() as db:
@@ -50,3 +64,7 @@ class PgWindowStore:
                 (key, now),
             ).fetchone()
             return row is not None
+
+    def marks(self) -> dict[str, datetime]:
+        rows = self._read("SELECT key, at FROM gobot_marks ORDER BY key")
+        return {str(row["key"]): row["at"] for row in rows}
