@@ -12,7 +12,6 @@ behind the `EdgeGuard`.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Sequence
 
@@ -39,7 +38,6 @@ from bot.web.guard import (
 from bot.web.rest import mount_rest
 
 log = logging.getLogger("gobot.http")
-SWITCH_INTERVAL_SECONDS = 0.0005  # how soon the event loop gets the GIL back from work threads
 
 
 class HttpApp:
@@ -126,9 +124,7 @@ def create_http_app(runtime: Runtime) -> HttpApp:
 
 
 def run_http(runtime: Runtime, host: str, port: int) -> None:
-    """Serve until stopped. The acks run on the event loop while the work threads hold the
-    GIL for their own Python: a short switch interval hands it back to the loop sooner."""
-    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+    """Serve until stopped (the CLI's `serve` and the benchmarks run the same server)."""
     uvicorn.run(create_http_app(runtime), host=host, port=port, log_config=None, access_log=False)
 
 
