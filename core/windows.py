@@ -257,15 +257,23 @@ class WindowService:
                 )
 
     def _session_of(self, window: GoWindow) -> GoSession | None:
-        """The session that ran the window, if one was started for it: in its scope, started
-        between its reminder and its end (also one whose start was recorded but whose window
-        was not, as after a crash between the two)."""
+        """The session that ran the window, if one was started for it: in its channel,
+        started between its reminder and its end, and not the session of another window (also
+        one whose start was recorded but whose window was not, as after a crash between the
+        two)."""
         session = self._sessions.get(window.channel)
         started = session.started_at_utc
         opened = window.starts_at_utc - self._policy.lead
-        if started is None or not opened <= started < window.ends_at_utc:
+        if (
+            started is None
+            or session.channel != window.channel
+            or not opened <= started < window.ends_at_utc
+        ):
             return None
-        return session
+        ran_another = any(
+            other.session_id == session.id and other.id != window.id for other in self._store.all()
+        )
+        return None if ran_another else session
 
     def _mark_started(
         self, window: GoWindow, session: GoSession, actor: str, now: datetime

@@ -448,12 +448,6 @@ def test_a_session_started_before_the_lead_does_not_count(
     assert services.windows.find(window).status == "scheduled"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a session started for one window counts as the start of the next window whose "
-    "reminder time it falls in (WindowService._session_of does not ask whether the session "
-    "ran another window), so that window is marked started and owes no reminder or prompt",
-)
 def test_starting_one_window_does_not_start_the_next(services: Services, clock: FakeClock) -> None:
     first = plan(services)
     second = plan(services, START + HOUR)  # right after it: its reminder is due at 12:30
@@ -465,11 +459,6 @@ def test_starting_one_window_does_not_start_the_next(services: Services, clock: 
     assert owed(services, clock) == [(second, "reminder")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug (or README): README says a session started in the window's channel while it is "
-    "due counts as its start; with the workspace scope a session in any channel does",
-)
 def test_a_session_in_another_channel_is_not_the_windows_start(
     services: Services, clock: FakeClock
 ) -> None:
