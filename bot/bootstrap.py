@@ -3,8 +3,9 @@
 `build_services` is what every process has (the CLI stops there: without a transport, owed
 messages wait in the outbox for a process that has one); `build_runtime` adds the Slack side
 and registers the tick's jobs, in order, for `serve`, `socket`, `gobot local`, the benchmarks
-and the tests. Nothing else builds any
-of these, and nothing it builds imports this module.
+and the tests; `unit_of_work` builds the stores alone (`gobot migrate` copies one store into
+the other). Nothing else in gobot builds any of these, and nothing it builds imports this
+module.
 """
 
 from __future__ import annotations
@@ -61,8 +62,10 @@ RATE_WINDOW_SECONDS = 30.0
 WORK_THREADS = 16
 
 
-def _unit_of_work(settings: Settings) -> UnitOfWork:
-    if settings.store == "postgres":
+def unit_of_work(settings: Settings, store: str | None = None) -> UnitOfWork:
+    """The stores of `store` (default: GOBOT_STORE) as the settings place them: the data dir's
+    JSON files, or the database of GOBOT_DATABASE_URL."""
+    if (store or settings.store) == "postgres":
         if settings.database_url is None:
             raise SettingsError("GOBOT_DATABASE_URL is required with GOBOT_STORE=postgres")
         from core.stores.postgres import PgUnitOfWork
@@ -108,7 +111,7 @@ def build_services(
         settings.health_source, data_dir / HEALTH_FILE, "GOBOT_HEALTH_SOURCE", settings
     )
     snapshots = SnapshotTaker(cone, health, settings.source_timeout, clock)
-    uow = _unit_of_work(settings)
+    uow = unit_of_work(settings)
     policy = ReminderPolicy(
         remind_after=settings.remind_after,
         remind_every=settings.remind_every,
@@ -143,19 +146,19 @@ def build_services(
         DigestPlan(settings.digest_channel, settings.digest_at) if settings.digest_channel else None
     )
     return Services(
-        sessions,
-        playbook,
-        uow.audit,
-        snapshots,
-        clock,
-        reminders,
-        uow.outbox,
-        delivery,
-        uow.requests,
-        WorkspaceService(uow, clock, sessions.scope_for, deliverer=delivery),
-        ReportService(uow, playbook.steps, sessions.scope_for),
-        windows,
-        DigestService(uow, clock, windows, playbook.steps, digest_plan),
+        sessions=sessions,
+        playbook=playbook,
+        audit=uow.audit,
+        snapshots=snapshots,
+        clock=clock,
+        reminders=reminders,
+        outbox=uow.outbox,
+        delivery=delivery,
+        requests=uow.requests,
+        workspace=WorkspaceService(uow, clock, sessions.scope_for, deliverer=delivery),
+        reports=ReportService(uow, playbook.steps, sessions.scope_for),
+        windows=windows,
+        digest=DigestService(uow, clock, windows, playbook.steps, digest_plan),
     )
 
 

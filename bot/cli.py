@@ -264,18 +264,16 @@ def verify() -> None:
 )
 def migrate(target: str) -> None:
     """Copy the JSON data dir (sessions, history, playbook, audit chain, outbox, planned
-    windows) into an empty
-    PostgreSQL database (GOBOT_DATABASE_URL)."""
+    windows) into an empty PostgreSQL database (GOBOT_DATABASE_URL)."""
+    from bot.bootstrap import unit_of_work
     from bot.settings import SettingsError, load_settings
-    from core.stores.migrate import copy_json_to_postgres
-    from core.stores.postgres import PgUnitOfWork
+    from core.stores.migrate import copy_store
 
     try:
         settings = load_settings()
         if settings.database_url is None:
             raise SettingsError("GOBOT_DATABASE_URL is required for migrate --to postgres")
-        destination = PgUnitOfWork.open(settings.database_url.get_secret_value())
-        copied = copy_json_to_postgres(settings.data_dir, destination)
+        copied = copy_store(unit_of_work(settings, "json"), unit_of_work(settings, "postgres"))
     except (SettingsError, GoError) as exc:
         _fail(exc, 1)
     click.echo(

@@ -18,7 +18,7 @@ from core.windows import WindowService
 from core.workspace import WorkspaceService
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Services:
     sessions: SessionService
     playbook: PlaybookService

@@ -12,12 +12,10 @@ already holds gobot data.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from core.errors import StoreCorrupted
 from core.models import GoSession, Posted
 from core.ports import UnitOfWork
-from core.stores.json import JsonUnitOfWork
 
 WORKSPACE = "workspace"
 EVERY_SESSION = 10**12
@@ -88,8 +86,3 @@ def copy_store(source: UnitOfWork, target: UnitOfWork) -> Copied:
             target.windows.claim(key, at)
         target.commit()
     return copied
-
-
-def copy_json_to_postgres(data_dir: Path, target: UnitOfWork) -> Copied:
-    """What `gobot migrate --to postgres` runs: the data dir into the database."""
-    return copy_store(JsonUnitOfWork(data_dir), target)
