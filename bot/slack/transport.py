@@ -1,7 +1,7 @@
 """Slack Web API adapters: the metered client with its retry policy, user-group membership, how
-a failed call is classified for the outbox, and the transport that renders outbox items with
-the domain modules' views and sends them (with a look-up by metadata before sending again what
-may have landed)."""
+a failed call is classified for the outbox, the one registry of message kinds (each kind's
+typed payload and the domain module's view that renders it), and the transport that sends
+outbox items (with a look-up by metadata before sending again what may have landed)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.error import URLError
 
 from slack_sdk import WebClient
@@ -37,7 +38,9 @@ from core.outbox import (
     DigestPayload,
     DriftPayload,
     Failed,
+    Kind,
     OutboxItem,
+    Payload,
     ReminderPayload,
     SendResult,
     Sent,
@@ -47,6 +50,7 @@ from core.outbox import (
 )
 
 log = logging.getLogger("gobot.slack")
+P = TypeVar("P", bound=Payload)
 GROUP_CACHE_SECONDS = 300.0
 SLACK_TIMEOUT_SECONDS = 10
 
@@ -172,6 +176,63 @@ def _payload(item: OutboxItem) -> dict[str, str]:
     return {"outbox_id": item.id}
 
 
+Rendered = tuple[str, list[dict[str, Any]], dict[str, Any]]  # text, blocks, more arguments
+
+
+@dataclass(frozen=True)
+class Renderer(Generic[P]):
+    """How one kind of owed message looks: its payload's type and what renders it, given the
+    playbook (for progress) and whether it goes in a thread (a broadcast needs one)."""
+
+    payload: type[P]
+    draw: Callable[[P, Sequence[PlaybookStep], bool], Rendered]
+
+
+def _session_kind(
+    text: Callable[[GoSession, Sequence[PlaybookStep]], str],
+    blocks: Callable[[GoSession, Sequence[PlaybookStep]], list[dict[str, Any]]],
+) -> Renderer[SessionPayload]:
+    return Renderer(
+        SessionPayload,
+        lambda data, steps, _: (text(data.session, steps), blocks(data.session, steps), {}),
+    )
+
+
+def _reminder(data: ReminderPayload, steps: Sequence[PlaybookStep], threaded: bool) -> Rendered:
+    extra = {"reply_broadcast": data.escalate} if threaded else {}
+    return reminder_text(data), reminder_message(data, steps), extra
+
+
+# Every kind of message the outbox owes, by kind: its typed payload and its renderer.
+RENDERERS: dict[Kind, Renderer[Any]] = {
+    "snapshot": _session_kind(lambda s, _: snapshot_text(s), snapshot_message),
+    "ended": _session_kind(lambda _s, _t: "GO session ended", summary_message),
+    "playbook": _session_kind(playbook_text, playbook_message),
+    "reminder": Renderer(ReminderPayload, _reminder),
+    "drift": Renderer(
+        DriftPayload, lambda data, _s, _t: ("GO health watch", drift_message(data), {})
+    ),
+    "timeline": Renderer(
+        TimelinePayload,
+        lambda data, _s, _t: ("GO session timeline", timeline_message(data.entry), {}),
+    ),
+    "window": Renderer(
+        WindowPayload, lambda data, _s, _t: (window_text(data), window_message(data), {})
+    ),
+    "digest": Renderer(
+        DigestPayload, lambda data, _s, _t: ("GO weekly digest", digest_message(data), {})
+    ),
+}
+
+
+def render(item: OutboxItem, steps: Sequence[PlaybookStep], *, threaded: bool) -> Rendered | Failed:
+    """The message an item posts, drawn by its kind's renderer."""
+    renderer = RENDERERS.get(item.kind)
+    if renderer is None or not isinstance(item.data, renderer.payload):
+        return Failed(error=f"no message for a {item.kind} item", permanent=True)
+    return renderer.draw(item.data, steps, threaded)
+
+
 class SlackTransport:
     """Renders an outbox item and sends it: the snapshot to the channel, the end as an update
     of that post, everything else in its thread; the playbook message is posted once there and
@@ -199,13 +260,11 @@ class SlackTransport:
 
     def _notify(self, item: OutboxItem) -> SendResult:
         """A message of its own in its channel: a planned window's, or the weekly digest."""
-        if isinstance(item.data, WindowPayload):
-            text, blocks = window_text(item.data), window_message(item.data)
-        elif isinstance(item.data, DigestPayload):
-            text, blocks = "GO weekly digest", digest_message(item.data)
-        else:
-            return Failed(error=f"no message for a {item.kind} item", permanent=True)
-        return self._post(item, item.channel or "", text, blocks, {})
+        rendered = render(item, self._steps, threaded=False)
+        if isinstance(rendered, Failed):
+            return rendered
+        text, blocks, extra = rendered
+        return self._post(item, item.channel or "", text, blocks, extra)
 
     def _post(
         self,
@@ -235,7 +294,7 @@ class SlackTransport:
             self._show_post(session, thread)  # the post names the owner
         if item.kind == "ended":
             thread = self._show_post(session, thread)
-        rendered = self._render(item, session, thread)
+        rendered = render(item, self._steps, threaded=thread is not None)
         if isinstance(rendered, Failed):
             return rendered
         text, blocks, extra = rendered
@@ -245,38 +304,6 @@ class SlackTransport:
         if item.kind != "snapshot" and thread is not None:
             extra["thread_ts"] = thread.ts
         return self._post(item, channel, text, blocks, extra)
-
-    def _render(
-        self, item: OutboxItem, session: GoSession, thread: MessageRef | None
-    ) -> tuple[str, list[dict[str, Any]], dict[str, Any]] | Failed:
-        """The text, blocks and extra arguments of the message an item posts."""
-        if item.kind == "snapshot":
-            return (
-                snapshot_text(session),
-                snapshot_message(session, self._steps),
-                {},
-            )
-        if item.kind == "ended":
-            return "GO session ended", summary_message(session, self._steps), {}
-        if item.kind == "playbook":
-            return (
-                playbook_text(session, self._steps),
-                playbook_message(session, self._steps),
-                {},
-            )
-        if isinstance(item.data, ReminderPayload):
-            # a broadcast needs a thread to broadcast from
-            extra = {"reply_broadcast": item.data.escalate} if thread is not None else {}
-            return (
-                reminder_text(item.data),
-                reminder_message(item.data, self._steps),
-                extra,
-            )
-        if isinstance(item.data, DriftPayload):
-            return "GO health watch", drift_message(item.data), {}
-        if isinstance(item.data, TimelinePayload):
-            return "GO session timeline", timeline_message(item.data.entry), {}
-        return Failed(error=f"no message for a {item.kind} item", permanent=True)
 
     def _show_post(self, session: GoSession, post: MessageRef | None) -> MessageRef | None:
         """Edit the session's post to show it as it is now (before any reply, so that a retry
