@@ -192,6 +192,7 @@ def build_runtime(
         DELIVERY_SHARE,
         ClaimReminders,
         Deliver,
+        Gauges,
         Job,
         ServiceTick,
         Ticker,
@@ -220,7 +221,6 @@ def build_runtime(
     transport = SlackTransport(posting, steps)
     services = build_services(settings, clock=clock, transport=transport, steps=steps)
     services.playbook.adopt_legacy_progress()  # an upgraded data dir's one global progress
-    metrics.watch(services.outbox.depth, lambda: len(services.sessions.active()))
     bolt_log = logging.getLogger("gobot.bolt")
     if not any(isinstance(f, _NotTheTokenNote) for f in bolt_log.filters):
         bolt_log.addFilter(_NotTheTokenNote())
@@ -246,7 +246,9 @@ def build_runtime(
     deliver = Deliver(
         services.delivery, services.clock, DELIVERY_SHARE * settings.tick, pause or sleep
     )
+    gauges = Gauges(metrics, services.outbox.depth, lambda: len(services.sessions.active()))
     jobs: list[Job] = [
+        gauges,
         ClaimReminders(services.reminders, metrics),
         ServiceTick("windows", services.windows.tick),
         ServiceTick("digest", services.digest.tick),

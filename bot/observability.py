@@ -3,8 +3,6 @@ Slack call (logs: `bot.logs`)."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -53,24 +51,8 @@ class Metrics:
             "gobot_active_sessions", "Active GO sessions", registry=self.registry
         )
 
-    def watch(self, outbox_depth: Callable[[], float], active: Callable[[], float]) -> None:
-        """Gauges read at scrape time; NaN while the store cannot be read (the rest of the
-        metrics still answer)."""
-        self.outbox_depth.set_function(_or_nan(outbox_depth))
-        self.active_sessions.set_function(_or_nan(active))
-
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-
-def _or_nan(read: Callable[[], float]) -> Callable[[], float]:
-    def guarded() -> float:
-        try:
-            return read()
-        except Exception:
-            return math.nan
-
-    return guarded
 
 
 class MeteredWebClient(WebClient):

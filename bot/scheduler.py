@@ -2,17 +2,18 @@
 the injected clock. Each job has one error boundary (a failing job logs one line, the others
 still run) and one metric (`gobot_jobs_total` by job and outcome).
 
-The jobs `bootstrap` registers claim due reminders, the planned windows' messages and the weekly
-digest, deliver the outbox for at most about one tick's time (pausing between passes through the
-injected pause), then run the due health checks against one shared snapshot (delivering again if
-one drifted). In `serve`, `socket` and `gobot local`, APScheduler 3 runs a tick every GOBOT_TICK
-in real time; tests call `Ticker.tick` on a fake clock. The scheduler keeps no state of its own:
-every due time lives on the stored sessions, so a restart (or a second process) picks up where
-the store says."""
+The jobs `bootstrap` registers read the store's gauges for /metrics, claim due reminders, the
+planned windows' messages and the weekly digest, deliver the outbox for at most about one tick's
+time (pausing between passes through the injected pause), then run the due health checks
+against one shared snapshot (delivering again if one drifted). In `serve`, `socket` and
+`gobot local`, APScheduler 3 runs a tick every GOBOT_TICK in real time; tests call
+`Ticker.tick` on a fake clock. The scheduler keeps no state of its own: every due time lives on
+the stored sessions, so a restart (or a second process) picks up where the store says."""
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -104,6 +105,34 @@ class WatchHealth:
     def run(self, now: datetime) -> None:
         if self._reminders.watch_health().drifts:
             self._deliver.run(now)
+
+
+class Gauges:
+    """The store's gauges (outbox depth, active sessions), read once a tick, so that a scrape
+    of /metrics reads nothing from the store and takes none of its locks; NaN while the store
+    cannot be read."""
+
+    name = "gauges"
+
+    def __init__(
+        self,
+        metrics: Metrics,
+        outbox_depth: Callable[[], float],
+        active_sessions: Callable[[], float],
+    ) -> None:
+        self._metrics = metrics
+        self._reads = (
+            (metrics.outbox_depth, outbox_depth),
+            (metrics.active_sessions, active_sessions),
+        )
+
+    def run(self, now: datetime) -> None:
+        for gauge, read in self._reads:
+            try:
+                gauge.set(read())
+            except Exception:
+                gauge.set(math.nan)
+                raise
 
 
 class Ticker:

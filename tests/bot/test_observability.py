@@ -42,7 +42,9 @@ def test_metrics_move_with_real_requests(
         got[("gobot_slack_api_calls_total", (("method", "chat.postMessage"), ("result", "ok")))]
         == 2  # the post and its playbook message
     )
-    assert got[("gobot_active_sessions", ())] == 1 and got[("gobot_outbox_depth", ())] == 0
+    assert got[("gobot_active_sessions", ())] == 0  # read by the tick, not by the scrape
     clock.advance(timedelta(minutes=1))
     slack.tick()
-    assert samples(slack)[("gobot_reminders_sent_total", ())] == 1
+    got = samples(slack)
+    assert got[("gobot_reminders_sent_total", ())] == 1
+    assert got[("gobot_active_sessions", ())] == 1 and got[("gobot_outbox_depth", ())] == 0
