@@ -159,6 +159,7 @@ def build_services(
         reports=ReportService(uow, playbook.steps, sessions.scope_for),
         windows=windows,
         digest=DigestService(uow, clock, windows, playbook.steps, digest_plan),
+        write_problem=uow.write_problem,
     )
 
 

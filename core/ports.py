@@ -266,3 +266,8 @@ class UnitOfWork(Protocol):
     def commit(self) -> None:
         """Keep what the block wrote when its outermost block ends."""
         ...
+
+    def write_problem(self) -> str | None:
+        """Why a change could not be kept right now (read-only, full, failing), or None; found
+        by writing, not guessed."""
+        ...

@@ -3,6 +3,7 @@ scheduler) is handed by the composition root."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.clock import Clock
@@ -33,3 +34,4 @@ class Services:
     reports: ReportService
     windows: WindowService
     digest: DigestService
+    write_problem: Callable[[], str | None]  # why the store cannot keep a change now, or None

@@ -138,14 +138,16 @@ def _mount_operations(api: FastAPI, runtime: Runtime) -> None:
 
     @api.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
-        """200 when the store answers, the scheduler runs and has ticked lately; else 503
-        naming what is wrong."""
+        """200 when the store answers and can keep a change, the scheduler runs and has ticked
+        lately; else 503 naming what is wrong."""
         problems = []
         try:
             services.sessions.latest()
-            store = "ok"
+            unwritable = services.write_problem()
+            store = f"not writable: {unwritable}" if unwritable else "ok"
         except Exception as exc:
             store = f"unreadable: {type(exc).__name__}"
+        if store != "ok":
             problems.append(f"store {store}")
         ticker = runtime.ticker
         age = ticker.last_tick_age()

@@ -33,3 +33,6 @@ class JsonUnitOfWork(ExplicitUnit):
 
     def _keep(self) -> None:
         self._dd.keep()
+
+    def write_problem(self) -> str | None:
+        return self._dd.write_problem()

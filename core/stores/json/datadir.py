@@ -45,6 +45,7 @@ log = logging.getLogger("gobot.store")
 JOURNAL_FILE = "go_journal.wal"
 TEMP_PREFIX = ".gobot-tmp-"
 CHECKPOINT_BYTES = 1 << 20
+PROBE = b"gobot can write here\n"
 _MAGIC = b"GOBOTWAL1 "
 _HEADER_SIZE = 128
 
@@ -326,6 +327,27 @@ class DataDir:
         if "\n" in line:
             raise ValueError("a log line may not contain a newline")
         self._unit_for_write().appends.setdefault(self.rel(path), []).append(line)
+
+    def write_problem(self) -> str | None:
+        """Why a change could not be kept now, or None: a probe file beside the data is written,
+        synced and removed (outside the lock: it touches nothing a transaction reads)."""
+        if not self._writable:
+            return describe_os_error(OSError(errno.EROFS, os.strerror(errno.EROFS)))
+        probe = self.root / f"{TEMP_PREFIX}probe-{os.getpid()}-{threading.get_ident()}"
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                if os.write(fd, PROBE) != len(PROBE):
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            return describe_os_error(exc)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(probe)
+        return None
 
     # committing ------------------------------------------------------------------------------
     def _commit(self, unit: Unit) -> None:

@@ -36,3 +36,6 @@ class PgUnitOfWork(ExplicitUnit):
 
     def _keep(self) -> None:
         self.database.keep()
+
+    def write_problem(self) -> str | None:
+        return self.database.write_problem()

@@ -174,6 +174,19 @@ class PgDatabase:
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise StoreUnavailable("the database is unavailable") from exc
 
+    def write_problem(self) -> str | None:
+        """Why a change could not be kept now, or None: the database answers a write (into a
+        temporary table, rolled back) on a primary that is not read-only."""
+        try:
+            with self.transaction() as db:
+                db.execute("CREATE TEMPORARY TABLE gobot_probe (x int) ON COMMIT DROP")
+                db.execute("INSERT INTO gobot_probe VALUES (1)")
+        except StoreUnavailable as exc:
+            return exc.message
+        except psycopg.Error as exc:
+            return f"the database refuses writes: {_first_line(exc)}"
+        return None
+
     def migrate(self) -> int:
         """Bring the schema to SCHEMA_VERSION; a no-op when it is there already."""
         with self.transaction() as db:
