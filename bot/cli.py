@@ -242,7 +242,10 @@ def verify() -> None:
             else ""
         )
         _fail(f"no audit log at {log_path} (is GOBOT_DATA_DIR right?{hint})", 1)
-    result = _services().audit.verify()
+    try:
+        result = _services().audit.verify()
+    except GoError as exc:  # a damaged journal: the chain cannot be read
+        _fail(exc, 2)
     if result.warning:
         click.echo(f"warning: {result.warning}", err=True)
     if result.ok:
@@ -252,6 +255,32 @@ def verify() -> None:
         f"audit chain BROKEN after {result.records} good records: {result.problem}", err=True
     )
     sys.exit(1)
+
+
+@main.command()
+def recover() -> None:
+    """Set a damaged go_journal.wal aside (a copy is kept beside it) and go on from the data
+    files as they are; says so, and does nothing, when the journal is whole."""
+    from datetime import UTC
+
+    from core.stores.json.datadir import data_dir
+
+    settings = _settings()
+    if settings.store != "json":
+        click.echo("nothing to recover: the PostgreSQL store keeps no journal")
+        return
+    if not settings.data_dir.is_dir():
+        _fail(f"no gobot data at {settings.data_dir} (is GOBOT_DATA_DIR right?)", 1)
+    directory = data_dir(settings.data_dir)
+    damage = directory.damage()
+    if damage is None:
+        click.echo("the journal is whole: nothing to recover")
+        return
+    copy = directory.set_aside(datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
+    click.echo(
+        f"{damage}; set aside as {copy.name} and started afresh from the data "
+        "files as they are. Check the audit trail with `gobot audit verify`."
+    )
 
 
 @main.command()

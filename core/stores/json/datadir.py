@@ -48,6 +48,8 @@ CHECKPOINT_BYTES = 1 << 20
 PROBE = b"gobot can write here\n"
 _MAGIC = b"GOBOTWAL1 "
 _HEADER_SIZE = 128
+_FRAME_PREFIX = 18  # "llllllll cccccccc ": the record's length and checksum, in hex
+RECOVER_HINT = "run `gobot recover` to set it aside (a copy is kept) and go on from the data files"
 
 _PROBLEMS = {
     errno.ENOSPC: "the data disk is full",
@@ -122,27 +124,64 @@ class _Header:
             return cls(int(applied, 16), int(commits, 16), boot.rstrip())
         except ValueError as exc:
             raise StoreCorrupted(
-                f"{JOURNAL_FILE} does not start with a gobot journal header"
+                f"{JOURNAL_FILE} is damaged (its header is unreadable): {RECOVER_HINT}"
             ) from exc
 
 
 def _frame(record: dict[str, Any]) -> bytes:
+    """One journal record: its length and checksum, then the change, on a line of its own."""
     payload = dumps_compact(record).encode("utf-8")
-    return f"{zlib.crc32(payload):08x} ".encode() + payload + b"\n"
+    return f"{len(payload):08x} {zlib.crc32(payload):08x} ".encode() + payload + b"\n"
 
 
-def _unframe(line: bytes) -> dict[str, Any] | None:
-    """A journal record, or None if the line is torn or damaged (it never committed)."""
-    if not line.endswith(b"\n") or len(line) < 10:
-        return None
-    crc, payload = line[:8], line[9:-1]
+def _record_at(data: bytes, at: int) -> tuple[dict[str, Any], int] | None:
+    """The whole, verified record that starts at `at` and the offset after it, or None. Also
+    reads the records of a journal written before they carried their length."""
+    head = data[at : at + _FRAME_PREFIX]
     try:
-        if int(crc, 16) != zlib.crc32(payload):
+        if len(head) == _FRAME_PREFIX and head[8:9] == b" " and head[17:18] == b" ":
+            length, crc = int(head[:8], 16), int(head[9:17], 16)
+            start = at + _FRAME_PREFIX
+            end = start + length + 1
+            payload = data[start : start + length]
+            if end > len(data) or data[end - 1 : end] != b"\n":
+                return None
+        else:
+            end = data.find(b"\n", at) + 1
+            if end == 0 or data[at + 8 : at + 9] != b" ":
+                return None
+            crc, payload = int(data[at : at + 8], 16), data[at + 9 : end - 1]
+        if zlib.crc32(payload) != crc:
             return None
-        record: dict[str, Any] = json.loads(payload)
+        record = json.loads(payload)
     except ValueError:
         return None
-    return record
+    return (record, end) if isinstance(record, dict) else None
+
+
+def _scan(data: bytes) -> tuple[list[tuple[int, dict[str, Any]]], int | None]:
+    """The whole, verified records from the start of `data`, each with its offset, and the
+    offset of the first one that is not (None: all of `data` was read)."""
+    records: list[tuple[int, dict[str, Any]]] = []
+    at = 0
+    while at < len(data):
+        found = _record_at(data, at)
+        if found is None:
+            return records, at
+        records.append((at, found[0]))
+        at = found[1]
+    return records, None
+
+
+def _torn_tail(data: bytes, at: int) -> bool:
+    """Whether the bytes from `at` on are an append cut short by a crash (no whole record
+    follows them), rather than damage in the middle of the journal."""
+    line = data.find(b"\n", at)
+    while line >= 0:
+        if _record_at(data, line + 1) is not None:
+            return False
+        line = data.find(b"\n", line + 1)
+    return True
 
 
 def _remove(path: Path) -> None:
@@ -454,7 +493,11 @@ class DataDir:
         record. The "applied up to" mark is trusted only within the boot that wrote it: after a
         restart of the machine, writes it covered may not have reached the disk, so every record
         since the last checkpoint is applied again (with no boot id to compare, once per
-        process). Another process's commit since this one last looked empties the read cache."""
+        process). Nothing is applied from a damaged journal (a record that is not whole and
+        verified, with whole records after it; a journal shorter than what was applied from it):
+        applying the records before the damage would put older states over newer files. The
+        first look of a process checks the whole journal, so damage is found when it is not yet
+        needed. Another process's commit since this one last looked empties the read cache."""
         size = os.fstat(self._fd).st_size if self._writable else self._journal_size()
         if size < _HEADER_SIZE:
             if self._writable:
@@ -468,26 +511,38 @@ class DataDir:
         if head.commits != self._commits:
             self._cache.clear()
             self._commits = head.commits
+        if head.applied > size:
+            raise self._damaged(size, "shorter than what was applied from it")
         trusted = head.boot == _BOOT and (_BOOT != b"unknown" or self._replayed)
-        begin = head.applied if trusted and head.applied <= size else _HEADER_SIZE
-        self._replayed = True
-        if begin >= size:
+        begin = head.applied if trusted else _HEADER_SIZE
+        first = not self._replayed
+        if begin >= size and not first:
             return
+        start = _HEADER_SIZE if first else begin
+        data = self._read_journal(start, size - start)
+        records, damaged = _scan(data)
+        end = size
+        if damaged is not None:
+            if start + damaged < max(begin, head.applied) or not _torn_tail(data, damaged):
+                raise self._damaged(start + damaged, "a record is not whole")
+            end = start + damaged
+        self._replayed = True
+        pending = [record for at, record in records if start + at >= begin]
+        if pending or end < size:
+            self._replay(head, begin, pending, end)
+
+    def _replay(self, head: _Header, begin: int, pending: list[dict[str, Any]], end: int) -> None:
+        """Apply the whole records from `begin` on, and cut the journal at `end` (a torn last
+        record goes)."""
         if not self._writable:
             raise StoreUnavailable(
                 "the data directory cannot be written and holds a change left unfinished"
             )
         if begin < head.applied:
             os.pwrite(self._fd, _Header(begin, head.commits).encode(), 0)  # replay starts over
-        end = begin
-        for line in self._records(begin, size):
-            record = _unframe(line)
-            if record is None:
-                break
+        for record in pending:
             self._apply(record)
-            end += len(line)
-        if end < size:
-            os.ftruncate(self._fd, end)
+        os.ftruncate(self._fd, end)
         for name in os.listdir(self.root):
             if name.startswith(TEMP_PREFIX):
                 _remove(self.root / name)
@@ -495,6 +550,50 @@ class DataDir:
         os.pwrite(self._fd, _Header(end, self._commits).encode(), 0)
         os.fsync(self._fd)
         self._cache.clear()
+
+    def _damaged(self, at: int, what: str) -> StoreCorrupted:
+        message = f"{JOURNAL_FILE} is damaged at byte {at} ({what}): {RECOVER_HINT}"
+        log.error("%s; nothing was applied from it", message)
+        return StoreCorrupted(message)
+
+    def damage(self) -> str | None:
+        """What is damaged in the journal, in one line, or None if it is whole."""
+        try:
+            with self.transaction():
+                return None
+        except StoreCorrupted as exc:
+            return exc.message.removesuffix(f": {RECOVER_HINT}")
+
+    def set_aside(self, stamp: str) -> Path:
+        """`gobot recover`: keep a copy of the journal beside it (named with `stamp`), make the
+        data files durable as they are, and start an empty journal; the copy's path."""
+        with self._thread_lock:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                copy = self.root / f"{JOURNAL_FILE}.damaged-{stamp}"
+                with open(copy, "wb") as kept:
+                    kept.write(self._read_journal(0, os.fstat(self._fd).st_size))
+                    kept.flush()
+                    os.fsync(kept.fileno())
+                for directory, _, names in os.walk(self.root):
+                    for name in [*names, "."]:
+                        fd = os.open(os.path.join(directory, name), os.O_RDONLY)
+                        try:
+                            os.fsync(fd)
+                        finally:
+                            os.close(fd)
+                try:
+                    commits = _Header.decode(self._read_journal(0, _HEADER_SIZE)).commits + 1
+                except StoreCorrupted:
+                    commits = max(self._commits, 0) + 1
+                os.pwrite(self._fd, _Header(_HEADER_SIZE, commits).encode(), 0)
+                os.ftruncate(self._fd, _HEADER_SIZE)
+                os.fsync(self._fd)
+                self._commits, self._replayed = commits, True
+                self._cache.clear()
+                return copy
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def _journal_size(self) -> int:
         try:
@@ -506,9 +605,6 @@ class DataDir:
         with open(self._path, "rb") as handle:
             handle.seek(begin)
             return handle.read(size)
-
-    def _records(self, begin: int, size: int) -> list[bytes]:
-        return self._read_journal(begin, size - begin).splitlines(keepends=True)
 
     def _apply(self, record: dict[str, Any]) -> None:
         for rel, (offset, text) in record["appends"].items():
@@ -525,10 +621,9 @@ class DataDir:
         """Make every file the journal names durable, then empty the journal."""
         size = os.fstat(self._fd).st_size
         touched: set[str] = set()
-        for line in self._records(_HEADER_SIZE, size):
-            record = _unframe(line)
-            if record is not None:
-                touched.update(record["writes"], record["appends"])
+        records, _ = _scan(self._read_journal(_HEADER_SIZE, size - _HEADER_SIZE))
+        for _, record in records:
+            touched.update(record["writes"], record["appends"])
         directories = {self.root}
         for rel in touched:
             path = self.root / rel
