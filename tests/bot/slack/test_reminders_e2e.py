@@ -67,6 +67,7 @@ def test_reminders_arrive_in_the_thread_and_stop_after_the_end(
                 "go_take_over",
             ]
         assert "GO session ended" in slack.run("/go-end", "done", user="U1")
+        server.wait_ticks(2)  # a reminder being sent as the session ended has landed
         after_end = len(reminder_posts(fake_slack))
         server.wait_ticks(8)  # a reminder would be due in 5 (every 1 s, a tick every 200 ms)
         assert len(reminder_posts(fake_slack)) == after_end
