@@ -189,12 +189,15 @@ def _on_button(
     return on_button
 
 
-def _on_form(declared: Command, interactions: Interactions, work: OrderedWork) -> Listener:
+def _on_form(
+    declared: Command, interactions: Interactions, services: Services, work: OrderedWork
+) -> Listener:
     def on_form(ack: Ack, body: dict[str, Any], request: BoltRequest, client: WebClient) -> None:
         """A submitted modal. Its user is checked first: someone who may not use it gets
-        the refusal in the channel, and nothing of the form is looked at; then its fields
-        (shown beside them: nothing was done), then it runs in the channel's queue, and the
-        answer comes as an ephemeral message in that channel."""
+        the refusal in the channel, and nothing of the form is looked at; then its fields,
+        and what they clash with in the store (shown beside them: nothing was done), then it
+        runs in the channel's queue, and the answer comes as an ephemeral message in that
+        channel."""
         received = time.monotonic()
         view = body.get("view") or {}
         user = str((body.get("user") or {}).get("id", ""))
@@ -210,6 +213,11 @@ def _on_form(declared: Command, interactions: Interactions, work: OrderedWork) -
         )
         if interactions.may(user, declared):
             errors = _check_form(form, place)
+            if not errors and place is not None and declared.check is not None:
+                errors = {
+                    block: message[:150]
+                    for block, message in declared.check(services, form, place).items()
+                }
             if errors:
                 ack(response_action="errors", errors=errors)
                 return
@@ -331,7 +339,7 @@ def register(
         for action in command.actions
     }
     forms = {
-        command.callback_id: _on_form(command, interactions, work)
+        command.callback_id: _on_form(command, interactions, services, work)
         for command in COMMANDS
         if command.callback_id
     }

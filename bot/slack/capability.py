@@ -197,6 +197,7 @@ class OpenForm:
 
 
 Handler = Callable[[Services, Invocation, Any], Blocks | Outputs | OpenForm | None]
+FormCheck = Callable[[Services, Mapping[str, str], "Place"], dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,9 @@ class Command:
     subcommand, `umbrella` only a `/go` subcommand. `opens`: the callback_id of the form its
     handler opens (a slash command with no text, or its button, with a trigger);
     `callback_id`: the form whose submission it is. A handler that returns None has nothing
-    to tell (a button whose effect shows in the channel)."""
+    to tell (a button whose effect shows in the channel). `check`: what a submitted form's
+    fields clash with in the store (errors by block id, shown beside the fields before the form
+    closes; a read, never a change)."""
 
     name: str
     usage: str
@@ -275,4 +278,5 @@ class Command:
     events: tuple[Event, ...] = field(default=())
     shortcut: Shortcut | None = None
     step: Step | None = None
+    check: FormCheck | None = None
     escapes: bool = False  # Slack sends mentions in the text as `<@U…|name>` (the manifest)

@@ -33,6 +33,7 @@ from core.errors import (
     StoreUnavailable,
 )
 from core.services import Services
+from core.windows import WindowOverlap
 
 log = logging.getLogger("gobot.commands")
 UMBRELLA = "/go"
@@ -68,6 +69,13 @@ def user_message(error: BaseException, undone: str = "Nothing was done") -> str:
         return (
             f":warning: A GO session is already active: started by {who(active.started_by)}"
             f"{where} at {date(active.started_at_utc)}."
+        )
+    if isinstance(error, WindowOverlap):
+        other = error.other
+        return (
+            f":warning: That overlaps the GO window of {date(other.starts_at_utc)} to "
+            f"{date(other.ends_at_utc)} in {channel(other.channel)} (scheduled by "
+            f"{who(other.scheduled_by)}): move or cancel one of them."
         )
     if isinstance(error, GoError):
         return f":warning: {safe(error.message)}"

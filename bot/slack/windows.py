@@ -4,7 +4,7 @@ messages, the list of windows and the schedule form."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,8 +50,8 @@ from bot.slack.capability import (
 from bot.slack.mrkdwn import channel, date, safe, who
 from bot.slack.session import started_message
 from core.clock import parse_utc
-from core.durations import format_duration
-from core.errors import InvalidInput
+from core.durations import format_duration, parse_duration
+from core.errors import GoError, InvalidInput
 from core.models import GoWindow
 from core.outbox import WindowPayload
 from core.services import Services
@@ -171,16 +171,17 @@ def schedule_modal(
     channel_id: str | None, now_epoch: int, window: GoWindow | None = None
 ) -> dict[str, Any]:
     """`/go-schedule`: when (a date and a time in the user's own time zone), planned duration,
-    channel, notes and link. For a window being moved (`window`): when and duration only."""
-    planned_options = [Option(text=label, value=label) for label in PLANNED]
-    initial = next(
-        (
-            o
-            for o in planned_options
-            if window and o.value == format_duration(timedelta(seconds=window.duration_seconds))
-        ),
-        planned_options[1],
-    )
+    channel, notes and link. For a window being moved (`window`): when and duration only, each
+    as the window has it (a form opened to change one thing keeps the others)."""
+    labels = list(PLANNED)
+    preselect = labels[1]
+    if window is not None:
+        own = timedelta(seconds=window.duration_seconds)
+        preselect = next((p for p in PLANNED if parse_duration(p) == own), _own_label(window))
+        if preselect not in labels:  # a window planned by text or the CLI keeps its own
+            labels.append(preselect)
+    planned_options = [Option(text=label, value=label) for label in labels]
+    initial = planned_options[labels.index(preselect)]
     start = int(window.starts_at_utc.timestamp()) if window else now_epoch + 3600
     blocks: list[Block] = [
         InputBlock(
@@ -293,11 +294,13 @@ def _schedule_form(services: Services, call: Invocation, form: ScheduleForm) -> 
         starts_at = datetime.fromtimestamp(int(form.when), UTC)
     except (ValueError, OverflowError, OSError):
         raise InvalidInput("Pick a date and a time for the GO window.") from None
-    duration = planned_duration(form.planned)
     if form.place.about:
+        window = services.windows.scheduled(form.place.about)
+        duration = _form_duration(form.planned, window)
         return _window_planned(
-            services.windows.move(call.user, form.place.about, starts_at, duration), "moved"
+            services.windows.move(call.user, window.id, starts_at, duration), "moved"
         )
+    duration = planned_duration(form.planned)
     window = services.windows.schedule(
         call.user,
         form.channel or call.channel,
@@ -307,6 +310,46 @@ def _schedule_form(services: Services, call: Invocation, form: ScheduleForm) -> 
         link=form.link,
     )
     return _window_planned(window, "planned")
+
+
+def _own_label(window: GoWindow) -> str:
+    """The window's own duration as the Move form offers it when it is not a planned one."""
+    return format_duration(timedelta(seconds=window.duration_seconds)).replace(" ", "")
+
+
+def _form_duration(planned: str, window: GoWindow | None) -> timedelta:
+    """The form's planned duration: one it offers, or (moving `window`) the window's own."""
+    if window is not None and planned == _own_label(window):
+        return timedelta(seconds=window.duration_seconds)
+    return planned_duration(planned)
+
+
+def overlap_field_error(other: GoWindow) -> str:
+    """The overlap, in the plain text Slack shows beside a form's field."""
+    return (
+        f"That overlaps another GO window, {other.starts_at_utc:%Y-%m-%d %H:%M} to "
+        f"{other.ends_at_utc:%Y-%m-%d %H:%M} UTC: pick another time, or move or cancel that one."
+    )
+
+
+def _schedule_clash(services: Services, form: Mapping[str, str], place: Place) -> dict[str, str]:
+    """The schedule form's overlap with another planned window, beside its When (what cannot
+    be read is left to the submission, which says so)."""
+    try:
+        starts_at = datetime.fromtimestamp(int(form.get("when", "")), UTC)
+        moving = services.windows.scheduled(place.about) if place.about else None
+        duration = _form_duration(form.get("planned", ""), moving)
+        channel_id = moving.channel if moving else form.get("channel") or place.channel
+        others = services.windows.upcoming(channel_id) if channel_id else []
+    except (GoError, ValueError, OverflowError, OSError):
+        return {}
+    ends_at = starts_at + duration
+    for other in others:
+        if (moving is None or other.id != moving.id) and (
+            other.starts_at_utc < ends_at and starts_at < other.ends_at_utc
+        ):
+            return {"when": overlap_field_error(other)}
+    return {}
 
 
 def _windows(services: Services, call: Invocation, given: Text) -> Blocks:
@@ -364,6 +407,7 @@ COMMANDS: tuple[Command, ...] = (
         limited=True,
         input=ScheduleForm,
         callback_id=SCHEDULE_MODAL,
+        check=_schedule_clash,
     ),
     Command(
         "window-start",

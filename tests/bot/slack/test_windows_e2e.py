@@ -93,8 +93,16 @@ def test_a_window_is_planned_in_its_form_listed_and_overlaps_are_refused(
     assert events(team, "GO_WINDOW_SCHEDULED")[0]["data"]["window"] == window
 
     refused = team.run("/go-schedule", "2026-01-01T12:30Z 1h another", user="U2")
-    assert f"overlaps the GO window {window} in C1" in refused
-    assert "move or cancel one of them" in refused
+    assert refused.startswith(":warning: That overlaps the GO window of <!date^1767268800^")
+    assert "in <#C1> (scheduled by <@U1>): move or cancel one of them." in refused
+    clash = submit(team, {"when": str(int(START.timestamp()) + 1800), "planned": "1h"})
+    assert clash.json() == {
+        "response_action": "errors",
+        "errors": {
+            "when": "That overlaps another GO window, 2026-01-01 12:00 to 2026-01-01 13:00 UTC: "
+            "pick another time, or move or cancel that one."
+        },
+    }
     assert "must start in the future" in team.run("/go-schedule", "2025-12-31T12:00Z 1h")
     assert "Usage: `/go-schedule`" in team.run("/go-schedule", "tomorrow 1h")
     assert "one of 30m, 1h, 2h, 4h" in team.run("/go-schedule", "2026-01-02T12:00Z 3h")
@@ -158,21 +166,28 @@ def test_start_now_carries_the_windows_notes_link_and_duration(
     assert "That GO window is started already." in block_text(reply)
 
 
+def initial_duration(view: dict[str, Any]) -> tuple[str, list[str]]:
+    """The Move form's preselected duration, and every duration it offers."""
+    [planned] = [b["element"] for b in view["blocks"] if b["block_id"] == "planned"]
+    return planned["initial_option"]["value"], [o["value"] for o in planned["options"]]
+
+
 def test_a_window_is_moved_in_its_form_and_cancelled_by_its_button(
     team: SlackHarness, clock: FakeClock
 ) -> None:
-    window = plan(team, START)
+    window = plan(team, START, planned="2h")
     team.click("go_window_move", window, user="U2")
     [opened] = team.fake.wait_for_calls("views.open")
     view = opened.params["view"]
     assert Place.read(view["private_metadata"]) == Place(channel="C1", about=window)
     assert {b["block_id"] for b in view["blocks"]} == {"when", "planned"}
+    assert initial_duration(view) == ("2h", ["30m", "1h", "2h", "4h"])  # its own, not 1h
     later = START + timedelta(days=1)
-    values = {"when": str(int(later.timestamp())), "planned": "2h"}
+    values = {"when": str(int(later.timestamp())), "planned": initial_duration(view)[0]}
     assert submit(team, values, metadata=view["private_metadata"]).status_code == 200
     team.fake.wait_for_calls("chat.postEphemeral", 2)
     moved = team.services.windows.find(window)
-    assert (moved.starts_at_utc, moved.duration_seconds) == (later, 7200)
+    assert (moved.starts_at_utc, moved.duration_seconds) == (later, 7200)  # only its start
     assert events(team, "GO_WINDOW_MOVED")[0]["data"]["from_utc"] == "2026-01-01T12:00:00.000000Z"
     assert at(team, clock, START) == []  # nothing at the old time
 
@@ -184,6 +199,35 @@ def test_a_window_is_moved_in_its_form_and_cancelled_by_its_button(
     assert team.services.windows.find(window).status == "cancelled"
     assert events(team, "GO_WINDOW_CANCELLED")[0]["actor"] == "U2"
     assert at(team, clock, later) == [] and team.services.windows.upcoming() == []
+
+
+def test_a_move_that_overlaps_is_refused_beside_its_when_and_an_odd_duration_is_kept(
+    team: SlackHarness,
+) -> None:
+    """A window planned outside the form (3h 30m) is offered and preselected as it is; moving
+    it onto another window is a field error: the form stays open and nothing moves."""
+    first = plan(team, START)
+    odd = team.services.windows.schedule(
+        "U1", "C1", START + timedelta(days=1), timedelta(hours=3, minutes=30)
+    )
+    team.click("go_window_move", odd.id, user="U2")
+    [opened] = team.fake.wait_for_calls("views.open")
+    view = opened.params["view"]
+    assert initial_duration(view) == ("3h30m", ["30m", "1h", "2h", "4h", "3h30m"])
+    onto = {"when": str(int((START - timedelta(hours=1)).timestamp())), "planned": "3h30m"}
+    answered = len(team.fake.calls_to("chat.postEphemeral"))
+    refused = submit(team, onto, metadata=view["private_metadata"])
+    assert refused.json()["response_action"] == "errors"
+    assert refused.json()["errors"]["when"].startswith(
+        "That overlaps another GO window, 2026-01-01 12:00 to 2026-01-01 13:00 UTC"
+    )
+    assert team.services.windows.find(odd.id) == odd and events(team, "GO_WINDOW_MOVED") == []
+    later = {"when": str(int((START + timedelta(days=2)).timestamp())), "planned": "3h30m"}
+    assert submit(team, later, metadata=view["private_metadata"]).content == b""  # closes
+    team.fake.wait_for_calls("chat.postEphemeral", answered + 1)
+    moved = team.services.windows.find(odd.id)
+    assert (moved.starts_at_utc, moved.duration_seconds) == (START + timedelta(days=2), 12600)
+    assert team.services.windows.find(first).starts_at_utc == START
 
 
 def test_two_replicas_ticking_at_once_owe_each_message_once(
