@@ -186,7 +186,8 @@ def schedule_modal(
     blocks: list[Block] = [
         InputBlock(
             block_id="when",
-            label="When (your time zone)",
+            label="When",
+            hint="In your own time zone.",
             element=DateTimePickerElement(action_id="when", initial_date_time=start),
         ),
         InputBlock(

@@ -76,6 +76,8 @@ def test_a_window_is_planned_in_its_form_listed_and_overlaps_are_refused(
     ) == Place(channel="C1")
     kinds = {b["block_id"]: b["element"]["type"] for b in view["blocks"]}
     assert kinds["when"] == "datetimepicker" and kinds["channel"] == "conversations_select"
+    [when] = [b for b in view["blocks"] if b["block_id"] == "when"]
+    assert (when["label"]["text"], when["hint"]["text"]) == ("When", "In your own time zone.")
 
     for when in ("99999999999999999999", "-99999999999999"):  # out of any calendar
         submit(team, {"when": when, "planned": "1h", "channel": "C1"})
