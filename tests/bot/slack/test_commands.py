@@ -205,6 +205,9 @@ def test_complete_next_and_checklist_flow(slack: SlackHarness, data_dir: Path) -
     assert "Next: *2. Freeze unrelated changes*" in slack.run("/go-complete", "1 looks good")
     assert "already done" in slack.run("/go-complete", "health")
     assert "1/9 done" in slack.run("/go-checklist")
+    report = slack.run("/go-report")  # the notes given with a step are in the report
+    assert "1. Confirm cone band and health: done by <@U1> at <!date^" in report
+    assert "; notes: looks good\n- 2. Freeze unrelated changes: not done" in report
     write_json(data_dir / "health_status.json", {"status": "red", "reasons": ["<!here> db"]})
     reply = slack.run("/go-complete", "2")
     assert "health is red (&lt;!here&gt; db)" in reply
