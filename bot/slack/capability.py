@@ -39,7 +39,8 @@ class Invocation:
     with it, as Slack sent it: a slash command's text (`args`), a button's action id and value,
     a submitted form's values by block id (or a workflow step's inputs) and its
     private_metadata, the trigger a form may be opened with, and the message a shortcut or a
-    reaction is about (read from Slack through `slack` only once authorized)."""
+    reaction is about (read from Slack through `slack` only once authorized); `home`: it came
+    from App Home, where the answer is shown."""
 
     user: str
     channel: str | None
@@ -54,6 +55,7 @@ class Invocation:
     trigger: str | None = None
     message: Mapping[str, Any] | None = None
     slack: WebClient | None = None
+    home: bool = False  # from a button on App Home: the answer is shown on the page
 
 
 class Input(BaseModel):
@@ -139,11 +141,13 @@ class Button(Input):
 
 
 class Place(Button):
-    """A form's private_metadata: the channel it was opened in, and the session or window a
-    button opened it for (older forms: `"<channel> <id>"`)."""
+    """A form's private_metadata: the channel it was opened in, the session or window a
+    button opened it for, and whether that button was on App Home, where the answer goes
+    (older forms: `"<channel> <id>"`)."""
 
     channel: str | None = Field(default=None, max_length=30, pattern=r"^[A-Z0-9]+$")
     about: str | None = Field(default=None, min_length=1, max_length=100)
+    home: bool | None = None
 
     @classmethod
     def legacy(cls, value: str) -> dict[str, Any]:

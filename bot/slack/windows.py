@@ -1,9 +1,11 @@
 """Planned GO windows: `/go-schedule` (with text, or its form), `/go-windows`, and a window's
 Start now, Move (its form) and Cancel buttons; the window's reminder, prompt and missed
-messages, the list of windows and the schedule form."""
+messages, the list of windows (on App Home too, whose buttons name the window's channel and
+are answered on the page) and the schedule form."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +23,6 @@ from slack_sdk.models.blocks import (
     Option,
     PlainTextInputElement,
     PlainTextObject,
-    SectionBlock,
     StaticSelectElement,
 )
 
@@ -61,6 +62,7 @@ WINDOW_START_ACTION = "go_window_start"
 WINDOW_MOVE_ACTION = "go_window_move"
 WINDOW_CANCEL_ACTION = "go_window_cancel"
 MAX_LISTED_WINDOWS = 15
+SLACK_ID = re.compile(r"[A-Z0-9]+")
 
 
 # planned windows and the weekly digest ------------------------------------------------------
@@ -78,24 +80,10 @@ def window_details(window: GoWindow) -> str:
     return "\n".join(lines)
 
 
-def planned_windows(windows: Sequence[GoWindow]) -> SectionBlock:
-    """The planned windows in one section (`/go-windows` has their buttons)."""
-    if not windows:
-        return section("*Planned GO windows:* none. Plan one with `/go-schedule`.")
-    lines = [
-        f"• *{span(w)}* in {channel(w.channel)}" + (f": {safe(w.notes, 100)}" if w.notes else "")
-        for w in windows[:MAX_LISTED_WINDOWS]
-    ]
-    more = len(windows) - MAX_LISTED_WINDOWS
-    tail = f"\n… and {more} more (`/go-windows`)" if more > 0 else ""
-    return section(
-        "*Planned GO windows* (`/go-windows` to start, move or cancel)\n" + "\n".join(lines) + tail
-    )
-
-
 def _window_buttons(window: GoWindow, *, manage: bool) -> ActionsBlock:
     """Start now (and, in a list, Move and Cancel) for one window."""
-    value = WindowButton(window_id=window.id).value()
+    where = window.channel if SLACK_ID.fullmatch(window.channel) else None  # not a CLI name
+    value = WindowButton(window_id=window.id, channel=where).value()
     buttons = [
         ButtonElement(text="Start now", action_id=WINDOW_START_ACTION, value=value, style="primary")
     ]
@@ -168,11 +156,12 @@ def windows_message(windows: Sequence[GoWindow]) -> list[dict[str, Any]]:
 
 
 def schedule_modal(
-    channel_id: str | None, now_epoch: int, window: GoWindow | None = None
+    channel_id: str | None, now_epoch: int, window: GoWindow | None = None, *, home: bool = False
 ) -> dict[str, Any]:
     """`/go-schedule`: when (a date and a time in the user's own time zone), planned duration,
     channel, notes and link. For a window being moved (`window`): when and duration only, each
-    as the window has it (a form opened to change one thing keeps the others)."""
+    as the window has it (a form opened to change one thing keeps the others); `home`: opened
+    from App Home, where it is answered."""
     labels = list(PLANNED)
     preselect = labels[1]
     if window is not None:
@@ -220,7 +209,9 @@ def schedule_modal(
                 element=PlainTextInputElement(action_id="link", placeholder="https://…"),
             ),
         ]
-    metadata = Place(channel=channel_id, about=window.id if window else None).value()
+    metadata = Place(
+        channel=channel_id, about=window.id if window else None, home=home or None
+    ).value()
     title = "Move the GO window" if window else "Plan a GO window"
     return modal(SCHEDULE_MODAL, title, "Move" if window else "Plan", metadata, blocks)
 
@@ -234,9 +225,11 @@ def _window_planned(window: GoWindow, what: str) -> Blocks:
 
 
 class WindowButton(Button):
-    """A window's Start now, Move or Cancel button: the window (older buttons: its bare id)."""
+    """A window's Start now, Move or Cancel button: the window, and (on App Home, where a
+    button comes from no channel) its channel (older buttons: the window's bare id)."""
 
     window_id: str = Field(min_length=1, max_length=100)
+    channel: str | None = Field(default=None, max_length=30, pattern=r"^[A-Z0-9]+$")
 
     @classmethod
     def legacy(cls, value: str) -> dict[str, Any]:
@@ -368,7 +361,7 @@ def _window_move(services: Services, call: Invocation, button: WindowButton) -> 
     window = services.windows.scheduled(button.window_id)
     if call.trigger:
         now = int(services.clock.now().timestamp())
-        return OpenForm(schedule_modal(call.channel, now, window))
+        return OpenForm(schedule_modal(call.channel, now, window, home=call.home))
     return text_message(
         f"Cancel this window and plan it again with `/go-schedule`: it starts "
         f"{date(window.starts_at_utc)}."

@@ -17,6 +17,7 @@ from icalendar import Calendar
 
 from bot.dev.fake_slack import Call, Failure, view_submission_body
 from bot.slack.capability import Place
+from bot.slack.windows import WindowButton
 from tests.bot.conftest import SlackHarness, block_text, signed_headers
 from tests.bot.slack.test_views import check_escaped
 from tests.conftest import T0, FakeClock, audit_records
@@ -409,3 +410,53 @@ def test_any_schedule_text_is_planned_or_refused_in_one_line(
     listed = team.run("/go-windows", channel=channel)
     check_escaped(listed, ("<@U1>", f"<#{channel}>"))
     assert len(window.notes) <= len(text)
+
+
+def home_buttons(view: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+
+def test_app_home_lists_windows_with_their_buttons_answered_on_the_page(
+    team: SlackHarness,
+) -> None:
+    """App Home has each planned window's Start now, Move and Cancel, as `/go-windows` does;
+    a click, and the Move form opened from there, are answered on the page itself."""
+    first = plan(team, START)
+    second = plan(team, START + timedelta(days=1))
+    team.event({"type": "app_home_opened", "user": "U2", "tab": "home"}, "EvHome1")
+    home = team.fake.wait_for_calls("views.publish")[0].params["view"]
+    buttons = home_buttons(home)
+    assert [b["text"]["text"] for b in buttons] == ["Start now", "Move", "Cancel"] * 2
+    windows = team.reply(team.command("/go-windows", user="U2"))
+    assert buttons == home_buttons(windows)  # the same buttons
+    move = next(b for b in buttons if b["action_id"] == "go_window_move")
+    assert WindowButton.model_validate(move["value"]) == WindowButton(window_id=first, channel="C1")
+
+    team.click("go_window_move", move["value"], user="U2", on_home=True)
+    [opened] = team.fake.wait_for_calls("views.open")
+    metadata = opened.params["view"]["private_metadata"]
+    assert Place.read(metadata) == Place(channel="C1", about=first, home=True)
+    later = START + timedelta(hours=4)
+    body = view_submission_body(
+        "go_schedule_modal", "U2", metadata, {"when": str(int(later.timestamp())), "planned": "1h"}
+    )
+    answered = len(team.fake.calls_to("chat.postEphemeral"))
+    assert team.post(body, signed_headers(body)).status_code == 200
+    moved = team.fake.wait_for_calls("views.publish", 2)[1].params
+    assert moved["user_id"] == "U2" and "GO window moved: <!date^" in block_text(moved["view"])
+    assert team.services.windows.find(first).starts_at_utc == later
+    assert len(team.fake.calls_to("chat.postEphemeral")) == answered  # nothing in the channel
+
+    cancel = next(b for b in home_buttons(moved["view"]) if b["action_id"] == "go_window_cancel")
+    team.click("go_window_cancel", cancel["value"], user="U2", on_home=True)
+    cancelled = team.fake.wait_for_calls("views.publish", 3)[2].params["view"]
+    assert "is cancelled" in block_text(cancelled)
+    assert team.services.windows.find(first).status == "cancelled"
+    assert [b["value"] for b in home_buttons(cancelled)] == [
+        WindowButton(window_id=second, channel="C1").value()
+    ] * 3
+    team.click("go_window_start", cancel["value"].replace(first, second), user="U2", on_home=True)
+    started = team.fake.wait_for_calls("views.publish", 4)[3].params["view"]
+    assert "GO session started" in block_text(started)
+    assert team.services.sessions.get("C1").active
+    assert team.services.windows.find(second).status == "started"
