@@ -23,13 +23,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from slack_sdk import WebClient
 
 from bot.slack.blocks import Blocks
+from bot.slack.mrkdwn import plain
 from core.access import AccessPolicy, Role
+from core.errors import InvalidInput
 from core.services import Services
 
 FORGED = (
     "That button or form was not made by gobot, or has been damaged: nothing was done. "
     "Use the command instead (`/go help`)."
 )
+
+
+class Refusal(InvalidInput):
+    """A refusal worded for Slack: `mrkdwn` (safe, naming people, channels and times as Slack
+    shows them); its message is the same in plain text."""
+
+    def __init__(self, mrkdwn: str) -> None:
+        super().__init__(plain(mrkdwn))
+        self.mrkdwn = mrkdwn
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from bot.observability import Metrics
 from bot.slack.blocks import Blocks, text_message
-from bot.slack.capability import FORGED, Command, Invocation, OpenForm, Outputs
+from bot.slack.capability import FORGED, Command, Invocation, OpenForm, Outputs, Refusal
 from bot.slack.mrkdwn import channel, date, plain, safe, who
 from core.access import AccessPolicy, RateLimiter
 from core.errors import (
@@ -70,6 +70,8 @@ def user_message(error: BaseException, undone: str = "Nothing was done") -> str:
             f":warning: A GO session is already active: started by {who(active.started_by)}"
             f"{where} at {date(active.started_at_utc)}."
         )
+    if isinstance(error, Refusal):
+        return f":warning: {error.mrkdwn}"
     if isinstance(error, WindowOverlap):
         other = error.other
         return (

@@ -88,7 +88,10 @@ def test_handover_by_command_moves_the_owner_the_post_and_the_reminders(
     assert reminder.startswith(":alarm_clock: <@U2>, this GO session has been open")
     assert "already owns" in team.run("/go-handover", "U2", user="U1")
     refused = team.run("/go-handover", "<@UEVE|eve>", user="U2")
-    assert "is not a gobot operator" in refused and "nothing changed" in refused
+    assert refused == (
+        ":warning: <@UEVE> is not a gobot operator, and only operators can own a GO session: "
+        "nothing changed."
+    )
     assert "Usage: `/go-handover @user" in team.run("/go-handover", "@bob", user="U2")
     assert team.services.sessions.get("C1").owner == "U2"
 
