@@ -62,7 +62,7 @@ WINDOW_START_ACTION = "go_window_start"
 WINDOW_MOVE_ACTION = "go_window_move"
 WINDOW_CANCEL_ACTION = "go_window_cancel"
 MAX_LISTED_WINDOWS = 15
-SLACK_ID = re.compile(r"[A-Z0-9]+")
+SLACK_ID = re.compile(r"[A-Z0-9]{1,30}")  # a channel a button may name
 
 
 # planned windows and the weekly digest ------------------------------------------------------

@@ -17,7 +17,7 @@ from icalendar import Calendar
 
 from bot.dev.fake_slack import Call, Failure, view_submission_body
 from bot.slack.capability import Place
-from bot.slack.windows import WindowButton
+from bot.slack.windows import WindowButton, windows_message
 from tests.bot.conftest import SlackHarness, block_text, signed_headers
 from tests.bot.slack.test_views import check_escaped
 from tests.conftest import T0, FakeClock, audit_records
@@ -460,3 +460,13 @@ def test_app_home_lists_windows_with_their_buttons_answered_on_the_page(
     assert "GO session started" in block_text(started)
     assert team.services.sessions.get("C1").active
     assert team.services.windows.find(second).status == "started"
+
+
+def test_a_window_whose_channel_is_no_slack_id_is_listed_with_buttons_that_name_none(
+    team: SlackHarness,
+) -> None:
+    """A window planned from the CLI or REST in a channel by name (not a Slack ID) is listed
+    all the same; its buttons name no channel (the window itself says where it runs)."""
+    window = team.services.windows.schedule("api", "ops-team", START, timedelta(hours=1))
+    [actions] = [b for b in windows_message([window]) if b["type"] == "actions"]
+    assert {e["value"] for e in actions["elements"]} == {WindowButton(window_id=window.id).value()}
