@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.slack.mrkdwn import date, safe, who
+from bot.slack.mrkdwn import date, plain, quoted, safe, who
 from core.clock import format_utc
 from core.durations import format_duration
 from core.models import GoSession, Snapshot, TimelineEntry
@@ -27,6 +27,7 @@ class Style:
     bold: Callable[[str], str]
     person: Callable[[str | None], str]
     text: Callable[[str], str]
+    quote: Callable[[str], str]  # the text of a Slack message added to the timeline
     link: Callable[[str], str]
     time: Callable[[datetime | None], str]
 
@@ -35,6 +36,7 @@ SLACK = Style(
     bold=lambda t: f"*{t}*",
     person=who,
     text=lambda t: safe(t, 2500),
+    quote=lambda t: quoted(t, 2500),
     link=lambda url: f"<{safe(url, 500)}|link>",
     time=date,
 )
@@ -42,6 +44,7 @@ MARKDOWN = Style(
     bold=lambda t: f"**{t}**",
     person=lambda user: _md(user or "someone"),
     text=_md,
+    quote=lambda t: _md(plain(t)),
     link=lambda url: f"<{url}>" if not set(url) & set("<> ") else _md(url),
     time=lambda moment: format_utc(moment) if moment is not None else "an unknown time",
 )
@@ -59,7 +62,8 @@ def timeline_line(entry: TimelineEntry, style: Style) -> str:
             line += f" ({style.link(entry.permalink)})"
     else:
         line = style.person(entry.by)
-    return line + (f": {style.text(entry.text)}" if entry.text else "")
+    quote = style.quote if entry.kind == "message" else style.text
+    return line + (f": {quote(entry.text)}" if entry.text else "")
 
 
 def _snapshot(snapshot: Snapshot | None, style: Style) -> str:
@@ -126,7 +130,8 @@ def report_lines(report: SessionReport, style: Style) -> list[str]:
             if item.done
             else "not done"
         )
-        lines.append(f"- {item.number}. {style.text(item.title)}: {done}")
+        notes = f"; notes: {style.text(item.notes)}" if item.done and item.notes else ""
+        lines.append(f"- {item.number}. {style.text(item.title)}: {done}{notes}")
     lines.append(f"{b('Timeline')} {len(s.timeline)} entries")
     lines += [f"- {style.time(e.at_utc)} {timeline_line(e, style)}" for e in s.timeline]
     audit = "verify" if report.audit_verified else "do NOT verify"

@@ -1,7 +1,8 @@
 """Planned GO windows: scheduled, moved and cancelled by operators (audited), never two
-overlapping in one scope; a reminder in the window's channel before it, a prompt at its start,
-a note if it was missed, each owed once however many processes tick; a session started from a
-window carries its notes, link and planned duration.
+overlapping in one scope (a `WindowOverlap` carries the other window, for each client to show
+in its own way); a reminder in the window's channel before it, a prompt at its start, a note if
+it was missed, each owed once however many processes tick; a session started from a window
+carries its notes, link and planned duration.
 
 A window is claimed for each message by compare-and-set inside one unit of work, with the
 message it owes. A bot that was down through a window's lead or start owes only the message
@@ -28,6 +29,19 @@ from core.sessions import SessionService
 log = logging.getLogger("gobot.windows")
 MAX_DURATION = timedelta(hours=24)
 MAX_AHEAD = timedelta(days=366)
+
+
+class WindowOverlap(InvalidInput):
+    """A window would overlap `other`, scheduled in the same scope; the message is plain text
+    (a client with its own markup renders `other` itself)."""
+
+    def __init__(self, other: GoWindow) -> None:
+        super().__init__(
+            f"That overlaps the GO window {other.id} in {other.channel} from "
+            f"{format_utc(other.starts_at_utc)} to {format_utc(other.ends_at_utc)} "
+            f"(scheduled by {other.scheduled_by}): move or cancel one of them."
+        )
+        self.other = other
 
 
 @dataclass(frozen=True)
@@ -250,11 +264,7 @@ class WindowService:
                 and other.scope == window.scope
                 and other.overlaps(window)
             ):
-                raise InvalidInput(
-                    f"That overlaps the GO window {other.id} in {other.channel} from "
-                    f"{format_utc(other.starts_at_utc)} to {format_utc(other.ends_at_utc)} "
-                    f"(scheduled by {other.scheduled_by}): move or cancel one of them."
-                )
+                raise WindowOverlap(other)
 
     def _session_of(self, window: GoWindow) -> GoSession | None:
         """The session that ran the window, if one was started for it: in its channel,

@@ -154,9 +154,9 @@ def _on_button(
     def on_button(
         ack: Ack, body: dict[str, Any], respond: Respond, request: BoltRequest, client: WebClient
     ) -> None:
-        """A button on a message answers its clicker there; one on App Home (only a step's,
-        whose value names its channel) answers by publishing the page again, with what there
-        is to say on top."""
+        """A button on a message answers its clicker there; one on App Home (a step's or a
+        window's, whose value names its channel) answers by publishing the page again, with
+        what there is to say on top."""
         ack()
         received = time.monotonic()
         action = (body.get("actions") or [{}])[0]
@@ -174,6 +174,7 @@ def _on_button(
             action=str(action.get("action_id", "")),
             value=value,
             trigger=body.get("trigger_id"),
+            home=on_home,
         )
 
         def run() -> None:
@@ -189,12 +190,15 @@ def _on_button(
     return on_button
 
 
-def _on_form(declared: Command, interactions: Interactions, work: OrderedWork) -> Listener:
+def _on_form(
+    declared: Command, interactions: Interactions, services: Services, work: OrderedWork
+) -> Listener:
     def on_form(ack: Ack, body: dict[str, Any], request: BoltRequest, client: WebClient) -> None:
         """A submitted modal. Its user is checked first: someone who may not use it gets
-        the refusal in the channel, and nothing of the form is looked at; then its fields
-        (shown beside them: nothing was done), then it runs in the channel's queue, and the
-        answer comes as an ephemeral message in that channel."""
+        the refusal in the channel, and nothing of the form is looked at; then its fields,
+        and what they clash with in the store (shown beside them: nothing was done), then it
+        runs in the channel's queue, and the answer comes as an ephemeral message in that
+        channel (to a form opened from App Home: on the page, published again)."""
         received = time.monotonic()
         view = body.get("view") or {}
         user = str((body.get("user") or {}).get("id", ""))
@@ -210,6 +214,11 @@ def _on_form(declared: Command, interactions: Interactions, work: OrderedWork) -
         )
         if interactions.may(user, declared):
             errors = _check_form(form, place)
+            if not errors and place is not None and declared.check is not None:
+                errors = {
+                    block: message[:150]
+                    for block, message in declared.check(services, form, place).items()
+                }
             if errors:
                 ack(response_action="errors", errors=errors)
                 return
@@ -217,7 +226,10 @@ def _on_form(declared: Command, interactions: Interactions, work: OrderedWork) -
 
         def run() -> None:
             reply = interactions.run(declared, call, received)
-            if reply.blocks and call.channel:
+            if place is not None and place.home:
+                notice = "\n".join(block_texts(reply.blocks or [])) or None
+                publish_home(services, client, user, notice)
+            elif reply.blocks and call.channel:
                 client.chat_postEphemeral(
                     channel=call.channel,
                     user=user,
@@ -331,7 +343,7 @@ def register(
         for action in command.actions
     }
     forms = {
-        command.callback_id: _on_form(command, interactions, work)
+        command.callback_id: _on_form(command, interactions, services, work)
         for command in COMMANDS
         if command.callback_id
     }

@@ -23,13 +23,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from slack_sdk import WebClient
 
 from bot.slack.blocks import Blocks
+from bot.slack.mrkdwn import plain
 from core.access import AccessPolicy, Role
+from core.errors import InvalidInput
 from core.services import Services
 
 FORGED = (
     "That button or form was not made by gobot, or has been damaged: nothing was done. "
     "Use the command instead (`/go help`)."
 )
+
+
+class Refusal(InvalidInput):
+    """A refusal worded for Slack: `mrkdwn` (safe, naming people, channels and times as Slack
+    shows them); its message is the same in plain text."""
+
+    def __init__(self, mrkdwn: str) -> None:
+        super().__init__(plain(mrkdwn))
+        self.mrkdwn = mrkdwn
 
 
 @dataclass(frozen=True)
@@ -39,7 +50,8 @@ class Invocation:
     with it, as Slack sent it: a slash command's text (`args`), a button's action id and value,
     a submitted form's values by block id (or a workflow step's inputs) and its
     private_metadata, the trigger a form may be opened with, and the message a shortcut or a
-    reaction is about (read from Slack through `slack` only once authorized)."""
+    reaction is about (read from Slack through `slack` only once authorized); `home`: it came
+    from App Home, where the answer is shown."""
 
     user: str
     channel: str | None
@@ -54,6 +66,7 @@ class Invocation:
     trigger: str | None = None
     message: Mapping[str, Any] | None = None
     slack: WebClient | None = None
+    home: bool = False  # from a button on App Home: the answer is shown on the page
 
 
 class Input(BaseModel):
@@ -139,11 +152,13 @@ class Button(Input):
 
 
 class Place(Button):
-    """A form's private_metadata: the channel it was opened in, and the session or window a
-    button opened it for (older forms: `"<channel> <id>"`)."""
+    """A form's private_metadata: the channel it was opened in, the session or window a
+    button opened it for, and whether that button was on App Home, where the answer goes
+    (older forms: `"<channel> <id>"`)."""
 
     channel: str | None = Field(default=None, max_length=30, pattern=r"^[A-Z0-9]+$")
     about: str | None = Field(default=None, min_length=1, max_length=100)
+    home: bool | None = None
 
     @classmethod
     def legacy(cls, value: str) -> dict[str, Any]:
@@ -197,6 +212,7 @@ class OpenForm:
 
 
 Handler = Callable[[Services, Invocation, Any], Blocks | Outputs | OpenForm | None]
+FormCheck = Callable[[Services, Mapping[str, str], "Place"], dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -257,7 +273,9 @@ class Command:
     subcommand, `umbrella` only a `/go` subcommand. `opens`: the callback_id of the form its
     handler opens (a slash command with no text, or its button, with a trigger);
     `callback_id`: the form whose submission it is. A handler that returns None has nothing
-    to tell (a button whose effect shows in the channel)."""
+    to tell (a button whose effect shows in the channel). `check`: what a submitted form's
+    fields clash with in the store (errors by block id, shown beside the fields before the form
+    closes; a read, never a change)."""
 
     name: str
     usage: str
@@ -275,4 +293,5 @@ class Command:
     events: tuple[Event, ...] = field(default=())
     shortcut: Shortcut | None = None
     step: Step | None = None
+    check: FormCheck | None = None
     escapes: bool = False  # Slack sends mentions in the text as `<@U…|name>` (the manifest)

@@ -57,7 +57,8 @@ def history_blocks(sessions: list[GoSession]) -> list[Block]:
         if s.notes:
             line += f"\n    _{safe(s.notes, 200)}_"
         lines.append(line)
-    return [section(f"*Last {len(sessions)} GO sessions*"), section("\n".join(lines))]
+    title = "Last GO session" if len(sessions) == 1 else f"Last {len(sessions)} GO sessions"
+    return [section(f"*{title}*"), section("\n".join(lines))]
 
 
 def history_message(sessions: list[GoSession]) -> list[dict[str, Any]]:

@@ -1,7 +1,7 @@
 """App Home: each active session with its playbook and buttons, or the last session and the
-playbook template; then the planned windows and recent history. Published when a person
-opens it (`app_home_opened`, through the one interaction path), and again after a click on
-it."""
+playbook template; then the planned windows with their Start now, Move and Cancel buttons, and
+recent history. Published when a person opens it (`app_home_opened`, through the one
+interaction path), and again after a click on it or a form opened from it."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from bot.slack.capability import Command, Event, EventContext, Invocation, Nothi
 from bot.slack.history import history_blocks
 from bot.slack.playbook import checklist_blocks, playbook_blocks
 from bot.slack.session import session_blocks
-from bot.slack.windows import planned_windows
+from bot.slack.windows import window_blocks
 from core.models import GoSession, GoWindow, PlaybookStep
 from core.playbook import run_checklist
 from core.services import Services
@@ -35,8 +35,8 @@ def home_view(
 ) -> dict[str, Any]:
     """App Home: each active session with its playbook and the same buttons as its message
     (as many as fit), or the last session and the playbook template; then the planned windows
-    and recent history. `notice`: what the viewer's last click on this page answered (safe
-    mrkdwn)."""
+    with the same buttons as `/go-windows`, and recent history. `notice`: what the viewer's
+    last click on this page (or form opened from it) answered (safe mrkdwn)."""
     blocks: list[Block] = [header("GO sessions")]
     if notice:
         blocks.append(section(notice))
@@ -46,7 +46,13 @@ def home_view(
             DividerBlock(),
             *checklist_blocks(run_checklist(steps, None)),
         ]
-    tail = [DividerBlock(), planned_windows(windows), DividerBlock(), *history_blocks(recent)]
+    tail = [
+        DividerBlock(),
+        section("*Planned GO windows*"),
+        *window_blocks(windows, manage=True),
+        DividerBlock(),
+        *history_blocks(recent),
+    ]
     for shown, session in enumerate(active):
         part = [DividerBlock(), *session_blocks(session), *playbook_blocks(session, steps)]
         if len(blocks) + len(part) + len(tail) + 1 > MAX_HOME_BLOCKS:

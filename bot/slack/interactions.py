@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from bot.observability import Metrics
 from bot.slack.blocks import Blocks, text_message
-from bot.slack.capability import FORGED, Command, Invocation, OpenForm, Outputs
+from bot.slack.capability import FORGED, Command, Invocation, OpenForm, Outputs, Refusal
 from bot.slack.mrkdwn import channel, date, plain, safe, who
 from core.access import AccessPolicy, RateLimiter
 from core.errors import (
@@ -33,6 +33,7 @@ from core.errors import (
     StoreUnavailable,
 )
 from core.services import Services
+from core.windows import WindowOverlap
 
 log = logging.getLogger("gobot.commands")
 UMBRELLA = "/go"
@@ -68,6 +69,15 @@ def user_message(error: BaseException, undone: str = "Nothing was done") -> str:
         return (
             f":warning: A GO session is already active: started by {who(active.started_by)}"
             f"{where} at {date(active.started_at_utc)}."
+        )
+    if isinstance(error, Refusal):
+        return f":warning: {error.mrkdwn}"
+    if isinstance(error, WindowOverlap):
+        other = error.other
+        return (
+            f":warning: That overlaps the GO window of {date(other.starts_at_utc)} to "
+            f"{date(other.ends_at_utc)} in {channel(other.channel)} (scheduled by "
+            f"{who(other.scheduled_by)}): move or cancel one of them."
         )
     if isinstance(error, GoError):
         return f":warning: {safe(error.message)}"

@@ -1,7 +1,8 @@
 """The Slack app manifest, derived from the capabilities' declarations: every slash command with
-its description and usage hint, the message shortcut, the workflow steps (functions, with typed
-parameters, run remotely by gobot) and the events gobot listens to; the bot scopes gobot really
-uses, interactivity and the Home tab; request URLs for HTTP mode, or Socket Mode."""
+its description and usage hint, the message shortcut, the workflow steps (functions run remotely
+by gobot, their typed parameters in the flat map of `_metadata.major_version` 1) and the events
+gobot listens to; the bot scopes gobot really uses, interactivity and the Home tab; request URLs
+for HTTP mode, or Socket Mode. It validates against Slack's official manifest schema."""
 
 from __future__ import annotations
 
@@ -28,12 +29,17 @@ def _functions() -> dict[str, Any]:
     parameters."""
 
     def parameters(params: tuple[Param, ...]) -> dict[str, Any]:
+        """The flat map of major version 1 (as Slack's Bolt custom-step template writes it):
+        parameter name -> its type, title, description, whether it is required, and name."""
         return {
-            "properties": {
-                p.name: {"type": p.type, "title": p.title, "description": p.description}
-                for p in params
-            },
-            "required": [p.name for p in params if p.required],
+            p.name: {
+                "type": p.type,
+                "title": p.title,
+                "description": p.description,
+                "is_required": p.required,
+                "name": p.name,
+            }
+            for p in params
         }
 
     return {

@@ -1,12 +1,13 @@
 """The one place that makes outside text safe for Slack mrkdwn and fits it to Block Kit limits,
-writes people, channels and times as Slack shows them, and turns mrkdwn back into plain text
-(for a terminal, or a workflow step's error)."""
+quotes a Slack message's text (its mentions and dates kept), writes people, channels and times
+as Slack shows them, and turns mrkdwn back into plain text (for a terminal, or a workflow
+step's error)."""
 
 from __future__ import annotations
 
 import html
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from core.clock import format_utc
 
@@ -17,6 +18,9 @@ _USER_ID = re.compile(r"[UW][A-Z0-9]{1,20}")
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{1,20}")
 _INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _BROADCAST = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
+_CLOSE = r"(?:(?!&gt;).)*&gt;"  # the rest of an escaped `<…>`
+_ESCAPED_MENTION = re.compile(rf"&lt;([@#])([UWCG][A-Z0-9]{{1,20}})(?:\|{_CLOSE}|&gt;)")
+_ESCAPED_DATE = re.compile(rf"&lt;!date\^([0-9]{{1,12}})\^{_CLOSE}")
 
 
 def escape(text: str) -> str:
@@ -46,6 +50,17 @@ def fit(text: str, limit: int) -> str:
 
 def safe(text: str, limit: int = SECTION_LIMIT) -> str:
     return fit(escape(text), limit)
+
+
+def quoted(text: str, limit: int = SECTION_LIMIT) -> str:
+    """The text of a Slack message, quoted: as safe as any outside text, except that the
+    people, channels and dates it named show as they did where it was written (as mentions
+    and Slack dates; a label such as `<@U1|name>` is dropped, broadcasts stay defused)."""
+    text = _ESCAPED_MENTION.sub(lambda found: f"<{found.group(1)}{found.group(2)}>", escape(text))
+    text = _ESCAPED_DATE.sub(
+        lambda found: date(datetime.fromtimestamp(int(found.group(1)), UTC)), text
+    )
+    return fit(text, limit)
 
 
 def who(actor: str | None) -> str:

@@ -161,25 +161,37 @@ def start_modal(channel: str | None) -> dict[str, Any]:
     )
 
 
+def open_steps(session: GoSession, steps: Sequence[PlaybookStep], *, ended: bool = False) -> str:
+    """How many of the playbook's steps the session has (or, `ended`, had) open."""
+    still_open = sum(step.id not in session.playbook for step in steps)
+    if not still_open:
+        return f"Every playbook step {'was' if ended else 'is'} done."
+    if ended:
+        verb = "was" if still_open == 1 else "were"
+        return f"{still_open} of {len(steps)} playbook steps {verb} left open."
+    verb = "is" if still_open == 1 else "are"
+    return f"{still_open} of {len(steps)} playbook steps {verb} still open."
+
+
 def end_modal(
     channel: str | None,
     session: GoSession | None = None,
     steps: Sequence[PlaybookStep] = (),
+    *,
+    only: bool = True,
 ) -> dict[str, Any]:
-    """`/go-end` with no text, or an **End session** button: end notes and the outcome. From
-    a button, the form ends only that button's `session`, and says how many of the playbook's
-    steps it still has open."""
+    """`/go-end` with no text, or an **End session** button: end notes and the outcome (empty:
+    completed), and how many of the playbook's steps the active `session` still has open.
+    `only` (from a button): the form ends only that session."""
     choices = [Option(text=outcome.capitalize(), value=outcome) for outcome in OUTCOMES]
     outcome = StaticSelectElement(action_id="outcome", options=choices, initial_option=choices[0])
     blocks: list[Block] = [
         notes_input("End notes"),
-        InputBlock(block_id="outcome", label="Outcome", element=outcome),
+        InputBlock(block_id="outcome", label="Outcome", optional=True, element=outcome),
     ]
-    about = session.id if session is not None else None
     if session is not None and session.id:
-        still_open = sum(step.id not in session.playbook for step in steps)
-        left = f"{still_open} of {len(steps)} playbook steps are still open."
-        blocks.insert(0, context(left if still_open else "Every playbook step is done."))
+        blocks.insert(0, context(open_steps(session, steps)))
+    about = session.id if session is not None and only else None
     metadata = Place(channel=channel, about=about).value()
     return modal(END_MODAL, "End the GO session", "End session", metadata, blocks)
 
@@ -300,14 +312,15 @@ def _end(services: Services, call: Invocation, given: Text) -> Blocks | OpenForm
     the refusal at once)."""
     if not given.text and call.trigger:
         services.sessions.ensure_can_end(call.channel)
-        return OpenForm(end_modal(call.channel))
+        session = services.sessions.get(call.channel)
+        return OpenForm(end_modal(call.channel, session, services.playbook.steps, only=False))
     return _ended(services, call, given.text, "completed")
 
 
 def _end_form(services: Services, call: Invocation, form: EndForm) -> Blocks:
-    """The end modal, submitted: end notes and the outcome; from an End session button, it
-    ends only that button's session (`place.about`)."""
-    outcome = next((o for o in OUTCOMES if o == form.outcome), None)
+    """The end modal, submitted: end notes and the outcome (none chosen: completed); from an
+    End session button, it ends only that button's session (`place.about`)."""
+    outcome = next((o for o in OUTCOMES if o == (form.outcome or "completed")), None)
     if outcome is None:
         raise InvalidInput(f"The outcome must be one of: {', '.join(OUTCOMES)}.")
     return _ended(services, call, form.notes, outcome, form.place.about)
@@ -320,15 +333,18 @@ def _ended(
     outcome: Outcome,
     session_id: str | None = None,
 ) -> Blocks:
+    """End the session; the answer also says how many playbook steps were left open."""
     change = services.sessions.end(
         call.user, call.channel, notes, session_id, call.reply_to, outcome=outcome
     )
-    return change_message(
+    told = change_message(
         change,
         "GO session ended",
         "summary posted",
         "The GO session ended, but the channel could not be told",
     )
+    left = open_steps(change.session, services.playbook.steps, ended=True)
+    return [*told, *to_dicts([context(left)])]
 
 
 def _end_button(

@@ -1,10 +1,12 @@
 """Planned GO windows: `/go-schedule` (with text, or its form), `/go-windows`, and a window's
 Start now, Move (its form) and Cancel buttons; the window's reminder, prompt and missed
-messages, the list of windows and the schedule form."""
+messages, the list of windows (on App Home too, whose buttons name the window's channel and
+are answered on the page) and the schedule form."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +23,6 @@ from slack_sdk.models.blocks import (
     Option,
     PlainTextInputElement,
     PlainTextObject,
-    SectionBlock,
     StaticSelectElement,
 )
 
@@ -50,8 +51,8 @@ from bot.slack.capability import (
 from bot.slack.mrkdwn import channel, date, safe, who
 from bot.slack.session import started_message
 from core.clock import parse_utc
-from core.durations import format_duration
-from core.errors import InvalidInput
+from core.durations import format_duration, parse_duration
+from core.errors import GoError, InvalidInput
 from core.models import GoWindow
 from core.outbox import WindowPayload
 from core.services import Services
@@ -61,6 +62,7 @@ WINDOW_START_ACTION = "go_window_start"
 WINDOW_MOVE_ACTION = "go_window_move"
 WINDOW_CANCEL_ACTION = "go_window_cancel"
 MAX_LISTED_WINDOWS = 15
+SLACK_ID = re.compile(r"[A-Z0-9]{1,30}")  # a channel a button may name
 
 
 # planned windows and the weekly digest ------------------------------------------------------
@@ -78,24 +80,10 @@ def window_details(window: GoWindow) -> str:
     return "\n".join(lines)
 
 
-def planned_windows(windows: Sequence[GoWindow]) -> SectionBlock:
-    """The planned windows in one section (`/go-windows` has their buttons)."""
-    if not windows:
-        return section("*Planned GO windows:* none. Plan one with `/go-schedule`.")
-    lines = [
-        f"• *{span(w)}* in {channel(w.channel)}" + (f": {safe(w.notes, 100)}" if w.notes else "")
-        for w in windows[:MAX_LISTED_WINDOWS]
-    ]
-    more = len(windows) - MAX_LISTED_WINDOWS
-    tail = f"\n… and {more} more (`/go-windows`)" if more > 0 else ""
-    return section(
-        "*Planned GO windows* (`/go-windows` to start, move or cancel)\n" + "\n".join(lines) + tail
-    )
-
-
 def _window_buttons(window: GoWindow, *, manage: bool) -> ActionsBlock:
     """Start now (and, in a list, Move and Cancel) for one window."""
-    value = WindowButton(window_id=window.id).value()
+    where = window.channel if SLACK_ID.fullmatch(window.channel) else None  # not a CLI name
+    value = WindowButton(window_id=window.id, channel=where).value()
     buttons = [
         ButtonElement(text="Start now", action_id=WINDOW_START_ACTION, value=value, style="primary")
     ]
@@ -168,24 +156,27 @@ def windows_message(windows: Sequence[GoWindow]) -> list[dict[str, Any]]:
 
 
 def schedule_modal(
-    channel_id: str | None, now_epoch: int, window: GoWindow | None = None
+    channel_id: str | None, now_epoch: int, window: GoWindow | None = None, *, home: bool = False
 ) -> dict[str, Any]:
     """`/go-schedule`: when (a date and a time in the user's own time zone), planned duration,
-    channel, notes and link. For a window being moved (`window`): when and duration only."""
-    planned_options = [Option(text=label, value=label) for label in PLANNED]
-    initial = next(
-        (
-            o
-            for o in planned_options
-            if window and o.value == format_duration(timedelta(seconds=window.duration_seconds))
-        ),
-        planned_options[1],
-    )
+    channel, notes and link. For a window being moved (`window`): when and duration only, each
+    as the window has it (a form opened to change one thing keeps the others); `home`: opened
+    from App Home, where it is answered."""
+    labels = list(PLANNED)
+    preselect = labels[1]
+    if window is not None:
+        own = timedelta(seconds=window.duration_seconds)
+        preselect = next((p for p in PLANNED if parse_duration(p) == own), _own_label(window))
+        if preselect not in labels:  # a window planned by text or the CLI keeps its own
+            labels.append(preselect)
+    planned_options = [Option(text=label, value=label) for label in labels]
+    initial = planned_options[labels.index(preselect)]
     start = int(window.starts_at_utc.timestamp()) if window else now_epoch + 3600
     blocks: list[Block] = [
         InputBlock(
             block_id="when",
-            label="When (your time zone)",
+            label="When",
+            hint="In your own time zone.",
             element=DateTimePickerElement(action_id="when", initial_date_time=start),
         ),
         InputBlock(
@@ -218,7 +209,9 @@ def schedule_modal(
                 element=PlainTextInputElement(action_id="link", placeholder="https://…"),
             ),
         ]
-    metadata = Place(channel=channel_id, about=window.id if window else None).value()
+    metadata = Place(
+        channel=channel_id, about=window.id if window else None, home=home or None
+    ).value()
     title = "Move the GO window" if window else "Plan a GO window"
     return modal(SCHEDULE_MODAL, title, "Move" if window else "Plan", metadata, blocks)
 
@@ -232,9 +225,11 @@ def _window_planned(window: GoWindow, what: str) -> Blocks:
 
 
 class WindowButton(Button):
-    """A window's Start now, Move or Cancel button: the window (older buttons: its bare id)."""
+    """A window's Start now, Move or Cancel button: the window, and (on App Home, where a
+    button comes from no channel) its channel (older buttons: the window's bare id)."""
 
     window_id: str = Field(min_length=1, max_length=100)
+    channel: str | None = Field(default=None, max_length=30, pattern=r"^[A-Z0-9]+$")
 
     @classmethod
     def legacy(cls, value: str) -> dict[str, Any]:
@@ -293,11 +288,13 @@ def _schedule_form(services: Services, call: Invocation, form: ScheduleForm) -> 
         starts_at = datetime.fromtimestamp(int(form.when), UTC)
     except (ValueError, OverflowError, OSError):
         raise InvalidInput("Pick a date and a time for the GO window.") from None
-    duration = planned_duration(form.planned)
     if form.place.about:
+        window = services.windows.scheduled(form.place.about)
+        duration = _form_duration(form.planned, window)
         return _window_planned(
-            services.windows.move(call.user, form.place.about, starts_at, duration), "moved"
+            services.windows.move(call.user, window.id, starts_at, duration), "moved"
         )
+    duration = planned_duration(form.planned)
     window = services.windows.schedule(
         call.user,
         form.channel or call.channel,
@@ -307,6 +304,46 @@ def _schedule_form(services: Services, call: Invocation, form: ScheduleForm) -> 
         link=form.link,
     )
     return _window_planned(window, "planned")
+
+
+def _own_label(window: GoWindow) -> str:
+    """The window's own duration as the Move form offers it when it is not a planned one."""
+    return format_duration(timedelta(seconds=window.duration_seconds)).replace(" ", "")
+
+
+def _form_duration(planned: str, window: GoWindow | None) -> timedelta:
+    """The form's planned duration: one it offers, or (moving `window`) the window's own."""
+    if window is not None and planned == _own_label(window):
+        return timedelta(seconds=window.duration_seconds)
+    return planned_duration(planned)
+
+
+def overlap_field_error(other: GoWindow) -> str:
+    """The overlap, in the plain text Slack shows beside a form's field."""
+    return (
+        f"That overlaps another GO window, {other.starts_at_utc:%Y-%m-%d %H:%M} to "
+        f"{other.ends_at_utc:%Y-%m-%d %H:%M} UTC: pick another time, or move or cancel that one."
+    )
+
+
+def _schedule_clash(services: Services, form: Mapping[str, str], place: Place) -> dict[str, str]:
+    """The schedule form's overlap with another planned window, beside its When (what cannot
+    be read is left to the submission, which says so)."""
+    try:
+        starts_at = datetime.fromtimestamp(int(form.get("when", "")), UTC)
+        moving = services.windows.scheduled(place.about) if place.about else None
+        duration = _form_duration(form.get("planned", ""), moving)
+        channel_id = moving.channel if moving else form.get("channel") or place.channel
+        others = services.windows.upcoming(channel_id) if channel_id else []
+    except (GoError, ValueError, OverflowError, OSError):
+        return {}
+    ends_at = starts_at + duration
+    for other in others:
+        if (moving is None or other.id != moving.id) and (
+            other.starts_at_utc < ends_at and starts_at < other.ends_at_utc
+        ):
+            return {"when": overlap_field_error(other)}
+    return {}
 
 
 def _windows(services: Services, call: Invocation, given: Text) -> Blocks:
@@ -324,7 +361,7 @@ def _window_move(services: Services, call: Invocation, button: WindowButton) -> 
     window = services.windows.scheduled(button.window_id)
     if call.trigger:
         now = int(services.clock.now().timestamp())
-        return OpenForm(schedule_modal(call.channel, now, window))
+        return OpenForm(schedule_modal(call.channel, now, window, home=call.home))
     return text_message(
         f"Cancel this window and plan it again with `/go-schedule`: it starts "
         f"{date(window.starts_at_utc)}."
@@ -364,6 +401,7 @@ COMMANDS: tuple[Command, ...] = (
         limited=True,
         input=ScheduleForm,
         callback_id=SCHEDULE_MODAL,
+        check=_schedule_clash,
     ),
     Command(
         "window-start",

@@ -22,6 +22,7 @@ from bot.slack.capability import (
     EventContext,
     Invocation,
     Nothing,
+    Refusal,
     SessionButton,
     Shortcut,
     Text,
@@ -73,8 +74,8 @@ class Handover(Arguments):
 def _handover(services: Services, call: Invocation, given: Handover) -> Blocks:
     to = given.to
     if call.access is not None and not call.access.permits(to, "operator"):
-        raise InvalidInput(
-            f"{to} is not a gobot operator, and only operators can own a GO session: "
+        raise Refusal(
+            f"{who(to)} is not a gobot operator, and only operators can own a GO session: "
             "nothing changed."
         )
     added = services.workspace.handover(call.user, call.channel, to, given.notes)

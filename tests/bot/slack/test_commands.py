@@ -205,6 +205,9 @@ def test_complete_next_and_checklist_flow(slack: SlackHarness, data_dir: Path) -
     assert "Next: *2. Freeze unrelated changes*" in slack.run("/go-complete", "1 looks good")
     assert "already done" in slack.run("/go-complete", "health")
     assert "1/9 done" in slack.run("/go-checklist")
+    report = slack.run("/go-report")  # the notes given with a step are in the report
+    assert "1. Confirm cone band and health: done by <@U1> at <!date^" in report
+    assert "; notes: looks good\n- 2. Freeze unrelated changes: not done" in report
     write_json(data_dir / "health_status.json", {"status": "red", "reasons": ["<!here> db"]})
     reply = slack.run("/go-complete", "2")
     assert "health is red (&lt;!here&gt; db)" in reply
@@ -216,7 +219,10 @@ def test_history_and_session_after_a_cycle(slack: SlackHarness) -> None:
     assert "Active GO session" in slack.run("/go-session")
     slack.run("/go-end", "done")
     history = slack.run("/go-history", "5")
-    assert "Last 1 GO sessions" in history and "first run" in history
+    assert "*Last GO session*" in history and "first run" in history
+    slack.run("/go-start", "second run")
+    slack.run("/go-end", "done")
+    assert "*Last 2 GO sessions*" in slack.run("/go-history", "5")
 
 
 def test_user_text_is_escaped_everywhere_it_is_rendered(slack: SlackHarness) -> None:
@@ -503,3 +509,33 @@ def test_posts_show_the_playbook_and_end_asks_first(
     slack.run("/go-end", "done")
     summary = block_text(posts(slack.fake)[-1].params)
     assert "Playbook:* 2/9 steps; not done: 2, 4, 5, 6, 7, 8, 9" in summary
+
+
+def test_typed_end_says_how_many_steps_are_open_in_its_form_and_its_answer(
+    slack: SlackHarness,
+) -> None:
+    """`/go-end` with no text: its form says what the End button's says (in good grammar);
+    an empty outcome is completed; `/go-end notes` says how many steps were left open."""
+    slack.run("/go-start", "launch")
+    for number in range(1, 9):  # set-up (a burst of typed commands would be rate-limited)
+        slack.services.playbook.complete(str(number), "U1", channel="C1")
+    assert slack.command("/go-end", "").status_code == 200
+    [opened] = slack.fake.wait_for_calls("views.open")
+    view = opened.params["view"]
+    assert view["blocks"][0]["elements"][0]["text"] == "1 of 9 playbook steps is still open."
+    [outcome] = [b for b in view["blocks"] if b.get("block_id") == "outcome"]
+    assert outcome["optional"] is True and outcome["element"]["initial_option"]["value"] == (
+        "completed"
+    )
+    assert Place.read(view["private_metadata"]) == Place(channel="C1")
+    body = view_submission_body("go_end_modal", "U1", view["private_metadata"], {"outcome": ""})
+    assert slack.post(body, signed_headers(body)).status_code == 200
+    [answer] = slack.fake.wait_for_calls("chat.postEphemeral")
+    assert "GO session ended" in block_text(answer.params)
+    assert "1 of 9 playbook steps was left open." in block_text(answer.params)
+    assert slack.services.sessions.history(1)[0].outcome == "completed"
+
+    slack.run("/go-start", "again")
+    slack.run("/go-complete", "1")
+    ended = slack.run("/go-end", "done")
+    assert "GO session ended" in ended and "8 of 9 playbook steps were left open." in ended

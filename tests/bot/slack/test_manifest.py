@@ -4,7 +4,9 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
+from jsonschema import Draft7Validator
 
 from bot.settings import Settings
 from bot.slack.manifest import build_manifest
@@ -82,3 +84,42 @@ def test_cli_json_and_yaml_agree_and_a_missing_url_is_one_line(tmp_path: Path) -
     missing = run()
     assert missing.returncode == 2
     assert missing.stderr.strip() == "gobot: --url is required unless --socket is given"
+
+
+SCHEMA = Path(__file__).parent / "data" / "manifest.schema.1.0.0.json"  # see data/README.md
+
+
+@pytest.mark.parametrize(
+    ("settings", "url", "socket"),
+    [
+        ({}, "https://gobot.example.com", False),
+        ({}, None, True),
+        ({"operators": ["SOPS"], "admins": ["UADMIN"]}, "https://gobot.example.com/x/", False),
+        ({"admins": ["SADMINS"]}, None, True),
+    ],
+    ids=["http", "socket", "http-usergroups", "socket-usergroups"],
+)
+def test_every_manifest_variant_validates_against_slacks_official_schema(
+    data_dir: Path, settings: dict[str, list[str]], url: str | None, socket: bool
+) -> None:
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    validator = Draft7Validator(schema)
+    manifest = build_manifest(Settings(data_dir=data_dir, **settings), url, socket)
+    assert manifest["_metadata"]["major_version"] == 1  # the version this schema is for
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(manifest)]
+    assert errors == []
+    assert manifest["functions"]  # the steps are there to be validated
+
+
+def test_the_official_schema_refuses_the_major_version_2_parameter_shape(data_dir: Path) -> None:
+    """The vendored schema really checks steps' parameters: the `{properties, required}`
+    wrapper of major version 2 is refused in a manifest that declares version 1."""
+    validator = Draft7Validator(json.loads(SCHEMA.read_text(encoding="utf-8")))
+    manifest = build_manifest(Settings(data_dir=data_dir), None, True)
+    step = manifest["functions"]["start_go_session"]
+    step["input_parameters"] = {
+        "properties": {name: {"type": p["type"]} for name, p in step["input_parameters"].items()},
+        "required": ["channel_id"],
+    }
+    messages = [e.message for e in validator.iter_errors(manifest)]
+    assert messages and any("is not of type 'object'" in m for m in messages)

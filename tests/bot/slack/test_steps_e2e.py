@@ -154,22 +154,21 @@ def test_the_manifest_declares_every_step_the_app_runs(data_dir: Path) -> None:
     functions = manifest["functions"]
     assert set(functions) == {c.step.callback_id for c in COMMANDS if c.step}
     start = functions["start_go_session"]
-    runner = start["input_parameters"]["properties"]["user_context"]
-    assert runner["type"] == "slack#/types/user_context"
-    assert (
-        start["input_parameters"]["properties"]["channel_id"]["type"] == "slack#/types/channel_id"
-    )
-    assert set(start["input_parameters"]["required"]) == {"user_context", "channel_id"}
-    assert set(start["output_parameters"]["properties"]) == {
-        "session_id",
-        "band",
-        "health",
-        "permalink",
+    inputs = start["input_parameters"]
+    assert inputs["user_context"] == {
+        "type": "slack#/types/user_context",
+        "title": "Run by",
+        "description": "the person who used this workflow (the step acts for them)",
+        "is_required": True,
+        "name": "user_context",
     }
-    assert (
-        functions["end_go_session"]["output_parameters"]["properties"]["duration_seconds"]["type"]
-        == "integer"
-    )
+    assert inputs["channel_id"]["type"] == "slack#/types/channel_id"
+    assert {name for name, p in inputs.items() if p["is_required"]} == {
+        "user_context",
+        "channel_id",
+    }
+    assert set(start["output_parameters"]) == {"session_id", "band", "health", "permalink"}
+    assert functions["end_go_session"]["output_parameters"]["duration_seconds"]["type"] == "integer"
     settings = manifest["settings"]
     assert settings["function_runtime"] == "remote" and settings["org_deploy_enabled"] is True
     assert "function_executed" in settings["event_subscriptions"]["bot_events"]

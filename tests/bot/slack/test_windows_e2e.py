@@ -17,6 +17,7 @@ from icalendar import Calendar
 
 from bot.dev.fake_slack import Call, Failure, view_submission_body
 from bot.slack.capability import Place
+from bot.slack.windows import WindowButton, windows_message
 from tests.bot.conftest import SlackHarness, block_text, signed_headers
 from tests.bot.slack.test_views import check_escaped
 from tests.conftest import T0, FakeClock, audit_records
@@ -76,6 +77,8 @@ def test_a_window_is_planned_in_its_form_listed_and_overlaps_are_refused(
     ) == Place(channel="C1")
     kinds = {b["block_id"]: b["element"]["type"] for b in view["blocks"]}
     assert kinds["when"] == "datetimepicker" and kinds["channel"] == "conversations_select"
+    [when] = [b for b in view["blocks"] if b["block_id"] == "when"]
+    assert (when["label"]["text"], when["hint"]["text"]) == ("When", "In your own time zone.")
 
     for when in ("99999999999999999999", "-99999999999999"):  # out of any calendar
         submit(team, {"when": when, "planned": "1h", "channel": "C1"})
@@ -93,8 +96,16 @@ def test_a_window_is_planned_in_its_form_listed_and_overlaps_are_refused(
     assert events(team, "GO_WINDOW_SCHEDULED")[0]["data"]["window"] == window
 
     refused = team.run("/go-schedule", "2026-01-01T12:30Z 1h another", user="U2")
-    assert f"overlaps the GO window {window} in C1" in refused
-    assert "move or cancel one of them" in refused
+    assert refused.startswith(":warning: That overlaps the GO window of <!date^1767268800^")
+    assert "in <#C1> (scheduled by <@U1>): move or cancel one of them." in refused
+    clash = submit(team, {"when": str(int(START.timestamp()) + 1800), "planned": "1h"})
+    assert clash.json() == {
+        "response_action": "errors",
+        "errors": {
+            "when": "That overlaps another GO window, 2026-01-01 12:00 to 2026-01-01 13:00 UTC: "
+            "pick another time, or move or cancel that one."
+        },
+    }
     assert "must start in the future" in team.run("/go-schedule", "2025-12-31T12:00Z 1h")
     assert "Usage: `/go-schedule`" in team.run("/go-schedule", "tomorrow 1h")
     assert "one of 30m, 1h, 2h, 4h" in team.run("/go-schedule", "2026-01-02T12:00Z 3h")
@@ -158,21 +169,28 @@ def test_start_now_carries_the_windows_notes_link_and_duration(
     assert "That GO window is started already." in block_text(reply)
 
 
+def initial_duration(view: dict[str, Any]) -> tuple[str, list[str]]:
+    """The Move form's preselected duration, and every duration it offers."""
+    [planned] = [b["element"] for b in view["blocks"] if b["block_id"] == "planned"]
+    return planned["initial_option"]["value"], [o["value"] for o in planned["options"]]
+
+
 def test_a_window_is_moved_in_its_form_and_cancelled_by_its_button(
     team: SlackHarness, clock: FakeClock
 ) -> None:
-    window = plan(team, START)
+    window = plan(team, START, planned="2h")
     team.click("go_window_move", window, user="U2")
     [opened] = team.fake.wait_for_calls("views.open")
     view = opened.params["view"]
     assert Place.read(view["private_metadata"]) == Place(channel="C1", about=window)
     assert {b["block_id"] for b in view["blocks"]} == {"when", "planned"}
+    assert initial_duration(view) == ("2h", ["30m", "1h", "2h", "4h"])  # its own, not 1h
     later = START + timedelta(days=1)
-    values = {"when": str(int(later.timestamp())), "planned": "2h"}
+    values = {"when": str(int(later.timestamp())), "planned": initial_duration(view)[0]}
     assert submit(team, values, metadata=view["private_metadata"]).status_code == 200
     team.fake.wait_for_calls("chat.postEphemeral", 2)
     moved = team.services.windows.find(window)
-    assert (moved.starts_at_utc, moved.duration_seconds) == (later, 7200)
+    assert (moved.starts_at_utc, moved.duration_seconds) == (later, 7200)  # only its start
     assert events(team, "GO_WINDOW_MOVED")[0]["data"]["from_utc"] == "2026-01-01T12:00:00.000000Z"
     assert at(team, clock, START) == []  # nothing at the old time
 
@@ -184,6 +202,35 @@ def test_a_window_is_moved_in_its_form_and_cancelled_by_its_button(
     assert team.services.windows.find(window).status == "cancelled"
     assert events(team, "GO_WINDOW_CANCELLED")[0]["actor"] == "U2"
     assert at(team, clock, later) == [] and team.services.windows.upcoming() == []
+
+
+def test_a_move_that_overlaps_is_refused_beside_its_when_and_an_odd_duration_is_kept(
+    team: SlackHarness,
+) -> None:
+    """A window planned outside the form (3h 30m) is offered and preselected as it is; moving
+    it onto another window is a field error: the form stays open and nothing moves."""
+    first = plan(team, START)
+    odd = team.services.windows.schedule(
+        "U1", "C1", START + timedelta(days=1), timedelta(hours=3, minutes=30)
+    )
+    team.click("go_window_move", odd.id, user="U2")
+    [opened] = team.fake.wait_for_calls("views.open")
+    view = opened.params["view"]
+    assert initial_duration(view) == ("3h30m", ["30m", "1h", "2h", "4h", "3h30m"])
+    onto = {"when": str(int((START - timedelta(hours=1)).timestamp())), "planned": "3h30m"}
+    answered = len(team.fake.calls_to("chat.postEphemeral"))
+    refused = submit(team, onto, metadata=view["private_metadata"])
+    assert refused.json()["response_action"] == "errors"
+    assert refused.json()["errors"]["when"].startswith(
+        "That overlaps another GO window, 2026-01-01 12:00 to 2026-01-01 13:00 UTC"
+    )
+    assert team.services.windows.find(odd.id) == odd and events(team, "GO_WINDOW_MOVED") == []
+    later = {"when": str(int((START + timedelta(days=2)).timestamp())), "planned": "3h30m"}
+    assert submit(team, later, metadata=view["private_metadata"]).content == b""  # closes
+    team.fake.wait_for_calls("chat.postEphemeral", answered + 1)
+    moved = team.services.windows.find(odd.id)
+    assert (moved.starts_at_utc, moved.duration_seconds) == (START + timedelta(days=2), 12600)
+    assert team.services.windows.find(first).starts_at_utc == START
 
 
 def test_two_replicas_ticking_at_once_owe_each_message_once(
@@ -363,3 +410,63 @@ def test_any_schedule_text_is_planned_or_refused_in_one_line(
     listed = team.run("/go-windows", channel=channel)
     check_escaped(listed, ("<@U1>", f"<#{channel}>"))
     assert len(window.notes) <= len(text)
+
+
+def home_buttons(view: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+
+def test_app_home_lists_windows_with_their_buttons_answered_on_the_page(
+    team: SlackHarness,
+) -> None:
+    """App Home has each planned window's Start now, Move and Cancel, as `/go-windows` does;
+    a click, and the Move form opened from there, are answered on the page itself."""
+    first = plan(team, START)
+    second = plan(team, START + timedelta(days=1))
+    team.event({"type": "app_home_opened", "user": "U2", "tab": "home"}, "EvHome1")
+    home = team.fake.wait_for_calls("views.publish")[0].params["view"]
+    buttons = home_buttons(home)
+    assert [b["text"]["text"] for b in buttons] == ["Start now", "Move", "Cancel"] * 2
+    windows = team.reply(team.command("/go-windows", user="U2"))
+    assert buttons == home_buttons(windows)  # the same buttons
+    move = next(b for b in buttons if b["action_id"] == "go_window_move")
+    assert WindowButton.model_validate(move["value"]) == WindowButton(window_id=first, channel="C1")
+
+    team.click("go_window_move", move["value"], user="U2", on_home=True)
+    [opened] = team.fake.wait_for_calls("views.open")
+    metadata = opened.params["view"]["private_metadata"]
+    assert Place.read(metadata) == Place(channel="C1", about=first, home=True)
+    later = START + timedelta(hours=4)
+    body = view_submission_body(
+        "go_schedule_modal", "U2", metadata, {"when": str(int(later.timestamp())), "planned": "1h"}
+    )
+    answered = len(team.fake.calls_to("chat.postEphemeral"))
+    assert team.post(body, signed_headers(body)).status_code == 200
+    moved = team.fake.wait_for_calls("views.publish", 2)[1].params
+    assert moved["user_id"] == "U2" and "GO window moved: <!date^" in block_text(moved["view"])
+    assert team.services.windows.find(first).starts_at_utc == later
+    assert len(team.fake.calls_to("chat.postEphemeral")) == answered  # nothing in the channel
+
+    cancel = next(b for b in home_buttons(moved["view"]) if b["action_id"] == "go_window_cancel")
+    team.click("go_window_cancel", cancel["value"], user="U2", on_home=True)
+    cancelled = team.fake.wait_for_calls("views.publish", 3)[2].params["view"]
+    assert "is cancelled" in block_text(cancelled)
+    assert team.services.windows.find(first).status == "cancelled"
+    assert [b["value"] for b in home_buttons(cancelled)] == [
+        WindowButton(window_id=second, channel="C1").value()
+    ] * 3
+    team.click("go_window_start", cancel["value"].replace(first, second), user="U2", on_home=True)
+    started = team.fake.wait_for_calls("views.publish", 4)[3].params["view"]
+    assert "GO session started" in block_text(started)
+    assert team.services.sessions.get("C1").active
+    assert team.services.windows.find(second).status == "started"
+
+
+def test_a_window_whose_channel_is_no_slack_id_is_listed_with_buttons_that_name_none(
+    team: SlackHarness,
+) -> None:
+    """A window planned from the CLI or REST in a channel by name (not a Slack ID) is listed
+    all the same; its buttons name no channel (the window itself says where it runs)."""
+    window = team.services.windows.schedule("api", "ops-team", START, timedelta(hours=1))
+    [actions] = [b for b in windows_message([window]) if b["type"] == "actions"]
+    assert {e["value"] for e in actions["elements"]} == {WindowButton(window_id=window.id).value()}

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.dev.fake_slack import FakeSlack, Message, message_shortcut_body
+from bot.reports import MARKDOWN, report_lines
 from bot.settings import Settings
 from bot.slack.manifest import build_manifest
 from tests.bot.conftest import SlackHarness, block_text, signed_headers
@@ -87,7 +88,10 @@ def test_handover_by_command_moves_the_owner_the_post_and_the_reminders(
     assert reminder.startswith(":alarm_clock: <@U2>, this GO session has been open")
     assert "already owns" in team.run("/go-handover", "U2", user="U1")
     refused = team.run("/go-handover", "<@UEVE|eve>", user="U2")
-    assert "is not a gobot operator" in refused and "nothing changed" in refused
+    assert refused == (
+        ":warning: <@UEVE> is not a gobot operator, and only operators can own a GO session: "
+        "nothing changed."
+    )
     assert "Usage: `/go-handover @user" in team.run("/go-handover", "@bob", user="U2")
     assert team.services.sessions.get("C1").owner == "U2"
 
@@ -196,6 +200,30 @@ def test_a_message_added_by_shortcut_and_by_reaction_is_one_entry(team: SlackHar
     added = team.services.sessions.get("C1").timeline[-1]
     assert (added.by, added.author, added.text) == ("U2", "U8", "rolled back the canary")
     assert len(thread_lines(team.fake, ":pushpin:")) == 2
+
+
+def test_a_pinned_message_keeps_its_mentions_and_dates_and_nothing_else(
+    team: SlackHarness,
+) -> None:
+    """The bot's own post (as conversations.history gives it: mentions, a date, entities) is
+    quoted in the timeline with its people, channel and date as Slack shows them; any other
+    markup in it stays defused; the Markdown report writes them as plain text."""
+    team.run("/go-start", "launch")
+    text = (
+        "<@U1>: your GO window starts now (<!date^1767268800^{date_short_pretty} {time}|"
+        "2026-01-01T12:00Z> in <#C1|ops>) &amp; <!channel> <https://evil.example|click>"
+    )
+    ts = team.fake.post_directly("C1", text, user="UBOT")
+    pin(team, ts, "EvBot")
+    [line] = thread_lines(team.fake, ":pushpin:")
+    quoted = line.partition("): ")[2]
+    assert quoted.startswith("<@U1>: your GO window starts now (<!date^1767268800^")
+    assert "<#C1>) &amp; &lt;!channel&gt; &lt;https://evil.example|click&gt;" in quoted
+    check_escaped(quoted, ("<@U1>", "<#C1>"))
+    assert "your GO window starts now (<!date^1767268800^" in team.run("/go-report")
+    report = report_lines(team.services.reports.report("C1", None), MARKDOWN)
+    plain = "@U1: your GO window starts now \\(2026\\-01\\-01T12:00Z in \\#C1\\)"
+    assert any(plain in line for line in report)
 
 
 def test_the_manifest_declares_the_shortcut_and_the_reaction(data_dir: Path) -> None:
