@@ -120,11 +120,17 @@ class WindowService:
             return window
 
     def move(
-        self, actor: str, window_id: str, starts_at: datetime, duration: timedelta
+        self,
+        actor: str,
+        window_id: str,
+        starts_at: datetime,
+        duration: timedelta,
+        *,
+        channel: str | None = None,
     ) -> GoWindow:
         with self._uow:
             now = self._clock.now()
-            window = self.scheduled(window_id)
+            window = self.scheduled(window_id, channel)
             moved = window.model_copy(
                 update={
                     "starts_at_utc": starts_at,
@@ -143,10 +149,10 @@ class WindowService:
             self._uow.commit()
             return moved
 
-    def cancel(self, actor: str, window_id: str) -> GoWindow:
+    def cancel(self, actor: str, window_id: str, *, channel: str | None = None) -> GoWindow:
         with self._uow:
             now = self._clock.now()
-            window = self.scheduled(window_id)
+            window = self.scheduled(window_id, channel)
             cancelled = window.model_copy(
                 update={"status": "cancelled", "revision": window.revision + 1}
             )
@@ -156,10 +162,17 @@ class WindowService:
             self._uow.commit()
             return cancelled
 
-    def start(self, actor: str, window_id: str, reply_to: str | None = None) -> SessionChange:
+    def start(
+        self,
+        actor: str,
+        window_id: str,
+        reply_to: str | None = None,
+        *,
+        channel: str | None = None,
+    ) -> SessionChange:
         """Start the window's session now, with its notes, link and planned duration; the
         window is marked started in the same unit of work as the start (both or neither)."""
-        window = self.scheduled(window_id)
+        window = self.scheduled(window_id, channel)
 
         def mark(session: GoSession, now: datetime) -> None:
             current = self.scheduled(window_id)  # read again under the lock
@@ -249,9 +262,13 @@ class WindowService:
             raise InvalidInput("A GO window lasts more than 0 and at most 24h.")
         return int(duration.total_seconds())
 
-    def scheduled(self, window_id: str) -> GoWindow:
-        """The window, if it is still scheduled (InvalidInput says what it is instead)."""
+    def scheduled(self, window_id: str, channel: str | None = None) -> GoWindow:
+        """The window, if it is still scheduled (InvalidInput says what it is instead); with
+        `channel`, only a window of that channel's scope (a button is bound to where it was
+        clicked: another scope's window is not there)."""
         window = self.find(window_id)
+        if channel is not None and window.scope != self._sessions.scope_for(channel):
+            raise UnknownWindow(f"There is no GO window {window_id!r} in this channel.")
         if window.status != "scheduled":
             raise InvalidInput(f"That GO window is {window.status} already.")
         return window

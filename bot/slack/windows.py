@@ -352,13 +352,15 @@ def _windows(services: Services, call: Invocation, given: Text) -> Blocks:
 
 def _window_start(services: Services, call: Invocation, button: WindowButton) -> Blocks:
     """Start now: the window's session, with its notes, link and planned duration."""
-    return started_message(services.windows.start(call.user, button.window_id, call.reply_to))
+    return started_message(
+        services.windows.start(call.user, button.window_id, call.reply_to, channel=call.channel)
+    )
 
 
 def _window_move(services: Services, call: Invocation, button: WindowButton) -> Blocks | OpenForm:
     """Move: the schedule form for the window while it is still scheduled; where no form
     can be opened (no trigger), how to move it by hand."""
-    window = services.windows.scheduled(button.window_id)
+    window = services.windows.scheduled(button.window_id, call.channel)
     if call.trigger:
         now = int(services.clock.now().timestamp())
         return OpenForm(schedule_modal(call.channel, now, window, home=call.home))
@@ -369,7 +371,7 @@ def _window_move(services: Services, call: Invocation, button: WindowButton) -> 
 
 
 def _window_cancel(services: Services, call: Invocation, button: WindowButton) -> Blocks:
-    window = services.windows.cancel(call.user, button.window_id)
+    window = services.windows.cancel(call.user, button.window_id, channel=call.channel)
     return text_message(
         f":wastebasket: The GO window of {date(window.starts_at_utc)} is cancelled."
     )

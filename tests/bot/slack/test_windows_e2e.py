@@ -470,3 +470,20 @@ def test_a_window_whose_channel_is_no_slack_id_is_listed_with_buttons_that_name_
     window = team.services.windows.schedule("api", "ops-team", START, timedelta(hours=1))
     [actions] = [b for b in windows_message([window]) if b["type"] == "actions"]
     assert {e["value"] for e in actions["elements"]} == {WindowButton(window_id=window.id).value()}
+
+
+@pytest.mark.parametrize("action", ["go_window_cancel", "go_window_start", "go_window_move"])
+def test_a_window_button_acts_only_on_a_window_of_the_channel_it_was_clicked_in(
+    make_harness: Callable[..., SlackHarness], store_settings: dict[str, Any], action: str
+) -> None:
+    """Channel scope: a button carrying another channel's window id, clicked in C1, leaves
+    that window as it is and says it is not there."""
+    team = make_harness(operators=["U1"], session_scope="channel", **store_settings)
+    theirs = team.services.windows.schedule("U1", "C2", START, timedelta(hours=1))
+    _, token = team.click(action, theirs.id, user="U1", channel="C1")
+    assert team.fake.wait_for(lambda f: any(c.method == token for c in f.responses))
+    [reply] = [c for c in team.fake.responses if c.method == token]
+    assert f"There is no GO window '{theirs.id}' in this channel." in block_text(reply.params)
+    assert team.services.windows.find(theirs.id).status == "scheduled"
+    assert team.fake.calls_to("views.open") == []
+    assert team.services.sessions.get("C2").started_at_utc is None
