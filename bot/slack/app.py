@@ -370,4 +370,5 @@ def register(
             app.function(command.step.callback_id)(
                 steps.listener(command, command.step, interactions, services, work)
             )
+    app.function(re.compile(".*"))(steps.on_undeclared_step)  # after every declared step
     app.error(_on_error)

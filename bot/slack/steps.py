@@ -15,6 +15,7 @@ or `functions.completeError` with what went wrong in a person's words. The manif
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -43,6 +44,7 @@ log = logging.getLogger("gobot.steps")
 USER = "slack#/types/user_id"
 USER_CONTEXT = "slack#/types/user_context"
 CHANNEL = "slack#/types/channel_id"
+CHANNEL_ID = re.compile(r"[CDG][A-Z0-9]{1,40}")
 RUNNER = Param(
     "user_context",
     USER_CONTEXT,
@@ -289,6 +291,32 @@ def _permalink(client: WebClient, services: Services, channel: str, session_id: 
         return ""
 
 
+def _wrong_input(given: Mapping[str, Any]) -> str | None:
+    """Why a step's inputs are not what it declares (each a single text; the channel a
+    channel ID), in a builder's words; None if they are."""
+    for name, value in given.items():
+        if value is not None and not isinstance(value, str):
+            return f"The step's {name} input must be one value, not a {type(value).__name__}."
+    channel = given.get("channel_id")
+    if channel and not CHANNEL_ID.fullmatch(str(channel)):
+        return "The step's channel_id input must be a channel."
+    return None
+
+
+def on_undeclared_step(event: dict[str, Any], fail: Fail) -> None:
+    """A workflow step gobot does not declare (a manifest newer or older than this gobot):
+    answered as failed, in words, so that Slack does not retry it and the workflow says why."""
+    callback = str((event.get("function") or {}).get("callback_id", ""))[:100]
+    log.warning("a workflow ran the step %r, which gobot does not declare", callback)
+    try:
+        fail(
+            error=f"gobot has no step {callback!r}: update the app from `gobot manifest`, or "
+            "remove the step from the workflow."
+        )
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        log.warning("could not tell Slack how step %r went: %s", callback, exc)
+
+
 def listener(
     command: Command, step: Step, interactions: Interactions, services: Services, work: OrderedWork
 ) -> Callable[..., None]:
@@ -306,13 +334,17 @@ def listener(
         given = dict(inputs or {})
         context = given.pop("user_context", None)
         user = str(context.get("id") or "") if isinstance(context, dict) else ""
-        form = {name: str(value) for name, value in given.items() if value is not None}
-        channel = form.get("channel_id") or None
+        problem = _wrong_input(given)
+        form = {name: value for name, value in given.items() if isinstance(value, str)}
+        channel = (form.get("channel_id") or None) if problem is None else None
         execution = str(event.get("function_execution_id", ""))
         call = Invocation(user, channel, "", None, f"function:{execution}", form=form)
 
         def run() -> None:
             try:
+                if problem is not None:
+                    fail(error=problem)
+                    return
                 if RUNNER in step.inputs and not user:
                     fail(
                         error="This step needs its Run by input set to the person who used "

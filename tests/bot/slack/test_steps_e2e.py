@@ -136,6 +136,28 @@ def test_a_step_that_cannot_be_done_fails_in_words(team: SlackHarness, data_dir:
     assert outputs(red)["health"] == "red"  # health as it is now
 
 
+def test_inputs_of_the_wrong_type_fail_in_words_and_change_nothing(team: SlackHarness) -> None:
+    runner = {"user_context": {"id": "U1", "secret": "c2VjcmV0"}}
+    cases = [
+        ("start_go_session", {**runner, "channel_id": ["C4", "C5"]}, "channel_id input must be"),
+        ("start_go_session", {**runner, "channel_id": "../../x"}, "must be a channel"),
+        ("add_go_note", {**runner, "channel_id": "C1", "text": {"a": [1, 2]}}, "text input must"),
+        ("end_go_session", {**runner, "channel_id": "C1", "notes": 7}, "notes input must be"),
+    ]
+    for n, (callback_id, inputs, expected) in enumerate(cases):
+        failed = run_step(team, callback_id, inputs, f"Ft{n}")
+        assert failed.method == "functions.completeError", failed.params
+        assert expected in failed.params["error"], failed.params["error"]
+    assert team.services.sessions.latest().started_at_utc is None  # nothing started anywhere
+    assert audit_records(team.services) == []
+
+
+def test_a_step_gobot_does_not_declare_is_answered_as_failed(team: SlackHarness) -> None:
+    failed = run_step(team, "reverse_a_string", {"text": "abc"}, "Fu1")
+    assert failed.method == "functions.completeError"
+    assert "gobot has no step 'reverse_a_string'" in failed.params["error"]
+
+
 def test_an_event_delivered_twice_runs_the_step_once(team: SlackHarness) -> None:
     where = {"user_context": {"id": "U1", "secret": "c2VjcmV0"}, "channel_id": "C1"}
     run_step(team, "add_go_note", where | {"text": "x"}, "Fz0")  # fails: no session yet
