@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -453,3 +454,32 @@ def test_preview_usage_and_help_keep_each_kind_whole() -> None:
         helped = gobot_here("preview", "--help", env={"COLUMNS": columns})
         listed = helped.stdout.split("KIND is one of:\n", 1)[1].replace("\n", ",").split(",")
         assert [kind.strip() for kind in listed if kind.strip()] == list(KINDS), helped.stdout
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_the_readme_s_cli_lines_name_only_commands_options_and_formats_that_exist() -> None:
+    """Each `.venv/bin/gobot …` line of README's command list, against the command itself."""
+    import click
+
+    from bot.cli import main
+
+    block = README.read_text(encoding="utf-8").split("Everything else:\n\n```sh\n", 1)[1]
+    lines = [line for line in block.split("```", 1)[0].splitlines() if line.strip()]
+    assert {line.split()[1] for line in lines} == set(main.commands)  # every command
+    for line in lines:
+        usage = line.split("#", 1)[0].split()
+        assert usage[0] == ".venv/bin/gobot", line
+        command: click.Command = main
+        for word in usage[1:]:
+            if not isinstance(command, click.Group) or not word.isalpha():
+                break
+            found = command.get_command(click.Context(main), word)
+            assert found is not None, line
+            command = found
+        options = {opt: p for p in command.params for opt in p.opts}
+        for option, choices in re.findall(r"\[?(--[a-z-]+)(?:[ =]([a-z|]+))?", line):
+            assert option in options, line
+            if "|" in choices:
+                assert choices.split("|") == list(options[option].type.choices), line  # type: ignore[attr-defined]
