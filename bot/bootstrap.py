@@ -1,11 +1,12 @@
 """The composition root, and the only one: settings → stores → services → Slack runtime.
 
 `build_services` is what every process has (the CLI stops there: without a transport, owed
-messages wait in the outbox for a process that has one); `build_runtime` adds the Slack side
-and registers the tick's jobs, in order, for `serve`, `socket`, `gobot local`, the benchmarks
-and the tests; `unit_of_work` builds the stores alone (`gobot migrate` copies one store into
-the other). Nothing else in gobot builds any of these, and nothing it builds imports this
-module.
+messages wait in the outbox for a process that has one; its reading commands build them to read
+only); `build_runtime` adds the Slack side and registers the tick's jobs, in order, for `serve`,
+`socket`, `gobot local`, the benchmarks and the tests; `unit_of_work` builds the stores alone
+(`gobot migrate` copies one store into the other). Nothing else in gobot builds any of these,
+and nothing it builds imports this module. A data dir that cannot be used (a file, a read-only
+place) is said in one line naming GOBOT_DATA_DIR and the fix (`usable_data_dir`).
 """
 
 from __future__ import annotations
