@@ -1,16 +1,18 @@
 """The composition root, and the only one: settings → stores → services → Slack runtime.
 
 `build_services` is what every process has (the CLI stops there: without a transport, owed
-messages wait in the outbox for a process that has one); `build_runtime` adds the Slack side
-and registers the tick's jobs, in order, for `serve`, `socket`, `gobot local`, the benchmarks
-and the tests; `unit_of_work` builds the stores alone (`gobot migrate` copies one store into
-the other). Nothing else in gobot builds any of these, and nothing it builds imports this
-module.
+messages wait in the outbox for a process that has one; its reading commands build them to read
+only); `build_runtime` adds the Slack side and registers the tick's jobs, in order, for `serve`,
+`socket`, `gobot local`, the benchmarks and the tests; `unit_of_work` builds the stores alone
+(`gobot migrate` copies one store into the other). Nothing else in gobot builds any of these,
+and nothing it builds imports this module. A data dir that cannot be used (a file, a read-only
+place) is said in one line naming GOBOT_DATA_DIR and the fix (`usable_data_dir`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -62,27 +64,53 @@ RATE_WINDOW_SECONDS = 30.0
 WORK_THREADS = 16
 
 
-def unit_of_work(settings: Settings, store: str | None = None) -> UnitOfWork:
+def unit_of_work(
+    settings: Settings, store: str | None = None, *, read_only: bool = False
+) -> UnitOfWork:
     """The stores of `store` (default: GOBOT_STORE) as the settings place them: the data dir's
-    JSON files, or the database of GOBOT_DATABASE_URL."""
+    JSON files (`read_only`: read without creating or changing a file), or the database of
+    GOBOT_DATABASE_URL."""
     if (store or settings.store) == "postgres":
         if settings.database_url is None:
             raise SettingsError("GOBOT_DATABASE_URL is required with GOBOT_STORE=postgres")
         from core.stores.postgres import PgUnitOfWork
 
         return PgUnitOfWork.open(settings.database_url.get_secret_value())
-    return JsonUnitOfWork(settings.data_dir)
+    return JsonUnitOfWork(settings.data_dir, read_only=read_only)
 
 
-def _data_dir(settings: Settings) -> Path:
-    """The data directory, there (created if need be) or said in one line why not."""
-    try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SettingsError(
-            f"GOBOT_DATA_DIR {settings.data_dir} cannot be used: {exc.strerror or exc}"
-        ) from None
-    return settings.data_dir
+_USE_ANOTHER = "set GOBOT_DATA_DIR to a directory gobot may write (a missing one is created)"
+
+
+def not_a_directory(path: Path) -> str | None:
+    """Why `path` cannot be a directory (it, or a folder above it, is a file), or None."""
+    for place in (path, *path.parents):
+        if place.exists():
+            if place.is_dir():
+                return None
+            return "it is a file, not a directory" if place == path else f"{place} is a file"
+    return None
+
+
+def usable_data_dir(path: Path, *, writing: bool = False) -> Path:
+    """The data directory `path`, there (created if need be) and, `writing` (a process that
+    serves), writable; or a SettingsError naming GOBOT_DATA_DIR, what is wrong and what to
+    do. Without `writing`, a copy that cannot be written is left to the store to refuse."""
+    problem, fix = not_a_directory(path), _USE_ANOTHER
+    if problem is None:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            problem = exc.strerror or str(exc)
+    if problem is None and writing and not os.access(path, os.W_OK | os.X_OK):
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            problem = "it is on a read-only file system"
+        else:
+            problem = f"this user (uid {os.getuid()}) may not write it"
+            fix = f"give it write access, or {_USE_ANOTHER}"
+    if problem is None:
+        return path
+    raise SettingsError(f"GOBOT_DATA_DIR {path} cannot be used: {problem}; {fix}")
 
 
 def _source(spec: str | None, default: Path, variable: str, settings: Settings) -> Source:
@@ -100,18 +128,20 @@ def build_services(
     clock: Clock | None = None,
     transport: Transport | None = None,
     steps: tuple[PlaybookStep, ...] | None = None,
+    *,
+    read_only: bool = False,
 ) -> Services:
     """`steps`: the playbook, if the caller has read it already. Without a transport (the
-    CLI) owed messages wait in the outbox for a process that has
-    one."""
+    CLI) owed messages wait in the outbox for a process that has one. `read_only` (the CLI's
+    reading commands): the data dir must be there, and nothing in it is created or changed."""
     clock = clock or SystemClock()
-    data_dir = _data_dir(settings)
+    data_dir = settings.data_dir if read_only else usable_data_dir(settings.data_dir)
     cone = _source(settings.cone_source, data_dir / CONE_FILE, "GOBOT_CONE_SOURCE", settings)
     health = _source(
         settings.health_source, data_dir / HEALTH_FILE, "GOBOT_HEALTH_SOURCE", settings
     )
     snapshots = SnapshotTaker(cone, health, settings.source_timeout, clock)
-    uow = unit_of_work(settings)
+    uow = unit_of_work(settings, read_only=read_only)
     policy = ReminderPolicy(
         remind_after=settings.remind_after,
         remind_every=settings.remind_every,
@@ -218,7 +248,8 @@ def build_runtime(
     metrics = Metrics()
     client = make_client(token, settings.slack_api_url, metrics, timeout)
     posting = make_client(token, settings.slack_api_url, metrics, timeout, wait_on_rate_limit=False)
-    steps = load_steps(_data_dir(settings))  # read once: the transport shows progress too
+    data_dir = usable_data_dir(settings.data_dir, writing=True)
+    steps = load_steps(data_dir)  # read once: the transport shows progress too
     transport = SlackTransport(posting, steps)
     services = build_services(settings, clock=clock, transport=transport, steps=steps)
     services.playbook.adopt_legacy_progress()  # an upgraded data dir's one global progress

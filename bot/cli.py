@@ -1,6 +1,10 @@
 """The `gobot` command line: serve, socket, local, status, history, report, windows, audit verify,
 migrate, manifest and preview, each failing in one line that names the problem.
 
+The reading commands (status, history, report, windows, audit verify) open the store to read
+only: they create and change nothing in the data dir. Every time the CLI shows is UTC to the
+second (`2026-12-10T14:00:00Z`), in JSON too.
+
 Each command imports what it needs when it runs (settings, stores, Slack, the web server), so
 `gobot --help` and the reading commands on the JSON store start without Bolt, FastAPI, uvicorn
 or psycopg."""
@@ -11,7 +15,11 @@ import csv
 import json
 import logging
 import sys
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import TYPE_CHECKING, NoReturn, TextIO
 from urllib.error import URLError
 
@@ -44,23 +52,34 @@ def _settings() -> Settings:
         _fail(exc)
 
 
-def _reading_services() -> Services:
+def _reading_services(settings: Settings) -> Services:
     """Services for a command that only reads: a data dir that is not there is said so, not
-    created."""
-    settings = _settings()
+    created, and nothing in it is created or changed."""
+    from bot.bootstrap import build_services, not_a_directory
+    from bot.settings import SettingsError
+
     if settings.store == "json" and not settings.data_dir.is_dir():
+        problem = not_a_directory(settings.data_dir)
+        if problem is not None:
+            _fail(f"GOBOT_DATA_DIR {settings.data_dir} cannot be used: {problem}", 1)
         _fail(f"no gobot data at {settings.data_dir} (is GOBOT_DATA_DIR right?)", 1)
-    return _services()
-
-
-def _services() -> Services:
-    from bot.bootstrap import build_services
-    from bot.settings import SettingsError, load_settings
-
     try:
-        return build_services(load_settings())
+        return build_services(settings, read_only=True)
     except (SettingsError, GoError) as exc:
         _fail(exc)
+
+
+@contextmanager
+def _quiet_slack_sdk() -> Iterator[None]:
+    """slack_sdk logs every failed try and retry of the start's `auth.test`; what failed is
+    then said once, by gobot."""
+    sdk = logging.getLogger("slack_sdk")
+    level = sdk.level
+    sdk.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        sdk.setLevel(level)
 
 
 def _runtime(*, socket_mode: bool = False) -> Runtime:
@@ -75,7 +94,8 @@ def _runtime(*, socket_mode: bool = False) -> Runtime:
     except SettingsError as exc:
         _fail(exc)
     try:
-        return build_runtime(settings, socket_mode=socket_mode)
+        with _quiet_slack_sdk():
+            return build_runtime(settings, socket_mode=socket_mode)
     except (SettingsError, GoError) as exc:
         _fail(exc)
     except BoltError as exc:
@@ -83,7 +103,7 @@ def _runtime(*, socket_mode: bool = False) -> Runtime:
         if isinstance(cause, URLError | OSError | SlackClientError) and not isinstance(
             cause, SlackApiError
         ):
-            _fail(f"cannot reach Slack at {settings.slack_api_url} ({_reason(cause)})")
+            _fail(_unreachable(settings, cause))
         if "non-JSON" in str(exc) or "unknown_method" in str(exc):
             _fail(
                 f"{settings.slack_api_url} does not answer as Slack's Web API does: check "
@@ -91,7 +111,14 @@ def _runtime(*, socket_mode: bool = False) -> Runtime:
             )
         _fail(f"Slack did not accept SLACK_BOT_TOKEN ({exc})")
     except (URLError, OSError, SlackClientError) as exc:
-        _fail(f"cannot reach Slack at {settings.slack_api_url} ({_reason(exc)})")
+        _fail(_unreachable(settings, exc))
+
+
+def _unreachable(settings: Settings, exc: BaseException) -> str:
+    return (
+        f"cannot reach Slack at {settings.slack_api_url} ({_reason(exc)}): check the network "
+        "and SLACK_API_URL (unset, it is https://slack.com/api/)"
+    )
 
 
 def _reason(exc: BaseException) -> str:
@@ -100,7 +127,19 @@ def _reason(exc: BaseException) -> str:
 
 
 def _time(moment: datetime | None) -> str:
-    return format_utc(moment) if moment is not None else ""
+    """A time as the CLI shows it: UTC, to the second."""
+    return format_utc(moment, timespec="seconds") if moment is not None else ""
+
+
+def _json_time(value: object) -> str:
+    if isinstance(value, datetime):
+        return _time(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _json(payload: object) -> str:
+    """JSON as the CLI prints it (a model dumped in Python mode): times as `_time` shows them."""
+    return json.dumps(payload, indent=2, ensure_ascii=False, default=_json_time)
 
 
 def _describe(session: GoSession) -> str:
@@ -149,14 +188,14 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the session as JSON.")
 def status(as_json: bool) -> None:
     """Print the current session (every active one in channel scope)."""
-    services = _reading_services()
+    services = _reading_services(_settings())
     try:
         sessions = services.sessions.active() or [services.sessions.latest()]
     except GoError as exc:
         _fail(exc, 1)
     if as_json:
-        payload = [session.model_dump(mode="json") for session in sessions]
-        click.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
+        payload = [session.model_dump() for session in sessions]
+        click.echo(_json(payload[0] if len(payload) == 1 else payload))
         return
     click.echo("\n\n".join(_describe(session) for session in sessions))
 
@@ -228,28 +267,24 @@ def audit() -> None:
 
 @audit.command()
 def verify() -> None:
-    """Check the audit hash chain; exit non-zero naming the first bad line."""
+    """Check the audit hash chain; exit non-zero naming the first bad line. A data dir with
+    nothing recorded yet is intact (0 records)."""
+    from bot.dev.local import LOCAL_DIR
     from core.stores.json.audit import AUDIT_FILE
 
     settings = _settings()
-    log_path = settings.data_dir / AUDIT_FILE
-    if settings.store == "json" and not log_path.exists():
-        from bot.dev.local import LOCAL_DIR
-
-        hint = (
-            f"; `gobot local` keeps its own in {settings.data_dir / LOCAL_DIR}"
-            if (settings.data_dir / LOCAL_DIR / AUDIT_FILE).exists()
-            else ""
-        )
-        _fail(f"no audit log at {log_path} (is GOBOT_DATA_DIR right?{hint})", 1)
+    services = _reading_services(settings)
     try:
-        result = _services().audit.verify()
+        result = services.audit.verify()
     except GoError as exc:  # a damaged journal: the chain cannot be read
         _fail(exc, 2)
     if result.warning:
         click.echo(f"warning: {result.warning}", err=True)
     if result.ok:
         click.echo(f"audit chain intact: {result.records} records")
+        local = settings.data_dir / LOCAL_DIR
+        if settings.store == "json" and not result.records and (local / AUDIT_FILE).exists():
+            click.echo(f"note: `gobot local` keeps its own audit trail, in {local}", err=True)
         return
     click.echo(
         f"audit chain BROKEN after {result.records} good records: {result.problem}", err=True
@@ -325,13 +360,16 @@ def local(script: TextIO | None) -> None:
     number, `wait 5s` to let reminders come, `health red "why"` to change the next snapshot,
     `exit` (or Ctrl-D) to quit. Its state is its own (`local/` in the data dir). With --script
     or piped input it exits 1 if a command failed."""
+    from bot.bootstrap import usable_data_dir
     from bot.dev.local import LocalBot, local_settings
     from bot.settings import SettingsError, load_settings
 
     logging.getLogger().setLevel(logging.ERROR)  # the conversation is the output
     interactive = script is None and sys.stdin.isatty()
     try:
-        bot = LocalBot(local_settings(load_settings()), sys.stdout, interactive=interactive)
+        settings = load_settings()
+        usable_data_dir(settings.data_dir, writing=True)  # the demo's own dir is made in it
+        bot = LocalBot(local_settings(settings), sys.stdout, interactive=interactive)
     except (SettingsError, GoError, OSError) as exc:
         _fail(exc)
     source = script or sys.stdin
@@ -355,6 +393,7 @@ def local(script: TextIO | None) -> None:
 
 
 HISTORY_COLUMNS = (
+    "id",
     "started_at_utc",
     "ended_at_utc",
     "duration",
@@ -374,6 +413,7 @@ HISTORY_COLUMNS = (
 def _history_row(session: GoSession) -> dict[str, str]:
     end = session.end_snapshot
     return {
+        "id": session.id or "",
         "started_at_utc": _time(session.started_at_utc),
         "ended_at_utc": _time(session.ended_at_utc),
         "duration": format_duration(timedelta(seconds=session.duration_seconds or 0)),
@@ -388,6 +428,31 @@ def _history_row(session: GoSession) -> dict[str, str]:
         "outcome": session.outcome or "",
         "link": session.link or "",
     }
+
+
+def _ended_in(services: Services, channel: str) -> Iterator[GoSession]:
+    """The ended sessions of `channel`, newest first, read a page at a time (in workspace scope
+    every channel's sessions are in one history)."""
+    from core.report import MAX_PAGE, MAX_SEARCHED
+
+    offset, more = 0, True
+    while more and offset <= MAX_SEARCHED:
+        page, more = services.reports.page(offset, MAX_PAGE)
+        offset += len(page)
+        yield from (session for session in page if session.channel == channel)
+
+
+def _session_in(services: Services, channel: str) -> str:
+    """The id of `channel`'s active session, or else of its last ended one."""
+    from core.errors import NoActiveSession
+
+    current = services.sessions.get(channel)
+    if current.channel == channel and current.id:
+        return current.id
+    found = next(_ended_in(services, channel), None)
+    if found is None or not found.id:
+        raise NoActiveSession(f"No GO session in channel {channel}: there is nothing to report.")
+    return found.id
 
 
 @main.command()
@@ -408,14 +473,16 @@ def _history_row(session: GoSession) -> dict[str, str]:
 )
 @click.option("--channel", default=None, help="Only the sessions of this channel.")
 def history(last: int, fmt: str, channel: str | None) -> None:
-    """Ended sessions: start, end, duration, who, band and status at start and end, notes,
-    outcome and link."""
-    from core.sessions import MAX_HISTORY
-
-    services = _reading_services()
+    """Ended sessions: id (for `gobot report`), start, end, duration, who, band and status at
+    start and end, notes, outcome and link."""
+    services = _reading_services(_settings())
     try:
-        ended = services.sessions.history(MAX_HISTORY if channel else last, channel)
-        rows = [_history_row(s) for s in ended if channel in (None, s.channel)][:last]
+        ended = (
+            services.sessions.history(last)
+            if channel is None
+            else list(islice(_ended_in(services, channel), last))
+        )
+        rows = [_history_row(s) for s in ended]
     except GoError as exc:
         _fail(exc, 1)
     if fmt == "json":
@@ -432,12 +499,17 @@ def history(last: int, fmt: str, channel: str | None) -> None:
             click.echo("| " + " | ".join(cells) + " |")
     else:
         if not rows:
-            click.echo("No ended GO sessions yet.")
+            click.echo(
+                f"No ended GO session in channel {channel}."
+                if channel
+                else "No ended GO sessions yet."
+            )
         for row in rows:
             first_line = row["notes"].splitlines()[0] if row["notes"] else ""
             click.echo(
-                f"{row['started_at_utc']}  {row['duration']:>8}  {row['started_by']} -> "
-                f"{row['ended_by']}  {row['start_band']}/{row['start_status']} -> "
+                f"{row['id']}  {row['started_at_utc']}  {row['duration']:>8}  "
+                f"{row['started_by']} -> {row['ended_by']}  "
+                f"{row['start_band']}/{row['start_status']} -> "
                 f"{row['end_band']}/{row['end_status']}  {row['outcome'] or '-'}  {first_line}"
             )
 
@@ -456,7 +528,7 @@ def windows(fmt: str) -> None:
     from bot.calendar import CALENDAR_PAST, windows_ics
     from core.windows import MAX_AHEAD
 
-    services = _reading_services()
+    services = _reading_services(_settings())
     try:
         now = services.clock.now()
         if fmt == "ics":
@@ -467,16 +539,20 @@ def windows(fmt: str) -> None:
     except GoError as exc:
         _fail(exc, 1)
     if fmt == "json":
-        click.echo(json.dumps([w.model_dump(mode="json") for w in upcoming], indent=2))
+        click.echo(_json([w.model_dump() for w in upcoming]))
         return
     if not upcoming:
         click.echo("No GO windows planned.")
+        return
+    table = [("id", "starts (UTC)", "length", "channel", "by", "notes")]
     for w in upcoming:
         length = format_duration(timedelta(seconds=w.duration_seconds))
-        click.echo(
-            f"{w.id}  {_time(w.starts_at_utc)}  {length:>6}  {w.channel}  {w.scheduled_by}  "
-            + (w.notes.splitlines()[0] if w.notes else "")
-        )
+        notes = w.notes.splitlines()[0] if w.notes else ""
+        table.append((w.id, _time(w.starts_at_utc), length, w.channel, w.scheduled_by, notes))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
+    for row in table:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        click.echo("  ".join([*cells, row[-1]]).rstrip())
 
 
 @main.command()
@@ -484,17 +560,20 @@ def windows(fmt: str) -> None:
 @click.option("--format", "fmt", default="md", show_default=True, type=click.Choice(["md", "json"]))
 @click.option("--channel", default=None, help="Without SESSION_ID: this channel's session.")
 def report(session_id: str | None, fmt: str, channel: str | None) -> None:
-    """A session's report (SESSION_ID, or the active or last session): snapshots, owner
-    changes, timeline, playbook run, and whether its audit records verify."""
+    """A session's report (SESSION_ID from `gobot history`, or the active or last session, of
+    --channel if named): snapshots, owner changes, timeline, playbook run, and whether its
+    audit records verify."""
     from bot.reports import MARKDOWN, report_lines
 
-    services = _reading_services()
+    services = _reading_services(_settings())
     try:
+        if session_id is None and channel is not None:
+            session_id = _session_in(services, channel)
         found = services.reports.report(channel, session_id)
     except GoError as exc:
         _fail(exc, 1)
     if fmt == "json":
-        click.echo(found.model_dump_json(indent=2))
+        click.echo(_json(found.model_dump()))
     else:
         click.echo("# GO session report\n")
         click.echo("\n".join(report_lines(found, MARKDOWN)))
@@ -537,11 +616,25 @@ class _PreviewKinds(click.Choice[str]):
         return KINDS
 
 
-@main.command()
-@click.argument("kind", type=_PreviewKinds())
+class _PreviewCommand(click.Command):
+    """`preview`, whose help lists the kinds whole (click's wrapping breaks words at hyphens)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from bot.dev.preview import KINDS
+
+        width = max(formatter.width - formatter.current_indent - 2, 40)
+        kinds = textwrap.wrap(", ".join(KINDS), width, break_on_hyphens=False)
+        formatter.write_paragraph()
+        formatter.write_text("KIND is one of:")
+        with formatter.indentation():
+            formatter.write_text("\n".join(["\b", *kinds]))
+
+
+@main.command(cls=_PreviewCommand)
+@click.argument("kind", type=_PreviewKinds(), metavar="KIND")
 def preview(kind: str) -> None:
-    """Print the Block Kit JSON of a message, form or App Home for sample data, and a Block
-    Kit Builder link."""
+    """Print the Block Kit JSON of a message, form or App Home (KIND) for sample data, and a
+    Block Kit Builder link."""
     from bot.dev.preview import builder_link, preview_payload
 
     payload = preview_payload(kind)

@@ -1,5 +1,6 @@
 """A session's report as lines of text, in Slack's mrkdwn (`/go-report`, timeline lines in
-the thread) or in Markdown (`gobot report --format md`): one layout, two styles."""
+the thread; times as Slack dates) or in Markdown (`gobot report --format md`; times in UTC to
+the second): one layout, two styles."""
 
 from __future__ import annotations
 
@@ -46,7 +47,9 @@ MARKDOWN = Style(
     text=_md,
     quote=lambda t: _md(plain(t)),
     link=lambda url: f"<{url}>" if not set(url) & set("<> ") else _md(url),
-    time=lambda moment: format_utc(moment) if moment is not None else "an unknown time",
+    time=lambda moment: (
+        format_utc(moment, timespec="seconds") if moment is not None else "an unknown time"
+    ),
 )
 
 

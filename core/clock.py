@@ -20,11 +20,12 @@ class SystemClock:
         return datetime.now(UTC)
 
 
-def format_utc(moment: datetime) -> str:
-    """ISO 8601 UTC with a `Z` suffix and microseconds, as the original system wrote them."""
+def format_utc(moment: datetime, timespec: str = "microseconds") -> str:
+    """ISO 8601 UTC with a `Z` suffix and microseconds, as the original system wrote them
+    (`timespec="seconds"`: to the second, as the CLI shows times)."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: gobot only handles timezone-aware times")
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def parse_utc(text: str) -> datetime:

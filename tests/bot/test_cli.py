@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -12,9 +13,11 @@ from typing import Any
 import pytest
 from icalendar import Calendar
 
-from core.clock import format_utc
+from bot.bootstrap import build_services
+from bot.settings import Settings
 from core.services import Services
 from tests.conftest import FakeClock, gobot_here, json_only, outside_env, run_gobot
+from tests.core.test_datadir import unshare_problem
 
 
 def gobot(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -46,9 +49,12 @@ def test_status_shows_the_active_session(
     result = gobot(data_dir, "status", **store_env(store_settings))
     assert result.returncode == 0
     assert f"GO session {session.id} (ACTIVE)" in result.stdout
+    assert "started  2026-01-01T09:00:00Z by U1 in C1" in result.stdout  # to the second
     assert "band A, health green" in result.stdout and "deploying" in result.stdout
     as_json = json.loads(gobot(data_dir, "status", "--json", **store_env(store_settings)).stdout)
     assert as_json["id"] == session.id and as_json["active"] is True
+    assert as_json["started_at_utc"] == "2026-01-01T09:00:00Z"
+    assert as_json["snapshot"]["taken_at_utc"] == "2026-01-01T09:00:00Z"
 
 
 @json_only
@@ -93,34 +99,61 @@ def test_history_in_every_format(
         services.sessions.start(f"U{n}", "C1", f"run {n} | with, commas\nand lines")
         clock.advance(timedelta(minutes=5 + n))
         services.sessions.end("U9", "C1", "done", outcome="rolled back" if n == 2 else "completed")
+    ids = [s.id or "" for s in services.sessions.history(3)]
     env = store_env(store_settings)
     table = printed(data_dir, "history", "--last", "2", **env)
-    assert len(table.strip().splitlines()) == 2
-    assert "U2 -> U9  A/green -> A/green  rolled back  run 2" in table
+    assert [line.split()[0] for line in table.strip().splitlines()] == ids[:2]
+    assert f"{ids[0]}  2026-01-01T09:11:00Z  {'7m':>8}  U2 -> U9  A/green -> A/green  " in table
+    assert "rolled back  run 2" in table
     rows = json.loads(printed(data_dir, "history", "--format", "json", **env))
-    assert [r["started_by"] for r in rows] == ["U2", "U1", "U0"]
+    assert [r["id"] for r in rows] == ids and [r["started_by"] for r in rows] == ["U2", "U1", "U0"]
+    assert (rows[0]["started_at_utc"], rows[0]["ended_at_utc"]) == (
+        "2026-01-01T09:11:00Z",
+        "2026-01-01T09:18:00Z",
+    )
     assert rows[0]["duration"] == "7m" and rows[0]["notes"].startswith("run 2 |")
     assert [r["outcome"] for r in rows] == ["rolled back", "completed", "completed"]
     parsed = list(
         csv.DictReader(io.StringIO(printed(data_dir, "history", "--format", "csv", **env)))
     )
+    assert [r["id"] for r in parsed] == ids and parsed[0]["started_at_utc"].endswith(":11:00Z")
     assert parsed[0]["notes"] == "run 2 | with, commas\nand lines"
     markdown = printed(data_dir, "history", "--format", "md", **env).splitlines()
-    assert len(markdown) == 2 + 3 and all(line.count(" | ") == 12 for line in markdown[2:])
+    assert markdown[0].startswith("| id | started_at_utc | ")
+    assert len(markdown) == 2 + 3 and all(line.count(" | ") == 13 for line in markdown[2:])
+    assert [line.split(" | ")[0] for line in markdown[2:]] == [f"| {i}" for i in ids]
     assert "run 2 \\| with, commas and lines" in markdown[2]
+    report = printed(data_dir, "report", table.split()[0], **env)  # an id from the table
+    assert f"**GO session** {ids[0]} (ended)" in report and "rolled back" in report
     bad = gobot(data_dir, "history", "--last", "0", **env)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 
-def test_audit_verify_in_the_wrong_folder_says_so_and_creates_nothing(tmp_path: Path) -> None:
-    for where in (tmp_path / "empty", tmp_path / "nonexistent" / "x"):
-        if where.name == "empty":
-            where.mkdir()
-        result = run_gobot("audit", "verify", env=outside_env(GOBOT_DATA_DIR=str(where)))
-        assert result.returncode == 1 and "no audit log at" in result.stderr
-        assert "intact" not in result.stdout and "Traceback" not in result.stderr
-    assert [p.name for p in tmp_path.iterdir()] == ["empty"]
-    assert list((tmp_path / "empty").iterdir()) == []
+def test_audit_verify_of_a_new_data_dir_is_intact_and_of_a_missing_one_fails(
+    tmp_path: Path,
+) -> None:
+    """Nothing recorded yet is an intact trail of 0 records; a data dir that is not there is
+    a wrong GOBOT_DATA_DIR. Neither is created or written."""
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    new = run_gobot("audit", "verify", env=outside_env(GOBOT_DATA_DIR=str(fresh)))
+    assert new.returncode == 0 and new.stdout == "audit chain intact: 0 records\n", new.stderr
+    assert new.stderr == ""
+    missing = tmp_path / "nonexistent" / "x"
+    wrong = run_gobot("audit", "verify", env=outside_env(GOBOT_DATA_DIR=str(missing)))
+    assert wrong.returncode == 1 and f"no gobot data at {missing}" in wrong.stderr
+    assert "intact" not in wrong.stdout and "Traceback" not in wrong.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["fresh"] and list(fresh.iterdir()) == []
+
+
+def test_audit_verify_of_the_parent_of_the_demo_points_at_the_demo(tmp_path: Path) -> None:
+    local = tmp_path / "local"
+    local.mkdir()
+    services = build_services(Settings(data_dir=local))
+    services.sessions.start("U1", "C1", "")
+    result = gobot_here("audit", "verify", env={"GOBOT_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 0 and result.stdout == "audit chain intact: 0 records\n"
+    assert f"`gobot local` keeps its own audit trail, in {local}" in result.stderr
 
 
 def test_help_version_and_settings_are_named(tmp_path: Path) -> None:
@@ -160,16 +193,28 @@ def test_settings_that_cannot_be_right_are_one_line(
     assert len(result.stderr.strip().splitlines()) == 1 and "xoxb-1-2" not in result.stderr
 
 
-def test_serve_with_slack_out_of_reach_is_one_line(data_dir: Path) -> None:
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://127.0.0.1:9/api/", "Connection refused"),
+        ("http://gobot-test.invalid/api/", ""),  # no such name: DNS fails
+    ],
+)
+def test_serve_with_slack_out_of_reach_is_one_line(data_dir: Path, url: str, reason: str) -> None:
+    """Only gobot's own line: not slack_sdk's line for every try and retry before it."""
     result = gobot(
         data_dir,
         "serve",
         SLACK_BOT_TOKEN="xoxb-test-not-a-real-token",
         SLACK_SIGNING_SECRET="test-signing-secret-not-real",
-        SLACK_API_URL="http://127.0.0.1:9/api/",
+        SLACK_API_URL=url,
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "gobot: cannot reach Slack at http://127.0.0.1:9/api/" in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"gobot: cannot reach Slack at {url} (") and reason in line
+    assert line.endswith(
+        "check the network and SLACK_API_URL (unset, it is https://slack.com/api/)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -210,17 +255,58 @@ def test_reading_commands_on_a_missing_data_dir_say_so_and_create_nothing(tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_data_dir_under_a_file_is_one_line(tmp_path: Path) -> None:
+FIX = "set GOBOT_DATA_DIR to a directory gobot may write (a missing one is created)"
+
+
+@pytest.mark.parametrize("command", ["serve", "local"])
+@pytest.mark.parametrize(
+    ("where", "problem"),
+    [("file", "it is a file, not a directory"), ("file/data", "{tmp}/file is a file")],
+)
+def test_a_data_dir_that_is_a_file_is_one_line_naming_the_setting_and_the_fix(
+    tmp_path: Path, command: str, where: str, problem: str
+) -> None:
     (tmp_path / "file").write_text("not a directory")
     env = outside_env(
-        GOBOT_DATA_DIR=str(tmp_path / "file" / "data"),
+        GOBOT_DATA_DIR=str(tmp_path / where),
         SLACK_BOT_TOKEN="xoxb-test-not-a-real-token",
         SLACK_SIGNING_SECRET="test-signing-secret-not-real",
         SLACK_API_URL="http://127.0.0.1:9/api/",
     )
-    result = run_gobot("serve", env=env)
+    result = run_gobot(command, env=env)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "GOBOT_DATA_DIR" in result.stderr and "cannot be used: Not a directory" in result.stderr
+    expected = f"gobot: GOBOT_DATA_DIR {tmp_path / where} cannot be used: "
+    expected += problem.format(tmp=tmp_path) + "; " + FIX
+    assert result.stderr.splitlines() == [expected]
+    assert (tmp_path / "file").read_text() == "not a directory"
+
+
+def test_a_read_only_data_dir_is_one_line_for_serve_and_local(data_dir: Path) -> None:
+    problem = unshare_problem()
+    if problem is not None:
+        pytest.skip(problem)
+    gobot_ = f"{sys.executable} -m bot"
+    script = (
+        f"mount --bind -o ro {data_dir} {data_dir} && "
+        f"{{ {gobot_} serve; echo serve=$?; {gobot_} local </dev/null; echo local=$?; }}"
+    )
+    result = subprocess.run(
+        ["unshare", "-m", "bash", "-c", script],
+        env=outside_env(
+            GOBOT_DATA_DIR=str(data_dir),
+            SLACK_BOT_TOKEN="xoxb-test-not-a-real-token",
+            SLACK_SIGNING_SECRET="test-signing-secret-not-real",
+            SLACK_API_URL="http://127.0.0.1:9/api/",
+        ),
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.stdout.split() == ["serve=2", "local=2"], result.stderr
+    line = f"gobot: GOBOT_DATA_DIR {data_dir} cannot be used: it is on a read-only file system; "
+    assert result.stderr.splitlines() == [line + FIX] * 2
 
 
 @pytest.mark.parametrize("store_settings", ["postgres"], indirect=True)
@@ -251,10 +337,15 @@ def test_windows_in_every_format(
     window = services.windows.schedule(
         "U1", "C1", starts, timedelta(hours=2), notes="db upgrade\nsecond line"
     )
-    table = printed(data_dir, "windows", **env)
-    assert f"{window.id}  {format_utc(starts)}  2h 00m  C1  U1  db upgrade" in table
+    shown = starts.strftime("%Y-%m-%dT%H:%M:%SZ")  # to the second, in UTC, with the zone
+    header, row = printed(data_dir, "windows", **env).splitlines()
+    assert header.split() == ["id", "starts", "(UTC)", "length", "channel", "by", "notes"]
+    assert row.split() == [window.id, shown, "2h", "00m", "C1", "U1", "db", "upgrade"]
+    assert [header.index(c) for c in ("starts", "length", "channel", "by", "notes")] == [
+        row.index(c) for c in (shown, "2h 00m", "C1", "U1", "db upgrade")
+    ]
     rows = json.loads(printed(data_dir, "windows", "--format", "json", **env))
-    assert [(r["id"], r["starts_at_utc"]) for r in rows] == [(window.id, format_utc(starts))]
+    assert [(r["id"], r["starts_at_utc"]) for r in rows] == [(window.id, shown)]
     calendar = Calendar.from_ical(printed(data_dir, "windows", "--format", "ics", **env))
     [event] = calendar.walk("VEVENT")
     assert event.decoded("dtstart") == starts and str(event["uid"]) == f"{window.id}@gobot"
@@ -288,3 +379,107 @@ def test_help_and_reads_on_the_json_store_start_without_slack_web_or_database(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "[]", result.stdout
+
+
+def test_report_and_history_of_a_channel_in_workspace_scope_are_that_channel_s(
+    services: Services, data_dir: Path, clock: FakeClock, store_settings: dict[str, Any]
+) -> None:
+    """One session at a time in the workspace: --channel still means that channel's."""
+    env = store_env(store_settings)
+    services.sessions.start("U1", "C2", "in C2")
+    clock.advance(timedelta(minutes=5))
+    services.sessions.end("U1", "C2", "")
+    services.sessions.start("U1", "C1", "in C1")  # the workspace's session now
+    none = gobot(data_dir, "report", "--channel", "CNOPE", **env)
+    assert none.returncode == 1 and none.stdout == "", none.stdout
+    assert none.stderr == "gobot: No GO session in channel CNOPE: there is nothing to report.\n"
+    c2 = json.loads(printed(data_dir, "report", "--channel", "C2", "--format", "json", **env))
+    assert (c2["session"]["channel"], c2["session"]["notes"]) == ("C2", "in C2")
+    c1 = json.loads(printed(data_dir, "report", "--channel", "C1", "--format", "json", **env))
+    assert c1["session"]["notes"] == "in C1" and c1["session"]["active"]
+    assert printed(data_dir, "history", "--channel", "CNOPE", **env) == (
+        "No ended GO session in channel CNOPE.\n"
+    )
+    assert (
+        json.loads(printed(data_dir, "history", "--channel", "CNOPE", "--format", "json", **env))
+        == []
+    )
+    assert "in C2" in printed(data_dir, "history", "--channel", "C2", **env)
+
+
+def tree(directory: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Every file under `directory`: its size, modification time and bytes."""
+    return {
+        str(path.relative_to(directory)): (
+            path.stat().st_size,
+            path.stat().st_mtime_ns,
+            path.read_bytes(),
+        )
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+READING = (("status",), ("history",), ("report",), ("windows",), ("audit", "verify"))
+
+
+@json_only
+def test_reading_commands_write_nothing_into_the_data_dir(
+    services: Services, data_dir: Path, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for args in READING:
+        run_gobot(*args, env=outside_env(GOBOT_DATA_DIR=str(empty)))
+    assert list(empty.iterdir()) == []  # no go_journal.wal either
+    services.sessions.start("U1", "C1", "")
+    services.sessions.end("U1", "C1", "")
+    services.sessions.start("U2", "C1", "")
+    services.windows.schedule("U1", "C1", datetime.now(UTC) + timedelta(days=1), timedelta(hours=1))
+    before = tree(data_dir)
+    for args in READING:
+        result = gobot(data_dir, *args)
+        assert result.returncode == 0, (args, result.stderr)
+    assert tree(data_dir) == before
+
+
+def test_preview_usage_and_help_keep_each_kind_whole() -> None:
+    from bot.dev.preview import KINDS
+
+    for columns in ("40", "60", "80"):
+        usage = gobot_here("preview", env={"COLUMNS": columns})
+        assert usage.exit_code == 2
+        assert usage.stderr.splitlines()[0].endswith(" preview [OPTIONS] KIND")
+        assert "Missing argument 'KIND'" in usage.stderr and "schedule-form" in usage.stderr
+        helped = gobot_here("preview", "--help", env={"COLUMNS": columns})
+        listed = helped.stdout.split("KIND is one of:\n", 1)[1].replace("\n", ",").split(",")
+        assert [kind.strip() for kind in listed if kind.strip()] == list(KINDS), helped.stdout
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_the_readme_s_cli_lines_name_only_commands_options_and_formats_that_exist() -> None:
+    """Each `.venv/bin/gobot …` line of README's command list, against the command itself."""
+    import click
+
+    from bot.cli import main
+
+    block = README.read_text(encoding="utf-8").split("Everything else:\n\n```sh\n", 1)[1]
+    lines = [line for line in block.split("```", 1)[0].splitlines() if line.strip()]
+    assert {line.split()[1] for line in lines} == set(main.commands)  # every command
+    for line in lines:
+        usage = line.split("#", 1)[0].split()
+        assert usage[0] == ".venv/bin/gobot", line
+        command: click.Command = main
+        for word in usage[1:]:
+            if not isinstance(command, click.Group) or not word.isalpha():
+                break
+            found = command.get_command(click.Context(main), word)
+            assert found is not None, line
+            command = found
+        options = {opt: p for p in command.params for opt in p.opts}
+        for option, choices in re.findall(r"\[?(--[a-z-]+)(?:[ =]([a-z|]+))?", line):
+            assert option in options, line
+            if "|" in choices:
+                assert choices.split("|") == list(options[option].type.choices), line  # type: ignore[attr-defined]

@@ -68,9 +68,12 @@ def test_gobot_report_in_markdown_and_json(
     md = printed(data_dir, "report", session_id, "--format", "md", **env)
     assert md.startswith("# GO session report\n")
     assert "**Owner** U2" in md and r"launch v2 \*bold\*" in md
+    assert "**Started** 2026-01-01T09:00:00Z by U1" in md  # UTC, to the second
+    assert "- 2026-01-01T09:00:00Z U1: canary at 5%" in md
     assert "U1 handed the session to U2: off shift" in md
     report = json.loads(printed(data_dir, "report", session_id, "--format", "json", **env))
     assert report["session"]["id"] == session_id and report["audit_verified"] is True
+    assert report["session"]["ended_at_utc"] == "2026-01-01T09:00:00Z"
     assert [e["kind"] for e in report["session"]["timeline"]] == ["note", "handover"]
     assert report["playbook"]["completed"] == 1
     current = json.loads(printed(data_dir, "report", "--format", "json", **env))

@@ -18,9 +18,11 @@ from core.stores.unit import ExplicitUnit
 
 
 class JsonUnitOfWork(ExplicitUnit):
-    def __init__(self, directory: Path) -> None:
+    """`read_only`: the stores read the data directory and change nothing in it."""
+
+    def __init__(self, directory: Path, *, read_only: bool = False) -> None:
         super().__init__()
-        self._dd = data_dir(directory)
+        self._dd = data_dir(directory, read_only)
         self.sessions = JsonSessionStore(directory)
         self.progress = JsonProgressStore(directory)
         self.audit = JsonAuditLog(directory)

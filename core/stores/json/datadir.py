@@ -20,6 +20,11 @@ offset). A process that opens the directory first replays every record since the
 checkpoint, since the files it names may not have reached the disk. Once the journal grows past
 `CHECKPOINT_BYTES` every file it names is fsynced and the journal emptied. Readers hold the
 same lock, so no reader ever sees half a change.
+
+A data directory opened to read only (`data_dir(..., read_only=True)`, the CLI's reading
+commands) creates nothing and commits nothing: without a journal it locks the directory itself
+until a writer has made one. It writes only to finish a change a crashed writer committed, as
+every lock holder does; where it cannot, it says so rather than read around it.
 """
 
 from __future__ import annotations
@@ -203,14 +208,21 @@ def _write_at(path: Path, offset: int, text: str) -> None:
 
 class DataDir:
     """A data directory: one per directory per process (`data_dir()`). One that cannot be
-    written (a read-only copy) can still be read, if no change is left to finish."""
+    written (a read-only copy) can still be read, if no change is left to finish; one opened
+    `read_only` creates no file and commits no change."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, read_only: bool = False) -> None:
         self.root = root
+        self.read_only = read_only
         self._path = root / JOURNAL_FILE
+        self._locks_root = False
         try:
-            os.makedirs(root, exist_ok=True)
-            self._fd, self._writable = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644), True
+            if read_only:
+                self._fd, self._writable = os.open(self._path, os.O_RDWR), True
+            else:
+                os.makedirs(root, exist_ok=True)
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+                self._writable = True
         except OSError as exc:
             self._fd, self._writable = self._read_only(exc), False
         self._thread_lock = threading.RLock()
@@ -222,13 +234,32 @@ class DataDir:
         self._replayed = False
 
     def _read_only(self, problem: OSError) -> int:
-        """A descriptor to lock a directory that cannot be written: its journal, or itself."""
+        """A descriptor to lock a directory that cannot be written (or has no journal yet):
+        its journal, or itself."""
         for target in (self._path, self.root):
             try:
-                return os.open(target, os.O_RDONLY)
+                fd = os.open(target, os.O_RDONLY)
             except OSError:
                 continue
+            self._locks_root = target == self.root
+            return fd
+        if self.read_only:
+            raise StoreUnavailable(
+                f"the data directory cannot be read ({problem.strerror})"
+            ) from problem
         raise StoreUnavailable(describe_os_error(problem)) from problem
+
+    def _follow_journal(self) -> None:
+        """A reader that found no journal locks the directory; once a writer has made the
+        journal, the journal's lock is the one that keeps them apart."""
+        for flags, writable in ((os.O_RDWR, True), (os.O_RDONLY, False)):
+            try:
+                fd = os.open(self._path, flags)
+            except OSError:
+                continue
+            os.close(self._fd)
+            self._fd, self._writable, self._locks_root = fd, writable, False
+            return
 
     def reopen_after_fork(self) -> None:
         """A forked child gets a descriptor of its own: a shared one would share the lock."""
@@ -251,6 +282,8 @@ class DataDir:
         explicit one: only if `keep()` was called in it), and discards it otherwise."""
         with self._thread_lock:
             if self._depth == 0:
+                if self._locks_root:
+                    self._follow_journal()
                 fcntl.flock(self._fd, fcntl.LOCK_EX)
                 try:
                     self._recover()
@@ -390,6 +423,8 @@ class DataDir:
 
     # committing ------------------------------------------------------------------------------
     def _commit(self, unit: Unit) -> None:
+        if self.read_only:
+            raise StoreUnavailable("the data directory was opened to read only")
         if not self._writable:
             raise StoreUnavailable(describe_os_error(OSError(errno.EROFS, "read-only")))
         start = os.fstat(self._fd).st_size
@@ -500,7 +535,7 @@ class DataDir:
         needed. Another process's commit since this one last looked empties the read cache."""
         size = os.fstat(self._fd).st_size if self._writable else self._journal_size()
         if size < _HEADER_SIZE:
-            if self._writable:
+            if self._writable and not self.read_only:
                 os.pwrite(self._fd, _Header(_HEADER_SIZE, 0).encode(), 0)
                 os.ftruncate(self._fd, _HEADER_SIZE)
                 os.fsync(self._fd)
@@ -651,13 +686,15 @@ _dirs: dict[Path, DataDir] = {}
 _dirs_guard = threading.Lock()
 
 
-def data_dir(directory: Path) -> DataDir:
-    """The data directory object of `directory`: one per directory per process."""
+def data_dir(directory: Path, read_only: bool | None = None) -> DataDir:
+    """The data directory object of `directory`: one per directory per process. `read_only`:
+    True opens it to read only unless it is open already; False opens it to write (replacing
+    one opened to read only); None takes it as it is open (else opens it to write)."""
     key = directory.resolve()
     with _dirs_guard:
         found = _dirs.get(key)
-        if found is None:
-            found = _dirs[key] = DataDir(key)
+        if found is None or (read_only is False and found.read_only):
+            found = _dirs[key] = DataDir(key, read_only=bool(read_only))
         return found
 
 
