@@ -52,9 +52,9 @@ def test_notes_are_clean_or_refused(raw: str) -> None:
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Cf")), max_size=500))
 def test_printable_text_is_kept_verbatim(raw: str) -> None:
     """Text with no control or format character is kept as it is."""
+    assert clean_notes(raw) == raw.strip()
 
 
 @pytest.mark.parametrize("mark", ["\u061c", "\u200b", "\u200f", "\u202e", "\u2066", "\ufeff"])
 def test_invisible_marks_are_dropped(mark: str) -> None:
     assert clean_notes(f"deploy{mark} v2{mark}") == "deploy v2"
-    assert clean_notes(raw) == raw.strip()
