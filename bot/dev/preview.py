@@ -4,6 +4,7 @@ would send it (a message as `{"blocks": …}`, a form or App Home as its whole v
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -171,7 +172,7 @@ def _messages(kind: str) -> list[dict[str, Any]]:
     if kind == "report":
         return _report()
     if kind == "windows":
-        return windows_message([WINDOW])
+        return windows_message([WINDOW], WINDOW.starts_at_utc - timedelta(days=1))
     if kind == "window-reminder":
         return window_message(WindowPayload(window=WINDOW, what="reminder"))
     if kind == "digest":

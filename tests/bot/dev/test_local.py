@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import sys
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.conftest import outside_env, run_gobot
@@ -66,21 +69,33 @@ def test_buttons_are_numbered_actions_and_stdin_works_until_eof(tmp_path: Path) 
     assert "No active GO session" in result.stdout
 
 
-def test_bad_input_is_explained_changes_nothing_and_fails_the_script(tmp_path: Path) -> None:
-    result = local(tmp_path, stdin="hello\n42\nwait soon\n/go-end\n# fine\nexit\n")
-    assert result.returncode == 1 and "gobot: 4 command(s) failed" in result.stderr
+def test_bad_input_is_explained_in_a_line_changes_nothing_and_fails_the_script(
+    tmp_path: Path,
+) -> None:
+    result = local(
+        tmp_path, stdin="xyzzy\nhelth green\n42\nwait soon\n/go-end\n# fine\nhelp\nexit\n"
+    )
+    assert result.returncode == 1 and "gobot: 5 command(s) failed" in result.stderr
     out = result.stdout
-    assert "! Not a command." in out and "! No such button." in out
+    assert "> xyzzy\n! Not a command: `help` lists them.\n" in out
+    assert "> helth green\n! Not a command: did you mean health? (`help` lists them)\n" in out
+    assert "! No such button." in out
     assert "invalid duration 'soon'" in out and "no active GO session" in out
-    assert "# fine" in out and "Not a command. Type" in out
+    assert "# fine" in out
+    assert out.count("Type a slash command") == 2  # at the start, and for `help`: never a typo
     assert not (tmp_path / "data" / "local" / "go_session.json").exists()
 
 
-def test_an_unknown_command_is_answered_at_once_with_the_list(tmp_path: Path) -> None:
-    result = local(tmp_path, stdin="/go-sesion\n")
-    assert "no answer yet" not in result.stdout + result.stderr  # no wait for a reply
-    assert "! Unknown command /go-sesion. The commands: /go, /go-start" in result.stdout
-    assert "HTTP 404" not in result.stdout
+def test_an_unknown_command_is_answered_at_once_with_the_nearest_or_the_list(
+    tmp_path: Path,
+) -> None:
+    result = local(tmp_path, stdin="/go-strat\n/go-sesion now\n/deploy\n")
+    out = result.stdout
+    assert "no answer yet" not in out + result.stderr  # no wait for a reply
+    assert "> /go-strat\n! Unknown command /go-strat: did you mean /go-start?\n> " in out
+    assert "! Unknown command /go-sesion: did you mean /go-session?\n" in out
+    assert "! Unknown command /deploy. The commands: /go, /go-start" in out
+    assert "HTTP 404" not in out and out.count("Type a slash command") == 1
 
 
 def test_the_demo_starts_healthy_and_health_can_be_set(tmp_path: Path) -> None:
@@ -92,6 +107,20 @@ def test_the_demo_starts_healthy_and_health_can_be_set(tmp_path: Path) -> None:
     assert "(health is now red: db lag)" in out
     assert "was not completed: health is red (db lag)" in out
     assert not (tmp_path / "data" / "go_session.json").exists()  # serve's state untouched
+
+
+def test_health_and_band_words_are_split_as_a_shell_splits_them(tmp_path: Path) -> None:
+    result = local(
+        tmp_path,
+        stdin='health yellow "queue lag" extra\nband C \'cone "wide"\'\nhealth red "open\n'
+        "health green\n",
+    )
+    out = result.stdout
+    assert "(health is now yellow: queue lag extra)" in out
+    assert '(band is now C: cone "wide")' in out
+    assert '! health: No closing quotation; e.g. health red "why"' in out
+    assert "(health is now green: set by hand)" in out
+    assert "gobot: 1 command(s) failed" in result.stderr
 
 
 def test_the_shipped_example_script_runs_clean() -> None:
@@ -113,6 +142,9 @@ def test_a_session_left_open_is_said_and_a_later_run_says_the_old_post_is_gone(
     first = local(tmp_path, stdin='/go-start a\nhealth red "lag"\n')
     assert "(a GO session is still open: it will be there next time" in first.stdout
     second = local(tmp_path, stdin="/go-session\n/go-end b\n")
+    opening = second.stdout.split("> /go-session", 1)[0]
+    assert "(a GO session from an earlier run is still open: started " in opening
+    assert "Z by @ULOCAL; /go-session shows it, /go-end ends it)" in opening
     assert ":large_green_circle: green" in second.stdout  # every run starts healthy
     assert "made in an earlier run: not updated" in second.stdout
     assert "GO session ended; summary posted" in second.stdout
@@ -136,6 +168,7 @@ def test_forms_are_asked_field_by_field_and_messages_can_be_pinned(tmp_path: Pat
     assert "Link:* https://t.example/CHG-1 · *Planned end:*" in out
     assert "[#local] [message 3]\n  @ULOCAL: db failover done" in out
     assert out.count(":pushpin: @ULOCAL added a message by @ULOCAL") == 1  # pinned twice: once
+    assert "> pin 3\n(message 3 is already on the session's timeline)\n" in out
     assert "! Usage: pin N, N a message's number (1 to 4)" in out
     assert "[form: End the GO session] 9 of 9 playbook steps are still open." in out
     assert "! choose one of completed, rolled back, aborted" in out
@@ -150,3 +183,113 @@ def test_a_form_left_at_the_end_of_input_submits_nothing(tmp_path: Path) -> None
     result = local(tmp_path, stdin="/go-start\nhalf typed\n")
     assert "(form closed: nothing was submitted)" in result.stdout
     assert not (tmp_path / "data" / "local" / "go_session.json").exists()
+
+
+def test_handover_to_someone_the_demo_knows_as_readme_writes_it(tmp_path: Path) -> None:
+    """`@alice` becomes the mention Slack would send for a command that escapes them; a name
+    the demo does not know stays text, and the demo says whom it knows."""
+    result = local(
+        tmp_path,
+        stdin="/go-start x\n/go-handover @alice going off shift\n/go-handover @carol later\n"
+        "say thanks @bob\n",
+    )
+    out = result.stdout
+    assert "You are @ULOCAL; @alice, @bob are here too" in out
+    assert ":arrows_counterclockwise: @ULOCAL handed the session to @UALICE: going off shift" in out
+    assert ":arrows_counterclockwise: @UALICE owns the GO session now." in out
+    assert "(@carol is nobody the demo knows: it knows @alice, @bob; left as text)" in out
+    assert "naming one person" in out.split("> /go-handover @carol later", 1)[1]
+    stored = json.loads((tmp_path / "data" / "local" / "go_session.json").read_text())["session"]
+    assert stored["owner"] == "UALICE"
+    assert "@ULOCAL: thanks @bob" in out
+
+
+def test_wait_moves_the_demos_clock_and_the_due_work_comes_in_order(tmp_path: Path) -> None:
+    """Default settings (a 15s tick): `wait` does not sleep (3h would outlive run_gobot's
+    timeout); the planned end's reminders, a window's reminder, prompt and miss, and the weekly
+    digest come when the moved clock reaches them, in order."""
+    digest = datetime.now(UTC) + timedelta(hours=3)  # its hour: 2h to 3h from now
+    window = (datetime.now(UTC) + timedelta(minutes=75)).strftime("%Y-%m-%dT%H:%MZ")
+    result = local(
+        tmp_path,
+        stdin=f"/go-start\nplanned\n30m\n\n/go-schedule {window} 1h upgrade\nwait 31m\n"
+        "wait 30m\nwait 10m\nwait 2h\n",
+        GOBOT_DIGEST_CHANNEL="CLOCAL",
+        GOBOT_DIGEST_AT=digest.strftime("%a %H:00 UTC"),
+    )
+    out = result.stdout
+    assert result.returncode == 0, out[-2000:] + result.stderr
+    parts = out.split("> wait ")
+    # to the tick, as in `serve`: "open for 20m" or, a tick late, "20m 05s"
+    assert "this GO session is due to end in *10m* (open for 20m" in parts[1]
+    assert "this GO session has reached its planned end (open for 30m" in parts[1]
+    assert parts[1].endswith("(31m later: it is " + parts[1].rsplit("it is ", 1)[1])
+    assert ":calendar: A GO window starts" in parts[2] and "(30m later: it is " in parts[2]
+    assert parts[3].startswith("10m\n(10m later: it is ")  # nothing was due
+    last = parts[4]
+    assert last.index(":arrow_forward: @ULOCAL, your GO window starts now") < last.index(
+        "GO window planned for"
+    )
+    assert "was missed" in last and "GO weekly digest" in last
+    assert "overrun its planned end by *1h 00m*" in last
+    moved = datetime.fromisoformat(last.split("(2h 00m later: it is ", 1)[1][:20])
+    assert moved - datetime.now(UTC) > timedelta(hours=3)
+
+
+def test_ctrl_c_stops_the_running_command_not_the_demo(tmp_path: Path) -> None:
+    """SIGINT, as Ctrl-C sends it, to the real process in the middle of a long `wait`."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "local"],
+        env=outside_env(),
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write("/go-start long\nwait 300d\n")
+    process.stdin.flush()
+    seen: list[str] = []
+    while "> wait 300d" not in "".join(seen):
+        line = process.stdout.readline()
+        assert line, "".join(seen)
+        seen.append(line)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate("/go-end done\n", timeout=60)
+    assert process.returncode == 0, err
+    assert "(interrupted" in out
+    assert "GO session ended; summary posted" in out.split("(interrupted", 1)[1]
+
+
+def test_a_button_number_belongs_to_the_rendering_that_showed_it(tmp_path: Path) -> None:
+    """Step 5's Complete from the playbook's first rendering is refused once the message was
+    edited; its number in the newest rendering works."""
+    result = local(tmp_path, stdin="/go-start x\n/go-complete 1\n10\n/go-checklist\n24\n")
+    out = result.stdout
+    assert ":white_large_square: *5.* Deploy to canary `canary`  (10) Complete" in out
+    assert ":white_large_square: *5.* Deploy to canary `canary`  (24) Complete" in out
+    assert (
+        "! Button 10 is on an earlier version of message 2, which has changed since: Slack "
+        "shows only its latest version; press one of its newer numbers." in out
+    )
+    checklist = out.split("> /go-checklist", 1)[1].split("> 24", 1)[0]
+    assert ":white_large_square: *5.* Deploy to canary" in checklist  # nothing was done
+    assert "Step *5. Deploy to canary* done" in out.split("> 24", 1)[1]
+    assert "gobot: 1 command(s) failed" in result.stderr
+
+
+def test_start_now_asks_first_when_the_window_has_not_started(tmp_path: Path) -> None:
+    """Slack's confirm dialog, as the demo asks it: y or n."""
+    when = (datetime.now(UTC) + timedelta(days=16)).strftime("%Y-%m-%dT%H:%MZ")
+    result = local(
+        tmp_path, stdin=f"/go-schedule {when} 1h far off\n/go-windows\n1\nmaybe\nn\n1\ny\n"
+    )
+    out = result.stdout
+    assert "(1) Start now (asks first)" in out and "(3) Cancel (asks first)" in out
+    assert out.count("[asks: Start the GO window early?] It is planned for ") == 2
+    assert "  y: Start now / n: Wait:\n  > maybe\n! answer y or n\n" in out
+    assert "  > n\n(nothing was sent)\n" in out
+    assert out.count("[#local] [message 1]\n  GO session started") == 1
+    assert out.index("  > y\n") < out.index("[#local] [message 1]\n  GO session started")
+    assert "gobot: 1 command(s) failed" in result.stderr
