@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.conftest import outside_env, run_gobot
+from tests.conftest import outside_env, run_gobot, wait_until
 
 FAST = {"GOBOT_REMIND_AFTER": "1s", "GOBOT_REMIND_EVERY": "1s", "GOBOT_TICK": "200ms"}
 
@@ -230,6 +233,8 @@ def test_wait_moves_the_demos_clock_and_the_due_work_comes_in_order(tmp_path: Pa
     assert last.index(":arrow_forward: @ULOCAL, your GO window starts now") < last.index(
         "GO window planned for"
     )
+    prompt = last.split(":arrow_forward:", 1)[1].split("[#local", 1)[0]
+    assert ") Start now\n" in prompt  # the window has started: Start now does not ask
     assert "was missed" in last and "GO weekly digest" in last
     assert "overrun its planned end by *1h 00m*" in last
     moved = datetime.fromisoformat(last.split("(2h 00m later: it is ", 1)[1][:20])
@@ -293,3 +298,72 @@ def test_start_now_asks_first_when_the_window_has_not_started(tmp_path: Path) ->
     assert out.count("[#local] [message 1]\n  GO session started") == 1
     assert out.index("  > y\n") < out.index("[#local] [message 1]\n  GO session started")
     assert "gobot: 1 command(s) failed" in result.stderr
+
+
+class Terminal:
+    """`gobot local` on a pseudo-terminal, as a person runs it: what it wrote, so far."""
+
+    def __init__(self, cwd: Path) -> None:
+        self._master, slave = pty.openpty()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "local"],
+            env=outside_env(TERM="dumb"),
+            cwd=cwd,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+        )
+        os.close(slave)
+        self._chunks: list[bytes] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self._master, 4096)
+            except OSError:  # the other end closed
+                return
+            if not chunk:
+                return
+            self._chunks.append(chunk)
+
+    @property
+    def text(self) -> str:
+        return b"".join(self._chunks).decode("utf-8", "replace")
+
+    def type(self, keys: str, then: str) -> None:
+        """Type `keys`, then wait until `then` was written after them."""
+        before = len(self.text)
+        os.write(self._master, keys.encode())
+        wait_until(lambda: then in self.text[before:], what=repr(then))
+
+    def close(self) -> int:
+        wait_until(lambda: self.process.poll() is not None, what="the exit")
+        self._reader.join()
+        os.close(self._master)
+        return self.process.returncode
+
+
+def test_the_prompt_is_drawn_once_and_the_shell_gets_a_fresh_line_after_ctrl_d(
+    tmp_path: Path,
+) -> None:
+    terminal = Terminal(tmp_path)
+    terminal.type("", "(the demo's own).")
+    terminal.type("/go-start tty\n", "snapshot posted.")
+    terminal.type("helth red\n", "did you mean health?")
+    terminal.type("/go-end done\n", "summary posted.")
+    terminal.type("\x04", "")  # Ctrl-D at the prompt
+    assert terminal.close() == 0
+    text = terminal.text
+    assert "GO session started" in text and "> > " not in text
+    assert text.endswith("\n")  # not on the prompt's line
+
+
+def test_after_exit_the_shell_gets_a_fresh_line(tmp_path: Path) -> None:
+    terminal = Terminal(tmp_path)
+    terminal.type("/go-start left open\n", "snapshot posted.")
+    terminal.type("exit\n", "it will be there next time")
+    assert terminal.close() == 0
+    text = terminal.text
+    assert "> > " not in text and text.endswith("/go-end ends it)\r\n")
