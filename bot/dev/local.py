@@ -2,17 +2,24 @@
 
 Typed slash commands go through the real Bolt pipeline (signed as Slack signs them, real
 listeners, real core, real scheduler) against the loopback Slack stand-in; what the channel and
-the user would see is printed as text, and buttons become numbered actions (every button shown
-gets a number of its own for the rest of the run; an edited message's buttons get new ones).
+the user would see is printed as text, and buttons become numbered actions. A number belongs
+to the rendering that showed it: once a message is edited, its older numbers are refused (Slack
+shows only the latest version), and a button that asks first (a `confirm` dialog) asks y/n.
 A form Slack would open (`/go-start`, `/go-end` or `/go-schedule` with no text, End session,
 Move) is asked field by field and submitted as Slack submits it; its errors are shown and only
 those fields asked again. The commands it knows, and its help, come from the capabilities'
-declarations (`bot.slack.catalog`).
+declarations (`bot.slack.catalog`); a typo is answered with the nearest one.
+`@alice` and `@bob` are people the demo knows: in a command whose manifest entry escapes
+mentions, and in `say`, `@name` becomes the mention Slack would send.
 Messages in the channel are numbered too: `say text` posts one as you, and `pin N` reacts to
-message N with the pin emoji, which adds it to the session's timeline.
+message N with the pin emoji, which adds it to the session's timeline (once).
+The demo runs on its own clock (real time plus what `wait` added): `wait 30m` moves it on at
+once, a tick at a time, doing each tick's work (reminders, planned ends, windows, the digest)
+as it comes due; Ctrl-C stops the command running, not the demo.
 Nothing leaves the machine. The demo keeps its own state (`local/` inside the data dir, apart
-from what `gobot serve` uses) and starts healthy; `health red "why"` and `band C "why"` change
-what the next snapshot sees.
+from what `gobot serve` uses), says so if a session of an earlier run is still open, and starts
+healthy; `health red "why"` and `band C "why"` (split as a shell splits words) change what the
+next snapshot sees.
 """
 
 from __future__ import annotations

@@ -367,3 +367,19 @@ def test_after_exit_the_shell_gets_a_fresh_line(tmp_path: Path) -> None:
     assert terminal.close() == 0
     text = terminal.text
     assert "> > " not in text and text.endswith("/go-end ends it)\r\n")
+
+
+def test_readmes_first_session_works_line_by_line_as_typed(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("A first session, line by line", 1)[1].split("```text\n", 1)[1]
+    lines = block.split("\n```", 1)[0]
+    assert "/go-handover @alice going off shift" in lines and "wait 61m" in lines
+    result = local(tmp_path, lines + "\n")
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:] + result.stderr
+    assert "You are @ULOCAL; @alice, @bob are here too" in out
+    assert ":arrows_counterclockwise: @UALICE owns the GO session now." in out
+    assert "> pin 4\n[#local, in thread] [message 5]\n  :pushpin: @ULOCAL added a message" in out
+    assert "open for *1h 00m* (reminder 1)" in out
+    assert "(health is now yellow: queue lag above 30s)" in out
+    assert "*Drift:* health green → yellow" in out and "GO session ended; summary posted." in out
