@@ -182,6 +182,8 @@ class LocalBot:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.default_int_handler)  # even if inherited ignored
         self._read = read_line
+        if self._interactive:
+            readline.set_pre_input_hook(self._prompt_shown)
         self._say(f"{HELP}\nState: {self._settings.data_dir} (the demo's own).")
         for left_open in self._open_sessions():
             self._say(
@@ -212,10 +214,8 @@ class LocalBot:
         return True
 
     def _next_line(self) -> str | None:
-        """A line typed (or read); interactively, output meanwhile draws the prompt again
-        below it once readline has shown it."""
-        if self._interactive:
-            readline.set_pre_input_hook(self._prompt_shown)
+        """A line typed (or read): a command, a form's field, a y/n; interactively, output
+        meanwhile draws the prompt again below it once readline has shown it."""
         try:
             return self._read()
         finally:
@@ -361,7 +361,7 @@ class LocalBot:
         )
         while True:
             self._say(f"  y: {yes} / n: {no}:")
-            line = self._read()
+            line = self._next_line()
             answer = (line or "n").strip().lower()
             if not self._interactive:
                 self._say(f"  > {answer}")
@@ -438,7 +438,7 @@ class LocalBot:
             hint = f" ({' / '.join(choices)}; empty: {default or 'none'})" if choices else ""
             self._say(f"  {label}{hint}{'' if block.get('optional') else ' (required)'}:")
             try:
-                line = self._read()
+                line = self._next_line()
             except KeyboardInterrupt:
                 return None
             if line is None:

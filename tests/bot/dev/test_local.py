@@ -352,7 +352,9 @@ def test_the_prompt_is_drawn_once_and_the_shell_gets_a_fresh_line_after_ctrl_d(
     terminal.type("", "(the demo's own).")
     terminal.type("/go-start tty\n", "snapshot posted.")
     terminal.type("helth red\n", "did you mean health?")
-    terminal.type("/go-end done\n", "summary posted.")
+    terminal.type("/go-end\n", "End notes")  # a form: its fields are lines typed too
+    terminal.type("done\n", "Outcome")
+    terminal.type("\n", "summary posted.")
     terminal.type("\x04", "")  # Ctrl-D at the prompt
     assert terminal.close() == 0
     text = terminal.text
