@@ -385,7 +385,8 @@ class LocalBot:
 
     def _fill(self, view: dict[str, Any]) -> None:
         """A form as Slack shows it, asked field by field, then submitted; what Slack would
-        show beside a field is said, and those fields asked again. An end of input cancels."""
+        show beside a field is said, and those fields asked again. An end of input (or
+        Ctrl-C) closes it unsubmitted."""
         inputs = [block for block in view.get("blocks", []) if block.get("type") == "input"]
         said = [
             plain(t)
@@ -401,7 +402,10 @@ class LocalBot:
         asking = inputs
         while asking:
             for block in asking:
-                answer = self._ask(block)
+                try:
+                    answer = self._ask(block)
+                except KeyboardInterrupt:  # Ctrl-C closes the form, as Escape does in Slack
+                    answer = None
                 if answer is None:
                     self._say("(form closed: nothing was submitted)")
                     return
@@ -437,10 +441,7 @@ class LocalBot:
         while True:
             hint = f" ({' / '.join(choices)}; empty: {default or 'none'})" if choices else ""
             self._say(f"  {label}{hint}{'' if block.get('optional') else ' (required)'}:")
-            try:
-                line = self._next_line()
-            except KeyboardInterrupt:
-                return None
+            line = self._next_line()
             if line is None:
                 return None
             answer = line.strip()

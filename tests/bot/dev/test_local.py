@@ -242,7 +242,8 @@ def test_wait_moves_the_demos_clock_and_the_due_work_comes_in_order(tmp_path: Pa
 
 
 def test_ctrl_c_stops_the_running_command_not_the_demo(tmp_path: Path) -> None:
-    """SIGINT, as Ctrl-C sends it, to the real process in the middle of a long `wait`."""
+    """SIGINT, as Ctrl-C sends it, to the real process: in the middle of a long `wait`, then
+    while a form waits for a field."""
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "local"],
         env=outside_env(),
@@ -253,18 +254,30 @@ def test_ctrl_c_stops_the_running_command_not_the_demo(tmp_path: Path) -> None:
         text=True,
     )
     assert process.stdin is not None and process.stdout is not None
-    process.stdin.write("/go-start long\nwait 300d\n")
-    process.stdin.flush()
     seen: list[str] = []
-    while "> wait 300d" not in "".join(seen):
-        line = process.stdout.readline()
-        assert line, "".join(seen)
-        seen.append(line)
+
+    def type_then_read(lines: str, until: str) -> None:
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(lines)
+        process.stdin.flush()
+        while until not in "".join(seen):
+            line = process.stdout.readline()
+            assert line, "".join(seen)
+            seen.append(line)
+
+    # each answer waits for the one before (a line sent as the signal lands may be lost)
+    type_then_read("/go-start long\nwait 300d\n", "> wait 300d")
     process.send_signal(signal.SIGINT)
+    type_then_read("", "(interrupted")
+    type_then_read("/go-end\n", "  End notes:")
+    process.send_signal(signal.SIGINT)
+    type_then_read("", "(form closed: nothing was submitted)")
     out, err = process.communicate("/go-end done\n", timeout=60)
+    out = "".join(seen) + out
     assert process.returncode == 0, err
-    assert "(interrupted" in out
-    assert "GO session ended; summary posted" in out.split("(interrupted", 1)[1]
+    assert out.index("(interrupted") < out.index("[form: End the GO session]")
+    assert out.count("GO session ended; summary posted") == 1
+    assert "GO session ended; summary posted" in out.split("(form closed", 1)[1]
 
 
 def test_a_button_number_belongs_to_the_rendering_that_showed_it(tmp_path: Path) -> None:
