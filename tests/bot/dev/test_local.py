@@ -228,6 +228,7 @@ def test_wait_moves_the_demos_clock_and_the_due_work_comes_in_order(tmp_path: Pa
     assert "this GO session has reached its planned end (open for 30m" in parts[1]
     assert parts[1].endswith("(31m later: it is " + parts[1].rsplit("it is ", 1)[1])
     assert ":calendar: A GO window starts" in parts[2] and "(30m later: it is " in parts[2]
+    assert ") Start now (asks first)\n" in parts[2]  # the window has not started yet
     assert parts[3].startswith("10m\n(10m later: it is ")  # nothing was due
     last = parts[4]
     assert last.index(":arrow_forward: @ULOCAL, your GO window starts now") < last.index(
