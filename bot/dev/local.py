@@ -76,7 +76,7 @@ HELP = (
     "the command running."
 )
 WORDS = ("wait", "say", "pin", "help", "exit", "quit", *SOURCE_WORDS)
-MENTION = re.compile(r"(?<![<\w])@([a-z][a-z0-9._-]*)")
+MENTION = re.compile(r"(?<![<\w])@([A-Za-z][\w-]*)")
 LOCAL_DIR = "local"
 HEALTHY = {"status": "green", "reasons": ['local demo: change it with `health red "why"`']}
 BAND_B = {"band": "B", "reason": 'local demo: change it with `band C "why"`'}
@@ -275,9 +275,11 @@ class LocalBot:
         command that escapes them, `<@UALICE>` in a message; anyone else stays text, said so."""
 
         def mention(found: re.Match[str]) -> str:
-            name = found.group(1)
+            name = found.group(1).lower()
             if name not in PEOPLE:
-                self._say(f"(@{name} is nobody the demo knows: it knows {KNOWN}; left as text)")
+                self._say(
+                    f"({found.group(0)} is nobody the demo knows: it knows {KNOWN}; left as text)"
+                )
                 return found.group(0)
             return f"<@{PEOPLE[name]}|{name}>" if escaped else f"<@{PEOPLE[name]}>"
 

@@ -193,8 +193,8 @@ def test_handover_to_someone_the_demo_knows_as_readme_writes_it(tmp_path: Path) 
     the demo does not know stays text, and the demo says whom it knows."""
     result = local(
         tmp_path,
-        stdin="/go-start x\n/go-handover @alice going off shift\n/go-handover @carol later\n"
-        "say thanks @bob\n",
+        stdin="/go-start x\n/go-handover @Alice going off shift\n/go-handover @carol later\n"
+        "say thanks @bob.\npin 4\n",
     )
     out = result.stdout
     assert "You are @ULOCAL; @alice, @bob are here too" in out
@@ -204,7 +204,11 @@ def test_handover_to_someone_the_demo_knows_as_readme_writes_it(tmp_path: Path) 
     assert "naming one person" in out.split("> /go-handover @carol later", 1)[1]
     stored = json.loads((tmp_path / "data" / "local" / "go_session.json").read_text())["session"]
     assert stored["owner"] == "UALICE"
-    assert "@ULOCAL: thanks @bob" in out
+    said = out.split("> say", 1)[1]
+    assert "@ULOCAL: thanks @bob." in said and "nobody the demo knows" not in said
+    assert ":pushpin: @ULOCAL added a message by @ULOCAL" in said
+    pinned = said.split(":pushpin:", 1)[1].splitlines()[0]
+    assert "UBOB" in pinned  # the message was posted as Slack posts a mention: <@UBOB>
 
 
 def test_wait_moves_the_demos_clock_and_the_due_work_comes_in_order(tmp_path: Path) -> None:
