@@ -2,30 +2,41 @@
 
 Typed slash commands go through the real Bolt pipeline (signed as Slack signs them, real
 listeners, real core, real scheduler) against the loopback Slack stand-in; what the channel and
-the user would see is printed as text, and buttons become numbered actions (every button shown
-gets a number of its own for the rest of the run; an edited message's buttons get new ones).
+the user would see is printed as text, and buttons become numbered actions. A number belongs
+to the rendering that showed it: once a message is edited, its older numbers are refused (Slack
+shows only the latest version), and a button that asks first (a `confirm` dialog) asks y/n.
 A form Slack would open (`/go-start`, `/go-end` or `/go-schedule` with no text, End session,
 Move) is asked field by field and submitted as Slack submits it; its errors are shown and only
 those fields asked again. The commands it knows, and its help, come from the capabilities'
-declarations (`bot.slack.catalog`).
+declarations (`bot.slack.catalog`); a typo is answered with the nearest one.
+`@alice` and `@bob` are people the demo knows: in a command whose manifest entry escapes
+mentions, and in `say`, `@name` becomes the mention Slack would send.
 Messages in the channel are numbered too: `say text` posts one as you, and `pin N` reacts to
-message N with the pin emoji, which adds it to the session's timeline.
+message N with the pin emoji, which adds it to the session's timeline (once).
+The demo runs on its own clock (real time plus what `wait` added): `wait 30m` moves it on at
+once, a tick at a time, doing each tick's work (reminders, planned ends, windows, the digest)
+as it comes due; Ctrl-C stops the command running, not the demo.
 Nothing leaves the machine. The demo keeps its own state (`local/` inside the data dir, apart
-from what `gobot serve` uses) and starts healthy; `health red "why"` and `band C "why"` change
-what the next snapshot sees.
+from what `gobot serve` uses), says so if a session of an earlier run is still open, and starts
+healthy; `health red "why"` and `band C "why"` (split as a shell splits words) change what the
+next snapshot sees.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 import readline
 import secrets
+import shlex
+import signal
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from pydantic import SecretStr
@@ -43,7 +54,7 @@ from bot.dev.fake_slack import (
 )
 from bot.settings import Settings
 from bot.slack.blocks import block_texts
-from bot.slack.catalog import COMMANDS, SLASH_COMMANDS
+from bot.slack.catalog import BY_NAME, COMMANDS, SLASH_COMMANDS
 from bot.slack.mrkdwn import plain
 from core.clock import format_utc, parse_utc
 from core.durations import format_duration, parse_duration
@@ -52,24 +63,51 @@ from core.snapshots import CONE_FILE, HEALTH_FILE
 USER, CHANNEL = "ULOCAL", "CLOCAL"
 TRIGGER = "local.trigger"
 REPLY_TIMEOUT_SECONDS = 15.0
+SOURCE_WORDS = {"health": ("red", "yellow", "green"), "band": ("A", "B", "C", "D")}
+PEOPLE = {"alice": "UALICE", "bob": "UBOB"}  # whom `@name` mentions, as Slack would
+KNOWN = ", ".join(f"@{name}" for name in PEOPLE)
 HELP = (
     f"Type a slash command ({', '.join(f'/go-{c.usage}' for c in COMMANDS if c.slash == 'own')}"
     ", /go help), a number to press a button, `say text` to post to the channel, `pin N` to "
-    "add message N to the session's timeline, `wait 5s` to let time pass, "
+    "add message N to the session's timeline, `wait 30m` to move the demo's clock on, "
     '`health red|yellow|green "why"` or `band A|B|C|D "why"` to change what the next snapshot '
-    "sees, or `exit`. Lines starting with # are comments."
+    f"sees, `help` for this, or `exit`. Lines starting with # are comments. You are @{USER}; "
+    f"{KNOWN} are here too (`/go-handover @alice` mentions her, as Slack does). Ctrl-C stops "
+    "the command running."
 )
+WORDS = ("wait", "say", "pin", "help", "exit", "quit", *SOURCE_WORDS)
+MENTION = re.compile(r"(?<![<\w])@([A-Za-z][\w-]*)")
 LOCAL_DIR = "local"
 HEALTHY = {"status": "green", "reasons": ['local demo: change it with `health red "why"`']}
 BAND_B = {"band": "B", "reason": 'local demo: change it with `band C "why"`'}
-SOURCE_WORDS = {"health": ("red", "yellow", "green"), "band": ("A", "B", "C", "D")}
 
 
 @dataclass(frozen=True)
 class Button:
+    """A numbered button, of one rendering of its message (`message`: its channel and ts and
+    the rendering's version, None where Slack never replaces it)."""
+
     label: str
     action_id: str
     value: str
+    confirm: dict[str, Any] | None = None
+    message: tuple[str, str, int] | None = None
+
+
+class DemoClock:
+    """The demo's clock: real time, plus what `wait` moved it on by."""
+
+    def __init__(self) -> None:
+        self._ahead = timedelta(0)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return datetime.now(UTC) + self._ahead
+
+    def advance(self, delta: timedelta) -> None:
+        with self._lock:
+            self._ahead += delta
 
 
 def local_settings(settings: Settings) -> Settings:
@@ -100,15 +138,19 @@ class LocalBot:
                 "slack_api_url": self._fake.api_url,
             }
         )
-        self._runtime = build_runtime(local)
+        self._clock = DemoClock()
+        self._runtime = build_runtime(local, clock=self._clock)
         self._verifier = SignatureVerifier(self._secret)
         self._buttons: list[Button] = []
         self._messages: list[str] = []  # the ts of each numbered message in #local
+        self._versions: dict[tuple[str, str], int] = {}  # how often each message was rendered
         self._read: Callable[[], str | None] = lambda: None
+        self._reading = False  # the prompt is on the screen, waiting for a line
         self._events = 0
         self._known = set(SLASH_COMMANDS)
         self._shown = 0
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()
         self._stop = threading.Event()
         self._printer = threading.Thread(target=self._print_loop, daemon=True)
 
@@ -123,50 +165,102 @@ class LocalBot:
         self._runtime.ticker.shutdown()
         self.flush()
         self._fake.stop()
-        if any(session.active for session in self._runtime.services.sessions.active()):
+        if self._open_sessions():
             self._say("(a GO session is still open: it will be there next time; /go-end ends it)")
+
+    def _open_sessions(self) -> list[str]:
+        return [
+            f"started {format_utc(s.started_at_utc)[:16]}Z by @{s.started_by}"
+            for s in self._runtime.services.sessions.active()
+            if s.active and s.started_at_utc is not None
+        ]
 
     # input ---------------------------------------------------------------------------------
     def run(self, read_line: Callable[[], str | None]) -> None:
-        """Handle lines until `exit` or the end of the input (which also answers forms)."""
+        """Handle lines until `exit` or the end of the input (which also answers forms).
+        Ctrl-C stops the command running (or the line being typed), not the demo."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # even if inherited ignored
         self._read = read_line
+        if self._interactive:
+            readline.set_pre_input_hook(self._prompt_shown)
         self._say(f"{HELP}\nState: {self._settings.data_dir} (the demo's own).")
-        while (raw := read_line()) is not None:
-            line = raw.strip()
-            if not self._interactive and line:
-                self._say(f"> {line}")
-            if line in ("exit", "quit"):
-                return
-            if line and not line.startswith("#"):
-                self.handle(line)
+        for left_open in self._open_sessions():
+            self._say(
+                f"(a GO session from an earlier run is still open: {left_open}; "
+                "/go-session shows it, /go-end ends it)"
+            )
+        while True:
+            try:
+                if not self._one_line():
+                    return
+            except KeyboardInterrupt:
+                self._say("(interrupted)")
+
+    def _one_line(self) -> bool:
+        """Read a line and do it; False at `exit` or the end of the input."""
+        raw = self._next_line()
+        if raw is None:
+            if self._interactive:
+                self._say("")  # the shell's prompt starts on a line of its own
+            return False
+        line = raw.strip()
+        if not self._interactive and line:
+            self._say(f"> {line}")
+        if line in ("exit", "quit"):
+            return False
+        if line and not line.startswith("#"):
+            self.handle(line)
+        return True
+
+    def _next_line(self) -> str | None:
+        """A line typed (or read): a command, a form's field, a y/n; interactively, output
+        meanwhile draws the prompt again below it once readline has shown it."""
+        try:
+            return self._read()
+        finally:
+            with self._lock:
+                self._reading = False
+
+    def _prompt_shown(self) -> None:
+        with self._lock:
+            self._reading = True
 
     def handle(self, line: str) -> None:
         word, _, rest = line.partition(" ")
         if word == "wait":
-            try:
-                waited = parse_duration(rest.strip() or "1s")
-                time.sleep(waited.total_seconds())
-                self._say(f"({format_duration(waited)} later)")
-            except ValueError as exc:
-                self._fail(str(exc))
-            self.flush()
-            return
-        if word in SOURCE_WORDS:
+            self._wait(rest.strip() or "1s")
+        elif word == "help":
+            self._say(HELP)
+        elif word in SOURCE_WORDS:
             self._set_source(word, rest)
-            return
-        if line.isdigit():
+        elif line.isdigit():
             self._press(int(line))
-            return
-        if word in ("say", "pin"):
+        elif word in ("say", "pin"):
             (self._post if word == "say" else self._pin)(rest.strip())
-            return
-        if not line.startswith("/"):
-            self._fail(f"Not a command. {HELP}")
-            return
+        elif not line.startswith("/"):
+            close = difflib.get_close_matches(word, WORDS, 1)
+            self._fail(
+                f"Not a command: did you mean {close[0]}? (`help` lists them)"
+                if close
+                else "Not a command: `help` lists them."
+            )
+        else:
+            self._command(line)
+
+    def _command(self, line: str) -> None:
         command, _, text = line.partition(" ")
         if command not in self._known:
-            self._fail(f"Unknown command {command}. The commands: {', '.join(SLASH_COMMANDS)}")
+            close = difflib.get_close_matches(command, SLASH_COMMANDS, 1)
+            self._fail(
+                f"Unknown command {command}: did you mean {close[0]}?"
+                if close
+                else f"Unknown command {command}. The commands: {', '.join(SLASH_COMMANDS)}"
+            )
             return
+        row = BY_NAME.get(command.removeprefix("/go-"))
+        if row is not None and row.escapes:  # as the manifest asks Slack to
+            text = self._mentions(text, escaped=True)
         token = uuid.uuid4().hex
         forms = len(self._fake.calls_to("views.open"))
         self._dispatch(
@@ -176,11 +270,73 @@ class LocalBot:
         )
         self._await_reply(token, forms)
 
+    def _mentions(self, text: str, *, escaped: bool) -> str:
+        """`@alice` as Slack sends a mention of someone it knows: `<@UALICE|alice>` in a
+        command that escapes them, `<@UALICE>` in a message; anyone else stays text, said so."""
+
+        def mention(found: re.Match[str]) -> str:
+            name = found.group(1).lower()
+            if name not in PEOPLE:
+                self._say(
+                    f"({found.group(0)} is nobody the demo knows: it knows {KNOWN}; left as text)"
+                )
+                return found.group(0)
+            return f"<@{PEOPLE[name]}|{name}>" if escaped else f"<@{PEOPLE[name]}>"
+
+        return MENTION.sub(mention, text)
+
+    def _wait(self, how_long: str) -> None:
+        """`wait 30m`: the demo's clock moves on at once, a tick at a time, and every tick's
+        work is done (reminders, planned ends, windows, the digest) as it would be by then.
+        Ctrl-C stops it where it is."""
+        try:
+            waited = parse_duration(how_long)
+        except ValueError as exc:
+            self._fail(str(exc))
+            return
+        passed = [timedelta(0)]
+        stop = threading.Event()
+
+        def steps() -> None:
+            while passed[0] < waited and not stop.is_set():
+                step = min(self._runtime.settings.tick, waited - passed[0])
+                self._clock.advance(step)
+                passed[0] += step
+                self._runtime.ticker.tick()
+                self.flush()
+
+        mover = threading.Thread(target=steps, name="gobot-local-wait", daemon=True)
+        mover.start()
+        try:
+            mover.join()
+        except KeyboardInterrupt:
+            stop.set()
+            mover.join()
+            self.flush()
+            self._say(f"(interrupted after {format_duration(passed[0])}: it is {self._now()})")
+            return
+        self.flush()
+        self._say(f"({format_duration(waited)} later: it is {self._now()})")
+
+    def _now(self) -> str:
+        return format_utc(self._clock.now())[:19] + "Z"
+
     def _press(self, number: int) -> None:
         with self._lock:
             button = self._buttons[number - 1] if 0 < number <= len(self._buttons) else None
+            outdated = button is not None and self._outdated(button)
         if button is None:
             self._fail("No such button.")
+            return
+        if outdated:
+            assert button.message is not None
+            self._fail(
+                f"Button {number} is on an earlier version of message "
+                f"{self._messages.index(button.message[1]) + 1}, which has changed since: "
+                "Slack shows only its latest version; press one of its newer numbers."
+            )
+            return
+        if button.confirm is not None and not self._confirmed(button.confirm):
             return
         token = uuid.uuid4().hex
         forms = len(self._fake.calls_to("views.open"))
@@ -192,6 +348,30 @@ class LocalBot:
         self._settle()
         self._show_replies(token)
         self._fill_forms(forms)
+
+    def _outdated(self, button: Button) -> bool:
+        if button.message is None:
+            return False
+        channel, ts, version = button.message
+        return self._versions.get((channel, ts), version) != version
+
+    def _confirmed(self, confirm: dict[str, Any]) -> bool:
+        """A button's `confirm` dialog, as Slack shows it before sending the action."""
+        yes, no = (plain(str(confirm[k]["text"])) for k in ("confirm", "deny"))
+        self._say(
+            f"[asks: {plain(str(confirm['title']['text']))}] {plain(str(confirm['text']['text']))}"
+        )
+        while True:
+            self._say(f"  y: {yes} / n: {no}:")
+            line = self._next_line()
+            answer = (line or "n").strip().lower()
+            if not self._interactive:
+                self._say(f"  > {answer}")
+            if answer in ("y", "n"):
+                if answer == "n":
+                    self._say("(nothing was sent)")
+                return answer == "y"
+            self._fail("answer y or n")
 
     def _settle(self) -> None:
         """Wait for the work of what was just sent (the channel's and a form's), then show it."""
@@ -207,7 +387,8 @@ class LocalBot:
 
     def _fill(self, view: dict[str, Any]) -> None:
         """A form as Slack shows it, asked field by field, then submitted; what Slack would
-        show beside a field is said, and those fields asked again. An end of input cancels."""
+        show beside a field is said, and those fields asked again. An end of input (or
+        Ctrl-C) closes it unsubmitted."""
         inputs = [block for block in view.get("blocks", []) if block.get("type") == "input"]
         said = [
             plain(t)
@@ -223,7 +404,10 @@ class LocalBot:
         asking = inputs
         while asking:
             for block in asking:
-                answer = self._ask(block)
+                try:
+                    answer = self._ask(block)
+                except KeyboardInterrupt:  # Ctrl-C closes the form, as Escape does in Slack
+                    answer = None
                 if answer is None:
                     self._say("(form closed: nothing was submitted)")
                     return
@@ -259,7 +443,7 @@ class LocalBot:
         while True:
             hint = f" ({' / '.join(choices)}; empty: {default or 'none'})" if choices else ""
             self._say(f"  {label}{hint}{'' if block.get('optional') else ' (required)'}:")
-            line = self._read()
+            line = self._next_line()
             if line is None:
                 return None
             answer = line.strip()
@@ -282,7 +466,7 @@ class LocalBot:
         if not text:
             self._fail("Usage: say <text>")
             return
-        ts = self._fake.post_directly(CHANNEL, text, user=USER)
+        ts = self._fake.post_directly(CHANNEL, self._mentions(text, escaped=False), user=USER)
         self._show("#local", {"text": f"@{USER}: {text}"}, self._number(ts))
 
     def _pin(self, which: str) -> None:
@@ -290,8 +474,16 @@ class LocalBot:
         if not which.isdigit() or not 0 < int(which) <= len(self._messages):
             self._fail(f"Usage: pin N, N a message's number (1 to {len(self._messages)})")
             return
+        ts = self._messages[int(which) - 1]
+        if any(
+            entry.key == f"{CHANNEL}:{ts}"
+            for session in self._runtime.services.sessions.active()
+            for entry in session.timeline
+        ):
+            self._say(f"(message {which} is already on the session's timeline)")
+            return
         self._events += 1
-        item = {"type": "message", "channel": CHANNEL, "ts": self._messages[int(which) - 1]}
+        item = {"type": "message", "channel": CHANNEL, "ts": ts}
         event = {
             "type": "reaction_added",
             "user": USER,
@@ -340,7 +532,11 @@ class LocalBot:
 
     def _set_source(self, word: str, rest: str) -> None:
         """`health red "db lag"` / `band C "why"`: what the next snapshot sees."""
-        value, _, why = rest.strip().partition(" ")
+        try:
+            value, *why = shlex.split(rest) or [""]
+        except ValueError as exc:  # an unclosed quote
+            self._fail(f'{word}: {exc}; e.g. {word} {SOURCE_WORDS[word][0]} "why"')
+            return
         choices = SOURCE_WORDS[word]
         match = next((c for c in choices if c.lower() == value.lower()), None)
         own = self._settings.health_source if word == "health" else self._settings.cone_source
@@ -350,7 +546,7 @@ class LocalBot:
         if own is not None:
             self._fail(f"{word} comes from GOBOT_{word.upper()}_SOURCE here, not from the demo")
             return
-        reason = why.strip().strip('"') or "set by hand"
+        reason = " ".join(why) or "set by hand"
         if word == "health":
             name, content = HEALTH_FILE, {"status": match, "reasons": [reason]}
         else:
@@ -368,10 +564,11 @@ class LocalBot:
             self._write(text + "\n")
 
     def _write(self, text: str) -> None:
-        """Output between prompts; interactively, the prompt and what was typed so far are
-        drawn again below it."""
+        """Output between prompts; interactively, while a line is being typed, the prompt and
+        what was typed so far are drawn again below it."""
         if self._interactive:
-            self._out.write("\r\x1b[K" + text + "> " + readline.get_line_buffer())
+            prompt = "> " + readline.get_line_buffer() if self._reading else ""
+            self._out.write("\r\x1b[K" + text + prompt)
         else:
             self._out.write(text)
         self._out.flush()
@@ -381,12 +578,14 @@ class LocalBot:
             self.flush()
 
     def flush(self) -> None:
-        """Print what reached the channel since last time."""
-        with self._lock:
-            calls = self._fake.calls[self._shown :]
-            self._shown += len(calls)
-        for call in calls:
-            self._show_call(call)
+        """Print what reached the channel since last time (all of it before what is said
+        after: one flush at a time)."""
+        with self._flushing:
+            with self._lock:
+                calls = self._fake.calls[self._shown :]
+                self._shown += len(calls)
+            for call in calls:
+                self._show_call(call)
 
     def _show_call(self, call: Call) -> None:
         if call.method == "chat.postMessage":
@@ -394,13 +593,13 @@ class LocalBot:
             if call.params.get("reply_broadcast"):
                 where += " (also sent to the channel)"
             ts = next((m.ts for m in self._fake.messages.values() if m.params is call.params), "")
-            self._show(where, call.params, self._number(ts))
+            self._show(where, call.params, self._number(ts), (str(call.params.get("channel")), ts))
         elif call.method == "chat.postEphemeral":
             self._show_private(call.params)
         elif call.method == "chat.update":
             key = (str(call.params.get("channel")), str(call.params.get("ts")))
             if key in self._fake.messages:
-                self._show("#local, message updated", call.params)
+                self._show("#local, message updated", call.params, key=key)
             else:
                 self._say("[#local] (the session's post was made in an earlier run: not updated)")
 
@@ -410,21 +609,42 @@ class LocalBot:
             self._messages.append(ts)
             return len(self._messages)
 
-    def _show(self, where: str, params: dict[str, Any], message: int | None = None) -> None:
+    def _show(
+        self,
+        where: str,
+        params: dict[str, Any],
+        message: int | None = None,
+        key: tuple[str, str] | None = None,
+    ) -> None:
+        """A message shown; `key` (its channel and ts): a message in the channel, whose
+        buttons belong to this rendering of it alone."""
         with self._lock:
-            self._write(self._render(where, params, message))
+            of = None
+            if key is not None:
+                self._versions[key] = self._versions.get(key, -1) + 1
+                of = (*key, self._versions[key])
+            self._write(self._render(where, params, message, of))
 
-    def _render(self, where: str, params: dict[str, Any], message: int | None) -> str:
+    def _render(
+        self,
+        where: str,
+        params: dict[str, Any],
+        message: int | None,
+        of: tuple[str, str, int] | None,
+    ) -> str:
         """A message's text (with its number, if it is one in the channel), its buttons
-        numbered: a block's own button (a playbook step's) at the end of its line, a row of
-        buttons each on a line below."""
+        numbered (of the rendering `of`): a block's own button (a playbook step's) at the end
+        of its line, a row of buttons each on a line below; one that asks first says so."""
         blocks = params.get("blocks") or []
         out = [f"[{where}]" + (f" [message {message}]" if message else "")]
 
         def number(element: dict[str, Any]) -> str:
             label = plain(str(element["text"]["text"]))
-            self._buttons.append(Button(label, element["action_id"], element.get("value", "")))
-            return f"({len(self._buttons)}) {label}"
+            confirm = element.get("confirm")
+            self._buttons.append(
+                Button(label, element["action_id"], element.get("value", ""), confirm, of)
+            )
+            return f"({len(self._buttons)}) {label}" + (" (asks first)" if confirm else "")
 
         for block in blocks:
             if block.get("type") == "actions":

@@ -4,6 +4,7 @@ would send it (a message as `{"blocks": …}`, a form or App Home as its whole v
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -171,7 +172,7 @@ def _messages(kind: str) -> list[dict[str, Any]]:
     if kind == "report":
         return _report()
     if kind == "windows":
-        return windows_message([WINDOW])
+        return windows_message([WINDOW], WINDOW.starts_at_utc - timedelta(days=1))
     if kind == "window-reminder":
         return window_message(WindowPayload(window=WINDOW, what="reminder"))
     if kind == "digest":
@@ -198,7 +199,14 @@ def preview_payload(kind: str) -> dict[str, Any]:
     if kind == "schedule-form":
         return schedule_modal(active.channel, 1767258000)
     if kind == "home":
-        return home_view([active], active, DEFAULT_STEPS, [_sample(active=False)], windows=[WINDOW])
+        return home_view(
+            [active],
+            active,
+            DEFAULT_STEPS,
+            [_sample(active=False)],
+            now=WINDOW.starts_at_utc - timedelta(days=1),
+            windows=[WINDOW],
+        )
     return {"blocks": _messages(kind)}
 
 

@@ -6,6 +6,7 @@ interaction path), and again after a click on it or a form opened from it."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
@@ -31,12 +32,14 @@ def home_view(
     recent: list[GoSession],
     notice: str | None = None,
     *,
+    now: datetime,
     windows: Sequence[GoWindow] = (),
 ) -> dict[str, Any]:
     """App Home: each active session with its playbook and the same buttons as its message
     (as many as fit), or the last session and the playbook template; then the planned windows
     with the same buttons as `/go-windows`, and recent history. `notice`: what the viewer's
-    last click on this page (or form opened from it) answered (safe mrkdwn)."""
+    last click on this page (or form opened from it) answered (safe mrkdwn); `now`: a window
+    not started by then asks before it starts early."""
     blocks: list[Block] = [header("GO sessions")]
     if notice:
         blocks.append(section(notice))
@@ -49,7 +52,7 @@ def home_view(
     tail = [
         DividerBlock(),
         section("*Planned GO windows*"),
-        *window_blocks(windows, manage=True),
+        *window_blocks(windows, manage=True, now=now),
         DividerBlock(),
         *history_blocks(recent),
     ]
@@ -77,6 +80,7 @@ def publish_home(
         services.playbook.steps,
         services.sessions.history(5),
         notice,
+        now=services.clock.now(),
         windows=services.windows.upcoming(),
     )
     client.views_publish(user_id=user, view=view)

@@ -48,7 +48,7 @@ from bot.slack.capability import (
     Place,
     Text,
 )
-from bot.slack.mrkdwn import channel, date, safe, who
+from bot.slack.mrkdwn import channel, date, plain, safe, who
 from bot.slack.session import started_message
 from core.clock import parse_utc
 from core.durations import format_duration, parse_duration
@@ -80,12 +80,25 @@ def window_details(window: GoWindow) -> str:
     return "\n".join(lines)
 
 
-def _window_buttons(window: GoWindow, *, manage: bool) -> ActionsBlock:
-    """Start now (and, in a list, Move and Cancel) for one window."""
+def _window_buttons(window: GoWindow, *, manage: bool, early: bool) -> ActionsBlock:
+    """Start now (asking first if `early`: the window has not started) and, in a list, Move
+    and Cancel, for one window."""
     where = window.channel if SLACK_ID.fullmatch(window.channel) else None  # not a CLI name
     value = WindowButton(window_id=window.id, channel=where).value()
+    ask = ConfirmObject(
+        title="Start the GO window early?",
+        text=PlainTextObject(text=f"It is planned for {plain(span(window))}."),
+        confirm="Start now",
+        deny="Wait",
+    )
     buttons = [
-        ButtonElement(text="Start now", action_id=WINDOW_START_ACTION, value=value, style="primary")
+        ButtonElement(
+            text="Start now",
+            action_id=WINDOW_START_ACTION,
+            value=value,
+            style="primary",
+            confirm=ask if early else None,
+        )
     ]
     if manage:
         buttons += [
@@ -125,7 +138,11 @@ def window_message(payload: WindowPayload) -> list[dict[str, Any]]:
     else:
         text = f":calendar: A GO window starts {span(window)}."
     return to_dicts(
-        [section(text), context(window_details(window)), _window_buttons(window, manage=False)]
+        [
+            section(text),
+            context(window_details(window)),
+            _window_buttons(window, manage=False, early=payload.what == "reminder"),
+        ]
     )
 
 
@@ -138,21 +155,22 @@ def window_text(payload: WindowPayload) -> str:
     return f"A GO window starts {date(window.starts_at_utc)}"
 
 
-def window_blocks(windows: Sequence[GoWindow], *, manage: bool) -> list[Block]:
-    """Upcoming windows, soonest first, each with its buttons (`manage`: Move and Cancel too)."""
+def window_blocks(windows: Sequence[GoWindow], *, manage: bool, now: datetime) -> list[Block]:
+    """Upcoming windows, soonest first, each with its buttons (`manage`: Move and Cancel too;
+    Start now asks first for a window that has not started by `now`)."""
     if not windows:
         return [section("No GO windows planned. Plan one with `/go-schedule`.")]
     blocks: list[Block] = []
     for window in windows[:MAX_LISTED_WINDOWS]:
         blocks.append(section(f"*{span(window)}* {window_details(window)}"))
-        blocks.append(_window_buttons(window, manage=manage))
+        blocks.append(_window_buttons(window, manage=manage, early=now < window.starts_at_utc))
     if len(windows) > MAX_LISTED_WINDOWS:
         blocks.append(context(f"… and {len(windows) - MAX_LISTED_WINDOWS} more: `gobot windows`"))
     return blocks
 
 
-def windows_message(windows: Sequence[GoWindow]) -> list[dict[str, Any]]:
-    return to_dicts([header("Planned GO windows"), *window_blocks(windows, manage=True)])
+def windows_message(windows: Sequence[GoWindow], now: datetime) -> list[dict[str, Any]]:
+    return to_dicts([header("Planned GO windows"), *window_blocks(windows, manage=True, now=now)])
 
 
 def schedule_modal(
@@ -347,7 +365,8 @@ def _schedule_clash(services: Services, form: Mapping[str, str], place: Place) -
 
 
 def _windows(services: Services, call: Invocation, given: Text) -> Blocks:
-    return windows_message(services.windows.upcoming(call.channel))  # of its scope
+    now = services.clock.now()
+    return windows_message(services.windows.upcoming(call.channel), now)  # of its scope
 
 
 def _window_start(services: Services, call: Invocation, button: WindowButton) -> Blocks:

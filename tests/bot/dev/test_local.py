@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import signal
 import subprocess
+import sys
 import tempfile
+import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.conftest import outside_env, run_gobot
+from tests.conftest import outside_env, run_gobot, wait_until
 
 FAST = {"GOBOT_REMIND_AFTER": "1s", "GOBOT_REMIND_EVERY": "1s", "GOBOT_TICK": "200ms"}
 
@@ -66,21 +72,33 @@ def test_buttons_are_numbered_actions_and_stdin_works_until_eof(tmp_path: Path) 
     assert "No active GO session" in result.stdout
 
 
-def test_bad_input_is_explained_changes_nothing_and_fails_the_script(tmp_path: Path) -> None:
-    result = local(tmp_path, stdin="hello\n42\nwait soon\n/go-end\n# fine\nexit\n")
-    assert result.returncode == 1 and "gobot: 4 command(s) failed" in result.stderr
+def test_bad_input_is_explained_in_a_line_changes_nothing_and_fails_the_script(
+    tmp_path: Path,
+) -> None:
+    result = local(
+        tmp_path, stdin="xyzzy\nhelth green\n42\nwait soon\n/go-end\n# fine\nhelp\nexit\n"
+    )
+    assert result.returncode == 1 and "gobot: 5 command(s) failed" in result.stderr
     out = result.stdout
-    assert "! Not a command." in out and "! No such button." in out
+    assert "> xyzzy\n! Not a command: `help` lists them.\n" in out
+    assert "> helth green\n! Not a command: did you mean health? (`help` lists them)\n" in out
+    assert "! No such button." in out
     assert "invalid duration 'soon'" in out and "no active GO session" in out
-    assert "# fine" in out and "Not a command. Type" in out
+    assert "# fine" in out
+    assert out.count("Type a slash command") == 2  # at the start, and for `help`: never a typo
     assert not (tmp_path / "data" / "local" / "go_session.json").exists()
 
 
-def test_an_unknown_command_is_answered_at_once_with_the_list(tmp_path: Path) -> None:
-    result = local(tmp_path, stdin="/go-sesion\n")
-    assert "no answer yet" not in result.stdout + result.stderr  # no wait for a reply
-    assert "! Unknown command /go-sesion. The commands: /go, /go-start" in result.stdout
-    assert "HTTP 404" not in result.stdout
+def test_an_unknown_command_is_answered_at_once_with_the_nearest_or_the_list(
+    tmp_path: Path,
+) -> None:
+    result = local(tmp_path, stdin="/go-strat\n/go-sesion now\n/deploy\n")
+    out = result.stdout
+    assert "no answer yet" not in out + result.stderr  # no wait for a reply
+    assert "> /go-strat\n! Unknown command /go-strat: did you mean /go-start?\n> " in out
+    assert "! Unknown command /go-sesion: did you mean /go-session?\n" in out
+    assert "! Unknown command /deploy. The commands: /go, /go-start" in out
+    assert "HTTP 404" not in out and out.count("Type a slash command") == 1
 
 
 def test_the_demo_starts_healthy_and_health_can_be_set(tmp_path: Path) -> None:
@@ -92,6 +110,20 @@ def test_the_demo_starts_healthy_and_health_can_be_set(tmp_path: Path) -> None:
     assert "(health is now red: db lag)" in out
     assert "was not completed: health is red (db lag)" in out
     assert not (tmp_path / "data" / "go_session.json").exists()  # serve's state untouched
+
+
+def test_health_and_band_words_are_split_as_a_shell_splits_them(tmp_path: Path) -> None:
+    result = local(
+        tmp_path,
+        stdin='health yellow "queue lag" extra\nband C \'cone "wide"\'\nhealth red "open\n'
+        "health green\n",
+    )
+    out = result.stdout
+    assert "(health is now yellow: queue lag extra)" in out
+    assert '(band is now C: cone "wide")' in out
+    assert '! health: No closing quotation; e.g. health red "why"' in out
+    assert "(health is now green: set by hand)" in out
+    assert "gobot: 1 command(s) failed" in result.stderr
 
 
 def test_the_shipped_example_script_runs_clean() -> None:
@@ -113,6 +145,9 @@ def test_a_session_left_open_is_said_and_a_later_run_says_the_old_post_is_gone(
     first = local(tmp_path, stdin='/go-start a\nhealth red "lag"\n')
     assert "(a GO session is still open: it will be there next time" in first.stdout
     second = local(tmp_path, stdin="/go-session\n/go-end b\n")
+    opening = second.stdout.split("> /go-session", 1)[0]
+    assert "(a GO session from an earlier run is still open: started " in opening
+    assert "Z by @ULOCAL; /go-session shows it, /go-end ends it)" in opening
     assert ":large_green_circle: green" in second.stdout  # every run starts healthy
     assert "made in an earlier run: not updated" in second.stdout
     assert "GO session ended; summary posted" in second.stdout
@@ -136,6 +171,7 @@ def test_forms_are_asked_field_by_field_and_messages_can_be_pinned(tmp_path: Pat
     assert "Link:* https://t.example/CHG-1 · *Planned end:*" in out
     assert "[#local] [message 3]\n  @ULOCAL: db failover done" in out
     assert out.count(":pushpin: @ULOCAL added a message by @ULOCAL") == 1  # pinned twice: once
+    assert "> pin 3\n(message 3 is already on the session's timeline)\n" in out
     assert "! Usage: pin N, N a message's number (1 to 4)" in out
     assert "[form: End the GO session] 9 of 9 playbook steps are still open." in out
     assert "! choose one of completed, rolled back, aborted" in out
@@ -150,3 +186,220 @@ def test_a_form_left_at_the_end_of_input_submits_nothing(tmp_path: Path) -> None
     result = local(tmp_path, stdin="/go-start\nhalf typed\n")
     assert "(form closed: nothing was submitted)" in result.stdout
     assert not (tmp_path / "data" / "local" / "go_session.json").exists()
+
+
+def test_handover_to_someone_the_demo_knows_as_readme_writes_it(tmp_path: Path) -> None:
+    """`@alice` becomes the mention Slack would send for a command that escapes them; a name
+    the demo does not know stays text, and the demo says whom it knows."""
+    result = local(
+        tmp_path,
+        stdin="/go-start x\n/go-handover @Alice going off shift\n/go-handover @carol later\n"
+        "say thanks @bob.\npin 4\n",
+    )
+    out = result.stdout
+    assert "You are @ULOCAL; @alice, @bob are here too" in out
+    assert ":arrows_counterclockwise: @ULOCAL handed the session to @UALICE: going off shift" in out
+    assert ":arrows_counterclockwise: @UALICE owns the GO session now." in out
+    assert "(@carol is nobody the demo knows: it knows @alice, @bob; left as text)" in out
+    assert "naming one person" in out.split("> /go-handover @carol later", 1)[1]
+    stored = json.loads((tmp_path / "data" / "local" / "go_session.json").read_text())["session"]
+    assert stored["owner"] == "UALICE"
+    said = out.split("> say", 1)[1]
+    assert "@ULOCAL: thanks @bob." in said and "nobody the demo knows" not in said
+    assert ":pushpin: @ULOCAL added a message by @ULOCAL" in said
+    pinned = said.split(":pushpin:", 1)[1].splitlines()[0]
+    assert "UBOB" in pinned  # the message was posted as Slack posts a mention: <@UBOB>
+
+
+def test_wait_moves_the_demos_clock_and_the_due_work_comes_in_order(tmp_path: Path) -> None:
+    """Default settings (a 15s tick): `wait` does not sleep (3h would outlive run_gobot's
+    timeout); the planned end's reminders, a window's reminder, prompt and miss, and the weekly
+    digest come when the moved clock reaches them, in order."""
+    digest = datetime.now(UTC) + timedelta(hours=3)  # its hour: 2h to 3h from now
+    window = (datetime.now(UTC) + timedelta(minutes=75)).strftime("%Y-%m-%dT%H:%MZ")
+    result = local(
+        tmp_path,
+        stdin=f"/go-start\nplanned\n30m\n\n/go-schedule {window} 1h upgrade\nwait 31m\n"
+        "wait 30m\nwait 10m\nwait 2h\n",
+        GOBOT_DIGEST_CHANNEL="CLOCAL",
+        GOBOT_DIGEST_AT=digest.strftime("%a %H:00 UTC"),
+    )
+    out = result.stdout
+    assert result.returncode == 0, out[-2000:] + result.stderr
+    parts = out.split("> wait ")
+    # to the tick, as in `serve`: "open for 20m" or, a tick late, "20m 05s"
+    assert "this GO session is due to end in *10m* (open for 20m" in parts[1]
+    assert "this GO session has reached its planned end (open for 30m" in parts[1]
+    assert parts[1].endswith("(31m later: it is " + parts[1].rsplit("it is ", 1)[1])
+    assert ":calendar: A GO window starts" in parts[2] and "(30m later: it is " in parts[2]
+    assert ") Start now (asks first)\n" in parts[2]  # the window has not started yet
+    assert parts[3].startswith("10m\n(10m later: it is ")  # nothing was due
+    last = parts[4]
+    assert last.index(":arrow_forward: @ULOCAL, your GO window starts now") < last.index(
+        "GO window planned for"
+    )
+    prompt = last.split(":arrow_forward:", 1)[1].split("[#local", 1)[0]
+    assert ") Start now\n" in prompt  # the window has started: Start now does not ask
+    assert "was missed" in last and "GO weekly digest" in last
+    assert "overrun its planned end by *1h 00m*" in last
+    moved = datetime.fromisoformat(last.split("(2h 00m later: it is ", 1)[1][:20])
+    assert moved - datetime.now(UTC) > timedelta(hours=3)
+
+
+def test_ctrl_c_stops_the_running_command_not_the_demo(tmp_path: Path) -> None:
+    """SIGINT, as Ctrl-C sends it, to the real process: in the middle of a long `wait`, then
+    while a form waits for a field."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "local"],
+        env=outside_env(),
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    seen: list[str] = []
+
+    def type_then_read(lines: str, until: str) -> None:
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(lines)
+        process.stdin.flush()
+        while until not in "".join(seen):
+            line = process.stdout.readline()
+            assert line, "".join(seen)
+            seen.append(line)
+
+    # each answer waits for the one before (a line sent as the signal lands may be lost)
+    type_then_read("/go-start long\nwait 300d\n", "> wait 300d")
+    process.send_signal(signal.SIGINT)
+    type_then_read("", "(interrupted")
+    type_then_read("/go-end\n", "  End notes:")
+    process.send_signal(signal.SIGINT)
+    type_then_read("", "(form closed: nothing was submitted)")
+    out, err = process.communicate("/go-end done\n", timeout=60)
+    out = "".join(seen) + out
+    assert process.returncode == 0, err
+    assert out.index("(interrupted") < out.index("[form: End the GO session]")
+    assert out.count("GO session ended; summary posted") == 1
+    assert "GO session ended; summary posted" in out.split("(form closed", 1)[1]
+
+
+def test_a_button_number_belongs_to_the_rendering_that_showed_it(tmp_path: Path) -> None:
+    """Step 5's Complete from the playbook's first rendering is refused once the message was
+    edited; its number in the newest rendering works."""
+    result = local(tmp_path, stdin="/go-start x\n/go-complete 1\n10\n/go-checklist\n24\n")
+    out = result.stdout
+    assert ":white_large_square: *5.* Deploy to canary `canary`  (10) Complete" in out
+    assert ":white_large_square: *5.* Deploy to canary `canary`  (24) Complete" in out
+    assert (
+        "! Button 10 is on an earlier version of message 2, which has changed since: Slack "
+        "shows only its latest version; press one of its newer numbers." in out
+    )
+    checklist = out.split("> /go-checklist", 1)[1].split("> 24", 1)[0]
+    assert ":white_large_square: *5.* Deploy to canary" in checklist  # nothing was done
+    assert "Step *5. Deploy to canary* done" in out.split("> 24", 1)[1]
+    assert "gobot: 1 command(s) failed" in result.stderr
+
+
+def test_start_now_asks_first_when_the_window_has_not_started(tmp_path: Path) -> None:
+    """Slack's confirm dialog, as the demo asks it: y or n."""
+    when = (datetime.now(UTC) + timedelta(days=16)).strftime("%Y-%m-%dT%H:%MZ")
+    result = local(
+        tmp_path, stdin=f"/go-schedule {when} 1h far off\n/go-windows\n1\nmaybe\nn\n1\ny\n"
+    )
+    out = result.stdout
+    assert "(1) Start now (asks first)" in out and "(3) Cancel (asks first)" in out
+    assert out.count("[asks: Start the GO window early?] It is planned for ") == 2
+    assert "  y: Start now / n: Wait:\n  > maybe\n! answer y or n\n" in out
+    assert "  > n\n(nothing was sent)\n" in out
+    assert out.count("[#local] [message 1]\n  GO session started") == 1
+    assert out.index("  > y\n") < out.index("[#local] [message 1]\n  GO session started")
+    assert "gobot: 1 command(s) failed" in result.stderr
+
+
+class Terminal:
+    """`gobot local` on a pseudo-terminal, as a person runs it: what it wrote, so far."""
+
+    def __init__(self, cwd: Path) -> None:
+        self._master, slave = pty.openpty()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "local"],
+            env=outside_env(TERM="dumb"),
+            cwd=cwd,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+        )
+        os.close(slave)
+        self._chunks: list[bytes] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self._master, 4096)
+            except OSError:  # the other end closed
+                return
+            if not chunk:
+                return
+            self._chunks.append(chunk)
+
+    @property
+    def text(self) -> str:
+        return b"".join(self._chunks).decode("utf-8", "replace")
+
+    def type(self, keys: str, then: str) -> None:
+        """Type `keys`, then wait until `then` was written after them."""
+        before = len(self.text)
+        os.write(self._master, keys.encode())
+        wait_until(lambda: then in self.text[before:], what=repr(then))
+
+    def close(self) -> int:
+        wait_until(lambda: self.process.poll() is not None, what="the exit")
+        self._reader.join()
+        os.close(self._master)
+        return self.process.returncode
+
+
+def test_the_prompt_is_drawn_once_and_the_shell_gets_a_fresh_line_after_ctrl_d(
+    tmp_path: Path,
+) -> None:
+    terminal = Terminal(tmp_path)
+    terminal.type("", "(the demo's own).")
+    terminal.type("/go-start tty\n", "snapshot posted.")
+    terminal.type("helth red\n", "did you mean health?")
+    terminal.type("/go-end\n", "End notes")  # a form: its fields are lines typed too
+    terminal.type("done\n", "Outcome")
+    terminal.type("\n", "summary posted.")
+    terminal.type("\x04", "")  # Ctrl-D at the prompt
+    assert terminal.close() == 0
+    text = terminal.text
+    assert "GO session started" in text and "> > " not in text
+    assert text.endswith("\n")  # not on the prompt's line
+
+
+def test_after_exit_the_shell_gets_a_fresh_line(tmp_path: Path) -> None:
+    terminal = Terminal(tmp_path)
+    terminal.type("/go-start left open\n", "snapshot posted.")
+    terminal.type("exit\n", "it will be there next time")
+    assert terminal.close() == 0
+    text = terminal.text
+    assert "> > " not in text and text.endswith("/go-end ends it)\r\n")
+
+
+def test_readmes_first_session_works_line_by_line_as_typed(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("A first session, line by line", 1)[1].split("```text\n", 1)[1]
+    lines = block.split("\n```", 1)[0]
+    assert "/go-handover @alice going off shift" in lines and "wait 61m" in lines
+    result = local(tmp_path, lines + "\n")
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:] + result.stderr
+    assert "You are @ULOCAL; @alice, @bob are here too" in out
+    assert ":arrows_counterclockwise: @UALICE owns the GO session now." in out
+    assert "> pin 4\n[#local, in thread] [message 5]\n  :pushpin: @ULOCAL added a message" in out
+    assert "open for *1h 00m* (reminder 1)" in out
+    assert "(health is now yellow: queue lag above 30s)" in out
+    assert "*Drift:* health green → yellow" in out and "GO session ended; summary posted." in out

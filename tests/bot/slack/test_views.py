@@ -140,7 +140,8 @@ def test_every_message_respects_block_kit_limits_with_worst_case_content() -> No
         lambda: history_message([worst_session(False)] * 20),
         lambda: playbook_message(worst_session(True), WORST_STEPS),
         lambda: playbook_message(worst_session(False), WORST_STEPS),
-        lambda: windows_message([WORST_WINDOW] * 40),
+        lambda: windows_message([WORST_WINDOW] * 40, T0),
+        lambda: window_message(WindowPayload(window=WORST_WINDOW, what="reminder")),
         lambda: window_message(WindowPayload(window=WORST_WINDOW, what="prompt")),
         lambda: window_message(WindowPayload(window=WORST_WINDOW, what="missed")),
         lambda: digest_message(
@@ -166,6 +167,7 @@ def test_every_message_respects_block_kit_limits_with_worst_case_content() -> No
             WORST_STEPS,
             [worst_session(False)] * 5,
             escape(HUGE),
+            now=WORST_WINDOW.starts_at_utc,
             windows=[WORST_WINDOW] * 40,
         )
         check_limits(home["blocks"], max_blocks=100)
