@@ -468,7 +468,7 @@ def test_a_window_whose_channel_is_no_slack_id_is_listed_with_buttons_that_name_
     """A window planned from the CLI or REST in a channel by name (not a Slack ID) is listed
     all the same; its buttons name no channel (the window itself says where it runs)."""
     window = team.services.windows.schedule("api", "ops-team", START, timedelta(hours=1))
-    [actions] = [b for b in windows_message([window]) if b["type"] == "actions"]
+    [actions] = [b for b in windows_message([window], START) if b["type"] == "actions"]
     assert {e["value"] for e in actions["elements"]} == {WindowButton(window_id=window.id).value()}
 
 
