@@ -29,7 +29,7 @@ from core.stores.postgres.database import close_database
 
 WARMUP_CYCLES = 20
 HISTORY_SESSIONS = 100_000
-P50_TARGET_MS = 5.0
+P50_TARGET_MS = 2.0  # issue 19
 RATIO_TARGET = 1.2
 
 
