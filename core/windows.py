@@ -12,6 +12,7 @@ that is still true (a missed window is not also reminded).
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from core.sessions import SessionService
 log = logging.getLogger("gobot.windows")
 MAX_DURATION = timedelta(hours=24)
 MAX_AHEAD = timedelta(days=366)
+CHANNEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")  # an ID, or a name as Slack allows
 
 
 class WindowOverlap(InvalidInput):
@@ -100,6 +102,11 @@ class WindowService:
     ) -> GoWindow:
         if not channel:
             raise InvalidInput("A GO window needs a channel to run in.")
+        if not CHANNEL.fullmatch(channel):
+            raise InvalidInput(
+                "A GO window's channel is a Slack channel ID (C…) or a channel's name (letters, "
+                "digits, - and _)."
+            )
         text, url = clean_notes(notes), clean_link(link)
         with self._uow:
             now = self._clock.now()

@@ -134,6 +134,20 @@ def test_the_edges_of_the_range_are_accepted(services: Services, clock: FakeCloc
     assert [w.id for w in services.windows.upcoming()] == [longest.id, far.id]
 
 
+@pytest.mark.parametrize("channel", ["../../x", "C1\r\nX-Injected: 1", "#ops", "a" * 81, " C1"])
+def test_a_channel_that_is_neither_an_id_nor_a_name_is_refused(
+    services: Services, channel: str
+) -> None:
+    with pytest.raises(InvalidInput, match="a Slack channel ID"):
+        services.windows.schedule("U1", channel, START, HOUR)
+    assert services.windows.upcoming() == []
+
+
+@pytest.mark.parametrize("channel", ["C0123ABC", "ops-team", "release_train"])
+def test_a_channel_id_or_name_is_taken(services: Services, channel: str) -> None:
+    assert services.windows.schedule("U1", channel, START, HOUR).channel == channel
+
+
 def test_a_bad_link_or_overlong_notes_are_refused(services: Services) -> None:
     with pytest.raises(InvalidInput, match=r"one http:// or https:// URL"):
         services.windows.schedule("U1", "C1", START, HOUR, link="ftp://x")
