@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -184,3 +185,34 @@ def test_a_start_no_channel_hears_of_says_so_in_the_answer(
     wrong.fake.fail("chat.postMessage", Failure(error="channel_not_found"))
     answer = wrong.http.post("/core/go/start_session", headers={"X-API-Key": API_KEY}).json()
     assert "channel_not_found (check GOBOT_CHANNEL)" in answer["warning"]
+
+
+def readme_endpoints() -> set[tuple[str, str]]:
+    """(method, path) of every row of README's REST table, path parameters as `{}`."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## REST API", 1)[1].split("\n## ", 1)[0]
+    return {
+        (method, re.sub(r"\{[^}]*\}", "{}", path.split("?")[0]))
+        for method, path in re.findall(r"^\| `(GET|POST) (/core/go/[^`]*)`", section, re.M)
+    }
+
+
+def test_readme_lists_every_rest_endpoint_and_each_answers(rest: SlackHarness) -> None:
+    """README's REST table and the served API (its own OpenAPI document) name the same
+    endpoints, and each answers as a documented call would."""
+    spec = rest.http.get("/openapi.json").json()
+    served = {
+        (method.upper(), re.sub(r"\{[^}]*\}", "{}", path))
+        for path, operations in spec["paths"].items()
+        for method in operations
+        if path.startswith("/core/go/")
+    }
+    assert readme_endpoints() == served
+    rest.run("/go-start", "for the report")
+    session_id = str(rest.services.sessions.get().id)
+    for method, path in sorted(served):
+        body = {"step": "1", "notes": "from README"} if method == "POST" else None
+        response = rest.http.request(
+            method, path.replace("{}", session_id), json=body, headers={"X-API-Key": API_KEY}
+        )
+        assert response.status_code in (200, 409), (method, path, response.text)
