@@ -1,6 +1,7 @@
 """The tick: a list of jobs (`name`, `run(now)`), built at the composition root, run in order on
-the injected clock. Each job has one error boundary (a failing job logs one line, the others
-still run) and one metric (`gobot_jobs_total` by job and outcome).
+the injected clock. Each job has one error boundary (a failing job logs one line per cause, at
+most every REPEAT_LOG_EVERY, and the others still run) and one metric (`gobot_jobs_total` by job
+and outcome).
 
 The jobs `bootstrap` registers read the store's gauges for /metrics, claim due reminders, the
 planned windows' messages and the weekly digest, deliver the outbox for at most about one tick's
@@ -17,6 +18,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -25,9 +27,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot.observability import Metrics
 from core.clock import Clock
 from core.delivery import DeliveryService
+from core.errors import GoError
 from core.reminders import ReminderService
 
 log = logging.getLogger("gobot.scheduler")
+REPEAT_LOG_EVERY = timedelta(minutes=5)  # a job failing the same way is logged this often
 logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per tick
 PASS_GAP = timedelta(seconds=0.25)
 DELIVERY_SHARE = 0.8  # of a tick, the most the delivery passes take
@@ -135,6 +139,15 @@ class Gauges:
                 raise
 
 
+@dataclass
+class _Failing:
+    """A job's current cause of failure, when it was last logged, and how often since."""
+
+    cause: str
+    logged: datetime
+    since: int = 0
+
+
 class Ticker:
     def __init__(
         self, jobs: Sequence[Job], clock: Clock, every: timedelta, metrics: Metrics
@@ -147,21 +160,49 @@ class Ticker:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         )
         self._lock = threading.Lock()
+        self._failing: dict[str, _Failing] = {}
         self.last_tick_monotonic: float | None = None
 
     def tick(self) -> None:
         """Run every job once, in order, each at the clock's time when its turn comes; a job
-        that fails logs one line and counts as an error, and the next one runs."""
+        that fails counts as an error, and the next one runs."""
         with self._lock:
             for job in self.jobs:
                 try:
                     job.run(self._clock.now())
-                except Exception:
-                    log.exception("%s job failed; the next tick tries again", job.name)
+                except Exception as exc:
                     self._metrics.jobs.labels(job.name, "error").inc()
+                    self._failed(job.name, exc)
                 else:
                     self._metrics.jobs.labels(job.name, "ok").inc()
+                    self._recovered(job.name)
             self.last_tick_monotonic = time.monotonic()
+
+    def _failed(self, job: str, error: Exception) -> None:
+        """One log line per cause: the first time, then at most once every
+        `REPEAT_LOG_EVERY` (with how often it failed since); a fault gobot knows (a full disk,
+        the database away) in its own words, anything else with its traceback the first time."""
+        now = self._clock.now()
+        cause = error.message if isinstance(error, GoError) else f"{type(error).__name__}: {error}"
+        seen = self._failing.get(job)
+        if seen is not None and seen.cause == cause and now - seen.logged < REPEAT_LOG_EVERY:
+            seen.since += 1
+            return
+        again = f" ({seen.since} more times since)" if seen and seen.cause == cause else ""
+        new = seen is None or seen.cause != cause
+        log.error(
+            "%s job failed: %s%s; the next tick tries again",
+            job,
+            cause,
+            again,
+            exc_info=error if new and not isinstance(error, GoError) else None,
+        )
+        self._failing[job] = _Failing(cause, now)
+
+    def _recovered(self, job: str) -> None:
+        failing = self._failing.pop(job, None)
+        if failing is not None:
+            log.info("%s job works again (it failed: %s)", job, failing.cause)
 
     def start(self) -> None:
         self._scheduler.add_job(

@@ -12,6 +12,7 @@ import pytest
 from bot.observability import Metrics
 from bot.scheduler import PASS_GAP, Deliver, Ticker
 from core.delivery import DeliveryPass
+from core.errors import StoreUnavailable
 from tests.bot.conftest import SlackHarness
 from tests.conftest import T0, FakeClock
 
@@ -60,10 +61,46 @@ def test_a_failing_job_logs_one_line_and_the_others_still_run(
         ticker.tick()
     assert [name for name, _ in seen] == ["first", "broken", "last"] * 2
     lines = [r for r in caplog.records if r.name == "gobot.scheduler"]
-    assert [r.getMessage() for r in lines] == ["broken job failed; the next tick tries again"] * 2
+    assert [r.getMessage() for r in lines] == [
+        "broken job failed: RuntimeError: broken broke; the next tick tries again"
+    ]  # the same cause again within five minutes is counted, not logged
     assert runs(metrics, "broken", "error") == 2 and runs(metrics, "broken", "ok") == 0
     assert runs(metrics, "first", "ok") == 2 and runs(metrics, "last", "ok") == 2
     assert b'gobot_jobs_total{job="broken",outcome="error"} 2.0' in metrics.render()
+
+
+@dataclass
+class Flaky:
+    """A job failing as `causes` says, tick by tick (None: it works)."""
+
+    causes: list[Exception | None]
+    name: str = "store"
+
+    def run(self, now: datetime) -> None:
+        cause = self.causes.pop(0)
+        if cause is not None:
+            raise cause
+
+
+def test_a_job_failing_the_same_way_logs_one_line_per_cause_every_five_minutes(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    full = StoreUnavailable("the data disk is full")
+    away = StoreUnavailable("the database is unavailable")
+    job = Flaky([full] * 12 + [away, None])
+    ticker = Ticker([job], clock, timedelta(seconds=15), Metrics())
+    with caplog.at_level(logging.INFO, logger="gobot.scheduler"):
+        for _ in range(14):
+            ticker.tick()
+            clock.advance(timedelta(seconds=30))
+    lines = [r for r in caplog.records if r.name == "gobot.scheduler"]
+    assert [r.getMessage() for r in lines] == [
+        "store job failed: the data disk is full; the next tick tries again",
+        "store job failed: the data disk is full (9 more times since); the next tick tries again",
+        "store job failed: the database is unavailable; the next tick tries again",
+        "store job works again (it failed: the database is unavailable)",
+    ]
+    assert all(r.exc_info is None for r in lines)  # a fault gobot knows: no traceback
 
 
 @dataclass
