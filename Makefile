@@ -24,12 +24,14 @@ venv:
 		$(PYTHON) -m venv $(VENV) && $(PY) -m pip install --quiet --upgrade pip; \
 	fi
 
+# editable_mode=compat: the checkout as a plain path entry (setuptools' default finder prints a
+# banner about folders named like the packages at every install)
 $(RUN_STAMP): pyproject.toml
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet --config-settings editable_mode=compat -e .
 	touch $(RUN_STAMP)
 
 $(DEV_STAMP): pyproject.toml
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --config-settings editable_mode=compat -e '.[dev]'
 	touch $(DEV_STAMP) $(RUN_STAMP)
 
 install: venv $(DEV_STAMP)
