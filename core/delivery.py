@@ -1,4 +1,5 @@
-"""Delivery of the outbox: lease, send in order per session, retry with backoff, give up only
+"""Delivery of the outbox: lease, send in order per session, retry with backoff (a 429's
+Retry-After pauses every message of this process, not only the refused one), give up only
 on what can never be delivered (audited as GO_POST_FAILED, and the operator told). What Slack
 refuses until a person acts (invite the bot, reinstall the app) waits, retried slowly; the
 operator is told once, and `waiting()` says what for (for /healthz)."""
@@ -46,6 +47,7 @@ class DeliveryService:
         self._audit = uow.audit
         self._clock = clock
         self._last_sent: dict[str, datetime] = {}
+        self._paused_until: datetime | None = None  # Slack said wait (429): for every message
         self._waiting: dict[str, str] = {}  # item id -> what Slack said, seen by this process
 
     def waiting(self) -> Counter[str]:
@@ -69,6 +71,8 @@ class DeliveryService:
         try:
             while True:
                 now = self._clock.now()
+                if self._paused(now):
+                    return first or Delivery(pending=True)
                 ready = self._outbox.ready(now)
                 item = next((i for i in ready if i.session_id == session_id), None)
                 if item is None:
@@ -90,6 +94,8 @@ class DeliveryService:
         now = self._clock.now()
         channels: set[str | None] = set()
         for item in self._outbox.ready(now):
+            if self._paused(self._clock.now()):
+                return result  # the rest waits for the next tick, not for this pass
             last = self._last_sent.get(item.channel or "")
             if item.channel in channels or (
                 last is not None and self._clock.now() - last < CHANNEL_GAP
@@ -103,6 +109,16 @@ class DeliveryService:
                 log.exception("delivery of %s failed; the others go on", item.id)
             result.attempted += 1
         return result
+
+    def _paused(self, now: datetime) -> bool:
+        return self._paused_until is not None and now < self._paused_until
+
+    def _pause(self, until: datetime) -> None:
+        """Slack rate-limited gobot: every message waits until `until`, not only the one it
+        refused (the app shares one budget)."""
+        if self._paused_until is None or until > self._paused_until:
+            log.warning("Slack asked gobot to slow down: no message is sent before %s", until)
+            self._paused_until = until
 
     def _attempt(self, item: OutboxItem, *, tell_operator: bool = True) -> Delivery:
         now = self._clock.now()
@@ -164,6 +180,8 @@ class DeliveryService:
             else backoff(item.attempts)
         )
         next_attempt = self._clock.now() + wait
+        if failure.retry_after is not None:
+            self._pause(next_attempt)
         tell = failure.waiting and not item.operator_told
         self._outbox.retry(item, next_attempt, failure, told=failure.waiting)
         if failure.waiting:

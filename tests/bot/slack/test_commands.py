@@ -4,6 +4,7 @@ import errno
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -539,3 +540,30 @@ def test_typed_end_says_how_many_steps_are_open_in_its_form_and_its_answer(
     slack.run("/go-complete", "1")
     ended = slack.run("/go-end", "done")
     assert "GO session ended" in ended and "8 of 9 playbook steps were left open." in ended
+
+
+def test_a_429_pauses_every_message_until_retry_after_then_each_lands_once(
+    make_harness: Callable[..., SlackHarness], clock: FakeClock
+) -> None:
+    """Slack's Retry-After is for the app, not only the refused message: nothing is posted
+    before it, by a command or by a tick, in any channel; then every message lands once."""
+    from bot.dev.fake_slack import Failure
+
+    team = make_harness(session_scope="channel")
+    team.fake.fail("chat.postMessage", Failure(status=429, error="ratelimited", retry_after=30))
+    assert "Slack has not taken the message yet" in team.run("/go-start", "first", channel="C1")
+    tried = len(team.fake.calls_to("chat.postMessage"))
+    assert tried == 1  # the 429
+    for channel in ("C2", "C3"):
+        reply = team.run("/go-start", f"in {channel}", channel=channel)
+        assert "GO session started" in reply and "Slack has not taken the message yet" in reply
+    clock.advance(timedelta(seconds=29))
+    team.tick()
+    assert len(team.fake.calls_to("chat.postMessage")) == tried  # not before Retry-After
+    for _ in range(10):  # each channel about one message a second
+        clock.advance(timedelta(seconds=2))
+        team.tick()
+    posts = [c for c in team.fake.calls_to("chat.postMessage")][tried:]
+    by_channel = Counter(str(c.params["channel"]) for c in posts)
+    assert by_channel == {"C1": 2, "C2": 2, "C3": 2}  # each snapshot and playbook message once
+    assert team.services.outbox.depth() == 0
