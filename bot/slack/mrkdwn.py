@@ -79,10 +79,11 @@ def channel(channel_id: str | None) -> str:
 
 def date(moment: datetime | None) -> str:
     """A time each reader sees in their own time zone (Slack's date formatting), with the UTC
-    time as the fallback for clients that cannot."""
+    time to the second as the fallback for clients that cannot (and for `gobot local`)."""
     if moment is None:
         return "an unknown time"
-    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{format_utc(moment)}>"
+    fallback = format_utc(moment, "seconds")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
 def plain(text: str) -> str:
