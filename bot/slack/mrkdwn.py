@@ -15,7 +15,7 @@ TRUNCATION_MARKER = "… (truncated)"
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
 _USER_ID = re.compile(r"[UW][A-Z0-9]{1,20}")
-_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{1,20}")
+CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{1,20}")  # a Slack channel (or DM) ID
 _INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _BROADCAST = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
 _CLOSE = r"(?:(?!&gt;).)*&gt;"  # the rest of an escaped `<…>`
@@ -72,7 +72,7 @@ def who(actor: str | None) -> str:
 
 def channel(channel_id: str | None) -> str:
     """A Slack channel ID becomes a channel mention; anything else is text."""
-    if channel_id and _CHANNEL_ID.fullmatch(channel_id):
+    if channel_id and CHANNEL_ID.fullmatch(channel_id):
         return f"<#{channel_id}>"
     return safe(channel_id or "a channel", 200)
 

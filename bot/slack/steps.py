@@ -15,7 +15,6 @@ or `functions.completeError` with what went wrong in a person's words. The manif
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -31,6 +30,7 @@ from bot.reports import session_drift
 from bot.slack.blocks import PLANNED
 from bot.slack.capability import Command, Input, Invocation, Outputs, Param, Step
 from bot.slack.interactions import Interactions
+from bot.slack.mrkdwn import CHANNEL_ID
 from bot.slack.work import OrderedWork
 from core.clock import format_utc
 from core.durations import format_duration, parse_duration
@@ -44,7 +44,6 @@ log = logging.getLogger("gobot.steps")
 USER = "slack#/types/user_id"
 USER_CONTEXT = "slack#/types/user_context"
 CHANNEL = "slack#/types/channel_id"
-CHANNEL_ID = re.compile(r"[CDG][A-Z0-9]{1,40}")
 RUNNER = Param(
     "user_context",
     USER_CONTEXT,

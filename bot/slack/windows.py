@@ -5,7 +5,6 @@ are answered on the page) and the schedule form."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,7 +47,7 @@ from bot.slack.capability import (
     Place,
     Text,
 )
-from bot.slack.mrkdwn import channel, date, plain, safe, who
+from bot.slack.mrkdwn import CHANNEL_ID, channel, date, plain, safe, who
 from bot.slack.session import started_message
 from core.clock import parse_utc
 from core.durations import format_duration, parse_duration
@@ -62,7 +61,6 @@ WINDOW_START_ACTION = "go_window_start"
 WINDOW_MOVE_ACTION = "go_window_move"
 WINDOW_CANCEL_ACTION = "go_window_cancel"
 MAX_LISTED_WINDOWS = 15
-SLACK_ID = re.compile(r"[A-Z0-9]{1,30}")  # a channel a button may name
 
 
 # planned windows and the weekly digest ------------------------------------------------------
@@ -83,7 +81,7 @@ def window_details(window: GoWindow) -> str:
 def _window_buttons(window: GoWindow, *, manage: bool, early: bool) -> ActionsBlock:
     """Start now (asking first if `early`: the window has not started) and, in a list, Move
     and Cancel, for one window."""
-    where = window.channel if SLACK_ID.fullmatch(window.channel) else None  # not a CLI name
+    where = window.channel if CHANNEL_ID.fullmatch(window.channel) else None  # not a CLI name
     value = WindowButton(window_id=window.id, channel=where).value()
     ask = ConfirmObject(
         title="Start the GO window early?",
