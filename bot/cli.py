@@ -296,8 +296,7 @@ def verify() -> None:
 def recover() -> None:
     """Set a damaged go_journal.wal aside (a copy is kept beside it) and go on from the data
     files as they are; says so, and does nothing, when the journal is whole."""
-    from datetime import UTC
-
+    from core.clock import SystemClock
     from core.stores.json.datadir import data_dir
 
     settings = _settings()
@@ -311,7 +310,7 @@ def recover() -> None:
     if damage is None:
         click.echo("the journal is whole: nothing to recover")
         return
-    copy = directory.set_aside(datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
+    copy = directory.set_aside(SystemClock().now().strftime("%Y%m%dT%H%M%SZ"))
     click.echo(
         f"{damage}; set aside as {copy.name} and started afresh from the data "
         "files as they are. Check the audit trail with `gobot audit verify`."
