@@ -23,6 +23,7 @@ from bot.settings import Settings, SettingsError
 from core.clock import Clock, SystemClock
 from core.delivery import DeliveryService
 from core.digest import DigestPlan, DigestService
+from core.gate import GateService
 from core.models import PlaybookStep
 from core.playbook import PlaybookService, load_steps
 from core.ports import Transport, UnitOfWork
@@ -189,6 +190,16 @@ def build_services(
         reports=ReportService(uow, playbook.steps, sessions.scope_for),
         windows=windows,
         digest=DigestService(uow, clock, windows, playbook.steps, digest_plan),
+        gate=GateService(
+            uow,
+            snapshots,
+            clock,
+            steps=playbook.steps,
+            resolve=playbook.resolve,
+            scope_for=sessions.scope_for,
+            default_channel=settings.channel,
+            deliverer=delivery,
+        ),
         write_problem=uow.write_problem,
     )
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from core.clock import UtcTime
 
@@ -84,17 +85,51 @@ class WatchState(BaseModel):
 
 
 class StepCompletion(BaseModel):
+    """A step done; for a step that needs a second operator, `completed_by` asked and
+    `approved_by` approved (the step counts as done only once approved)."""
+
     completed_at_utc: UtcTime
     completed_by: str
     notes: str = ""
+    approved_by: str | None = None
+    approved_at_utc: UtcTime | None = None
+
+
+START_APPROVAL = "@start"  # the approval key of the session's start (never a step id)
+ApprovalState = Literal["pending", "approved", "rejected"]
+
+
+class Approval(BaseModel):
+    """A second operator's answer, asked for a step that needs one (`GOBOT_APPROVAL_STEPS`)
+    or for the session's start (`GOBOT_APPROVE_START`, key `START_APPROVAL`); `message` is the
+    request in the session's thread, edited once answered."""
+
+    key: str
+    asked_by: str
+    asked_at_utc: UtcTime
+    notes: str = ""
+    state: ApprovalState = "pending"
+    decided_by: str | None = None
+    decided_at_utc: UtcTime | None = None
+    reason: str = ""
+
+
+class FreezeOverride(BaseModel):
+    """An admin started the session while a change freeze was in force, saying why."""
+
+    freeze_id: str
+    by: str
+    reason: str
+    at_utc: UtcTime
 
 
 class TimelineEntry(BaseModel):
     """Something recorded during a session: a note, a message added from Slack (its author
-    and permalink; `key` names the message, so adding it again adds nothing), or a handover
-    (`to`: the new owner)."""
+    and permalink; `key` names the message, so adding it again adds nothing), a handover
+    (`to`: the new owner), a gate decision (`text` says what was asked and the answer) or an
+    approval asked or answered."""
 
-    kind: Literal["note", "message", "handover"]
+    kind: Literal["note", "message", "handover", "gate", "approval"]
     at_utc: UtcTime
     by: str
     text: str = ""
@@ -135,6 +170,8 @@ class GoSession(BaseModel):
     planned_end_utc: UtcTime | None = None
     outcome: Outcome | None = None  # once ended
     timeline: list[TimelineEntry] = Field(default_factory=list)
+    approvals: dict[str, Approval] = Field(default_factory=dict)  # by step id / START_APPROVAL
+    freeze_override: FreezeOverride | None = None
 
     @property
     def current_owner(self) -> str | None:
@@ -218,14 +255,17 @@ class AuditEvent(BaseModel):
 
 
 WindowStatus = Literal["scheduled", "started", "missed", "cancelled"]
+WindowKind = Literal["window", "freeze"]
 
 
 class GoWindow(BaseModel):
-    """A planned GO window: when a session is meant to run, in which channel, for how long,
-    with what notes and link. `reminded` / `prompted`: its reminder before it and its prompt
-    at its start are owed already (each once, across processes)."""
+    """A planned GO window (or, `kind="freeze"`, a change freeze whose `notes` say why): when,
+    in which channel, for how long, with what notes and link. `reminded` / `prompted`: its
+    reminder before it and its prompt at its start are owed already (each once, across
+    processes)."""
 
     id: str
+    kind: WindowKind = "window"
     scope: str
     channel: str
     starts_at_utc: UtcTime
@@ -245,3 +285,62 @@ class GoWindow(BaseModel):
 
     def overlaps(self, other: GoWindow) -> bool:
         return self.starts_at_utc < other.ends_at_utc and other.starts_at_utc < self.ends_at_utc
+
+
+GateState = Literal["allowed", "denied", "pending"]
+
+
+def _step_text(value: object) -> object:
+    """`{"step": 3}` means step 3, as `{"step": "3"}` does."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class GateRequest(BaseModel):
+    """What a pipeline asks; every field optional (`channel` names the scope in channel
+    scope)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    channel: str | None = Field(default=None, min_length=1, max_length=80)
+    step: Annotated[str | None, BeforeValidator(_step_text)] = Field(
+        default=None, min_length=1, max_length=64, description="a step's number or id"
+    )
+    environment: str | None = Field(default=None, min_length=1, max_length=100)
+    ref: str | None = Field(default=None, min_length=1, max_length=200)
+    requester: str | None = Field(default=None, min_length=1, max_length=100)
+
+    def key(self, scope: str) -> str:
+        """Names the request (not the poll): the same question asked again has the same key."""
+        parts = (scope, self.step or "", self.environment or "", self.ref or "", self.requester)
+        return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()[:16]
+
+    def describe(self) -> str:
+        """`deploy of main to production (step rollout) asked by ci`, as far as it is known."""
+        what = "change"
+        if self.ref or self.environment:
+            what = "deploy" + (f" of {self.ref}" if self.ref else "")
+            what += f" to {self.environment}" if self.environment else ""
+        if self.step:
+            what += f" (step {self.step})"
+        return what + (f" asked by {self.requester}" if self.requester else "")
+
+
+class Progress(BaseModel):
+    completed: int
+    total: int
+    next_step: str | None = None  # the first step not done (its id)
+
+
+class GateDecision(BaseModel):
+    """The gate's answer and what it was judged from."""
+
+    allowed: bool
+    state: GateState
+    reason: str
+    session_id: str | None = None
+    band: Band | None = None
+    health: Health
+    playbook: Progress | None = None
+    step: str | None = None  # the named step's id
+    freeze_id: str | None = None
+    decided_at_utc: UtcTime

@@ -15,13 +15,33 @@ from typing import Any, Literal
 from pydantic import BaseModel, SerializeAsAny, model_validator
 
 from core.clock import UtcTime
-from core.models import Band, GoSession, GoWindow, Health, MessageRef, TimelineEntry
+from core.models import (
+    Band,
+    GateDecision,
+    GateRequest,
+    GoSession,
+    GoWindow,
+    Health,
+    MessageRef,
+    TimelineEntry,
+)
 from core.rules import After, AllOf, AtOrBefore, Not, TimeRule, Times
 
 # ended: update the post and reply with the summary; playbook: post or edit the run's message;
 # timeline: one line in the thread for a note or a handover; window: a planned window's
-# reminder, start prompt or missed note; digest: the weekly digest
-Kind = Literal["snapshot", "ended", "reminder", "drift", "playbook", "timeline", "window", "digest"]
+# reminder, start prompt or missed note; digest: the weekly digest; gate: a gate decision in a
+# channel with no session
+Kind = Literal[
+    "snapshot",
+    "ended",
+    "reminder",
+    "drift",
+    "playbook",
+    "timeline",
+    "window",
+    "digest",
+    "gate",
+]
 SESSION_BOUND: tuple[Kind, ...] = ("reminder", "drift")  # pointless once the session has ended
 MAX_BACKOFF = timedelta(minutes=5)
 
@@ -91,6 +111,13 @@ class TimelinePayload(SessionPayload):
     entry: TimelineEntry
 
 
+class GatePayload(Payload):
+    """A gate decision shown in a channel with no active session."""
+
+    request: GateRequest
+    decision: GateDecision
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "snapshot": SessionPayload,
     "ended": SessionPayload,
@@ -100,6 +127,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "timeline": TimelinePayload,
     "window": WindowPayload,
     "digest": DigestPayload,
+    "gate": GatePayload,
 }
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from core.clock import Clock
 from core.delivery import DeliveryService
 from core.digest import DigestService
+from core.gate import GateService
 from core.playbook import PlaybookService
 from core.ports import AuditLog, Outbox, RequestLedger
 from core.reminders import ReminderService
@@ -34,4 +35,5 @@ class Services:
     reports: ReportService
     windows: WindowService
     digest: DigestService
+    gate: GateService
     write_problem: Callable[[], str | None]  # why the store cannot keep a change now, or None

@@ -29,6 +29,7 @@ from core.sessions import SessionService
 
 log = logging.getLogger("gobot.windows")
 MAX_DURATION = timedelta(hours=24)
+MAX_FREEZE = timedelta(days=31)  # a freeze may span a holiday season
 MAX_AHEAD = timedelta(days=366)
 CHANNEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")  # an ID, or a name as Slack allows
 
@@ -44,6 +45,20 @@ class WindowOverlap(InvalidInput):
             f"(scheduled by {other.scheduled_by}): move or cancel one of them."
         )
         self.other = other
+
+
+def freeze_in_force(windows: list[GoWindow], scope: str, now: datetime) -> GoWindow | None:
+    """Of `windows`, the scheduled change freeze of `scope` that holds at `now` (the one that
+    ends last, if several do)."""
+    holding = [
+        w
+        for w in windows
+        if w.kind == "freeze"
+        and w.status == "scheduled"
+        and w.scope == scope
+        and w.starts_at_utc <= now < w.ends_at_utc
+    ]
+    return max(holding, key=lambda w: w.ends_at_utc, default=None)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from core.clock import Clock
 from core.errors import InvalidInput, NoActiveSession
@@ -146,7 +145,6 @@ class WorkspaceService:
             raise InvalidInput(
                 f"The session's timeline is full ({MAX_TIMELINE} entries): nothing was added."
             )
-        now: datetime = entry.at_utc
         self._uow.audit.append(
             AuditEvent(
                 event=event,
@@ -155,10 +153,16 @@ class WorkspaceService:
                 session_id=current.id,
                 data={"kind": entry.kind, "text": entry.text, **extra},
             ),
-            now,
+            entry.at_utc,
         )
-        current = current.model_copy(update={"timeline": [*current.timeline, entry]})
-        self._store.replace(current)
-        payload = TimelinePayload(session=current, entry=entry)
-        self._uow.outbox.add([outbox_item("timeline", payload, now, item_id=new_item_id())])
-        return current
+        return add_to_timeline(self._uow, current, entry)
+
+
+def add_to_timeline(uow: UnitOfWork, current: GoSession, entry: TimelineEntry) -> GoSession:
+    """Inside a unit of work: store `entry` on the session and owe its line in the thread
+    (the caller audits it and checks `MAX_TIMELINE`)."""
+    current = current.model_copy(update={"timeline": [*current.timeline, entry]})
+    uow.sessions.replace(current)
+    payload = TimelinePayload(session=current, entry=entry)
+    uow.outbox.add([outbox_item("timeline", payload, entry.at_utc, item_id=new_item_id())])
+    return current

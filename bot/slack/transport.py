@@ -27,6 +27,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.observability import MeteredWebClient, Metrics
 from bot.slack.digest import digest_message
+from bot.slack.gate import gate_message, gate_text
 from bot.slack.playbook import playbook_message, playbook_text
 from bot.slack.problems import WAITING_ERRORS, problem_hint
 from bot.slack.reminders import drift_message, reminder_message, reminder_text
@@ -38,6 +39,7 @@ from core.outbox import (
     DigestPayload,
     DriftPayload,
     Failed,
+    GatePayload,
     Kind,
     OutboxItem,
     Payload,
@@ -222,6 +224,7 @@ RENDERERS: dict[Kind, Renderer[Any]] = {
     "digest": Renderer(
         DigestPayload, lambda data, _s, _t: ("GO weekly digest", digest_message(data), {})
     ),
+    "gate": Renderer(GatePayload, lambda data, _s, _t: (gate_text(data), gate_message(data), {})),
 }
 
 

@@ -38,7 +38,13 @@ log = logging.getLogger("gobot.workspace")
 TAKE_OVER_ACTION = "go_take_over"
 ADD_MESSAGE_SHORTCUT = "go_add_to_session"
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|([UW][A-Z0-9]+)")
-TIMELINE_ICONS = {"note": ":memo:", "message": ":pushpin:", "handover": ":arrows_counterclockwise:"}
+TIMELINE_ICONS = {
+    "note": ":memo:",
+    "message": ":pushpin:",
+    "handover": ":arrows_counterclockwise:",
+    "gate": ":vertical_traffic_light:",
+    "approval": ":ballot_box_with_check:",
+}
 
 
 def timeline_message(entry: TimelineEntry) -> list[dict[str, Any]]:

@@ -8,13 +8,14 @@ from typing import get_args
 
 import pytest
 
-from core.models import GoSession, GoWindow, TimelineEntry
+from core.models import GateDecision, GateRequest, GoSession, GoWindow, TimelineEntry
 from core.outbox import (
     MAX_BACKOFF,
     PAYLOADS,
     DigestPayload,
     DriftPayload,
     Failed,
+    GatePayload,
     Kind,
     OutboxItem,
     Payload,
@@ -88,6 +89,16 @@ PAYLOAD_OF: dict[str, Payload] = {
         drifted=0,
         overruns=0,
         windows=[WINDOW],
+    ),
+    "gate": GatePayload(
+        request=GateRequest(environment="production", ref="main", requester="ci"),
+        decision=GateDecision(
+            allowed=False,
+            state="denied",
+            reason="No GO session is active here: start one with /go-start.",
+            health="green",
+            decided_at_utc=T0,
+        ),
     ),
 }
 

@@ -55,6 +55,7 @@ def test_schedule_stores_the_window_audits_it_and_lists_it(services: Services) -
         "U1", "C1", START, HOUR, notes="  db upgrade\u200b ", link=" https://t.example/CHG-3 "
     )
     assert window.model_dump(exclude={"id"}) == {
+        "kind": "window",
         "scope": "workspace",
         "channel": "C1",
         "starts_at_utc": START,
