@@ -91,7 +91,7 @@ def judge(
         why = f": {freeze.notes}" if freeze.notes else ""
         return answer(
             "denied",
-            f"A change freeze is in force until {format_utc(freeze.ends_at_utc)}{why} "
+            f"A change freeze is in force until {format_utc(freeze.ends_at_utc, 'seconds')}{why} "
             f"(freeze {freeze.id}).",
         )
     if health.status in BLOCKING_HEALTH:
