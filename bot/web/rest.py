@@ -25,7 +25,16 @@ from core.errors import (
     UnknownStep,
     UnknownWindow,
 )
-from core.models import Checklist, ChecklistItem, GoSession, GoWindow, NextStep, SessionChange
+from core.models import (
+    Checklist,
+    ChecklistItem,
+    GateDecision,
+    GateRequest,
+    GoSession,
+    GoWindow,
+    NextStep,
+    SessionChange,
+)
 from core.notes import MAX_NOTES_CHARS
 from core.report import MAX_PAGE, MAX_SEARCHED, SessionReport
 from core.services import Services
@@ -177,6 +186,20 @@ def mount_rest(api: FastAPI, services: Services, settings: Settings) -> None:
         now = services.clock.now()
         shown = services.windows.between(now - CALENDAR_PAST, now + MAX_AHEAD + CALENDAR_PAST)
         return Response(windows_ics(shown, now), media_type="text/calendar; charset=utf-8")
+
+    @router.post(
+        "/gate",
+        response_model=GateDecision,
+        responses={404: {"model": ErrorBody, "description": "no such step"}},
+    )
+    def gate(body: GateRequest | None = None) -> GateDecision:
+        """May a change go ahead now? `allowed`, `denied` or `pending`, with the reason; every
+        decision is audited, and each request is shown once per state in Slack. With no
+        `channel`, the one GOBOT_CHANNEL names."""
+        asked = body or GateRequest()
+        if asked.channel is None and settings.channel is not None:
+            asked = asked.model_copy(update={"channel": settings.channel})
+        return services.gate.decide(asked, source="rest", actor=actor)
 
     api.include_router(router)
 

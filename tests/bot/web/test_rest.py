@@ -212,6 +212,8 @@ def test_readme_lists_every_rest_endpoint_and_each_answers(rest: SlackHarness) -
     session_id = str(rest.services.sessions.get().id)
     for method, path in sorted(served):
         body = {"step": "1", "notes": "from README"} if method == "POST" else None
+        if path.endswith("/gate"):
+            body = {"step": "1", "environment": "production"}
         response = rest.http.request(
             method, path.replace("{}", session_id), json=body, headers={"X-API-Key": API_KEY}
         )
