@@ -1,5 +1,5 @@
 """The `gobot` command line: serve, socket, local, status, history, report, windows, audit verify,
-migrate, manifest and preview, each failing in one line that names the problem.
+gate, migrate, manifest and preview, each failing in one line that names the problem.
 
 The reading commands (status, history, report, windows, audit verify) open the store to read
 only: they create and change nothing in the data dir. Every time the CLI shows is UTC to the
@@ -12,6 +12,7 @@ or psycopg."""
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
 import sys
@@ -315,6 +316,55 @@ def recover() -> None:
         f"{damage}; set aside as {copy.name} and started afresh from the data "
         "files as they are. Check the audit trail with `gobot audit verify`."
     )
+
+
+@main.command()
+@click.option("--channel", default=None, help="The channel whose session gates (channel scope).")
+@click.option("--step", default=None, help="The playbook step about to run (number or id).")
+@click.option("--environment", default=None, help="Where the change goes (e.g. production).")
+@click.option("--ref", default=None, help="What is deployed (a branch, tag or sha).")
+@click.option("--requester", default=None, help="Who or what asks (shown in Slack).")
+@click.option("--wait", "wait", default="0s", help="Ask again until allowed, this long (30m).")
+@click.option("--url", default=None, help="Ask a running gobot (GOBOT_API_KEY) at this URL.")
+def gate(wait: str, url: str | None, **options: str | None) -> None:
+    """May a change go ahead now? Exit 0 allowed, 1 denied or pending (with --wait: still
+    not allowed when it runs out), 2 a usage or connection error. Without --url, the local
+    data dir's gate."""
+    import os
+
+    from pydantic import ValidationError
+
+    from bot.gate_client import GateUsageError, Waiting, local, remote
+    from core.durations import parse_duration
+    from core.models import GateRequest
+
+    try:
+        how_long = parse_duration(wait)
+    except ValueError as exc:
+        _fail(f"--wait: {exc}")
+    asked = {key: value for key, value in options.items() if value is not None}
+    asked.setdefault("requester", os.environ.get("USER") or "cli")
+    try:
+        request = GateRequest.model_validate(asked)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        _fail(f"--{error['loc'][0]}: {error['msg']}")
+    try:
+        if url is not None:
+            ask = remote(url, os.environ.get("GOBOT_API_KEY"))
+        else:
+            from bot.bootstrap import build_services
+            from bot.settings import SettingsError
+
+            try:
+                services = build_services(_settings())
+            except (SettingsError, GoError) as exc:
+                _fail(exc)
+            ask = local(lambda r: services.gate.decide(r, source="cli", actor=r.requester or "cli"))
+    except GateUsageError as exc:
+        _fail(exc)
+    complain = functools.partial(click.echo, err=True)
+    sys.exit(Waiting(ask, click.echo, complain, how_long).run(request))
 
 
 @main.command()
