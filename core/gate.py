@@ -225,7 +225,7 @@ class GateService:
                 kind="gate",
                 at_utc=now,
                 by=request.requester or actor,
-                text=f"{request.describe()}: {decision.state}. {decision.reason}",
+                text=f"{request.describe(asker=False)}: {decision.state}. {decision.reason}",
             )
             add_to_timeline(self._uow, active, entry)
             return active.id

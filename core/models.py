@@ -314,15 +314,16 @@ class GateRequest(BaseModel):
         parts = (scope, self.step or "", self.environment or "", self.ref or "", self.requester)
         return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()[:16]
 
-    def describe(self) -> str:
-        """`deploy of main to production (step rollout) asked by ci`, as far as it is known."""
+    def describe(self, *, asker: bool = True) -> str:
+        """`deploy of main to production (step rollout) asked by ci`, as far as it is known
+        (without `asked by …` where the line names its author itself)."""
         what = "change"
         if self.ref or self.environment:
             what = "deploy" + (f" of {self.ref}" if self.ref else "")
             what += f" to {self.environment}" if self.environment else ""
         if self.step:
             what += f" (step {self.step})"
-        return what + (f" asked by {self.requester}" if self.requester else "")
+        return what + (f" asked by {self.requester}" if asker and self.requester else "")
 
 
 class Progress(BaseModel):

@@ -58,6 +58,8 @@ from bot.slack.catalog import BY_NAME, COMMANDS, SLASH_COMMANDS
 from bot.slack.mrkdwn import plain
 from core.clock import format_utc, parse_utc
 from core.durations import format_duration, parse_duration
+from core.errors import GoError
+from core.models import GateRequest
 from core.snapshots import CONE_FILE, HEALTH_FILE
 
 USER, CHANNEL = "ULOCAL", "CLOCAL"
@@ -69,13 +71,14 @@ KNOWN = ", ".join(f"@{name}" for name in PEOPLE)
 HELP = (
     f"Type a slash command ({', '.join(f'/go-{c.usage}' for c in COMMANDS if c.slash == 'own')}"
     ", /go help), a number to press a button, `say text` to post to the channel, `pin N` to "
-    "add message N to the session's timeline, `wait 30m` to move the demo's clock on, "
+    "add message N to the session's timeline, `gate [step]` to ask the GO gate as a CI job "
+    "would, `wait 30m` to move the demo's clock on, "
     '`health red|yellow|green "why"` or `band A|B|C|D "why"` to change what the next snapshot '
     f"sees, `help` for this, or `exit`. Lines starting with # are comments. You are @{USER}; "
     f"{KNOWN} are here too (`/go-handover @alice` mentions her, as Slack does). Ctrl-C stops "
     "the command running."
 )
-WORDS = ("wait", "say", "pin", "help", "exit", "quit", *SOURCE_WORDS)
+WORDS = ("wait", "say", "pin", "gate", "help", "exit", "quit", *SOURCE_WORDS)
 MENTION = re.compile(r"(?<![<\w])@([A-Za-z][\w-]*)")
 LOCAL_DIR = "local"
 HEALTHY = {"status": "green", "reasons": ['local demo: change it with `health red "why"`']}
@@ -238,6 +241,8 @@ class LocalBot:
             self._press(int(line))
         elif word in ("say", "pin"):
             (self._post if word == "say" else self._pin)(rest.strip())
+        elif word == "gate":
+            self._gate(rest.strip())
         elif not line.startswith("/"):
             close = difflib.get_close_matches(word, WORDS, 1)
             self._fail(
@@ -529,6 +534,18 @@ class LocalBot:
         if any(mark in str(params) for mark in (":warning:", ":x:")):
             self.failures += 1
         self._show("you only", params)
+
+    def _gate(self, step: str) -> None:
+        """Ask the gate as `gobot gate --step STEP` in a CI job would; its line in Slack shows
+        as any message does."""
+        asked = GateRequest(channel=CHANNEL, step=step or None, requester="ci")
+        try:
+            decision = self._runtime.services.gate.decide(asked, source="cli", actor="ci")
+        except GoError as exc:
+            self._fail(exc.message)
+            return
+        self._say(f"(the gate answers a CI job: {decision.state}: {decision.reason})")
+        self._settle()
 
     def _set_source(self, word: str, rest: str) -> None:
         """`health red "db lag"` / `band C "why"`: what the next snapshot sees."""

@@ -115,7 +115,7 @@ def test_one_timeline_entry_and_thread_line_per_request_and_state(
         "allowed",
         "denied",
     ]
-    assert gates[0].text.startswith("deploy of main to production asked by ci")
+    assert gates[0].text.startswith("deploy of main to production: allowed. GO session")
     assert gates[0].by == "ci"
     assert [kind for kind, _ in owed(services, clock)] == ["timeline"] * 3
     assert len(gate_records(services)) == 6

@@ -404,3 +404,14 @@ def test_readmes_first_session_works_line_by_line_as_typed(tmp_path: Path) -> No
     assert "open for *1h 00m* (reminder 1)" in out
     assert "(health is now yellow: queue lag above 30s)" in out
     assert "*Drift:* health green → yellow" in out and "GO session ended; summary posted." in out
+
+
+def test_gate_asks_as_a_ci_job_would_and_its_line_shows(tmp_path: Path) -> None:
+    result = local(tmp_path, "gate\n/go-start release\ngate 2\ngate nope\nexit\n")
+    out = result.stdout
+    assert "(the gate answers a CI job: denied: No GO session is active here" in out
+    assert "GO gate: change asked by ci: denied." in out  # its line in the channel
+    assert "(the gate answers a CI job: pending: Step 2 (Freeze unrelated changes) is not " in out
+    assert ":vertical_traffic_light: ci: change (step 2): pending." in out
+    assert "There is no step 'nope'" in out
+    assert result.returncode == 1 and "Traceback" not in out + result.stderr

@@ -62,7 +62,7 @@ def test_allowed_in_a_session_with_one_line_in_its_thread(rest: SlackHarness) ->
     lines = [
         c
         for c in rest.fake.calls_to("chat.postMessage")
-        if "deploy of main to production (step 1) asked by ci" in block_text(c.params)
+        if "ci: deploy of main to production (step 1): allowed." in block_text(c.params)
     ]
     assert len(lines) == 1
     message = rest.services.sessions.get().message
