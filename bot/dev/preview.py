@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.slack.digest import digest_message
+from bot.slack.gate import gate_message
 from bot.slack.history import report_message
 from bot.slack.home import home_view
 from bot.slack.playbook import checklist_message, playbook_message
@@ -20,6 +21,8 @@ from core.clock import parse_utc
 from core.digest import summarize
 from core.models import (
     ConeState,
+    GateDecision,
+    GateRequest,
     GoSession,
     GoWindow,
     HealthStatus,
@@ -27,7 +30,7 @@ from core.models import (
     StepCompletion,
     TimelineEntry,
 )
-from core.outbox import ReminderPayload, WindowPayload
+from core.outbox import GatePayload, ReminderPayload, WindowPayload
 from core.playbook import DEFAULT_STEPS, run_checklist
 from core.report import SessionReport
 
@@ -47,6 +50,7 @@ KINDS = (
     "windows",
     "window-reminder",
     "digest",
+    "gate",
     "home",
 )
 WINDOW = GoWindow(
@@ -78,6 +82,13 @@ TIMELINE = [
         by="U0123",
         to="U0456",
         text="off shift; rollout at 50%",
+    ),
+    TimelineEntry(
+        kind="gate",
+        at_utc="2026-01-01T09:50:00Z",
+        by="github-actions",
+        text="deploy of main to production (step rollout): pending. Step 7 (Roll out "
+        "everywhere) is not reached yet: step 6 (Check canary metrics) is not done.",
     ),
 ]
 
@@ -184,6 +195,20 @@ def _messages(kind: str) -> list[dict[str, Any]]:
                 sessions=[_sample(active=False)],
                 steps=DEFAULT_STEPS,
                 windows=[WINDOW],
+            )
+        )
+    if kind == "gate":
+        asked = GateRequest(environment="production", ref="main", requester="github-actions")
+        return gate_message(
+            GatePayload(
+                request=asked,
+                decision=GateDecision(
+                    allowed=False,
+                    state="denied",
+                    reason="No GO session is active here: start one with /go-start.",
+                    health="green",
+                    decided_at_utc=WINDOW.starts_at_utc,
+                ),
             )
         )
     raise ValueError(f"no preview for {kind!r}; choose one of {', '.join(KINDS)}")
