@@ -73,6 +73,15 @@ class StoreUnavailable(GoError):
         self.kept = kept
 
 
+class OutcomeUnknown(StoreUnavailable):
+    """The store took the change but its answer was lost (the database connection broke during
+    the commit): the change may or may not have been kept. Each change is safe to ask for again
+    (a repeat is recognised and not done twice), so the operator is told to check, then
+    retry."""
+
+    code = "outcome_unknown"
+
+
 class UnknownSession(GoError):
     code = "unknown_session"
 

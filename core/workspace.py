@@ -1,11 +1,13 @@
 """The session as a workspace: its timeline (notes, and messages added from the channel, each
-once) and its owner, who can hand it over. Each change is audited (GO_NOTE_ADDED,
+once; the same note by the same person again within two minutes is a retry, not a second note)
+and its owner, who can hand it over. Each change is audited (GO_NOTE_ADDED,
 GO_SESSION_HANDOVER) and owes one line in the session's thread, in one unit of work."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from core.clock import Clock
 from core.errors import InvalidInput, NoActiveSession
@@ -15,6 +17,7 @@ from core.outbox import TimelinePayload, new_item_id, outbox_item
 from core.ports import Deliverer, NullDeliverer, UnitOfWork
 
 MAX_TIMELINE = 500
+REPEAT_WINDOW = timedelta(minutes=2)  # the same note again within this is a retry
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ class WorkspaceService:
                 )
             key = source.key if source is not None else None
             earlier = next((e for e in current.timeline if key and e.key == key), None)
+            if earlier is None and source is None:
+                earlier = self._repeated(current, actor, body)
             if earlier is not None:
                 return Added(earlier, False, Delivery())
             entry = TimelineEntry(
@@ -102,6 +107,19 @@ class WorkspaceService:
             current = self._record(current, entry, channel, "GO_NOTE_ADDED", extra)
             self._uow.commit()
         return Added(entry, True, self._deliverer.deliver(current.id or ""))
+
+    def _repeated(self, current: GoSession, actor: str, body: str) -> TimelineEntry | None:
+        """The same note by the same person moments ago: a retry (after an answer that was
+        lost, or a double submit), not a second note."""
+        last = next((e for e in reversed(current.timeline) if e.by == actor), None)
+        if (
+            last is not None
+            and last.kind == "note"
+            and last.text == body
+            and self._clock.now() - last.at_utc < REPEAT_WINDOW
+        ):
+            return last
+        return None
 
     def handover(
         self,

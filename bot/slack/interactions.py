@@ -28,6 +28,7 @@ from core.access import AccessPolicy, RateLimiter
 from core.errors import (
     GoError,
     InvalidInput,
+    OutcomeUnknown,
     PermissionDenied,
     SessionAlreadyActive,
     StoreUnavailable,
@@ -56,6 +57,11 @@ def user_message(error: BaseException, undone: str = "Nothing was done") -> str:
     """The one map from errors to what a Slack user reads: a typed error says what happened
     (a store failure also whether anything changed); anything else gets a short id that is also
     logged, never a stack trace."""
+    if isinstance(error, OutcomeUnknown):
+        return (
+            f":warning: {safe(error.message[:1].upper() + error.message[1:])}. Check with "
+            "`/go-session` before trying again; the same command run again is not done twice."
+        )
     if isinstance(error, StoreUnavailable):
         if error.kept:
             return f":warning: {safe(error.message[:1].upper() + error.message[1:])}."

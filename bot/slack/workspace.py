@@ -27,7 +27,7 @@ from bot.slack.capability import (
     Shortcut,
     Text,
 )
-from bot.slack.mrkdwn import who
+from bot.slack.mrkdwn import date, who
 from core.errors import InvalidInput
 from core.models import TimelineEntry
 from core.services import Services
@@ -54,6 +54,11 @@ def timeline_message(entry: TimelineEntry) -> list[dict[str, Any]]:
 
 def _note(services: Services, call: Invocation, given: Text) -> Blocks:
     added = services.workspace.note(call.user, call.channel, given.text)
+    if not added.newly:
+        return text_message(
+            f":memo: That note is on the session's timeline already ({date(added.entry.at_utc)})"
+            ": it was not added twice."
+        )
     return text_message(
         ":memo: Added to the session's timeline." + unseen(added.delivery, "its line")
     )

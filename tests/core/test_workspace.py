@@ -67,6 +67,23 @@ def test_a_note_joins_the_timeline_is_audited_and_owes_a_line(
     assert lines_owed(services, clock) == [expected]
 
 
+def test_the_same_note_again_moments_later_is_a_retry_not_a_second_note(
+    services: Services, clock: FakeClock, session_id: str
+) -> None:
+    first = services.workspace.note("U2", "C1", "canary at 5%")
+    clock.advance(timedelta(seconds=90))
+    again = services.workspace.note("U2", "C1", " canary at 5% ")
+    assert (again.entry, again.newly) == (first.entry, False)
+    other = services.workspace.note("U3", "C1", "canary at 5%")  # someone else says it too
+    assert other.newly
+    services.workspace.note("U2", "C1", "canary at 25%")
+    later = services.workspace.note("U2", "C1", "canary at 5%")  # not the last one said
+    assert later.newly
+    clock.advance(timedelta(minutes=2))
+    assert services.workspace.note("U2", "C1", "canary at 5%").newly  # long enough after
+    assert len(records(services, "GO_NOTE_ADDED")) == 5
+
+
 @pytest.mark.parametrize("text", [None, "", "   ", "\u200b\u200d\n"])
 def test_an_empty_note_is_refused(services: Services, session_id: str, text: str | None) -> None:
     with pytest.raises(InvalidInput) as raised:

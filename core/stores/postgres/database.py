@@ -5,7 +5,9 @@
   only when told to.
 - The schema is versioned and migrated at start under an advisory lock; a database newer than
   the code is refused.
-- A database that cannot be reached is `StoreUnavailable`: nothing of the change was kept.
+- A database that cannot be reached is `StoreUnavailable`: nothing of the change was kept. A
+  connection that breaks while the COMMIT is under way is `OutcomeUnknown`: the change may have
+  been kept, and gobot says it cannot know.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from core.audit import GENESIS
-from core.errors import StoreCorrupted, StoreUnavailable
+from core.errors import OutcomeUnknown, StoreCorrupted, StoreUnavailable
 
 SCHEMA_VERSION = 6
 MIGRATION_LOCK = 7_204_112  # pg_advisory_xact_lock key: one migrator at a time
@@ -158,6 +160,7 @@ class PgDatabase:
         if current is not None:
             yield current
             return
+        committing = False
         try:
             with self.pool.connection() as raw:
                 connection = cast(psycopg.Connection[dict[str, Any]], raw)  # rows are dicts
@@ -169,9 +172,15 @@ class PgDatabase:
                         yield connection
                         if not self._local.keep:
                             raise psycopg.Rollback()
+                        committing = True  # the block's end sends COMMIT
                 finally:
                     self._local.connection = None
         except (psycopg.OperationalError, PoolTimeout) as exc:
+            if committing:
+                raise OutcomeUnknown(
+                    "the database did not confirm the change, so gobot cannot know whether it "
+                    "was kept"
+                ) from exc
             raise StoreUnavailable("the database is unavailable") from exc
 
     def write_problem(self) -> str | None:
