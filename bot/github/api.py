@@ -40,7 +40,9 @@ SECONDARY_LIMIT_SECONDS = 60.0  # GitHub's advice when a rate limit names no wai
 MAX_MESSAGE = 200
 KEY_VARIABLE = "GOBOT_GITHUB_PRIVATE_KEY"
 PEM_BEGIN = "-----BEGIN"
-CALLBACK_PATH = re.compile(r"/repos/[^/]+/[^/]+/actions/runs/\d+/deployment_protection_rule")
+# An owner and a repository are letters, digits, `-`, `_` and `.` (never `.` or `..` alone).
+_NAME = r"(?!\.\.?/)[A-Za-z0-9_.-]+"
+CALLBACK_PATH = re.compile(rf"/repos/{_NAME}/{_NAME}/actions/runs/\d+/deployment_protection_rule")
 State = Literal["approved", "rejected"]
 
 
@@ -173,7 +175,7 @@ class GithubApi:
             response = self._client.post(url, headers={"Authorization": f"Bearer {signed}"})
         except httpx.HTTPError as exc:
             raise GithubError(_transport_failure(exc, "installation token", sent=False)) from None
-        if response.status_code == 201:
+        if response.is_success:
             try:
                 body = response.json()
                 return _Token(str(body["token"]), parse_utc(str(body["expires_at"])))
@@ -216,7 +218,7 @@ class GithubApi:
         except httpx.HTTPError as exc:
             return _transport_failure(exc, "deployment answer", sent=True)
         status = response.status_code
-        if 200 <= status < 300:
+        if response.is_success:
             if response.content.strip() and _json(response) is None:
                 return Failed(error=_unreadable(status), maybe_sent=True)
             return Sent()
@@ -230,11 +232,15 @@ class GithubApi:
 
     def _outside(self, callback_url: str) -> str | None:
         """Why `callback_url` is not a deployment callback of GitHub's API, or None."""
-        parts = urlsplit(callback_url)
         base = self._base
+        try:
+            parts = urlsplit(callback_url)
+            port = parts.port
+        except ValueError:  # a broken host or port
+            parts, port = urlsplit(""), None
         path = parts.path.removeprefix(base.path) if parts.path.startswith(base.path) else ""
         if (
-            (parts.scheme, parts.hostname, parts.port) != (base.scheme, base.hostname, base.port)
+            (parts.scheme, parts.hostname, port) != (base.scheme, base.hostname, base.port)
             or parts.query
             or parts.username
             or not CALLBACK_PATH.fullmatch(path)

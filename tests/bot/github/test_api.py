@@ -218,6 +218,11 @@ def test_a_forbidden_answer_waits_for_a_person(api: GithubApi, fake: FakeGithub)
     [
         "https://evil.example/repos/acme/shop/actions/runs/7/deployment_protection_rule",
         "{api}/repos/acme/shop/issues",
+        "{api}/repos/../../app/actions/runs/7/deployment_protection_rule",
+        "{api}/repos/acme/%2e%2e/actions/runs/7/deployment_protection_rule",
+        "{api}x/repos/acme/shop/actions/runs/7/deployment_protection_rule",
+        "https://{host}/repos/acme/shop/actions/runs/7/deployment_protection_rule",
+        "http://[::1/repos/acme/shop/actions/runs/7/deployment_protection_rule",
         "{api}/repos/acme/shop/actions/runs/7/deployment_protection_rule?to=x",
         "http://127.0.0.2:{port}/repos/acme/shop/actions/runs/7/deployment_protection_rule",
         "http://user@{host}/repos/acme/shop/actions/runs/7/deployment_protection_rule",
