@@ -83,11 +83,8 @@ class WorkspaceService:
             raise InvalidInput("Usage: `/go-note <text>`: the note was empty, nothing was added.")
         with self._uow:
             current = self._active(channel, "add a note to", None)
-            if source is not None and current.channel and channel != current.channel:
-                raise InvalidInput(
-                    "Only messages of the session's own channel can join its timeline: "
-                    "nothing was added."
-                )
+            if source is not None:
+                self._own_channel(current, channel)
             key = source.key if source is not None else None
             earlier = next((e for e in current.timeline if key and e.key == key), None)
             if earlier is None and source is None:
@@ -107,6 +104,19 @@ class WorkspaceService:
             current = self._record(current, entry, channel, "GO_NOTE_ADDED", extra)
             self._uow.commit()
         return Added(entry, True, self._deliverer.deliver(current.id or ""))
+
+    def ensure_can_add_message(self, channel: str | None) -> None:
+        """Raise unless a message of `channel` could join the active session's timeline (checked
+        before the message is read from Slack)."""
+        self._own_channel(self._active(channel, "add a message to", None), channel)
+
+    @staticmethod
+    def _own_channel(current: GoSession, channel: str | None) -> None:
+        if current.channel and channel != current.channel:
+            raise InvalidInput(
+                "Only messages of the session's own channel can join its timeline: "
+                "nothing was added."
+            )
 
     def _repeated(self, current: GoSession, actor: str, body: str) -> TimelineEntry | None:
         """The same note by the same person moments ago: a retry (after an answer that was

@@ -113,6 +113,7 @@ def _add_message(services: Services, call: Invocation, given: Nothing) -> Blocks
     message is read from Slack, once the user is known to be allowed)."""
     if call.slack is None or not call.channel or call.message is None:
         raise InvalidInput("There is no message to add.")
+    services.workspace.ensure_can_add_message(call.channel)  # before anything is read
     message: Mapping[str, Any] | None = call.message
     if "text" not in call.message:
         message = message_at(call.slack, call.channel, str(call.message.get("ts", "")))

@@ -191,7 +191,9 @@ def test_a_message_added_by_shortcut_and_by_reaction_is_one_entry(team: SlackHar
     assert team.runtime is not None and team.runtime.work.wait_idle("C1", 10)
     assert team.fake.calls[before:] == []  # a stranger's pin costs no Slack call
     elsewhere = team.fake.post_directly("GPRIVATE", "salary list", user="U7")
+    before = len(team.fake.calls)
     pin(team, elsewhere, "Ev5", channel="GPRIVATE")  # another channel's message stays there
+    assert team.fake.calls[before:] == []  # refused before anything is read from Slack
     assert len(team.services.sessions.get("C1").timeline) == 1
     assert len(events(team, "GO_NOTE_ADDED")) == 1
     post = post_of(team.fake)
