@@ -149,13 +149,13 @@ def test_a_request_of_an_ended_session_cannot_be_answered(services: Services) ->
 def test_the_gate_can_ask_inside_its_own_unit_of_work(services: Services) -> None:
     """`ask` joins the caller's unit of work: nothing of it is kept unless the caller commits."""
     services.sessions.start("U0", "C1")
-    uow_session = services.sessions.get("C1")
-    with pytest.raises(RuntimeError), services.sessions._uow:  # noqa: SLF001 - the shared uow
-        services.approvals.ask(uow_session, "rollout", by="ci")
+    uow = services.sessions._uow  # the services' one unit of work, as the gate holds it
+    with pytest.raises(RuntimeError), uow:
+        services.approvals.ask(services.sessions.get("C1"), "rollout", by="ci")
         raise RuntimeError("the caller fails")
     assert services.sessions.get("C1").approvals == {}
     assert "GO_STEP_APPROVAL_REQUESTED" not in events(services)
-    with services.sessions._uow as uow:  # noqa: SLF001
+    with uow:
         asked, newly = services.approvals.ask(services.sessions.get("C1"), "rollout", by="ci")
         uow.commit()
     assert newly and asked.approvals["rollout"].asked_by == "ci"
