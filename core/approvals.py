@@ -92,13 +92,7 @@ class ApprovalService:
         return self._approve_start if key == START_APPROVAL else key in self._approval_steps
 
     def describe(self, key: str) -> str:
-        """`step 4 (Run data migrations)`, or `the GO session's start`."""
-        if key == START_APPROVAL:
-            return "the GO session's start"
-        for number, step in enumerate(self._steps, start=1):
-            if step.id == key:
-                return f"step {number} ({step.title})"
-        return f"step {key}"
+        return describe(key, self._steps)
 
     def _number(self, key: str) -> dict[str, int]:
         found = [n for n, step in enumerate(self._steps, start=1) if step.id == key]
@@ -257,6 +251,17 @@ class ApprovalService:
             text=text + (f": {notes}" if notes else ""),
         )
         return session.model_copy(update={"timeline": [*session.timeline, entry]})
+
+
+def describe(key: str, steps: Sequence[PlaybookStep]) -> str:
+    """What an approval is about: `step 4 (Run data migrations)`, or `the GO session's
+    start`."""
+    if key == START_APPROVAL:
+        return "the GO session's start"
+    for number, step in enumerate(steps, start=1):
+        if step.id == key:
+            return f"step {number} ({step.title})"
+    return f"step {key}"
 
 
 def _open(session: GoSession, key: str, by: str) -> Approval | None:
