@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+from bot.slack.approvals import approval_message
 from bot.slack.digest import digest_message
 from bot.slack.history import report_message
 from bot.slack.home import home_view
@@ -19,6 +20,7 @@ from bot.slack.workspace import timeline_message
 from core.clock import parse_utc
 from core.digest import summarize
 from core.models import (
+    Approval,
     ConeState,
     GoSession,
     GoWindow,
@@ -27,7 +29,7 @@ from core.models import (
     StepCompletion,
     TimelineEntry,
 )
-from core.outbox import ReminderPayload, WindowPayload
+from core.outbox import ApprovalPayload, ReminderPayload, WindowPayload
 from core.playbook import DEFAULT_STEPS, run_checklist
 from core.report import SessionReport
 
@@ -40,6 +42,8 @@ KINDS = (
     "playbook",
     "checklist",
     "timeline",
+    "approval",
+    "approval-answered",
     "report",
     "start-form",
     "end-form",
@@ -80,6 +84,13 @@ TIMELINE = [
         text="off shift; rollout at 50%",
     ),
 ]
+
+APPROVAL = Approval(
+    key="migrate",
+    asked_by="U0123",
+    asked_at_utc="2026-01-01T09:15:00Z",
+    notes="schema v42, backfill <10 min",
+)
 
 
 def _sample(active: bool) -> GoSession:
@@ -125,6 +136,7 @@ def _sample(active: bool) -> GoSession:
             )
             for step in DEFAULT_STEPS[:3]
         },
+        approvals={"migrate": APPROVAL},
     )
 
 
@@ -169,6 +181,17 @@ def _messages(kind: str) -> list[dict[str, Any]]:
         return checklist_message(run_checklist(DEFAULT_STEPS, active))
     if kind == "timeline":
         return [block for entry in TIMELINE for block in timeline_message(entry)]
+    if kind == "approval":
+        return approval_message(ApprovalPayload(session=active, approval=APPROVAL), DEFAULT_STEPS)
+    if kind == "approval-answered":
+        approved = APPROVAL.model_copy(
+            update={
+                "state": "approved",
+                "decided_by": "U0456",
+                "decided_at_utc": parse_utc("2026-01-01T09:18:00Z"),
+            }
+        )
+        return approval_message(ApprovalPayload(session=active, approval=approved), DEFAULT_STEPS)
     if kind == "report":
         return _report()
     if kind == "windows":
