@@ -129,7 +129,7 @@ def run_checklist(steps: Sequence[PlaybookStep], session: GoSession | None) -> C
                 notes=done.notes if done else None,
                 approved_by=done.approved_by if done else None,
                 approved_at_utc=done.approved_at_utc if done else None,
-                approval=approval if done is None and approval is not None else None,
+                approval=approval if done is None and _open(approval) else None,
             )
         )
     return Checklist(
@@ -139,6 +139,12 @@ def run_checklist(steps: Sequence[PlaybookStep], session: GoSession | None) -> C
         session_active=session is not None and session.active,
         session_id=session.id if session is not None else None,
     )
+
+
+def _open(approval: Approval | None) -> bool:
+    """An approval a step not done shows: pending, or rejected (one approved before the step
+    was reopened says nothing about it now)."""
+    return approval is not None and approval.state != "approved"
 
 
 def run_item(session: GoSession, now: datetime) -> OutboxItem:

@@ -205,3 +205,13 @@ def test_an_unknown_approval_step_fails_at_start_naming_the_steps(
     message = str(caught.value)
     assert "\n" not in message and "GOBOT_APPROVAL_STEPS" in message and "'rolout'" in message
     assert "health, freeze, backup, migrate, canary, canary-check, rollout, smoke" in message
+
+
+def test_a_reopened_approved_step_needs_approval_again(services: Services) -> None:
+    services.sessions.start("U0", "C1")
+    services.playbook.complete("migrate", "U1", None, "C1")
+    services.approvals.answer(session_id(services), "migrate", by="U2", approve=True)
+    services.playbook.reopen("migrate", "U1", "C1")
+    assert services.playbook.checklist("C1").steps[3].approval is None
+    again = services.playbook.complete("migrate", "U1", None, "C1")
+    assert again.asked and not again.item.done

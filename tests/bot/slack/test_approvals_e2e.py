@@ -189,3 +189,16 @@ def test_a_rejected_start_ends_the_session_aborted(gated: SlackHarness) -> None:
         ("GO_STEP_APPROVAL_REJECTED", "U2"),
         ("GO_SESSION_END", "U2"),
     ]
+
+
+def test_someone_who_is_not_an_operator_cannot_answer(
+    make_harness: Callable[..., SlackHarness], store_settings: dict[str, Any]
+) -> None:
+    team = make_harness(approval_steps="migrate", operators="U1,U2", **store_settings)
+    team.run("/go-start", "launch")
+    team.run("/go-complete", "migrate", user="U1")
+    [request] = requests(team.fake)
+    refused = answered(team.fake, click(team, request, APPROVE_ACTION, "U9"))
+    assert "approve playbook steps" in refused
+    assert team.services.sessions.get("C1").approvals["migrate"].state == "pending"
+    assert not request.updates
