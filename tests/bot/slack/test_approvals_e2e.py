@@ -29,20 +29,17 @@ def requests(fake: FakeSlack) -> list[Message]:
     return sorted(found, key=lambda m: m.ts)
 
 
-def buttons(message: Message) -> dict[str, dict[str, Any]]:
-    """The request's buttons as it shows now, by action id (none once answered)."""
-    actions = [b for b in shown(message)["blocks"] if b["type"] == "actions"]
+def buttons(message: Message, *, posted: bool = False) -> dict[str, dict[str, Any]]:
+    """The request's buttons as it shows now (or as it was `posted`), by action id (none once
+    answered)."""
+    params = message.params if posted else shown(message)
+    actions = [b for b in params["blocks"] if b["type"] == "actions"]
     return {e["action_id"]: e for block in actions for e in block["elements"]}
 
 
 def click(team: SlackHarness, message: Message, action: str, user: str) -> str:
     """Click the request's button as it was posted; the response_url token."""
-    button = {
-        e["action_id"]: e
-        for b in message.params["blocks"]
-        if b["type"] == "actions"
-        for e in b["elements"]
-    }[action]
+    button = buttons(message, posted=True)[action]
     response, token = team.click(action, button["value"], user=user, message_ts=message.ts)
     assert response.status_code == 200
     return token
