@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.settings import Settings, SettingsError
+from core.approvals import ApprovalService
 from core.clock import Clock, SystemClock
 from core.delivery import DeliveryService
 from core.digest import DigestPlan, DigestService
@@ -124,6 +125,19 @@ def _source(spec: str | None, default: Path, variable: str, settings: Settings) 
         raise SettingsError(f"invalid {variable}: {exc}") from None
 
 
+def approval_steps(settings: Settings, steps: tuple[PlaybookStep, ...]) -> frozenset[str]:
+    """The steps of GOBOT_APPROVAL_STEPS, each a step of the playbook, or a SettingsError
+    naming the valid ids."""
+    ids = [step.id for step in steps]
+    unknown = [name for name in settings.approval_steps if name not in ids]
+    if unknown:
+        raise SettingsError(
+            f"GOBOT_APPROVAL_STEPS names {', '.join(map(repr, unknown))}, not a playbook step; "
+            f"the steps are: {', '.join(ids)}"
+        )
+    return frozenset(settings.approval_steps)
+
+
 def build_services(
     settings: Settings,
     clock: Clock | None = None,
@@ -160,6 +174,16 @@ def build_services(
         if transport is not None
         else None
     )
+    steps = steps or load_steps(data_dir)
+    approvals = ApprovalService(
+        uow,
+        snapshots,
+        clock,
+        steps=steps,
+        approval_steps=approval_steps(settings, steps),
+        approve_start=settings.approve_start,
+        deliverer=delivery,
+    )
     sessions = SessionService(
         uow,
         snapshots,
@@ -167,10 +191,11 @@ def build_services(
         deliverer=delivery,
         policy=policy,
         scope_mode=settings.session_scope,
+        approvals=approvals,
     )
     reminders = ReminderService(uow, snapshots, clock, policy=policy)
     playbook = PlaybookService(
-        steps or load_steps(data_dir), uow, snapshots, clock, sessions.scope_for, deliverer=delivery
+        steps, uow, snapshots, clock, sessions.scope_for, deliverer=delivery, approvals=approvals
     )
     windows = WindowService(uow, clock, sessions, policy=WindowPolicy(lead=settings.window_lead))
     digest_plan = (
@@ -200,6 +225,7 @@ def build_services(
             default_channel=settings.channel,
             deliverer=delivery,
         ),
+        approvals=approvals,
         write_problem=uow.write_problem,
     )
 

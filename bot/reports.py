@@ -1,6 +1,6 @@
 """A session's report as lines of text, in Slack's mrkdwn (`/go-report`, timeline lines in
-the thread; times as Slack dates) or in Markdown (`gobot report --format md`; times in UTC to
-the second): one layout, two styles."""
+the thread, how an approval stands; times as Slack dates) or in Markdown (`gobot report
+--format md`; times in UTC to the second): one layout, two styles."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from bot.slack.mrkdwn import date, plain, quoted, safe, who
 from core.clock import format_utc
 from core.durations import format_duration
-from core.models import GoSession, Snapshot, TimelineEntry
+from core.models import START_APPROVAL, Approval, GoSession, Snapshot, TimelineEntry
 from core.report import SessionReport
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~])")
@@ -67,6 +67,17 @@ def timeline_line(entry: TimelineEntry, style: Style) -> str:
         line = style.person(entry.by)
     quote = style.quote if entry.kind == "message" else style.text
     return line + (f": {quote(entry.text)}" if entry.text else "")
+
+
+def approval_words(approval: Approval, style: Style) -> str:
+    """`waits for approval (asked by X)`, or who approved or rejected it (and why)."""
+    asked = f"asked by {style.person(approval.asked_by)}"
+    if approval.state == "pending":
+        return f"waits for a second operator's approval ({asked})"
+    answered = f"{approval.state} by {style.person(approval.decided_by)}"
+    when = style.time(approval.decided_at_utc)
+    why = f": {style.text(approval.reason)}" if approval.reason else ""
+    return f"{answered} at {when} ({asked}){why}"
 
 
 def _snapshot(snapshot: Snapshot | None, style: Style) -> str:
@@ -127,12 +138,20 @@ def report_lines(report: SessionReport, style: Style) -> list[str]:
         lines.append(f"{b('End notes')} {style.text(s.end_notes)}")
     run = report.playbook
     lines.append(f"{b('Playbook')} {run.completed}/{run.total} steps")
+    start = s.approvals.get(START_APPROVAL)
+    if start is not None:
+        lines.append(f"{b('Start')} {approval_words(start, style)}")
     for item in run.steps:
-        done = (
-            f"done by {style.person(item.completed_by)} at {style.time(item.completed_at_utc)}"
-            if item.done
-            else "not done"
-        )
+        if item.done:
+            done = (
+                f"done by {style.person(item.completed_by)} at {style.time(item.completed_at_utc)}"
+            )
+            if item.approved_by:
+                done += f", approved by {style.person(item.approved_by)}"
+        else:
+            done = "not done" + (
+                f", {approval_words(item.approval, style)}" if item.approval else ""
+            )
         notes = f"; notes: {style.text(item.notes)}" if item.done and item.notes else ""
         lines.append(f"- {item.number}. {style.text(item.title)}: {done}{notes}")
     lines.append(f"{b('Timeline')} {len(s.timeline)} entries")

@@ -120,6 +120,7 @@ def _api_url(value: str) -> str:
     return value.strip()
 
 
+StepIds = Annotated[list[str], NoDecode, BeforeValidator(_id_list)]  # checked by bootstrap
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 PositiveDuration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive)]
 SlackIds = Annotated[
@@ -203,6 +204,13 @@ class Settings(BaseSettings):
     )
     admins: SlackIds = Field(
         default_factory=list, description="user or user-group IDs who may also reset the playbook"
+    )
+    approval_steps: StepIds = Field(
+        default_factory=list,
+        description="comma-separated playbook step ids that need a second operator's approval",
+    )
+    approve_start: bool = Field(
+        default=False, description="a session's start needs a second operator's approval"
     )
     pin_emoji: Annotated[
         str,

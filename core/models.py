@@ -101,8 +101,8 @@ ApprovalState = Literal["pending", "approved", "rejected"]
 
 class Approval(BaseModel):
     """A second operator's answer, asked for a step that needs one (`GOBOT_APPROVAL_STEPS`)
-    or for the session's start (`GOBOT_APPROVE_START`, key `START_APPROVAL`); `message` is the
-    request in the session's thread, edited once answered."""
+    or for the session's start (`GOBOT_APPROVE_START`, key `START_APPROVAL`); the request is a
+    message in the session's thread, edited in place once answered."""
 
     key: str
     asked_by: str
@@ -222,6 +222,9 @@ class ChecklistItem(BaseModel):
     completed_at_utc: UtcTime | None = None
     completed_by: str | None = None
     notes: str | None = None
+    approved_by: str | None = None
+    approved_at_utc: UtcTime | None = None
+    approval: Approval | None = None  # asked for a step not done: pending, or rejected
 
 
 class Checklist(BaseModel):

@@ -16,6 +16,7 @@ from pydantic import BaseModel, SerializeAsAny, model_validator
 
 from core.clock import UtcTime
 from core.models import (
+    Approval,
     Band,
     GateDecision,
     GateRequest,
@@ -30,7 +31,8 @@ from core.rules import After, AllOf, AtOrBefore, Not, TimeRule, Times
 # ended: update the post and reply with the summary; playbook: post or edit the run's message;
 # timeline: one line in the thread for a note or a handover; window: a planned window's
 # reminder, start prompt or missed note; digest: the weekly digest; gate: a gate decision in a
-# channel with no session
+# channel with no session; approval: a request for a second operator's approval in the thread,
+# or its answer shown on that request (edited in place)
 Kind = Literal[
     "snapshot",
     "ended",
@@ -41,6 +43,7 @@ Kind = Literal[
     "window",
     "digest",
     "gate",
+    "approval",
 ]
 SESSION_BOUND: tuple[Kind, ...] = ("reminder", "drift")  # pointless once the session has ended
 MAX_BACKOFF = timedelta(minutes=5)
@@ -118,6 +121,14 @@ class GatePayload(Payload):
     decision: GateDecision
 
 
+class ApprovalPayload(SessionPayload):
+    """A request for a second operator's approval (the session as it was just after), or,
+    answered, its answer; `message`: the request to edit in place (None: it is posted)."""
+
+    approval: Approval
+    message: MessageRef | None = None
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "snapshot": SessionPayload,
     "ended": SessionPayload,
@@ -128,6 +139,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "window": WindowPayload,
     "digest": DigestPayload,
     "gate": GatePayload,
+    "approval": ApprovalPayload,
 }
 
 

@@ -1,6 +1,8 @@
 """The 9-step launch playbook, run once per session: checklist, next step, complete (refused
-with no active session, and unless health is green or yellow), reopen and reset; each change
-owes the session's playbook message (one per session, edited in place) its new state."""
+with no active session, while the session's start waits for approval, and unless health is
+green or yellow; a step that needs a second operator is asked for instead, see
+core/approvals.py), reopen and reset; each change owes the session's playbook message (one per
+session, edited in place) its new state."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from pydantic import TypeAdapter, ValidationError
 from core.clock import Clock
 from core.errors import InvalidInput, NoActiveSession, StepBlocked, UnknownStep
 from core.models import (
+    START_APPROVAL,
+    Approval,
     AuditEvent,
     Checklist,
     ChecklistItem,
@@ -26,7 +30,7 @@ from core.models import (
 )
 from core.notes import clean_notes
 from core.outbox import OutboxItem, SessionPayload, new_item_id, outbox_item
-from core.ports import Deliverer, NullDeliverer, UnitOfWork
+from core.ports import Approvals, Deliverer, NullDeliverer, UnitOfWork
 from core.snapshots import SnapshotTaker
 
 PLAYBOOK_FILE = "go_playbook.json"
@@ -108,9 +112,11 @@ def load_steps(data_dir: Path) -> tuple[PlaybookStep, ...]:
 def run_checklist(steps: Sequence[PlaybookStep], session: GoSession | None) -> Checklist:
     """A session's run of `steps` (active or ended); with no session, every step pending."""
     run = session.playbook if session is not None else {}
+    asked = session.approvals if session is not None else {}
     items = []
     for number, step in enumerate(steps, start=1):
         done = run.get(step.id)
+        approval = asked.get(step.id)
         items.append(
             ChecklistItem(
                 number=number,
@@ -121,6 +127,9 @@ def run_checklist(steps: Sequence[PlaybookStep], session: GoSession | None) -> C
                 completed_at_utc=done.completed_at_utc if done else None,
                 completed_by=done.completed_by if done else None,
                 notes=done.notes if done else None,
+                approved_by=done.approved_by if done else None,
+                approved_at_utc=done.approved_at_utc if done else None,
+                approval=approval if done is None and _open(approval) else None,
             )
         )
     return Checklist(
@@ -132,10 +141,24 @@ def run_checklist(steps: Sequence[PlaybookStep], session: GoSession | None) -> C
     )
 
 
+def _open(approval: Approval | None) -> bool:
+    """An approval a step not done shows: pending, or rejected (one approved before the step
+    was reopened says nothing about it now)."""
+    return approval is not None and approval.state != "approved"
+
+
 def run_item(session: GoSession, now: datetime) -> OutboxItem:
     """The playbook message owed for `session`'s run as it is now: posted in the session's
     thread the first time, then edited in place."""
     return outbox_item("playbook", SessionPayload(session=session), now, item_id=new_item_id())
+
+
+def owe_run(uow: UnitOfWork, session: GoSession, now: datetime) -> None:
+    """Inside a unit of work: store the session's new run and owe its playbook message the new
+    state (replacing any edit not sent yet)."""
+    uow.sessions.replace(session)
+    uow.outbox.drop(session.id or "", ("playbook",), now)
+    uow.outbox.add([run_item(session, now)])
 
 
 class PlaybookService:
@@ -153,16 +176,18 @@ class PlaybookService:
         scope_for: Callable[[str | None], str],
         *,
         deliverer: Deliverer | None = None,
+        approvals: Approvals | None = None,
     ) -> None:
+        """`approvals`: what needs a second operator, asked for instead of completed."""
         self._steps = steps
         self._uow = uow
         self._store = uow.sessions
         self._audit = uow.audit
-        self._outbox = uow.outbox
         self._snapshots = snapshots
         self._clock = clock
         self._scope_for = scope_for
         self._deliverer: Deliverer = deliverer or NullDeliverer()
+        self._approvals = approvals
 
     @property
     def steps(self) -> tuple[PlaybookStep, ...]:
@@ -182,13 +207,6 @@ class PlaybookService:
         if session_id is not None and current.id != session_id:
             raise NoActiveSession("That GO session has ended: its playbook can no longer change.")
         return current
-
-    def _changed(self, session: GoSession, now: datetime) -> None:
-        """Store the new run and owe the playbook message its state (replacing any edit not
-        sent yet); inside the change's unit of work."""
-        self._store.replace(session)
-        self._outbox.drop(session.id or "", ("playbook",), now)
-        self._outbox.add([run_item(session, now)])
 
     def checklist(self, channel: str | None = None) -> Checklist:
         """The active session's run; with none, the steps all pending (`session_active`
@@ -232,11 +250,14 @@ class PlaybookService:
         session is the active one (a button on an old message must not change a newer run).
 
         Completing a done step changes nothing. Completing is refused with no active session,
-        and while health is red or unknown (that refusal is audited).
+        while the session's start waits for a second operator, and while health is red or
+        unknown (that refusal is audited). A step that needs a second operator is not completed
+        but asked for (`Completion.waiting`), once while it waits.
         """
         text = clean_notes(notes)
         number, step = self.resolve(ref)
         current = self._required(channel, "complete a step of", session_id)
+        _started(current)
         if step.id in current.playbook:
             return Completion(self.checklist_of(current).steps[number - 1], False, [], Delivery())
         health = self._snapshots.health()
@@ -257,8 +278,19 @@ class PlaybookService:
                 f"Step {number} ({step.title}) was not completed: health is "
                 f"{health.status} ({reasons})."
             )
+        approvals = self._approvals
+        if approvals is not None and approvals.needs(step.id):
+            with self._uow:
+                current = _started(self._required(channel, "complete a step of", session_id))
+                asked = False
+                if step.id not in current.playbook:  # not approved meanwhile
+                    current, asked = approvals.ask(current, step.id, by=actor, notes=text)
+                self._uow.commit()
+            delivery = self._deliverer.deliver(current.id or "") if asked else Delivery()
+            item = self.checklist_of(current).steps[number - 1]
+            return Completion(item, False, [], delivery, waiting=item.approval, asked=asked)
         with self._uow:
-            current = self._required(channel, "complete a step of", session_id)
+            current = _started(self._required(channel, "complete a step of", session_id))
             newly = step.id not in current.playbook
             if newly:
                 self._audit.append(
@@ -275,7 +307,7 @@ class PlaybookService:
                 current = current.model_copy(
                     update={"playbook": {**current.playbook, step.id: done}}
                 )
-                self._changed(current, now)
+                owe_run(self._uow, current, now)
             self._uow.commit()
         delivery = self._deliverer.deliver(current.id or "") if newly else Delivery()
         checklist = self.checklist_of(current)
@@ -305,7 +337,7 @@ class PlaybookService:
             )
             run = {key: value for key, value in current.playbook.items() if key != step.id}
             current = current.model_copy(update={"playbook": run})
-            self._changed(current, now)
+            owe_run(self._uow, current, now)
             self._uow.commit()
         delivery = self._deliverer.deliver(current.id or "")
         return Reopened(self.checklist_of(current).steps[number - 1], delivery)
@@ -322,7 +354,7 @@ class PlaybookService:
                 now,
             )
             current = current.model_copy(update={"playbook": {}})
-            self._changed(current, now)
+            owe_run(self._uow, current, now)
             self._uow.commit()
         self._deliverer.deliver(current.id or "")
         return self.checklist_of(current)
@@ -337,20 +369,36 @@ class PlaybookService:
             current = self._store.latest()
             if current is not None and current.active:
                 merged = {**legacy.completed, **current.playbook}
-                self._changed(current.model_copy(update={"playbook": merged}), self._clock.now())
+                owe_run(
+                    self._uow, current.model_copy(update={"playbook": merged}), self._clock.now()
+                )
             self._uow.progress.archive()
             self._uow.commit()
+
+
+def _started(session: GoSession) -> GoSession:
+    """The session, unless its start still waits for a second operator."""
+    start = session.approvals.get(START_APPROVAL)
+    if start is not None and start.state != "approved":
+        raise InvalidInput(
+            "The GO session's start waits for a second operator's approval (the request is in "
+            "its thread): steps can be completed once it is approved."
+        )
+    return session
 
 
 @dataclass(frozen=True)
 class Completion:
     """A completed step, whether this call completed it, the earlier steps still open, and
-    what became of the playbook message's edit."""
+    what became of the playbook message's edit. A step that needs a second operator is
+    `waiting` for one instead; `asked`: this call asked (else it was waiting already)."""
 
     item: ChecklistItem
     newly: bool
     skipped: list[int]
     delivery: Delivery
+    waiting: Approval | None = None
+    asked: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Ports the services depend on. core/stores implements the stores and the unit of work that
-binds them; bot/ implements the transport."""
+binds them; bot/ implements the transport; core/approvals the second operator's approvals that
+the session and playbook services ask for."""
 
 from __future__ import annotations
 
@@ -113,6 +114,19 @@ class NullDeliverer:
 
     def deliver(self, session_id: str) -> Delivery:
         return Delivery(pending=True)
+
+
+class Approvals(Protocol):
+    """What needs a second operator (a step's id, or `START_APPROVAL`), and the asking."""
+
+    def needs(self, key: str) -> bool: ...
+
+    def ask(
+        self, session: GoSession, key: str, *, by: str, notes: str = ""
+    ) -> tuple[GoSession, bool]:
+        """Inside a unit of work: ask for `key`'s approval on `by`'s behalf; the session as
+        stored after, and whether it was asked now (False: it was pending already)."""
+        ...
 
 
 class ProgressStore(Protocol):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core.approvals import ApprovalService
 from core.clock import Clock
 from core.delivery import DeliveryService
 from core.digest import DigestService
@@ -36,4 +37,5 @@ class Services:
     windows: WindowService
     digest: DigestService
     gate: GateService
+    approvals: ApprovalService
     write_problem: Callable[[], str | None]  # why the store cannot keep a change now, or None

@@ -1,4 +1,5 @@
-"""The session service: start, end, get and history of GO sessions."""
+"""The session service: start (asking a second operator's approval of it when that is
+configured), end, get and history of GO sessions."""
 
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ from core.errors import (
     StoreUnavailable,
 )
 from core.ids import time_ordered_id
-from core.models import AuditEvent, GoSession, Outcome, SessionChange
+from core.models import START_APPROVAL, AuditEvent, GoSession, Outcome, SessionChange, Snapshot
 from core.notes import clean_link, clean_notes
 from core.outbox import SESSION_BOUND, SessionPayload, new_item_id, outbox_item
 from core.playbook import run_item
-from core.ports import Deliverer, NullDeliverer, UnitOfWork
+from core.ports import Approvals, Deliverer, NullDeliverer, UnitOfWork
 from core.reminders import ReminderPolicy
 from core.snapshots import SnapshotTaker
 
@@ -43,7 +44,9 @@ class SessionService:
         policy: ReminderPolicy | None = None,
         scope_mode: ScopeMode = "workspace",
         new_id: Callable[[datetime], str] = new_session_id,
+        approvals: Approvals | None = None,
     ) -> None:
+        """`approvals`: whether a start needs a second operator, and the asking."""
         self._uow = uow
         self._store = uow.sessions
         self._audit = uow.audit
@@ -54,6 +57,7 @@ class SessionService:
         self._new_id = new_id
         self._deliverer: Deliverer = deliverer or NullDeliverer()
         self._policy = policy or ReminderPolicy()
+        self._approvals = approvals
 
     def scope_for(self, channel: str | None) -> str:
         """`workspace` (one active session in all), or `channel:<id>` (one per channel)."""
@@ -105,7 +109,9 @@ class SessionService:
         audit record, the session, and the snapshot post and playbook message owed to the
         channel, all or nothing; `along(session, now)` adds its own writes to that unit of
         work (a planned window marked started), or raises to keep the session from starting.
-        `reply_to` is where to tell the operator if the post turns out undeliverable."""
+        `reply_to` is where to tell the operator if the post turns out undeliverable. When a
+        start needs a second operator, the session is recorded with that approval pending and
+        its request owed in the thread (core/approvals.py)."""
         text = clean_notes(notes)
         url = clean_link(link)
         scope = self.scope_for(channel)
@@ -164,6 +170,8 @@ class SessionService:
                     run_item(session, now),
                 ]
             )
+            if self._approvals is not None and self._approvals.needs(START_APPROVAL):
+                session, _ = self._approvals.ask(session, START_APPROVAL, by=actor, notes=text)
             self._uow.commit()
         return self._delivered(session)
 
@@ -206,49 +214,16 @@ class SessionService:
         snapshot = self._snapshots.take()
         with self._uow:
             current = self._ending(scope, session_id)
-            ended_at = self._clock.now()
-            started_at = current.started_at_utc or ended_at
-            ended = current.model_copy(
-                update={
-                    "active": False,
-                    "ended_at_utc": ended_at,
-                    "ended_by": actor,
-                    "end_notes": text,
-                    "end_snapshot": snapshot,
-                    "outcome": outcome,
-                    "duration_seconds": round((ended_at - started_at).total_seconds(), 3),
-                }
-            )
-            self._audit.append(
-                AuditEvent(
-                    event="GO_SESSION_END",
-                    actor=actor,
-                    channel=channel or current.channel,
-                    session_id=ended.id,
-                    data={
-                        "duration_seconds": ended.duration_seconds,
-                        "cone_band": snapshot.cone.band,
-                        "status": snapshot.status.status,
-                        "notes": text,
-                        "outcome": outcome,
-                    },
-                ),
-                ended_at,
-            )
-            self._store.finish(ended)
-            self._outbox.drop(ended.id or "", (*SESSION_BOUND, "playbook"), ended_at)
-            self._outbox.add(
-                [
-                    outbox_item(
-                        "ended",
-                        SessionPayload(session=ended),
-                        ended_at,
-                        item_id=new_item_id(),
-                        reply_to=reply_to,
-                        actor=actor,
-                    ),
-                    run_item(ended, ended_at),
-                ]
+            ended = close(
+                self._uow,
+                current,
+                actor=actor,
+                channel=channel,
+                notes=text,
+                outcome=outcome,
+                snapshot=snapshot,
+                now=self._clock.now(),
+                reply_to=reply_to,
             )
             self._uow.commit()
         return self._delivered(ended)
@@ -269,3 +244,65 @@ class SessionService:
             raise InvalidInput(f"History length must be between 1 and {MAX_HISTORY}.")
         scope = self.scope_for(channel) if self._scope_mode == "channel" and channel else None
         return self._store.history(limit, scope)
+
+
+def close(
+    uow: UnitOfWork,
+    current: GoSession,
+    *,
+    actor: str,
+    channel: str | None,
+    notes: str,
+    outcome: Outcome,
+    snapshot: Snapshot,
+    now: datetime,
+    reply_to: str | None = None,
+) -> GoSession:
+    """Inside a unit of work: end `current` (the active session) with its outcome, as `actor`
+    at `now`, with the end `snapshot` taken already; audit it, drop its pending reminders,
+    drift alerts and playbook edits, and owe the summary and the playbook message's final
+    state. Returns the ended session."""
+    started_at = current.started_at_utc or now
+    ended = current.model_copy(
+        update={
+            "active": False,
+            "ended_at_utc": now,
+            "ended_by": actor,
+            "end_notes": notes,
+            "end_snapshot": snapshot,
+            "outcome": outcome,
+            "duration_seconds": round((now - started_at).total_seconds(), 3),
+        }
+    )
+    uow.audit.append(
+        AuditEvent(
+            event="GO_SESSION_END",
+            actor=actor,
+            channel=channel or current.channel,
+            session_id=ended.id,
+            data={
+                "duration_seconds": ended.duration_seconds,
+                "cone_band": snapshot.cone.band,
+                "status": snapshot.status.status,
+                "notes": notes,
+                "outcome": outcome,
+            },
+        ),
+        now,
+    )
+    uow.sessions.finish(ended)
+    uow.outbox.drop(ended.id or "", (*SESSION_BOUND, "playbook"), now)
+    uow.outbox.add(
+        [
+            outbox_item(
+                "ended",
+                SessionPayload(session=ended),
+                now,
+                item_id=new_item_id(),
+                reply_to=reply_to,
+                actor=actor,
+            ),
+            run_item(ended, now),
+        ]
+    )
+    return ended

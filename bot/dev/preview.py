@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+from bot.slack.approvals import approval_message
 from bot.slack.digest import digest_message
 from bot.slack.gate import gate_message
 from bot.slack.history import report_message
@@ -20,6 +21,7 @@ from bot.slack.workspace import timeline_message
 from core.clock import parse_utc
 from core.digest import summarize
 from core.models import (
+    Approval,
     ConeState,
     GateDecision,
     GateRequest,
@@ -30,7 +32,7 @@ from core.models import (
     StepCompletion,
     TimelineEntry,
 )
-from core.outbox import GatePayload, ReminderPayload, WindowPayload
+from core.outbox import ApprovalPayload, GatePayload, ReminderPayload, WindowPayload
 from core.playbook import DEFAULT_STEPS, run_checklist
 from core.report import SessionReport
 
@@ -43,6 +45,8 @@ KINDS = (
     "playbook",
     "checklist",
     "timeline",
+    "approval",
+    "approval-answered",
     "report",
     "start-form",
     "end-form",
@@ -92,6 +96,13 @@ TIMELINE = [
     ),
 ]
 
+APPROVAL = Approval(
+    key="migrate",
+    asked_by="U0123",
+    asked_at_utc="2026-01-01T09:15:00Z",
+    notes="schema v42, backfill <10 min",
+)
+
 
 def _sample(active: bool) -> GoSession:
     start = Snapshot(
@@ -136,6 +147,7 @@ def _sample(active: bool) -> GoSession:
             )
             for step in DEFAULT_STEPS[:3]
         },
+        approvals={"migrate": APPROVAL},
     )
 
 
@@ -180,6 +192,17 @@ def _messages(kind: str) -> list[dict[str, Any]]:
         return checklist_message(run_checklist(DEFAULT_STEPS, active))
     if kind == "timeline":
         return [block for entry in TIMELINE for block in timeline_message(entry)]
+    if kind == "approval":
+        return approval_message(ApprovalPayload(session=active, approval=APPROVAL), DEFAULT_STEPS)
+    if kind == "approval-answered":
+        approved = APPROVAL.model_copy(
+            update={
+                "state": "approved",
+                "decided_by": "U0456",
+                "decided_at_utc": parse_utc("2026-01-01T09:18:00Z"),
+            }
+        )
+        return approval_message(ApprovalPayload(session=active, approval=approved), DEFAULT_STEPS)
     if kind == "report":
         return _report()
     if kind == "windows":

@@ -166,6 +166,8 @@ def _on_button(
             channel = declared.input.where(value)
         else:
             channel = (body.get("channel") or {}).get("id")
+        container = body.get("container") or {}
+        on_message = container.get("type") == "message" and container.get("message_ts")
         call = Invocation(
             str((body.get("user") or {}).get("id", "")),
             channel,
@@ -174,6 +176,7 @@ def _on_button(
             action=str(action.get("action_id", "")),
             value=value,
             trigger=body.get("trigger_id"),
+            message={"ts": str(container["message_ts"])} if on_message else None,
             home=on_home,
         )
 

@@ -50,7 +50,8 @@ class Invocation:
     with it, as Slack sent it: a slash command's text (`args`), a button's action id and value,
     a submitted form's values by block id (or a workflow step's inputs) and its
     private_metadata, the trigger a form may be opened with, and the message a shortcut or a
-    reaction is about (read from Slack through `slack` only once authorized); `home`: it came
+    reaction is about (read from Slack through `slack` only once authorized) or a button is on
+    (its `ts`); `home`: it came
     from App Home, where the answer is shown."""
 
     user: str

@@ -1,5 +1,6 @@
 """Every capability of gobot in Slack, gathered from the domain modules that declare them
-(session, reminders, playbook, workspace, history, windows, home, delivery, workflow steps),
+(session, reminders, playbook, approvals, workspace, history, windows, home, delivery,
+workflow steps),
 and what is derived from them without a Slack app: the `/go` subcommands, the slash commands,
 the Events API events and `/go help`. The Bolt listeners (`bot.slack.app`), the manifest
 (`bot.slack.manifest`), `gobot local` and the README's command table (checked by a test) come
@@ -8,6 +9,7 @@ from the same declarations."""
 from __future__ import annotations
 
 from bot.slack import (
+    approvals,
     delivery,
     history,
     home,
@@ -32,6 +34,7 @@ HELP = Command("help", "help", "show this help", _help, slash="umbrella")
 COMMANDS: tuple[Command, ...] = (
     *session.COMMANDS,
     *playbook.COMMANDS,
+    *approvals.COMMANDS,
     *workspace.COMMANDS,
     *history.COMMANDS,
     *windows.COMMANDS,

@@ -1,6 +1,7 @@
 """The launch playbook of a session: `/go-checklist`, `/go-next`, `/go-complete`, `/go reopen`,
-`/go reset` and the steps' Complete and Reopen buttons; the playbook message in the session's
-thread (edited in place), the checklist and the next step."""
+`/go reset` and the steps' Complete and Reopen buttons (a step that needs a second operator is
+asked for instead); the playbook message in the session's thread (edited in place), the
+checklist and the next step, each showing who asked for and who approved a step."""
 
 from __future__ import annotations
 
@@ -17,11 +18,20 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.slack.approvals import approval_state
 from bot.slack.blocks import Blocks, section, text_message, to_dicts, unseen
 from bot.slack.capability import Arguments, Button, Command, Invocation, Text
 from bot.slack.mrkdwn import date, fit, safe, who
 from core.errors import InvalidInput
-from core.models import Checklist, ChecklistItem, GoSession, NextStep, PlaybookStep
+from core.models import (
+    START_APPROVAL,
+    Approval,
+    Checklist,
+    ChecklistItem,
+    GoSession,
+    NextStep,
+    PlaybookStep,
+)
 from core.playbook import Completion, run_checklist
 from core.services import Services
 
@@ -43,12 +53,17 @@ def playbook_progress(session: GoSession, steps: Sequence[PlaybookStep]) -> str:
 
 
 def _step_line(item: ChecklistItem) -> str:
+    """A step: who did it and when (and who approved it), or how its approval stands."""
     mark = ":white_check_mark:" if item.done else ":white_large_square:"
     line = f"{mark} *{item.number}.* {safe(item.title, 150)} `{safe(item.id, 64)}`"
     if item.done:
         line += f" — {who(item.completed_by)} at {date(item.completed_at_utc)}"
+        if item.approved_by:
+            line += f", approved by {who(item.approved_by)}"
         if item.notes:
             line += f": _{safe(item.notes, 300)}_"
+    elif item.approval is not None:
+        line += f" — {approval_state(item.approval)}"
     return line
 
 
@@ -106,6 +121,9 @@ def playbook_blocks(session: GoSession, steps: Sequence[PlaybookStep]) -> list[B
     head = playbook_progress(session, steps)
     if not session.active:
         head += " (the session has ended)"
+    start = session.approvals.get(START_APPROVAL)
+    if start is not None:
+        head += f"\n*Start:* {approval_state(start)}"
     return [section(head), *(_step_block(item, session) for item in checklist.steps)]
 
 
@@ -198,8 +216,21 @@ class OneStep(Arguments):
         return {"step": text.strip()}
 
 
+def _waiting(done: Completion, waiting: Approval) -> Blocks:
+    """A step that needs a second operator: asked now (the request is in the thread), or
+    waiting already."""
+    if done.asked:
+        return text_message(
+            f":raising_hand: Step {_title(done.item)} needs a second operator: an approval "
+            "request is in the session's thread." + unseen(done.delivery, "the approval request")
+        )
+    return text_message(f"Step {_title(done.item)} {approval_state(waiting)}.")
+
+
 def _complete(services: Services, call: Invocation, given: StepNotes) -> Blocks:
     done = services.playbook.complete(given.step, call.user, given.notes, call.channel)
+    if done.waiting is not None:
+        return _waiting(done, done.waiting)
     if not done.newly:
         return text_message(f"Step {_title(done.item)} was already done.")
     nxt = services.playbook.next_step(call.channel)
@@ -216,6 +247,8 @@ def _complete_button(services: Services, call: Invocation, button: StepButton) -
     done = services.playbook.complete(
         button.step, call.user, None, call.channel, session_id=button.session_id
     )
+    if done.waiting is not None:
+        return _waiting(done, done.waiting) if not done.asked or done.delivery.problem else None
     if not done.newly:
         return text_message(f"Step {_title(done.item)} was already done.")
     note = _order(done) + unseen(done.delivery)

@@ -26,6 +26,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from bot.observability import MeteredWebClient, Metrics
+from bot.slack.approvals import approval_message, approval_text
 from bot.slack.digest import digest_message
 from bot.slack.gate import gate_message, gate_text
 from bot.slack.playbook import playbook_message, playbook_text
@@ -36,6 +37,7 @@ from bot.slack.windows import window_message, window_text
 from bot.slack.workspace import timeline_message
 from core.models import GoSession, MessageRef, PlaybookStep, Posted
 from core.outbox import (
+    ApprovalPayload,
     DigestPayload,
     DriftPayload,
     Failed,
@@ -178,6 +180,12 @@ def _payload(item: OutboxItem) -> dict[str, str]:
     return {"outbox_id": item.id}
 
 
+def _answered(item: OutboxItem) -> MessageRef | None:
+    """The request an approval's answer is shown on, edited in place; None for a message of its
+    own."""
+    return item.data.message if isinstance(item.data, ApprovalPayload) else None
+
+
 Rendered = tuple[str, list[dict[str, Any]], dict[str, Any]]  # text, blocks, more arguments
 
 
@@ -225,6 +233,10 @@ RENDERERS: dict[Kind, Renderer[Any]] = {
         DigestPayload, lambda data, _s, _t: ("GO weekly digest", digest_message(data), {})
     ),
     "gate": Renderer(GatePayload, lambda data, _s, _t: (gate_text(data), gate_message(data), {})),
+    "approval": Renderer(
+        ApprovalPayload,
+        lambda data, steps, _t: (approval_text(data, steps), approval_message(data, steps), {}),
+    ),
 }
 
 
@@ -239,7 +251,8 @@ def render(item: OutboxItem, steps: Sequence[PlaybookStep], *, threaded: bool) -
 class SlackTransport:
     """Renders an outbox item and sends it: the snapshot to the channel, the end as an update
     of that post, everything else in its thread; the playbook message is posted once there and
-    then edited in place, with the post's progress line."""
+    then edited in place, with the post's progress line; an approval's answer edits its request
+    in place (posted in the thread instead if the request is gone)."""
 
     def __init__(self, client: WebClient, steps: Sequence[PlaybookStep]) -> None:
         """`steps`: the playbook, for the progress messages show."""
@@ -248,6 +261,9 @@ class SlackTransport:
 
     def send(self, item: OutboxItem, posted: Posted) -> SendResult:
         try:
+            answered = _answered(item)
+            if answered is not None and (edited := self._show_answer(item, answered)):
+                return Sent(message=edited)
             if item.maybe_sent and item.kind != "playbook":  # the playbook's own look-up below
                 found = self._find(item, posted.post)
                 if found is not None:
@@ -260,6 +276,14 @@ class SlackTransport:
             failure = classify(exc)
             log.warning("%s for session %s failed: %s", item.kind, item.session_id, failure.error)
             return failure
+
+    def _show_answer(self, item: OutboxItem, request: MessageRef) -> MessageRef | None:
+        """Edit an answered approval's request in place (None: it is gone, post the answer)."""
+        rendered = render(item, self._steps, threaded=True)
+        if isinstance(rendered, Failed):
+            return None
+        text, blocks, _ = rendered
+        return self._edit(request, text, blocks, keep_thread=False)
 
     def _notify(self, item: OutboxItem) -> SendResult:
         """A message of its own in its channel: a planned window's, or the weekly digest."""

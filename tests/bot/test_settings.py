@@ -212,3 +212,16 @@ def test_env_name_is_the_variable_an_operator_sets() -> None:
     assert env_name("tick") == "GOBOT_TICK"
     assert env_name("slack_bot_token") == "SLACK_BOT_TOKEN"
     assert env_name("settings") == "settings"
+
+
+def test_an_approval_step_that_is_not_a_playbook_step_stops_gobot_in_one_line(
+    tmp_path: Path,
+) -> None:
+    env = outside_env(GOBOT_DATA_DIR=str(tmp_path), GOBOT_APPROVAL_STEPS="migrate, rolout")
+    result = run_gobot("status", env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "gobot: GOBOT_APPROVAL_STEPS names 'rolout', not a playbook step; the steps are: "
+        "health, freeze, backup, migrate, canary, canary-check, rollout, smoke, handover"
+    ]
+    assert "Traceback" not in result.stdout + result.stderr

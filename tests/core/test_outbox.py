@@ -8,10 +8,19 @@ from typing import get_args
 
 import pytest
 
-from core.models import GateDecision, GateRequest, GoSession, GoWindow, TimelineEntry
+from core.models import (
+    Approval,
+    GateDecision,
+    GateRequest,
+    GoSession,
+    GoWindow,
+    MessageRef,
+    TimelineEntry,
+)
 from core.outbox import (
     MAX_BACKOFF,
     PAYLOADS,
+    ApprovalPayload,
     DigestPayload,
     DriftPayload,
     Failed,
@@ -99,6 +108,11 @@ PAYLOAD_OF: dict[str, Payload] = {
             health="green",
             decided_at_utc=T0,
         ),
+    ),
+    "approval": ApprovalPayload(
+        session=SESSION,
+        approval=Approval(key="migrate", asked_by="U1", asked_at_utc=T0, notes="v42"),
+        message=MessageRef(channel="C1", ts="1.2"),
     ),
 }
 
