@@ -20,6 +20,7 @@ CODES = {
     "PermissionDenied": "permission_denied",
     "StoreCorrupted": "store_corrupted",
     "StoreUnavailable": "store_unavailable",
+    "OutcomeUnknown": "outcome_unknown",
     "UnknownSession": "unknown_session",
     "UnknownWindow": "unknown_window",
 }
