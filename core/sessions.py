@@ -1,4 +1,6 @@
-"""The session service: start, end, get and history of GO sessions."""
+"""The session service: start, end, get and history of GO sessions. No session starts while a
+change freeze holds in its scope, unless an admin overrides the freeze, saying why (recorded on
+the session and audited `GO_FREEZE_OVERRIDDEN` with the start)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Literal
 
 from core.clock import Clock, format_utc
 from core.errors import (
+    FreezeInForce,
     InvalidInput,
     NoActiveSession,
     SessionAlreadyActive,
@@ -15,13 +18,21 @@ from core.errors import (
     StoreUnavailable,
 )
 from core.ids import time_ordered_id
-from core.models import AuditEvent, GoSession, Outcome, SessionChange
+from core.models import (
+    AuditEvent,
+    FreezeOverride,
+    GoSession,
+    GoWindow,
+    Outcome,
+    SessionChange,
+)
 from core.notes import clean_link, clean_notes
 from core.outbox import SESSION_BOUND, SessionPayload, new_item_id, outbox_item
 from core.playbook import run_item
 from core.ports import Deliverer, NullDeliverer, UnitOfWork
 from core.reminders import ReminderPolicy
 from core.snapshots import SnapshotTaker
+from core.windows import freeze_now
 
 ScopeMode = Literal["workspace", "channel"]
 MAX_HISTORY = 100
@@ -86,6 +97,10 @@ class SessionService:
         if (current := self._active(self.scope_for(channel))) is not None:
             raise SessionAlreadyActive.about(current)
 
+    def freeze(self, channel: str | None) -> GoWindow | None:
+        """The change freeze in force now in the channel's scope, if any."""
+        return freeze_now(self._uow.windows, self.scope_for(channel), self._clock.now())
+
     def ensure_can_end(self, channel: str | None) -> None:
         """Raise `NoActiveSession` if the channel's scope has no active session."""
         self._ending(self.scope_for(channel), None)
@@ -100,21 +115,29 @@ class SessionService:
         link: str | None = None,
         planned: timedelta | None = None,
         along: Callable[[GoSession, datetime], None] | None = None,
+        override: str | None = None,
     ) -> SessionChange:
         """Snapshot (slow, outside any lock), then record the start in one unit of work: the
         audit record, the session, and the snapshot post and playbook message owed to the
         channel, all or nothing; `along(session, now)` adds its own writes to that unit of
         work (a planned window marked started), or raises to keep the session from starting.
-        `reply_to` is where to tell the operator if the post turns out undeliverable."""
+        `reply_to` is where to tell the operator if the post turns out undeliverable. While a
+        change freeze holds, `FreezeInForce` unless `override` says why an admin (the caller
+        checked the role) starts anyway."""
         text = clean_notes(notes)
         url = clean_link(link)
+        reason = clean_notes(override) if override is not None else None
+        if reason == "":
+            raise InvalidInput("Overriding a change freeze needs a reason: say why.")
         scope = self.scope_for(channel)
         self.ensure_can_start(channel)
+        self._unfrozen(scope, actor, reason, self._clock.now())
         snapshot = self._snapshots.take()
         with self._uow:
             if (current := self._active(scope)) is not None:
                 raise SessionAlreadyActive.about(current)
             now = self._clock.now()
+            overridden = self._unfrozen(scope, actor, reason, now)
             session = self._policy.initial(
                 GoSession(
                     active=True,
@@ -129,6 +152,7 @@ class SessionService:
                     started_by=actor,
                     link=url,
                     planned_end_utc=now + planned if planned else None,
+                    freeze_override=overridden,
                 ),
                 now,
             )
@@ -148,6 +172,17 @@ class SessionService:
                 ),
                 now,
             )
+            if overridden is not None:
+                self._audit.append(
+                    AuditEvent(
+                        event="GO_FREEZE_OVERRIDDEN",
+                        actor=actor,
+                        channel=channel,
+                        session_id=session.id,
+                        data={"freeze": overridden.freeze_id, "reason": overridden.reason},
+                    ),
+                    now,
+                )
             self._store.create(session)
             if along is not None:
                 along(session, now)
@@ -166,6 +201,19 @@ class SessionService:
             )
             self._uow.commit()
         return self._delivered(session)
+
+    def _unfrozen(
+        self, scope: str, actor: str, reason: str | None, now: datetime
+    ) -> FreezeOverride | None:
+        """Raise `FreezeInForce` if a freeze holds in `scope` and no `reason` overrides it; the
+        override to record, if one does (none without a freeze: there is nothing to
+        override)."""
+        freeze = freeze_now(self._uow.windows, scope, now)
+        if freeze is None:
+            return None
+        if reason is None:
+            raise FreezeInForce(freeze)
+        return FreezeOverride(freeze_id=freeze.id, by=actor, reason=reason, at_utc=now)
 
     def redeliver(self, session: GoSession) -> SessionChange | None:
         """Try the session's owed messages again now (what they waited for may be fixed); None
