@@ -9,7 +9,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.slack.blocks import context, header, section, to_dicts
 from bot.slack.mrkdwn import date, safe
-from bot.slack.windows import MAX_LISTED_WINDOWS, span, window_details
+from bot.slack.window_views import MAX_LISTED_WINDOWS, span, window_details
 from core.durations import format_duration
 from core.outbox import DigestPayload
 
