@@ -8,9 +8,12 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+from bot.slack.blocks import text_message
 from bot.slack.digest import digest_message
+from bot.slack.freezes import freeze_modal
 from bot.slack.history import report_message
 from bot.slack.home import home_view
+from bot.slack.interactions import user_message
 from bot.slack.playbook import checklist_message, playbook_message
 from bot.slack.reminders import reminder_message
 from bot.slack.session import end_modal, snapshot_message, start_modal, summary_message
@@ -18,8 +21,10 @@ from bot.slack.window_views import schedule_modal, window_message, windows_messa
 from bot.slack.workspace import timeline_message
 from core.clock import parse_utc
 from core.digest import summarize
+from core.errors import FreezeInForce
 from core.models import (
     ConeState,
+    FreezeOverride,
     GoSession,
     GoWindow,
     HealthStatus,
@@ -34,6 +39,8 @@ from core.report import SessionReport
 BUILDER = "https://app.slack.com/block-kit-builder/#"
 KINDS = (
     "start",
+    "start-override",
+    "start-refused",
     "end",
     "reminder",
     "overrun",
@@ -42,8 +49,10 @@ KINDS = (
     "timeline",
     "report",
     "start-form",
+    "start-form-freeze",
     "end-form",
     "schedule-form",
+    "freeze-form",
     "windows",
     "window-reminder",
     "digest",
@@ -58,6 +67,16 @@ WINDOW = GoWindow(
     notes="EU database upgrade",
     link="https://tickets.example/CHG-1300",
     scheduled_by="U0123",
+)
+FREEZE = GoWindow(
+    id="f1",
+    kind="freeze",
+    scope="workspace",
+    channel="C0123",
+    starts_at_utc="2026-01-03T00:00:00Z",
+    duration_seconds=14 * 86400,
+    notes="Year-end freeze <!channel> stays text",
+    scheduled_by="U0456",
 )
 TIMELINE = [
     TimelineEntry(
@@ -159,6 +178,18 @@ def _messages(kind: str) -> list[dict[str, Any]]:
     active, ended = _sample(active=True), _sample(active=False)
     if kind == "start":
         return snapshot_message(active, DEFAULT_STEPS)
+    if kind == "start-override":
+        override = FreezeOverride(
+            freeze_id=FREEZE.id,
+            by="U0456",
+            reason="Payments down: hotfix",
+            at_utc=FREEZE.starts_at_utc,
+        )
+        return snapshot_message(
+            active.model_copy(update={"freeze_override": override}), DEFAULT_STEPS
+        )
+    if kind == "start-refused":
+        return text_message(user_message(FreezeInForce(FREEZE)))
     if kind == "end":
         return snapshot_message(ended, DEFAULT_STEPS) + summary_message(ended, DEFAULT_STEPS)
     if kind in ("reminder", "overrun"):
@@ -172,7 +203,7 @@ def _messages(kind: str) -> list[dict[str, Any]]:
     if kind == "report":
         return _report()
     if kind == "windows":
-        return windows_message([WINDOW], WINDOW.starts_at_utc - timedelta(days=1))
+        return windows_message([WINDOW, FREEZE], WINDOW.starts_at_utc - timedelta(days=1))
     if kind == "window-reminder":
         return window_message(WindowPayload(window=WINDOW, what="reminder"))
     if kind == "digest":
@@ -183,7 +214,7 @@ def _messages(kind: str) -> list[dict[str, Any]]:
                 until=parse_utc("2026-01-05T08:00:00Z"),
                 sessions=[_sample(active=False)],
                 steps=DEFAULT_STEPS,
-                windows=[WINDOW],
+                windows=[WINDOW, FREEZE],
             )
         )
     raise ValueError(f"no preview for {kind!r}; choose one of {', '.join(KINDS)}")
@@ -194,10 +225,14 @@ def preview_payload(kind: str) -> dict[str, Any]:
     active = _sample(active=True)
     if kind == "start-form":
         return start_modal(active.channel)
+    if kind == "start-form-freeze":
+        return start_modal(active.channel, FREEZE)
     if kind == "end-form":
         return end_modal(active.channel, active, DEFAULT_STEPS)
     if kind == "schedule-form":
         return schedule_modal(active.channel, 1767258000)
+    if kind == "freeze-form":
+        return freeze_modal(active.channel, 1767258000)
     if kind == "home":
         return home_view(
             [active],
@@ -205,7 +240,7 @@ def preview_payload(kind: str) -> dict[str, Any]:
             DEFAULT_STEPS,
             [_sample(active=False)],
             now=WINDOW.starts_at_utc - timedelta(days=1),
-            windows=[WINDOW],
+            windows=[WINDOW, FREEZE],
         )
     return {"blocks": _messages(kind)}
 

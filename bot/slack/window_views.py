@@ -36,6 +36,8 @@ SCHEDULE_MODAL = "go_schedule_modal"
 WINDOW_START_ACTION = "go_window_start"
 WINDOW_MOVE_ACTION = "go_window_move"
 WINDOW_CANCEL_ACTION = "go_window_cancel"
+FREEZE_MOVE_ACTION = "go_freeze_move"
+FREEZE_CANCEL_ACTION = "go_freeze_cancel"
 MAX_LISTED_WINDOWS = 15
 
 
@@ -46,9 +48,11 @@ def span(window: GoWindow) -> str:
 
 
 def window_details(window: GoWindow) -> str:
+    """Where, by whom, and its notes and link (a freeze's notes are its reason)."""
     lines = [f"in {channel(window.channel)}, scheduled by {who(window.scheduled_by)}"]
     if window.notes:
-        lines.append(f"*Notes:* {safe(window.notes, 1000)}")
+        label = "Reason" if window.kind == "freeze" else "Notes"
+        lines.append(f"*{label}:* {safe(window.notes, 1000)}")
     if window.link:
         lines.append(f"*Link:* <{safe(window.link, 500)}|{safe(window.link, 100)}>")
     return "\n".join(lines)
@@ -94,6 +98,32 @@ def _window_buttons(window: GoWindow, *, manage: bool, early: bool) -> ActionsBl
     return ActionsBlock(block_id=f"go_window_{window.id}", elements=buttons)
 
 
+def _freeze_buttons(freeze: GoWindow) -> ActionsBlock:
+    """A freeze's Move and Cancel."""
+    where = freeze.channel if CHANNEL_ID.fullmatch(freeze.channel) else None
+    value = WindowButton(window_id=freeze.id, channel=where).value()
+    cancel = ConfirmObject(
+        title="Cancel the change freeze?",
+        text=PlainTextObject(text="Changes are no longer held by it."),
+        confirm="Cancel it",
+        deny="Keep it",
+        style="danger",
+    )
+    return ActionsBlock(
+        block_id=f"go_freeze_{freeze.id}",
+        elements=[
+            ButtonElement(text="Move", action_id=FREEZE_MOVE_ACTION, value=value),
+            ButtonElement(
+                text="Cancel",
+                action_id=FREEZE_CANCEL_ACTION,
+                value=value,
+                style="danger",
+                confirm=cancel,
+            ),
+        ],
+    )
+
+
 def window_message(payload: WindowPayload) -> list[dict[str, Any]]:
     """A window's reminder before it, prompt at its start (to whoever scheduled it), or note
     that it was missed."""
@@ -130,21 +160,37 @@ def window_text(payload: WindowPayload) -> str:
 
 
 def window_blocks(windows: Sequence[GoWindow], *, manage: bool, now: datetime) -> list[Block]:
-    """Upcoming windows, soonest first, each with its buttons (`manage`: Move and Cancel too;
-    Start now asks first for a window that has not started by `now`)."""
+    """Upcoming windows and freezes, soonest first, each with its buttons (`manage`: Move and
+    Cancel too, a freeze's only with it; Start now asks first for a window that has not
+    started by `now`)."""
     if not windows:
-        return [section("No GO windows planned. Plan one with `/go-schedule`.")]
+        return [
+            section(
+                "No GO windows planned. Plan one with `/go-schedule` (a change freeze with "
+                "`/go-freeze`)."
+            )
+        ]
     blocks: list[Block] = []
     for window in windows[:MAX_LISTED_WINDOWS]:
-        blocks.append(section(f"*{span(window)}* {window_details(window)}"))
-        blocks.append(_window_buttons(window, manage=manage, early=now < window.starts_at_utc))
+        blocks.append(section(listed(window)))
+        if window.kind == "freeze":
+            blocks += [_freeze_buttons(window)] if manage else []
+        else:
+            blocks.append(_window_buttons(window, manage=manage, early=now < window.starts_at_utc))
     if len(windows) > MAX_LISTED_WINDOWS:
         blocks.append(context(f"… and {len(windows) - MAX_LISTED_WINDOWS} more: `gobot windows`"))
     return blocks
 
 
+def listed(window: GoWindow) -> str:
+    """One window or freeze in a list: when, for how long, and its details; a freeze marked."""
+    mark = ":snowflake: *Change freeze* " if window.kind == "freeze" else ""
+    return f"{mark}*{span(window)}* {window_details(window)}"
+
+
 def windows_message(windows: Sequence[GoWindow], now: datetime) -> list[dict[str, Any]]:
-    return to_dicts([header("Planned GO windows"), *window_blocks(windows, manage=True, now=now)])
+    blocks = window_blocks(windows, manage=True, now=now)
+    return to_dicts([header("Planned GO windows and change freezes"), *blocks])
 
 
 def schedule_modal(
@@ -227,7 +273,21 @@ def own_label(window: GoWindow) -> str:
 
 def overlap_field_error(other: GoWindow) -> str:
     """The overlap, in the plain text Slack shows beside a form's field."""
+    what = "a change freeze" if other.kind == "freeze" else "another GO window"
     return (
-        f"That overlaps another GO window, {other.starts_at_utc:%Y-%m-%d %H:%M} to "
+        f"That overlaps {what}, {other.starts_at_utc:%Y-%m-%d %H:%M} to "
         f"{other.ends_at_utc:%Y-%m-%d %H:%M} UTC: pick another time, or move or cancel that one."
     )
+
+
+def first_overlap(
+    others: Sequence[GoWindow], starts_at: datetime, ends_at: datetime, moving: GoWindow | None
+) -> dict[str, str]:
+    """A form's error beside its When for the first of `others` that [starts_at, ends_at)
+    overlaps (`moving` itself aside), or none."""
+    for other in others:
+        if (moving is None or other.id != moving.id) and (
+            other.starts_at_utc < ends_at and starts_at < other.ends_at_utc
+        ):
+            return {"when": overlap_field_error(other)}
+    return {}

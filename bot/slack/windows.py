@@ -26,7 +26,7 @@ from bot.slack.window_views import (
     WINDOW_MOVE_ACTION,
     WINDOW_START_ACTION,
     WindowButton,
-    overlap_field_error,
+    first_overlap,
     own_label,
     schedule_modal,
     windows_message,
@@ -134,13 +134,7 @@ def _schedule_clash(services: Services, form: Mapping[str, str], place: Place) -
         others = services.windows.upcoming(channel_id) if channel_id else []
     except (GoError, ValueError, OverflowError, OSError):
         return {}
-    ends_at = starts_at + duration
-    for other in others:
-        if (moving is None or other.id != moving.id) and (
-            other.starts_at_utc < ends_at and starts_at < other.ends_at_utc
-        ):
-            return {"when": overlap_field_error(other)}
-    return {}
+    return first_overlap(others, starts_at, starts_at + duration, moving)
 
 
 def _windows(services: Services, call: Invocation, given: Text) -> Blocks:
