@@ -78,7 +78,7 @@ def user_message(error: BaseException, undone: str = "Nothing was done") -> str:
         return (
             f":snowflake: A change freeze is in force until {date(freeze.ends_at_utc)}: "
             f"{safe(freeze.notes, 500)} (freeze `{freeze.id}`). A gobot admin may start anyway, "
-            "saying why: `/go-start --override <reason>`."
+            "saying why: `/go-start --override &lt;reason&gt;`."
         )
     if isinstance(error, WindowOverlap):
         other = error.other
