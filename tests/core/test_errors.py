@@ -22,6 +22,7 @@ CODES = {
     "StoreUnavailable": "store_unavailable",
     "UnknownSession": "unknown_session",
     "UnknownWindow": "unknown_window",
+    "FreezeInForce": "freeze_in_force",
 }
 
 
