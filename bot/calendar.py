@@ -1,5 +1,6 @@
-"""The planned GO windows as an iCalendar feed (RFC 5545), built with `icalendar`: one event
-per window, in UTC, a cancelled window marked cancelled so that calendars drop it."""
+"""The planned GO windows and change freezes as an iCalendar feed (RFC 5545), built with
+`icalendar`: one event per window or freeze, in UTC, a freeze summarized by its reason and in
+the category `FREEZE`, a cancelled one marked cancelled so that calendars drop it."""
 
 from __future__ import annotations
 
@@ -26,13 +27,21 @@ def windows_ics(windows: Sequence[GoWindow], now: datetime, host: str = "gobot")
         event.add("sequence", window.revision)  # a moved or cancelled window replaces itself
         event.add("dtstart", window.starts_at_utc)
         event.add("dtend", window.ends_at_utc)
-        event.add("summary", f"GO window in {window.channel}" + _state(window))
+        event.add("summary", _summary(window) + _state(window))
+        if window.kind == "freeze":
+            event.add("categories", ["FREEZE"])
         event.add("description", _description(window))
         if window.link:
             event.add("url", window.link)
         event.add("status", "CANCELLED" if window.status == "cancelled" else "CONFIRMED")
         calendar.add_component(event)
     return bytes(calendar.to_ical())
+
+
+def _summary(window: GoWindow) -> str:
+    if window.kind == "freeze":
+        return f"Change freeze: {window.notes}"
+    return f"GO window in {window.channel}"
 
 
 def _state(window: GoWindow) -> str:

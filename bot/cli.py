@@ -572,8 +572,8 @@ def history(last: int, fmt: str, channel: str | None) -> None:
     type=click.Choice(["table", "json", "ics"]),
 )
 def windows(fmt: str) -> None:
-    """The planned GO windows that have not ended (ics: also the last 30 days', to import into
-    a calendar)."""
+    """The planned GO windows and change freezes that have not ended (ics: also the last 30
+    days', to import into a calendar)."""
     from bot.calendar import CALENDAR_PAST, windows_ics
     from core.windows import MAX_AHEAD
 
@@ -593,11 +593,15 @@ def windows(fmt: str) -> None:
     if not upcoming:
         click.echo("No GO windows planned.")
         return
-    table = [("id", "starts (UTC)", "length", "channel", "by", "notes")]
+    table: list[tuple[str, ...]] = [
+        ("id", "kind", "starts (UTC)", "length", "channel", "by", "notes")
+    ]
     for w in upcoming:
         length = format_duration(timedelta(seconds=w.duration_seconds))
         notes = w.notes.splitlines()[0] if w.notes else ""
-        table.append((w.id, _time(w.starts_at_utc), length, w.channel, w.scheduled_by, notes))
+        table.append(
+            (w.id, w.kind, _time(w.starts_at_utc), length, w.channel, w.scheduled_by, notes)
+        )
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
     for row in table:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]

@@ -1,7 +1,7 @@
 """The weekly digest: once a week, at a weekday and time in a time zone (`mon 09:00
 Europe/Berlin`), one message to a channel with the past week's sessions (how many, total and
-longest duration, outcomes, playbook completion, drift seen, overruns) and the windows of the
-coming week.
+longest duration, outcomes, playbook completion, drift seen, overruns) and the windows and
+change freezes of the coming week (a freeze that began before it and still holds, too).
 
 The week's sessions are asked of the store by their end time (the store's cost follows the
 week, not the length of history). The week's digest is claimed by a once-only mark inside one
@@ -22,7 +22,7 @@ from core.clock import Clock
 from core.models import AuditEvent, GoSession, GoWindow, PlaybookStep
 from core.outbox import DigestPayload, new_item_id, notice_item
 from core.ports import UnitOfWork
-from core.windows import WindowService
+from core.windows import MAX_FREEZE, WindowService
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEK = timedelta(days=7)
@@ -140,7 +140,11 @@ class DigestService:
         since, until = due - WEEK, due
         # read before the claim's unit of work: the history is not read under its lock
         ended = self._uow.sessions.history(MAX_SESSIONS, since=since, until=until)
-        coming = [w for w in self._windows.between(due, due + WEEK) if w.status == "scheduled"]
+        coming = [
+            w
+            for w in self._windows.between(due - MAX_FREEZE, due + WEEK)
+            if w.status == "scheduled" and w.ends_at_utc > due
+        ]
         payload = summarize(
             week, since=since, until=until, sessions=ended, steps=self._steps, windows=coming
         )

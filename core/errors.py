@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from core.clock import format_utc
 
 if TYPE_CHECKING:
-    from core.models import GoSession
+    from core.models import GoSession, GoWindow
 
 
 class GoError(Exception):
@@ -88,3 +88,19 @@ class UnknownSession(GoError):
 
 class UnknownWindow(GoError):
     code = "unknown_window"
+
+
+class FreezeInForce(GoError):
+    """A change freeze holds in the scope: nothing starts there unless an admin overrides it,
+    saying why."""
+
+    code = "freeze_in_force"
+
+    def __init__(self, freeze: GoWindow) -> None:
+        why = f": {freeze.notes}" if freeze.notes else ""
+        super().__init__(
+            f"A change freeze is in force until {format_utc(freeze.ends_at_utc)}{why} (freeze "
+            f"{freeze.id}). A gobot admin may start anyway, saying why: "
+            "/go-start --override <reason>."
+        )
+        self.freeze = freeze

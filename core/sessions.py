@@ -1,5 +1,7 @@
 """The session service: start (asking a second operator's approval of it when that is
-configured), end, get and history of GO sessions."""
+configured), end, get and history of GO sessions. No session starts while a change freeze holds
+in its scope, unless an admin overrides the freeze, saying why (recorded on the session and
+audited `GO_FREEZE_OVERRIDDEN` with the start)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Literal
 
 from core.clock import Clock, format_utc
 from core.errors import (
+    FreezeInForce,
     InvalidInput,
     NoActiveSession,
     SessionAlreadyActive,
@@ -16,13 +19,23 @@ from core.errors import (
     StoreUnavailable,
 )
 from core.ids import time_ordered_id
-from core.models import START_APPROVAL, AuditEvent, GoSession, Outcome, SessionChange, Snapshot
+from core.models import (
+    START_APPROVAL,
+    AuditEvent,
+    FreezeOverride,
+    GoSession,
+    GoWindow,
+    Outcome,
+    SessionChange,
+    Snapshot,
+)
 from core.notes import clean_link, clean_notes
 from core.outbox import SESSION_BOUND, SessionPayload, new_item_id, outbox_item
 from core.playbook import run_item
 from core.ports import Approvals, Deliverer, NullDeliverer, UnitOfWork
 from core.reminders import ReminderPolicy
 from core.snapshots import SnapshotTaker
+from core.windows import freeze_now
 
 ScopeMode = Literal["workspace", "channel"]
 MAX_HISTORY = 100
@@ -90,6 +103,10 @@ class SessionService:
         if (current := self._active(self.scope_for(channel))) is not None:
             raise SessionAlreadyActive.about(current)
 
+    def freeze(self, channel: str | None) -> GoWindow | None:
+        """The change freeze in force now in the channel's scope, if any."""
+        return freeze_now(self._uow.windows, self.scope_for(channel), self._clock.now())
+
     def ensure_can_end(self, channel: str | None) -> None:
         """Raise `NoActiveSession` if the channel's scope has no active session."""
         self._ending(self.scope_for(channel), None)
@@ -104,6 +121,7 @@ class SessionService:
         link: str | None = None,
         planned: timedelta | None = None,
         along: Callable[[GoSession, datetime], None] | None = None,
+        override: str | None = None,
     ) -> SessionChange:
         """Snapshot (slow, outside any lock), then record the start in one unit of work: the
         audit record, the session, and the snapshot post and playbook message owed to the
@@ -111,16 +129,23 @@ class SessionService:
         work (a planned window marked started), or raises to keep the session from starting.
         `reply_to` is where to tell the operator if the post turns out undeliverable. When a
         start needs a second operator, the session is recorded with that approval pending and
-        its request owed in the thread (core/approvals.py)."""
+        its request owed in the thread (core/approvals.py). While a change freeze holds,
+        `FreezeInForce` unless `override` says why an admin (the caller checked the role)
+        starts anyway."""
         text = clean_notes(notes)
         url = clean_link(link)
+        reason = clean_notes(override) if override is not None else None
+        if reason == "":
+            raise InvalidInput("Overriding a change freeze needs a reason: say why.")
         scope = self.scope_for(channel)
         self.ensure_can_start(channel)
+        self._unfrozen(scope, actor, reason, self._clock.now())
         snapshot = self._snapshots.take()
         with self._uow:
             if (current := self._active(scope)) is not None:
                 raise SessionAlreadyActive.about(current)
             now = self._clock.now()
+            overridden = self._unfrozen(scope, actor, reason, now)
             session = self._policy.initial(
                 GoSession(
                     active=True,
@@ -135,6 +160,7 @@ class SessionService:
                     started_by=actor,
                     link=url,
                     planned_end_utc=now + planned if planned else None,
+                    freeze_override=overridden,
                 ),
                 now,
             )
@@ -154,6 +180,17 @@ class SessionService:
                 ),
                 now,
             )
+            if overridden is not None:
+                self._audit.append(
+                    AuditEvent(
+                        event="GO_FREEZE_OVERRIDDEN",
+                        actor=actor,
+                        channel=channel,
+                        session_id=session.id,
+                        data={"freeze": overridden.freeze_id, "reason": overridden.reason},
+                    ),
+                    now,
+                )
             self._store.create(session)
             if along is not None:
                 along(session, now)
@@ -174,6 +211,19 @@ class SessionService:
                 session, _ = self._approvals.ask(session, START_APPROVAL, by=actor, notes=text)
             self._uow.commit()
         return self._delivered(session)
+
+    def _unfrozen(
+        self, scope: str, actor: str, reason: str | None, now: datetime
+    ) -> FreezeOverride | None:
+        """Raise `FreezeInForce` if a freeze holds in `scope` and no `reason` overrides it; the
+        override to record, if one does (none without a freeze: there is nothing to
+        override)."""
+        freeze = freeze_now(self._uow.windows, scope, now)
+        if freeze is None:
+            return None
+        if reason is None:
+            raise FreezeInForce(freeze)
+        return FreezeOverride(freeze_id=freeze.id, by=actor, reason=reason, at_utc=now)
 
     def redeliver(self, session: GoSession) -> SessionChange | None:
         """Try the session's owed messages again now (what they waited for may be fixed); None

@@ -1,8 +1,11 @@
-"""Planned GO windows: scheduled, moved and cancelled by operators (audited), never two
-overlapping in one scope (a `WindowOverlap` carries the other window, for each client to show
-in its own way); a reminder in the window's channel before it, a prompt at its start, a note if
-it was missed, each owed once however many processes tick; a session started from a window
-carries its notes, link and planned duration.
+"""Planned GO windows and change freezes: scheduled, moved and cancelled by operators (audited
+`GO_WINDOW_*` and `GO_FREEZE_*`), never two of either kind overlapping in one scope (a
+`WindowOverlap` carries the other one, for each client to show in its own way); a reminder in
+the window's channel before it, a prompt at its start, a note if it was missed, each owed once
+however many processes tick; a session started from a window carries its notes, link and
+planned duration. A freeze (its `notes` say why) owes no message: it holds from its start to
+its end, stays scheduled until cancelled, and while it holds no session starts in its scope
+unless an admin overrides it (`SessionService.start`) and the gate denies.
 
 A window is claimed for each message by compare-and-set inside one unit of work, with the
 message it owes. A bot that was down through a window's lead or start owes only the message
@@ -17,15 +20,17 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from core.clock import Clock, format_utc
 from core.errors import InvalidInput, UnknownWindow
-from core.models import AuditEvent, GoSession, GoWindow, SessionChange
+from core.models import AuditEvent, GoSession, GoWindow, SessionChange, WindowKind
 from core.notes import clean_link, clean_notes
 from core.outbox import WindowPayload, new_item_id, notice_item
-from core.ports import UnitOfWork
-from core.sessions import SessionService
+from core.ports import UnitOfWork, WindowStore
+
+if TYPE_CHECKING:  # the session service reads freezes from here
+    from core.sessions import SessionService
 
 log = logging.getLogger("gobot.windows")
 MAX_DURATION = timedelta(hours=24)
@@ -34,13 +39,16 @@ MAX_AHEAD = timedelta(days=366)
 CHANNEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")  # an ID, or a name as Slack allows
 
 
+NAMES: dict[WindowKind, str] = {"window": "GO window", "freeze": "change freeze"}
+
+
 class WindowOverlap(InvalidInput):
-    """A window would overlap `other`, scheduled in the same scope; the message is plain text
-    (a client with its own markup renders `other` itself)."""
+    """A window or freeze would overlap `other`, scheduled in the same scope; the message is
+    plain text (a client with its own markup renders `other` itself)."""
 
     def __init__(self, other: GoWindow) -> None:
         super().__init__(
-            f"That overlaps the GO window {other.id} in {other.channel} from "
+            f"That overlaps the {NAMES[other.kind]} {other.id} in {other.channel} from "
             f"{format_utc(other.starts_at_utc)} to {format_utc(other.ends_at_utc)} "
             f"(scheduled by {other.scheduled_by}): move or cancel one of them."
         )
@@ -59,6 +67,13 @@ def freeze_in_force(windows: list[GoWindow], scope: str, now: datetime) -> GoWin
         and w.starts_at_utc <= now < w.ends_at_utc
     ]
     return max(holding, key=lambda w: w.ends_at_utc, default=None)
+
+
+def freeze_now(store: WindowStore, scope: str, now: datetime) -> GoWindow | None:
+    """The change freeze of `scope` in force at `now`, read from `store` (one that starts at
+    `now` holds already)."""
+    started = store.between(now - MAX_FREEZE, now + timedelta(microseconds=1))
+    return freeze_in_force(started, scope, now)
 
 
 @dataclass(frozen=True)
@@ -115,28 +130,61 @@ class WindowService:
         notes: str | None = None,
         link: str | None = None,
     ) -> GoWindow:
+        text = clean_notes(notes)
+        return self._plan(
+            "window", actor, channel, starts_at, duration=duration, text=text, link=link
+        )
+
+    def schedule_freeze(
+        self,
+        actor: str,
+        channel: str | None,
+        starts_at: datetime,
+        duration: timedelta,
+        reason: str,
+    ) -> GoWindow:
+        """A change freeze in `channel`'s scope, for up to `MAX_FREEZE`, saying why."""
+        text = clean_notes(reason)
+        if not text:
+            raise InvalidInput("A change freeze needs a reason: say why changes are held.")
+        return self._plan("freeze", actor, channel, starts_at, duration=duration, text=text)
+
+    def _plan(
+        self,
+        kind: WindowKind,
+        actor: str,
+        channel: str | None,
+        starts_at: datetime,
+        *,
+        duration: timedelta,
+        text: str,
+        link: str | None = None,
+    ) -> GoWindow:
+        name = NAMES[kind]
         if not channel:
-            raise InvalidInput("A GO window needs a channel to run in.")
+            raise InvalidInput(f"A {name} needs a channel to run in.")
         if not CHANNEL.fullmatch(channel):
             raise InvalidInput(
-                "A GO window's channel is a Slack channel ID (C…) or a channel's name (letters, "
+                f"A {name}'s channel is a Slack channel ID (C…) or a channel's name (letters, "
                 "digits, - and _)."
             )
-        text, url = clean_notes(notes), clean_link(link)
+        url = clean_link(link)
         with self._uow:
             now = self._clock.now()
             window = GoWindow(
                 id=uuid.uuid4().hex[:12],
+                kind=kind,
                 scope=self._sessions.scope_for(channel),
                 channel=channel,
                 starts_at_utc=starts_at,
-                duration_seconds=self._checked(starts_at, duration, now),
+                duration_seconds=self._checked(kind, starts_at, duration, now),
                 notes=text,
                 link=url,
                 scheduled_by=actor,
             )
             self._refuse_overlap(window)
-            self._audit("GO_WINDOW_SCHEDULED", actor, window, now)
+            extra: dict[str, object] | None = {"reason": text} if kind == "freeze" else None
+            self._audit("SCHEDULED", actor, window, now, extra)
             self._store.put(window)
             self._uow.commit()
             return window
@@ -156,16 +204,14 @@ class WindowService:
             moved = window.model_copy(
                 update={
                     "starts_at_utc": starts_at,
-                    "duration_seconds": self._checked(starts_at, duration, now),
+                    "duration_seconds": self._checked(window.kind, starts_at, duration, now),
                     "reminded": False,
                     "prompted": False,
                     "revision": window.revision + 1,
                 }
             )
             self._refuse_overlap(moved)
-            self._audit(
-                "GO_WINDOW_MOVED", actor, moved, now, {"from_utc": format_utc(window.starts_at_utc)}
-            )
+            self._audit("MOVED", actor, moved, now, {"from_utc": format_utc(window.starts_at_utc)})
             self._store.put(moved)
             self._uow.outbox.drop(f"window:{window.id}", ("window",), now)  # about the old time
             self._uow.commit()
@@ -178,7 +224,7 @@ class WindowService:
             cancelled = window.model_copy(
                 update={"status": "cancelled", "revision": window.revision + 1}
             )
-            self._audit("GO_WINDOW_CANCELLED", actor, cancelled, now)
+            self._audit("CANCELLED", actor, cancelled, now)
             self._store.put(cancelled)
             self._uow.outbox.drop(f"window:{window.id}", ("window",), now)  # nothing owed now
             self._uow.commit()
@@ -195,6 +241,8 @@ class WindowService:
         """Start the window's session now, with its notes, link and planned duration; the
         window is marked started in the same unit of work as the start (both or neither)."""
         window = self.scheduled(window_id, channel)
+        if window.kind == "freeze":
+            raise InvalidInput("That is a change freeze: it has no GO session to start.")
 
         def mark(session: GoSession, now: datetime) -> None:
             current = self.scheduled(window_id)  # read again under the lock
@@ -212,11 +260,14 @@ class WindowService:
 
     # the tick ----------------------------------------------------------------------------
     def tick(self) -> int:
-        """Owe each window's message that has come due; how many were owed."""
+        """Owe each window's message that has come due; how many were owed (a freeze owes
+        none)."""
         owed = 0
         now = self._clock.now()
         for window in self._store.all():
-            if window.status != "scheduled" or not self._due_at(window, now):
+            if window.kind == "freeze" or window.status != "scheduled":
+                continue
+            if not self._due_at(window, now):
                 continue
             try:
                 owed += self._due(window.id)
@@ -239,7 +290,7 @@ class WindowService:
             update: dict[str, object]
             if now >= window.ends_at_utc:
                 what, update = "missed", {"status": "missed"}
-                self._audit("GO_WINDOW_MISSED", "gobot", window, now)
+                self._audit("MISSED", "gobot", window, now)
             elif now >= window.starts_at_utc and not window.prompted:
                 what, update = "prompt", {"prompted": True, "reminded": True}
             elif now >= window.starts_at_utc - self._policy.lead and not window.reminded:
@@ -275,13 +326,17 @@ class WindowService:
             return not window.prompted
         return now >= window.starts_at_utc - self._policy.lead and not window.reminded
 
-    def _checked(self, starts_at: datetime, duration: timedelta, now: datetime) -> int:
+    def _checked(
+        self, kind: WindowKind, starts_at: datetime, duration: timedelta, now: datetime
+    ) -> int:
+        name = NAMES[kind]
+        longest, most = (MAX_FREEZE, "31 days") if kind == "freeze" else (MAX_DURATION, "24h")
         if starts_at <= now:
-            raise InvalidInput("A GO window must start in the future.")
+            raise InvalidInput(f"A {name} must start in the future.")
         if starts_at - now > MAX_AHEAD:
-            raise InvalidInput("A GO window can be planned at most a year ahead.")
-        if not timedelta(0) < duration <= MAX_DURATION:
-            raise InvalidInput("A GO window lasts more than 0 and at most 24h.")
+            raise InvalidInput(f"A {name} can be planned at most a year ahead.")
+        if not timedelta(0) < duration <= longest:
+            raise InvalidInput(f"A {name} lasts more than 0 and at most {most}.")
         return int(duration.total_seconds())
 
     def scheduled(self, window_id: str, channel: str | None = None) -> GoWindow:
@@ -292,7 +347,7 @@ class WindowService:
         if channel is not None and window.scope != self._sessions.scope_for(channel):
             raise UnknownWindow(f"There is no GO window {window_id!r} in this channel.")
         if window.status != "scheduled":
-            raise InvalidInput(f"That GO window is {window.status} already.")
+            raise InvalidInput(f"That {NAMES[window.kind]} is {window.status} already.")
         return window
 
     def _refuse_overlap(self, window: GoWindow) -> None:
@@ -329,25 +384,26 @@ class WindowService:
     ) -> None:
         """Inside a unit of work: the window ran as `session`; what it still owed is dropped."""
         started = window.model_copy(update={"status": "started", "session_id": session.id})
-        self._audit("GO_WINDOW_STARTED", actor, started, now, {"session": session.id})
+        self._audit("STARTED", actor, started, now, {"session": session.id})
         self._store.put(started)
         self._uow.outbox.drop(f"window:{window.id}", ("window",), now)
 
     def _audit(
         self,
-        event: str,
+        what: str,
         actor: str,
         window: GoWindow,
         now: datetime,
         extra: dict[str, object] | None = None,
     ) -> None:
+        """`GO_WINDOW_<what>`, or `GO_FREEZE_<what>` for a freeze."""
         self._uow.audit.append(
             AuditEvent(
-                event=event,
+                event=f"GO_{window.kind.upper()}_{what}",
                 actor=actor,
                 channel=window.channel,
                 data={
-                    "window": window.id,
+                    window.kind: window.id,
                     "starts_at_utc": format_utc(window.starts_at_utc),
                     "duration_seconds": window.duration_seconds,
                     **(extra or {}),

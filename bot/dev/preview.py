@@ -4,25 +4,31 @@ would send it (a message as `{"blocks": …}`, a form or App Home as its whole v
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
 from bot.slack.approvals import approval_message
+from bot.slack.blocks import text_message
 from bot.slack.digest import digest_message
+from bot.slack.freezes import freeze_modal
 from bot.slack.gate import gate_message
 from bot.slack.history import report_message
 from bot.slack.home import home_view
+from bot.slack.interactions import user_message
 from bot.slack.playbook import checklist_message, playbook_message
 from bot.slack.reminders import reminder_message
 from bot.slack.session import end_modal, snapshot_message, start_modal, summary_message
-from bot.slack.windows import schedule_modal, window_message, windows_message
+from bot.slack.window_views import schedule_modal, window_message, windows_message
 from bot.slack.workspace import timeline_message
 from core.clock import parse_utc
 from core.digest import summarize
+from core.errors import FreezeInForce
 from core.models import (
     Approval,
     ConeState,
+    FreezeOverride,
     GateDecision,
     GateRequest,
     GoSession,
@@ -39,6 +45,8 @@ from core.report import SessionReport
 BUILDER = "https://app.slack.com/block-kit-builder/#"
 KINDS = (
     "start",
+    "start-override",
+    "start-refused",
     "end",
     "reminder",
     "overrun",
@@ -49,8 +57,10 @@ KINDS = (
     "approval-answered",
     "report",
     "start-form",
+    "start-form-freeze",
     "end-form",
     "schedule-form",
+    "freeze-form",
     "windows",
     "window-reminder",
     "digest",
@@ -66,6 +76,16 @@ WINDOW = GoWindow(
     notes="EU database upgrade",
     link="https://tickets.example/CHG-1300",
     scheduled_by="U0123",
+)
+FREEZE = GoWindow(
+    id="f1",
+    kind="freeze",
+    scope="workspace",
+    channel="C0123",
+    starts_at_utc="2026-01-03T00:00:00Z",
+    duration_seconds=14 * 86400,
+    notes="Year-end freeze <!channel> stays text",
+    scheduled_by="U0456",
 )
 TIMELINE = [
     TimelineEntry(
@@ -178,63 +198,83 @@ def _report() -> list[dict[str, Any]]:
     )
 
 
-def _messages(kind: str) -> list[dict[str, Any]]:
-    active, ended = _sample(active=True), _sample(active=False)
-    if kind == "start":
-        return snapshot_message(active, DEFAULT_STEPS)
-    if kind == "end":
-        return snapshot_message(ended, DEFAULT_STEPS) + summary_message(ended, DEFAULT_STEPS)
-    if kind in ("reminder", "overrun"):
-        return _reminder(600 if kind == "reminder" else -1500)
-    if kind == "playbook":
-        return playbook_message(active, DEFAULT_STEPS)
-    if kind == "checklist":
-        return checklist_message(run_checklist(DEFAULT_STEPS, active))
-    if kind == "timeline":
-        return [block for entry in TIMELINE for block in timeline_message(entry)]
-    if kind == "approval":
-        return approval_message(ApprovalPayload(session=active, approval=APPROVAL), DEFAULT_STEPS)
-    if kind == "approval-answered":
-        approved = APPROVAL.model_copy(
+def _override() -> list[dict[str, Any]]:
+    override = FreezeOverride(
+        freeze_id=FREEZE.id,
+        by="U0456",
+        reason="Payments down: hotfix",
+        at_utc=FREEZE.starts_at_utc,
+    )
+    active = _sample(active=True).model_copy(update={"freeze_override": override})
+    return snapshot_message(active, DEFAULT_STEPS)
+
+
+def _approval(answered: bool) -> list[dict[str, Any]]:
+    approval = APPROVAL
+    if answered:
+        approval = APPROVAL.model_copy(
             update={
                 "state": "approved",
                 "decided_by": "U0456",
                 "decided_at_utc": parse_utc("2026-01-01T09:18:00Z"),
             }
         )
-        return approval_message(ApprovalPayload(session=active, approval=approved), DEFAULT_STEPS)
-    if kind == "report":
-        return _report()
-    if kind == "windows":
-        return windows_message([WINDOW], WINDOW.starts_at_utc - timedelta(days=1))
-    if kind == "window-reminder":
-        return window_message(WindowPayload(window=WINDOW, what="reminder"))
-    if kind == "digest":
-        return digest_message(
-            summarize(
-                "2026-W01",
-                since=parse_utc("2025-12-29T08:00:00Z"),
-                until=parse_utc("2026-01-05T08:00:00Z"),
-                sessions=[_sample(active=False)],
-                steps=DEFAULT_STEPS,
-                windows=[WINDOW],
-            )
+    payload = ApprovalPayload(session=_sample(active=True), approval=approval)
+    return approval_message(payload, DEFAULT_STEPS)
+
+
+def _digest() -> list[dict[str, Any]]:
+    return digest_message(
+        summarize(
+            "2026-W01",
+            since=parse_utc("2025-12-29T08:00:00Z"),
+            until=parse_utc("2026-01-05T08:00:00Z"),
+            sessions=[_sample(active=False)],
+            steps=DEFAULT_STEPS,
+            windows=[WINDOW, FREEZE],
         )
-    if kind == "gate":
-        asked = GateRequest(environment="production", ref="main", requester="github-actions")
-        return gate_message(
-            GatePayload(
-                request=asked,
-                decision=GateDecision(
-                    allowed=False,
-                    state="denied",
-                    reason="No GO session is active here: start one with /go-start.",
-                    health="green",
-                    decided_at_utc=WINDOW.starts_at_utc,
-                ),
-            )
-        )
-    raise ValueError(f"no preview for {kind!r}; choose one of {', '.join(KINDS)}")
+    )
+
+
+def _gate() -> list[dict[str, Any]]:
+    asked = GateRequest(environment="production", ref="main", requester="github-actions")
+    decision = GateDecision(
+        allowed=False,
+        state="denied",
+        reason="No GO session is active here: start one with /go-start.",
+        health="green",
+        decided_at_utc=WINDOW.starts_at_utc,
+    )
+    return gate_message(GatePayload(request=asked, decision=decision))
+
+
+def _messages(kind: str) -> list[dict[str, Any]]:
+    active, ended = _sample(active=True), _sample(active=False)
+    drawn: dict[str, Callable[[], list[dict[str, Any]]]] = {
+        "start": lambda: snapshot_message(active, DEFAULT_STEPS),
+        "start-override": _override,
+        "start-refused": lambda: text_message(user_message(FreezeInForce(FREEZE))),
+        "end": lambda: (
+            snapshot_message(ended, DEFAULT_STEPS) + summary_message(ended, DEFAULT_STEPS)
+        ),
+        "reminder": lambda: _reminder(600),
+        "overrun": lambda: _reminder(-1500),
+        "playbook": lambda: playbook_message(active, DEFAULT_STEPS),
+        "checklist": lambda: checklist_message(run_checklist(DEFAULT_STEPS, active)),
+        "timeline": lambda: [block for entry in TIMELINE for block in timeline_message(entry)],
+        "approval": lambda: _approval(answered=False),
+        "approval-answered": lambda: _approval(answered=True),
+        "report": _report,
+        "windows": lambda: windows_message(
+            [WINDOW, FREEZE], WINDOW.starts_at_utc - timedelta(days=1)
+        ),
+        "window-reminder": lambda: window_message(WindowPayload(window=WINDOW, what="reminder")),
+        "digest": _digest,
+        "gate": _gate,
+    }
+    if kind not in drawn:
+        raise ValueError(f"no preview for {kind!r}; choose one of {', '.join(KINDS)}")
+    return drawn[kind]()
 
 
 def preview_payload(kind: str) -> dict[str, Any]:
@@ -242,10 +282,14 @@ def preview_payload(kind: str) -> dict[str, Any]:
     active = _sample(active=True)
     if kind == "start-form":
         return start_modal(active.channel)
+    if kind == "start-form-freeze":
+        return start_modal(active.channel, FREEZE)
     if kind == "end-form":
         return end_modal(active.channel, active, DEFAULT_STEPS)
     if kind == "schedule-form":
         return schedule_modal(active.channel, 1767258000)
+    if kind == "freeze-form":
+        return freeze_modal(active.channel, 1767258000)
     if kind == "home":
         return home_view(
             [active],
@@ -253,7 +297,7 @@ def preview_payload(kind: str) -> dict[str, Any]:
             DEFAULT_STEPS,
             [_sample(active=False)],
             now=WINDOW.starts_at_utc - timedelta(days=1),
-            windows=[WINDOW],
+            windows=[WINDOW, FREEZE],
         )
     return {"blocks": _messages(kind)}
 

@@ -1,16 +1,16 @@
 """Every capability of gobot in Slack, gathered from the domain modules that declare them
-(session, reminders, playbook, approvals, workspace, history, windows, home, delivery,
-workflow steps),
-and what is derived from them without a Slack app: the `/go` subcommands, the slash commands,
-the Events API events and `/go help`. The Bolt listeners (`bot.slack.app`), the manifest
-(`bot.slack.manifest`), `gobot local` and the README's command table (checked by a test) come
-from the same declarations."""
+(session, reminders, playbook, approvals, workspace, history, windows, freezes, home, delivery,
+workflow steps), and what is derived from them without a Slack app: the `/go` subcommands, the
+slash commands, the Events API events and `/go help`. The Bolt listeners (`bot.slack.app`), the
+manifest (`bot.slack.manifest`), `gobot local` and the README's command table (checked by a
+test) come from the same declarations."""
 
 from __future__ import annotations
 
 from bot.slack import (
     approvals,
     delivery,
+    freezes,
     history,
     home,
     playbook,
@@ -38,6 +38,7 @@ COMMANDS: tuple[Command, ...] = (
     *workspace.COMMANDS,
     *history.COMMANDS,
     *windows.COMMANDS,
+    *freezes.COMMANDS,
     HELP,
     *reminders.COMMANDS,
     *home.COMMANDS,

@@ -26,6 +26,7 @@ from bot.slack.capability import FORGED, Command, Invocation, OpenForm, Outputs,
 from bot.slack.mrkdwn import channel, date, plain, safe, who
 from core.access import AccessPolicy, RateLimiter
 from core.errors import (
+    FreezeInForce,
     GoError,
     InvalidInput,
     OutcomeUnknown,
@@ -34,7 +35,7 @@ from core.errors import (
     StoreUnavailable,
 )
 from core.services import Services
-from core.windows import WindowOverlap
+from core.windows import NAMES, WindowOverlap
 
 log = logging.getLogger("gobot.commands")
 UMBRELLA = "/go"
@@ -78,10 +79,17 @@ def user_message(error: BaseException, undone: str = "Nothing was done") -> str:
         )
     if isinstance(error, Refusal):
         return f":warning: {error.mrkdwn}"
+    if isinstance(error, FreezeInForce):
+        freeze = error.freeze
+        return (
+            f":snowflake: A change freeze is in force until {date(freeze.ends_at_utc)}: "
+            f"{safe(freeze.notes, 500)} (freeze `{freeze.id}`). A gobot admin may start anyway, "
+            "saying why: `/go-start --override &lt;reason&gt;`."
+        )
     if isinstance(error, WindowOverlap):
         other = error.other
         return (
-            f":warning: That overlaps the GO window of {date(other.starts_at_utc)} to "
+            f":warning: That overlaps the {NAMES[other.kind]} of {date(other.starts_at_utc)} to "
             f"{date(other.ends_at_utc)} in {channel(other.channel)} (scheduled by "
             f"{who(other.scheduled_by)}): move or cancel one of them."
         )

@@ -1,6 +1,7 @@
-"""A GO session: start and end it (a command with notes, or its form), see it, and the End
-session button; the channel post with its snapshot and buttons, the summary in its thread,
-the start and end forms, and the session as `/go-session` and App Home show it."""
+"""A GO session: start and end it (a command with notes, or its form; an admin's start during
+a change freeze with the reason that overrides it), see it, and the End session button; the
+channel post with its snapshot and buttons, the summary in its thread, the start and end
+forms, and the session as `/go-session` and App Home show it."""
 
 from __future__ import annotations
 
@@ -40,13 +41,14 @@ from bot.slack.capability import (
     SessionButton,
     Text,
 )
+from bot.slack.freezes import StartText, may_override, override_blocks, override_line
 from bot.slack.mrkdwn import channel, date, safe, who
 from bot.slack.playbook import playbook_progress
 from bot.slack.problems import problem_hint
 from bot.slack.workspace import TAKE_OVER_ACTION
 from core.durations import format_duration, parse_duration
-from core.errors import InvalidInput, SessionAlreadyActive
-from core.models import OUTCOMES, GoSession, Outcome, PlaybookStep, SessionChange
+from core.errors import FreezeInForce, InvalidInput, SessionAlreadyActive
+from core.models import OUTCOMES, GoSession, GoWindow, Outcome, PlaybookStep, SessionChange
 from core.services import Services
 
 END_ACTION = "go_end_session"
@@ -70,6 +72,8 @@ def snapshot_message(session: GoSession, steps: Sequence[PlaybookStep]) -> list[
         )
     )
     blocks.append(context(playbook_progress(session, steps)))
+    if (overridden := override_line(session)) is not None:
+        blocks.append(context(overridden))
     if session.link or session.planned_end_utc:
         blocks.append(context(_plan(session)))
     if session.active:
@@ -136,8 +140,9 @@ def _plan(session: GoSession) -> str:
     return " · ".join(parts)
 
 
-def start_modal(channel: str | None) -> dict[str, Any]:
-    """`/go-start` with no text: notes, a planned duration, a link."""
+def start_modal(channel: str | None, freeze: GoWindow | None = None) -> dict[str, Any]:
+    """`/go-start` with no text: notes, a planned duration, a link; while `freeze` holds, the
+    reason that overrides it (the form is opened for admins only then)."""
     planned = StaticSelectElement(
         action_id="planned",
         placeholder="none",
@@ -157,6 +162,7 @@ def start_modal(channel: str | None) -> dict[str, Any]:
             InputBlock(
                 block_id="link", label="Ticket, change or runbook", optional=True, element=link
             ),
+            *(override_blocks(freeze) if freeze else ()),
         ],
     )
 
@@ -240,6 +246,7 @@ class StartForm(FormInput):
     notes: str = ""
     planned: str = ""
     link: str = ""
+    override: str = ""
 
 
 class EndForm(FormInput):
@@ -247,25 +254,35 @@ class EndForm(FormInput):
     outcome: str = ""
 
 
-def _start(services: Services, call: Invocation, given: Text) -> Blocks | OpenForm:
-    """`/go-start notes`; with no text and a trigger, the start form (none beside an active
-    session: the refusal comes at once)."""
-    if not given.text and call.trigger:
+def _start(services: Services, call: Invocation, given: StartText) -> Blocks | OpenForm:
+    """`/go-start notes [--override reason]` (an admin's, during a change freeze); with no
+    text and a trigger, the start form (none beside an active session, nor for anyone but an
+    admin during a freeze: the refusal comes at once)."""
+    if given.override is not None:
+        may_override(call)
+    elif not given.notes and call.trigger:
         services.sessions.ensure_can_start(call.channel)
-        return OpenForm(start_modal(call.channel))
-    return _started(services, call, given.text)
+        freeze = services.sessions.freeze(call.channel)
+        if freeze is not None and not (call.access and call.access.permits(call.user, "admin")):
+            raise FreezeInForce(freeze)
+        return OpenForm(start_modal(call.channel, freeze))
+    return _started(services, call, given.notes, override=given.override)
 
 
 def _start_form(services: Services, call: Invocation, form: StartForm) -> Blocks:
-    """The start modal, submitted: notes, a planned duration, a link."""
+    """The start modal, submitted: notes, a planned duration, a link, and (an admin's,
+    during a change freeze) the reason that overrides it."""
     if form.planned and form.planned not in PLANNED:
         raise InvalidInput(f"The planned duration must be one of {', '.join(PLANNED)}.")
+    if form.override:
+        may_override(call)
     return _started(
         services,
         call,
         form.notes,
         link=form.link,
         planned=parse_duration(form.planned) if form.planned else None,
+        override=form.override or None,
     )
 
 
@@ -276,10 +293,17 @@ def _started(
     *,
     link: str | None = None,
     planned: timedelta | None = None,
+    override: str | None = None,
 ) -> Blocks:
     try:
         change = services.sessions.start(
-            call.user, call.channel, notes, call.reply_to, link=link, planned=planned
+            call.user,
+            call.channel,
+            notes,
+            call.reply_to,
+            link=link,
+            planned=planned,
+            override=override,
         )
     except SessionAlreadyActive as active:
         session = active.session
@@ -389,13 +413,14 @@ def change_message(change: SessionChange, done: str, posted: str, undelivered: s
 COMMANDS: tuple[Command, ...] = (
     Command(
         "start",
-        "start [notes]",
-        "open a GO session and post its snapshot",
+        "start [notes] [--override reason]",
+        "open a GO session and post its snapshot (an admin overrides a change freeze, saying why)",
         _start,
         "operator",
         "start a GO session",
         "Not started",
         limited=True,
+        input=StartText,
         slash="own",
         opens=START_MODAL,
     ),

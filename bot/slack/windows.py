@@ -1,45 +1,16 @@
-"""Planned GO windows: `/go-schedule` (with text, or its form), `/go-windows`, and a window's
-Start now, Move (its form) and Cancel buttons; the window's reminder, prompt and missed
-messages, the list of windows (on App Home too, whose buttons name the window's channel and
-are answered on the page) and the schedule form."""
+"""Planned GO windows: `/go-schedule` (with text, or its form), `/go-windows` (windows and
+freezes), and a window's Start now, Move (its form) and Cancel buttons; how they look is in
+`bot.slack.window_views`, freezes' own commands in `bot.slack.freezes`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import Field
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    ConfirmObject,
-    ConversationFilter,
-    ConversationSelectElement,
-    DateTimePickerElement,
-    InputBlock,
-    Option,
-    PlainTextInputElement,
-    PlainTextObject,
-    StaticSelectElement,
-)
-
-from bot.slack.blocks import (
-    PLANNED,
-    Blocks,
-    context,
-    header,
-    modal,
-    notes_input,
-    planned_duration,
-    section,
-    text_message,
-    to_dicts,
-)
+from bot.slack.blocks import Blocks, planned_duration, text_message
 from bot.slack.capability import (
     Arguments,
-    Button,
     Command,
     FormInput,
     Invocation,
@@ -47,189 +18,24 @@ from bot.slack.capability import (
     Place,
     Text,
 )
-from bot.slack.mrkdwn import CHANNEL_ID, channel, date, plain, safe, who
+from bot.slack.mrkdwn import channel, date
 from bot.slack.session import started_message
+from bot.slack.window_views import (
+    SCHEDULE_MODAL,
+    WINDOW_CANCEL_ACTION,
+    WINDOW_MOVE_ACTION,
+    WINDOW_START_ACTION,
+    WindowButton,
+    first_overlap,
+    own_label,
+    schedule_modal,
+    windows_message,
+)
 from core.clock import parse_utc
-from core.durations import format_duration, parse_duration
+from core.durations import format_duration
 from core.errors import GoError, InvalidInput
 from core.models import GoWindow
-from core.outbox import WindowPayload
 from core.services import Services
-
-SCHEDULE_MODAL = "go_schedule_modal"
-WINDOW_START_ACTION = "go_window_start"
-WINDOW_MOVE_ACTION = "go_window_move"
-WINDOW_CANCEL_ACTION = "go_window_cancel"
-MAX_LISTED_WINDOWS = 15
-
-
-# planned windows and the weekly digest ------------------------------------------------------
-def span(window: GoWindow) -> str:
-    length = format_duration(timedelta(seconds=window.duration_seconds))
-    return f"{date(window.starts_at_utc)} for {length}"
-
-
-def window_details(window: GoWindow) -> str:
-    lines = [f"in {channel(window.channel)}, scheduled by {who(window.scheduled_by)}"]
-    if window.notes:
-        lines.append(f"*Notes:* {safe(window.notes, 1000)}")
-    if window.link:
-        lines.append(f"*Link:* <{safe(window.link, 500)}|{safe(window.link, 100)}>")
-    return "\n".join(lines)
-
-
-def _window_buttons(window: GoWindow, *, manage: bool, early: bool) -> ActionsBlock:
-    """Start now (asking first if `early`: the window has not started) and, in a list, Move
-    and Cancel, for one window."""
-    where = window.channel if CHANNEL_ID.fullmatch(window.channel) else None  # not a CLI name
-    value = WindowButton(window_id=window.id, channel=where).value()
-    ask = ConfirmObject(
-        title="Start the GO window early?",
-        text=PlainTextObject(text=f"It is planned for {plain(span(window))}."),
-        confirm="Start now",
-        deny="Wait",
-    )
-    buttons = [
-        ButtonElement(
-            text="Start now",
-            action_id=WINDOW_START_ACTION,
-            value=value,
-            style="primary",
-            confirm=ask if early else None,
-        )
-    ]
-    if manage:
-        buttons += [
-            ButtonElement(text="Move", action_id=WINDOW_MOVE_ACTION, value=value),
-            ButtonElement(
-                text="Cancel",
-                action_id=WINDOW_CANCEL_ACTION,
-                value=value,
-                style="danger",
-                confirm=ConfirmObject(
-                    title="Cancel the GO window?",
-                    text=PlainTextObject(text="Nobody will be reminded of it."),
-                    confirm="Cancel it",
-                    deny="Keep it",
-                    style="danger",
-                ),
-            ),
-        ]
-    return ActionsBlock(block_id=f"go_window_{window.id}", elements=buttons)
-
-
-def window_message(payload: WindowPayload) -> list[dict[str, Any]]:
-    """A window's reminder before it, prompt at its start (to whoever scheduled it), or note
-    that it was missed."""
-    window = payload.window
-    if payload.what == "missed":
-        text = (
-            f":warning: The GO window planned for {span(window)} was missed: no GO session "
-            "was started in it."
-        )
-        return to_dicts([section(text), context(window_details(window))])
-    if payload.what == "prompt":
-        text = (
-            f":arrow_forward: {who(window.scheduled_by)}, your GO window starts now "
-            f"({span(window)}): start its session?"
-        )
-    else:
-        text = f":calendar: A GO window starts {span(window)}."
-    return to_dicts(
-        [
-            section(text),
-            context(window_details(window)),
-            _window_buttons(window, manage=False, early=payload.what == "reminder"),
-        ]
-    )
-
-
-def window_text(payload: WindowPayload) -> str:
-    window = payload.window
-    if payload.what == "missed":
-        return "A planned GO window was missed"
-    if payload.what == "prompt":
-        return f"{who(window.scheduled_by)}: your GO window starts now"
-    return f"A GO window starts {date(window.starts_at_utc)}"
-
-
-def window_blocks(windows: Sequence[GoWindow], *, manage: bool, now: datetime) -> list[Block]:
-    """Upcoming windows, soonest first, each with its buttons (`manage`: Move and Cancel too;
-    Start now asks first for a window that has not started by `now`)."""
-    if not windows:
-        return [section("No GO windows planned. Plan one with `/go-schedule`.")]
-    blocks: list[Block] = []
-    for window in windows[:MAX_LISTED_WINDOWS]:
-        blocks.append(section(f"*{span(window)}* {window_details(window)}"))
-        blocks.append(_window_buttons(window, manage=manage, early=now < window.starts_at_utc))
-    if len(windows) > MAX_LISTED_WINDOWS:
-        blocks.append(context(f"… and {len(windows) - MAX_LISTED_WINDOWS} more: `gobot windows`"))
-    return blocks
-
-
-def windows_message(windows: Sequence[GoWindow], now: datetime) -> list[dict[str, Any]]:
-    return to_dicts([header("Planned GO windows"), *window_blocks(windows, manage=True, now=now)])
-
-
-def schedule_modal(
-    channel_id: str | None, now_epoch: int, window: GoWindow | None = None, *, home: bool = False
-) -> dict[str, Any]:
-    """`/go-schedule`: when (a date and a time in the user's own time zone), planned duration,
-    channel, notes and link. For a window being moved (`window`): when and duration only, each
-    as the window has it (a form opened to change one thing keeps the others); `home`: opened
-    from App Home, where it is answered."""
-    labels = list(PLANNED)
-    preselect = labels[1]
-    if window is not None:
-        own = timedelta(seconds=window.duration_seconds)
-        preselect = next((p for p in PLANNED if parse_duration(p) == own), _own_label(window))
-        if preselect not in labels:  # a window planned by text or the CLI keeps its own
-            labels.append(preselect)
-    planned_options = [Option(text=label, value=label) for label in labels]
-    initial = planned_options[labels.index(preselect)]
-    start = int(window.starts_at_utc.timestamp()) if window else now_epoch + 3600
-    blocks: list[Block] = [
-        InputBlock(
-            block_id="when",
-            label="When",
-            hint="In your own time zone.",
-            element=DateTimePickerElement(action_id="when", initial_date_time=start),
-        ),
-        InputBlock(
-            block_id="planned",
-            label="Planned duration",
-            element=StaticSelectElement(
-                action_id="planned", options=planned_options, initial_option=initial
-            ),
-        ),
-    ]
-    if window is None:
-        blocks += [
-            InputBlock(
-                block_id="channel",
-                label="Channel",
-                element=ConversationSelectElement(
-                    action_id="channel",
-                    default_to_current_conversation=True,
-                    filter=ConversationFilter(
-                        include=["public", "private"], exclude_bot_users=True
-                    ),
-                    initial_conversation=channel_id,
-                ),
-            ),
-            notes_input("Notes"),
-            InputBlock(
-                block_id="link",
-                label="Ticket, change or runbook",
-                optional=True,
-                element=PlainTextInputElement(action_id="link", placeholder="https://…"),
-            ),
-        ]
-    metadata = Place(
-        channel=channel_id, about=window.id if window else None, home=home or None
-    ).value()
-    title = "Move the GO window" if window else "Plan a GO window"
-    return modal(SCHEDULE_MODAL, title, "Move" if window else "Plan", metadata, blocks)
 
 
 def _window_planned(window: GoWindow, what: str) -> Blocks:
@@ -238,18 +44,6 @@ def _window_planned(window: GoWindow, what: str) -> Blocks:
         f":calendar: GO window {what}: {date(window.starts_at_utc)} for {length} in "
         f"{channel(window.channel)}. Its channel is reminded before it; `/go-windows` lists it."
     )
-
-
-class WindowButton(Button):
-    """A window's Start now, Move or Cancel button: the window, and (on App Home, where a
-    button comes from no channel) its channel (older buttons: the window's bare id)."""
-
-    window_id: str = Field(min_length=1, max_length=100)
-    channel: str | None = Field(default=None, max_length=30, pattern=r"^[A-Z0-9]+$")
-
-    @classmethod
-    def legacy(cls, value: str) -> dict[str, Any]:
-        return {"window_id": value}
 
 
 class ScheduleForm(FormInput):
@@ -322,24 +116,11 @@ def _schedule_form(services: Services, call: Invocation, form: ScheduleForm) -> 
     return _window_planned(window, "planned")
 
 
-def _own_label(window: GoWindow) -> str:
-    """The window's own duration as the Move form offers it when it is not a planned one."""
-    return format_duration(timedelta(seconds=window.duration_seconds)).replace(" ", "")
-
-
 def _form_duration(planned: str, window: GoWindow | None) -> timedelta:
     """The form's planned duration: one it offers, or (moving `window`) the window's own."""
-    if window is not None and planned == _own_label(window):
+    if window is not None and planned == own_label(window):
         return timedelta(seconds=window.duration_seconds)
     return planned_duration(planned)
-
-
-def overlap_field_error(other: GoWindow) -> str:
-    """The overlap, in the plain text Slack shows beside a form's field."""
-    return (
-        f"That overlaps another GO window, {other.starts_at_utc:%Y-%m-%d %H:%M} to "
-        f"{other.ends_at_utc:%Y-%m-%d %H:%M} UTC: pick another time, or move or cancel that one."
-    )
 
 
 def _schedule_clash(services: Services, form: Mapping[str, str], place: Place) -> dict[str, str]:
@@ -353,13 +134,7 @@ def _schedule_clash(services: Services, form: Mapping[str, str], place: Place) -
         others = services.windows.upcoming(channel_id) if channel_id else []
     except (GoError, ValueError, OverflowError, OSError):
         return {}
-    ends_at = starts_at + duration
-    for other in others:
-        if (moving is None or other.id != moving.id) and (
-            other.starts_at_utc < ends_at and starts_at < other.ends_at_utc
-        ):
-            return {"when": overlap_field_error(other)}
-    return {}
+    return first_overlap(others, starts_at, starts_at + duration, moving)
 
 
 def _windows(services: Services, call: Invocation, given: Text) -> Blocks:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from bot.calendar import CALENDAR_PAST, windows_ics
 from bot.settings import Settings
 from core.errors import (
+    FreezeInForce,
     GoError,
     InvalidInput,
     NoActiveSession,
@@ -42,6 +43,7 @@ from core.windows import MAX_AHEAD
 
 STATUS = {
     SessionAlreadyActive: 409,
+    FreezeInForce: 409,
     NoActiveSession: 409,
     StepBlocked: 409,
     UnknownStep: 404,

@@ -339,16 +339,30 @@ def test_windows_in_every_format(
     )
     shown = starts.strftime("%Y-%m-%dT%H:%M:%SZ")  # to the second, in UTC, with the zone
     header, row = printed(data_dir, "windows", **env).splitlines()
-    assert header.split() == ["id", "starts", "(UTC)", "length", "channel", "by", "notes"]
-    assert row.split() == [window.id, shown, "2h", "00m", "C1", "U1", "db", "upgrade"]
-    assert [header.index(c) for c in ("starts", "length", "channel", "by", "notes")] == [
-        row.index(c) for c in (shown, "2h 00m", "C1", "U1", "db upgrade")
+    assert header.split() == [
+        "id",
+        "kind",
+        "starts",
+        "(UTC)",
+        "length",
+        "channel",
+        "by",
+        "notes",
+    ]
+    assert row.split() == [window.id, "window", shown, "2h", "00m", "C1", "U1", "db", "upgrade"]
+    assert [header.index(c) for c in ("kind", "starts", "length", "channel", "by", "notes")] == [
+        row.index(c) for c in ("window", shown, "2h 00m", "C1", "U1", "db upgrade")
     ]
     rows = json.loads(printed(data_dir, "windows", "--format", "json", **env))
     assert [(r["id"], r["starts_at_utc"]) for r in rows] == [(window.id, shown)]
     calendar = Calendar.from_ical(printed(data_dir, "windows", "--format", "ics", **env))
     [event] = calendar.walk("VEVENT")
     assert event.decoded("dtstart") == starts and str(event["uid"]) == f"{window.id}@gobot"
+    frozen = services.windows.schedule_freeze(
+        "U2", "C1", starts + timedelta(days=1), timedelta(days=2), "year-end"
+    )
+    *_, last = printed(data_dir, "windows", **env).splitlines()
+    assert last.split()[:2] == [frozen.id, "freeze"] and last.endswith("year-end")
 
 
 HEAVY = ("slack_bolt", "slack_sdk", "fastapi", "starlette", "uvicorn", "psycopg", "httpx")

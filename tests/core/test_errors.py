@@ -23,6 +23,7 @@ CODES = {
     "OutcomeUnknown": "outcome_unknown",
     "UnknownSession": "unknown_session",
     "UnknownWindow": "unknown_window",
+    "FreezeInForce": "freeze_in_force",
 }
 
 
@@ -37,7 +38,9 @@ def test_each_error_has_its_own_stable_code() -> None:
     assert len({*found.values(), RateLimited.code}) == len(found) + 1
 
 
-@pytest.mark.parametrize("name", sorted(set(CODES) - {"SessionAlreadyActive", "StoreUnavailable"}))
+@pytest.mark.parametrize(
+    "name", sorted(set(CODES) - {"SessionAlreadyActive", "StoreUnavailable", "FreezeInForce"})
+)
 def test_the_message_is_what_the_operator_reads(name: str) -> None:
     error = getattr(errors, name)("Nothing was changed.")
     assert error.message == str(error) == "Nothing was changed."

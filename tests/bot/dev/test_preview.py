@@ -26,7 +26,8 @@ def test_preview_prints_valid_block_kit_and_a_builder_link(kind: str) -> None:
     assert payload.get("type") in (None, "modal", "home")
     if payload.get("type") == "modal":
         assert View(**payload).to_dict() == payload  # slack_sdk validates the form
-        assert payload["callback_id"] in ("go_start_modal", "go_end_modal", "go_schedule_modal")
+        forms = ("go_start_modal", "go_end_modal", "go_schedule_modal", "go_freeze_modal")
+        assert payload["callback_id"] in forms
 
 
 def test_previews_show_the_workspace() -> None:

@@ -25,12 +25,13 @@ def test_every_manifest_command_is_handled_by_the_app_and_nothing_else(
 ) -> None:
     manifest = build_manifest(Settings(data_dir=data_dir), "https://gobot.example.com", False)
     commands = manifest_commands(manifest)
-    assert len(commands) == len(set(commands)) == 13
+    assert len(commands) == len(set(commands)) == 14
     for command in commands:
         response = slack.command(command, "help" if command == "/go" else "")
         assert response.status_code == 200, command
-        if command in ("/go-start", "/go-schedule"):  # with no text (and no session): a form
-            assert slack.fake.wait_for_calls("views.open", 1 + (command == "/go-schedule"))
+        forms = ("/go-start", "/go-schedule", "/go-freeze")
+        if command in forms:  # with no text (and no session): a form
+            assert slack.fake.wait_for_calls("views.open", 1 + forms.index(command))
         else:
             assert slack.reply(response)  # a listener answered
     assert slack.command("/go-bogus").status_code == 404  # what no listener handles
@@ -54,7 +55,9 @@ def test_http_manifest_points_every_url_at_slack_events(data_dir: Path) -> None:
     assert settings["socket_mode_enabled"] is False
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     start = next(e for e in manifest["features"]["slash_commands"] if e["command"] == "/go-start")
-    assert start["usage_hint"] == "[notes]" and start["description"].startswith("Open a GO")
+    assert start["usage_hint"] == "[notes] [--override reason]" and start["description"].startswith(
+        "Open a GO"
+    )
 
 
 def test_socket_manifest_has_no_urls_and_scopes_follow_the_settings(data_dir: Path) -> None:

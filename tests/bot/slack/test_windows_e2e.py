@@ -17,7 +17,7 @@ from icalendar import Calendar
 
 from bot.dev.fake_slack import Call, Failure, view_submission_body
 from bot.slack.capability import Place
-from bot.slack.windows import WindowButton, windows_message
+from bot.slack.window_views import WindowButton, windows_message
 from tests.bot.conftest import SlackHarness, block_text, signed_headers
 from tests.bot.slack.test_views import check_escaped
 from tests.conftest import T0, FakeClock, audit_records
