@@ -222,6 +222,7 @@ def build_services(
             steps=playbook.steps,
             resolve=playbook.resolve,
             scope_for=sessions.scope_for,
+            approvals=approvals,
             default_channel=settings.channel,
             deliverer=delivery,
         ),

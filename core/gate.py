@@ -7,7 +7,8 @@ playbook run and approvals:
 - denied: no active session; a freeze in force (unless the session was started under an admin's
   override of that freeze); health red or unknown;
 - pending: the session's start waits for a second operator; the named step is not reached yet
-  (an earlier step is not done); the named step waits for a second operator's approval;
+  (an earlier step is not done); the named step waits for a second operator's approval (the
+  gate asks for it on the requester's behalf when nobody has yet);
 - allowed otherwise.
 
 `decide` records every decision (`GO_GATE_DECIDED`) and shows each request once per state: on
@@ -29,6 +30,7 @@ from core.models import (
     GateDecision,
     GateRequest,
     GateState,
+    GateWait,
     GoSession,
     GoWindow,
     HealthStatus,
@@ -38,9 +40,9 @@ from core.models import (
 )
 from core.outbox import GatePayload, new_item_id, notice_item
 from core.playbook import BLOCKING_HEALTH, run_checklist
-from core.ports import Deliverer, NullDeliverer, UnitOfWork
+from core.ports import Approvals, Deliverer, NullDeliverer, UnitOfWork
 from core.snapshots import SnapshotTaker
-from core.windows import MAX_FREEZE, freeze_in_force
+from core.windows import freeze_now
 from core.workspace import MAX_TIMELINE, add_to_timeline
 
 log = logging.getLogger("gobot.gate")
@@ -68,7 +70,7 @@ def judge(
             next_step=first.id if first else None,
         )
 
-    def answer(state: GateState, reason: str) -> GateDecision:
+    def answer(state: GateState, reason: str, waiting_on: GateWait | None = None) -> GateDecision:
         return GateDecision(
             allowed=state == "allowed",
             state=state,
@@ -79,6 +81,7 @@ def judge(
             playbook=progress,
             step=step[1].id if step else None,
             freeze_id=freeze.id if freeze else None,
+            waiting_on=waiting_on,
             decided_at_utc=now,
         )
 
@@ -103,6 +106,7 @@ def judge(
             "pending",
             f"The GO session's start, asked by {start.asked_by}, waits for a second operator's "
             "approval.",
+            "start",
         )
     if step is not None:
         number, named = step
@@ -112,6 +116,7 @@ def judge(
                     "pending",
                     f"Step {number} ({named.title}) is not reached yet: step {earlier_number} "
                     f"({earlier.title}) is not done.",
+                    "step",
                 )
         approval = active.approvals.get(named.id)
         if named.id in approval_steps and named.id not in active.playbook:
@@ -122,7 +127,9 @@ def judge(
                     + (f": {approval.reason}" if approval.reason else "."),
                 )
             return answer(
-                "pending", f"Step {number} ({named.title}) waits for a second operator's approval."
+                "pending",
+                f"Step {number} ({named.title}) waits for a second operator's approval.",
+                "approval",
             )
     band = f"band {active.cone_band}, " if active.cone_band else ""
     return answer(
@@ -141,7 +148,7 @@ class GateService:
         steps: tuple[PlaybookStep, ...],
         resolve: Callable[[str], tuple[int, PlaybookStep]],
         scope_for: Callable[[str | None], str],
-        approval_steps: frozenset[str] = frozenset(),
+        approvals: Approvals | None = None,
         default_channel: str | None = None,
         deliverer: Deliverer | None = None,
     ) -> None:
@@ -151,7 +158,10 @@ class GateService:
         self._steps = steps
         self._resolve = resolve
         self._scope_for = scope_for
-        self._approval_steps = approval_steps
+        self._approvals = approvals
+        self._approval_steps = frozenset(
+            step.id for step in steps if approvals is not None and approvals.needs(step.id)
+        )
         self._default_channel = default_channel
         self._deliverer: Deliverer = deliverer or NullDeliverer()
 
@@ -162,12 +172,11 @@ class GateService:
         step = self._resolve(request.step) if request.step else None
         health = health or self._snapshots.health()
         now = self._clock.now()
-        freezes = self._uow.windows.between(now - MAX_FREEZE, now)
         session = self._uow.sessions.get(scope)
         return judge(
             session=session,
             health=health,
-            freeze=freeze_in_force(freezes, scope, now),
+            freeze=freeze_now(self._uow.windows, scope, now),
             steps=self._steps,
             step=step,
             approval_steps=self._approval_steps,
@@ -180,10 +189,26 @@ class GateService:
         with self._uow:
             decision = self.evaluate(request, health)
             owed = self.record(request, decision, source=source, actor=actor)
+            asked = self._ask_approval(request, decision, actor)
             self._uow.commit()
+        owed = owed or asked
         if owed is not None:
             self._deliverer.deliver(owed)
         return decision
+
+    def _ask_approval(self, request: GateRequest, decision: GateDecision, actor: str) -> str | None:
+        """Inside the decision's unit of work: a request that waits on a step's approval that
+        nobody has asked for yet asks for it, on the requester's behalf (any operator may
+        answer); returns the session whose messages that owes."""
+        if self._approvals is None or decision.waiting_on != "approval" or decision.step is None:
+            return None
+        session = self._uow.sessions.get(self._scope_for(request.channel))
+        if session is None or not session.active or session.id != decision.session_id:
+            return None
+        by = request.requester or actor
+        notes = f"asked by the GO gate for a {request.describe(asker=False)}"
+        _, newly = self._approvals.ask(session, decision.step, by=by, notes=notes)
+        return session.id if newly else None
 
     def record(
         self, request: GateRequest, decision: GateDecision, *, source: str, actor: str

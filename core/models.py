@@ -291,6 +291,7 @@ class GoWindow(BaseModel):
 
 
 GateState = Literal["allowed", "denied", "pending"]
+GateWait = Literal["start", "step", "approval"]
 
 
 def _step_text(value: object) -> object:
@@ -347,4 +348,5 @@ class GateDecision(BaseModel):
     playbook: Progress | None = None
     step: str | None = None  # the named step's id
     freeze_id: str | None = None
+    waiting_on: GateWait | None = None  # what a pending decision waits on
     decided_at_utc: UtcTime

@@ -277,3 +277,41 @@ def test_health_given_is_not_read_again(services: Services) -> None:
     services.sessions.start("U1", "C1")
     read = services.gate.evaluate(PROD, HealthStatus(status="yellow", reasons=["slow"]))
     assert (read.state, read.health) == ("allowed", "yellow")
+
+
+def test_waiting_on_an_approval_step_asks_for_it_once_and_allows_once_approved(
+    make_services: Callable[..., Services], green: Path, clock: FakeClock
+) -> None:
+    services = make_services(approval_steps="migrate")
+    session = services.sessions.start("U1", "C1").session
+    for number in ("1", "2", "3"):
+        services.playbook.complete(number, "U1")
+    ask = PROD.model_copy(update={"step": "migrate"})
+    for _ in range(3):  # a pipeline polling
+        decision = services.gate.decide(ask, source="cli", actor="cli")
+        assert (decision.state, decision.waiting_on) == ("pending", "approval")
+    asked = services.sessions.get().approvals["migrate"]
+    assert (asked.asked_by, asked.state) == ("ci", "pending")
+    assert asked.notes == "asked by the GO gate for a deploy of main to production (step migrate)"
+    requested = [r for r in audit_records(services) if r["event"] == "GO_STEP_APPROVAL_REQUESTED"]
+    assert len(requested) == 1
+    services.approvals.answer(session.id or "", "migrate", by="U2", approve=True)
+    assert services.gate.decide(ask, source="cli", actor="cli").allowed
+    done = services.sessions.get().playbook["migrate"]
+    assert (done.completed_by, done.approved_by) == ("ci", "U2")
+
+
+def test_a_rejected_approval_denies_and_the_gate_does_not_ask_again(
+    make_services: Callable[..., Services], green: Path, clock: FakeClock
+) -> None:
+    services = make_services(approval_steps="health")
+    session = services.sessions.start("U1", "C1").session
+    ask = PROD.model_copy(update={"step": "health"})
+    assert services.gate.decide(ask, source="cli", actor="cli").state == "pending"
+    services.approvals.answer(session.id or "", "health", by="U2", approve=False, reason="no")
+    refused = services.gate.decide(ask, source="cli", actor="cli")
+    assert (refused.state, refused.reason) == (
+        "denied",
+        "Step 1 (Confirm cone band and health) was rejected by U2: no",
+    )
+    assert services.sessions.get().approvals["health"].state == "rejected"
