@@ -46,6 +46,19 @@ class NoActiveSession(GoError):
     code = "no_active_session"
 
 
+class SessionElsewhere(NoActiveSession):
+    """A button of a session that is live, but in another channel than where it was clicked."""
+
+    code = "session_elsewhere"
+
+    def __init__(self, session: GoSession) -> None:
+        super().__init__(
+            f"That button belongs to the GO session in {session.channel or 'another channel'}: "
+            "use it there. Nothing changed."
+        )
+        self.session = session
+
+
 class UnknownStep(GoError):
     code = "unknown_step"
 

@@ -31,6 +31,7 @@ from core.models import (
 from core.notes import clean_notes
 from core.outbox import OutboxItem, SessionPayload, new_item_id, outbox_item
 from core.ports import Approvals, Deliverer, NullDeliverer, UnitOfWork
+from core.rules import not_this_session
 from core.snapshots import SnapshotTaker
 
 PLAYBOOK_FILE = "go_playbook.json"
@@ -199,13 +200,16 @@ class PlaybookService:
 
     def _required(self, channel: str | None, doing: str, session_id: str | None) -> GoSession:
         current = self._active(channel)
+        if session_id is not None and (current is None or current.id != session_id):
+            raise not_this_session(
+                self._store.find(session_id),
+                "That GO session has ended: its playbook can no longer change.",
+            )
         if current is None:
             raise NoActiveSession(
                 f"There is no active GO session to {doing}: start one with `/go-start` first "
                 "(each session runs the playbook afresh)."
             )
-        if session_id is not None and current.id != session_id:
-            raise NoActiveSession("That GO session has ended: its playbook can no longer change.")
         return current
 
     def checklist(self, channel: str | None = None) -> Checklist:

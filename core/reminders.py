@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.clock import Clock, format_utc
-from core.errors import InvalidInput, NoActiveSession
+from core.errors import InvalidInput
 from core.models import AuditEvent, GoSession, ReminderState, Snapshot, WatchState
 from core.outbox import (
     DriftPayload,
@@ -29,6 +29,7 @@ from core.outbox import (
     outbox_item,
 )
 from core.ports import UnitOfWork
+from core.rules import not_this_session
 from core.snapshots import SnapshotTaker
 
 log = logging.getLogger("gobot.reminders")
@@ -246,7 +247,9 @@ class ReminderService:
         with self._uow:
             current = self._store.get(scope)
             if current is None or not current.active or current.id != session_id:
-                raise NoActiveSession("That GO session has already ended.")
+                raise not_this_session(
+                    self._store.find(session_id), "That GO session has already ended."
+                )
             now = self._clock.now()
             due = current.reminder.next_due_utc
             until = max(now + duration, due) if due is not None else now + duration

@@ -11,7 +11,8 @@ The session store's write rules are here too: their preconditions, one active se
 scope, a session ended only while it is its scope's active one, replaced only while it is its
 scope's latest. The JSON store checks them on the scope's latest session; PostgreSQL enforces
 them in its statements (a partial unique index, `WHERE ... AND active`, the scope's latest row)
-and reports them with these errors.
+and reports them with these errors. A button acts only on its own session, where it was
+clicked (`not_this_session` says why not).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.errors import NoActiveSession, SessionAlreadyActive
+from core.errors import NoActiveSession, SessionAlreadyActive, SessionElsewhere
 from core.models import GoSession
 
 Times = Mapping[str, datetime | None]
@@ -123,6 +124,14 @@ def refuse_second_active(current: GoSession | None) -> None:
     (`current`) has ended."""
     if current is not None and current.active:
         raise SessionAlreadyActive.about(current)
+
+
+def not_this_session(clicked: GoSession | None, ended: str) -> NoActiveSession:
+    """Why a button of session `clicked` cannot act where it was clicked: that session is live
+    in another channel, or it has ended (`ended` says so)."""
+    if clicked is not None and clicked.active:
+        return SessionElsewhere(clicked)
+    return NoActiveSession(ended)
 
 
 def ended_already() -> NoActiveSession:

@@ -34,6 +34,7 @@ from core.outbox import SESSION_BOUND, SessionPayload, new_item_id, outbox_item
 from core.playbook import run_item
 from core.ports import Approvals, Deliverer, NullDeliverer, UnitOfWork
 from core.reminders import ReminderPolicy
+from core.rules import not_this_session
 from core.snapshots import SnapshotTaker
 from core.windows import freeze_now
 
@@ -280,11 +281,17 @@ class SessionService:
 
     def _ending(self, scope: str, session_id: str | None) -> GoSession:
         current = self._active(scope)
+        if current is None and session_id is not None:
+            raise not_this_session(
+                self._store.find(session_id), "That GO session has already ended."
+            )
         if current is None:
             where = "" if self._scope_mode == "workspace" else " in this channel"
             raise NoActiveSession(f"There is no active GO session{where} to end.")
         if session_id is not None and current.id != session_id:
-            raise NoActiveSession("That GO session has already ended.")
+            raise not_this_session(
+                self._store.find(session_id), "That GO session has already ended."
+            )
         return current
 
     def history(self, limit: int = 10, channel: str | None = None) -> list[GoSession]:

@@ -15,6 +15,7 @@ from core.models import AuditEvent, Delivery, GoSession, TimelineEntry
 from core.notes import MAX_NOTES_CHARS, clean_notes
 from core.outbox import TimelinePayload, new_item_id, outbox_item
 from core.ports import Deliverer, NullDeliverer, UnitOfWork
+from core.rules import not_this_session
 
 MAX_TIMELINE = 500
 REPEAT_WINDOW = timedelta(minutes=2)  # the same note again within this is a retry
@@ -65,13 +66,16 @@ class WorkspaceService:
 
     def _active(self, channel: str | None, doing: str, session_id: str | None) -> GoSession:
         current = self._store.get(self._scope_for(channel))
-        if current is None or not current.active:
+        active = current if current is not None and current.active else None
+        if session_id is not None and (active is None or active.id != session_id):
+            raise not_this_session(
+                self._store.find(session_id), "That GO session has already ended."
+            )
+        if active is None:
             raise NoActiveSession(
                 f"There is no active GO session to {doing}: start one with `/go-start` first."
             )
-        if session_id is not None and current.id != session_id:
-            raise NoActiveSession("That GO session has already ended.")
-        return current
+        return active
 
     def note(
         self, actor: str, channel: str | None, text: str | None, source: Source | None = None

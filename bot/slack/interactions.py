@@ -32,6 +32,7 @@ from core.errors import (
     OutcomeUnknown,
     PermissionDenied,
     SessionAlreadyActive,
+    SessionElsewhere,
     StoreUnavailable,
 )
 from core.services import Services
@@ -76,6 +77,11 @@ def user_message(error: BaseException, undone: str = "Nothing was done") -> str:
         return (
             f":warning: A GO session is already active: started by {who(active.started_by)}"
             f"{where} at {date(active.started_at_utc)}."
+        )
+    if isinstance(error, SessionElsewhere):
+        return (
+            f":warning: That button belongs to the GO session in {channel(error.session.channel)}"
+            ": use it there. Nothing changed."
         )
     if isinstance(error, Refusal):
         return f":warning: {error.mrkdwn}"

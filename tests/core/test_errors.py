@@ -21,6 +21,7 @@ CODES = {
     "StoreCorrupted": "store_corrupted",
     "StoreUnavailable": "store_unavailable",
     "OutcomeUnknown": "outcome_unknown",
+    "SessionElsewhere": "session_elsewhere",
     "UnknownSession": "unknown_session",
     "UnknownWindow": "unknown_window",
     "FreezeInForce": "freeze_in_force",

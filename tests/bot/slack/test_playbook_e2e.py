@@ -224,3 +224,20 @@ def test_a_playbook_post_whose_answer_was_lost_is_found_not_posted_again(
     assert playbook_messages(team.fake) == [message]
     assert "1/9 steps" in block_text(shown(message))
     assert team.services.outbox.depth() == 0
+
+
+def test_a_button_of_another_channels_live_session_says_where_it_belongs(
+    make_harness: Callable[..., SlackHarness], store_settings: dict[str, Any]
+) -> None:
+    team = make_harness(session_scope="channel", **store_settings)
+    team.run("/go-start", "launch in C2", channel="C2")
+    [theirs] = playbook_messages(team.fake, "C2")
+    forged = answered(team.fake, press(team, theirs, 1, channel="C1"))  # no session in C1
+    assert forged == (
+        ":warning: That button belongs to the GO session in <#C2>: use it there. Nothing changed."
+    )
+    team.run("/go-start", "launch in C1", channel="C1")
+    again = answered(team.fake, press(team, theirs, 1, channel="C1"))  # C1's own is live
+    assert "belongs to the GO session in <#C2>" in again
+    assert team.services.playbook.checklist("C2").completed == 0
+    assert team.services.playbook.checklist("C1").completed == 0
