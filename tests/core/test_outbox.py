@@ -8,14 +8,23 @@ from typing import get_args
 
 import pytest
 
-from core.models import GateDecision, GateRequest, GoSession, GoWindow, TimelineEntry
+from core.models import (
+    Deployment,
+    GateDecision,
+    GateRequest,
+    GoSession,
+    GoWindow,
+    TimelineEntry,
+)
 from core.outbox import (
     MAX_BACKOFF,
     PAYLOADS,
+    DeployPayload,
     DigestPayload,
     DriftPayload,
     Failed,
     GatePayload,
+    GithubPayload,
     Kind,
     OutboxItem,
     Payload,
@@ -47,6 +56,20 @@ WINDOW = GoWindow(
     scheduled_by="U1",
 )
 SECOND = timedelta(seconds=1)
+CALLBACK = "https://api.github.com/repos/org/app/actions/runs/7/deployment_protection_rule"
+DEPLOYMENT = Deployment(
+    id="d1",
+    delivery="g1",
+    repository="org/app",
+    environment="production",
+    channel="C1",
+    scope="workspace",
+    sha="abc1234def",
+    creator="octocat",
+    installation_id=42,
+    callback_url=CALLBACK,
+    asked_at_utc=T0,
+)
 
 PAYLOAD_OF: dict[str, Payload] = {
     "snapshot": SessionPayload(session=SESSION),
@@ -99,6 +122,15 @@ PAYLOAD_OF: dict[str, Payload] = {
             health="green",
             decided_at_utc=T0,
         ),
+    ),
+    "deploy": DeployPayload(deployment=DEPLOYMENT),
+    "github": GithubPayload(
+        deployment_id="d1",
+        callback_url=CALLBACK,
+        installation_id=42,
+        environment="production",
+        state="approved",
+        comment="GO session s1 is active (band A, health green).",
     ),
 }
 
