@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from core.clock import Clock
 from core.delivery import DeliveryService
+from core.deployments import DeploymentService
 from core.digest import DigestService
 from core.gate import GateService
 from core.playbook import PlaybookService
@@ -37,3 +38,4 @@ class Services:
     digest: DigestService
     gate: GateService
     write_problem: Callable[[], str | None]  # why the store cannot keep a change now, or None
+    deployments: DeploymentService | None = None  # with a GitHub App set up (GOBOT_GITHUB_…)

@@ -1,7 +1,7 @@
 """Every capability of gobot in Slack, gathered from the domain modules that declare them
-(session, reminders, playbook, workspace, history, windows, home, delivery, workflow steps),
-and what is derived from them without a Slack app: the `/go` subcommands, the slash commands,
-the Events API events and `/go help`. The Bolt listeners (`bot.slack.app`), the manifest
+(session, reminders, playbook, workspace, history, windows, deploys, home, delivery, workflow
+steps), and what is derived from them without a Slack app: the `/go` subcommands, the slash
+commands, the Events API events and `/go help`. The Bolt listeners (`bot.slack.app`), the manifest
 (`bot.slack.manifest`), `gobot local` and the README's command table (checked by a test) come
 from the same declarations."""
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bot.slack import (
     delivery,
+    deploys,
     history,
     home,
     playbook,
@@ -35,6 +36,7 @@ COMMANDS: tuple[Command, ...] = (
     *workspace.COMMANDS,
     *history.COMMANDS,
     *windows.COMMANDS,
+    *deploys.COMMANDS,
     HELP,
     *reminders.COMMANDS,
     *home.COMMANDS,

@@ -26,6 +26,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from bot.observability import MeteredWebClient, Metrics
+from bot.slack.deploys import deploy_message, deploy_text
 from bot.slack.digest import digest_message
 from bot.slack.gate import gate_message, gate_text
 from bot.slack.playbook import playbook_message, playbook_text
@@ -36,6 +37,7 @@ from bot.slack.windows import window_message, window_text
 from bot.slack.workspace import timeline_message
 from core.models import GoSession, MessageRef, PlaybookStep, Posted
 from core.outbox import (
+    DeployPayload,
     DigestPayload,
     DriftPayload,
     Failed,
@@ -225,7 +227,10 @@ RENDERERS: dict[Kind, Renderer[Any]] = {
         DigestPayload, lambda data, _s, _t: ("GO weekly digest", digest_message(data), {})
     ),
     "gate": Renderer(GatePayload, lambda data, _s, _t: (gate_text(data), gate_message(data), {})),
-}
+    "deploy": Renderer(
+        DeployPayload, lambda data, _s, _t: (deploy_text(data), deploy_message(data), {})
+    ),
+}  # "github" is no Slack message: bot.routing sends it to GitHub
 
 
 def render(item: OutboxItem, steps: Sequence[PlaybookStep], *, threaded: bool) -> Rendered | Failed:
