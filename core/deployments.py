@@ -1,6 +1,7 @@
 """GitHub deployments gated by the GO gate (a GitHub App's custom deployment protection rule).
 
-A deployment GitHub asks about (`requested`) is judged by the gate in the channel its
+A deployment GitHub asks about is kept first (`requested`, on the webhook's request path: a
+store write, nothing slow), then judged (`judge`, off that path) by the gate in the channel its
 environment maps to (GOBOT_GITHUB_ENVIRONMENTS), with the environment's step, `repo@sha7` as the
 ref and the creator as the requester:
 
@@ -8,7 +9,7 @@ ref and the creator as the requester:
   thread or channel line), the deployment stored answered, and the answer to GitHub owed as a
   `github` outbox item keyed by the deployment (delivered once, retried like a Slack message);
 - no active session → it waits for one: stored pending and shown once in its channel (a
-  `deploy` message with a Start session button);
+  `deploy` message with a Start session button, owed under a once-only mark);
 - pending (a step not reached, an approval) → it waits in that session.
 
 `redecide` judges every waiting deployment again (the tick, and right after a session starts
@@ -38,6 +39,7 @@ from core.models import (
     DeploymentState,
     GateDecision,
     GateRequest,
+    HealthStatus,
 )
 from core.outbox import DeployPayload, GithubPayload, new_item_id, notice_item
 from core.ports import Deliverer, NullDeliverer, UnitOfWork
@@ -105,10 +107,9 @@ class DeploymentService:
         return self._uow.deployments.get(deployment_id)
 
     def requested(self, asked: DeploymentAsked) -> Deployment | None:
-        """Judge a deployment GitHub asks about and owe the answer (or wait); None if it was
-        asked already (nothing new is decided)."""
-        if self._uow.deployments.get(asked.key()) is not None:
-            return None
+        """Keep a deployment GitHub asks about, pending until `judge` (or the tick) judges it;
+        None if it was asked already (nothing new is decided). An environment gobot does not
+        gate is rejected at once, its answer owed."""
         gated = self._environments.get(asked.environment)
         now = self._clock.now()
         deployment = Deployment(
@@ -128,21 +129,25 @@ class DeploymentService:
         )
         if gated is None:
             return self._not_gated(deployment, now)
-        health = self._snapshots.health()
         with self._uow:
-            decision = self._gate.evaluate(self._request(deployment), health)
-            owed = self._record(deployment, decision, fresh=True)
-            if owed is None:
+            if not self._uow.deployments.add(deployment):
                 return None
             self._uow.commit()
-        for key in owed:
+        return deployment
+
+    def judge(self, deployment_id: str) -> Deployment | None:
+        """Judge one waiting deployment now and deliver what that owes (the webhook's work, off
+        its request path); the deployment as it is then."""
+        owed = self._judge(deployment_id, self._snapshots.health())
+        for key in owed or []:
             self._deliverer.deliver(key)
-        return self._uow.deployments.get(deployment.id)
+        return self._uow.deployments.get(deployment_id)
 
     def redecide(self, scope: str | None = None) -> int:
         """Judge every waiting deployment (of `scope`, or every scope) again; how many changed.
-        A change is kept and owed once, whichever process sees it first; one deployment that
-        fails never keeps the others from being judged."""
+        What that owes waits for the tick's delivery. A change is kept and owed once, whichever
+        process sees it first; one deployment that fails never keeps the others from being
+        judged."""
         waiting = [d for d in self._uow.deployments.pending() if scope in (None, d.scope)]
         if not waiting:
             return 0
@@ -150,18 +155,23 @@ class DeploymentService:
         changed = 0
         for deployment in waiting:
             try:
-                with self._uow:
-                    current = self._uow.deployments.get(deployment.id)
-                    if current is None or current.state != "pending":
-                        continue  # answered meanwhile, by this process or another
-                    decision = self._gate.evaluate(self._request(current), health)
-                    if self._record(current, decision, fresh=False) is None:
-                        continue
-                    self._uow.commit()
-                changed += 1
+                changed += self._judge(deployment.id, health) is not None
             except Exception:
                 log.exception("deployment %s could not be judged again", deployment.id)
         return changed
+
+    def _judge(self, deployment_id: str, health: HealthStatus) -> list[str] | None:
+        """Judge a waiting deployment in one unit of work; the outbox keys owed, or None if
+        nothing changed (or it was answered meanwhile, by this process or another)."""
+        with self._uow:
+            current = self._uow.deployments.get(deployment_id)
+            if current is None or current.state != "pending":
+                return None
+            decision = self._gate.evaluate(self._request(current), health)
+            owed = self._record(current, decision)
+            if owed is not None:
+                self._uow.commit()
+            return owed
 
     @staticmethod
     def _request(deployment: Deployment) -> GateRequest:
@@ -189,13 +199,13 @@ class DeploymentService:
             return "pending", None, WAITING
         return "rejected", decision.session_id, decision.reason
 
-    def _record(
-        self, deployment: Deployment, decision: GateDecision, *, fresh: bool
-    ) -> list[str] | None:
+    def _record(self, deployment: Deployment, decision: GateDecision) -> list[str] | None:
         """Inside a unit of work: keep what `decision` makes of the deployment, record it with
-        the gate, owe its answer (or its waiting message); the outbox keys owed, or None when
-        there is nothing to keep (no change, or another process answered it first)."""
+        the gate, owe its answer (or, the first time it waits for a session, its message in the
+        channel); the outbox keys owed, or None when there is nothing to keep (no change, or
+        another process answered it first)."""
         state, session_id, reason = self._outcome(deployment, decision)
+        fresh = deployment.reason is None  # never judged before
         if not fresh and state == "pending" and session_id == deployment.session_id:
             return None
         now = decision.decided_at_utc
@@ -208,10 +218,7 @@ class DeploymentService:
             }
         )
         store = self._uow.deployments
-        if fresh:
-            if not store.add(judged):
-                return None
-        elif state == "pending":
+        if state == "pending":
             store.put(judged)
         elif not store.settle(judged):
             return None
@@ -223,7 +230,7 @@ class DeploymentService:
             self._request(judged), recorded, source=SOURCE, actor=ACTOR, show=not waits
         )
         owed = [shown] if shown is not None else []
-        if waits and fresh:
+        if waits and self._uow.windows.claim(f"deploy:{judged.id}:waits", now):
             owed.append(self._owe_deploy(judged, now))
         if state != "pending":
             owed.append(self._owe_answer(judged, now))
