@@ -106,6 +106,10 @@ class DeploymentService:
     def get(self, deployment_id: str) -> Deployment | None:
         return self._uow.deployments.get(deployment_id)
 
+    def waiting(self) -> list[Deployment]:
+        """The deployments not answered yet, oldest first."""
+        return self._uow.deployments.pending()
+
     def requested(self, asked: DeploymentAsked) -> Deployment | None:
         """Keep a deployment GitHub asks about, pending until `judge` (or the tick) judges it;
         None if it was asked already (nothing new is decided). An environment gobot does not
