@@ -142,10 +142,14 @@ def _environments(value: object) -> object:
         name, equals, target = entry.partition("=")
         where, _, step = target.partition(":")
         name, where, step = name.strip(), where.strip(), step.strip()
-        if not equals or not name or _channel_id(where or "-") is None:
+        if not equals or not name or not where:
             raise ValueError(
                 f"{entry!r} is not environment=CHANNEL[:step] (e.g. production=C0PROD:rollout)"
             )
+        try:
+            _channel_id(where)
+        except ValueError as exc:
+            raise ValueError(f"{entry!r}: {exc}") from None
         found[name] = GithubEnvironment(channel=where, step=step or None)
     return found
 
