@@ -24,7 +24,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from core.clock import Clock, parse_utc
+from core.clock import Clock, format_utc, parse_utc
 from core.outbox import Failed, SendResult, Sent
 
 log = logging.getLogger("gobot.github")
@@ -62,10 +62,12 @@ def load_private_key(value: str) -> str:
     as `\\n` in an environment variable are taken as line breaks), else the file it names.
     Anything that does not give an RSA private key is a `ValueError` in one line naming
     GOBOT_GITHUB_PRIVATE_KEY and the fix, which never shows the key."""
+    fix = "set it to the app's private key (PEM text) or the path of its .pem file"
+    if not value.strip():
+        raise ValueError(f"{KEY_VARIABLE} is empty: {fix}")
     if PEM_BEGIN in value:
         text = value.strip().replace("\\n", "\n")
     else:
-        fix = "set it to the app's private key (PEM text) or the path of its .pem file"
         try:
             text = Path(value.strip()).expanduser().read_text(encoding="utf-8").strip()
         except FileNotFoundError:
@@ -114,7 +116,8 @@ class GithubError(Exception):
 
 class GithubApi:
     """The GitHub App's client: one `httpx.Client`, installation tokens cached per
-    installation (thread-safe: one exchange at a time per installation)."""
+    installation (thread-safe: one exchange at a time per installation). `private_key` is
+    checked as `load_private_key` checks it (a `ValueError` at once, not at the first answer)."""
 
     def __init__(
         self,
@@ -127,7 +130,7 @@ class GithubApi:
         self.base_url = api_base(base_url)
         self._base = urlsplit(self.base_url)
         self._app_id = app_id
-        self._private_key = private_key
+        self._private_key = load_private_key(private_key)
         self._clock = clock
         self._client = httpx.Client(
             timeout=timeout,
@@ -161,6 +164,11 @@ class GithubApi:
             token = self._exchange(installation_id)
             with self._lock:
                 self._tokens[installation_id] = token
+            log.info(
+                "installation token for installation %s, expires %s",
+                installation_id,
+                format_utc(token.expires_at, "seconds"),
+            )
             return token.value
 
     def forget_token(self, installation_id: int) -> None:

@@ -297,6 +297,7 @@ def test_a_bad_private_key_is_one_line_naming_the_variable(keys: Keys, tmp_path:
     )
     broken = keys[0].replace(keys[0][100:140], "x" * 40)
     cases = {
+        " ": "is empty",
         str(tmp_path / "missing.pem"): "names no file",
         str(tmp_path): "cannot read (IsADirectoryError)",
         str(public): "holds no unencrypted RSA private key",
@@ -310,3 +311,18 @@ def test_a_bad_private_key_is_one_line_naming_the_variable(keys: Keys, tmp_path:
         assert message.startswith("GOBOT_GITHUB_PRIVATE_KEY ") and reason in message
         assert "\n" not in message and "PRIVATE KEY-----" not in message
         assert raised.value.__cause__ is None
+
+
+def test_the_client_refuses_a_bad_key_at_once_and_never_logs_a_token(
+    fake: FakeGithub, keys: Keys, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(ValueError, match=r"^GOBOT_GITHUB_PRIVATE_KEY holds no"):
+        GithubApi(fake.api_url, FAKE_APP_ID, keys[1], clock)
+    caplog.set_level("DEBUG")
+    with GithubApi(fake.api_url, FAKE_APP_ID, keys[0], clock) as api:
+        assert answer(api, fake) == Sent()
+        assert answer(api, fake, maybe_sent=True) == Sent()
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "installation token for installation 11, expires 2026-01-01T10:00:00Z" in logged
+    assert not any(token in logged for token in fake.tokens)
+    assert "BEGIN" not in logged and "Bearer" not in logged
