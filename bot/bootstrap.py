@@ -3,7 +3,9 @@
 `build_services` is what every process has (the CLI stops there: without a transport, owed
 messages wait in the outbox for a process that has one; its reading commands build them to read
 only); `build_runtime` adds the Slack side and registers the tick's jobs, in order, for `serve`,
-`socket`, `gobot local`, the benchmarks and the tests; `unit_of_work` builds the stores alone
+`socket`, `gobot local`, the benchmarks and the tests (with a GitHub App, answers to GitHub go
+out beside Slack's messages, and waiting deployments are judged again each tick and after each
+session or step change); `unit_of_work` builds the stores alone
 (`gobot migrate` copies one store into the other). Nothing else in gobot builds any of these,
 and nothing it builds imports this module. A data dir that cannot be used (a file, a read-only
 place) is said in one line naming GOBOT_DATA_DIR and the fix (`usable_data_dir`).
@@ -23,11 +25,14 @@ from bot.settings import Settings, SettingsError
 from core.approvals import ApprovalService
 from core.clock import Clock, SystemClock
 from core.delivery import DeliveryService
+from core.deployments import DeploymentService, Gated, Redeciding
 from core.digest import DigestPlan, DigestService
+from core.errors import InvalidInput
 from core.gate import GateService
 from core.models import PlaybookStep
+from core.outbox import Destination
 from core.playbook import PlaybookService, load_steps
-from core.ports import Transport, UnitOfWork
+from core.ports import Deliverer, NullDeliverer, Transport, UnitOfWork
 from core.reminders import ReminderPolicy, ReminderService
 from core.report import ReportService
 from core.services import Services
@@ -174,6 +179,17 @@ def build_services(
         if transport is not None
         else None
     )
+    deployments: DeploymentService | None = None
+
+    def redecide() -> None:
+        if deployments is not None:
+            deployments.redecide()
+
+    # With a GitHub App, a session's start or end, a step's completion and an approval judge
+    # the waiting deployments again, right after their commit.
+    changes: Deliverer | None = (
+        Redeciding(delivery or NullDeliverer(), redecide) if settings.github() else delivery
+    )
     steps = steps or load_steps(data_dir)
     approvals = ApprovalService(
         uow,
@@ -182,25 +198,46 @@ def build_services(
         steps=steps,
         approval_steps=approval_steps(settings, steps),
         approve_start=settings.approve_start,
-        deliverer=delivery,
+        deliverer=changes,
     )
     sessions = SessionService(
         uow,
         snapshots,
         clock,
-        deliverer=delivery,
+        deliverer=changes,
         policy=policy,
         scope_mode=settings.session_scope,
         approvals=approvals,
     )
     reminders = ReminderService(uow, snapshots, clock, policy=policy)
     playbook = PlaybookService(
-        steps, uow, snapshots, clock, sessions.scope_for, deliverer=delivery, approvals=approvals
+        steps, uow, snapshots, clock, sessions.scope_for, deliverer=changes, approvals=approvals
     )
     windows = WindowService(uow, clock, sessions, policy=WindowPolicy(lead=settings.window_lead))
     digest_plan = (
         DigestPlan(settings.digest_channel, settings.digest_at) if settings.digest_channel else None
     )
+    gate = GateService(
+        uow,
+        snapshots,
+        clock,
+        steps=playbook.steps,
+        resolve=playbook.resolve,
+        scope_for=sessions.scope_for,
+        approvals=approvals,
+        default_channel=settings.channel,
+        deliverer=delivery,
+    )
+    if settings.github():
+        deployments = DeploymentService(
+            uow,
+            gate,
+            snapshots,
+            clock,
+            environments=_gated(settings, playbook),
+            scope_for=sessions.scope_for,
+            deliverer=delivery,
+        )
     return Services(
         sessions=sessions,
         playbook=playbook,
@@ -215,20 +252,28 @@ def build_services(
         reports=ReportService(uow, playbook.steps, sessions.scope_for),
         windows=windows,
         digest=DigestService(uow, clock, windows, playbook.steps, digest_plan),
-        gate=GateService(
-            uow,
-            snapshots,
-            clock,
-            steps=playbook.steps,
-            resolve=playbook.resolve,
-            scope_for=sessions.scope_for,
-            approvals=approvals,
-            default_channel=settings.channel,
-            deliverer=delivery,
-        ),
+        gate=gate,
         approvals=approvals,
         write_problem=uow.write_problem,
+        deployments=deployments,
     )
+
+
+def _gated(settings: Settings, playbook: PlaybookService) -> dict[str, Gated]:
+    """GOBOT_GITHUB_ENVIRONMENTS as the gate reads it; a step the playbook does not have is a
+    SettingsError naming the variable."""
+    gated = {}
+    for name, where in settings.github_environments.items():
+        if where.step is not None:
+            try:
+                playbook.resolve(where.step)
+            except InvalidInput:
+                raise SettingsError(
+                    f"invalid GOBOT_GITHUB_ENVIRONMENTS: {name} names step {where.step!r}, which "
+                    "the playbook does not have (a step's number or id)"
+                ) from None
+        gated[name] = Gated(where.channel, where.step)
+    return gated
 
 
 @dataclass(frozen=True)
@@ -257,6 +302,7 @@ def build_runtime(
     from slack_bolt import App
 
     from bot.observability import Metrics
+    from bot.routing import RoutingTransport
     from bot.scheduler import (
         DELIVERY_SHARE,
         ClaimReminders,
@@ -288,7 +334,11 @@ def build_runtime(
     posting = make_client(token, settings.slack_api_url, metrics, timeout, wait_on_rate_limit=False)
     data_dir = usable_data_dir(settings.data_dir, writing=True)
     steps = load_steps(data_dir)  # read once: the transport shows progress too
-    transport = SlackTransport(posting, steps)
+    clock = clock or SystemClock()
+    routes: dict[Destination, Transport] = {"slack": SlackTransport(posting, steps)}
+    if settings.github():
+        routes["github"] = _github_transport(settings, clock)
+    transport = RoutingTransport(routes)
     services = build_services(settings, clock=clock, transport=transport, steps=steps)
     services.playbook.adopt_legacy_progress()  # an upgraded data dir's one global progress
     bolt_log = logging.getLogger("gobot.bolt")
@@ -317,13 +367,30 @@ def build_runtime(
         services.delivery, services.clock, DELIVERY_SHARE * settings.tick, pause or sleep
     )
     gauges = Gauges(metrics, services.outbox.depth, lambda: len(services.sessions.active()))
+    waiting = services.deployments  # judged again each tick: health changes, freezes begin
+    deployments = [ServiceTick("deployments", waiting.redecide)] if waiting else []
     jobs: list[Job] = [
         gauges,
         ClaimReminders(services.reminders, metrics),
         ServiceTick("windows", services.windows.tick),
         ServiceTick("digest", services.digest.tick),
+        *deployments,
         deliver,
         WatchHealth(services.reminders, deliver),
     ]
     ticker = Ticker(jobs, services.clock, settings.tick, metrics)
     return Runtime(settings, client, services, app, ticker, metrics, work)
+
+
+def _github_transport(settings: Settings, clock: Clock) -> Transport:
+    """The transport of the answers to GitHub, as the GitHub App (GOBOT_GITHUB_…)."""
+    from bot.github.api import GithubApi, load_private_key
+    from bot.github.transport import GithubTransport
+
+    assert settings.github_private_key is not None and settings.github_app_id is not None
+    try:
+        key = load_private_key(settings.github_private_key.get_secret_value())
+        api = GithubApi(settings.github_api_url, settings.github_app_id, key, clock)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    return GithubTransport(api)

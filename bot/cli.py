@@ -391,8 +391,8 @@ def migrate(target: str) -> None:
         _fail(exc, 1)
     click.echo(
         f"copied {copied.sessions} sessions, {copied.steps} playbook steps, "
-        f"{copied.audit_records} audit records, {copied.outbox_items} pending messages and "
-        f"{copied.windows} planned windows "
+        f"{copied.audit_records} audit records, {copied.outbox_items} pending messages, "
+        f"{copied.windows} planned windows and {copied.deployments} GitHub deployments "
         f"from {settings.data_dir} to {target}; set GOBOT_STORE=postgres to use it"
     )
 

@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 from pydantic import (
     AfterValidator,
     AliasChoices,
+    BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     SecretStr,
     StringConstraints,
@@ -114,13 +116,47 @@ def _api_url(value: str) -> str:
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(
-            f"{value!r} is not an http(s) URL: unset it for https://slack.com/api/, or give "
-            "a full URL such as https://slack.example.com/api/"
+            f"{value!r} is not an http(s) URL: unset it for the default, or give a full URL "
+            "such as https://api.example.com/"
         )
     return value.strip()
 
 
 StepIds = Annotated[list[str], NoDecode, BeforeValidator(_id_list)]  # checked by bootstrap
+
+
+class GithubEnvironment(BaseModel):
+    """Where a GitHub environment's deployments are gated: the channel (its scope) and,
+    optionally, the playbook step they wait for."""
+
+    model_config = ConfigDict(frozen=True)
+    channel: str
+    step: str | None = None
+
+
+def _environments(value: object) -> object:
+    """`production=C0PROD:rollout,staging=C0STG` → environment → channel and optional step."""
+    if not isinstance(value, str):
+        return value
+    found: dict[str, GithubEnvironment] = {}
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        name, equals, target = entry.partition("=")
+        where, _, step = target.partition(":")
+        name, where, step = name.strip(), where.strip(), step.strip()
+        if not equals or not name or not where:
+            raise ValueError(
+                f"{entry!r} is not environment=CHANNEL[:step] (e.g. production=C0PROD:rollout)"
+            )
+        try:
+            _channel_id(where)
+        except ValueError as exc:
+            raise ValueError(f"{entry!r}: {exc}") from None
+        found[name] = GithubEnvironment(channel=where, step=step or None)
+    return found
+
+
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 PositiveDuration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive)]
 SlackIds = Annotated[
@@ -220,6 +256,26 @@ class Settings(BaseSettings):
         default="pushpin",
         description="reaction (without colons) that adds a message to the session's timeline",
     )
+    github_app_id: str | None = Field(
+        default=None, description="the GitHub App that gates deployments (its app id)"
+    )
+    github_private_key: SecretStr | None = Field(
+        default=None, description="the GitHub App's private key: PEM text or a file path"
+    )
+    github_webhook_secret: SecretStr | None = Field(
+        default=None, description="the GitHub App's webhook secret (X-Hub-Signature-256)"
+    )
+    github_environments: Annotated[
+        dict[str, GithubEnvironment], NoDecode, BeforeValidator(_environments)
+    ] = Field(
+        default_factory=dict,
+        description="GitHub environment → channel and optional step, e.g. "
+        "production=C0PROD:rollout,staging=C0STG",
+    )
+    github_api_url: Annotated[str, AfterValidator(_api_url)] = Field(
+        default="https://api.github.com",
+        description="GitHub's API base URL (GitHub Enterprise: https://HOST/api/v3)",
+    )
 
     slack_bot_token: Annotated[SecretStr | None, AfterValidator(_token("xoxb-", "xapp-"))] = Field(
         default=None,
@@ -250,8 +306,29 @@ class Settings(BaseSettings):
             self.slack_app_token,
             self.api_key,
             self.database_url,
+            self.github_private_key,
+            self.github_webhook_secret,
         )
         return [value.get_secret_value() for value in values if value is not None]
+
+    def github(self) -> bool:
+        """Whether gobot gates GitHub deployments: off with none of the GitHub App's settings,
+        on with all of them; some of them only is a SettingsError naming the missing ones."""
+        needed = {
+            "GOBOT_GITHUB_APP_ID": self.github_app_id,
+            "GOBOT_GITHUB_PRIVATE_KEY": self.github_private_key,
+            "GOBOT_GITHUB_WEBHOOK_SECRET": self.github_webhook_secret,
+            "GOBOT_GITHUB_ENVIRONMENTS": self.github_environments or None,
+        }
+        missing = [name for name, value in needed.items() if value is None]
+        if len(missing) == len(needed):
+            return False
+        if missing:
+            raise SettingsError(
+                f"the GitHub App is set up in part: set {', '.join(missing)} too (or unset the "
+                "GOBOT_GITHUB_ settings to turn it off)"
+            )
+        return True
 
     def require(self, *names: str) -> None:
         """Fail with one clear line if a setting a process needs is unset."""

@@ -1,8 +1,10 @@
 """Delivery of the outbox: lease, send in order per session, retry with backoff (a 429's
-Retry-After pauses every message of this process, not only the refused one), give up only
-on what can never be delivered (audited as GO_POST_FAILED, and the operator told). What Slack
-refuses until a person acts (invite the bot, reinstall the app) waits, retried slowly; the
-operator is told once, and `waiting()` says what for (for /healthz)."""
+Retry-After pauses every message of this process to the same destination, not only the refused
+one: Slack's pause never holds an answer to GitHub, nor GitHub's a Slack message; only Slack
+messages are paced per channel), give up only on what can never be delivered (audited as
+GO_POST_FAILED, and the operator told). What Slack refuses until a person acts (invite the bot,
+reinstall the app) waits, retried slowly; the operator is told once, and `waiting()` says what
+for (for /healthz)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from datetime import datetime, timedelta
 
 from core.clock import Clock
 from core.models import AuditEvent, Delivery, MessageRef
-from core.outbox import SESSION_BOUND, Failed, OutboxItem, Sent, backoff
+from core.outbox import SESSION_BOUND, Destination, Failed, OutboxItem, Sent, backoff, destination
 from core.ports import Transport, UnitOfWork
 
 log = logging.getLogger("gobot.delivery")
@@ -47,7 +49,7 @@ class DeliveryService:
         self._audit = uow.audit
         self._clock = clock
         self._last_sent: dict[str, datetime] = {}
-        self._paused_until: datetime | None = None  # Slack said wait (429): for every message
+        self._paused_until: dict[Destination, datetime] = {}  # said wait (429): to all it gets
         self._waiting: dict[str, str] = {}  # item id -> what Slack said, seen by this process
 
     def waiting(self) -> Counter[str]:
@@ -71,11 +73,9 @@ class DeliveryService:
         try:
             while True:
                 now = self._clock.now()
-                if self._paused(now):
-                    return first or Delivery(pending=True)
                 ready = self._outbox.ready(now)
                 item = next((i for i in ready if i.session_id == session_id), None)
-                if item is None:
+                if item is None or self._paused(item, now):
                     return first or Delivery(pending=True)
                 outcome = self._attempt(item, tell_operator=False)  # the caller replies itself
                 first = first or outcome
@@ -88,21 +88,23 @@ class DeliveryService:
             return Delivery(pending=True)
 
     def deliver_ready(self) -> DeliveryPass:
-        """One pass over every session's next item, at most one per channel, keeping about a
-        second between two messages to one channel; the rest is deferred to the next pass."""
+        """One pass over every session's next item, at most one Slack message per channel,
+        keeping about a second between two messages to one channel; the rest is deferred to the
+        next pass. What goes to a paused destination waits for the next tick."""
         result = DeliveryPass()
         now = self._clock.now()
         channels: set[str | None] = set()
         for item in self._outbox.ready(now):
-            if self._paused(self._clock.now()):
-                return result  # the rest waits for the next tick, not for this pass
-            last = self._last_sent.get(item.channel or "")
-            if item.channel in channels or (
-                last is not None and self._clock.now() - last < CHANNEL_GAP
-            ):
-                result.deferred += 1
-                continue
-            channels.add(item.channel)
+            if self._paused(item, self._clock.now()):
+                continue  # waits for the next tick, not for this pass
+            if destination(item.kind) == "slack":
+                last = self._last_sent.get(item.channel or "")
+                if item.channel in channels or (
+                    last is not None and self._clock.now() - last < CHANNEL_GAP
+                ):
+                    result.deferred += 1
+                    continue
+                channels.add(item.channel)
             try:
                 self._attempt(item)
             except Exception:
@@ -110,15 +112,18 @@ class DeliveryService:
             result.attempted += 1
         return result
 
-    def _paused(self, now: datetime) -> bool:
-        return self._paused_until is not None and now < self._paused_until
+    def _paused(self, item: OutboxItem, now: datetime) -> bool:
+        until = self._paused_until.get(destination(item.kind))
+        return until is not None and now < until
 
-    def _pause(self, until: datetime) -> None:
-        """Slack rate-limited gobot: every message waits until `until`, not only the one it
-        refused (the app shares one budget)."""
-        if self._paused_until is None or until > self._paused_until:
-            log.warning("Slack asked gobot to slow down: no message is sent before %s", until)
-            self._paused_until = until
+    def _pause(self, item: OutboxItem, until: datetime) -> None:
+        """The item's destination rate-limited gobot: everything sent there waits until
+        `until`, not only the one it refused (the app shares one budget)."""
+        to = destination(item.kind)
+        paused = self._paused_until.get(to)
+        if paused is None or until > paused:
+            log.warning("%s asked gobot to slow down: nothing is sent there before %s", to, until)
+            self._paused_until[to] = until
 
     def _attempt(self, item: OutboxItem, *, tell_operator: bool = True) -> Delivery:
         now = self._clock.now()
@@ -129,7 +134,8 @@ class DeliveryService:
             self._outbox.done(leased)  # the session ended: its reminders are moot
             return Delivery()
         result = self._transport.send(leased, self._outbox.posted(leased.session_id))
-        self._last_sent[leased.channel or ""] = self._clock.now()
+        if destination(leased.kind) == "slack":
+            self._last_sent[leased.channel or ""] = self._clock.now()
         if isinstance(result, Sent):
             self._sent(leased, result.message)
             return Delivery(message=result.message)
@@ -181,7 +187,7 @@ class DeliveryService:
         )
         next_attempt = self._clock.now() + wait
         if failure.retry_after is not None:
-            self._pause(next_attempt)
+            self._pause(item, next_attempt)
         tell = failure.waiting and not item.operator_told
         self._outbox.retry(item, next_attempt, failure, told=failure.waiting)
         if failure.waiting:

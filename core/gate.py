@@ -211,11 +211,18 @@ class GateService:
         return session.id if newly else None
 
     def record(
-        self, request: GateRequest, decision: GateDecision, *, source: str, actor: str
+        self,
+        request: GateRequest,
+        decision: GateDecision,
+        *,
+        source: str,
+        actor: str,
+        show: bool = True,
     ) -> str | None:
         """Inside a unit of work: audit `decision` and, the first time this request gets this
-        state, show it (timeline and thread line, or a line in the channel); returns the
-        outbox key of what it owes, if anything."""
+        state, show it (timeline and thread line, or a line in the channel; not with `show`
+        False: the caller shows it its own way); returns the outbox key of what it owes, if
+        anything."""
         now = decision.decided_at_utc
         scope = self._scope_for(request.channel)
         session = self._uow.sessions.get(scope)
@@ -240,7 +247,7 @@ class GateService:
             now,
         )
         mark = f"gate:{decision.session_id or scope}:{request.key(scope)}:{decision.state}"
-        if not self._uow.windows.claim(mark, now):
+        if not show or not self._uow.windows.claim(mark, now):
             return None  # this request was shown in this state already
         if active is not None:
             if len(active.timeline) >= MAX_TIMELINE:

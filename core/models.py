@@ -350,3 +350,35 @@ class GateDecision(BaseModel):
     freeze_id: str | None = None
     waiting_on: GateWait | None = None  # what a pending decision waits on
     decided_at_utc: UtcTime
+
+
+DeploymentState = Literal["pending", "approved", "rejected"]
+
+
+class Deployment(BaseModel):
+    """A GitHub deployment that waits on gobot's answer (a custom deployment protection rule):
+    what GitHub asked, where it is gated (the channel of GOBOT_GITHUB_ENVIRONMENTS, its scope and
+    step), and what gobot answered. `session_id`: the session it waits in (None while it waits
+    for one); `reason`: why it was answered as it was, or why it waits."""
+
+    id: str
+    delivery: str
+    repository: str
+    environment: str
+    channel: str | None = None
+    scope: str | None = None
+    step: str | None = None
+    sha: str
+    ref: str | None = None
+    creator: str | None = None
+    installation_id: int
+    callback_url: str
+    state: DeploymentState = "pending"
+    session_id: str | None = None
+    reason: str | None = None
+    asked_at_utc: UtcTime
+    decided_at_utc: UtcTime | None = None
+
+    def describe(self) -> str:
+        """`org/repo@abc1234`."""
+        return f"{self.repository}@{self.sha[:7]}"

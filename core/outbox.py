@@ -1,5 +1,5 @@
-"""The outbox: every Slack message the bot owes, recorded before it is sent, and the rules
-every store applies to it.
+"""The outbox: every message the bot owes (to Slack, and its answers to GitHub), recorded before
+it is sent, and the rules every store applies to it.
 
 Items are written in the same unit of work as the change that owes them, delivered in order
 per session (only a session's first pending item is ever ready), leased so that one process
@@ -18,6 +18,7 @@ from core.clock import UtcTime
 from core.models import (
     Approval,
     Band,
+    Deployment,
     GateDecision,
     GateRequest,
     GoSession,
@@ -32,7 +33,9 @@ from core.rules import After, AllOf, AtOrBefore, Not, TimeRule, Times
 # timeline: one line in the thread for a note or a handover; window: a planned window's
 # reminder, start prompt or missed note; digest: the weekly digest; gate: a gate decision in a
 # channel with no session; approval: a request for a second operator's approval in the thread,
-# or its answer shown on that request (edited in place)
+# or its answer shown on that request (edited in place); deploy: a GitHub deployment waiting for
+# a session, in its channel; github: gobot's answer to a deployment protection rule (sent to
+# GitHub, not to Slack)
 Kind = Literal[
     "snapshot",
     "ended",
@@ -44,7 +47,10 @@ Kind = Literal[
     "digest",
     "gate",
     "approval",
+    "deploy",
+    "github",
 ]
+Destination = Literal["slack", "github"]
 SESSION_BOUND: tuple[Kind, ...] = ("reminder", "drift")  # pointless once the session has ended
 MAX_BACKOFF = timedelta(minutes=5)
 
@@ -129,6 +135,24 @@ class ApprovalPayload(SessionPayload):
     message: MessageRef | None = None
 
 
+class DeployPayload(Payload):
+    """A GitHub deployment that waits for a GO session in its channel."""
+
+    deployment: Deployment
+
+
+class GithubPayload(Payload):
+    """gobot's answer to a deployment protection rule: where to send it (the run's callback
+    URL, as the app's installation) and what it says."""
+
+    deployment_id: str
+    callback_url: str
+    installation_id: int
+    environment: str
+    state: Literal["approved", "rejected"]
+    comment: str
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "snapshot": SessionPayload,
     "ended": SessionPayload,
@@ -140,7 +164,14 @@ PAYLOADS: dict[str, type[Payload]] = {
     "digest": DigestPayload,
     "gate": GatePayload,
     "approval": ApprovalPayload,
+    "deploy": DeployPayload,
+    "github": GithubPayload,
 }
+
+
+def destination(kind: str) -> Destination:
+    """Who an item of `kind` is sent to: each is paced and paused on its own."""
+    return "github" if kind == "github" else "slack"
 
 
 class OutboxItem(BaseModel):

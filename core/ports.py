@@ -13,6 +13,7 @@ from core.audit import Verification
 from core.models import (
     AuditEvent,
     Delivery,
+    Deployment,
     GoSession,
     GoWindow,
     PlaybookProgress,
@@ -97,6 +98,34 @@ class WindowStore(Protocol):
 
     def marks(self) -> dict[str, datetime]:
         """Every once-only mark and when it was made."""
+        ...
+
+
+class DeploymentStore(Protocol):
+    """The GitHub deployments gobot was asked about, by id; each answered once."""
+
+    def get(self, deployment_id: str) -> Deployment | None: ...
+
+    def add(self, deployment: Deployment) -> bool:
+        """Store a deployment gobot has not seen; False if one of its id is stored already (a
+        redelivery, or the same run and environment asked again): nothing is written."""
+        ...
+
+    def put(self, deployment: Deployment) -> None:
+        """Store a deployment as it is now (one of its id must be stored)."""
+        ...
+
+    def settle(self, deployment: Deployment) -> bool:
+        """Store the answered form of a deployment if it is still pending; False if it was
+        answered already (by this process or another): the caller drops its unit of work."""
+        ...
+
+    def pending(self) -> list[Deployment]:
+        """Every deployment still waiting for an answer, oldest first."""
+        ...
+
+    def all(self) -> list[Deployment]:
+        """Every deployment, oldest first (for `gobot migrate`)."""
         ...
 
 
@@ -267,6 +296,9 @@ class UnitOfWork(Protocol):
 
     @property
     def windows(self) -> WindowStore: ...
+
+    @property
+    def deployments(self) -> DeploymentStore: ...
 
     def __enter__(self) -> Self: ...
 

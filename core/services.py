@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from core.approvals import ApprovalService
 from core.clock import Clock
 from core.delivery import DeliveryService
+from core.deployments import DeploymentService
 from core.digest import DigestService
 from core.gate import GateService
 from core.playbook import PlaybookService
@@ -39,3 +40,4 @@ class Services:
     gate: GateService
     approvals: ApprovalService
     write_problem: Callable[[], str | None]  # why the store cannot keep a change now, or None
+    deployments: DeploymentService | None = None  # with a GitHub App set up (GOBOT_GITHUB_…)

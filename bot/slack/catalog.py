@@ -1,15 +1,16 @@
 """Every capability of gobot in Slack, gathered from the domain modules that declare them
-(session, reminders, playbook, approvals, workspace, history, windows, freezes, home, delivery,
-workflow steps), and what is derived from them without a Slack app: the `/go` subcommands, the
-slash commands, the Events API events and `/go help`. The Bolt listeners (`bot.slack.app`), the
-manifest (`bot.slack.manifest`), `gobot local` and the README's command table (checked by a
-test) come from the same declarations."""
+(session, reminders, playbook, approvals, workspace, history, windows, freezes, deploys, home,
+delivery, workflow steps), and what is derived from them without a Slack app: the `/go`
+subcommands, the slash commands, the Events API events and `/go help`. The Bolt listeners
+(`bot.slack.app`), the manifest (`bot.slack.manifest`), `gobot local` and the README's command
+table (checked by a test) come from the same declarations."""
 
 from __future__ import annotations
 
 from bot.slack import (
     approvals,
     delivery,
+    deploys,
     freezes,
     history,
     home,
@@ -39,6 +40,7 @@ COMMANDS: tuple[Command, ...] = (
     *history.COMMANDS,
     *windows.COMMANDS,
     *freezes.COMMANDS,
+    *deploys.COMMANDS,
     HELP,
     *reminders.COMMANDS,
     *home.COMMANDS,

@@ -27,6 +27,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.observability import MeteredWebClient, Metrics
 from bot.slack.approvals import approval_message, approval_text
+from bot.slack.deploys import deploy_message, deploy_text
 from bot.slack.digest import digest_message
 from bot.slack.gate import gate_message, gate_text
 from bot.slack.playbook import playbook_message, playbook_text
@@ -38,6 +39,7 @@ from bot.slack.workspace import timeline_message
 from core.models import GoSession, MessageRef, PlaybookStep, Posted
 from core.outbox import (
     ApprovalPayload,
+    DeployPayload,
     DigestPayload,
     DriftPayload,
     Failed,
@@ -237,7 +239,10 @@ RENDERERS: dict[Kind, Renderer[Any]] = {
         ApprovalPayload,
         lambda data, steps, _t: (approval_text(data, steps), approval_message(data, steps), {}),
     ),
-}
+    "deploy": Renderer(
+        DeployPayload, lambda data, _s, _t: (deploy_text(data), deploy_message(data), {})
+    ),
+}  # "github" is no Slack message: bot.routing sends it to GitHub
 
 
 def render(item: OutboxItem, steps: Sequence[PlaybookStep], *, threaded: bool) -> Rendered | Failed:

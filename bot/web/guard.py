@@ -1,13 +1,16 @@
 """What the public HTTP edge checks before anything else reads a request.
 
 - Bodies: a POST must say how long it is (411 otherwise) and be at most `MAX_SLACK_BODY` on
-  `/slack/events` or `MAX_REST_BODY` on REST (413), refused before a byte of it is read.
+  `/slack/events`, `MAX_GITHUB_BODY` on `/github/webhook` or `MAX_REST_BODY` on REST (413),
+  refused before a byte of it is read.
 - REST: the `X-API-Key` is checked before the body is read or parsed (401); every call gets a
   log line (method, path, status, time).
 - Slack: the signature (`v0=` HMAC-SHA256 of `v0:{timestamp}:{raw body}`) and a timestamp of
   digits within five minutes of now, checked on the raw bytes (401); then the body must be
   UTF-8 (400). A refused request gets one log line that names the reason and never carries the
   body or anything else the request sent.
+- GitHub: `X-Hub-Signature-256` (`sha256=` HMAC-SHA256 of the raw body with the webhook
+  secret), compared in constant time before the body is parsed (401), logged as Slack's are.
 - Replays: a signature accepted once is not acted on again, nor an Events API delivery whose
   `event_id` was seen (Slack's retries carry `X-Slack-Retry-Num`): both are acknowledged with
   200 and dropped. The memory covers Slack's five-minute window and is bounded.
@@ -31,10 +34,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger("gobot.http")
 MAX_SLACK_BODY = 256 * 1024
 MAX_REST_BODY = 64 * 1024
+MAX_GITHUB_BODY = 1024 * 1024  # a deployment's payload, with its pull requests
 SIGNATURE_WINDOW_SECONDS = 300
 REMEMBERED = 100_000
 REST_PREFIX = "/core/go/"
 SLACK_PATH = "/slack/events"
+GITHUB_PATH = "/github/webhook"
+BODY_LIMITS = {SLACK_PATH: MAX_SLACK_BODY, GITHUB_PATH: MAX_GITHUB_BODY}
 
 
 class Seen:
@@ -80,6 +86,19 @@ def signature_problem(
     return None
 
 
+def github_signature_problem(secret: bytes, headers: dict[str, str], body: bytes) -> str | None:
+    """Why a webhook is not signed by GitHub with `secret`, or None if it is."""
+    signature = headers.get("x-hub-signature-256", "")
+    if not signature.startswith("sha256="):
+        return "missing or malformed X-Hub-Signature-256"
+    digest = hmac.new(secret, body, hashlib.sha256).hexdigest()
+    if not secrets.compare_digest(
+        signature.encode("utf-8", "replace"), f"sha256={digest}".encode()
+    ):
+        return "bad signature"
+    return None
+
+
 def event_id(body: str) -> str | None:
     """The Events API delivery id of a JSON body, if it has one."""
     if not body.startswith("{"):
@@ -121,7 +140,7 @@ def body_problem(method: str, path: str, headers: dict[str, str]) -> tuple[int, 
     long it is, and be no longer than its path allows."""
     if method not in ("POST", "PUT", "PATCH"):
         return None
-    limit = MAX_SLACK_BODY if path == SLACK_PATH else MAX_REST_BODY
+    limit = BODY_LIMITS.get(path, MAX_REST_BODY)
     length = headers.get("content-length", "")
     if not (length.isascii() and length.isdigit()):
         log.info("refused %s %s: no Content-Length", method, path)

@@ -1,5 +1,5 @@
-"""The HTTP server: `POST /slack/events`, the REST API under `/core/go/`, `GET /healthz`,
-`GET /metrics`.
+"""The HTTP server: `POST /slack/events`, `POST /github/webhook` (bot.web.github), the REST API
+under `/core/go/`, `GET /healthz`, `GET /metrics`.
 
 `POST /slack/events` is answered by a plain ASGI handler in front of FastAPI: the body limit,
 the signature (checked here, once: Bolt's own check is off), the replay memory, then Bolt's
@@ -24,7 +24,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.bootstrap import Runtime
+from bot.web.github import GithubWebhook
 from bot.web.guard import (
+    GITHUB_PATH,
     SLACK_PATH,
     EdgeGuard,
     Seen,
@@ -49,8 +51,15 @@ class HttpApp:
         signing = runtime.settings.slack_signing_secret
         self._secret = signing.get_secret_value().encode() if signing is not None else b""
         self._seen = Seen()
+        hook = runtime.settings.github_webhook_secret
+        self._github = GithubWebhook(
+            runtime.services, runtime.work, hook.get_secret_value().encode() if hook else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == GITHUB_PATH:
+            await self._github(scope, receive, send)
+            return
         if scope["type"] != "http" or scope["path"] != SLACK_PATH:
             await self._api(scope, receive, send)
             return

@@ -4,9 +4,9 @@ copies into any other; `gobot migrate --to postgres` copies the JSON data dir in
 One unit of work on the target: every session (history oldest first, then the sessions still
 active, each as it is), the legacy playbook progress, the audit chain record for record (same
 bytes, same hashes: it still verifies), the outbox (pending messages and where their sessions'
-messages landed), and the planned windows with the once-only marks (the weeks whose digest is
-owed). Refused, with nothing copied, if the source's chain does not verify or the target
-already holds gobot data.
+messages landed), the planned windows with the once-only marks (the weeks whose digest is
+owed), and the GitHub deployments (pending or answered). Refused, with nothing copied, if the
+source's chain does not verify or the target already holds gobot data.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class Copied:
     audit_records: int = 0
     outbox_items: int = 0
     windows: int = 0
+    deployments: int = 0
 
 
 def _sessions(source: UnitOfWork) -> list[GoSession]:
@@ -48,6 +49,7 @@ def _empty(target: UnitOfWork) -> bool:
         and target.outbox.depth() == 0
         and not target.progress.load().completed
         and not target.windows.all()
+        and not target.deployments.all()
     )
 
 
@@ -84,5 +86,8 @@ def copy_store(source: UnitOfWork, target: UnitOfWork) -> Copied:
             copied.windows += 1
         for key, at in source.windows.marks().items():
             target.windows.claim(key, at)
+        for deployment in source.deployments.all():
+            target.deployments.add(deployment)
+            copied.deployments += 1
         target.commit()
     return copied

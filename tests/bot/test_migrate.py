@@ -54,7 +54,7 @@ def test_migrate_copies_everything_once(
     result = migrate(green, url)
     assert result.returncode == 0, result.stderr
     assert "copied 3 sessions, 0 playbook steps" in result.stdout  # no legacy progress
-    assert "and 1 planned windows" in result.stdout
+    assert "1 planned windows and 0 GitHub deployments" in result.stdout
 
     target = make_services(session_scope="channel")
     assert target.sessions.get("C1") == active and len(active.playbook) == 2

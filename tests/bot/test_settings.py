@@ -39,6 +39,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyP
         ("SLACK_API_URL", "", "invalid SLACK_API_URL: '' is not an http(s) URL"),
         ("SLACK_API_URL", "ftp://slack.com/api/", "invalid SLACK_API_URL: 'ftp:"),
         ("GOBOT_TICK", "1ms", "invalid GOBOT_TICK: must be at least 100ms"),
+        ("GOBOT_GITHUB_ENVIRONMENTS", "production", "invalid GOBOT_GITHUB_ENVIRONMENTS: 'pro"),
+        ("GOBOT_GITHUB_ENVIRONMENTS", "prod=#ops", "invalid GOBOT_GITHUB_ENVIRONMENTS: 'prod"),
+        ("GOBOT_GITHUB_ENVIRONMENTS", "=C1", "invalid GOBOT_GITHUB_ENVIRONMENTS: '=C1'"),
+        ("GOBOT_GITHUB_API_URL", "github", "invalid GOBOT_GITHUB_API_URL: 'github' is not"),
     ],
 )
 def test_values_that_cannot_work_are_one_line_naming_the_variable(
@@ -50,6 +54,27 @@ def test_values_that_cannot_work_are_one_line_naming_the_variable(
     message = str(raised.value)
     assert message.startswith(expected), message
     assert "\n" not in message and "xoxb-1-2-3" not in message
+
+
+def test_the_github_app_is_off_unset_on_in_full_and_named_when_set_in_part(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().github() is False
+    clean_env.setenv("GOBOT_GITHUB_ENVIRONMENTS", " production=C0PROD:rollout , staging=C0STG")
+    clean_env.setenv("GOBOT_GITHUB_WEBHOOK_SECRET", "hook-secret-not-real")
+    with pytest.raises(SettingsError) as raised:
+        load_settings().github()
+    assert str(raised.value).startswith(
+        "the GitHub App is set up in part: set GOBOT_GITHUB_APP_ID, GOBOT_GITHUB_PRIVATE_KEY too"
+    )
+    clean_env.setenv("GOBOT_GITHUB_APP_ID", "424242")
+    clean_env.setenv("GOBOT_GITHUB_PRIVATE_KEY", "/keys/app.pem")
+    settings = load_settings()
+    assert settings.github() is True
+    production = settings.github_environments["production"]
+    assert (production.channel, production.step) == ("C0PROD", "rollout")
+    assert settings.github_environments["staging"].step is None
+    assert {"hook-secret-not-real", "/keys/app.pem"} <= set(settings.secrets())
 
 
 def test_values_that_work_are_kept(clean_env: pytest.MonkeyPatch) -> None:

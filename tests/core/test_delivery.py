@@ -9,9 +9,9 @@ import pytest
 from core.clock import parse_utc
 from core.errors import NoActiveSession
 from core.models import MessageRef
-from core.outbox import Failed
+from core.outbox import Failed, GithubPayload, OutboxItem, new_item_id, notice_item
 from core.services import Services
-from tests.conftest import FakeClock, audit_records
+from tests.conftest import T0, FakeClock, audit_records
 from tests.core.fakes import FakeTransport
 
 
@@ -178,3 +178,47 @@ def test_each_change_of_a_run_is_owed_to_the_one_playbook_message(
     with pytest.raises(NoActiveSession, match="has ended"):  # a button of an older session
         services.playbook.complete("3", "U1", channel="C1", session_id="an-older-session")
     assert services.playbook.checklist("C1").completed == 1
+
+
+def github_answer(key: str) -> OutboxItem:
+    payload = GithubPayload(
+        deployment_id=key,
+        callback_url="https://api.github.com/repos/acme/shop/actions/runs/7/deployment_protection_rule",
+        installation_id=11,
+        environment="production",
+        state="approved",
+        comment="ok",
+    )
+    return notice_item(
+        "github",
+        payload,
+        key=f"github:{key}",
+        scope="workspace",
+        channel=None,
+        now=T0,
+        item_id=new_item_id(),
+    )
+
+
+def test_slack_and_github_are_paused_and_paced_apart(
+    wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock
+) -> None:
+    """A 429 from Slack holds no answer to GitHub, a rate limit of GitHub no Slack message, and
+    GitHub's answers are not held to a channel's one-a-second pace."""
+    services = wired()
+    assert services.delivery is not None
+    transport.fail("snapshot", Failed(error="ratelimited", retry_after=30))
+    assert services.sessions.start("U1", "C1", "").delivery.pending
+    services.outbox.add([github_answer("d1"), github_answer("d2")])
+    services.delivery.deliver_ready()
+    assert transport.kinds() == ["github", "github"]  # in one pass, while Slack is paused
+
+    transport.fail("github", Failed(error="rate limited", retry_after=600))
+    services.outbox.add([github_answer("d3"), github_answer("d4")])
+    services.delivery.deliver_ready()  # GitHub refuses d3 and pauses: d4 waits
+    clock.advance(timedelta(seconds=30))
+    services.delivery.deliver_ready()
+    assert transport.kinds() == ["github", "github", "snapshot"]
+    clock.advance(timedelta(minutes=10))
+    services.delivery.deliver_ready()
+    assert sorted(transport.kinds()[3:]) == ["github", "github", "playbook"]

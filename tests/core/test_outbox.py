@@ -10,6 +10,7 @@ import pytest
 
 from core.models import (
     Approval,
+    Deployment,
     GateDecision,
     GateRequest,
     GoSession,
@@ -21,10 +22,12 @@ from core.outbox import (
     MAX_BACKOFF,
     PAYLOADS,
     ApprovalPayload,
+    DeployPayload,
     DigestPayload,
     DriftPayload,
     Failed,
     GatePayload,
+    GithubPayload,
     Kind,
     OutboxItem,
     Payload,
@@ -56,6 +59,20 @@ WINDOW = GoWindow(
     scheduled_by="U1",
 )
 SECOND = timedelta(seconds=1)
+CALLBACK = "https://api.github.com/repos/org/app/actions/runs/7/deployment_protection_rule"
+DEPLOYMENT = Deployment(
+    id="d1",
+    delivery="g1",
+    repository="org/app",
+    environment="production",
+    channel="C1",
+    scope="workspace",
+    sha="abc1234def",
+    creator="octocat",
+    installation_id=42,
+    callback_url=CALLBACK,
+    asked_at_utc=T0,
+)
 
 PAYLOAD_OF: dict[str, Payload] = {
     "snapshot": SessionPayload(session=SESSION),
@@ -113,6 +130,15 @@ PAYLOAD_OF: dict[str, Payload] = {
         session=SESSION,
         approval=Approval(key="migrate", asked_by="U1", asked_at_utc=T0, notes="v42"),
         message=MessageRef(channel="C1", ts="1.2"),
+    ),
+    "deploy": DeployPayload(deployment=DEPLOYMENT),
+    "github": GithubPayload(
+        deployment_id="d1",
+        callback_url=CALLBACK,
+        installation_id=42,
+        environment="production",
+        state="approved",
+        comment="GO session s1 is active (band A, health green).",
     ),
 }
 

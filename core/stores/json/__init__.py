@@ -1,6 +1,7 @@
 """The embedded JSON store: every change one all-or-nothing unit of work in the data directory
-(`datadir`), with sessions, playbook progress, the audit chain and the outbox on top of it;
-`with uow: ...; uow.commit()` (core/stores/unit.py) is one data directory transaction."""
+(`datadir`), with sessions, playbook progress, the audit chain, the outbox and the GitHub
+deployments on top of it; `with uow: ...; uow.commit()` (core/stores/unit.py) is one data
+directory transaction."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from core.stores.json.audit import JsonAuditLog
 from core.stores.json.datadir import data_dir
+from core.stores.json.deployments import JsonDeploymentStore
 from core.stores.json.outbox import JsonOutbox
 from core.stores.json.progress import JsonProgressStore
 from core.stores.json.requests import JsonRequestLedger
@@ -29,6 +31,7 @@ class JsonUnitOfWork(ExplicitUnit):
         self.outbox = JsonOutbox(directory)
         self.requests = JsonRequestLedger(directory)
         self.windows = JsonWindowStore(directory)
+        self.deployments = JsonDeploymentStore(directory)
 
     def _begin(self) -> AbstractContextManager[object]:
         return self._dd.transaction(explicit=True)

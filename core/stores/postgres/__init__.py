@@ -1,6 +1,6 @@
-"""The PostgreSQL store (`GOBOT_STORE=postgres`): sessions, progress, audit chain and outbox in
-one database, for several replicas; `with uow: ...; uow.commit()` (core/stores/unit.py) is one
-database transaction."""
+"""The PostgreSQL store (`GOBOT_STORE=postgres`): sessions, progress, audit chain, outbox and
+GitHub deployments in one database, for several replicas; `with uow: ...; uow.commit()`
+(core/stores/unit.py) is one database transaction."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 
 from core.stores.postgres.audit import PgAuditLog
 from core.stores.postgres.database import PgDatabase, open_database
+from core.stores.postgres.deployments import PgDeploymentStore
 from core.stores.postgres.outbox import PgOutbox
 from core.stores.postgres.progress import PgProgressStore
 from core.stores.postgres.requests import PgRequestLedger
@@ -26,6 +27,7 @@ class PgUnitOfWork(ExplicitUnit):
         self.outbox = PgOutbox(db)
         self.requests = PgRequestLedger(db)
         self.windows = PgWindowStore(db)
+        self.deployments = PgDeploymentStore(db)
 
     @classmethod
     def open(cls, url: str) -> PgUnitOfWork:

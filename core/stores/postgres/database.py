@@ -24,7 +24,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from core.audit import GENESIS
 from core.errors import OutcomeUnknown, StoreCorrupted, StoreUnavailable
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 MIGRATION_LOCK = 7_204_112  # pg_advisory_xact_lock key: one migrator at a time
 MIGRATIONS: dict[int, str] = {
     1: f"""
@@ -100,6 +100,12 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX gobot_sessions_scope_history ON gobot_sessions (scope, ended_at DESC, changed DESC)
         WHERE NOT active;
     CREATE INDEX gobot_windows_start ON gobot_windows (starts_at);
+    """,
+    7: """
+    CREATE TABLE gobot_deployments (
+        id text PRIMARY KEY, state text NOT NULL, asked_at timestamptz NOT NULL, data jsonb NOT NULL
+    );
+    CREATE INDEX gobot_deployments_pending ON gobot_deployments (asked_at) WHERE state = 'pending';
     """,
 }
 

@@ -1,7 +1,7 @@
 """The store contract: every port method of the unit of work (sessions, history queries, audit
-records, verification and copying, windows, outbox, claims, the requests ledger, legacy
-progress), the same tests against the JSON store and the PostgreSQL store, and `gobot migrate`
-copying either store into another, port to port."""
+records, verification and copying, windows, outbox, claims, the requests ledger, GitHub
+deployments, legacy progress), the same tests against the JSON store and the PostgreSQL store,
+and `gobot migrate` copying either store into another, port to port."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from core.errors import NoActiveSession, SessionAlreadyActive, StoreCorrupted
 from core.ids import id_time, time_ordered_id
 from core.models import (
     AuditEvent,
+    Deployment,
     GoSession,
     GoWindow,
     MessageRef,
@@ -393,12 +394,14 @@ def test_migrate_copies_a_store_into_another_port_to_port(uow: UnitOfWork, tmp_p
     uow.windows.claim("digest:2026-W01", T0)
     done = StepCompletion(completed_at_utc=T0, completed_by="U1")
     uow.progress.mark_done("health", done)
+    uow.deployments.add(deployment("d1"))
     target = JsonUnitOfWork(tmp_path / "copy")
 
     copied = copy_store(uow, target)
 
     assert (copied.sessions, copied.steps, copied.audit_records) == (5, 1, 1)
-    assert (copied.outbox_items, copied.windows) == (1, 1)
+    assert (copied.outbox_items, copied.windows, copied.deployments) == (1, 1, 1)
+    assert target.deployments.all() == uow.deployments.all()
     assert target.sessions.history(10) == uow.sessions.history(10) == history[::-1]
     assert target.sessions.active() == [still] and target.sessions.get("channel:C0") == history[2]
     assert target.audit.lines() == uow.audit.lines() and target.audit.verify().ok
@@ -410,3 +413,46 @@ def test_migrate_copies_a_store_into_another_port_to_port(uow: UnitOfWork, tmp_p
     with pytest.raises(StoreCorrupted, match="already holds gobot data"):
         copy_store(uow, target)
     assert target.audit.lines() == uow.audit.lines()
+
+
+def deployment(deployment_id: str, at: datetime = T0) -> Deployment:
+    return Deployment(
+        id=deployment_id,
+        delivery=f"g-{deployment_id}",
+        repository="acme/shop",
+        environment="production",
+        channel="C1",
+        scope="workspace",
+        sha="abc1234def",
+        creator="octocat",
+        installation_id=11,
+        callback_url="https://api.github.com/repos/acme/shop/actions/runs/7/deployment_protection_rule",
+        asked_at_utc=at,
+    )
+
+
+def test_a_deployment_is_added_once_and_answered_once(uow: UnitOfWork) -> None:
+    first, second = deployment("d1"), deployment("d2", T0 + timedelta(minutes=1))
+    assert uow.deployments.add(second) and uow.deployments.add(first)
+    assert not uow.deployments.add(first.model_copy(update={"delivery": "again"}))
+    assert uow.deployments.get("d1") == first and uow.deployments.get("nope") is None
+    waits = first.model_copy(update={"session_id": "s1", "reason": "step 3 not reached"})
+    uow.deployments.put(waits)
+    assert uow.deployments.pending() == [waits, second] == uow.deployments.all()
+
+    approved = waits.model_copy(update={"state": "approved", "decided_at_utc": T0})
+    with uow:
+        assert uow.deployments.settle(approved)
+        uow.commit()
+    rejected = waits.model_copy(update={"state": "rejected", "decided_at_utc": T0})
+    with uow:
+        assert not uow.deployments.settle(rejected)  # answered already: the caller drops it
+    assert uow.deployments.get("d1") == approved
+    assert uow.deployments.pending() == [second]
+    assert uow.deployments.all() == [approved, second]
+
+
+def test_a_deployment_left_uncommitted_is_not_kept(uow: UnitOfWork) -> None:
+    with uow:
+        uow.deployments.add(deployment("d1"))
+    assert uow.deployments.all() == []

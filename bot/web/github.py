@@ -1,0 +1,115 @@
+"""`POST /github/webhook`: gobot as a GitHub App's webhook (a custom deployment protection rule).
+
+In the same plain-ASGI style as `/slack/events`, in this order: 404 while no GitHub App is set
+up; the body limit (413, before a byte is read); `X-Hub-Signature-256` over the raw body (401,
+and the body of a refused request is never logged); `ping` answered 200; then a
+`deployment_protection_rule` (`requested`) is kept in the store (a delivery seen already is
+acknowledged and dropped: `X-GitHub-Delivery` in the request ledger, then the deployment's own
+id) and answered 202 at once, while it is judged on gobot's work pool: GitHub waits 10 s for
+the webhook's answer, and the answer to the deployment itself goes back through the outbox.
+Any other event is acknowledged and ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
+
+from bot.github.webhook import PROTECTION_RULE, ProtectionRuleRequested
+from bot.slack.work import OrderedWork
+from bot.web.guard import (
+    GITHUB_PATH,
+    answer,
+    body_problem,
+    github_signature_problem,
+    header_map,
+    read_body,
+)
+from core.deployments import DeploymentAsked
+from core.services import Services
+
+log = logging.getLogger("gobot.github")
+
+
+class GithubWebhook:
+    def __init__(self, services: Services, work: OrderedWork, secret: bytes | None) -> None:
+        self._services = services
+        self._work = work
+        self._secret = secret
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        deployments = self._services.deployments
+        if deployments is None or self._secret is None:
+            await answer(send, 404, "no GitHub App is set up here (GOBOT_GITHUB_…)")
+            return
+        if scope["method"] != "POST":
+            await answer(send, 405, "Method Not Allowed", ((b"allow", b"POST"),))
+            return
+        headers = header_map(scope)
+        problem = body_problem("POST", GITHUB_PATH, headers)
+        if problem is not None:
+            await answer(send, *problem)
+            return
+        raw = await read_body(receive)
+        refusal = github_signature_problem(self._secret, headers, raw)
+        if refusal is not None:
+            log.info("refused a GitHub webhook: %s", refusal)
+            await answer(send, 401, "invalid signature")
+            return
+        event = headers.get("x-github-event", "")
+        delivery = headers.get("x-github-delivery", "")
+        if event == "ping":
+            await answer(send, 200, "pong")
+            return
+        if event != PROTECTION_RULE:
+            log.info("ignored a GitHub %s event (delivery %s)", event or "unnamed", delivery)
+            await answer(send, 200, "ignored: gobot acts on deployment_protection_rule only")
+            return
+        try:
+            payload = ProtectionRuleRequested.model_validate(json.loads(raw))
+        except (ValueError, ValidationError):
+            log.info("refused a signed GitHub webhook: not a deployment_protection_rule payload")
+            await answer(send, 400, "not a deployment_protection_rule payload")
+            return
+        if payload.action != "requested" or not delivery:
+            await answer(send, 200, "ignored: gobot acts on requested rules with a delivery id")
+            return
+        status, detail = await run_in_threadpool(self._keep, payload.asked(delivery))
+        await answer(send, status, detail)
+
+    def _keep(self, asked: DeploymentAsked) -> tuple[int, str]:
+        """Keep the deployment and hand its judging to the work pool (a store write, in a
+        thread: the event loop never waits on the store)."""
+        deployments = self._services.deployments
+        assert deployments is not None
+        now = self._services.clock.now()
+        if not self._services.requests.first(f"github:{asked.delivery}", now):
+            log.info("GitHub delivery %s was received already: not acted on again", asked.delivery)
+            return 200, "received already"
+        kept = deployments.requested(asked)
+        if kept is None:
+            log.info(
+                "deployment %s was asked about already (delivery %s)", asked.key(), asked.delivery
+            )
+            return 200, "asked already"
+        log.info(
+            "GitHub asks about the deploy of %s to %s (deployment %s, delivery %s)",
+            kept.describe(),
+            kept.environment,
+            kept.id,
+            asked.delivery,
+        )
+        if kept.state == "pending":
+            self._work.submit(f"deploy:{kept.id}", lambda: self._judge(kept.id))
+        return 202, "received: gobot answers GitHub once it has decided"
+
+    def _judge(self, deployment_id: str) -> None:
+        deployments = self._services.deployments
+        assert deployments is not None
+        judged = deployments.judge(deployment_id)
+        if judged is not None:
+            log.info("deployment %s: %s (%s)", judged.id, judged.state, judged.reason)
