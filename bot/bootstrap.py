@@ -31,6 +31,7 @@ from core.errors import InvalidInput
 from core.gate import GateService
 from core.models import PlaybookStep
 from core.outbox import Destination
+from core.pace import SlackPace
 from core.playbook import PlaybookService, load_steps
 from core.ports import Deliverer, NullDeliverer, Transport, UnitOfWork
 from core.reminders import ReminderPolicy, ReminderService
@@ -175,6 +176,7 @@ def build_services(
             transport,
             clock,
             lease=3 * settings.slack_timeout + timedelta(seconds=5),  # look up, update, post
+            pace=SlackPace(clock, settings.slack_rate),
         )
         if transport is not None
         else None

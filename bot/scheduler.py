@@ -74,7 +74,8 @@ class ClaimReminders:
 
 class Deliver:
     """Delivery passes until nothing is left or about `budget` has gone by on the clock: a
-    message held back for a channel's pace goes in a later pass, `PASS_GAP` apart."""
+    message held back by Slack's budget goes in a later pass, at least `PASS_GAP` apart and
+    not before the app-wide budget holds a message again."""
 
     name = "delivery"
 
@@ -92,9 +93,10 @@ class Deliver:
             result = self._delivery.deliver_ready()
             if result.attempted == 0 and result.deferred == 0:
                 return
-            if self._clock.now() + PASS_GAP >= deadline:
+            gap = max(PASS_GAP, self._delivery.wait())  # no pass before Slack's budget allows
+            if self._clock.now() + gap >= deadline:
                 return
-            self._pause(PASS_GAP)
+            self._pause(gap)
 
 
 class WatchHealth:

@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.digest import WeeklyAt
 from core.durations import parse_duration
+from core.pace import SLACK_RATE
 
 
 def _duration(value: object) -> object:
@@ -226,6 +227,12 @@ class Settings(BaseSettings):
     )
     slack_timeout: PositiveDuration = Field(
         default=timedelta(seconds=10), description="timeout of one Slack Web API call"
+    )
+    slack_rate: int = Field(
+        default=SLACK_RATE,
+        ge=1,
+        le=6000,
+        description="Slack messages a minute, app-wide (each channel: about one a second)",
     )
     channel: str | None = Field(
         default=None, description="channel for posts made outside Slack (REST, CLI)"

@@ -1,10 +1,14 @@
 """Delivery of the outbox: lease, send in order per session, retry with backoff (a 429's
 Retry-After pauses every message of this process to the same destination, not only the refused
-one: Slack's pause never holds an answer to GitHub, nor GitHub's a Slack message; only Slack
-messages are paced per channel), give up only on what can never be delivered (audited as
+one: Slack's pause never holds an answer to GitHub, nor GitHub's a Slack message), give up only on what can never be delivered (audited as
 GO_POST_FAILED, and the operator told). What Slack refuses until a person acts (invite the bot,
 reinstall the app) waits, retried slowly; the operator is told once, and `waiting()` says what
-for (for /healthz)."""
+for (for /healthz).
+
+Every Slack message, whichever path sends it (right after a command, a tick's pass, a woken
+channel), first takes its tokens from the process's one `SlackPace` (app-wide and per
+channel); one that finds none stays in the outbox for a later pass, so no sender ever waits for
+Slack's budget. GitHub's answers are not paced by Slack's budget."""
 
 from __future__ import annotations
 
@@ -16,10 +20,10 @@ from datetime import datetime, timedelta
 from core.clock import Clock
 from core.models import AuditEvent, Delivery, MessageRef
 from core.outbox import SESSION_BOUND, Destination, Failed, OutboxItem, Sent, backoff, destination
+from core.pace import SlackPace
 from core.ports import Transport, UnitOfWork
 
 log = logging.getLogger("gobot.delivery")
-CHANNEL_GAP = timedelta(seconds=1)  # Slack: about one message per second per channel
 # The messages later ones refer to: the post (its thread) and the playbook message (edited).
 REMEMBERED = {"snapshot": "post", "playbook": "playbook"}
 
@@ -38,9 +42,11 @@ class DeliveryService:
         clock: Clock,
         *,
         lease: timedelta = timedelta(seconds=25),
+        pace: SlackPace | None = None,
     ) -> None:
         """`lease`: how long an attempt may take before another sender may retry the item (a
-        crashed sender's items wait that long); keep it above the Slack call timeout."""
+        crashed sender's items wait that long); keep it above the Slack call timeout. `pace`:
+        Slack's budget (by default Slack's published limits)."""
         self._lease = lease
         self._uow = uow
         self._outbox = uow.outbox
@@ -48,7 +54,7 @@ class DeliveryService:
         self._transport = transport
         self._audit = uow.audit
         self._clock = clock
-        self._last_sent: dict[str, datetime] = {}
+        self._pace = pace or SlackPace(clock)
         self._paused_until: dict[Destination, datetime] = {}  # said wait (429): to all it gets
         self._waiting: dict[str, str] = {}  # item id -> what Slack said, seen by this process
 
@@ -75,7 +81,7 @@ class DeliveryService:
                 now = self._clock.now()
                 ready = self._outbox.ready(now)
                 item = next((i for i in ready if i.session_id == session_id), None)
-                if item is None or self._paused(item, now):
+                if item is None or self._paused(item, now) or not self._may_send(item):
                     return first or Delivery(pending=True)
                 outcome = self._attempt(item, tell_operator=False)  # the caller replies itself
                 first = first or outcome
@@ -88,29 +94,31 @@ class DeliveryService:
             return Delivery(pending=True)
 
     def deliver_ready(self) -> DeliveryPass:
-        """One pass over every session's next item, at most one Slack message per channel,
-        keeping about a second between two messages to one channel; the rest is deferred to the
-        next pass. What goes to a paused destination waits for the next tick."""
+        """One pass over every session's next item, as far as Slack's budget allows; the rest
+        is deferred to the next pass. What goes to a paused destination waits for the next
+        tick."""
         result = DeliveryPass()
         now = self._clock.now()
-        channels: set[str | None] = set()
         for item in self._outbox.ready(now):
             if self._paused(item, self._clock.now()):
                 continue  # waits for the next tick, not for this pass
-            if destination(item.kind) == "slack":
-                last = self._last_sent.get(item.channel or "")
-                if item.channel in channels or (
-                    last is not None and self._clock.now() - last < CHANNEL_GAP
-                ):
-                    result.deferred += 1
-                    continue
-                channels.add(item.channel)
+            if not self._may_send(item):
+                result.deferred += 1
+                continue
             try:
                 self._attempt(item)
             except Exception:
                 log.exception("delivery of %s failed; the others go on", item.id)
             result.attempted += 1
         return result
+
+    def wait(self) -> timedelta:
+        """How long until Slack's app-wide budget allows a message again."""
+        return self._pace.wait()
+
+    def _may_send(self, item: OutboxItem) -> bool:
+        """A Slack message takes its tokens now, or waits; GitHub's answers always may go."""
+        return destination(item.kind) != "slack" or self._pace.take(item.channel or "")
 
     def _paused(self, item: OutboxItem, now: datetime) -> bool:
         until = self._paused_until.get(destination(item.kind))
@@ -134,8 +142,6 @@ class DeliveryService:
             self._outbox.done(leased)  # the session ended: its reminders are moot
             return Delivery()
         result = self._transport.send(leased, self._outbox.posted(leased.session_id))
-        if destination(leased.kind) == "slack":
-            self._last_sent[leased.channel or ""] = self._clock.now()
         if isinstance(result, Sent):
             self._sent(leased, result.message)
             return Delivery(message=result.message)

@@ -20,7 +20,7 @@ def events(services: Services) -> list[str]:
 
 
 def test_start_and_end_owe_messages_that_are_delivered_in_order(
-    wired: Callable[..., Services], transport: FakeTransport
+    wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock
 ) -> None:
     services = wired()
     change = services.sessions.start("U1", "C1", "go")
@@ -28,6 +28,7 @@ def test_start_and_end_owe_messages_that_are_delivered_in_order(
     assert services.sessions.get().message == MessageRef(channel="C1", ts="1.0")
     posted = services.outbox.posted(change.session.id or "")
     assert posted.playbook == MessageRef(channel="C1", ts="2.0")  # in the thread, right after
+    clock.advance(timedelta(seconds=1))  # the channel's pace: a burst of 3, then one a second
     services.sessions.end("U1", "C1", "done")
     assert transport.kinds() == ["snapshot", "playbook", "ended", "playbook"]
     post = MessageRef(channel="C1", ts="1.0")
@@ -117,26 +118,31 @@ def test_a_leased_item_is_not_sent_by_a_second_sender(
     assert transport.sent == []
 
 
-def test_one_message_per_channel_per_pass(
+def test_a_channel_gets_a_burst_of_three_then_one_message_a_second(
     wired: Callable[..., Services], transport: FakeTransport, clock: FakeClock
 ) -> None:
-    """Two sessions owe messages to one channel: about one message a second reaches it."""
+    """Two sessions owe messages to one channel: after a short burst, about one message a
+    second reaches it, whichever path sends them."""
     services = wired()
     assert services.delivery is not None
     transport.fail("snapshot", Failed(error="HTTP 500"))
-    services.sessions.start("U1", "C1", "")  # its snapshot waits for a retry
+    services.sessions.start("U1", "C1", "")  # its snapshot waits for a retry (one token)
     services.sessions.end("U1", "C1", "")
-    services.sessions.start("U2", "C1", "")  # a new session's messages: delivered now
+    services.sessions.start("U2", "C1", "")  # a new session's messages: the burst's last two
     assert transport.kinds() == ["snapshot", "playbook"]
-    clock.advance(timedelta(seconds=2))  # the retry is due
-    for expected in ("snapshot", "ended", "playbook"):
-        sent = services.delivery.deliver_ready()
-        assert (sent.attempted, sent.deferred) == (1, 0)
-        assert transport.kinds()[-1] == expected
-        if expected != "playbook":
-            held = services.delivery.deliver_ready()  # the same instant: the channel must wait
-            assert (held.attempted, held.deferred) == (0, 1)
-        clock.advance(timedelta(seconds=1))
+    clock.advance(timedelta(seconds=2))  # the retry is due; two tokens are back
+    sent = services.delivery.deliver_ready()
+    assert (sent.attempted, sent.deferred) == (1, 0)
+    assert transport.kinds()[-1] == "snapshot"
+    sent = services.delivery.deliver_ready()  # the same instant: the burst's second token
+    assert (sent.attempted, sent.deferred) == (1, 0)
+    assert transport.kinds()[-1] == "ended"
+    held = services.delivery.deliver_ready()  # the same instant: the channel must wait
+    assert (held.attempted, held.deferred) == (0, 1)
+    clock.advance(timedelta(seconds=1))
+    sent = services.delivery.deliver_ready()
+    assert (sent.attempted, sent.deferred) == (1, 0)
+    assert transport.kinds()[-1] == "playbook"
     assert services.outbox.depth() == 0
 
 
@@ -169,6 +175,7 @@ def test_each_change_of_a_run_is_owed_to_the_one_playbook_message(
     services.playbook.complete("1", "U1", channel="C1")
     assert transport.kinds() == ["snapshot", "playbook", "playbook"]
     transport.fail("playbook", Failed(error="HTTP 500"))
+    clock.advance(timedelta(seconds=2))  # the channel's pace: a burst of 3, then one a second
     services.playbook.complete("2", "U1", channel="C1")  # its edit fails and waits ...
     services.playbook.reopen("1", "U1", channel="C1")  # ... and this one's replaces it
     assert transport.kinds() == ["snapshot", "playbook", "playbook", "playbook"]
