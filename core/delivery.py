@@ -1,9 +1,9 @@
 """Delivery of the outbox: lease, send in order per session, retry with backoff (a 429's
 Retry-After pauses every message of this process to the same destination, not only the refused
-one: Slack's pause never holds an answer to GitHub, nor GitHub's a Slack message), give up only on what can never be delivered (audited as
-GO_POST_FAILED, and the operator told). What Slack refuses until a person acts (invite the bot,
-reinstall the app) waits, retried slowly; the operator is told once, and `waiting()` says what
-for (for /healthz).
+one: Slack's pause never holds an answer to GitHub, nor GitHub's a Slack message), give up only
+on what can never be delivered (audited as GO_POST_FAILED, and the operator told). What Slack
+refuses until a person acts (invite the bot, reinstall the app) waits, retried slowly; the
+operator is told once, and `waiting()` says what for (for /healthz).
 
 Every Slack message, whichever path sends it (right after a command, a tick's pass, a woken
 channel), first takes its tokens from the process's one `SlackPace` (app-wide and per

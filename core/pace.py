@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from core.clock import Clock
 
 SLACK_RATE = 240  # messages a minute, app-wide: within Slack's "several hundred" per workspace
-CHANNEL_BURST = 3  # a start's post and playbook message go at once
+CHANNEL_BURST = 5  # Slack allows "short bursts": a start, a note and an end go at once
 CHANNEL_GAP = timedelta(seconds=1)  # Slack: about one message per second per channel
 APP_BURST_SECONDS = 2.0  # the app-wide bucket holds this many seconds of its rate
 

@@ -3,8 +3,9 @@
 A real HTTP server (port 0 by default, its socket kept from bind to `stop`, which returns at
 once) that the real `slack_sdk.WebClient` talks to. It keeps
 the messages posted, so `chat.update` of an unknown message fails as Slack's would; serves
-`response_url`s; records every call with its body; and can be told to fail (status, Slack
-error, Retry-After, or a delay that makes the client time out).
+`response_url`s; records every call with its body; can be told to fail (status, Slack
+error, Retry-After, or a delay that makes the client time out); and can limit a method to N
+calls a minute, answering 429 with Retry-After beyond it, as Slack's rate limits do.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +43,28 @@ class Failure:
     applied: bool = False
     raw: bytes | None = None  # answer this body (e.g. a proxy's HTML page) instead of JSON
     after: int = 0
+
+
+@dataclass
+class Limit:
+    """At most `per_minute` calls of a method in any 60 s (on `clock`, seconds); beyond it a
+    call is answered 429 `ratelimited` with `retry_after` and takes no effect."""
+
+    per_minute: int
+    retry_after: float = 30.0
+    clock: Callable[[], float] = time.monotonic
+    accepted: deque[float] = field(default_factory=deque)
+    refused: int = 0
+
+    def admits(self) -> bool:
+        now = self.clock()
+        while self.accepted and now - self.accepted[0] >= 60:
+            self.accepted.popleft()
+        if len(self.accepted) >= self.per_minute:
+            self.refused += 1
+            return False
+        self.accepted.append(now)
+        return True
 
 
 @dataclass
@@ -78,6 +102,7 @@ class FakeSlack:
         self.messages: dict[tuple[str, str], Message] = {}
         self.usergroups: dict[str, list[str]] = {}
         self._failures: dict[str, list[Failure]] = {}
+        self._limits: dict[str, Limit] = {}
         self._lock = threading.Condition()
         self._ts = 1_700_000_000_000_000
         self._server = _Server((host, port), self._handler_class())
@@ -112,6 +137,12 @@ class FakeSlack:
     def fail(self, method: str, failure: Failure) -> None:
         with self._lock:
             self._failures.setdefault(method, []).append(failure)
+
+    def limit(self, method: str, limit: Limit) -> Limit:
+        """Rate-limit a method from now on (its counts are read on the returned `Limit`)."""
+        with self._lock:
+            self._limits[method] = limit
+            return limit
 
     def heal(self) -> None:
         """Every method answers normally again (the failures still queued are forgotten)."""
@@ -291,6 +322,9 @@ class FakeSlack:
                         failure.times -= 1
                         if failure.times <= 0:
                             queue.pop(0)
+                    limit = fake._limits.get(method)
+                    if failure is None and limit is not None and not limit.admits():
+                        failure = Failure(429, "ratelimited", retry_after=limit.retry_after)
                     applied = failure is None or failure.applied
                     answer = fake._answer(method, params) if applied else None
                     fake._lock.notify_all()
@@ -298,7 +332,7 @@ class FakeSlack:
                     time.sleep(failure.delay)
                     extra = {}
                     if failure.retry_after is not None:
-                        extra["Retry-After"] = str(failure.retry_after)
+                        extra["Retry-After"] = f"{failure.retry_after:g}"
                     if failure.raw is not None:
                         self._send(failure.status, failure.raw, "text/html", extra)
                         return

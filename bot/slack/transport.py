@@ -59,6 +59,7 @@ log = logging.getLogger("gobot.slack")
 P = TypeVar("P", bound=Payload)
 GROUP_CACHE_SECONDS = 300.0
 SLACK_TIMEOUT_SECONDS = 10
+MAX_INLINE_WAIT_SECONDS = 1  # the longest Retry-After a thread answering operators waits out
 
 
 def _unsent(error: Exception) -> bool:
@@ -82,6 +83,29 @@ class UnsentRetryHandler(RetryHandler):
         return error is not None and _unsent(error)
 
 
+class BriefRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """Retries a 429 once, only when Slack asks for a wait of at most MAX_INLINE_WAIT_SECONDS:
+    the thread waiting is one that answers operators, and it must never be held for a longer
+    Retry-After (the call fails instead, and the operator is told)."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        wanted = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), "")
+        try:
+            seconds = int(wanted if isinstance(wanted, str) else wanted[0])
+        except (IndexError, ValueError):
+            return False
+        return 0 <= seconds <= MAX_INLINE_WAIT_SECONDS
+
+
 def make_client(
     token: str,
     base_url: str,
@@ -91,12 +115,13 @@ def make_client(
     wait_on_rate_limit: bool = True,
 ) -> WebClient:
     """A metered client. It retries inline only failures that cannot have reached Slack, and,
-    with `wait_on_rate_limit`, one 429 after Retry-After (fine for calls that are harmless to
-    repeat; the outbox's posting client leaves 429s to the outbox, which honours Retry-After
-    without holding a lease through the wait)."""
+    with `wait_on_rate_limit`, one 429 whose Retry-After is at most a second (fine for calls
+    that are harmless to repeat; a longer wait would hold a thread that answers operators). The
+    outbox's posting client leaves 429s to the outbox, which pauses Slack for every sender for
+    the Retry-After without holding a thread or a lease through the wait."""
     handlers: list[RetryHandler] = [UnsentRetryHandler(max_retry_count=2)]
     if wait_on_rate_limit:
-        handlers.append(RateLimitErrorRetryHandler(max_retry_count=1))
+        handlers.append(BriefRateLimitRetryHandler(max_retry_count=1))
     return MeteredWebClient(
         metrics=metrics,
         token=token,

@@ -11,6 +11,7 @@ class FakeTransport:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, MessageRef | None]] = []  # (kind, session, thread)
+        self.items: list[OutboxItem] = []  # what was sent, as it was owed
         self.told: list[tuple[str, str]] = []
         self.failures: dict[str, list[Failed]] = {}
         self._ts = 0
@@ -23,6 +24,7 @@ class FakeTransport:
         if queue:
             return queue.pop(0)
         self.sent.append((item.kind, item.session_id, posted.post))
+        self.items.append(item)
         if item.kind == "playbook" and posted.playbook is not None:
             return Sent(message=posted.playbook)  # edited in place
         self._ts += 1
