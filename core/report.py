@@ -15,6 +15,7 @@ from core.errors import InvalidInput, NoActiveSession, UnknownSession
 from core.models import Checklist, GoSession, PlaybookStep
 from core.playbook import run_checklist
 from core.ports import UnitOfWork
+from core.sessions import with_posts
 
 MAX_SEARCHED = 100_000  # the furthest a page of history may start
 MAX_PAGE = 100
@@ -43,7 +44,7 @@ class ReportService:
         """A session by id, active or ended."""
         session = self._uow.sessions.find(session_id)
         if session is not None:
-            return session
+            return with_posts(self._uow, [session])[0]
         raise UnknownSession(f"There is no GO session with id {session_id!r}.")
 
     def page(self, offset: int, limit: int) -> tuple[list[GoSession], bool]:
@@ -52,7 +53,7 @@ class ReportService:
         if not (0 <= offset <= MAX_SEARCHED and 1 <= limit <= MAX_PAGE):
             raise InvalidInput(f"offset must be 0 to {MAX_SEARCHED}, limit 1 to {MAX_PAGE}.")
         found = self._uow.sessions.history(limit + 1, offset=offset)
-        return found[:limit], len(found) > limit
+        return with_posts(self._uow, found[:limit]), len(found) > limit
 
     def report(self, channel: str | None = None, session_id: str | None = None) -> SessionReport:
         """The report of `session_id`, or of the scope's active session, or else of its latest
@@ -63,7 +64,7 @@ class ReportService:
             found = self._uow.sessions.get(self._scope_for(channel))
             if found is None:
                 raise NoActiveSession("No GO session yet: there is nothing to report.")
-            session = found
+            session = with_posts(self._uow, [found])[0]
         verification = self._uow.audit.verify_recent()
         records = self._uow.audit.session_records(session)  # a broken trail included
         return SessionReport(

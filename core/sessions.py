@@ -300,7 +300,21 @@ class SessionService:
         if not 1 <= limit <= MAX_HISTORY:
             raise InvalidInput(f"History length must be between 1 and {MAX_HISTORY}.")
         scope = self.scope_for(channel) if self._scope_mode == "channel" and channel else None
-        return self._store.history(limit, scope)
+        return with_posts(self._uow, self._store.history(limit, scope))
+
+
+def with_posts(uow: UnitOfWork, sessions: list[GoSession]) -> list[GoSession]:
+    """`sessions` as read, each ended one whose snapshot post landed only after its end (its
+    record was kept without it) carrying where the post landed."""
+    return [
+        session.model_copy(update={"message": post})
+        if session.message is None
+        and not session.active
+        and session.id
+        and (post := uow.outbox.posted(session.id).post) is not None
+        else session
+        for session in sessions
+    ]
 
 
 def close(

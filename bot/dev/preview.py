@@ -19,7 +19,7 @@ from bot.slack.home import home_view
 from bot.slack.interactions import user_message
 from bot.slack.playbook import checklist_message, playbook_message
 from bot.slack.reminders import reminder_message
-from bot.slack.session import end_modal, snapshot_message, start_modal, summary_message
+from bot.slack.session_views import end_modal, snapshot_message, start_modal, summary_message
 from bot.slack.window_views import schedule_modal, window_message, windows_message
 from bot.slack.workspace import timeline_message
 from core.clock import parse_utc

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -33,12 +33,13 @@ from bot.slack.window_views import (
     FREEZE_CANCEL_ACTION,
     FREEZE_MOVE_ACTION,
     WindowButton,
-    first_overlap,
+    form_clash,
+    form_start,
     own_label,
+    planned_text,
 )
-from core.clock import parse_utc
 from core.durations import format_duration, parse_duration
-from core.errors import GoError, InvalidInput, PermissionDenied, UnknownWindow
+from core.errors import InvalidInput, PermissionDenied, UnknownWindow
 from core.models import GoSession, GoWindow
 from core.services import Services
 
@@ -181,12 +182,7 @@ class Freeze(Arguments):
     def parse(cls, text: str) -> dict[str, Any]:
         if not text.strip():
             return {}
-        when, _, rest = text.strip().partition(" ")
-        duration, _, reason = rest.strip().partition(" ")
-        try:
-            starts_at = parse_utc(when)
-        except (ValueError, OverflowError):
-            raise InvalidInput(FREEZE_USAGE) from None
+        starts_at, duration, reason = planned_text(text, FREEZE_USAGE)
         if not reason.strip():
             raise InvalidInput(FREEZE_USAGE)
         return {"starts_at": starts_at, "duration": _duration(duration), "reason": reason}
@@ -215,10 +211,7 @@ def _freeze(services: Services, call: Invocation, given: Freeze) -> Blocks | Ope
 
 def _freeze_form(services: Services, call: Invocation, form: FreezeForm) -> Blocks:
     """The freeze form, submitted: a new freeze, or the one being moved."""
-    try:
-        starts_at = datetime.fromtimestamp(int(form.when), UTC)
-    except (ValueError, OverflowError, OSError):
-        raise InvalidInput("Pick a date and a time for the change freeze.") from None
+    starts_at = form_start(form.when, "change freeze")
     duration = _duration(form.duration)
     if form.place.about:
         moved = services.windows.move(call.user, form.place.about, starts_at, duration)
@@ -230,17 +223,10 @@ def _freeze_form(services: Services, call: Invocation, form: FreezeForm) -> Bloc
 
 
 def _freeze_clash(services: Services, form: Mapping[str, str], place: Place) -> dict[str, str]:
-    """The freeze form's overlap with a planned window or freeze, beside its From (what
-    cannot be read is left to the submission, which says so)."""
-    try:
-        starts_at = datetime.fromtimestamp(int(form.get("when", "")), UTC)
-        moving = services.windows.scheduled(place.about) if place.about else None
-        duration = parse_duration(form.get("duration", ""))
-        channel_id = moving.channel if moving else form.get("channel") or place.channel
-        others = services.windows.upcoming(channel_id) if channel_id else []
-    except (GoError, ValueError, OverflowError, OSError):
-        return {}
-    return first_overlap(others, starts_at, starts_at + duration, moving)
+    """The freeze form's overlap with a planned window or freeze, beside its From."""
+    return form_clash(
+        services, form, place, lambda _moving: parse_duration(form.get("duration", ""))
+    )
 
 
 def _scheduled_freeze(services: Services, call: Invocation, button: WindowButton) -> GoWindow:

@@ -16,7 +16,7 @@ from bot.slack.blocks import context, header, section, to_dicts
 from bot.slack.capability import Command, Event, EventContext, Invocation, Nothing
 from bot.slack.history import history_blocks
 from bot.slack.playbook import checklist_blocks, playbook_blocks
-from bot.slack.session import session_blocks
+from bot.slack.session_views import session_blocks
 from bot.slack.window_views import window_blocks
 from core.models import GoSession, GoWindow, PlaybookStep
 from core.playbook import run_checklist

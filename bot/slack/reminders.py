@@ -12,7 +12,7 @@ from bot.slack.blocks import STATUS_ICON, Blocks, section, text_message, to_dict
 from bot.slack.capability import Command, Invocation, SessionButton
 from bot.slack.mrkdwn import date, safe, who
 from bot.slack.playbook import playbook_progress
-from bot.slack.session import SNOOZE_ACTIONS, session_actions
+from bot.slack.session_views import SNOOZE_ACTIONS, session_actions
 from core.durations import format_duration, parse_duration
 from core.models import PlaybookStep
 from core.outbox import DriftPayload, ReminderPayload

@@ -33,7 +33,7 @@ from bot.slack.gate import gate_message, gate_text
 from bot.slack.playbook import playbook_message, playbook_text
 from bot.slack.problems import WAITING_ERRORS, problem_hint
 from bot.slack.reminders import drift_message, reminder_message, reminder_text
-from bot.slack.session import snapshot_message, snapshot_text, summary_message
+from bot.slack.session_views import snapshot_message, snapshot_text, summary_message
 from bot.slack.window_views import window_message, window_text
 from bot.slack.workspace import timeline_message
 from core.models import GoSession, MessageRef, PlaybookStep, Posted

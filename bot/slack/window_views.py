@@ -1,12 +1,12 @@
 """How planned GO windows and change freezes look in Slack: a window's reminder, prompt and
 missed messages, the list of windows and freezes (`/go-windows`, App Home, the weekly digest)
-with their buttons (a window's Start now, Move and Cancel; a freeze's Move and Cancel), and the
-schedule form."""
+with their buttons (a window's Start now, Move and Cancel; a freeze's Move and Cancel), the
+schedule form, and what the schedule and freeze commands and forms share in reading their input."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import Field
@@ -28,9 +28,12 @@ from slack_sdk.models.blocks import (
 from bot.slack.blocks import PLANNED, context, header, modal, notes_input, section, to_dicts
 from bot.slack.capability import Button, Place
 from bot.slack.mrkdwn import CHANNEL_ID, channel, date, plain, safe, who
+from core.clock import parse_utc
 from core.durations import format_duration, parse_duration
+from core.errors import GoError, InvalidInput
 from core.models import GoWindow
 from core.outbox import WindowPayload
+from core.services import Services
 
 SCHEDULE_MODAL = "go_schedule_modal"
 WINDOW_START_ACTION = "go_window_start"
@@ -280,11 +283,43 @@ def overlap_field_error(other: GoWindow) -> str:
     )
 
 
-def first_overlap(
-    others: Sequence[GoWindow], starts_at: datetime, ends_at: datetime, moving: GoWindow | None
+def planned_text(text: str, usage: str) -> tuple[datetime, str, str]:
+    """`WHEN DURATION REST` of `/go-schedule` and `/go-freeze`: WHEN (ISO 8601, UTC unless it
+    says otherwise), the duration's text and the rest; `usage` when WHEN cannot be read."""
+    when, _, rest = text.strip().partition(" ")
+    duration, _, more = rest.strip().partition(" ")
+    try:
+        return parse_utc(when), duration, more
+    except (ValueError, OverflowError):
+        raise InvalidInput(usage) from None
+
+
+def form_start(when: str, what: str) -> datetime:
+    """A form's date and time picker (epoch seconds), or a line saying to pick one."""
+    try:
+        return datetime.fromtimestamp(int(when), UTC)
+    except (ValueError, OverflowError, OSError):
+        raise InvalidInput(f"Pick a date and a time for the {what}.") from None
+
+
+def form_clash(
+    services: Services,
+    form: Mapping[str, str],
+    place: Place,
+    duration_of: Callable[[GoWindow | None], timedelta],
 ) -> dict[str, str]:
-    """A form's error beside its When for the first of `others` that [starts_at, ends_at)
-    overlaps (`moving` itself aside), or none."""
+    """A window's or freeze's form, checked before it is submitted: its overlap with another
+    planned window or freeze, beside its When; `duration_of(moving)` reads the form's duration
+    (what cannot be read is left to the submission, which says so)."""
+    try:
+        starts_at = datetime.fromtimestamp(int(form.get("when", "")), UTC)
+        moving = services.windows.scheduled(place.about) if place.about else None
+        duration = duration_of(moving)
+        channel_id = moving.channel if moving else form.get("channel") or place.channel
+        others = services.windows.upcoming(channel_id) if channel_id else []
+    except (GoError, ValueError, OverflowError, OSError):
+        return {}
+    ends_at = starts_at + duration
     for other in others:
         if (moving is None or other.id != moving.id) and (
             other.starts_at_utc < ends_at and starts_at < other.ends_at_utc

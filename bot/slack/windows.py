@@ -5,7 +5,7 @@ freezes), and a window's Start now, Move (its form) and Cancel buttons; how they
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.slack.blocks import Blocks, planned_duration, text_message
@@ -26,14 +26,15 @@ from bot.slack.window_views import (
     WINDOW_MOVE_ACTION,
     WINDOW_START_ACTION,
     WindowButton,
-    first_overlap,
+    form_clash,
+    form_start,
     own_label,
+    planned_text,
     schedule_modal,
     windows_message,
 )
-from core.clock import parse_utc
 from core.durations import format_duration
-from core.errors import GoError, InvalidInput
+from core.errors import InvalidInput
 from core.models import GoWindow
 from core.services import Services
 
@@ -71,12 +72,7 @@ class Schedule(Arguments):
     def parse(cls, text: str) -> dict[str, Any]:
         if not text.strip():
             return {}
-        when, _, rest = text.strip().partition(" ")
-        duration, _, notes = rest.strip().partition(" ")
-        try:
-            starts_at = parse_utc(when)
-        except (ValueError, OverflowError):
-            raise InvalidInput(SCHEDULE_USAGE) from None
+        starts_at, duration, notes = planned_text(text, SCHEDULE_USAGE)
         return {"starts_at": starts_at, "duration": planned_duration(duration), "notes": notes}
 
 
@@ -94,10 +90,7 @@ def _schedule(services: Services, call: Invocation, given: Schedule) -> Blocks |
 
 def _schedule_form(services: Services, call: Invocation, form: ScheduleForm) -> Blocks:
     """The schedule modal, submitted: a new window, or the one being moved."""
-    try:
-        starts_at = datetime.fromtimestamp(int(form.when), UTC)
-    except (ValueError, OverflowError, OSError):
-        raise InvalidInput("Pick a date and a time for the GO window.") from None
+    starts_at = form_start(form.when, "GO window")
     if form.place.about:
         window = services.windows.scheduled(form.place.about)
         duration = _form_duration(form.planned, window)
@@ -124,17 +117,10 @@ def _form_duration(planned: str, window: GoWindow | None) -> timedelta:
 
 
 def _schedule_clash(services: Services, form: Mapping[str, str], place: Place) -> dict[str, str]:
-    """The schedule form's overlap with another planned window, beside its When (what cannot
-    be read is left to the submission, which says so)."""
-    try:
-        starts_at = datetime.fromtimestamp(int(form.get("when", "")), UTC)
-        moving = services.windows.scheduled(place.about) if place.about else None
-        duration = _form_duration(form.get("planned", ""), moving)
-        channel_id = moving.channel if moving else form.get("channel") or place.channel
-        others = services.windows.upcoming(channel_id) if channel_id else []
-    except (GoError, ValueError, OverflowError, OSError):
-        return {}
-    return first_overlap(others, starts_at, starts_at + duration, moving)
+    """The schedule form's overlap with another planned window, beside its When."""
+    return form_clash(
+        services, form, place, lambda moving: _form_duration(form.get("planned", ""), moving)
+    )
 
 
 def _windows(services: Services, call: Invocation, given: Text) -> Blocks:

@@ -18,6 +18,7 @@ import pytest
 from core.errors import StoreUnavailable
 from core.services import Services
 from core.stores.json import datadir
+from core.stores.json import journal as wal
 from core.stores.json.datadir import DataDir
 from tests.conftest import json_only, outside_env, wait_until
 from tests.faults import FaultyOs, fail_with
@@ -63,7 +64,7 @@ def test_a_forked_child_locks_on_its_own(tmp_path: Path) -> None:
 def test_with_no_boot_id_the_journal_is_replayed_once_per_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(datadir, "_BOOT", b"unknown")
+    monkeypatch.setattr(wal, "BOOT", b"unknown")
     writer = DataDir(tmp_path)
     for n in range(30):
         with writer.transaction():

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import StoreUnavailable
-from core.stores.json.datadir import JOURNAL_FILE, DataDir, _frame, _Header
+from core.stores.json.datadir import DataDir
+from core.stores.json.journal import JOURNAL_FILE, Header, frame
 from tests.conftest import outside_env, wait_until
 from tests.core.test_datadir import unshare_problem
 
@@ -59,8 +60,8 @@ def left_unfinished(directory: Path) -> None:
     """The journal of a writer that crashed after its commit point: one whole record, not
     yet applied."""
     record = {"writes": {"state.json": '{"n":2}\n'}, "appends": {"log.txt": [0, "one\n"]}}
-    header = _Header(128, 1).encode()
-    (directory / JOURNAL_FILE).write_bytes(header + _frame(record))
+    header = Header(128, 1).encode()
+    (directory / JOURNAL_FILE).write_bytes(header + frame(record))
 
 
 def test_a_reader_finishes_a_change_a_crashed_writer_committed(tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from core.errors import StoreCorrupted
-from core.stores.json import datadir
-from core.stores.json.datadir import JOURNAL_FILE, data_dir
+from core.stores.json import journal as wal
+from core.stores.json.datadir import data_dir
+from core.stores.json.journal import JOURNAL_FILE
 from tests.conftest import FakeClock, outside_env, run_gobot
 from tests.core.test_crash import fingerprint, services_on
 
@@ -116,7 +117,7 @@ def test_nothing_is_applied_from_a_damaged_journal_and_recover_keeps_the_data(
     directory = restarted(base, tmp_path, "damaged")
     DAMAGE[damage](directory / JOURNAL_FILE)
     if boot == "machine restart":
-        monkeypatch.setattr(datadir, "_BOOT", b"another-boot")
+        monkeypatch.setattr(wal, "BOOT", b"another-boot")
     files = data_files(directory)
 
     with pytest.raises(StoreCorrupted) as refused:
@@ -134,7 +135,7 @@ def test_nothing_is_applied_from_a_damaged_journal_and_recover_keeps_the_data(
     assert fingerprint(services, directory) == expected
     assert services.audit.verify().ok and services.audit.verify().records == 8
 
-    monkeypatch.setattr(datadir, "_BOOT", b"a-later-boot")
+    monkeypatch.setattr(wal, "BOOT", b"a-later-boot")
     again = restarted(directory, tmp_path, "after-recover")
     assert fingerprint(services_on(again, clock), again) == expected
 
@@ -147,7 +148,7 @@ def test_a_torn_last_record_is_dropped_and_the_rest_applied(
     journal = directory / JOURNAL_FILE
     with open(journal, "ab") as handle:
         handle.write(b'000004d2 1234abcd {"writes": {"go_session.json"')  # cut by a crash
-    monkeypatch.setattr(datadir, "_BOOT", b"another-boot")  # every record is applied again
+    monkeypatch.setattr(wal, "BOOT", b"another-boot")  # every record is applied again
     services = services_on(directory, clock)
     assert fingerprint(services, directory) == expected
     assert len(journal.read_bytes()) == records(journal)[-1][1]

@@ -36,7 +36,6 @@ import json
 import logging
 import os
 import threading
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,17 +43,23 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from core.errors import StoreCorrupted, StoreUnavailable
+from core.stores.json import journal
+from core.stores.json.journal import (
+    HEADER_SIZE,
+    JOURNAL_FILE,
+    RECOVER_HINT,
+    Header,
+    dumps_compact,
+    frame,
+    scan,
+    torn_tail,
+)
 from core.stores.json.lines import append_offset
 
 log = logging.getLogger("gobot.store")
-JOURNAL_FILE = "go_journal.wal"
 TEMP_PREFIX = ".gobot-tmp-"
 CHECKPOINT_BYTES = 1 << 20
 PROBE = b"gobot can write here\n"
-_MAGIC = b"GOBOTWAL1 "
-_HEADER_SIZE = 128
-_FRAME_PREFIX = 18  # "llllllll cccccccc ": the record's length and checksum, in hex
-RECOVER_HINT = "run `gobot recover` to set it aside (a copy is kept) and go on from the data files"
 
 _PROBLEMS = {
     errno.ENOSPC: "the data disk is full",
@@ -73,12 +78,6 @@ def describe_os_error(exc: OSError) -> str:
     )
 
 
-def dumps_compact(payload: Any) -> str:
-    """Compact JSON: the indented form goes through the pure-Python encoder, several times
-    slower on a hot path."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-
-
 @dataclass
 class Unit:
     """The change a transaction has staged: whole-file writes (None deletes) and appended
@@ -93,100 +92,6 @@ class Unit:
 
     def empty(self) -> bool:
         return not self.writes and not self.appends
-
-
-def _boot_id() -> bytes:
-    """This boot of the machine: files written since it may be lost only if it ends."""
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_bytes().strip()[:36]
-    except OSError:
-        return b"unknown"
-
-
-_BOOT = _boot_id()
-
-
-@dataclass(frozen=True)
-class _Header:
-    """The journal's first line: how far it has been applied, how many changes were ever
-    committed (a reader's cache is stale once that moves), and the boot that wrote it."""
-
-    applied: int
-    commits: int
-    boot: bytes = b""
-
-    def encode(self) -> bytes:
-        """The header as this process writes it: with the boot it runs in."""
-        text = _MAGIC + f"{self.applied:016x} {self.commits:016x} ".encode() + _BOOT
-        return text.ljust(_HEADER_SIZE - 1) + b"\n"
-
-    @classmethod
-    def decode(cls, raw: bytes) -> _Header:
-        try:
-            applied, commits, boot = raw[len(_MAGIC) :].split(maxsplit=2)
-            if not raw.startswith(_MAGIC):
-                raise ValueError(raw[: len(_MAGIC)])
-            return cls(int(applied, 16), int(commits, 16), boot.rstrip())
-        except ValueError as exc:
-            raise StoreCorrupted(
-                f"{JOURNAL_FILE} is damaged (its header is unreadable): {RECOVER_HINT}"
-            ) from exc
-
-
-def _frame(record: dict[str, Any]) -> bytes:
-    """One journal record: its length and checksum, then the change, on a line of its own."""
-    payload = dumps_compact(record).encode("utf-8")
-    return f"{len(payload):08x} {zlib.crc32(payload):08x} ".encode() + payload + b"\n"
-
-
-def _record_at(data: bytes, at: int) -> tuple[dict[str, Any], int] | None:
-    """The whole, verified record that starts at `at` and the offset after it, or None. Also
-    reads the records of a journal written before they carried their length."""
-    head = data[at : at + _FRAME_PREFIX]
-    try:
-        if len(head) == _FRAME_PREFIX and head[8:9] == b" " and head[17:18] == b" ":
-            length, crc = int(head[:8], 16), int(head[9:17], 16)
-            start = at + _FRAME_PREFIX
-            end = start + length + 1
-            payload = data[start : start + length]
-            if end > len(data) or data[end - 1 : end] != b"\n":
-                return None
-        else:
-            end = data.find(b"\n", at) + 1
-            if end == 0 or data[at + 8 : at + 9] != b" ":
-                return None
-            crc, payload = int(data[at : at + 8], 16), data[at + 9 : end - 1]
-        if zlib.crc32(payload) != crc:
-            return None
-        record = json.loads(payload)
-    except ValueError:
-        return None
-    return (record, end) if isinstance(record, dict) else None
-
-
-def _scan(data: bytes) -> tuple[list[tuple[int, dict[str, Any]]], int | None]:
-    """The whole, verified records from the start of `data`, each with its offset, and the
-    offset of the first one that is not (None: all of `data` was read)."""
-    records: list[tuple[int, dict[str, Any]]] = []
-    at = 0
-    while at < len(data):
-        found = _record_at(data, at)
-        if found is None:
-            return records, at
-        records.append((at, found[0]))
-        at = found[1]
-    return records, None
-
-
-def _torn_tail(data: bytes, at: int) -> bool:
-    """Whether the bytes from `at` on are an append cut short by a crash (no whole record
-    follows them), rather than damage in the middle of the journal."""
-    line = data.find(b"\n", at)
-    while line >= 0:
-        if _record_at(data, line + 1) is not None:
-            return False
-        line = data.find(b"\n", line + 1)
-    return True
 
 
 def _remove(path: Path) -> None:
@@ -433,13 +338,13 @@ class DataDir:
             for rel, lines in unit.appends.items()
         }
         record = {"writes": unit.writes, "appends": appends}
-        frame = _frame(record)
+        framed = frame(record)
         temps: dict[str, Path] = {}
         try:
             for rel, text in unit.writes.items():
                 if text is not None:
                     temps[rel] = self._temp_file(rel, text)
-            if os.pwrite(self._fd, frame, start) != len(frame):
+            if os.pwrite(self._fd, framed, start) != len(framed):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             os.fsync(self._fd)  # the commit point
         except OSError as exc:
@@ -451,7 +356,7 @@ class DataDir:
                 _write_at(self.root / rel, offset, text)
         except OSError as exc:
             self._undone(exc, self._undo(temps, done, start))
-        self._finish(unit, temps, start + len(frame))
+        self._finish(unit, temps, start + len(framed))
 
     def _finish(self, unit: Unit, temps: dict[str, Path], end: int) -> None:
         """Put the committed change's files in place and mark the journal applied up to `end`.
@@ -466,7 +371,7 @@ class DataDir:
                     _remove(self.root / rel)
                 else:
                     os.replace(temps[rel], self.root / rel)
-            os.pwrite(self._fd, _Header(end, self._commits).encode(), 0)
+            os.pwrite(self._fd, Header(end, self._commits).encode(), 0)
         except OSError as exc:
             log.warning(
                 "a committed change is put in place by the next writer: %s",
@@ -534,31 +439,31 @@ class DataDir:
         first look of a process checks the whole journal, so damage is found when it is not yet
         needed. Another process's commit since this one last looked empties the read cache."""
         size = os.fstat(self._fd).st_size if self._writable else self._journal_size()
-        if size < _HEADER_SIZE:
+        if size < HEADER_SIZE:
             if self._writable and not self.read_only:
-                os.pwrite(self._fd, _Header(_HEADER_SIZE, 0).encode(), 0)
-                os.ftruncate(self._fd, _HEADER_SIZE)
+                os.pwrite(self._fd, Header(HEADER_SIZE, 0).encode(), 0)
+                os.ftruncate(self._fd, HEADER_SIZE)
                 os.fsync(self._fd)
             self._cache.clear()
             self._commits = 0
             return
-        head = _Header.decode(self._read_journal(0, _HEADER_SIZE))
+        head = Header.decode(self._read_journal(0, HEADER_SIZE))
         if head.commits != self._commits:
             self._cache.clear()
             self._commits = head.commits
         if head.applied > size:
             raise self._damaged(size, "shorter than what was applied from it")
-        trusted = head.boot == _BOOT and (_BOOT != b"unknown" or self._replayed)
-        begin = head.applied if trusted else _HEADER_SIZE
+        trusted = head.boot == journal.BOOT and (journal.BOOT != b"unknown" or self._replayed)
+        begin = head.applied if trusted else HEADER_SIZE
         first = not self._replayed
         if begin >= size and not first:
             return
-        start = _HEADER_SIZE if first else begin
+        start = HEADER_SIZE if first else begin
         data = self._read_journal(start, size - start)
-        records, damaged = _scan(data)
+        records, damaged = scan(data)
         end = size
         if damaged is not None:
-            if start + damaged < max(begin, head.applied) or not _torn_tail(data, damaged):
+            if start + damaged < max(begin, head.applied) or not torn_tail(data, damaged):
                 raise self._damaged(start + damaged, "a record is not whole")
             end = start + damaged
         self._replayed = True
@@ -566,7 +471,7 @@ class DataDir:
         if pending or end < size:
             self._replay(head, begin, pending, end)
 
-    def _replay(self, head: _Header, begin: int, pending: list[dict[str, Any]], end: int) -> None:
+    def _replay(self, head: Header, begin: int, pending: list[dict[str, Any]], end: int) -> None:
         """Apply the whole records from `begin` on, and cut the journal at `end` (a torn last
         record goes)."""
         if not self._writable:
@@ -574,7 +479,7 @@ class DataDir:
                 "the data directory cannot be written and holds a change left unfinished"
             )
         if begin < head.applied:
-            os.pwrite(self._fd, _Header(begin, head.commits).encode(), 0)  # replay starts over
+            os.pwrite(self._fd, Header(begin, head.commits).encode(), 0)  # replay starts over
         for record in pending:
             self._apply(record)
         os.ftruncate(self._fd, end)
@@ -582,7 +487,7 @@ class DataDir:
             if name.startswith(TEMP_PREFIX):
                 _remove(self.root / name)
         self._commits = head.commits + 1  # files were rewritten: every reader's cache is stale
-        os.pwrite(self._fd, _Header(end, self._commits).encode(), 0)
+        os.pwrite(self._fd, Header(end, self._commits).encode(), 0)
         os.fsync(self._fd)
         self._cache.clear()
 
@@ -618,11 +523,11 @@ class DataDir:
                         finally:
                             os.close(fd)
                 try:
-                    commits = _Header.decode(self._read_journal(0, _HEADER_SIZE)).commits + 1
+                    commits = Header.decode(self._read_journal(0, HEADER_SIZE)).commits + 1
                 except StoreCorrupted:
                     commits = max(self._commits, 0) + 1
-                os.pwrite(self._fd, _Header(_HEADER_SIZE, commits).encode(), 0)
-                os.ftruncate(self._fd, _HEADER_SIZE)
+                os.pwrite(self._fd, Header(HEADER_SIZE, commits).encode(), 0)
+                os.ftruncate(self._fd, HEADER_SIZE)
                 os.fsync(self._fd)
                 self._commits, self._replayed = commits, True
                 self._cache.clear()
@@ -656,7 +561,7 @@ class DataDir:
         """Make every file the journal names durable, then empty the journal."""
         size = os.fstat(self._fd).st_size
         touched: set[str] = set()
-        records, _ = _scan(self._read_journal(_HEADER_SIZE, size - _HEADER_SIZE))
+        records, _ = scan(self._read_journal(HEADER_SIZE, size - HEADER_SIZE))
         for _, record in records:
             touched.update(record["writes"], record["appends"])
         directories = {self.root}
@@ -677,8 +582,8 @@ class DataDir:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        os.pwrite(self._fd, _Header(_HEADER_SIZE, self._commits).encode(), 0)  # a crash: replay all
-        os.ftruncate(self._fd, _HEADER_SIZE)
+        os.pwrite(self._fd, Header(HEADER_SIZE, self._commits).encode(), 0)  # a crash: replay all
+        os.ftruncate(self._fd, HEADER_SIZE)
         os.fsync(self._fd)
 
 

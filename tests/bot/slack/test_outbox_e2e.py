@@ -104,3 +104,21 @@ def test_a_background_give_up_reaches_the_operator_ephemerally(
     clock.advance(timedelta(minutes=10))
     slack.tick()
     assert len([c for c in slack.fake.responses if c.method == token]) == 2
+
+
+def test_a_post_that_lands_after_the_end_is_where_history_says_it_is(
+    make_harness: Callable[..., SlackHarness], clock: FakeClock
+) -> None:
+    slack = make_harness(api_key="test-api-key-not-real", channel="C1")
+    slack.fake.fail("chat.postMessage", Failure(status=500, error="internal_error", times=3))
+    assert "Slack has not taken the message yet" in slack.run("/go-start", "slack is down")
+    slack.run("/go-end", "ended before its post landed")
+    ended = slack.services.sessions.get()
+    assert ended.message is None  # the record was kept before the post landed
+    drain(slack, clock)
+    [post] = [m for m in slack.fake.messages.values() if m.thread_ts is None]
+    listed = slack.http.get("/core/go/sessions", headers={"X-API-Key": "test-api-key-not-real"})
+    [row] = listed.json()["sessions"]
+    assert row["message"] == {"channel": post.channel, "ts": post.ts}
+    assert slack.services.sessions.history(1)[0].message is not None
+    assert slack.services.reports.report(session_id=ended.id).session.message is not None

@@ -16,7 +16,7 @@ from bot.slack.history import history_message
 from bot.slack.home import home_view
 from bot.slack.mrkdwn import date, escape, fit
 from bot.slack.playbook import checklist_message, next_step_message, playbook_message
-from bot.slack.session import session_status, snapshot_message, summary_message
+from bot.slack.session_views import session_status, snapshot_message, summary_message
 from bot.slack.window_views import window_message, windows_message
 from core.clock import parse_utc
 from core.digest import summarize
