@@ -111,9 +111,11 @@ class DeploymentService:
         return self._uow.deployments.pending()
 
     def requested(self, asked: DeploymentAsked) -> Deployment | None:
-        """Keep a deployment GitHub asks about, pending until `judge` (or the tick) judges it;
-        None if it was asked already (nothing new is decided). An environment gobot does not
-        gate is rejected at once, its answer owed."""
+        """Keep a deployment GitHub asks about, pending until `judge` (or the tick) judges it,
+        in one unit of work with the mark of its delivery (`X-GitHub-Delivery` in the request
+        ledger): a change that fails keeps neither, so GitHub's redelivery is acted on. None if
+        the delivery was received already or the deployment asked already (nothing new is
+        decided). An environment gobot does not gate is rejected at once, its answer owed."""
         gated = self._environments.get(asked.environment)
         now = self._clock.now()
         deployment = Deployment(
@@ -134,10 +136,16 @@ class DeploymentService:
         if gated is None:
             return self._not_gated(deployment, now)
         with self._uow:
-            if not self._uow.deployments.add(deployment):
+            if not self._first(deployment, now):
                 return None
             self._uow.commit()
         return deployment
+
+    def _first(self, deployment: Deployment, now: datetime) -> bool:
+        """Inside a unit of work: mark the delivery and keep the deployment; False (nothing
+        to keep) if either was seen already."""
+        delivery = self._uow.requests.first(f"github:{deployment.delivery}", now)
+        return delivery and self._uow.deployments.add(deployment)
 
     def judge(self, deployment_id: str) -> Deployment | None:
         """Judge one waiting deployment now and deliver what that owes (the webhook's work, off
@@ -295,7 +303,7 @@ class DeploymentService:
             update={"state": "rejected", "reason": reason, "decided_at_utc": now}
         )
         with self._uow:
-            if not self._uow.deployments.add(rejected):
+            if not self._first(rejected, now):
                 return None
             self._uow.audit.append(
                 AuditEvent(
