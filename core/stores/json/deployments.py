@@ -112,7 +112,8 @@ class JsonDeploymentStore:
         return sorted(shown, key=lambda d: (d.asked_at_utc, d.id), reverse=True)
 
     def _write_waiting(self, waiting: dict[str, Any], deployment: Deployment) -> None:
-        self._dd.write_json(self._path, {**waiting, deployment.id: deployment.model_dump(mode="json")})
+        kept = {**waiting, deployment.id: deployment.model_dump(mode="json")}
+        self._dd.write_json(self._path, kept)
 
     def _write_answered(self, deployment: Deployment, waiting: dict[str, Any]) -> None:
         """`deployment` answered: out of the waiting file (with any answered one an earlier
