@@ -111,6 +111,10 @@ class DeploymentService:
         """The deployments not answered yet, oldest first."""
         return self._uow.deployments.pending()
 
+    def recent(self, limit: int) -> list[Deployment]:
+        """The waiting deployments and the most recently answered ones, newest first."""
+        return self._uow.deployments.recent(limit)
+
     def requested(self, asked: DeploymentAsked) -> Deployment | None:
         """Keep a deployment GitHub asks about, pending until `judge` (or the tick) judges it,
         in one unit of work with the mark of its delivery (`X-GitHub-Delivery` in the request
@@ -200,10 +204,14 @@ class DeploymentService:
     def _outcome(
         deployment: Deployment, decision: GateDecision
     ) -> tuple[DeploymentState, str | None, str]:
-        """The deployment's state, the session it waits in, and why."""
+        """The deployment's state, the session it waits (or waited) in, and why."""
         bound = deployment.session_id
         if bound is not None and decision.session_id != bound:
-            return "rejected", None, f"The GO session {bound} ended before this deploy was allowed."
+            return (
+                "rejected",
+                bound,
+                f"The GO session {bound} ended before this deploy was allowed.",
+            )
         if decision.state == "allowed":
             return "approved", decision.session_id, decision.reason
         if decision.state == "pending":
