@@ -20,8 +20,9 @@ from core.ports import Transport, UnitOfWork
 
 log = logging.getLogger("gobot.delivery")
 CHANNEL_GAP = timedelta(seconds=1)  # Slack: about one message per second per channel
-# The messages later ones refer to: the post (its thread) and the playbook message (edited).
-REMEMBERED = {"snapshot": "post", "playbook": "playbook"}
+# The messages later ones refer to: the post (its thread), the playbook message (edited) and a
+# waiting deployment's message (edited once it is answered).
+REMEMBERED = {"snapshot": "post", "playbook": "playbook", "deploy": "post"}
 
 
 @dataclass
