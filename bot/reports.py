@@ -12,7 +12,14 @@ from datetime import datetime, timedelta
 from bot.slack.mrkdwn import date, plain, quoted, safe, who
 from core.clock import format_utc
 from core.durations import format_duration
-from core.models import START_APPROVAL, Approval, GoSession, Snapshot, TimelineEntry
+from core.models import (
+    START_APPROVAL,
+    Approval,
+    Deployment,
+    GoSession,
+    Snapshot,
+    TimelineEntry,
+)
 from core.report import SessionReport
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~])")
@@ -78,6 +85,19 @@ def approval_words(approval: Approval, style: Style) -> str:
     when = style.time(approval.decided_at_utc)
     why = f": {style.text(approval.reason)}" if approval.reason else ""
     return f"{answered} at {when} ({asked}){why}"
+
+
+def deployment_line(deployment: Deployment, style: Style) -> str:
+    """`production: acme/shop@abc1234 (main) approved at … (asked by octocat): why`."""
+    ref = f" ({style.text(deployment.ref)})" if deployment.ref else ""
+    asked = f"asked by {style.text(deployment.creator)}" if deployment.creator else "asked"
+    if deployment.state == "pending":
+        state = f"waiting ({asked} at {style.time(deployment.asked_at_utc)})"
+    else:
+        state = f"{deployment.state} at {style.time(deployment.decided_at_utc)} ({asked})"
+    why = f": {style.text(deployment.reason)}" if deployment.reason else ""
+    what = f"{style.text(deployment.environment)}: {style.text(deployment.describe())}"
+    return f"{what}{ref} {state}{why}"
 
 
 def _snapshot(snapshot: Snapshot | None, style: Style) -> str:
@@ -154,6 +174,9 @@ def report_lines(report: SessionReport, style: Style) -> list[str]:
             )
         notes = f"; notes: {style.text(item.notes)}" if item.done and item.notes else ""
         lines.append(f"- {item.number}. {style.text(item.title)}: {done}{notes}")
+    if report.deployments:
+        lines.append(f"{b('Deployments')} {len(report.deployments)} from GitHub")
+        lines += [f"- {deployment_line(d, style)}" for d in report.deployments]
     lines.append(f"{b('Timeline')} {len(s.timeline)} entries")
     lines += [f"- {style.time(e.at_utc)} {timeline_line(e, style)}" for e in s.timeline]
     audit = "verify" if report.audit_verified else "do NOT verify"

@@ -24,8 +24,9 @@ from core.pace import SlackPace
 from core.ports import Transport, UnitOfWork
 
 log = logging.getLogger("gobot.delivery")
-# The messages later ones refer to: the post (its thread) and the playbook message (edited).
-REMEMBERED = {"snapshot": "post", "playbook": "playbook"}
+# The messages later ones refer to: the post (its thread), the playbook message (edited) and a
+# waiting deployment's message (edited once it is answered).
+REMEMBERED = {"snapshot": "post", "playbook": "playbook", "deploy": "post"}
 
 
 @dataclass

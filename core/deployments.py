@@ -9,7 +9,8 @@ ref and the creator as the requester:
   thread or channel line), the deployment stored answered, and the answer to GitHub owed as a
   `github` outbox item keyed by the deployment (delivered once, retried like a Slack message);
 - no active session → it waits for one: stored pending and shown once in its channel (a
-  `deploy` message with a Start session button, owed under a once-only mark);
+  `deploy` message with a Start session button, owed under a once-only mark), a message edited
+  in place once the deployment is answered (owed with the answer);
 - pending (a step not reached, an approval) → it waits in that session.
 
 `redecide` judges every waiting deployment again (the tick, and right after a session starts
@@ -110,10 +111,16 @@ class DeploymentService:
         """The deployments not answered yet, oldest first."""
         return self._uow.deployments.pending()
 
+    def recent(self, limit: int) -> list[Deployment]:
+        """The waiting deployments and the most recently answered ones, newest first."""
+        return self._uow.deployments.recent(limit)
+
     def requested(self, asked: DeploymentAsked) -> Deployment | None:
-        """Keep a deployment GitHub asks about, pending until `judge` (or the tick) judges it;
-        None if it was asked already (nothing new is decided). An environment gobot does not
-        gate is rejected at once, its answer owed."""
+        """Keep a deployment GitHub asks about, pending until `judge` (or the tick) judges it,
+        in one unit of work with the mark of its delivery (`X-GitHub-Delivery` in the request
+        ledger): a change that fails keeps neither, so GitHub's redelivery is acted on. None if
+        the delivery was received already or the deployment asked already (nothing new is
+        decided). An environment gobot does not gate is rejected at once, its answer owed."""
         gated = self._environments.get(asked.environment)
         now = self._clock.now()
         deployment = Deployment(
@@ -134,10 +141,16 @@ class DeploymentService:
         if gated is None:
             return self._not_gated(deployment, now)
         with self._uow:
-            if not self._uow.deployments.add(deployment):
+            if not self._first(deployment, now):
                 return None
             self._uow.commit()
         return deployment
+
+    def _first(self, deployment: Deployment, now: datetime) -> bool:
+        """Inside a unit of work: mark the delivery and keep the deployment; False (nothing
+        to keep) if either was seen already."""
+        delivery = self._uow.requests.first(f"github:{deployment.delivery}", now)
+        return delivery and self._uow.deployments.add(deployment)
 
     def judge(self, deployment_id: str) -> Deployment | None:
         """Judge one waiting deployment now and deliver what that owes (the webhook's work, off
@@ -191,10 +204,14 @@ class DeploymentService:
     def _outcome(
         deployment: Deployment, decision: GateDecision
     ) -> tuple[DeploymentState, str | None, str]:
-        """The deployment's state, the session it waits in, and why."""
+        """The deployment's state, the session it waits (or waited) in, and why."""
         bound = deployment.session_id
         if bound is not None and decision.session_id != bound:
-            return "rejected", None, f"The GO session {bound} ended before this deploy was allowed."
+            return (
+                "rejected",
+                bound,
+                f"The GO session {bound} ended before this deploy was allowed.",
+            )
         if decision.state == "allowed":
             return "approved", decision.session_id, decision.reason
         if decision.state == "pending":
@@ -205,20 +222,24 @@ class DeploymentService:
 
     def _record(self, deployment: Deployment, decision: GateDecision) -> list[str] | None:
         """Inside a unit of work: keep what `decision` makes of the deployment, record it with
-        the gate, owe its answer (or, the first time it waits for a session, its message in the
-        channel); the outbox keys owed, or None when there is nothing to keep (no change, or
-        another process answered it first)."""
+        the gate, owe its answer (and the edit of its waiting message, if it was shown) or, the
+        first time it waits for a session, its message in the channel; the outbox keys owed,
+        or None when there is nothing to keep (no change, or another process answered it
+        first)."""
         state, session_id, reason = self._outcome(deployment, decision)
         fresh = deployment.reason is None  # never judged before
         if not fresh and state == "pending" and session_id == deployment.session_id:
             return None
         now = decision.decided_at_utc
+        waits = state == "pending" and session_id is None
+        shows = waits and self._uow.windows.claim(f"deploy:{deployment.id}:waits", now)
         judged = deployment.model_copy(
             update={
                 "state": state,
                 "session_id": session_id,
                 "reason": reason,
                 "decided_at_utc": None if state == "pending" else now,
+                "shown": deployment.shown or shows,
             }
         )
         store = self._uow.deployments
@@ -226,21 +247,22 @@ class DeploymentService:
             store.put(judged)
         elif not store.settle(judged):
             return None
-        waits = state == "pending" and session_id is None
         recorded = decision.model_copy(
             update={"allowed": state == "approved", "state": GATE_STATE[state], "reason": reason}
         )
-        shown = self._gate.record(
+        line = self._gate.record(
             self._request(judged), recorded, source=SOURCE, actor=ACTOR, show=not waits
         )
-        owed = [shown] if shown is not None else []
-        if waits and self._uow.windows.claim(f"deploy:{judged.id}:waits", now):
+        owed = [line] if line is not None else []
+        if shows or (judged.shown and state != "pending"):
             owed.append(self._owe_deploy(judged, now))
         if state != "pending":
             owed.append(self._owe_answer(judged, now))
         return owed
 
     def _owe_deploy(self, deployment: Deployment, now: datetime) -> str:
+        """Its message in its channel: waiting (once), or, answered, that message edited in
+        place to say how (keyed alike, so the edit follows the post it edits)."""
         key = f"deploy:{deployment.id}"
         self._uow.outbox.add(
             [
@@ -295,7 +317,7 @@ class DeploymentService:
             update={"state": "rejected", "reason": reason, "decided_at_utc": now}
         )
         with self._uow:
-            if not self._uow.deployments.add(rejected):
+            if not self._first(rejected, now):
                 return None
             self._uow.audit.append(
                 AuditEvent(

@@ -359,7 +359,8 @@ class Deployment(BaseModel):
     """A GitHub deployment that waits on gobot's answer (a custom deployment protection rule):
     what GitHub asked, where it is gated (the channel of GOBOT_GITHUB_ENVIRONMENTS, its scope and
     step), and what gobot answered. `session_id`: the session it waits in (None while it waits
-    for one); `reason`: why it was answered as it was, or why it waits."""
+    for one); `reason`: why it was answered as it was, or why it waits; `shown`: its waiting
+    message was owed in its channel (the answer edits it)."""
 
     id: str
     delivery: str
@@ -378,6 +379,7 @@ class Deployment(BaseModel):
     reason: str | None = None
     asked_at_utc: UtcTime
     decided_at_utc: UtcTime | None = None
+    shown: bool = False
 
     def describe(self) -> str:
         """`org/repo@abc1234`."""

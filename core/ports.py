@@ -128,6 +128,15 @@ class DeploymentStore(Protocol):
         """Every deployment, oldest first (for `gobot migrate`)."""
         ...
 
+    def by_session(self, session_id: str) -> list[Deployment]:
+        """The deployments decided in (or waiting in) session `session_id`, oldest first."""
+        ...
+
+    def recent(self, limit: int) -> list[Deployment]:
+        """The waiting deployments and the most recently answered ones, at most `limit` in
+        all (the waiting ones first), newest first."""
+        ...
+
 
 class Deliverer(Protocol):
     """Sends what the outbox holds. Called right after a change, to deliver its messages now;

@@ -1,8 +1,9 @@
 """A session's report: the whole record (snapshots at start and end, owner changes, timeline,
-notes), its playbook run with who did what when, its audit records, and whether the audit
+notes), its playbook run with who did what when, the GitHub deployments decided in it, its
+audit records, and whether the audit
 trail they are part of verifies (checked from the last record verified before, not from the
-start). A session is found by id and its records by the session, not by reading history or
-the log whole."""
+start). A session is found by id, and its records and deployments by the session, not by
+reading history, the log or the deployments whole."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.errors import InvalidInput, NoActiveSession, UnknownSession
-from core.models import Checklist, GoSession, PlaybookStep
+from core.models import Checklist, Deployment, GoSession, PlaybookStep
 from core.playbook import run_checklist
 from core.ports import UnitOfWork
 from core.sessions import with_posts
@@ -27,6 +28,7 @@ class SessionReport(BaseModel):
     audit_verified: bool
     audit_problem: str | None = None
     audit_records: list[dict[str, Any]]
+    deployments: list[Deployment] = []
 
 
 class ReportService:
@@ -73,4 +75,5 @@ class ReportService:
             audit_verified=verification.ok,
             audit_problem=verification.problem,
             audit_records=records,
+            deployments=self._uow.deployments.by_session(session.id) if session.id else [],
         )

@@ -16,6 +16,8 @@ message N with the pin emoji, which adds it to the session's timeline (once).
 The demo runs on its own clock (real time plus what `wait` added): `wait 30m` moves it on at
 once, a tick at a time, doing each tick's work (reminders, planned ends, windows, the digest)
 as it comes due; Ctrl-C stops the command running, not the demo.
+`deploy production` (or `staging`) has GitHub ask about a deploy: the demo is its own GitHub
+App (bot.dev.local_github) against a loopback GitHub, and shows the answer GitHub receives.
 Nothing leaves the machine. The demo keeps its own state (`local/` inside the data dir, apart
 from what `gobot serve` uses), says so if a session of an earlier run is still open, and starts
 healthy; `health red "why"` and `band C "why"` (split as a shell splits words) change what the
@@ -52,6 +54,7 @@ from bot.dev.fake_slack import (
     slash_command_body,
     view_submission_body,
 )
+from bot.dev.local_github import ENVIRONMENTS, LocalGithub
 from bot.settings import Settings
 from bot.slack.blocks import block_texts
 from bot.slack.catalog import BY_NAME, COMMANDS, SLASH_COMMANDS
@@ -72,13 +75,14 @@ HELP = (
     f"Type a slash command ({', '.join(f'/go-{c.usage}' for c in COMMANDS if c.slash == 'own')}"
     ", /go help), a number to press a button, `say text` to post to the channel, `pin N` to "
     "add message N to the session's timeline, `gate [step]` to ask the GO gate as a CI job "
-    "would, `wait 30m` to move the demo's clock on, "
+    "would, `deploy production` (or staging) to have GitHub ask gobot about a deploy and see "
+    "its answer, `wait 30m` to move the demo's clock on, "
     '`health red|yellow|green "why"` or `band A|B|C|D "why"` to change what the next snapshot '
     f"sees, `help` for this, or `exit`. Lines starting with # are comments. You are @{USER}; "
     f"{KNOWN} are here too (`/go-handover @alice` mentions her, as Slack does). Ctrl-C stops "
     "the command running."
 )
-WORDS = ("wait", "say", "pin", "gate", "help", "exit", "quit", *SOURCE_WORDS)
+WORDS = ("wait", "say", "pin", "gate", "deploy", "help", "exit", "quit", *SOURCE_WORDS)
 MENTION = re.compile(r"(?<![<\w])@([A-Za-z][\w-]*)")
 LOCAL_DIR = "local"
 HEALTHY = {"status": "green", "reasons": ['local demo: change it with `health red "why"`']}
@@ -142,7 +146,9 @@ class LocalBot:
             }
         )
         self._clock = DemoClock()
-        self._runtime = build_runtime(local, clock=self._clock)
+        self._github = LocalGithub(CHANNEL, self._clock)
+        self._runtime = build_runtime(self._github.configure(local), clock=self._clock)
+        self._github.attach(self._runtime)
         self._verifier = SignatureVerifier(self._secret)
         self._buttons: list[Button] = []
         self._messages: list[str] = []  # the ts of each numbered message in #local
@@ -168,6 +174,7 @@ class LocalBot:
         self._runtime.ticker.shutdown()
         self.flush()
         self._fake.stop()
+        self._github.close()
         if self._open_sessions():
             self._say("(a GO session is still open: it will be there next time; /go-end ends it)")
 
@@ -243,6 +250,8 @@ class LocalBot:
             (self._post if word == "say" else self._pin)(rest.strip())
         elif word == "gate":
             self._gate(rest.strip())
+        elif word == "deploy":
+            self._deploy(rest.strip())
         elif not line.startswith("/"):
             close = difflib.get_close_matches(word, WORDS, 1)
             self._fail(
@@ -547,6 +556,22 @@ class LocalBot:
         self._say(f"(the gate answers a CI job: {decision.state}: {decision.reason})")
         self._settle()
 
+    def _deploy(self, environment: str) -> None:
+        """`deploy production`: GitHub asks gobot about a deploy (a signed webhook into the
+        HTTP app); what the channel shows, and the answer GitHub receives, show when they
+        come (at once, or once a session lets it go)."""
+        if not environment or " " in environment:
+            self._fail(f"Usage: deploy ENV (the demo gates {' and '.join(ENVIRONMENTS)})")
+            return
+        said, asked = self._github.deploy(environment)
+        self._say(said)
+        if asked is None:
+            self.failures += 1
+            return
+        if not self._runtime.work.wait_idle(asked.work, REPLY_TIMEOUT_SECONDS):
+            self._fail("no answer yet; it may still come")
+        self._settle()
+
     def _set_source(self, word: str, rest: str) -> None:
         """`health red "db lag"` / `band C "why"`: what the next snapshot sees."""
         try:
@@ -603,6 +628,8 @@ class LocalBot:
                 self._shown += len(calls)
             for call in calls:
                 self._show_call(call)
+            for line in self._github.answers():
+                self._say(line)
 
     def _show_call(self, call: Call) -> None:
         if call.method == "chat.postMessage":

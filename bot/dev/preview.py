@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from bot.slack.approvals import approval_message
 from bot.slack.blocks import text_message
+from bot.slack.deploys import deploy_message
 from bot.slack.digest import digest_message
 from bot.slack.freezes import freeze_modal
 from bot.slack.gate import gate_message
@@ -28,6 +29,7 @@ from core.errors import FreezeInForce
 from core.models import (
     Approval,
     ConeState,
+    Deployment,
     FreezeOverride,
     GateDecision,
     GateRequest,
@@ -38,7 +40,13 @@ from core.models import (
     StepCompletion,
     TimelineEntry,
 )
-from core.outbox import ApprovalPayload, GatePayload, ReminderPayload, WindowPayload
+from core.outbox import (
+    ApprovalPayload,
+    DeployPayload,
+    GatePayload,
+    ReminderPayload,
+    WindowPayload,
+)
 from core.playbook import DEFAULT_STEPS, run_checklist
 from core.report import SessionReport
 
@@ -65,6 +73,8 @@ KINDS = (
     "window-reminder",
     "digest",
     "gate",
+    "deploy",
+    "deploy-answered",
     "home",
 )
 WINDOW = GoWindow(
@@ -248,6 +258,36 @@ def _gate() -> list[dict[str, Any]]:
     return gate_message(GatePayload(request=asked, decision=decision))
 
 
+def _deploy(answered: bool) -> list[dict[str, Any]]:
+    """A GitHub deployment waiting for a GO session, or, answered, its message edited."""
+    waiting = Deployment(
+        id="d1",
+        delivery="72d3162e-cc78-11e3-81ab-4c9367dc0958",
+        repository="acme/shop",
+        environment="production",
+        channel="C0123",
+        scope="workspace",
+        sha="abc1234def5678abc1234def5678abc1234def56",
+        ref="main",
+        creator="octocat",
+        installation_id=1,
+        callback_url="https://api.github.com/repos/acme/shop/actions/runs/7/deployment_protection_rule",
+        reason="No GO session is active in its channel: it waits for one to start.",
+        asked_at_utc=parse_utc("2026-01-01T08:50:00Z"),
+        shown=True,
+    )
+    if answered:
+        waiting = waiting.model_copy(
+            update={
+                "state": "approved",
+                "session_id": "019b7d3c4e2a7f00",
+                "reason": "GO session 019b7d3c4e2a7f00 is active (band A, health green).",
+                "decided_at_utc": parse_utc("2026-01-01T09:00:00Z"),
+            }
+        )
+    return deploy_message(DeployPayload(deployment=waiting))
+
+
 def _messages(kind: str) -> list[dict[str, Any]]:
     active, ended = _sample(active=True), _sample(active=False)
     drawn: dict[str, Callable[[], list[dict[str, Any]]]] = {
@@ -271,6 +311,8 @@ def _messages(kind: str) -> list[dict[str, Any]]:
         "window-reminder": lambda: window_message(WindowPayload(window=WINDOW, what="reminder")),
         "digest": _digest,
         "gate": _gate,
+        "deploy": lambda: _deploy(answered=False),
+        "deploy-answered": lambda: _deploy(answered=True),
     }
     if kind not in drawn:
         raise ValueError(f"no preview for {kind!r}; choose one of {', '.join(KINDS)}")

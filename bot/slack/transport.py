@@ -207,9 +207,11 @@ def _payload(item: OutboxItem) -> dict[str, str]:
     return {"outbox_id": item.id}
 
 
-def _answered(item: OutboxItem) -> MessageRef | None:
-    """The request an approval's answer is shown on, edited in place; None for a message of its
-    own."""
+def _answered(item: OutboxItem, posted: Posted) -> MessageRef | None:
+    """The message an answer is shown on, edited in place: an approval's request, or an answered
+    deployment's waiting message; None for a message of its own."""
+    if isinstance(item.data, DeployPayload) and item.data.deployment.state != "pending":
+        return posted.post
     return item.data.message if isinstance(item.data, ApprovalPayload) else None
 
 
@@ -291,7 +293,7 @@ class SlackTransport:
 
     def send(self, item: OutboxItem, posted: Posted) -> SendResult:
         try:
-            answered = _answered(item)
+            answered = _answered(item, posted)
             if answered is not None and (edited := self._show_answer(item, answered)):
                 return Sent(message=edited)
             if item.maybe_sent and item.kind != "playbook":  # the playbook's own look-up below
@@ -308,7 +310,7 @@ class SlackTransport:
             return failure
 
     def _show_answer(self, item: OutboxItem, request: MessageRef) -> MessageRef | None:
-        """Edit an answered approval's request in place (None: it is gone, post the answer)."""
+        """Edit the message an answer is shown on in place (None: it is gone, post the answer)."""
         rendered = render(item, self._steps, threaded=True)
         if isinstance(rendered, Failed):
             return None

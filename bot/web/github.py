@@ -5,7 +5,8 @@ up; the body limit (413, before a byte is read); `X-Hub-Signature-256` over the 
 and the body of a refused request is never logged); `ping` answered 200; then a
 `deployment_protection_rule` (`requested`) is kept in the store (a delivery seen already is
 acknowledged and dropped: `X-GitHub-Delivery` in the request ledger, then the deployment's own
-id) and answered 202 at once, while it is judged on gobot's work pool: GitHub waits 10 s for
+id, in one unit of work: a store that cannot keep it answers 503 and GitHub's redelivery is
+acted on) and answered 202 at once, while it is judged on gobot's work pool: GitHub waits 10 s for
 the webhook's answer, and the answer to the deployment itself goes back through the outbox.
 Any other event is acknowledged and ignored.
 """
@@ -30,6 +31,7 @@ from bot.web.guard import (
     read_body,
 )
 from core.deployments import DeploymentAsked
+from core.errors import StoreUnavailable
 from core.services import Services
 
 log = logging.getLogger("gobot.github")
@@ -82,20 +84,23 @@ class GithubWebhook:
         await answer(send, status, detail)
 
     def _keep(self, asked: DeploymentAsked) -> tuple[int, str]:
-        """Keep the deployment and hand its judging to the work pool (a store write, in a
-        thread: the event loop never waits on the store)."""
+        """Keep the deployment, with its delivery's mark, and hand its judging to the work
+        pool (a store write, in a thread: the event loop never waits on the store). A store
+        that cannot keep it answers 503: GitHub's redelivery (or a person's) is acted on."""
         deployments = self._services.deployments
         assert deployments is not None
-        now = self._services.clock.now()
-        if not self._services.requests.first(f"github:{asked.delivery}", now):
-            log.info("GitHub delivery %s was received already: not acted on again", asked.delivery)
-            return 200, "received already"
-        kept = deployments.requested(asked)
+        try:
+            kept = deployments.requested(asked)
+        except StoreUnavailable as exc:
+            log.warning("GitHub delivery %s not kept: %s", asked.delivery, exc.message)
+            return 503, "gobot cannot keep it right now: redeliver it later"
         if kept is None:
             log.info(
-                "deployment %s was asked about already (delivery %s)", asked.key(), asked.delivery
+                "GitHub delivery %s (deployment %s) was received already: not acted on again",
+                asked.delivery,
+                asked.key(),
             )
-            return 200, "asked already"
+            return 200, "received already"
         log.info(
             "GitHub asks about the deploy of %s to %s (deployment %s, delivery %s)",
             kept.describe(),

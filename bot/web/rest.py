@@ -29,6 +29,7 @@ from core.errors import (
 from core.models import (
     Checklist,
     ChecklistItem,
+    Deployment,
     GateDecision,
     GateRequest,
     GoSession,
@@ -202,6 +203,15 @@ def mount_rest(api: FastAPI, services: Services, settings: Settings) -> None:
         if asked.channel is None and settings.channel is not None:
             asked = asked.model_copy(update={"channel": settings.channel})
         return services.gate.decide(asked, source="rest", actor=actor)
+
+    @router.get("/deployments", response_model=list[Deployment])
+    def deployments(
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+    ) -> list[Deployment]:
+        """The GitHub deployments waiting for gobot's answer and the most recently answered
+        ones, at most `limit`, newest first (none while no GitHub App is set up)."""
+        gated = services.deployments
+        return gated.recent(limit) if gated is not None else []
 
     api.include_router(router)
 

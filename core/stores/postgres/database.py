@@ -107,6 +107,11 @@ MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX gobot_deployments_pending ON gobot_deployments (asked_at) WHERE state = 'pending';
     """,
+    8: """
+    CREATE INDEX gobot_deployments_session ON gobot_deployments ((data->>'session_id'), asked_at);
+    CREATE INDEX gobot_deployments_answered ON gobot_deployments ((data->>'decided_at_utc'))
+        WHERE state <> 'pending';
+    """,
 }
 
 

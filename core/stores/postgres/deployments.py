@@ -30,6 +30,26 @@ class PgDeploymentStore:
             "SELECT data FROM gobot_deployments WHERE state = 'pending' ORDER BY asked_at, id"
         )
 
+    def by_session(self, session_id: str) -> list[Deployment]:
+        return self._rows(
+            "SELECT data FROM gobot_deployments WHERE data->>'session_id' = %s "
+            "ORDER BY asked_at, id",
+            session_id,
+        )
+
+    def recent(self, limit: int) -> list[Deployment]:
+        waiting = self._rows(
+            "SELECT data FROM gobot_deployments WHERE state = 'pending' "
+            "ORDER BY asked_at DESC, id DESC LIMIT %s",
+            max(0, limit),
+        )
+        answered = self._rows(
+            "SELECT data FROM gobot_deployments WHERE state <> 'pending' "
+            "ORDER BY data->>'decided_at_utc' DESC LIMIT %s",
+            max(0, limit - len(waiting)),
+        )
+        return sorted([*waiting, *answered], key=lambda d: (d.asked_at_utc, d.id), reverse=True)
+
     def add(self, deployment: Deployment) -> bool:
         with self._db.transaction() as db:
             row = db.execute(

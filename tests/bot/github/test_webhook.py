@@ -3,7 +3,9 @@ what is acknowledged without deciding anything."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +23,7 @@ from tests.bot.github.conftest import (
     signed,
 )
 from tests.conftest import audit_records, json_only, wait_until
+from tests.faults import FULL_DISK, FaultyOs, fail_with
 
 
 @json_only  # the edge: no store is read before it answers
@@ -90,3 +93,23 @@ def test_a_github_app_set_up_in_part_names_what_is_missing(
     del partial["github_private_key"]
     with pytest.raises(SettingsError, match="set GOBOT_GITHUB_PRIVATE_KEY too"):
         make_harness(**partial)
+
+
+@json_only
+@pytest.mark.parametrize("point", [1, 2, 3])
+def test_a_delivery_the_store_could_not_keep_is_acted_on_when_redelivered(
+    gated: SlackHarness, github: FakeGithub, faulty_os: Callable[[Any], None], point: int
+) -> None:
+    """The delivery's mark and the deployment are kept together or not at all: a disk full at
+    any write of that change answers 503, and GitHub's redelivery (the same GUID) is decided."""
+    gated.run("/go-start", "release")
+    faulty_os(FaultyOs(point, fail_with(errno.ENOSPC), every=True, names=FULL_DISK))
+    refused, headers = send_webhook(gated.http, protection_rule(github))
+    faulty_os(os)
+    assert refused.status_code == 503 and "redeliver" in refused.text
+    assert gated.services.deployments is not None and gated.services.deployments.waiting() == []
+
+    again, _ = send_webhook(gated.http, protection_rule(github), headers)
+    assert again.status_code == 202, again.text
+    wait_until(github.accepted, what="the answer")
+    assert [a.state for a in github.accepted()] == ["approved"]

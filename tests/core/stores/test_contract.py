@@ -6,7 +6,6 @@ and `gobot migrate` copying either store into another, port to port."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,17 +28,8 @@ from core.outbox import Failed, Kind, OutboxItem, SessionPayload, outbox_item
 from core.ports import UnitOfWork
 from core.stores.json import JsonUnitOfWork
 from core.stores.migrate import copy_store
-from core.stores.postgres import PgUnitOfWork
 from core.timing import REPLAY_WINDOW
 from tests.conftest import T0
-
-
-@pytest.fixture
-def uow(store_settings: dict[str, Any], data_dir: Path) -> Iterator[UnitOfWork]:
-    if store_settings:
-        yield PgUnitOfWork.open(str(store_settings["database_url"]))
-    else:
-        yield JsonUnitOfWork(data_dir)
 
 
 def active(scope: str = "workspace", at: datetime = T0, **fields: Any) -> GoSession:
