@@ -144,6 +144,8 @@ class DeliveryService:
             return Delivery()
         result = self._transport.send(leased, self._outbox.posted(leased.session_id))
         if isinstance(result, Sent):
+            if not result.posted and destination(leased.kind) == "slack":
+                self._pace.give_back(leased.channel or "")
             self._sent(leased, result.message)
             return Delivery(message=result.message)
         return self._failed(leased, result, tell_operator=tell_operator)

@@ -316,7 +316,11 @@ def notice_item(
 
 
 class Sent(BaseModel):
+    """Delivered: where the message is; `posted` False when no new message was posted (an
+    edit in place, or a message found to have landed already)."""
+
     message: MessageRef | None = None
+    posted: bool = True
 
 
 class Failed(BaseModel):

@@ -3,6 +3,9 @@ workspace-wide rate of `chat.postMessage`) and one per channel (about a message 
 a short burst), consulted without ever waiting. A message that finds no token stays in the
 outbox for a later pass: waiting for Slack's budget never holds a thread.
 
+Only new messages spend the budget: one that turns out an edit in place (or a message found
+to have landed already) gives its tokens back (`give_back`).
+
 A channel's bucket that has refilled is forgotten (a new one starts full, so nothing changes):
 only channels that sent within the last few seconds take memory."""
 
@@ -87,6 +90,15 @@ class SlackPace:
                 return True
             bucket.give_back()
             return False
+
+    def give_back(self, channel: str) -> None:
+        """A message that took its tokens posted nothing new (an edit in place): Slack's
+        per-channel and workspace budgets are for new messages, so they are returned."""
+        with self._lock:
+            bucket = self._channels.get(channel)
+            if bucket is not None:
+                bucket.give_back()
+            self._app.give_back()
 
     def wait(self) -> timedelta:
         """How long until the app-wide budget holds a message again."""

@@ -295,11 +295,11 @@ class SlackTransport:
         try:
             answered = _answered(item, posted)
             if answered is not None and (edited := self._show_answer(item, answered)):
-                return Sent(message=edited)
+                return Sent(message=edited, posted=False)
             if item.maybe_sent and item.kind != "playbook":  # the playbook's own look-up below
                 found = self._find(item, posted.post)
                 if found is not None:
-                    return Sent(message=found)
+                    return Sent(message=found, posted=False)
             if isinstance(item.data, SessionPayload):
                 return self._send(item, item.data.session, posted)
             return self._notify(item)
@@ -346,7 +346,7 @@ class SlackTransport:
 
     def _send(self, item: OutboxItem, session: GoSession, posted: Posted) -> SendResult:
         if item.kind == "playbook" and (edited := self._edit_run(session, item, posted)):
-            return Sent(message=edited)
+            return Sent(message=edited, posted=False)
         thread = posted.post
         handover = isinstance(item.data, TimelinePayload) and item.data.entry.kind == "handover"
         if handover and session.active:

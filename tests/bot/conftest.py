@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,15 @@ class SlackHarness:
         """One scheduler tick, run here rather than on the scheduler's thread."""
         assert self.runtime is not None, "an in-process harness"
         self.runtime.ticker.tick()
+
+    def drain(self, seconds: int = 30) -> None:
+        """`seconds` ticks a second apart on the test clock: what waited for Slack's budget
+        (a channel's burst spent) is delivered, at the pace a channel allows."""
+        clock = self.services.clock
+        assert isinstance(clock, FakeClock), "a harness on the test clock"
+        for _ in range(seconds):
+            clock.advance(timedelta(seconds=1))
+            self.tick()
 
     def settle(self, *keys: str) -> None:
         """Wait until the work after the acks has run, for each key it is ordered by (a

@@ -110,6 +110,10 @@ class Passes:
     clock: FakeClock
     deferred: list[int]
     at: list[datetime] = field(default_factory=list)
+    budget_in: timedelta = timedelta(0)  # until Slack's app-wide budget holds a message
+
+    def wait(self) -> timedelta:
+        return self.budget_in
 
     def deliver_ready(self) -> DeliveryPass:
         self.at.append(self.clock.now())
@@ -125,6 +129,12 @@ def test_delivery_passes_pause_on_the_clock_until_about_one_ticks_budget(
     Deliver(held_back, clock, budget, clock.advance).run(clock.now())
     assert held_back.at == [T0 + n * PASS_GAP for n in range(4)]
     assert clock.now() == T0 + 3 * PASS_GAP  # paused between passes, never past the budget
+
+
+def test_no_pass_comes_before_slacks_budget_holds_a_message_again(clock: FakeClock) -> None:
+    starved = Passes(clock, deferred=[5] * 100, budget_in=timedelta(seconds=2))
+    Deliver(starved, clock, timedelta(seconds=8), clock.advance).run(clock.now())
+    assert starved.at == [T0 + timedelta(seconds=n) for n in (0, 2, 4, 6)]  # never past 8 s
 
 
 def test_delivery_stops_as_soon_as_nothing_is_left(clock: FakeClock) -> None:
