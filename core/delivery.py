@@ -80,8 +80,7 @@ class DeliveryService:
         try:
             while True:
                 now = self._clock.now()
-                ready = self._outbox.ready(now)
-                item = next((i for i in ready if i.session_id == session_id), None)
+                item = self._outbox.ready_of(session_id, now)
                 if item is None or self._paused(item, now) or not self._may_send(item):
                     return first or Delivery(pending=True)
                 outcome = self._attempt(item, tell_operator=False)  # the caller replies itself

@@ -229,6 +229,11 @@ class Outbox(Protocol):
         """The first pending item of each session, if it is due and not leased."""
         ...
 
+    def ready_of(self, session_id: str, now: datetime) -> OutboxItem | None:
+        """The first pending item of one session, if it is due and not leased (what a change
+        owed, delivered right after it: found without reading every session's)."""
+        ...
+
     def lease(self, item: OutboxItem, now: datetime, until: datetime) -> OutboxItem | None:
         """Take an item for sending; None if another sender holds it or it is gone. Taking
         over an expired lease marks the item `maybe_sent`: its sender died mid-attempt."""

@@ -56,10 +56,24 @@ class JsonOutbox:
                 self._dd.write_json(self._path(item), item.model_dump(mode="json"))
 
     def ready(self, now: datetime, limit: int = 1000) -> list[OutboxItem]:
-        heads: dict[str, OutboxItem] = {}
-        for item in self.items():
-            heads.setdefault(item.session_id, item)
-        return [item for item in heads.values() if is_ready(item, now)][:limit]
+        with self._dd.transaction():
+            heads: dict[str, str] = {}
+            for name in self._names():  # oldest first: a session's first name is its head
+                heads.setdefault(name.split(".")[1], name)
+            found = []
+            for name in heads.values():
+                item = self._read(name)
+                if item is not None and is_ready(item, now):
+                    found.append(item)
+                    if len(found) == limit:
+                        break
+            return found
+
+    def ready_of(self, session_id: str, now: datetime) -> OutboxItem | None:
+        with self._dd.transaction():
+            head = next((n for n in self._names() if n.split(".")[1] == session_id), None)
+            item = self._read(head) if head is not None else None
+        return item if item is not None and is_ready(item, now) else None
 
     def _current(self, item: OutboxItem) -> OutboxItem | None:
         return self._read(self._path(item).name)

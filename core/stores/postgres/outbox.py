@@ -60,6 +60,16 @@ class PgOutbox:
             )
             return [self._item(row) for row in rows]
 
+    def ready_of(self, session_id: str, now: datetime) -> OutboxItem | None:
+        with self._db.transaction() as db:
+            row = db.execute(
+                "SELECT * FROM (SELECT seq, next_attempt, lease_until, data FROM gobot_outbox "
+                "WHERE session_id = %(session)s ORDER BY seq LIMIT 1) AS head "
+                f"WHERE {IS_READY}",
+                {"session": session_id, "now": now},
+            ).fetchone()
+        return self._item(row) if row is not None else None
+
     def _write(self, db: psycopg.Connection[dict[str, Any]], item: OutboxItem) -> None:
         db.execute(
             "UPDATE gobot_outbox SET next_attempt = %s, lease_until = %s, data = %s WHERE id = %s",

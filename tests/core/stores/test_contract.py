@@ -277,6 +277,22 @@ def test_the_outbox_hands_out_each_sessions_first_item_in_order(uow: UnitOfWork)
     assert uow.outbox.depth() == 2
 
 
+def test_one_sessions_next_item_is_found_on_its_own(uow: UnitOfWork) -> None:
+    one, two = active("channel:C1"), active("channel:C2")
+    first, second, other = item(one), item(one, "ended"), item(two)
+    uow.outbox.add([first, second, other])
+    found = uow.outbox.ready_of(one.id or "", T0)
+    assert found is not None and found.id == first.id
+    taken = uow.outbox.lease(first, T0, T0 + timedelta(seconds=30))
+    assert taken is not None
+    assert uow.outbox.ready_of(one.id or "", T0) is None  # its head is being sent: it waits
+    uow.outbox.retry(taken, T0 + timedelta(minutes=1), Failed(error="internal_error"))
+    assert uow.outbox.ready_of(one.id or "", T0) is None  # not due before its retry
+    due = uow.outbox.ready_of(one.id or "", T0 + timedelta(minutes=1))
+    assert due is not None and due.id == first.id
+    assert uow.outbox.ready_of("no-such-session", T0) is None
+
+
 def test_a_retried_item_waits_and_an_expired_lease_is_taken_over(uow: UnitOfWork) -> None:
     session = active()
     owed = item(session)
