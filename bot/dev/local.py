@@ -37,7 +37,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
@@ -55,6 +54,7 @@ from bot.dev.fake_slack import (
     view_submission_body,
 )
 from bot.dev.local_github import ENVIRONMENTS, LocalGithub
+from bot.dev.local_screen import Screen
 from bot.settings import Settings
 from bot.slack.blocks import block_texts
 from bot.slack.catalog import BY_NAME, COMMANDS, SLASH_COMMANDS
@@ -89,18 +89,6 @@ HEALTHY = {"status": "green", "reasons": ['local demo: change it with `health re
 BAND_B = {"band": "B", "reason": 'local demo: change it with `band C "why"`'}
 
 
-@dataclass(frozen=True)
-class Button:
-    """A numbered button, of one rendering of its message (`message`: its channel and ts and
-    the rendering's version, None where Slack never replaces it)."""
-
-    label: str
-    action_id: str
-    value: str
-    confirm: dict[str, Any] | None = None
-    message: tuple[str, str, int] | None = None
-
-
 class DemoClock:
     """The demo's clock: real time, plus what `wait` moved it on by."""
 
@@ -132,7 +120,6 @@ def local_settings(settings: Settings) -> Settings:
 
 class LocalBot:
     def __init__(self, settings: Settings, out: TextIO, *, interactive: bool = False) -> None:
-        self._out = out
         self._interactive = interactive
         self.failures = 0
         self._settings = settings
@@ -150,11 +137,8 @@ class LocalBot:
         self._runtime = build_runtime(self._github.configure(local), clock=self._clock)
         self._github.attach(self._runtime)
         self._verifier = SignatureVerifier(self._secret)
-        self._buttons: list[Button] = []
-        self._messages: list[str] = []  # the ts of each numbered message in #local
-        self._versions: dict[tuple[str, str], int] = {}  # how often each message was rendered
+        self._screen = Screen(out, interactive=interactive)
         self._read: Callable[[], str | None] = lambda: None
-        self._reading = False  # the prompt is on the screen, waiting for a line
         self._events = 0
         self._known = set(SLASH_COMMANDS)
         self._shown = 0
@@ -229,12 +213,10 @@ class LocalBot:
         try:
             return self._read()
         finally:
-            with self._lock:
-                self._reading = False
+            self._screen.prompt_shown(False)
 
     def _prompt_shown(self) -> None:
-        with self._lock:
-            self._reading = True
+        self._screen.prompt_shown(True)
 
     def handle(self, line: str) -> None:
         word, _, rest = line.partition(" ")
@@ -336,9 +318,7 @@ class LocalBot:
         return format_utc(self._clock.now())[:19] + "Z"
 
     def _press(self, number: int) -> None:
-        with self._lock:
-            button = self._buttons[number - 1] if 0 < number <= len(self._buttons) else None
-            outdated = button is not None and self._outdated(button)
+        button, outdated = self._screen.button(number)
         if button is None:
             self._fail("No such button.")
             return
@@ -346,7 +326,7 @@ class LocalBot:
             assert button.message is not None
             self._fail(
                 f"Button {number} is on an earlier version of message "
-                f"{self._messages.index(button.message[1]) + 1}, which has changed since: "
+                f"{self._screen.message_number(button.message[1])}, which has changed since: "
                 "Slack shows only its latest version; press one of its newer numbers."
             )
             return
@@ -362,12 +342,6 @@ class LocalBot:
         self._settle()
         self._show_replies(token)
         self._fill_forms(forms)
-
-    def _outdated(self, button: Button) -> bool:
-        if button.message is None:
-            return False
-        channel, ts, version = button.message
-        return self._versions.get((channel, ts), version) != version
 
     def _confirmed(self, confirm: dict[str, Any]) -> bool:
         """A button's `confirm` dialog, as Slack shows it before sending the action."""
@@ -481,14 +455,14 @@ class LocalBot:
             self._fail("Usage: say <text>")
             return
         ts = self._fake.post_directly(CHANNEL, self._mentions(text, escaped=False), user=USER)
-        self._show("#local", {"text": f"@{USER}: {text}"}, self._number(ts))
+        self._screen.show("#local", {"text": f"@{USER}: {text}"}, self._screen.number(ts))
 
     def _pin(self, which: str) -> None:
         """`pin N`: react to message N with the pin emoji, as Slack sends the event."""
-        if not which.isdigit() or not 0 < int(which) <= len(self._messages):
-            self._fail(f"Usage: pin N, N a message's number (1 to {len(self._messages)})")
+        ts = self._screen.message_ts(int(which)) if which.isdigit() else None
+        if ts is None:
+            self._fail(f"Usage: pin N, N a message's number (1 to {self._screen.messages()})")
             return
-        ts = self._messages[int(which) - 1]
         if any(
             entry.key == f"{CHANNEL}:{ts}"
             for session in self._runtime.services.sessions.active()
@@ -542,7 +516,7 @@ class LocalBot:
     def _show_private(self, params: dict[str, Any]) -> None:
         if any(mark in str(params) for mark in (":warning:", ":x:")):
             self.failures += 1
-        self._show("you only", params)
+        self._screen.show("you only", params)
 
     def _gate(self, step: str) -> None:
         """Ask the gate as `gobot gate --step STEP` in a CI job would; its line in Slack shows
@@ -602,18 +576,7 @@ class LocalBot:
 
     # output --------------------------------------------------------------------------------
     def _say(self, text: str) -> None:
-        with self._lock:
-            self._write(text + "\n")
-
-    def _write(self, text: str) -> None:
-        """Output between prompts; interactively, while a line is being typed, the prompt and
-        what was typed so far are drawn again below it."""
-        if self._interactive:
-            prompt = "> " + readline.get_line_buffer() if self._reading else ""
-            self._out.write("\r\x1b[K" + text + prompt)
-        else:
-            self._out.write(text)
-        self._out.flush()
+        self._screen.say(text)
 
     def _print_loop(self) -> None:
         while not self._stop.wait(0.2):
@@ -637,69 +600,13 @@ class LocalBot:
             if call.params.get("reply_broadcast"):
                 where += " (also sent to the channel)"
             ts = next((m.ts for m in self._fake.messages.values() if m.params is call.params), "")
-            self._show(where, call.params, self._number(ts), (str(call.params.get("channel")), ts))
+            key = (str(call.params.get("channel")), ts)
+            self._screen.show(where, call.params, self._screen.number(ts), key)
         elif call.method == "chat.postEphemeral":
             self._show_private(call.params)
         elif call.method == "chat.update":
             key = (str(call.params.get("channel")), str(call.params.get("ts")))
             if key in self._fake.messages:
-                self._show("#local, message updated", call.params, key=key)
+                self._screen.show("#local, message updated", call.params, key=key)
             else:
                 self._say("[#local] (the session's post was made in an earlier run: not updated)")
-
-    def _number(self, ts: str) -> int:
-        """A number of its own for the message at `ts`, for `pin N`."""
-        with self._lock:
-            self._messages.append(ts)
-            return len(self._messages)
-
-    def _show(
-        self,
-        where: str,
-        params: dict[str, Any],
-        message: int | None = None,
-        key: tuple[str, str] | None = None,
-    ) -> None:
-        """A message shown; `key` (its channel and ts): a message in the channel, whose
-        buttons belong to this rendering of it alone."""
-        with self._lock:
-            of = None
-            if key is not None:
-                self._versions[key] = self._versions.get(key, -1) + 1
-                of = (*key, self._versions[key])
-            self._write(self._render(where, params, message, of))
-
-    def _render(
-        self,
-        where: str,
-        params: dict[str, Any],
-        message: int | None,
-        of: tuple[str, str, int] | None,
-    ) -> str:
-        """A message's text (with its number, if it is one in the channel), its buttons
-        numbered (of the rendering `of`): a block's own button (a playbook step's) at the end
-        of its line, a row of buttons each on a line below; one that asks first says so."""
-        blocks = params.get("blocks") or []
-        out = [f"[{where}]" + (f" [message {message}]" if message else "")]
-
-        def number(element: dict[str, Any]) -> str:
-            label = plain(str(element["text"]["text"]))
-            confirm = element.get("confirm")
-            self._buttons.append(
-                Button(label, element["action_id"], element.get("value", ""), confirm, of)
-            )
-            return f"({len(self._buttons)}) {label}" + (" (asks first)" if confirm else "")
-
-        for block in blocks:
-            if block.get("type") == "actions":
-                out += [f"  {number(element)}" for element in block.get("elements", [])]
-                continue
-            own = block.get("accessory")
-            text = "\n".join(plain(t) for t in block_texts({**block, "accessory": None}))
-            lines = [f"  {line}" for line in text.splitlines()]
-            if isinstance(own, dict) and own.get("type") == "button" and lines:
-                lines[-1] += f"  {number(own)}"
-            out += lines
-        if not blocks and isinstance(params.get("text"), str):
-            out += [f"  {line}" for line in plain(params["text"]).splitlines()]
-        return "\n".join(out) + "\n"
