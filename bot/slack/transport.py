@@ -1,7 +1,7 @@
 """Slack Web API adapters: the metered client with its retry policy, user-group membership, how
-a failed call is classified for the outbox, the one registry of message kinds (each kind's
-typed payload and the domain module's view that renders it), and the transport that sends
-outbox items (with a look-up by metadata before sending again what may have landed)."""
+a failed call is classified for the outbox, and the transport that sends outbox items, each
+drawn by its kind's renderer (`bot.slack.renderers`), with a look-up by metadata before sending
+again what may have landed."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 from urllib.error import URLError
 
 from slack_sdk import WebClient
@@ -26,37 +25,23 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from bot.observability import MeteredWebClient, Metrics
-from bot.slack.approvals import approval_message, approval_text
-from bot.slack.deploys import deploy_message, deploy_text
-from bot.slack.digest import digest_message
-from bot.slack.gate import gate_message, gate_text
 from bot.slack.playbook import playbook_message, playbook_text
 from bot.slack.problems import WAITING_ERRORS, problem_hint
-from bot.slack.reminders import drift_message, reminder_message, reminder_text
-from bot.slack.session_views import snapshot_message, snapshot_text, summary_message
-from bot.slack.window_views import window_message, window_text
-from bot.slack.workspace import timeline_message
+from bot.slack.renderers import render
+from bot.slack.session_views import snapshot_message, snapshot_text
 from core.models import GoSession, MessageRef, PlaybookStep, Posted
 from core.outbox import (
     ApprovalPayload,
     DeployPayload,
-    DigestPayload,
-    DriftPayload,
     Failed,
-    GatePayload,
-    Kind,
     OutboxItem,
-    Payload,
-    ReminderPayload,
     SendResult,
     Sent,
     SessionPayload,
     TimelinePayload,
-    WindowPayload,
 )
 
 log = logging.getLogger("gobot.slack")
-P = TypeVar("P", bound=Payload)
 GROUP_CACHE_SECONDS = 300.0
 SLACK_TIMEOUT_SECONDS = 10
 MAX_INLINE_WAIT_SECONDS = 1  # the longest Retry-After a thread answering operators waits out
@@ -213,71 +198,6 @@ def _answered(item: OutboxItem, posted: Posted) -> MessageRef | None:
     if isinstance(item.data, DeployPayload) and item.data.deployment.state != "pending":
         return posted.post
     return item.data.message if isinstance(item.data, ApprovalPayload) else None
-
-
-Rendered = tuple[str, list[dict[str, Any]], dict[str, Any]]  # text, blocks, more arguments
-
-
-@dataclass(frozen=True)
-class Renderer(Generic[P]):
-    """How one kind of owed message looks: its payload's type and what renders it, given the
-    playbook (for progress) and whether it goes in a thread (a broadcast needs one)."""
-
-    payload: type[P]
-    draw: Callable[[P, Sequence[PlaybookStep], bool], Rendered]
-
-
-def _session_kind(
-    text: Callable[[GoSession, Sequence[PlaybookStep]], str],
-    blocks: Callable[[GoSession, Sequence[PlaybookStep]], list[dict[str, Any]]],
-) -> Renderer[SessionPayload]:
-    return Renderer(
-        SessionPayload,
-        lambda data, steps, _: (text(data.session, steps), blocks(data.session, steps), {}),
-    )
-
-
-def _reminder(data: ReminderPayload, steps: Sequence[PlaybookStep], threaded: bool) -> Rendered:
-    extra = {"reply_broadcast": data.escalate} if threaded else {}
-    return reminder_text(data), reminder_message(data, steps), extra
-
-
-# Every kind of message the outbox owes, by kind: its typed payload and its renderer.
-RENDERERS: dict[Kind, Renderer[Any]] = {
-    "snapshot": _session_kind(lambda s, _: snapshot_text(s), snapshot_message),
-    "ended": _session_kind(lambda _s, _t: "GO session ended", summary_message),
-    "playbook": _session_kind(playbook_text, playbook_message),
-    "reminder": Renderer(ReminderPayload, _reminder),
-    "drift": Renderer(
-        DriftPayload, lambda data, _s, _t: ("GO health watch", drift_message(data), {})
-    ),
-    "timeline": Renderer(
-        TimelinePayload,
-        lambda data, _s, _t: ("GO session timeline", timeline_message(data.entry), {}),
-    ),
-    "window": Renderer(
-        WindowPayload, lambda data, _s, _t: (window_text(data), window_message(data), {})
-    ),
-    "digest": Renderer(
-        DigestPayload, lambda data, _s, _t: ("GO weekly digest", digest_message(data), {})
-    ),
-    "gate": Renderer(GatePayload, lambda data, _s, _t: (gate_text(data), gate_message(data), {})),
-    "approval": Renderer(
-        ApprovalPayload,
-        lambda data, steps, _t: (approval_text(data, steps), approval_message(data, steps), {}),
-    ),
-    "deploy": Renderer(
-        DeployPayload, lambda data, _s, _t: (deploy_text(data), deploy_message(data), {})
-    ),
-}  # "github" is no Slack message: bot.routing sends it to GitHub
-
-
-def render(item: OutboxItem, steps: Sequence[PlaybookStep], *, threaded: bool) -> Rendered | Failed:
-    """The message an item posts, drawn by its kind's renderer."""
-    renderer = RENDERERS.get(item.kind)
-    if renderer is None or not isinstance(item.data, renderer.payload):
-        return Failed(error=f"no message for a {item.kind} item", permanent=True)
-    return renderer.draw(item.data, steps, threaded)
 
 
 class SlackTransport:

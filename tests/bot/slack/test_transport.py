@@ -7,7 +7,7 @@ from typing import get_args
 
 import pytest
 
-from bot.slack.transport import RENDERERS, render
+from bot.slack.renderers import RENDERERS, render
 from core.models import ConeState, HealthStatus, Snapshot
 from core.outbox import PAYLOADS, Failed, Kind, SessionPayload, destination, notice_item
 from core.playbook import DEFAULT_STEPS
