@@ -28,7 +28,8 @@ from fastapi.testclient import TestClient
 from slack_sdk.signature import SignatureVerifier
 
 from bot.bootstrap import build_runtime
-from bot.dev.fake_slack import FakeSlack, Limit, slash_command_body
+from bot.dev.fake_slack import FakeSlack, Limit
+from bot.dev.slack_requests import slash_command_body
 from bot.settings import Settings
 from bot.web.server import create_http_app
 

@@ -45,16 +45,15 @@ from slack_bolt import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.bootstrap import build_runtime
-from bot.dev.fake_slack import (
-    Call,
-    FakeSlack,
+from bot.dev.fake_slack import Call, FakeSlack
+from bot.dev.local_github import ENVIRONMENTS, LocalGithub
+from bot.dev.local_screen import Screen
+from bot.dev.slack_requests import (
     button_click_body,
     event_callback_body,
     slash_command_body,
     view_submission_body,
 )
-from bot.dev.local_github import ENVIRONMENTS, LocalGithub
-from bot.dev.local_screen import Screen
 from bot.settings import Settings
 from bot.slack.blocks import block_texts
 from bot.slack.catalog import BY_NAME, COMMANDS, SLASH_COMMANDS

@@ -24,13 +24,8 @@ from fastapi.testclient import TestClient
 from slack_sdk.signature import SignatureVerifier
 
 from bot.bootstrap import Runtime, build_runtime
-from bot.dev.fake_slack import (
-    Call,
-    FakeSlack,
-    button_click_body,
-    event_callback_body,
-    slash_command_body,
-)
+from bot.dev.fake_slack import Call, FakeSlack
+from bot.dev.slack_requests import button_click_body, event_callback_body, slash_command_body
 from bot.settings import Settings
 from bot.slack.blocks import block_texts
 from bot.slack.mrkdwn import date

@@ -14,11 +14,7 @@ from urllib.parse import parse_qs, urlencode
 import httpx
 import pytest
 
-from bot.dev.fake_slack import (
-    button_click_body,
-    message_shortcut_body,
-    view_submission_body,
-)
+from bot.dev.slack_requests import button_click_body, message_shortcut_body, view_submission_body
 from bot.slack.capability import FORGED, Place
 from tests.bot.conftest import SlackHarness, block_text, signed_headers
 from tests.bot.test_observability import samples

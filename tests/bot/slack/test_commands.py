@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from bot.dev.fake_slack import FakeSlack, view_submission_body
+from bot.dev.fake_slack import FakeSlack
+from bot.dev.slack_requests import view_submission_body
 from bot.slack.capability import Place, SessionButton
 from tests import slow_sources
 from tests.bot.conftest import SlackHarness, block_text, playbook_calls, posts, signed_headers

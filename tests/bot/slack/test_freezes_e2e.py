@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
 
-from bot.dev.fake_slack import view_submission_body
+from bot.dev.slack_requests import view_submission_body
 from bot.slack.capability import Place
 from bot.slack.window_views import WindowButton
 from core.models import GateRequest

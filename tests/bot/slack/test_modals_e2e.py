@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.dev.fake_slack import view_submission_body
+from bot.dev.slack_requests import view_submission_body
 from bot.slack.capability import Place
 from tests import slow_sources
 from tests.bot.conftest import SlackHarness, block_text, signed_headers

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot.dev.fake_slack import Call, function_executed_body
+from bot.dev.fake_slack import Call
+from bot.dev.slack_requests import function_executed_body
 from bot.settings import Settings
 from bot.slack.catalog import SUBCOMMANDS, help_text
 from bot.slack.manifest import build_manifest

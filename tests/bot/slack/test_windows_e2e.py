@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
 
-from bot.dev.fake_slack import Call, Failure, view_submission_body
+from bot.dev.fake_slack import Call, Failure
+from bot.dev.slack_requests import view_submission_body
 from bot.slack.capability import Place
 from bot.slack.window_views import WindowButton, windows_message
 from tests.bot.conftest import SlackHarness, block_text, signed_headers

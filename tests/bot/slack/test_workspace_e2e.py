@@ -16,7 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.dev.fake_slack import FakeSlack, Message, message_shortcut_body
+from bot.dev.fake_slack import FakeSlack, Message
+from bot.dev.slack_requests import message_shortcut_body
 from bot.reports import MARKDOWN, report_lines
 from bot.settings import Settings
 from bot.slack.manifest import build_manifest
