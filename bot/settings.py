@@ -96,6 +96,12 @@ def _tick(value: timedelta) -> timedelta:
     return value
 
 
+def _webhook_secret(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and not value.get_secret_value().strip():
+        raise ValueError("is empty: set it to the webhook secret of the GitHub App's settings")
+    return value
+
+
 def _signing_secret(value: SecretStr | None) -> SecretStr | None:
     if value is None:
         return None
@@ -269,7 +275,7 @@ class Settings(BaseSettings):
     github_private_key: SecretStr | None = Field(
         default=None, description="the GitHub App's private key: PEM text or a file path"
     )
-    github_webhook_secret: SecretStr | None = Field(
+    github_webhook_secret: Annotated[SecretStr | None, AfterValidator(_webhook_secret)] = Field(
         default=None, description="the GitHub App's webhook secret (X-Hub-Signature-256)"
     )
     github_environments: Annotated[

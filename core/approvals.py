@@ -30,6 +30,7 @@ from core.models import (
     PlaybookStep,
     StepCompletion,
     TimelineEntry,
+    is_person,
 )
 from core.notes import clean_notes
 from core.outbox import ApprovalPayload, new_item_id, outbox_item
@@ -266,7 +267,8 @@ def describe(key: str, steps: Sequence[PlaybookStep]) -> str:
 
 def _open(session: GoSession, key: str, by: str) -> Approval | None:
     """The approval `by` may answer now; None when it was answered already. Raises when
-    nothing was asked, the session has ended, or `by` asked it."""
+    nothing was asked, the session has ended, or `by` asked it (or, asked by a pipeline rather
+    than a person, `by` owns the session: the second operator is someone else)."""
     asked = session.approvals.get(key)
     if asked is None:
         raise InvalidInput("No approval was asked for that: nothing was done.")
@@ -279,5 +281,10 @@ def _open(session: GoSession, key: str, by: str) -> Approval | None:
     if by == asked.asked_by:
         raise OwnApproval(
             "You asked for this approval: another operator must approve or reject it."
+        )
+    if not is_person(asked.asked_by) and by == session.current_owner:
+        raise OwnApproval(
+            f"A pipeline ({asked.asked_by}) asked for this approval in the GO session you own: "
+            "another operator must approve or reject it."
         )
     return asked

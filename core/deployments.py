@@ -5,13 +5,16 @@ store write, nothing slow), then judged (`judge`, off that path) by the gate in 
 environment maps to (GOBOT_GITHUB_ENVIRONMENTS), with the environment's step, `repo@sha7` as the
 ref and the creator as the requester:
 
-- allowed → approved, denied → rejected: in one unit of work the decision is recorded (audit,
-  thread or channel line), the deployment stored answered, and the answer to GitHub owed as a
-  `github` outbox item keyed by the deployment (delivered once, retried like a Slack message);
+- allowed → approved, denied → rejected (a rejected approval, or a session that ended): in one
+  unit of work the decision is recorded (audit, thread or channel line), the deployment stored
+  answered, and the answer to GitHub owed as a `github` outbox item keyed by the deployment
+  (delivered once, retried like a Slack message);
 - no active session → it waits for one: stored pending and shown once in its channel (a
   `deploy` message with a Start session button, owed under a once-only mark), a message edited
   in place once the deployment is answered (owed with the answer);
-- pending (a step not reached, an approval) → it waits in that session.
+- pending (a step not reached, an approval, asked for it by the gate if nobody has yet), or
+  denied by what may clear (health red or unknown, a change freeze in force) → it waits in that
+  session.
 
 `redecide` judges every waiting deployment again (the tick, and right after a session starts
 or ends or a step completes: `Redeciding`); a change is answered once across processes (the
@@ -184,11 +187,14 @@ class DeploymentService:
             current = self._uow.deployments.get(deployment_id)
             if current is None or current.state != "pending":
                 return None
-            decision = self._gate.evaluate(self._request(current), health)
+            request = self._request(current)
+            decision = self._gate.evaluate(request, health)
+            asked = self._gate.ask_approval(request, decision, source=SOURCE, actor=ACTOR)
             owed = self._record(current, decision)
-            if owed is not None:
-                self._uow.commit()
-            return owed
+            if owed is None and asked is None:
+                return None
+            self._uow.commit()
+            return [*(owed or []), *([asked] if asked is not None else [])]
 
     @staticmethod
     def _request(deployment: Deployment) -> GateRequest:
@@ -214,8 +220,8 @@ class DeploymentService:
             )
         if decision.state == "allowed":
             return "approved", decision.session_id, decision.reason
-        if decision.state == "pending":
-            return "pending", decision.session_id, decision.reason
+        if decision.state == "pending" or decision.denied_by in ("freeze", "health"):
+            return "pending", decision.session_id, decision.reason  # it may clear: it waits
         if decision.session_id is None:
             return "pending", None, WAITING
         return "rejected", decision.session_id, decision.reason

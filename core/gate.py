@@ -27,6 +27,7 @@ from core.clock import Clock, format_utc
 from core.models import (
     START_APPROVAL,
     AuditEvent,
+    GateBlock,
     GateDecision,
     GateRequest,
     GateState,
@@ -43,9 +44,10 @@ from core.playbook import BLOCKING_HEALTH, run_checklist
 from core.ports import Approvals, Deliverer, NullDeliverer, UnitOfWork
 from core.snapshots import SnapshotTaker
 from core.windows import freeze_now
-from core.workspace import MAX_TIMELINE, add_to_timeline
+from core.workspace import add_to_timeline
 
 log = logging.getLogger("gobot.gate")
+MAX_GATE_LINES = 100  # a session's timeline shows at most this many gate lines
 
 
 def judge(
@@ -70,7 +72,12 @@ def judge(
             next_step=first.id if first else None,
         )
 
-    def answer(state: GateState, reason: str, waiting_on: GateWait | None = None) -> GateDecision:
+    def answer(
+        state: GateState,
+        reason: str,
+        waiting_on: GateWait | None = None,
+        denied_by: GateBlock | None = None,
+    ) -> GateDecision:
         return GateDecision(
             allowed=state == "allowed",
             state=state,
@@ -82,11 +89,14 @@ def judge(
             step=step[1].id if step else None,
             freeze_id=freeze.id if freeze else None,
             waiting_on=waiting_on,
+            denied_by=denied_by,
             decided_at_utc=now,
         )
 
     if active is None:
-        return answer("denied", "No GO session is active here: start one with /go-start.")
+        return answer(
+            "denied", "No GO session is active here: start one with /go-start.", None, "session"
+        )
     overridden = active.freeze_override is not None and (
         freeze is not None and active.freeze_override.freeze_id == freeze.id
     )
@@ -96,10 +106,12 @@ def judge(
             "denied",
             f"A change freeze is in force until {format_utc(freeze.ends_at_utc, 'seconds')}{why} "
             f"(freeze {freeze.id}).",
+            None,
+            "freeze",
         )
     if health.status in BLOCKING_HEALTH:
         reasons = "; ".join(health.reasons) or "no reason given"
-        return answer("denied", f"Health is {health.status} ({reasons}).")
+        return answer("denied", f"Health is {health.status} ({reasons}).", None, "health")
     start = active.approvals.get(START_APPROVAL)
     if start is not None and start.state != "approved":
         return answer(
@@ -125,6 +137,8 @@ def judge(
                     "denied",
                     f"Step {number} ({named.title}) was rejected by {approval.decided_by}"
                     + (f": {approval.reason}" if approval.reason else "."),
+                    None,
+                    "approval",
                 )
             return answer(
                 "pending",
@@ -189,23 +203,26 @@ class GateService:
         with self._uow:
             decision = self.evaluate(request, health)
             owed = self.record(request, decision, source=source, actor=actor)
-            asked = self._ask_approval(request, decision, actor)
+            asked = self.ask_approval(request, decision, source=source, actor=actor)
             self._uow.commit()
         owed = owed or asked
         if owed is not None:
             self._deliverer.deliver(owed)
         return decision
 
-    def _ask_approval(self, request: GateRequest, decision: GateDecision, actor: str) -> str | None:
+    def ask_approval(
+        self, request: GateRequest, decision: GateDecision, *, source: str, actor: str
+    ) -> str | None:
         """Inside the decision's unit of work: a request that waits on a step's approval that
-        nobody has asked for yet asks for it, on the requester's behalf (any operator may
-        answer); returns the session whose messages that owes."""
+        nobody has asked for yet asks for it, on the requester's behalf (an operator other
+        than the session's owner answers a pipeline's ask); returns the session whose messages
+        that owes."""
         if self._approvals is None or decision.waiting_on != "approval" or decision.step is None:
             return None
         session = self._uow.sessions.get(self._scope_for(request.channel))
         if session is None or not session.active or session.id != decision.session_id:
             return None
-        by = request.requester or actor
+        by = request.asker(source, actor)
         notes = f"asked by the GO gate for a {request.describe(asker=False)}"
         _, newly = self._approvals.ask(session, decision.step, by=by, notes=notes)
         return session.id if newly else None
@@ -250,13 +267,13 @@ class GateService:
         if not show or not self._uow.windows.claim(mark, now):
             return None  # this request was shown in this state already
         if active is not None:
-            if len(active.timeline) >= MAX_TIMELINE:
-                log.warning("session %s: timeline full, gate decision not shown", active.id)
-                return None
+            if sum(entry.kind == "gate" for entry in active.timeline) >= MAX_GATE_LINES:
+                log.warning("session %s: %d gate lines shown already", active.id, MAX_GATE_LINES)
+                return None  # the audit keeps every decision; the thread is not flooded
             entry = TimelineEntry(
                 kind="gate",
                 at_utc=now,
-                by=request.requester or actor,
+                by=request.asker(source, actor),
                 text=f"{request.describe(asker=False)}: {decision.state}. {decision.reason}",
             )
             add_to_timeline(self._uow, active, entry)

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from core.clock import UtcTime
 
@@ -16,6 +24,12 @@ OUTCOMES: tuple[Outcome, ...] = ("completed", "rolled back", "aborted")
 Health = Literal["red", "yellow", "green", "unknown"]
 
 BOOT_DEFAULT_REASON = "Boot default: caution until governance KPIs are green"
+PERSON = re.compile(r"[UW][A-Z0-9]{1,20}")  # a Slack user ID: an actor who is a person
+
+
+def is_person(actor: str | None) -> bool:
+    """Whether an actor is a person (a Slack user), not a pipeline, an API key or the CLI."""
+    return actor is not None and PERSON.fullmatch(actor) is not None
 
 
 class ConeState(BaseModel):
@@ -292,6 +306,18 @@ class GoWindow(BaseModel):
 
 GateState = Literal["allowed", "denied", "pending"]
 GateWait = Literal["start", "step", "approval"]
+GateBlock = Literal["session", "freeze", "health", "approval"]
+
+
+CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{1,20}")
+
+
+def _channel_id(value: str | None) -> str | None:
+    """Only a channel: a pipeline may not have gobot post to a person (a user ID) or anywhere
+    else."""
+    if value is not None and not CHANNEL_ID.fullmatch(value):
+        raise ValueError("must be a Slack channel ID (C… or G…)")
+    return value
 
 
 def _step_text(value: object) -> object:
@@ -305,7 +331,11 @@ class GateRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    channel: str | None = Field(default=None, min_length=1, max_length=80)
+    channel: Annotated[str | None, AfterValidator(_channel_id)] = Field(
+        default=None,
+        description="a Slack channel ID (C… or G…)",
+        json_schema_extra={"pattern": f"^{CHANNEL_ID.pattern}$"},
+    )
     step: Annotated[str | None, BeforeValidator(_step_text)] = Field(
         default=None, min_length=1, max_length=64, description="a step's number or id"
     )
@@ -317,6 +347,11 @@ class GateRequest(BaseModel):
         """Names the request (not the poll): the same question asked again has the same key."""
         parts = (scope, self.step or "", self.environment or "", self.ref or "", self.requester)
         return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()[:16]
+
+    def asker(self, source: str, actor: str) -> str:
+        """Who asked, as recorded: `source:requester` (never taken for a person: a pipeline
+        naming itself `U2` is not the Slack user U2), or the caller itself."""
+        return f"{source}:{self.requester}" if self.requester else actor
 
     def describe(self, *, asker: bool = True) -> str:
         """`deploy of main to production (step rollout) asked by ci`, as far as it is known
@@ -349,6 +384,7 @@ class GateDecision(BaseModel):
     step: str | None = None  # the named step's id
     freeze_id: str | None = None
     waiting_on: GateWait | None = None  # what a pending decision waits on
+    denied_by: GateBlock | None = None  # what a denial comes from
     decided_at_utc: UtcTime
 
 

@@ -17,7 +17,7 @@ from core.outbox import TimelinePayload, new_item_id, outbox_item
 from core.ports import Deliverer, NullDeliverer, UnitOfWork
 from core.rules import not_this_session
 
-MAX_TIMELINE = 500
+MAX_TIMELINE = 500  # what people add; the gate's lines count apart (core/gate.py)
 REPEAT_WINDOW = timedelta(minutes=2)  # the same note again within this is a retry
 
 
@@ -173,7 +173,7 @@ class WorkspaceService:
         extra: dict[str, str | None],
     ) -> GoSession:
         """Audit the entry, store it on the session and owe its line in the thread."""
-        if len(current.timeline) >= MAX_TIMELINE:
+        if sum(entry.kind != "gate" for entry in current.timeline) >= MAX_TIMELINE:
             raise InvalidInput(
                 f"The session's timeline is full ({MAX_TIMELINE} entries): nothing was added."
             )

@@ -71,11 +71,17 @@ class StartText(Arguments):
         return {"notes": text[: found.start()].strip(), "override": reason}
 
 
-def may_override(call: Invocation) -> None:
+def may_override(call: Invocation, doing: str = "override a change freeze") -> None:
     """Refuse (audited, as every refusal) unless the caller is a gobot admin."""
     if call.access is None:
-        raise PermissionDenied("Only gobot admins may override a change freeze.")
-    call.access.check(call.user, "admin", "override a change freeze", call.channel)
+        raise PermissionDenied(f"Only gobot admins may {doing}.")
+    call.access.check(call.user, "admin", doing, call.channel)
+
+
+def _may_change(services: Services, call: Invocation, freeze: GoWindow) -> None:
+    """A freeze that holds already is ended or moved only by an admin, as it is overridden."""
+    if freeze.starts_at_utc <= services.clock.now():
+        may_override(call, "end or move a change freeze in force")
 
 
 def override_blocks(freeze: GoWindow) -> list[Block]:
@@ -214,6 +220,7 @@ def _freeze_form(services: Services, call: Invocation, form: FreezeForm) -> Bloc
     starts_at = form_start(form.when, "change freeze")
     duration = _duration(form.duration)
     if form.place.about:
+        _may_change(services, call, services.windows.scheduled(form.place.about))
         moved = services.windows.move(call.user, form.place.about, starts_at, duration)
         return _planned(moved, "moved")
     freeze = services.windows.schedule_freeze(
@@ -240,6 +247,7 @@ def _freeze_move(services: Services, call: Invocation, button: WindowButton) -> 
     """Move: the freeze form for the freeze while it is still scheduled; where no form can be
     opened (no trigger), how to move it by hand."""
     freeze = _scheduled_freeze(services, call, button)
+    _may_change(services, call, freeze)
     if call.trigger:
         now = int(services.clock.now().timestamp())
         return OpenForm(freeze_modal(call.channel, now, freeze, home=call.home))
@@ -251,6 +259,7 @@ def _freeze_move(services: Services, call: Invocation, button: WindowButton) -> 
 
 def _freeze_cancel(services: Services, call: Invocation, button: WindowButton) -> Blocks:
     freeze = _scheduled_freeze(services, call, button)
+    _may_change(services, call, freeze)
     cancelled = services.windows.cancel(call.user, freeze.id, channel=call.channel)
     return text_message(
         f":wastebasket: The change freeze of {date(cancelled.starts_at_utc)} is cancelled."

@@ -11,6 +11,7 @@ from bot.slack.approvals import approval_message, approval_text
 from bot.slack.deploys import deploy_message, deploy_text
 from bot.slack.digest import digest_message
 from bot.slack.gate import gate_message, gate_text
+from bot.slack.mrkdwn import safe
 from bot.slack.playbook import playbook_message, playbook_text
 from bot.slack.reminders import drift_message, reminder_message, reminder_text
 from bot.slack.session_views import snapshot_message, snapshot_text, summary_message
@@ -82,13 +83,16 @@ RENDERERS: dict[Kind, Renderer[Any]] = {
     "digest": Renderer(
         DigestPayload, lambda data, _s, _t: ("GO weekly digest", digest_message(data), {})
     ),
-    "gate": Renderer(GatePayload, lambda data, _s, _t: (gate_text(data), gate_message(data), {})),
+    "gate": Renderer(  # the fallback text carries outside text too: escaped as the blocks are
+        GatePayload, lambda data, _s, _t: (safe(gate_text(data), 1000), gate_message(data), {})
+    ),
     "approval": Renderer(
         ApprovalPayload,
         lambda data, steps, _t: (approval_text(data, steps), approval_message(data, steps), {}),
     ),
     "deploy": Renderer(
-        DeployPayload, lambda data, _s, _t: (deploy_text(data), deploy_message(data), {})
+        DeployPayload,
+        lambda data, _s, _t: (safe(deploy_text(data), 1000), deploy_message(data), {}),
     ),
 }  # "github" is no Slack message: bot.routing sends it to GitHub
 

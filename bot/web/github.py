@@ -73,7 +73,7 @@ class GithubWebhook:
             return
         try:
             payload = ProtectionRuleRequested.model_validate(json.loads(raw))
-        except (ValueError, ValidationError):
+        except (ValueError, RecursionError, ValidationError):  # nesting past the parser's depth
             log.info("refused a signed GitHub webhook: not a deployment_protection_rule payload")
             await answer(send, 400, "not a deployment_protection_rule payload")
             return

@@ -43,6 +43,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyP
         ("GOBOT_GITHUB_ENVIRONMENTS", "prod=#ops", "invalid GOBOT_GITHUB_ENVIRONMENTS: 'prod"),
         ("GOBOT_GITHUB_ENVIRONMENTS", "=C1", "invalid GOBOT_GITHUB_ENVIRONMENTS: '=C1'"),
         ("GOBOT_GITHUB_API_URL", "github", "invalid GOBOT_GITHUB_API_URL: 'github' is not"),
+        ("GOBOT_GITHUB_WEBHOOK_SECRET", " ", "invalid GOBOT_GITHUB_WEBHOOK_SECRET: is empty"),
     ],
 )
 def test_values_that_cannot_work_are_one_line_naming_the_variable(

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from core.approvals import OwnApproval
 from core.errors import InvalidInput, UnknownStep
-from core.gate import judge
+from core.gate import MAX_GATE_LINES, judge
 from core.models import (
     START_APPROVAL,
     Approval,
@@ -116,7 +117,7 @@ def test_one_timeline_entry_and_thread_line_per_request_and_state(
         "denied",
     ]
     assert gates[0].text.startswith("deploy of main to production: allowed. GO session")
-    assert gates[0].by == "ci"
+    assert gates[0].by == "cli:ci"  # a pipeline, never taken for a person
     assert [kind for kind, _ in owed(services, clock)] == ["timeline"] * 3
     assert len(gate_records(services)) == 6
 
@@ -291,14 +292,14 @@ def test_waiting_on_an_approval_step_asks_for_it_once_and_allows_once_approved(
         decision = services.gate.decide(ask, source="cli", actor="cli")
         assert (decision.state, decision.waiting_on) == ("pending", "approval")
     asked = services.sessions.get().approvals["migrate"]
-    assert (asked.asked_by, asked.state) == ("ci", "pending")
+    assert (asked.asked_by, asked.state) == ("cli:ci", "pending")
     assert asked.notes == "asked by the GO gate for a deploy of main to production (step migrate)"
     requested = [r for r in audit_records(services) if r["event"] == "GO_STEP_APPROVAL_REQUESTED"]
     assert len(requested) == 1
     services.approvals.answer(session.id or "", "migrate", by="U2", approve=True)
     assert services.gate.decide(ask, source="cli", actor="cli").allowed
     done = services.sessions.get().playbook["migrate"]
-    assert (done.completed_by, done.approved_by) == ("ci", "U2")
+    assert (done.completed_by, done.approved_by) == ("cli:ci", "U2")
 
 
 def test_a_rejected_approval_denies_and_the_gate_does_not_ask_again(
@@ -315,3 +316,38 @@ def test_a_rejected_approval_denies_and_the_gate_does_not_ask_again(
         "Step 1 (Confirm cone band and health) was rejected by U2: no",
     )
     assert services.sessions.get().approvals["health"].state == "rejected"
+
+
+def test_a_pipelines_ask_is_answered_by_an_operator_other_than_the_sessions_owner(
+    make_services: Callable[..., Services], green: Path, clock: FakeClock
+) -> None:
+    """A pipeline is nobody's second pair of eyes: the operator who owns the session cannot
+    approve what a pipeline (the gate, or REST with the API key) asked in it, and a requester
+    that looks like a Slack user ID is not taken for that person."""
+    services = make_services(approval_steps="migrate,rollout")
+    session = services.sessions.start("U1", "C1").session
+    for number in ("1", "2", "3"):
+        services.playbook.complete(number, "U1")
+    impostor = PROD.model_copy(update={"step": "migrate", "requester": "U2"})
+    services.gate.decide(impostor, source="rest", actor="ops-pipeline")
+    assert services.sessions.get().approvals["migrate"].asked_by == "rest:U2"
+    with pytest.raises(OwnApproval, match=r"A pipeline \(rest:U2\) asked for this approval"):
+        services.approvals.answer(session.id or "", "migrate", by="U1", approve=True)
+    services.approvals.answer(session.id or "", "migrate", by="U2", approve=True)  # not locked out
+    for number in ("5", "6"):
+        services.playbook.complete(number, "U1")
+    services.playbook.complete("rollout", "ops-pipeline")  # REST's complete, as the API key
+    with pytest.raises(OwnApproval):
+        services.approvals.answer(session.id or "", "rollout", by="U1", approve=True)
+    services.approvals.answer(session.id or "", "rollout", by="U3", approve=True)
+    assert services.sessions.get().playbook["rollout"].approved_by == "U3"
+
+
+def test_gate_lines_never_crowd_out_what_people_add(services: Services, clock: FakeClock) -> None:
+    services.sessions.start("U1", "C1")
+    for n in range(MAX_GATE_LINES + 5):  # distinct requests: each would show once
+        services.gate.decide(PROD.model_copy(update={"ref": f"v{n}"}), source="cli", actor="ci")
+    timeline = services.sessions.get().timeline
+    assert sum(e.kind == "gate" for e in timeline) == MAX_GATE_LINES
+    assert len(gate_records(services)) == MAX_GATE_LINES + 5  # every decision is audited
+    assert services.workspace.note("U1", "C1", "still room for people").newly

@@ -412,6 +412,6 @@ def test_gate_asks_as_a_ci_job_would_and_its_line_shows(tmp_path: Path) -> None:
     assert "(the gate answers a CI job: denied: No GO session is active here" in out
     assert "GO gate: change asked by ci: denied." in out  # its line in the channel
     assert "(the gate answers a CI job: pending: Step 2 (Freeze unrelated changes) is not " in out
-    assert ":vertical_traffic_light: ci: change (step 2): pending." in out
+    assert ":vertical_traffic_light: cli:ci: change (step 2): pending." in out
     assert "There is no step 'nope'" in out
     assert result.returncode == 1 and "Traceback" not in out + result.stderr

@@ -4,6 +4,7 @@ commands signed as Slack signs them; on both stores."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,9 @@ import pytest
 
 from bot.dev.fake_github import FakeGithub, Fault
 from bot.slack.deploys import DEPLOY_START_ACTION, DeployButton
+from core.approvals import OwnApproval
 from tests.bot.conftest import SlackHarness, block_text, posts
-from tests.bot.github.conftest import protection_rule, send_webhook
+from tests.bot.github.conftest import Keys, github_settings, protection_rule, send_webhook
 from tests.conftest import FakeClock, audit_records, wait_until, write_json
 
 
@@ -93,14 +95,23 @@ def test_the_start_session_button_starts_the_session_the_deploy_waits_for(
     assert [a.state for a in answered(github)] == ["approved"]
 
 
-def test_health_red_rejects_the_deploy(
+def test_health_red_holds_the_deploy_until_it_clears(
     gated: SlackHarness, github: FakeGithub, green: Path
 ) -> None:
+    """Health red (or a failed read of it) may clear: the deploy waits in the session and is
+    judged again, rather than rejected for a moment's reading."""
     gated.run("/go-start", "release")
     write_json(green / "health_status.json", {"status": "red", "reasons": ["db down"]})
     send_webhook(gated.http, protection_rule(github))
+    deployments = gated.services.deployments
+    assert deployments is not None
+    wait_until(lambda: any("db down" in (d.reason or "") for d in deployments.waiting()))
+    gated.tick()
+    assert github.answers == []
+    write_json(green / "health_status.json", {"status": "green", "reasons": []})
+    gated.tick()
     [answer] = answered(github)
-    assert answer.state == "rejected" and "db down" in answer.body["comment"]
+    assert answer.state == "approved"
 
 
 def test_a_session_that_ends_rejects_the_deploy_waiting_in_it(
@@ -156,3 +167,44 @@ def test_github_timing_out_after_taking_the_answer_is_not_answered_twice(
 
 def _tried(gated: SlackHarness) -> bool:
     return all(i.lease_until_utc is None and i.attempts for i in gated.services.outbox.items())
+
+
+def test_a_deploy_waiting_on_an_approval_step_asks_a_second_operator_once(
+    make_harness: Callable[..., SlackHarness],
+    github: FakeGithub,
+    keys: Keys,
+    store_settings: dict[str, Any],
+) -> None:
+    """`production=C1:migrate` with migrate needing a second operator: the waiting deploy asks
+    for that approval (once, however often it is judged), as GitHub's login; the session's owner
+    cannot answer a pipeline's ask, another operator can, and GitHub then hears approved."""
+    team = make_harness(
+        **github_settings(github, keys[0], github_environments="production=C1:migrate"),
+        approval_steps="migrate",
+        **store_settings,
+    )
+    team.run("/go-start", "release", user="U1")
+    for step in ("1", "2", "3"):
+        team.run("/go-complete", step, user="U1")
+    send_webhook(team.http, protection_rule(github))
+    team.settle()
+
+    def asked() -> bool:
+        return "migrate" in team.services.sessions.get().approvals
+
+    wait_until(asked, what="the approval the deploy waits on")
+    team.tick()
+    team.tick()
+    approval = team.services.sessions.get().approvals["migrate"]
+    assert (approval.asked_by, approval.state) == ("github:octocat", "pending")
+    requested = [
+        r for r in audit_records(team.services) if r["event"] == "GO_STEP_APPROVAL_REQUESTED"
+    ]
+    assert len(requested) == 1 and github.answers == []
+    session_id = team.services.sessions.get().id or ""
+    with pytest.raises(OwnApproval):
+        team.services.approvals.answer(session_id, "migrate", by="U1", approve=True)
+    team.services.approvals.answer(session_id, "migrate", by="U2", approve=True)
+    team.tick()
+    [answer] = answered(github)
+    assert answer.state == "approved"

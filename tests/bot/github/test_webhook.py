@@ -62,9 +62,9 @@ def test_ping_is_answered_and_other_events_ignored(gated: SlackHarness) -> None:
 
 @json_only
 def test_a_signed_body_that_is_not_the_event_is_a_400(gated: SlackHarness) -> None:
-    body = b'{"action": "requested"}'
-    response = gated.http.post("/github/webhook", content=body, headers=signed(body))
-    assert response.status_code == 400
+    for body in (b'{"action": "requested"}', b"[" * 200_000, b"not json"):
+        response = gated.http.post("/github/webhook", content=body, headers=signed(body))
+        assert response.status_code == 400, body[:20]
 
 
 def test_without_a_github_app_the_webhook_is_not_there(

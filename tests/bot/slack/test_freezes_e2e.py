@@ -197,6 +197,25 @@ def test_an_override_by_anyone_but_an_admin_is_refused(
     ]  # the second within a minute is counted, not recorded
 
 
+def test_a_freeze_in_force_is_ended_or_moved_only_by_an_admin(
+    team: SlackHarness, clock: FakeClock
+) -> None:
+    freeze_id = frozen(team, clock)
+    value = WindowButton(window_id=freeze_id).value()
+    for action in ("go_freeze_cancel", "go_freeze_move"):
+        response, token = team.click(action, value, user="U1")
+        assert response.status_code == 200
+        assert team.fake.wait_for(lambda f, t=token: any(c.method == t for c in f.responses))
+        said = block_text(next(c.params for c in team.fake.responses if c.method == token))
+        assert "Only gobot admins may end or move a change freeze in force" in said
+    assert [w.id for w in team.services.windows.upcoming()] == [freeze_id]
+    assert "GO session started" not in team.run("/go-start", "sneaky", user="U1")
+    _, token = team.click("go_freeze_cancel", value, user="UADMIN")
+    assert team.fake.wait_for(lambda f: any(c.method == token for c in f.responses))
+    assert team.services.windows.upcoming() == []
+    assert [r["actor"] for r in events(team, "GO_FREEZE_CANCELLED")] == ["UADMIN"]
+
+
 def test_the_calendar_marks_the_freeze(team: SlackHarness) -> None:
     team.run("/go-freeze", FREEZE_TEXT)
     team.run("/go-schedule", "2026-01-05T12:00Z 1h deploy")

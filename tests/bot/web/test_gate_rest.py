@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.bot.conftest import SlackHarness, block_text
+from tests.bot.slack.test_views import check_escaped
 from tests.conftest import write_json
 
 API_KEY = "test-api-key-not-real"
@@ -87,6 +88,8 @@ def test_a_later_step_waits_and_health_red_denies(rest: SlackHarness, data_dir: 
         ({"enviroment": "production"}, 422, "enviroment"),
         ({"step": ""}, 422, "step"),
         ({"ref": "x" * 201}, 422, "ref"),
+        ({"channel": "U2"}, 422, "must be a Slack channel ID"),
+        ({"channel": "general"}, 422, "must be a Slack channel ID"),
         ([1, 2], 422, ""),
     ],
 )
@@ -106,3 +109,18 @@ def test_the_gate_needs_the_api_key(rest: SlackHarness, data_dir: Path) -> None:
 def test_no_body_asks_about_the_default_channel(rest: SlackHarness) -> None:
     status, decision = ask(rest)
     assert status == 200 and decision["state"] == "denied"
+
+
+def test_outside_text_reaches_slack_escaped_in_the_blocks_and_the_fallback_text(
+    rest: SlackHarness,
+) -> None:
+    hostile = {
+        "ref": "<!channel> <https://evil.example|hotfix>",
+        "environment": "<@U2>",
+        "requester": "<!here>",
+    }
+    assert ask(rest, hostile)[1]["state"] == "denied"
+    rest.tick()
+    [line] = rest.fake.calls_to("chat.postMessage")
+    check_escaped(block_text(line.params))
+    check_escaped(str(line.params["text"]))
