@@ -3,23 +3,27 @@
 Every change to the data directory is staged in memory while its transaction runs (reads see
 what the transaction staged), then committed all at once:
 
-1. every new file content is written to a temp file in the data directory;
+1. every file that grows past the space it holds on disk gets its new content in a temp file
+   in the data directory;
 2. one journal record holding the whole change (each file's new content, each line appended
    with the offset it goes at, each file deleted) is appended to `go_journal.wal` and fsynced:
    this is the commit point;
-3. the appends are written at their offsets, the temp files renamed over their targets, the
-   deletions made;
-4. the journal header's "applied up to" mark is moved past the record.
+3. the appends are written at their offsets and the files that did not exist are created;
+4. every other file is overwritten in place (within the space it holds, so a full disk cannot
+   fail it) or has its temp file renamed over it, and the deletions are made;
+5. the journal header's "applied up to" mark is moved past the record.
 
-A failure before the commit point, or while appending in step 3, undoes what was done and
-raises `StoreUnavailable` with nothing changed. A failure after the appends is only logged: the
+A failure before the commit point, or in step 3, undoes what was done and raises
+`StoreUnavailable` with nothing changed (if it cannot be undone, the record stays and the change
+is completed by the next lock holder's replay). A failure after step 3 is only logged: the
 change is committed, and the next lock holder's replay puts it in place. A crash at any point
 leaves either no record (nothing happened) or a whole record, which the next lock holder applies
 again (every step is idempotent: a file is set to a content, a line is written at a fixed
 offset). A process that opens the directory first replays every record since the last
 checkpoint, since the files it names may not have reached the disk. Once the journal grows past
 `CHECKPOINT_BYTES` every file it names is fsynced and the journal emptied. Readers hold the
-same lock, so no reader ever sees half a change.
+same lock, and replay what is not yet applied before they read, so no reader ever sees half a
+change, nor a file half overwritten by a writer that crashed.
 
 A data directory opened to read only (`data_dir(..., read_only=True)`, the CLI's reading
 commands) creates nothing and commits nothing: without a journal it locks the directory itself
@@ -97,6 +101,28 @@ class Unit:
 def _remove(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+def _put(path: Path, data: bytes) -> None:
+    """Make the file hold exactly `data`, written in place (a repeat leaves the same bytes)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        if os.pwrite(fd, data, 0) != len(data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class _Placing:
+    """How a committed change's whole-file writes reach their files: created (none was there),
+    overwritten in place (the new content fits the space the file holds) or renamed from a temp
+    file written before the commit point."""
+
+    created: dict[str, bytes] = field(default_factory=dict)
+    overwritten: dict[str, bytes] = field(default_factory=dict)
+    temps: dict[str, Path] = field(default_factory=dict)
 
 
 def _write_at(path: Path, offset: int, text: str) -> None:
@@ -337,28 +363,46 @@ class DataDir:
             rel: (append_offset(self.root / rel), "".join(f"{line}\n" for line in lines))
             for rel, lines in unit.appends.items()
         }
-        record = {"writes": unit.writes, "appends": appends}
-        framed = frame(record)
-        temps: dict[str, Path] = {}
+        framed = frame({"writes": unit.writes, "appends": appends})
+        placing = _Placing()
         try:
-            for rel, text in unit.writes.items():
-                if text is not None:
-                    temps[rel] = self._temp_file(rel, text)
+            self._place(unit, placing)
             if os.pwrite(self._fd, framed, start) != len(framed):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             os.fsync(self._fd)  # the commit point
         except OSError as exc:
-            self._undone(exc, self._undo(temps, {}, start))
+            self._undone(exc, self._undo(placing.temps, {}, [], start))
         done: dict[str, int] = {}
+        created: list[str] = []
         try:
             for rel, (offset, text) in appends.items():
                 done[rel] = offset
                 _write_at(self.root / rel, offset, text)
+            for rel, data in placing.created.items():
+                created.append(rel)
+                _put(self.root / rel, data)
         except OSError as exc:
-            self._undone(exc, self._undo(temps, done, start))
-        self._finish(unit, temps, start + len(framed))
+            self._undone(exc, self._undo(placing.temps, done, created, start))
+        self._finish(unit, placing, start + len(framed))
 
-    def _finish(self, unit: Unit, temps: dict[str, Path], end: int) -> None:
+    def _place(self, unit: Unit, placing: _Placing) -> None:
+        """Sort the change's file writes (see `_Placing`); write the temp files."""
+        for rel, text in unit.writes.items():
+            if text is None:
+                continue
+            data = text.encode("utf-8")
+            try:
+                held = os.stat(self.root / rel).st_blocks * 512
+            except FileNotFoundError:
+                os.makedirs((self.root / rel).parent, exist_ok=True)
+                placing.created[rel] = data
+                continue
+            if len(data) <= held:
+                placing.overwritten[rel] = data
+            else:
+                placing.temps[rel] = self._temp_file(rel, data)
+
+    def _finish(self, unit: Unit, placing: _Placing, end: int) -> None:
         """Put the committed change's files in place and mark the journal applied up to `end`.
         The change is committed already: a failure here is logged, not raised, and leaves the
         rest to the next lock holder's replay (which every reader runs first)."""
@@ -366,11 +410,13 @@ class DataDir:
             self._cache.pop(rel, None)
         self._commits += 1
         try:
+            for rel, data in placing.overwritten.items():
+                _put(self.root / rel, data)
+            for rel, temp in placing.temps.items():
+                os.replace(temp, self.root / rel)
             for rel, text in unit.writes.items():
                 if text is None:
                     _remove(self.root / rel)
-                else:
-                    os.replace(temps[rel], self.root / rel)
             os.pwrite(self._fd, Header(end, self._commits).encode(), 0)
         except OSError as exc:
             log.warning(
@@ -384,32 +430,36 @@ class DataDir:
             except OSError as exc:  # the change is applied; the next commit tries again
                 log.warning("journal checkpoint failed: %s", describe_os_error(exc))
 
-    def _temp_file(self, rel: str, text: str) -> Path:
+    def _temp_file(self, rel: str, data: bytes) -> Path:
         """The new content beside the data (renamed over its target once committed)."""
         os.makedirs((self.root / rel).parent, exist_ok=True)
         path = self.root / f"{TEMP_PREFIX}{rel.replace('/', '-')}"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            data = text.encode("utf-8")
             if os.write(fd, data) != len(data):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         finally:
             os.close(fd)
         return path
 
-    def _undo(self, temps: dict[str, Path], appended: dict[str, int], start: int) -> bool:
-        """Take back a change whose commit failed; True if its journal record is surely gone
-        (the rest only frees space: it is not part of any committed state)."""
+    def _undo(
+        self, temps: dict[str, Path], appended: dict[str, int], created: list[str], start: int
+    ) -> bool:
+        """Take back a change whose commit failed; True if its journal record is surely gone.
+        A line appended or a file created that cannot be taken back keeps the record, for the
+        next lock holder's replay to complete the change (temp files are part of no state:
+        one left over only takes space)."""
         for path in temps.values():
             with contextlib.suppress(OSError):
                 _remove(path)
-        for rel, offset in appended.items():
-            with contextlib.suppress(OSError):
+        try:
+            for rel in created:
+                _remove(self.root / rel)
+            for rel, offset in appended.items():
                 if offset:
                     os.truncate(self.root / rel, offset)
                 else:
                     _remove(self.root / rel)  # it did not exist before (or held nothing)
-        try:
             os.ftruncate(self._fd, start)
         except OSError:
             return False
@@ -555,7 +605,8 @@ class DataDir:
             if text is None:
                 _remove(target)
             else:
-                os.replace(self._temp_file(rel, text), target)
+                os.makedirs(target.parent, exist_ok=True)
+                _put(target, text.encode("utf-8"))
 
     def _checkpoint(self) -> None:
         """Make every file the journal names durable, then empty the journal."""
