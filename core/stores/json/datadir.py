@@ -103,13 +103,19 @@ def _remove(path: Path) -> None:
         os.unlink(path)
 
 
+def _cache_key(stat: os.stat_result) -> tuple[int, int, int]:
+    """What tells a cached file from a changed one (beside the commit count)."""
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
 def _put(path: Path, data: bytes) -> None:
     """Make the file hold exactly `data`, written in place (a repeat leaves the same bytes)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
     try:
         if os.pwrite(fd, data, 0) != len(data):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        os.ftruncate(fd, len(data))
+        if os.fstat(fd).st_size != len(data):
+            os.ftruncate(fd, len(data))
     finally:
         os.close(fd)
 
@@ -129,7 +135,8 @@ def _write_at(path: Path, offset: int, text: str) -> None:
     """Make the file end with `text` at `offset` (a repeat leaves the same bytes)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
     try:
-        os.ftruncate(fd, offset)
+        if os.fstat(fd).st_size != offset:
+            os.ftruncate(fd, offset)
         data = text.encode("utf-8")
         if os.pwrite(fd, data, offset) != len(data):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -270,7 +277,7 @@ class DataDir:
         except FileNotFoundError:
             self._cache.pop(rel, None)
             return None
-        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        key = _cache_key(stat)
         cached = self._cache.get(rel)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -430,11 +437,19 @@ class DataDir:
                 describe_os_error(exc),
             )
             return
+        self._remember(unit)
         if end > CHECKPOINT_BYTES:
             try:
                 self._checkpoint()
             except OSError as exc:  # the change is applied; the next commit tries again
                 log.warning("journal checkpoint failed: %s", describe_os_error(exc))
+
+    def _remember(self, unit: Unit) -> None:
+        """Cache what a change wrote as it is now on disk: the next read parses nothing."""
+        for rel, text in unit.writes.items():
+            if text is not None:
+                with contextlib.suppress(OSError):
+                    self._cache[rel] = (_cache_key(os.stat(self.root / rel)), unit.parsed[rel])
 
     def _temp_file(self, rel: str, data: bytes) -> Path:
         """The new content beside the data (renamed over its target once committed)."""
