@@ -22,7 +22,7 @@ from core.stores.json import datadir
 from core.stores.json import journal as wal
 from core.stores.json.datadir import DataDir
 from tests.conftest import json_only, outside_env, wait_until
-from tests.faults import FaultyOs, fail_with, kill_self
+from tests.faults import STORE_MODULES, FaultyOs, fail_with, kill_self, put_between
 
 
 @json_only
@@ -80,7 +80,7 @@ def test_a_file_half_overwritten_by_a_crash_is_whole_before_anyone_reads_it(
     pid = os.fork()
     if pid == 0:  # killed at its 4th write: journal pwrite, fsync, overwrite, ftruncate
         try:
-            datadir.os = FaultyOs(4, kill_self)  # type: ignore[assignment]
+            put_between(FaultyOs(4, kill_self))
             with datadir.data_dir(tmp_path).transaction():
                 datadir.data_dir(tmp_path).write_json(path, {"notes": "short"})
         finally:
@@ -125,7 +125,8 @@ def test_with_no_boot_id_the_journal_is_replayed_once_per_process(
             writer.write_json(tmp_path / f"f{n}.json", {"n": n})
     reader = DataDir(tmp_path)  # another process, as far as the journal is concerned
     counting = FaultyOs(0, lambda name: None)
-    monkeypatch.setattr(datadir, "os", counting)
+    for module in STORE_MODULES:
+        monkeypatch.setattr(module, "os", counting)
     with reader.transaction():
         pass  # its first look replays every record since the checkpoint
     replayed = counting.calls
