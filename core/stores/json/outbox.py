@@ -33,6 +33,19 @@ def _dump(item: OutboxItem) -> dict[str, Any]:
     return item.model_dump(mode="json")
 
 
+def _id(raw: Any) -> Any:
+    return raw.get("id") if isinstance(raw, dict) else None
+
+
+def _load(raw: Any, queue: Path | None) -> OutboxItem | None:
+    """An item of a queue as stored, read; None (and said) if it cannot be."""
+    try:
+        return OutboxItem.model_validate(raw)
+    except ValidationError:
+        log.error("an item of outbox queue %s is unreadable; skipped", queue and queue.name)
+        return None
+
+
 class JsonOutbox:
     def __init__(self, directory: Path) -> None:
         self._dd: DataDir = data_dir(directory)
@@ -58,17 +71,12 @@ class JsonOutbox:
 
     def _queue(self, path: Path) -> list[OutboxItem]:
         """A queue's items, in order (an unreadable one is skipped, and said)."""
-        items = []
-        for raw in self._queue_raw(path):
-            try:
-                items.append(OutboxItem.model_validate(raw))
-            except ValidationError:
-                log.error("an item of outbox queue %s is unreadable; skipped", path.name)
-        return items
+        return [item for raw in self._queue_raw(path) if (item := _load(raw, path)) is not None]
 
-    def _save(self, path: Path, items: list[OutboxItem]) -> None:
-        if items:
-            self._dd.write_json(path, [_dump(item) for item in items])
+    def _save(self, path: Path, raws: list[Any]) -> None:
+        """Keep a queue as read (each item as stored) or, emptied, remove it."""
+        if raws:
+            self._dd.write_json(path, raws)
         elif self._dd.exists(path):
             self._dd.delete(path)
 
@@ -112,23 +120,16 @@ class JsonOutbox:
         for name in legacy:
             if (item := self._legacy_read(name)) is not None:
                 return item
-        if queue is None:
-            return None
-        for raw in self._queue_raw(queue):
-            try:
-                return OutboxItem.model_validate(raw)
-            except ValidationError:
-                log.error("an item of outbox queue %s is unreadable; skipped", queue.name)
-        return None
+        raws = [] if queue is None else self._queue_raw(queue)
+        return next((item for raw in raws if (item := _load(raw, queue)) is not None), None)
 
     def _put(self, updated: OutboxItem) -> bool:
         """Write `updated` over the item of its id where it is; False if it is gone."""
         path = self._queue_path(updated.session_id)
-        items = self._queue(path)
-        for index, item in enumerate(items):
-            if item.id == updated.id:
-                items[index] = updated
-                self._save(path, items)
+        raws = self._queue_raw(path)
+        for index, raw in enumerate(raws):
+            if _id(raw) == updated.id:
+                self._save(path, [*raws[:index], _dump(updated), *raws[index + 1 :]])
                 return True
         legacy = self._legacy_path(updated)
         if self._dd.exists(legacy):
@@ -137,9 +138,10 @@ class JsonOutbox:
         return False
 
     def _current(self, item: OutboxItem) -> OutboxItem | None:
-        for found in self._queue(self._queue_path(item.session_id)):
-            if found.id == item.id:
-                return found
+        path = self._queue_path(item.session_id)
+        for raw in self._queue_raw(path):
+            if _id(raw) == item.id:
+                return _load(raw, path)
         return self._legacy_read(self._legacy_path(item).name)
 
     # the port --------------------------------------------------------------------------------
@@ -190,9 +192,9 @@ class JsonOutbox:
     def done(self, item: OutboxItem) -> None:
         with self._dd.transaction():
             path = self._queue_path(item.session_id)
-            items = self._queue(path)
-            rest = [found for found in items if found.id != item.id]
-            if len(rest) != len(items):
+            raws = self._queue_raw(path)
+            rest = [raw for raw in raws if _id(raw) != item.id]
+            if len(rest) != len(raws):
                 self._save(path, rest)
             elif self._dd.exists(self._legacy_path(item)):
                 self._dd.delete(self._legacy_path(item))
@@ -224,11 +226,20 @@ class JsonOutbox:
                     continue  # being sent: it stays ahead of what follows
                 self._dd.delete(self._dir / name)
                 dropped += 1
-            items = self._queue(path)
-            kept = [i for i in items if i.kind not in kinds or being_sent(i, now)]
-            if len(kept) != len(items):
+            raws = self._queue_raw(path)
+            kept = [raw for raw in raws if not self._droppable(raw, path, kinds, now)]
+            if len(kept) != len(raws):
                 self._save(path, kept)
-            return dropped + len(items) - len(kept)
+            return dropped + len(raws) - len(kept)
+
+    @staticmethod
+    def _droppable(raw: Any, path: Path, kinds: tuple[str, ...], now: datetime) -> bool:
+        """An item of one of `kinds` that no sender holds (only such items are read whole; one
+        that cannot be read goes)."""
+        if not isinstance(raw, dict) or raw.get("kind") not in kinds:
+            return False
+        item = _load(raw, path)
+        return item is None or not being_sent(item, now)
 
     def depth(self) -> int:
         with self._dd.transaction():
