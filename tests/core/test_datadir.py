@@ -1,7 +1,7 @@
 """The data directory's journal in the cases a crash sweep does not reach: a record that cannot
 be taken back (nor a file it created), a file left half overwritten by a crash, a forked child,
-a machine with no boot id, another process's writes under the read cache, and a data directory
-that cannot be written."""
+a machine with no boot id, another process's writes under the read cache and after a line this
+process appended, and a data directory that cannot be written."""
 
 from __future__ import annotations
 
@@ -146,6 +146,21 @@ def test_a_reader_never_serves_a_stale_copy_of_another_process_write(tmp_path: P
         os.utime(path, ns=(pinned, pinned))  # and the same mtime: a coarse clock
         with reader.transaction():
             assert reader.read_json(path) == {"v": n % 10}
+
+
+def test_a_line_file_another_process_appended_to_is_read_again(tmp_path: Path) -> None:
+    """A process remembers where its own last append ended; another process's append since
+    makes it look at the file again, so no line is written over."""
+    one, other = DataDir(tmp_path), DataDir(tmp_path)
+    log = tmp_path / "lines.log"
+    for n in range(6):
+        writer, idle = (one, other) if n % 2 == 0 else (other, one)
+        with writer.transaction():
+            writer.append_line(log, f"line {n}")
+        assert writer.last_line(log) == f"line {n}"
+        with idle.transaction():
+            assert idle.last_line(log) is None  # not its own: it reads the file
+    assert log.read_text().splitlines() == [f"line {n}" for n in range(6)]
 
 
 def unshare_problem() -> str | None:

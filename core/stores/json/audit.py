@@ -55,9 +55,11 @@ class JsonAuditLog:
 
     def _last_link(self) -> tuple[int, str]:
         staged = self._dd.appended(self._path)
-        tail = iter_lines_reversed(self._path, block=LAST_LINE_BLOCK)
-        stored = (text for text, complete in tail if complete)
-        line = staged[-1] if staged else next((text for text in stored if text.strip()), "")
+        line = staged[-1] if staged else self._dd.last_line(self._path)
+        if line is None:
+            tail = iter_lines_reversed(self._path, block=LAST_LINE_BLOCK)
+            stored = (text for text, complete in tail if complete)
+            line = next((text for text in stored if text.strip()), "")
         if not line:
             return 0, GENESIS
         try:

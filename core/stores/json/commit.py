@@ -68,7 +68,7 @@ class Committing(Recovery):
             raise StoreUnavailable(describe_os_error(OSError(errno.EROFS, "read-only")))
         start = os.fstat(self._fd).st_size
         appends = {
-            rel: (append_offset(self.root / rel), "".join(f"{line}\n" for line in lines))
+            rel: (self._end_of(rel), "".join(f"{line}\n" for line in lines))
             for rel, lines in unit.appends.items()
         }
         framed = frame({"writes": unit.writes, "appends": appends})
@@ -91,7 +91,7 @@ class Committing(Recovery):
                 put(self.root / rel, data)
         except OSError as exc:
             self._undone(exc, self._undo(placing.temps, done, created, start))
-        self._finish(unit, placing, start + len(framed))
+        self._finish(unit, placing, appends, start + len(framed))
 
     def _place(self, unit: Unit, placing: _Placing) -> None:
         """Sort the change's file writes (see `_Placing`); write the temp files."""
@@ -110,12 +110,16 @@ class Committing(Recovery):
             else:
                 placing.temps[rel] = self._temp_file(rel, data)
 
-    def _finish(self, unit: Unit, placing: _Placing, end: int) -> None:
+    def _finish(
+        self, unit: Unit, placing: _Placing, appends: dict[str, tuple[int, str]], end: int
+    ) -> None:
         """Put the committed change's files in place and mark the journal applied up to `end`.
         The change is committed already: a failure here is logged, not raised, and leaves the
         rest to the next lock holder's replay (which every reader runs first)."""
         for rel in unit.writes:
             self._cache.pop(rel, None)
+        for rel in unit.appends:
+            self._tails.pop(rel, None)
         self._commits += 1
         try:
             for rel, data in placing.overwritten.items():
@@ -132,19 +136,35 @@ class Committing(Recovery):
                 describe_os_error(exc),
             )
             return
-        self._remember(unit)
+        self._remember(unit, appends)
         if end > CHECKPOINT_BYTES:
             try:
                 self._checkpoint()
             except OSError as exc:  # the change is applied; the next commit tries again
                 log.warning("journal checkpoint failed: %s", describe_os_error(exc))
 
-    def _remember(self, unit: Unit) -> None:
-        """Cache what a change wrote as it is now on disk: the next read parses nothing."""
+    def _remember(self, unit: Unit, appends: dict[str, tuple[int, str]]) -> None:
+        """Cache what a change wrote as it is now on disk: the next read parses nothing, and
+        the next append to a line file it appended to needs not read the file's end."""
         for rel, text in unit.writes.items():
             if text is not None:
                 with contextlib.suppress(OSError):
                     self._cache[rel] = (cache_key(os.stat(self.root / rel)), unit.parsed[rel])
+        for rel, (offset, text) in appends.items():
+            with contextlib.suppress(OSError):
+                key = cache_key(os.stat(self.root / rel))
+                end = offset + len(text.encode("utf-8"))
+                self._tails[rel] = (key, end, unit.appends[rel][-1])
+
+    def _end_of(self, rel: str) -> int:
+        """Where the next line of a line file goes (`lines.append_offset`), known without
+        reading the file if this process appended last and the file is as it left it."""
+        tail = self._tails.get(rel)
+        if tail is not None:
+            with contextlib.suppress(OSError):
+                if cache_key(os.stat(self.root / rel)) == tail[0]:
+                    return tail[1]
+        return append_offset(self.root / rel)
 
     def _temp_file(self, rel: str, data: bytes) -> Path:
         """The new content beside the data (renamed over its target once committed)."""

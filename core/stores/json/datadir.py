@@ -84,6 +84,7 @@ class DataDir(Committing):
         self._depth = 0
         self._unit: Unit | None = None
         self._cache: dict[str, tuple[tuple[int, int, int], Any]] = {}
+        self._tails: dict[str, tuple[tuple[int, int, int], int, str]] = {}  # line files' ends
         self._commits = -1  # the commit count this process last saw
         self._replayed = False
 
@@ -229,6 +230,18 @@ class DataDir(Committing):
                     else:
                         names.add(name)
         return sorted(names)
+
+    def last_line(self, path: Path) -> str | None:
+        """The last line of a line file, if this process appended it last and the file is as
+        it left it; else None (read the file)."""
+        rel = self.rel(path)
+        tail = self._tails.get(rel)
+        try:
+            if tail is not None and cache_key(os.stat(path)) == tail[0]:
+                return tail[2]
+        except OSError:
+            pass
+        return None
 
     def appended(self, path: Path) -> list[str]:
         """Lines this transaction appends to `path` (not yet on disk)."""

@@ -38,6 +38,7 @@ class Recovery:
     _locks_root: bool
     _thread_lock: threading.RLock
     _cache: dict[str, tuple[tuple[int, int, int], Any]]
+    _tails: dict[str, tuple[tuple[int, int, int], int, str]]
     _commits: int
     _replayed: bool
 
@@ -57,12 +58,12 @@ class Recovery:
                 os.pwrite(self._fd, Header(HEADER_SIZE, 0).encode(), 0)
                 os.ftruncate(self._fd, HEADER_SIZE)
                 os.fsync(self._fd)
-            self._cache.clear()
+            self._forget()
             self._commits = 0
             return
         head = Header.decode(self._read_journal(0, HEADER_SIZE))
         if head.commits != self._commits:
-            self._cache.clear()
+            self._forget()
             self._commits = head.commits
         if head.applied > size:
             raise self._damaged(size, "shorter than what was applied from it")
@@ -102,7 +103,7 @@ class Recovery:
         self._commits = head.commits + 1  # files were rewritten: every reader's cache is stale
         os.pwrite(self._fd, Header(end, self._commits).encode(), 0)
         os.fsync(self._fd)
-        self._cache.clear()
+        self._forget()
 
     def _damaged(self, at: int, what: str) -> StoreCorrupted:
         message = f"{JOURNAL_FILE} is damaged at byte {at} ({what}): {RECOVER_HINT}"
@@ -135,7 +136,7 @@ class Recovery:
                 os.ftruncate(self._fd, HEADER_SIZE)
                 os.fsync(self._fd)
                 self._commits, self._replayed = commits, True
-                self._cache.clear()
+                self._forget()
                 return copy
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
@@ -193,3 +194,8 @@ class Recovery:
         os.pwrite(self._fd, Header(HEADER_SIZE, self._commits).encode(), 0)  # a crash: replay all
         os.ftruncate(self._fd, HEADER_SIZE)
         os.fsync(self._fd)
+
+    def _forget(self) -> None:
+        """Empty the read cache: files were changed by another process, or by a replay."""
+        self._cache.clear()
+        self._tails.clear()
