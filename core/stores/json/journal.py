@@ -7,13 +7,12 @@ a journal written before they carried their length are still read."""
 
 from __future__ import annotations
 
-import json
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic_core import to_json
+from pydantic_core import from_json, to_json
 
 from core.errors import StoreCorrupted
 
@@ -98,7 +97,7 @@ def record_at(data: bytes, at: int) -> tuple[dict[str, Any], int] | None:
             crc, payload = int(data[at : at + 8], 16), data[at + 9 : end - 1]
         if zlib.crc32(payload) != crc:
             return None
-        record = json.loads(payload)
+        record = from_json(payload)
     except ValueError:
         return None
     return (record, end) if isinstance(record, dict) else None
