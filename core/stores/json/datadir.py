@@ -10,7 +10,8 @@ what the transaction staged), then committed all at once:
    this is the commit point;
 3. the appends are written at their offsets and the files that did not exist are created;
 4. every other file is overwritten in place (within the space it holds, so a full disk cannot
-   fail it) or has its temp file renamed over it, and the deletions are made;
+   fail it where files are overwritten in place, as on ext4 or XFS) or has its temp file renamed
+   over it, and the deletions are made;
 5. the journal header's "applied up to" mark is moved past the record.
 
 A failure before the commit point, or in step 3, undoes what was done and raises
