@@ -24,8 +24,8 @@ from bot.bootstrap import build_services
 from bot.cli import main
 from bot.settings import Settings
 from core.services import Services
-from core.stores.json import datadir
 from core.stores.postgres.database import close_database
+from tests.faults import STORE_MODULES
 
 T0 = datetime(2026, 1, 1, 9, 0, 0, tzinfo=UTC)
 
@@ -129,7 +129,12 @@ def write_json(path: Path, payload: Any) -> None:
 @pytest.fixture
 def faulty_os(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], None]:
     """Put a `tests.faults.FaultyOs` (or `os` again) between the JSON store and the OS."""
-    return lambda view: monkeypatch.setattr(datadir, "os", view)
+
+    def put(view: Any) -> None:
+        for module in STORE_MODULES:
+            monkeypatch.setattr(module, "os", view)
+
+    return put
 
 
 @pytest.fixture

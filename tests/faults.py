@@ -1,13 +1,19 @@
-"""Faults at the JSON store's boundary with the operating system: the data directory module's
-`os` replaced by a view of it that fails, or kills the process, at the K-th write call."""
+"""Faults at the JSON store's boundary with the operating system: the `os` of the data
+directory's modules replaced by a view of it that fails, or kills the process, at the K-th
+write call."""
 
 from __future__ import annotations
 
 import os
 import signal
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
+from core.stores.json import commit, datadir, files, recovery
+
+# Every module of the JSON store that calls the OS on the data directory.
+STORE_MODULES: tuple[ModuleType, ...] = (datadir, commit, recovery, files)
 WRITES = ("write", "pwrite", "replace", "fsync", "ftruncate", "truncate", "unlink", "makedirs")
 FULL_DISK = ("write", "pwrite", "fsync")  # what a full disk fails (freeing space still works)
 
@@ -48,3 +54,9 @@ def fail_with(code: int) -> Callable[[str], None]:
         raise OSError(code, os.strerror(code))
 
     return fault
+
+
+def put_between(view: Any) -> None:
+    """Have the data directory's modules call the OS through `view` (`os` itself: no fault)."""
+    for module in STORE_MODULES:
+        module.os = view  # type: ignore[attr-defined]

@@ -45,7 +45,7 @@ from core.stores.json.audit import MARK_FILE
 from core.stores.json.outbox import JsonOutbox
 from core.stores.json.sessions import JsonSessionStore
 from tests.conftest import T0, FakeClock, json_only, write_json
-from tests.faults import FULL_DISK, FaultyOs, fail_with, kill_self
+from tests.faults import FULL_DISK, FaultyOs, fail_with, kill_self, put_between
 
 pytestmark = pytest.mark.slow
 
@@ -213,7 +213,7 @@ def test_a_crash_at_every_write_point_keeps_all_or_nothing(
         if pid == 0:  # the child: run the operation, dying at the at-th write
             try:
                 services = services_on(directory, clock)
-                datadir.os = FaultyOs(at, kill_self)  # type: ignore[assignment]
+                put_between(FaultyOs(at, kill_self))
                 OPERATIONS[name][1](services)
             finally:
                 os._exit(0)

@@ -308,6 +308,14 @@ def test_snapshots_reuse_one_reader_thread_per_source(green: Path) -> None:
     assert len({id(reader) for reader in readers}) == 1
 
 
+def test_file_sources_are_read_in_the_callers_thread(green: Path) -> None:
+    before = threading.active_count()
+    snapshots = taker(FileSource(green / CONE_FILE), FileSource(green / HEALTH_FILE))
+    snapshot = snapshots.take()
+    assert (snapshot.cone.band, snapshot.status.status) == ("A", "green")
+    assert threading.active_count() == before  # no reader thread to hand the read to
+
+
 def test_a_forked_child_reads_its_sources_with_a_reader_of_its_own(green: Path) -> None:
     snapshots = taker(FileSource(green / CONE_FILE), FileSource(green / HEALTH_FILE))
     assert snapshots.take().cone.band == "A"  # the parent's readers are running

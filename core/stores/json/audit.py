@@ -33,6 +33,7 @@ AUDIT_FILE = "audit.log"
 HEAD_FILE = "audit.head"
 MARK_FILE = "audit.verified"
 LATE = timedelta(days=7)
+LAST_LINE_BLOCK = 4096  # a record fits; a longer one is read in more blocks
 _AT = re.compile(rb'"at_utc":"([^"]+)"')
 
 
@@ -54,8 +55,11 @@ class JsonAuditLog:
 
     def _last_link(self) -> tuple[int, str]:
         staged = self._dd.appended(self._path)
-        stored = (text for text, complete in iter_lines_reversed(self._path) if complete)
-        line = staged[-1] if staged else next((text for text in stored if text.strip()), "")
+        line = staged[-1] if staged else self._dd.last_line(self._path)
+        if line is None:
+            tail = iter_lines_reversed(self._path, block=LAST_LINE_BLOCK)
+            stored = (text for text, complete in tail if complete)
+            line = next((text for text in stored if text.strip()), "")
         if not line:
             return 0, GENESIS
         try:

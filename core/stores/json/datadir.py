@@ -3,23 +3,29 @@
 Every change to the data directory is staged in memory while its transaction runs (reads see
 what the transaction staged), then committed all at once:
 
-1. every new file content is written to a temp file in the data directory;
+1. every file that grows past the space it holds on disk gets its new content in a temp file
+   in the data directory;
 2. one journal record holding the whole change (each file's new content, each line appended
    with the offset it goes at, each file deleted) is appended to `go_journal.wal` and fsynced:
    this is the commit point;
-3. the appends are written at their offsets, the temp files renamed over their targets, the
-   deletions made;
-4. the journal header's "applied up to" mark is moved past the record.
+3. the appends are written at their offsets and the files that did not exist are created;
+4. every other file is overwritten in place (within the space it holds, so a full disk cannot
+   fail it where files are overwritten in place, as on ext4 or XFS) or has its temp file renamed
+   over it, and the deletions are made;
+5. the journal header's "applied up to" mark is moved past the record.
 
-A failure before the commit point, or while appending in step 3, undoes what was done and
-raises `StoreUnavailable` with nothing changed. A failure after the appends is only logged: the
+A failure before the commit point, or in step 3, undoes what was done and raises
+`StoreUnavailable` with nothing changed (if it cannot be undone, the record stays and the change
+is completed by the next lock holder's replay). A failure after step 3 is only logged: the
 change is committed, and the next lock holder's replay puts it in place. A crash at any point
 leaves either no record (nothing happened) or a whole record, which the next lock holder applies
 again (every step is idempotent: a file is set to a content, a line is written at a fixed
 offset). A process that opens the directory first replays every record since the last
 checkpoint, since the files it names may not have reached the disk. Once the journal grows past
 `CHECKPOINT_BYTES` every file it names is fsynced and the journal emptied. Readers hold the
-same lock, so no reader ever sees half a change.
+same lock, and replay what is not yet applied before they read, so no reader ever sees half a
+change, nor a file half overwritten by a writer that crashed. The commit is `commit.Committing`
+and the replay and checkpoint `recovery.Recovery`, both parts of `DataDir`.
 
 A data directory opened to read only (`data_dir(..., read_only=True)`, the CLI's reading
 commands) creates nothing and commits nothing: without a journal it locks the directory itself
@@ -38,80 +44,23 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from core.errors import StoreCorrupted, StoreUnavailable
-from core.stores.json import journal
+from core.stores.json.commit import Committing, Unit
+from core.stores.json.files import TEMP_PREFIX, cache_key, describe_os_error
 from core.stores.json.journal import (
-    HEADER_SIZE,
     JOURNAL_FILE,
     RECOVER_HINT,
-    Header,
     dumps_compact,
-    frame,
-    scan,
-    torn_tail,
 )
-from core.stores.json.lines import append_offset
 
 log = logging.getLogger("gobot.store")
-TEMP_PREFIX = ".gobot-tmp-"
-CHECKPOINT_BYTES = 1 << 20
 PROBE = b"gobot can write here\n"
 
-_PROBLEMS = {
-    errno.ENOSPC: "the data disk is full",
-    errno.EDQUOT: "the data disk quota is used up",
-    errno.EROFS: "the data directory is read-only",
-    errno.EACCES: "gobot may not write to its data directory",
-    errno.EPERM: "gobot may not write to its data directory",
-    errno.EIO: "the data disk reported an I/O error",
-}
 
-
-def describe_os_error(exc: OSError) -> str:
-    """What went wrong, in words an operator acts on (never a server path)."""
-    return _PROBLEMS.get(
-        exc.errno or 0, f"the data directory could not be written ({exc.strerror})"
-    )
-
-
-@dataclass
-class Unit:
-    """The change a transaction has staged: whole-file writes (None deletes) and appended
-    lines, by path relative to the data directory, in the order they were made. An explicit
-    one commits only once `keep` is set."""
-
-    writes: dict[str, str | None] = field(default_factory=dict)
-    appends: dict[str, list[str]] = field(default_factory=dict)
-    parsed: dict[str, Any] = field(default_factory=dict)
-    explicit: bool = False
-    keep: bool = False
-
-    def empty(self) -> bool:
-        return not self.writes and not self.appends
-
-
-def _remove(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-
-
-def _write_at(path: Path, offset: int, text: str) -> None:
-    """Make the file end with `text` at `offset` (a repeat leaves the same bytes)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        os.ftruncate(fd, offset)
-        data = text.encode("utf-8")
-        if os.pwrite(fd, data, offset) != len(data):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    finally:
-        os.close(fd)
-
-
-class DataDir:
+class DataDir(Committing):
     """A data directory: one per directory per process (`data_dir()`). One that cannot be
     written (a read-only copy) can still be read, if no change is left to finish; one opened
     `read_only` creates no file and commits no change."""
@@ -119,6 +68,7 @@ class DataDir:
     def __init__(self, root: Path, *, read_only: bool = False) -> None:
         self.root = root
         self.read_only = read_only
+        self._prefix = os.path.join(root, "")
         self._path = root / JOURNAL_FILE
         self._locks_root = False
         try:
@@ -135,6 +85,7 @@ class DataDir:
         self._depth = 0
         self._unit: Unit | None = None
         self._cache: dict[str, tuple[tuple[int, int, int], Any]] = {}
+        self._tails: dict[str, tuple[tuple[int, int, int], int, str]] = {}  # line files' ends
         self._commits = -1  # the commit count this process last saw
         self._replayed = False
 
@@ -225,7 +176,12 @@ class DataDir:
 
     # reading ---------------------------------------------------------------------------------
     def rel(self, path: Path) -> str:
-        return path.relative_to(self.root).as_posix()
+        """`path` relative to the data directory (a string cut: `relative_to` costs more on
+        a path a transaction reads a few dozen times)."""
+        text = os.fspath(path)
+        if not text.startswith(self._prefix):
+            raise ValueError(f"{text!r} is not in the data directory")
+        return text[len(self._prefix) :]
 
     def read_json(self, path: Path) -> Any | None:
         """Parsed JSON as this transaction sees it; None if the file does not exist."""
@@ -238,7 +194,7 @@ class DataDir:
         except FileNotFoundError:
             self._cache.pop(rel, None)
             return None
-        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        key = cache_key(stat)
         cached = self._cache.get(rel)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -275,6 +231,18 @@ class DataDir:
                     else:
                         names.add(name)
         return sorted(names)
+
+    def last_line(self, path: Path) -> str | None:
+        """The last line of a line file, if this process appended it last and the file is as
+        it left it; else None (read the file)."""
+        rel = self.rel(path)
+        tail = self._tails.get(rel)
+        try:
+            if tail is not None and cache_key(os.stat(path)) == tail[0]:
+                return tail[2]
+        except OSError:
+            pass
+        return None
 
     def appended(self, path: Path) -> list[str]:
         """Lines this transaction appends to `path` (not yet on disk)."""
@@ -326,176 +294,7 @@ class DataDir:
                 os.unlink(probe)
         return None
 
-    # committing ------------------------------------------------------------------------------
-    def _commit(self, unit: Unit) -> None:
-        if self.read_only:
-            raise StoreUnavailable("the data directory was opened to read only")
-        if not self._writable:
-            raise StoreUnavailable(describe_os_error(OSError(errno.EROFS, "read-only")))
-        start = os.fstat(self._fd).st_size
-        appends = {
-            rel: (append_offset(self.root / rel), "".join(f"{line}\n" for line in lines))
-            for rel, lines in unit.appends.items()
-        }
-        record = {"writes": unit.writes, "appends": appends}
-        framed = frame(record)
-        temps: dict[str, Path] = {}
-        try:
-            for rel, text in unit.writes.items():
-                if text is not None:
-                    temps[rel] = self._temp_file(rel, text)
-            if os.pwrite(self._fd, framed, start) != len(framed):
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            os.fsync(self._fd)  # the commit point
-        except OSError as exc:
-            self._undone(exc, self._undo(temps, {}, start))
-        done: dict[str, int] = {}
-        try:
-            for rel, (offset, text) in appends.items():
-                done[rel] = offset
-                _write_at(self.root / rel, offset, text)
-        except OSError as exc:
-            self._undone(exc, self._undo(temps, done, start))
-        self._finish(unit, temps, start + len(framed))
-
-    def _finish(self, unit: Unit, temps: dict[str, Path], end: int) -> None:
-        """Put the committed change's files in place and mark the journal applied up to `end`.
-        The change is committed already: a failure here is logged, not raised, and leaves the
-        rest to the next lock holder's replay (which every reader runs first)."""
-        for rel in unit.writes:
-            self._cache.pop(rel, None)
-        self._commits += 1
-        try:
-            for rel, text in unit.writes.items():
-                if text is None:
-                    _remove(self.root / rel)
-                else:
-                    os.replace(temps[rel], self.root / rel)
-            os.pwrite(self._fd, Header(end, self._commits).encode(), 0)
-        except OSError as exc:
-            log.warning(
-                "a committed change is put in place by the next writer: %s",
-                describe_os_error(exc),
-            )
-            return
-        if end > CHECKPOINT_BYTES:
-            try:
-                self._checkpoint()
-            except OSError as exc:  # the change is applied; the next commit tries again
-                log.warning("journal checkpoint failed: %s", describe_os_error(exc))
-
-    def _temp_file(self, rel: str, text: str) -> Path:
-        """The new content beside the data (renamed over its target once committed)."""
-        os.makedirs((self.root / rel).parent, exist_ok=True)
-        path = self.root / f"{TEMP_PREFIX}{rel.replace('/', '-')}"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            data = text.encode("utf-8")
-            if os.write(fd, data) != len(data):
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        finally:
-            os.close(fd)
-        return path
-
-    def _undo(self, temps: dict[str, Path], appended: dict[str, int], start: int) -> bool:
-        """Take back a change whose commit failed; True if its journal record is surely gone
-        (the rest only frees space: it is not part of any committed state)."""
-        for path in temps.values():
-            with contextlib.suppress(OSError):
-                _remove(path)
-        for rel, offset in appended.items():
-            with contextlib.suppress(OSError):
-                if offset:
-                    os.truncate(self.root / rel, offset)
-                else:
-                    _remove(self.root / rel)  # it did not exist before (or held nothing)
-        try:
-            os.ftruncate(self._fd, start)
-        except OSError:
-            return False
-        with contextlib.suppress(OSError):  # once cut, no reader of this boot replays it;
-            os.fsync(self._fd)  # the next commit's fsync makes the cut durable too
-        return True
-
-    @staticmethod
-    def _undone(problem: OSError, surely: bool) -> NoReturn:
-        if surely:
-            raise StoreUnavailable(describe_os_error(problem)) from problem
-        raise StoreUnavailable(
-            f"{describe_os_error(problem)}; the change may still be completed once the data "
-            "directory can be written again",
-            kept=True,
-        ) from problem
-
     # recovery --------------------------------------------------------------------------------
-    def _recover(self) -> None:
-        """Apply what a crashed writer committed but did not finish, and drop a torn last
-        record. The "applied up to" mark is trusted only within the boot that wrote it: after a
-        restart of the machine, writes it covered may not have reached the disk, so every record
-        since the last checkpoint is applied again (with no boot id to compare, once per
-        process). Nothing is applied from a damaged journal (a record that is not whole and
-        verified, with whole records after it; a journal shorter than what was applied from it):
-        applying the records before the damage would put older states over newer files. The
-        first look of a process checks the whole journal, so damage is found when it is not yet
-        needed. Another process's commit since this one last looked empties the read cache."""
-        size = os.fstat(self._fd).st_size if self._writable else self._journal_size()
-        if size < HEADER_SIZE:
-            if self._writable and not self.read_only:
-                os.pwrite(self._fd, Header(HEADER_SIZE, 0).encode(), 0)
-                os.ftruncate(self._fd, HEADER_SIZE)
-                os.fsync(self._fd)
-            self._cache.clear()
-            self._commits = 0
-            return
-        head = Header.decode(self._read_journal(0, HEADER_SIZE))
-        if head.commits != self._commits:
-            self._cache.clear()
-            self._commits = head.commits
-        if head.applied > size:
-            raise self._damaged(size, "shorter than what was applied from it")
-        trusted = head.boot == journal.BOOT and (journal.BOOT != b"unknown" or self._replayed)
-        begin = head.applied if trusted else HEADER_SIZE
-        first = not self._replayed
-        if begin >= size and not first:
-            return
-        start = HEADER_SIZE if first else begin
-        data = self._read_journal(start, size - start)
-        records, damaged = scan(data)
-        end = size
-        if damaged is not None:
-            if start + damaged < max(begin, head.applied) or not torn_tail(data, damaged):
-                raise self._damaged(start + damaged, "a record is not whole")
-            end = start + damaged
-        self._replayed = True
-        pending = [record for at, record in records if start + at >= begin]
-        if pending or end < size:
-            self._replay(head, begin, pending, end)
-
-    def _replay(self, head: Header, begin: int, pending: list[dict[str, Any]], end: int) -> None:
-        """Apply the whole records from `begin` on, and cut the journal at `end` (a torn last
-        record goes)."""
-        if not self._writable:
-            raise StoreUnavailable(
-                "the data directory cannot be written and holds a change left unfinished"
-            )
-        if begin < head.applied:
-            os.pwrite(self._fd, Header(begin, head.commits).encode(), 0)  # replay starts over
-        for record in pending:
-            self._apply(record)
-        os.ftruncate(self._fd, end)
-        for name in os.listdir(self.root):
-            if name.startswith(TEMP_PREFIX):
-                _remove(self.root / name)
-        self._commits = head.commits + 1  # files were rewritten: every reader's cache is stale
-        os.pwrite(self._fd, Header(end, self._commits).encode(), 0)
-        os.fsync(self._fd)
-        self._cache.clear()
-
-    def _damaged(self, at: int, what: str) -> StoreCorrupted:
-        message = f"{JOURNAL_FILE} is damaged at byte {at} ({what}): {RECOVER_HINT}"
-        log.error("%s; nothing was applied from it", message)
-        return StoreCorrupted(message)
-
     def damage(self) -> str | None:
         """What is damaged in the journal, in one line, or None if it is whole."""
         try:
@@ -503,88 +302,6 @@ class DataDir:
                 return None
         except StoreCorrupted as exc:
             return exc.message.removesuffix(f": {RECOVER_HINT}")
-
-    def set_aside(self, stamp: str) -> Path:
-        """`gobot recover`: keep a copy of the journal beside it (named with `stamp`), make the
-        data files durable as they are, and start an empty journal; the copy's path."""
-        with self._thread_lock:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            try:
-                copy = self.root / f"{JOURNAL_FILE}.damaged-{stamp}"
-                with open(copy, "wb") as kept:
-                    kept.write(self._read_journal(0, os.fstat(self._fd).st_size))
-                    kept.flush()
-                    os.fsync(kept.fileno())
-                for directory, _, names in os.walk(self.root):
-                    for name in [*names, "."]:
-                        fd = os.open(os.path.join(directory, name), os.O_RDONLY)
-                        try:
-                            os.fsync(fd)
-                        finally:
-                            os.close(fd)
-                try:
-                    commits = Header.decode(self._read_journal(0, HEADER_SIZE)).commits + 1
-                except StoreCorrupted:
-                    commits = max(self._commits, 0) + 1
-                os.pwrite(self._fd, Header(HEADER_SIZE, commits).encode(), 0)
-                os.ftruncate(self._fd, HEADER_SIZE)
-                os.fsync(self._fd)
-                self._commits, self._replayed = commits, True
-                self._cache.clear()
-                return copy
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def _journal_size(self) -> int:
-        try:
-            return self._path.stat().st_size
-        except FileNotFoundError:
-            return 0
-
-    def _read_journal(self, begin: int, size: int) -> bytes:
-        with open(self._path, "rb") as handle:
-            handle.seek(begin)
-            return handle.read(size)
-
-    def _apply(self, record: dict[str, Any]) -> None:
-        for rel, (offset, text) in record["appends"].items():
-            os.makedirs((self.root / rel).parent, exist_ok=True)
-            _write_at(self.root / rel, offset, text)
-        for rel, text in record["writes"].items():
-            target = self.root / rel
-            if text is None:
-                _remove(target)
-            else:
-                os.replace(self._temp_file(rel, text), target)
-
-    def _checkpoint(self) -> None:
-        """Make every file the journal names durable, then empty the journal."""
-        size = os.fstat(self._fd).st_size
-        touched: set[str] = set()
-        records, _ = scan(self._read_journal(HEADER_SIZE, size - HEADER_SIZE))
-        for _, record in records:
-            touched.update(record["writes"], record["appends"])
-        directories = {self.root}
-        for rel in touched:
-            path = self.root / rel
-            directories.add(path.parent)
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except FileNotFoundError:
-                continue
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        for directory in directories:
-            fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        os.pwrite(self._fd, Header(HEADER_SIZE, self._commits).encode(), 0)  # a crash: replay all
-        os.ftruncate(self._fd, HEADER_SIZE)
-        os.fsync(self._fd)
 
 
 _dirs: dict[Path, DataDir] = {}

@@ -20,10 +20,11 @@ ORDER_SLACK = timedelta(minutes=10)
 
 
 def iter_lines_reversed(
-    path: Path, start: int = 0, end: int | None = None
+    path: Path, start: int = 0, end: int | None = None, block: int = _BLOCK
 ) -> Iterator[tuple[str, bool]]:
     """Yield `(line, complete)` from the end of a file backwards; only the lines from offset
-    `start` to offset `end` (both line starts; None: the end of the file).
+    `start` to offset `end` (both line starts; None: the end of the file), read `block` bytes
+    at a time (small, to read only the last line or two).
 
     Only the file's last line can be incomplete (no trailing newline): a torn write.
     """
@@ -35,7 +36,7 @@ def iter_lines_reversed(
         buffer = b""
         first = True
         while position > start:
-            begin = max(start, position - _BLOCK)
+            begin = max(start, position - block)
             handle.seek(begin)
             buffer = handle.read(position - begin) + buffer
             position = begin

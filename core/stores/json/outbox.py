@@ -1,14 +1,20 @@
-"""The JSON outbox: `outbox/<seq>.<session>.<kind>.<id>.json`, one small file per pending item,
-so a lease or a delivery rewrites one item, not the queue; `outbox/threads/<session>.json`
-remembers where each session's messages landed (the post, the playbook message). Lease and
-retry follow `core.outbox`."""
+"""The JSON outbox: `outbox/q-<session>.json`, the items one session (or window, digest, ...)
+owes, in the order they go, as a JSON list: a change that owes two messages writes one file,
+and a lease or a delivery rewrites one small queue in place, not a queue of every session;
+`outbox/threads/<session>.json` remembers where each session's messages landed (the post, the
+playbook message). Items written one file each by an earlier version
+(`outbox/<seq>.<session>.<kind>.<id>.json`) are read and sent before their session's queue,
+and go as they are delivered. Lease and retry follow `core.outbox`."""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -18,7 +24,26 @@ from core.outbox import Failed, OutboxItem, being_sent, is_ready, leased, retrie
 from core.stores.json.datadir import DataDir, data_dir
 
 OUTBOX_DIR = "outbox"
+QUEUE_PREFIX = "q-"
+_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
 log = logging.getLogger("gobot.outbox")
+
+
+def _dump(item: OutboxItem) -> dict[str, Any]:
+    return item.model_dump(mode="json")
+
+
+def _id(raw: Any) -> Any:
+    return raw.get("id") if isinstance(raw, dict) else None
+
+
+def _load(raw: Any, queue: Path | None) -> OutboxItem | None:
+    """An item of a queue as stored, read; None (and said) if it cannot be."""
+    try:
+        return OutboxItem.model_validate(raw)
+    except ValidationError:
+        log.error("an item of outbox queue %s is unreadable; skipped", queue and queue.name)
+        return None
 
 
 class JsonOutbox:
@@ -28,14 +53,38 @@ class JsonOutbox:
         self._threads = self._dir / "threads"
         self._last_seq = 0
 
-    def _path(self, item: OutboxItem) -> Path:
-        """`<seq>.<session>.<kind>.<id>.json`: order, and what `drop` needs, in the name."""
-        return self._dir / f"{item.seq:020d}.{item.session_id}.{item.kind}.{item.id}.json"
+    # where items are -------------------------------------------------------------------------
+    def _queue_path(self, session_id: str) -> Path:
+        name = session_id if _SAFE.match(session_id) else session_id.encode("utf-8").hex()
+        return self._dir / f"{QUEUE_PREFIX}{name}.json"
 
     def _names(self) -> list[str]:
         return [name for name in self._dd.listdir(self._dir) if name.endswith(".json")]
 
-    def _read(self, name: str) -> OutboxItem | None:
+    def _queue_raw(self, path: Path) -> list[Any]:
+        try:
+            raw = self._dd.read_json(path)
+        except StoreCorrupted:
+            raw = None
+            log.error("outbox queue %s is unreadable; skipped", path.name)
+        return raw if isinstance(raw, list) else []
+
+    def _queue(self, path: Path) -> list[OutboxItem]:
+        """A queue's items, in order (an unreadable one is skipped, and said)."""
+        return [item for raw in self._queue_raw(path) if (item := _load(raw, path)) is not None]
+
+    def _save(self, path: Path, raws: list[Any]) -> None:
+        """Keep a queue as read (each item as stored) or, emptied, remove it."""
+        if raws:
+            self._dd.write_json(path, raws)
+        elif self._dd.exists(path):
+            self._dd.delete(path)
+
+    def _legacy_path(self, item: OutboxItem) -> Path:
+        """`<seq>.<session>.<kind>.<id>.json`: an item written one file each."""
+        return self._dir / f"{item.seq:020d}.{item.session_id}.{item.kind}.{item.id}.json"
+
+    def _legacy_read(self, name: str) -> OutboxItem | None:
         try:
             raw = self._dd.read_json(self._dir / name)
             return None if raw is None else OutboxItem.model_validate(raw)
@@ -43,53 +92,112 @@ class JsonOutbox:
             log.error("outbox item %s is unreadable; skipped", name)
             return None
 
+    def _sessions(self) -> Iterator[tuple[str | None, Path | None, list[str]]]:
+        """Per session with items owed: its id (None: read it from its queue), its queue file
+        (None: it has none) and the names of its items written one file each, oldest first."""
+        legacy: dict[str, list[str]] = {}
+        queues: list[str] = []
+        for name in self._names():
+            if name.startswith(QUEUE_PREFIX):
+                queues.append(name)
+            else:
+                legacy.setdefault(name.split(".")[1], []).append(name)
+        for session_id, names in legacy.items():
+            queue = self._queue_path(session_id)
+            yield session_id, queue if queue.name in queues else None, names
+            if queue.name in queues:
+                queues.remove(queue.name)
+        for name in queues:
+            yield None, self._dir / name, []
+
+    def _of(self, session_id: str) -> tuple[list[str], Path]:
+        """A session's items written one file each (their names) and its queue file."""
+        prefix = f".{session_id}."
+        names = [n for n in self._names() if not n.startswith(QUEUE_PREFIX) and prefix in n]
+        return [n for n in names if n.split(".")[1] == session_id], self._queue_path(session_id)
+
+    def _head(self, legacy: list[str], queue: Path | None) -> OutboxItem | None:
+        for name in legacy:
+            if (item := self._legacy_read(name)) is not None:
+                return item
+        raws = [] if queue is None else self._queue_raw(queue)
+        return next((item for raw in raws if (item := _load(raw, queue)) is not None), None)
+
+    def _put(self, updated: OutboxItem) -> bool:
+        """Write `updated` over the item of its id where it is; False if it is gone."""
+        path = self._queue_path(updated.session_id)
+        raws = self._queue_raw(path)
+        for index, raw in enumerate(raws):
+            if _id(raw) == updated.id:
+                self._save(path, [*raws[:index], _dump(updated), *raws[index + 1 :]])
+                return True
+        legacy = self._legacy_path(updated)
+        if self._dd.exists(legacy):
+            self._dd.write_json(legacy, _dump(updated))
+            return True
+        return False
+
+    def _current(self, item: OutboxItem) -> OutboxItem | None:
+        path = self._queue_path(item.session_id)
+        for raw in self._queue_raw(path):
+            if _id(raw) == item.id:
+                return _load(raw, path)
+        return self._legacy_read(self._legacy_path(item).name)
+
+    # the port --------------------------------------------------------------------------------
     def items(self) -> list[OutboxItem]:
         """Every pending item, oldest first."""
         with self._dd.transaction():
-            return [item for name in self._names() if (item := self._read(name)) is not None]
+            found: list[OutboxItem] = []
+            for _, queue, legacy in self._sessions():
+                found.extend(item for n in legacy if (item := self._legacy_read(n)) is not None)
+                found.extend(self._queue(queue) if queue is not None else [])
+            return sorted(found, key=lambda item: item.seq)
 
     def add(self, items: list[OutboxItem]) -> None:
         with self._dd.transaction():
+            owed: dict[str, list[dict[str, Any]]] = {}
             for item in items:
                 self._last_seq = max(self._last_seq + 1, time.time_ns())
                 item.seq = self._last_seq
-                self._dd.write_json(self._path(item), item.model_dump(mode="json"))
+                owed.setdefault(item.session_id, []).append(_dump(item))
+            for session_id, dumped in owed.items():
+                path = self._queue_path(session_id)
+                self._dd.write_json(path, [*self._queue_raw(path), *dumped])
 
     def ready(self, now: datetime, limit: int = 1000) -> list[OutboxItem]:
         with self._dd.transaction():
-            heads: dict[str, str] = {}
-            for name in self._names():  # oldest first: a session's first name is its head
-                heads.setdefault(name.split(".")[1], name)
-            found = []
-            for name in heads.values():
-                item = self._read(name)
-                if item is not None and is_ready(item, now):
-                    found.append(item)
-                    if len(found) == limit:
-                        break
-            return found
+            heads = [
+                head
+                for _, queue, legacy in self._sessions()
+                if (head := self._head(legacy, queue)) is not None
+            ]
+        found = [item for item in sorted(heads, key=lambda item: item.seq) if is_ready(item, now)]
+        return found[:limit]
 
     def ready_of(self, session_id: str, now: datetime) -> OutboxItem | None:
         with self._dd.transaction():
-            head = next((n for n in self._names() if n.split(".")[1] == session_id), None)
-            item = self._read(head) if head is not None else None
+            legacy, queue = self._of(session_id)
+            item = self._head(legacy, queue)
         return item if item is not None and is_ready(item, now) else None
-
-    def _current(self, item: OutboxItem) -> OutboxItem | None:
-        return self._read(self._path(item).name)
 
     def lease(self, item: OutboxItem, now: datetime, until: datetime) -> OutboxItem | None:
         with self._dd.transaction():
             current = self._current(item)
             taken = None if current is None else leased(current, now, until)
             if taken is not None:
-                self._dd.write_json(self._path(taken), taken.model_dump(mode="json"))
+                self._put(taken)
             return taken
 
     def done(self, item: OutboxItem) -> None:
         with self._dd.transaction():
-            if self._dd.exists(self._path(item)):
-                self._dd.delete(self._path(item))
+            path = self._queue_path(item.session_id)
+            raws = self._queue_raw(path)
+            rest = [raw for raw in raws if _id(raw) != item.id]
+            if len(rest) != len(raws):
+                self._save(path, rest)
+            elif self._dd.exists(self._legacy_path(item)):
+                self._dd.delete(self._legacy_path(item))
 
     def retry(
         self, item: OutboxItem, next_attempt: datetime, failure: Failed, told: bool = False
@@ -97,32 +205,48 @@ class JsonOutbox:
         with self._dd.transaction():
             current = self._current(item)
             if current is not None:
-                updated = retried(current, next_attempt, failure, told)
-                self._dd.write_json(self._path(updated), updated.model_dump(mode="json"))
+                self._put(retried(current, next_attempt, failure, told))
 
     def wake(self, channel: str, now: datetime) -> int:
         with self._dd.transaction():
             waiting = [item for item in self.items() if item.channel == channel]
             for item in waiting:
-                self._dd.write_json(self._path(item), woken(item, now).model_dump(mode="json"))
+                self._put(woken(item, now))
             return len(waiting)
 
     def drop(self, session_id: str, kinds: tuple[str, ...], now: datetime) -> int:
         with self._dd.transaction():
+            legacy, path = self._of(session_id)
             dropped = 0
-            for name in self._names():
-                if name.split(".")[1:3] not in ([session_id, kind] for kind in kinds):
+            for name in legacy:
+                if name.split(".")[2] not in kinds:
                     continue
-                item = self._read(name)
+                item = self._legacy_read(name)
                 if item is not None and being_sent(item, now):
                     continue  # being sent: it stays ahead of what follows
                 self._dd.delete(self._dir / name)
                 dropped += 1
-            return dropped
+            raws = self._queue_raw(path)
+            kept = [raw for raw in raws if not self._droppable(raw, path, kinds, now)]
+            if len(kept) != len(raws):
+                self._save(path, kept)
+            return dropped + len(raws) - len(kept)
+
+    @staticmethod
+    def _droppable(raw: Any, path: Path, kinds: tuple[str, ...], now: datetime) -> bool:
+        """An item of one of `kinds` that no sender holds (only such items are read whole; one
+        that cannot be read goes)."""
+        if not isinstance(raw, dict) or raw.get("kind") not in kinds:
+            return False
+        item = _load(raw, path)
+        return item is None or not being_sent(item, now)
 
     def depth(self) -> int:
         with self._dd.transaction():
-            return len(self._names())
+            return sum(
+                len(legacy) + (len(self._queue_raw(queue)) if queue is not None else 0)
+                for _, queue, legacy in self._sessions()
+            )
 
     def set_posted(self, session_id: str, posted: Posted) -> None:
         with self._dd.transaction():

@@ -1,0 +1,65 @@
+"""Writing one file of the data directory so that doing it again leaves the same bytes: set to
+a content in place, ended with a line at a fixed offset, removed; the prefix of the temp files
+a change writes beside the data; what tells a cached file from a changed one; and an OS error
+in words an operator acts on. The data directory's commit and replay (`commit`, `recovery`)
+write through these."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from pathlib import Path
+
+TEMP_PREFIX = ".gobot-tmp-"
+
+_PROBLEMS = {
+    errno.ENOSPC: "the data disk is full",
+    errno.EDQUOT: "the data disk quota is used up",
+    errno.EROFS: "the data directory is read-only",
+    errno.EACCES: "gobot may not write to its data directory",
+    errno.EPERM: "gobot may not write to its data directory",
+    errno.EIO: "the data disk reported an I/O error",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """What went wrong, in words an operator acts on (never a server path)."""
+    return _PROBLEMS.get(
+        exc.errno or 0, f"the data directory could not be written ({exc.strerror})"
+    )
+
+
+def remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def put(path: Path, data: bytes) -> None:
+    """Make the file hold exactly `data`, written in place (a repeat leaves the same bytes)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        if os.pwrite(fd, data, 0) != len(data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        if os.fstat(fd).st_size != len(data):
+            os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
+
+
+def write_at(path: Path, offset: int, text: str) -> None:
+    """Make the file end with `text` at `offset` (a repeat leaves the same bytes)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        if os.fstat(fd).st_size != offset:
+            os.ftruncate(fd, offset)
+        data = text.encode("utf-8")
+        if os.pwrite(fd, data, offset) != len(data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    finally:
+        os.close(fd)
+
+
+def cache_key(stat: os.stat_result) -> tuple[int, int, int]:
+    """What tells a cached file from a changed one (beside the journal's commit count)."""
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
