@@ -21,6 +21,12 @@ checkpoint, since the files it names may not have reached the disk. Once the jou
 `CHECKPOINT_BYTES` every file it names is fsynced and the journal emptied. Readers hold the
 same lock, so no reader ever sees half a change.
 
+Only an explicit transaction writes: a unit of work (`with uow: ...; uow.commit()`), or a
+store's own bookkeeping in `own_unit`. A store method called outside one reads (in a
+transaction of its own, so it never sees half a change); a write there raises RuntimeError and
+writes nothing. Journal recovery and checkpoints are the lock holder's own work, done as it
+takes the lock or commits.
+
 A data directory opened to read only (`data_dir(..., read_only=True)`, the CLI's reading
 commands) creates nothing and commits nothing: without a journal it locks the directory itself
 until a writer has made one. It writes only to finish a change a crashed writer committed, as
@@ -55,6 +61,7 @@ from core.stores.json.journal import (
     torn_tail,
 )
 from core.stores.json.lines import append_offset
+from core.stores.unit import WRITE_OUTSIDE_UNIT
 
 log = logging.getLogger("gobot.store")
 TEMP_PREFIX = ".gobot-tmp-"
@@ -182,9 +189,9 @@ class DataDir:
     # transactions ----------------------------------------------------------------------------
     @contextmanager
     def transaction(self, *, explicit: bool = False) -> Iterator[Unit]:
-        """Exclusive across threads and processes; nested use joins the outer transaction. The
-        outermost commits what was staged when its block ends without an exception (an
-        explicit one: only if `keep()` was called in it), and discards it otherwise."""
+        """Exclusive across threads and processes; nested use joins the outer transaction. Only
+        an explicit one stages writes; its outermost block commits them when it ends without an
+        exception if `keep()` was called in it, and discards them otherwise."""
         with self._thread_lock:
             if self._depth == 0:
                 if self._locks_root:
@@ -218,6 +225,16 @@ class DataDir:
         if unit is None:
             raise RuntimeError("keep() belongs inside a transaction")
         unit.keep = True
+
+    @contextmanager
+    def own_unit(self) -> Iterator[Unit]:
+        """A store's own bookkeeping (the audit's verified mark) as a unit of work of its own,
+        kept when its block ends without an exception; inside a caller's unit of work it is
+        part of that one, which decides."""
+        with self.transaction(explicit=True) as unit:
+            yield unit
+            if self._depth == 1:
+                unit.keep = True
 
     def _staged(self) -> Unit | None:
         """The calling thread's transaction, if it holds one."""
@@ -283,9 +300,12 @@ class DataDir:
 
     # staging ---------------------------------------------------------------------------------
     def _unit_for_write(self) -> Unit:
+        """The transaction a write is staged in: only an explicit one (a unit of work, or a
+        store's own bookkeeping in `own_unit`); a write outside one is a programming error and
+        writes nothing."""
         unit = self._staged()
-        if unit is None:
-            raise RuntimeError("data directory writes happen inside transaction()")
+        if unit is None or not unit.explicit:
+            raise RuntimeError(WRITE_OUTSIDE_UNIT)
         return unit
 
     def write_json(self, path: Path, payload: Any) -> None:
