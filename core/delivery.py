@@ -139,13 +139,12 @@ class DeliveryService:
         now = self._clock.now()
         with self._uow:
             leased = self._outbox.lease(item, now, now + self._lease)
-            moot = leased is not None and leased.kind in SESSION_BOUND
-            moot = moot and leased is not None and not self._still_active(leased)
-            if moot and leased is not None:
+            if leased is None:
+                return Delivery(pending=True)  # another sender has it
+            moot = leased.kind in SESSION_BOUND and not self._still_active(leased)
+            if moot:
                 self._outbox.done(leased)  # the session ended: its reminders are moot
             self._uow.commit()
-        if leased is None:
-            return Delivery(pending=True)  # another sender has it
         if moot:
             return Delivery()
         result = self._transport.send(leased, self._outbox.posted(leased.session_id))

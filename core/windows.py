@@ -294,7 +294,6 @@ class WindowService:
             update: dict[str, object]
             if now >= window.ends_at_utc:
                 what, update = "missed", {"status": "missed"}
-                self._audit("MISSED", "gobot", window, now)
             elif now >= window.starts_at_utc:
                 what, update = "prompt", {"prompted": True, "reminded": True}
             elif now >= window.starts_at_utc - self._policy.lead:
@@ -303,6 +302,8 @@ class WindowService:
                 return 0
             if not self._uow.claims.claim(window_key(window, what), now):
                 return 0  # owed already, by this process or another
+            if what == "missed":
+                self._audit("MISSED", "gobot", window, now)
             changed = window.model_copy(update=update)
             self._store.put(changed)
             payload = WindowPayload(window=changed, what=what)

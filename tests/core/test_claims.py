@@ -15,6 +15,7 @@ from core.claims import (
     ClaimPruner,
     digest_key,
     reminder_key,
+    window_key,
 )
 from core.services import Services
 from core.stores.json import JsonUnitOfWork
@@ -52,3 +53,26 @@ def test_marks_kept_in_the_windows_file_still_count_and_are_migrated(
     target = JsonUnitOfWork(tmp_path / "copy")
     copy_store(uow, target)
     assert target.claims.all() == uow.claims.all() == {"digest:2026-W01": T0, "digest:2026-W02": T0}
+
+
+def test_a_window_message_claimed_by_another_process_is_not_owed_again(
+    services: Services, clock: FakeClock
+) -> None:
+    starts = clock.now() + timedelta(hours=2)
+    window = services.windows.schedule("U1", "C1", starts, timedelta(hours=1))
+    committing(services.uow).claims.claim(window_key(window, "reminder"), clock.now())
+    clock.advance(timedelta(hours=2) - timedelta(minutes=1))  # within the lead
+    assert services.windows.tick() == 0
+    clock.advance(timedelta(minutes=1))
+    assert services.windows.tick() == 1  # the prompt at its start is a claim of its own
+
+
+def test_a_reminder_slot_claimed_by_another_process_is_not_owed_again(
+    services: Services, clock: FakeClock
+) -> None:
+    session = services.sessions.start("U1", "C1", "").session
+    due = session.reminder.next_due_utc
+    assert due is not None
+    committing(services.uow).claims.claim(reminder_key(session.id or "", due), clock.now())
+    clock.advance(due - clock.now())
+    assert services.reminders.claim_reminders().reminders == 0
