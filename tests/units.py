@@ -5,7 +5,7 @@ nested unit of work does."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -62,14 +62,6 @@ class Committing:
 
 def committing(uow: UnitOfWork) -> UnitOfWork:
     return cast(UnitOfWork, Committing(uow))
-
-
-def kept(uow: UnitOfWork, write: Callable[[], object]) -> Any:
-    """One write (or several, in `write`) as a unit of work of its own, committed."""
-    with uow:
-        result = write()
-        uow.commit()
-    return result
 
 
 @contextmanager
