@@ -98,8 +98,10 @@ def cycle_ms(services: Services) -> float:
     services.sessions.end("U-bench", "C-bench", "benchmark")
     elapsed = (time.perf_counter() - begin) * 1000
     while owed := services.outbox.ready(datetime(9999, 12, 31, tzinfo=UTC)):
-        for item in owed:
-            services.outbox.done(item)
+        with services.uow:
+            for item in owed:
+                services.outbox.done(item)
+            services.uow.commit()
     return elapsed
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from bot.settings import Settings, SettingsError
 from core.approvals import ApprovalService
+from core.claims import ClaimPruner
 from core.clock import Clock, SystemClock
 from core.delivery import DeliveryService
 from core.deployments import DeploymentService, Gated, Redeciding
@@ -241,6 +242,7 @@ def build_services(
             deliverer=delivery,
         )
     return Services(
+        uow=uow,
         sessions=sessions,
         playbook=playbook,
         audit=uow.audit,
@@ -353,7 +355,7 @@ def build_runtime(
         logger=bolt_log,
     )
     access = AccessPolicy(
-        settings.operators, settings.admins, GroupMembers(client), services.audit, services.clock
+        settings.operators, settings.admins, GroupMembers(client), services.uow, services.clock
     )
     interactions = Interactions(
         services,
@@ -376,6 +378,7 @@ def build_runtime(
         ClaimReminders(services.reminders, metrics),
         ServiceTick("windows", services.windows.tick),
         ServiceTick("digest", services.digest.tick),
+        ServiceTick("claims", ClaimPruner(services.uow, services.clock).tick),
         *deployments,
         deliver,
         WatchHealth(services.reminders, deliver),

@@ -4,7 +4,8 @@ most every REPEAT_LOG_EVERY, and the others still run) and one metric (`gobot_jo
 and outcome).
 
 The jobs `bootstrap` registers read the store's gauges for /metrics, claim due reminders, the
-planned windows' messages and the weekly digest, deliver the outbox for at most about one tick's
+planned windows' messages and the weekly digest, forget the claims that no longer matter
+(core/claims.py), deliver the outbox for at most about one tick's
 time (pausing between passes through the injected pause), then run the due health checks
 against one shared snapshot (delivering again if one drifted). In `serve`, `socket` and
 `gobot local`, APScheduler 3 runs a tick every GOBOT_TICK in real time; tests call

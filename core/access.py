@@ -19,7 +19,7 @@ from typing import Literal
 from core.clock import Clock
 from core.errors import GoError, PermissionDenied
 from core.models import AuditEvent
-from core.ports import AuditLog
+from core.ports import UnitOfWork
 
 log = logging.getLogger("gobot.access")
 
@@ -41,13 +41,13 @@ class AccessPolicy:
         operators: Collection[str],
         admins: Collection[str],
         members_of: MembersOf,
-        audit: AuditLog,
+        uow: UnitOfWork,
         clock: Clock,
     ) -> None:
         self._operators = tuple(operators)
         self._admins = tuple(admins)
         self._members_of = members_of
-        self._audit = audit
+        self._uow = uow
         self._clock = clock
         self._denied: OrderedDict[str, tuple[datetime, int]] = OrderedDict()
         self._lock = threading.Lock()
@@ -99,20 +99,22 @@ class AccessPolicy:
         now = self._clock.now()
         unrecorded = self._unrecorded_before(user, now)
         if unrecorded is not None:
-            self._audit.append(
-                AuditEvent(
-                    event="GO_COMMAND_DENIED",
-                    actor=user,
-                    channel=channel,
-                    data={
-                        "command": command,
-                        "role": role,
-                        **({"problem": problem} if problem else {}),
-                        **({"unrecorded_before": unrecorded} if unrecorded else {}),
-                    },
-                ),
-                now,
-            )
+            with self._uow:
+                self._uow.audit.append(
+                    AuditEvent(
+                        event="GO_COMMAND_DENIED",
+                        actor=user,
+                        channel=channel,
+                        data={
+                            "command": command,
+                            "role": role,
+                            **({"problem": problem} if problem else {}),
+                            **({"unrecorded_before": unrecorded} if unrecorded else {}),
+                        },
+                    ),
+                    now,
+                )
+                self._uow.commit()
         if problem:
             raise PermissionDenied("Your access could not be checked right now; try again soon.")
         if role == "admin":

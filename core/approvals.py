@@ -223,16 +223,18 @@ class ApprovalService:
         health = self._snapshots.health()
         if health.status not in BLOCKING_HEALTH:
             return
-        self._uow.audit.append(
-            AuditEvent(
-                event="GO_STEP_BLOCKED",
-                actor=by,
-                channel=session.channel,
-                session_id=session.id,
-                data={"step": key, "status": health.status, "reasons": health.reasons},
-            ),
-            self._clock.now(),
-        )
+        with self._uow:
+            self._uow.audit.append(
+                AuditEvent(
+                    event="GO_STEP_BLOCKED",
+                    actor=by,
+                    channel=session.channel,
+                    session_id=session.id,
+                    data={"step": key, "status": health.status, "reasons": health.reasons},
+                ),
+                self._clock.now(),
+            )
+            self._uow.commit()
         reasons = "; ".join(health.reasons) or "no reason given"
         raise StepBlocked(
             f"{what[:1].upper()}{what[1:]} was not approved: health is {health.status} "

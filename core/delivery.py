@@ -67,7 +67,9 @@ class DeliveryService:
         """What a channel's messages waited for happened (the bot joined it): each session's
         messages there are delivered now, in order; returns how many were waiting."""
         now = self._clock.now()
-        woken = self._outbox.wake(channel, now)
+        with self._uow:
+            woken = self._outbox.wake(channel, now)
+            self._uow.commit()
         for session_id in {i.session_id for i in self._outbox.ready(now) if i.channel == channel}:
             self.deliver(session_id)
         return woken
@@ -135,11 +137,15 @@ class DeliveryService:
 
     def _attempt(self, item: OutboxItem, *, tell_operator: bool = True) -> Delivery:
         now = self._clock.now()
-        leased = self._outbox.lease(item, now, now + self._lease)
-        if leased is None:
-            return Delivery(pending=True)  # another sender has it
-        if leased.kind in SESSION_BOUND and not self._still_active(leased):
-            self._outbox.done(leased)  # the session ended: its reminders are moot
+        with self._uow:
+            leased = self._outbox.lease(item, now, now + self._lease)
+            if leased is None:
+                return Delivery(pending=True)  # another sender has it
+            moot = leased.kind in SESSION_BOUND and not self._still_active(leased)
+            if moot:
+                self._outbox.done(leased)  # the session ended: its reminders are moot
+            self._uow.commit()
+        if moot:
             return Delivery()
         result = self._transport.send(leased, self._outbox.posted(leased.session_id))
         if isinstance(result, Sent):
@@ -197,7 +203,9 @@ class DeliveryService:
         if failure.retry_after is not None:
             self._pause(item, next_attempt)
         tell = failure.waiting and not item.operator_told
-        self._outbox.retry(item, next_attempt, failure, told=failure.waiting)
+        with self._uow:
+            self._outbox.retry(item, next_attempt, failure, told=failure.waiting)
+            self._uow.commit()
         if failure.waiting:
             self._waiting[item.id] = failure.error
             if tell and tell_operator:

@@ -238,7 +238,7 @@ class DeploymentService:
             return None
         now = decision.decided_at_utc
         waits = state == "pending" and session_id is None
-        shows = waits and self._uow.windows.claim(f"deploy:{deployment.id}:waits", now)
+        shows = waits and self._uow.claims.claim(f"deploy:{deployment.id}:waits", now)
         judged = deployment.model_copy(
             update={
                 "state": state,

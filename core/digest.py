@@ -4,9 +4,10 @@ longest duration, outcomes, playbook completion, drift seen, overruns) and the w
 change freezes of the coming week (a freeze that began before it and still holds, too).
 
 The week's sessions are asked of the store by their end time (the store's cost follows the
-week, not the length of history). The week's digest is claimed by a once-only mark inside one
-unit of work with the message it owes, so it goes out once however many processes tick; one
-missed while gobot was down goes out at its next tick, if that is still the same week.
+week, not the length of history). The week's digest is claimed by key (`digest:<week>`,
+core/claims.py) inside one unit of work with the message it owes, so it goes out once however
+many processes tick (a tick after that reads the claim, not the history); one missed while
+gobot was down goes out at its next tick, if that is still the same week.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core.claims import digest_key
 from core.clock import Clock
 from core.models import AuditEvent, GoSession, GoWindow, PlaybookStep
 from core.outbox import DigestPayload, new_item_id, notice_item
@@ -126,7 +128,6 @@ class DigestService:
         self._steps = steps
         self._plan = plan
         self._new_id = new_id
-        self._settled: str | None = None  # the week whose digest this process saw owed
 
     def tick(self) -> int:
         """Owe this week's digest if it is due and nobody has: 1 if this call owed it."""
@@ -135,8 +136,8 @@ class DigestService:
             return 0
         now = self._clock.now()
         week, due = plan.at.this_week(now)
-        if now < due or week == self._settled:
-            return 0
+        if now < due or self._uow.claims.claimed(digest_key(week)):
+            return 0  # before its time, or owed already: the history is not read for it
         since, until = due - WEEK, due
         # read before the claim's unit of work: the history is not read under its lock
         ended = self._uow.sessions.history(MAX_SESSIONS, since=since, until=until)
@@ -149,8 +150,7 @@ class DigestService:
             week, since=since, until=until, sessions=ended, steps=self._steps, windows=coming
         )
         with self._uow:
-            if not self._uow.windows.claim(f"digest:{week}", now):
-                self._settled = week
+            if not self._uow.claims.claim(digest_key(week), now):
                 return 0
             self._uow.audit.append(
                 AuditEvent(
@@ -166,7 +166,7 @@ class DigestService:
                     notice_item(
                         "digest",
                         payload,
-                        key=f"digest:{week}",
+                        key=digest_key(week),
                         scope="digest",
                         channel=plan.channel,
                         now=now,
@@ -175,5 +175,4 @@ class DigestService:
                 ]
             )
             self._uow.commit()
-        self._settled = week  # kept: owed once, by this process
         return 1

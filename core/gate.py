@@ -264,7 +264,7 @@ class GateService:
             now,
         )
         mark = f"gate:{decision.session_id or scope}:{request.key(scope)}:{decision.state}"
-        if not show or not self._uow.windows.claim(mark, now):
+        if not show or not self._uow.claims.claim(mark, now):
             return None  # this request was shown in this state already
         if active is not None:
             if sum(entry.kind == "gate" for entry in active.timeline) >= MAX_GATE_LINES:

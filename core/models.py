@@ -278,8 +278,8 @@ WindowKind = Literal["window", "freeze"]
 class GoWindow(BaseModel):
     """A planned GO window (or, `kind="freeze"`, a change freeze whose `notes` say why): when,
     in which channel, for how long, with what notes and link. `reminded` / `prompted`: its
-    reminder before it and its prompt at its start are owed already (each once, across
-    processes)."""
+    reminder before it and its prompt at its start are owed already, written with their claims
+    (core/claims.py decides once across processes; these spare the tick a unit of work)."""
 
     id: str
     kind: WindowKind = "window"

@@ -268,16 +268,18 @@ class PlaybookService:
         now = self._clock.now()
         if health.status in BLOCKING_HEALTH:
             reasons = "; ".join(health.reasons) or "no reason given"
-            self._audit.append(
-                AuditEvent(
-                    event="GO_STEP_BLOCKED",
-                    actor=actor,
-                    channel=channel,
-                    session_id=current.id,
-                    data={"step": step.id, "status": health.status, "reasons": health.reasons},
-                ),
-                now,
-            )
+            with self._uow:
+                self._audit.append(
+                    AuditEvent(
+                        event="GO_STEP_BLOCKED",
+                        actor=actor,
+                        channel=channel,
+                        session_id=current.id,
+                        data={"step": step.id, "status": health.status, "reasons": health.reasons},
+                    ),
+                    now,
+                )
+                self._uow.commit()
             raise StepBlocked(
                 f"Step {number} ({step.title}) was not completed: health is "
                 f"{health.status} ({reasons})."

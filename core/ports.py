@@ -75,7 +75,7 @@ class SessionStore(Protocol):
 
 
 class WindowStore(Protocol):
-    """Planned GO windows, and once-only marks (the weekly digest of a week is owed once)."""
+    """Planned GO windows."""
 
     def all(self) -> list[GoWindow]:
         """Every window, in the order of their start."""
@@ -92,12 +92,25 @@ class WindowStore(Protocol):
         start. Read on its own, it waits for no writer."""
         ...
 
+
+class ClaimStore(Protocol):
+    """Keyed once-only claims (core/claims.py): what is owed once however many processes and
+    replicas tick, claimed inside the unit of work that owes it."""
+
     def claim(self, key: str, now: datetime) -> bool:
-        """Mark `key` as done; False if it was marked already (by any process)."""
+        """Claim `key` at `now`; False if it was claimed already (by any process)."""
         ...
 
-    def marks(self) -> dict[str, datetime]:
-        """Every once-only mark and when it was made."""
+    def claimed(self, key: str) -> bool:
+        """Whether `key` was claimed (a look before work that a claim would make moot)."""
+        ...
+
+    def all(self) -> dict[str, datetime]:
+        """Every claim and when it was made (for `gobot migrate`)."""
+        ...
+
+    def prune(self, before: datetime, prefix: str = "") -> int:
+        """Forget the claims of keys starting with `prefix` made before `before`; how many."""
         ...
 
 
@@ -291,7 +304,9 @@ class UnitOfWork(Protocol):
     exception), serialized against every other writer of every process; read-check-write
     inside it is atomic. A block nested in another joins it (the outermost block's commit
     decides). A failure to keep the change raises StoreUnavailable with nothing kept. A store
-    method called outside any block is a unit of work of its own."""
+    method called outside any block may only read: a write there raises RuntimeError and writes
+    nothing (a store's own bookkeeping, such as the audit's verified mark, is the one exception,
+    a unit of its own)."""
 
     @property
     def sessions(self) -> SessionStore: ...
@@ -313,6 +328,9 @@ class UnitOfWork(Protocol):
 
     @property
     def deployments(self) -> DeploymentStore: ...
+
+    @property
+    def claims(self) -> ClaimStore: ...
 
     def __enter__(self) -> Self: ...
 

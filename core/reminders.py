@@ -1,13 +1,12 @@
 """Reminders, escalation and the health watch, driven by a tick.
 
-All state lives on the stored session (`reminder`, `watch`); the tick only looks for due work
-in the store. A reminder slot is claimed by compare-and-set on its due time inside one unit of
-work, with its audit record and the message it owes (band and health read for it), so it goes
-out once however many processes tick; slots missed while the bot was down are coalesced into
-one (the next is due a full interval after the claim). A session with a planned end is also
-reminded shortly before it and at it, and then at the usual cadence while it overruns. Each
-session is handled in its own error boundary.
-"""
+All state lives on the stored session (`reminder`, `watch`); the tick only looks for due work in
+the store. A reminder slot is claimed by key (its session and due time, core/claims.py) inside
+one unit of work, with its audit record and the message it owes (band and health read for it),
+so it goes out once however many processes tick; slots missed while the bot was down are
+coalesced into one (the next is due a full interval after the claim). A session with a planned
+end is also reminded shortly before it and at it, and then at the usual cadence while it
+overruns. Each session is handled in its own error boundary."""
 
 from __future__ import annotations
 
@@ -16,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core.claims import reminder_key
 from core.clock import Clock, format_utc
 from core.errors import InvalidInput
 from core.models import AuditEvent, GoSession, ReminderState, Snapshot, WatchState
@@ -153,9 +153,12 @@ class ReminderService:
     def _claim_reminder(self, seen: GoSession, snapshot: Snapshot) -> int:
         with self._uow:
             current = self._current(seen)
-            if current is None or current.reminder.next_due_utc != seen.reminder.next_due_utc:
-                return 0  # ended, snoozed or claimed by another process meanwhile
             now = self._clock.now()
+            due = current.reminder.next_due_utc if current is not None else None
+            if current is None or due is None or due > now:
+                return 0  # ended or snoozed meanwhile
+            if not self._uow.claims.claim(reminder_key(current.id or "", due), now):
+                return 0  # claimed by another process meanwhile
             started = current.started_at_utc or now
             number = current.reminder.sent + 1
             escalate = now - started >= self._policy.escalate_after

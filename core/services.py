@@ -13,7 +13,7 @@ from core.deployments import DeploymentService
 from core.digest import DigestService
 from core.gate import GateService
 from core.playbook import PlaybookService
-from core.ports import AuditLog, Outbox, RequestLedger
+from core.ports import AuditLog, Outbox, RequestLedger, UnitOfWork
 from core.reminders import ReminderService
 from core.report import ReportService
 from core.sessions import SessionService
@@ -24,6 +24,7 @@ from core.workspace import WorkspaceService
 
 @dataclass(frozen=True, kw_only=True)
 class Services:
+    uow: UnitOfWork  # for what an edge writes itself (the request ledger)
     sessions: SessionService
     playbook: PlaybookService
     audit: AuditLog

@@ -229,7 +229,10 @@ class SessionService:
     def redeliver(self, session: GoSession) -> SessionChange | None:
         """Try the session's owed messages again now (what they waited for may be fixed); None
         if it owes none."""
-        if self._outbox.wake(session.channel or "", self._clock.now()) == 0:
+        with self._uow:
+            woken = self._outbox.wake(session.channel or "", self._clock.now())
+            self._uow.commit()
+        if woken == 0:
             return None
         return self._delivered(session)
 

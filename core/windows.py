@@ -7,9 +7,12 @@ planned duration. A freeze (its `notes` say why) owes no message: it holds from 
 its end, stays scheduled until cancelled, and while it holds no session starts in its scope
 unless an admin overrides it (`SessionService.start`) and the gate denies.
 
-A window is claimed for each message by compare-and-set inside one unit of work, with the
+Each message of a window is claimed by key (the window, the message and the window's revision,
+core/claims.py: a moved window's messages are owed again) inside one unit of work, with the
 message it owes. A bot that was down through a window's lead or start owes only the message
-that is still true (a missed window is not also reminded).
+that is still true (a missed window is not also reminded). The window's `reminded` and
+`prompted` are still written with the claims, as a record of what was owed and so that the
+tick opens no unit of work for a window with nothing due; the claim decides.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
+from core.claims import window_key
 from core.clock import Clock, format_utc
 from core.errors import InvalidInput, UnknownWindow
 from core.models import AuditEvent, GoSession, GoWindow, SessionChange, WindowKind
@@ -290,13 +294,16 @@ class WindowService:
             update: dict[str, object]
             if now >= window.ends_at_utc:
                 what, update = "missed", {"status": "missed"}
-                self._audit("MISSED", "gobot", window, now)
-            elif now >= window.starts_at_utc and not window.prompted:
+            elif now >= window.starts_at_utc:
                 what, update = "prompt", {"prompted": True, "reminded": True}
-            elif now >= window.starts_at_utc - self._policy.lead and not window.reminded:
+            elif now >= window.starts_at_utc - self._policy.lead:
                 what, update = "reminder", {"reminded": True}
             else:
                 return 0
+            if not self._uow.claims.claim(window_key(window, what), now):
+                return 0  # owed already, by this process or another
+            if what == "missed":
+                self._audit("MISSED", "gobot", window, now)
             changed = window.model_copy(update=update)
             self._store.put(changed)
             payload = WindowPayload(window=changed, what=what)

@@ -185,7 +185,11 @@ class Interactions:
     def _first_time(self, call: Invocation) -> bool:
         if call.request is None:
             return True
-        return self._services.requests.first(call.request, self._services.clock.now())
+        uow = self._services.uow
+        with uow:
+            first = uow.requests.first(call.request, self._services.clock.now())
+            uow.commit()
+        return first
 
     def tell(self, reply: Reply, call: Invocation, received: float) -> Reply:
         """The metric and the log line of an interaction's reply."""

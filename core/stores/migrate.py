@@ -4,10 +4,9 @@ copies into any other; `gobot migrate --to postgres` copies the JSON data dir in
 One unit of work on the target: every session (history oldest first, then the sessions still
 active, each as it is), the legacy playbook progress, the audit chain record for record (same
 bytes, same hashes: it still verifies), the outbox (pending messages and where their sessions'
-messages landed), the planned windows with the once-only marks (the weeks whose digest is
-owed), and the GitHub deployments (pending or answered). Refused, with nothing copied, if the
-source's chain does not verify or the target already holds gobot data.
-"""
+messages landed), the planned windows, the once-only claims (core/claims.py: what was owed
+already is not owed again), and the GitHub deployments (pending or answered). Refused, with
+nothing copied, if the source's chain does not verify or the target already holds gobot data."""
 
 from __future__ import annotations
 
@@ -49,6 +48,7 @@ def _empty(target: UnitOfWork) -> bool:
         and target.outbox.depth() == 0
         and not target.progress.load().completed
         and not target.windows.all()
+        and not target.claims.all()
         and not target.deployments.all()
     )
 
@@ -84,8 +84,8 @@ def copy_store(source: UnitOfWork, target: UnitOfWork) -> Copied:
         for window in source.windows.all():
             target.windows.put(window)
             copied.windows += 1
-        for key, at in source.windows.marks().items():
-            target.windows.claim(key, at)
+        for key, at in source.claims.all().items():
+            target.claims.claim(key, at)
         for deployment in source.deployments.all():
             target.deployments.add(deployment)
             copied.deployments += 1

@@ -2,7 +2,10 @@
 transaction, or joins the one its thread is in already. The outermost block keeps what was
 written in it only if `commit()` was called in it; without that, or when the block raises,
 nothing of it is kept. A `commit()` in a block nested in another is left to the outer one.
-A store method called outside any block is a unit of work of its own."""
+A store method called outside any block may read (in a transaction of its own, never seeing
+half a change); a write there is a programming error: it raises RuntimeError
+(`WRITE_OUTSIDE_UNIT`) and writes nothing. Only a store's own bookkeeping (the audit's verified
+mark) is a unit of its own, said where it happens."""
 
 from __future__ import annotations
 
@@ -11,6 +14,10 @@ from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Self
+
+WRITE_OUTSIDE_UNIT = (
+    "a store write belongs inside `with uow: ...; uow.commit()` (nothing was written)"
+)
 
 
 class ExplicitUnit(ABC):

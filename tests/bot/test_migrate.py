@@ -15,6 +15,7 @@ from core.services import Services
 from core.stores.json import JsonUnitOfWork
 from core.stores.postgres import PgUnitOfWork
 from tests.conftest import T0, FakeClock, audit_records, outside_env, run_gobot
+from tests.units import committing
 
 postgres_target = pytest.mark.parametrize("store_settings", ["postgres"], indirect=True)
 
@@ -42,13 +43,13 @@ def test_migrate_copies_everything_once(
     posted = Posted(  # ... and where its post and playbook message landed, delivered
         post=MessageRef(channel="C1", ts="1.0"), playbook=MessageRef(channel="C1", ts="2.0")
     )
-    source.outbox.set_posted(active.id or "", posted)
+    committing(source.uow).outbox.set_posted(active.id or "", posted)
     window = source.windows.schedule("U1", "C2", T0 + timedelta(days=1), timedelta(hours=1))
     mark = ("digest:2026-W01", T0)  # this week's digest is owed already
-    assert JsonUnitOfWork(green).windows.claim(*mark)
+    assert committing(JsonUnitOfWork(green)).claims.claim(*mark)
     for item in source.outbox.items():
         if item.session_id == active.id:
-            source.outbox.done(item)
+            committing(source.uow).outbox.done(item)
     url = str(store_settings["database_url"])
 
     result = migrate(green, url)
@@ -64,7 +65,7 @@ def test_migrate_copies_everything_once(
     assert target.playbook.checklist("C1") == source.playbook.checklist("C1")
     assert target.outbox.posted(active.id or "") == posted
     assert target.windows.upcoming() == [window]
-    assert not PgUnitOfWork.open(url).windows.claim(*mark)  # carried: not owed again
+    assert PgUnitOfWork.open(url).claims.claimed(mark[0])  # carried: not owed again
     assert audit_records(target) == audit_records(source)
     verification = target.audit.verify()
     assert verification.ok and verification.records == len(audit_records(source))

@@ -146,4 +146,4 @@ def test_delivery_stops_as_soon_as_nothing_is_left(clock: FakeClock) -> None:
 def test_the_runtime_registers_its_jobs_in_order(slack: SlackHarness) -> None:
     assert slack.runtime is not None
     names = [job.name for job in slack.runtime.ticker.jobs]
-    assert names == ["gauges", "reminders", "windows", "digest", "delivery", "health"]
+    assert names == ["gauges", "reminders", "windows", "digest", "claims", "delivery", "health"]

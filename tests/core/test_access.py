@@ -45,7 +45,7 @@ def policy(
     operators: tuple[str, ...] = ("U1", "S1"),
     admins: tuple[str, ...] = ("U9", "S9"),
 ) -> AccessPolicy:
-    return AccessPolicy(operators, admins, groups, services.audit, clock)
+    return AccessPolicy(operators, admins, groups, services.uow, clock)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from core.clock import parse_utc
 from core.models import AuditEvent
 from core.stores.json.audit import JsonAuditLog
+from tests.units import json_unit
 
 AT = parse_utc("2026-01-01T09:00:00.000000Z")
 
@@ -19,16 +20,17 @@ AT = parse_utc("2026-01-01T09:00:00.000000Z")
 def build_log(directory: Path, count: int, note: str = "n") -> JsonAuditLog:
     log = JsonAuditLog(directory)
     for n in range(count):
-        log.append(
-            AuditEvent(
-                event="GO_SESSION_START",
-                actor=f"U{n}",
-                channel="C1",
-                session_id=f"s{n}",
-                data={"notes": f"{note} é ✓ {n}"},
-            ),
-            AT,
-        )
+        with json_unit(directory):
+            log.append(
+                AuditEvent(
+                    event="GO_SESSION_START",
+                    actor=f"U{n}",
+                    channel="C1",
+                    session_id=f"s{n}",
+                    data={"notes": f"{note} é ✓ {n}"},
+                ),
+                AT,
+            )
     return log
 
 
@@ -126,7 +128,8 @@ def test_torn_last_line_is_tolerated_and_repaired_by_the_next_append(pristine: P
     result = log.verify()
     assert result.ok and result.records == 4
     assert result.warning is not None and "torn" in result.warning
-    record = log.append(AuditEvent(event="GO_SESSION_END", actor="U9"), AT)
+    with json_unit(directory):
+        record = log.append(AuditEvent(event="GO_SESSION_END", actor="U9"), AT)
     assert record["seq"] == 5
     after = log.verify()
     assert after.ok and after.records == 5 and after.warning is None
@@ -137,7 +140,8 @@ def test_a_head_behind_the_log_is_detected(pristine: Path) -> None:
     put back (or records added by hand) is caught."""
     directory = copy_of(pristine)
     head = (directory / "audit.head").read_text()
-    JsonAuditLog(directory).append(AuditEvent(event="GO_SESSION_END"), AT)
+    with json_unit(directory):
+        JsonAuditLog(directory).append(AuditEvent(event="GO_SESSION_END"), AT)
     (directory / "audit.head").write_text(head)
     result = JsonAuditLog(directory).verify()
     assert not result.ok and result.problem is not None and "head names record 4" in result.problem
@@ -150,7 +154,10 @@ def test_any_event_text_round_trips_and_verifies(texts: list[str]) -> None:
     try:
         log = JsonAuditLog(directory)
         for text in texts:
-            log.append(AuditEvent(event="GO_STEP_COMPLETE", actor=text, data={"notes": text}), AT)
+            with json_unit(directory):
+                log.append(
+                    AuditEvent(event="GO_STEP_COMPLETE", actor=text, data={"notes": text}), AT
+                )
         assert log.verify().ok
         assert [r["data"]["notes"] for r in log.tail(len(texts))] == texts
     finally:
@@ -165,7 +172,8 @@ def test_descriptors_stay_bounded_however_many_data_dirs(tmp_path: Path) -> None
     for n in range(150):
         directory = tmp_path / f"d{n}"
         directory.mkdir()
-        JsonAuditLog(directory).append(AuditEvent(event="GO_SESSION_START"), AT)
+        with json_unit(directory):
+            JsonAuditLog(directory).append(AuditEvent(event="GO_SESSION_START"), AT)
     opened = len(os.listdir("/proc/self/fd")) - before
     assert opened <= 150 + 2 * 64 + 5  # a lock per dir, and the capped caches
     assert all(JsonAuditLog(tmp_path / f"d{n}").verify().ok for n in (0, 75, 149))

@@ -96,7 +96,7 @@ def test_a_file_half_overwritten_by_a_crash_is_whole_before_anyone_reads_it(
 
 def test_a_forked_child_locks_on_its_own(tmp_path: Path) -> None:
     shared = datadir.data_dir(tmp_path)
-    with shared.transaction():
+    with shared.own_unit():
         shared.write_json(tmp_path / "state.json", {"n": 0})
     held = tmp_path / "held"
     pid = os.fork()
@@ -121,7 +121,7 @@ def test_with_no_boot_id_the_journal_is_replayed_once_per_process(
     monkeypatch.setattr(wal, "BOOT", b"unknown")
     writer = DataDir(tmp_path)
     for n in range(30):
-        with writer.transaction():
+        with writer.own_unit():
             writer.write_json(tmp_path / f"f{n}.json", {"n": n})
     reader = DataDir(tmp_path)  # another process, as far as the journal is concerned
     counting = FaultyOs(0, lambda name: None)
@@ -141,7 +141,7 @@ def test_a_reader_never_serves_a_stale_copy_of_another_process_write(tmp_path: P
     path = tmp_path / "state.json"
     pinned = 1_700_000_000_000_000_000
     for n in range(60):
-        with writer.transaction():
+        with writer.own_unit():
             writer.write_json(path, {"v": n % 10})  # the same size every time
         os.utime(path, ns=(pinned, pinned))  # and the same mtime: a coarse clock
         with reader.transaction():

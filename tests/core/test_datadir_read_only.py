@@ -25,7 +25,7 @@ def test_a_reader_creates_nothing_and_commits_nothing(tmp_path: Path) -> None:
     reader = DataDir(tmp_path, read_only=True)
     with reader.transaction():
         assert reader.read_json(tmp_path / "state.json") == {"n": 1}
-    with pytest.raises(StoreUnavailable) as refused, reader.transaction():
+    with pytest.raises(StoreUnavailable) as refused, reader.own_unit():
         reader.write_json(tmp_path / "state.json", {"n": 2})
     assert refused.value.message == "the data directory was opened to read only"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
@@ -37,7 +37,7 @@ def test_a_reader_waits_on_the_journal_a_writer_made_after_it_opened(tmp_path: P
     with reader.transaction():
         assert reader.read_json(tmp_path / "state.json") is None
     writer = DataDir(tmp_path)  # another process, as far as the lock is concerned
-    with writer.transaction():
+    with writer.own_unit():
         writer.write_json(tmp_path / "state.json", {"n": 1})
     held, done = threading.Event(), threading.Event()
 

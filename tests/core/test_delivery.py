@@ -14,6 +14,7 @@ from core.pace import CHANNEL_BURST
 from core.services import Services
 from tests.conftest import T0, FakeClock, audit_records
 from tests.core.fakes import FakeTransport
+from tests.units import committing
 
 
 def events(services: Services) -> list[str]:
@@ -112,7 +113,8 @@ def test_a_leased_item_is_not_sent_by_a_second_sender(
     clock.advance(timedelta(seconds=2))
     [item] = first.outbox.ready(parse_utc("9999-12-31T00:00:00Z"))
     now = parse_utc("2026-01-01T09:00:02.000000Z")
-    assert first.outbox.lease(item, now, parse_utc("2026-01-01T09:01:02.000000Z")) is not None
+    until = parse_utc("2026-01-01T09:01:02.000000Z")
+    assert committing(first.uow).outbox.lease(item, now, until) is not None
     assert second.delivery is not None
     assert second.delivery.deliver_ready().attempted == 0
     assert transport.sent == []
@@ -162,12 +164,15 @@ def test_a_reminder_being_sent_when_the_session_ends_stays_ahead_of_the_end(
     [reminder] = services.outbox.ready(parse_utc("9999-12-31T00:00:00Z"))
     now = parse_utc("2026-01-01T09:01:00.000000Z")
     assert (
-        services.outbox.lease(reminder, now, parse_utc("2026-01-01T09:02:00.000000Z")) is not None
+        committing(services.uow).outbox.lease(
+            reminder, now, parse_utc("2026-01-01T09:02:00.000000Z")
+        )
+        is not None
     )
     services.sessions.end("U1", "C1", "")  # while the reminder is in flight
     kinds = [i.kind for i in services.outbox.ready(parse_utc("2026-01-01T09:03:00.000000Z"))]
     assert kinds == ["reminder"]  # the end waits behind the in-flight reminder
-    services.outbox.done(reminder)  # the in-flight send finishes
+    committing(services.uow).outbox.done(reminder)  # the in-flight send finishes
     assert [i.kind for i in services.outbox.ready(parse_utc("9999-12-31T00:00:00Z"))] == ["ended"]
 
 
@@ -219,12 +224,12 @@ def test_slack_and_github_are_paused_and_paced_apart(
     assert services.delivery is not None
     transport.fail("snapshot", Failed(error="ratelimited", retry_after=30))
     assert services.sessions.start("U1", "C1", "").delivery.pending
-    services.outbox.add([github_answer("d1"), github_answer("d2")])
+    committing(services.uow).outbox.add([github_answer("d1"), github_answer("d2")])
     services.delivery.deliver_ready()
     assert transport.kinds() == ["github", "github"]  # in one pass, while Slack is paused
 
     transport.fail("github", Failed(error="rate limited", retry_after=600))
-    services.outbox.add([github_answer("d3"), github_answer("d4")])
+    committing(services.uow).outbox.add([github_answer("d3"), github_answer("d4")])
     services.delivery.deliver_ready()  # GitHub refuses d3 and pauses: d4 waits
     clock.advance(timedelta(seconds=30))
     services.delivery.deliver_ready()

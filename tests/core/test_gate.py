@@ -30,6 +30,7 @@ from core.playbook import DEFAULT_STEPS
 from core.services import Services
 from core.windows import freeze_in_force
 from tests.conftest import T0, FakeClock, audit_records, write_json
+from tests.units import committing
 
 PROD = GateRequest(environment="production", ref="main", requester="ci")
 GREEN = HealthStatus(status="green")
@@ -45,7 +46,7 @@ def owed(services: Services, clock: FakeClock) -> list[tuple[str, Any]]:
     found: list[tuple[str, Any]] = []
     while ready := services.outbox.ready(clock.now()):
         for item in ready:
-            services.outbox.done(item)
+            committing(services.uow).outbox.done(item)
             found.append((item.kind, item.data))
     return found
 

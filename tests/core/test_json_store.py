@@ -13,8 +13,10 @@ from core.errors import StoreCorrupted
 from core.ids import time_ordered_id
 from core.models import GoSession
 from core.services import Services
+from core.stores.json import JsonUnitOfWork
 from core.stores.json.sessions import JsonSessionStore
 from tests.conftest import json_only
+from tests.units import committing
 
 
 def ended(n: int) -> GoSession:
@@ -105,7 +107,7 @@ def test_channel_scopes_live_in_their_own_files_with_an_index(
 
 
 def test_due_lists_sessions_whose_reminder_or_check_is_due(tmp_path: Path) -> None:
-    store = JsonSessionStore(tmp_path)
+    store = committing(JsonUnitOfWork(tmp_path)).sessions
     for n, (reminder, watch) in enumerate(
         [
             ("2026-01-01T10:00:00Z", None),
@@ -125,7 +127,7 @@ def test_due_lists_sessions_whose_reminder_or_check_is_due(tmp_path: Path) -> No
 
 
 def test_replace_writes_only_the_scopes_current_session(tmp_path: Path) -> None:
-    store = JsonSessionStore(tmp_path)
+    store = committing(JsonUnitOfWork(tmp_path)).sessions
     first = GoSession(
         active=True, id="a", scope="channel:C1", started_at_utc="2026-01-01T09:00:00Z"
     )
@@ -138,7 +140,7 @@ def test_replace_writes_only_the_scopes_current_session(tmp_path: Path) -> None:
 
 
 def test_stale_index_entries_are_ignored_and_healed(tmp_path: Path) -> None:
-    store = JsonSessionStore(tmp_path)
+    store = committing(JsonUnitOfWork(tmp_path)).sessions
     store.create(
         GoSession(active=True, id="a", scope="channel:C1", started_at_utc="2026-01-01T09:00:00Z")
     )
@@ -157,7 +159,7 @@ def test_stale_index_entries_are_ignored_and_healed(tmp_path: Path) -> None:
 
 
 def test_an_earlier_due_time_reaches_the_index_at_once(tmp_path: Path) -> None:
-    store = JsonSessionStore(tmp_path)
+    store = committing(JsonUnitOfWork(tmp_path)).sessions
     session = GoSession(
         active=True, id="a", scope="channel:C1", started_at_utc="2026-01-01T09:00:00Z"
     )

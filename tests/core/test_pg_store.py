@@ -20,6 +20,7 @@ from core.stores.postgres import PgUnitOfWork
 from core.stores.postgres.database import MIGRATIONS, SCHEMA_VERSION, PgDatabase, close_database
 from core.stores.postgres.sessions import PgSessionStore
 from core.stores.postgres.windows import LOCK
+from tests.units import committing
 
 postgres_only = pytest.mark.parametrize("store_settings", ["postgres"], indirect=True)
 
@@ -62,7 +63,7 @@ def test_the_database_itself_allows_one_active_session_per_scope(
         active=True, id="sneaky", scope="workspace", started_at_utc="2026-01-01T09:00:00Z"
     )
     with pytest.raises(SessionAlreadyActive):
-        PgSessionStore(PgDatabase(url_of(store_settings))).create(second)
+        committing(PgUnitOfWork(PgDatabase(url_of(store_settings)))).sessions.create(second)
     with (
         psycopg.connect(url_of(store_settings)) as db,
         pytest.raises(psycopg.errors.UniqueViolation),

@@ -8,6 +8,7 @@ from datetime import timedelta
 from core.services import Services
 from core.timing import REPLAY_WINDOW
 from tests.conftest import FakeClock
+from tests.units import committing
 
 SLACK_SIGNATURE_AGE = timedelta(minutes=5)  # Slack refuses older timestamps
 
@@ -20,8 +21,14 @@ def test_a_request_is_remembered_for_the_replay_window(
     services: Services, clock: FakeClock
 ) -> None:
     first = clock.now()
-    assert services.requests.first("sig-1", first)
-    assert not services.requests.first("sig-1", first + SLACK_SIGNATURE_AGE)
-    assert not services.requests.first("sig-1", first + REPLAY_WINDOW - timedelta(seconds=1))
-    assert services.requests.first("sig-2", first + SLACK_SIGNATURE_AGE)  # each key its own
-    assert services.requests.first("sig-1", first + REPLAY_WINDOW + timedelta(seconds=1))
+    assert committing(services.uow).requests.first("sig-1", first)
+    assert not committing(services.uow).requests.first("sig-1", first + SLACK_SIGNATURE_AGE)
+    assert not committing(services.uow).requests.first(
+        "sig-1", first + REPLAY_WINDOW - timedelta(seconds=1)
+    )
+    assert committing(services.uow).requests.first(
+        "sig-2", first + SLACK_SIGNATURE_AGE
+    )  # each key its own
+    assert committing(services.uow).requests.first(
+        "sig-1", first + REPLAY_WINDOW + timedelta(seconds=1)
+    )

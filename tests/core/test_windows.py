@@ -18,6 +18,7 @@ from core.outbox import WindowPayload
 from core.services import Services
 from tests.conftest import T0, FakeClock, audit_records, json_only
 from tests.faults import FaultyOs, fail_with
+from tests.units import committing
 
 START = T0 + timedelta(hours=3)  # 2026-01-01T12:00Z
 HOUR = timedelta(hours=1)
@@ -31,7 +32,7 @@ def owed(services: Services, clock: FakeClock) -> list[tuple[str, str]]:
     """The window messages ready now, (window id, what), taken off the outbox as if sent."""
     found = []
     for item in services.outbox.ready(clock.now()):
-        services.outbox.done(item)
+        committing(services.uow).outbox.done(item)
         if item.kind == "window":
             assert isinstance(item.data, WindowPayload)
             assert item.session_id == f"window:{item.data.window.id}"

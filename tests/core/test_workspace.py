@@ -20,6 +20,7 @@ from core.services import Services
 from core.workspace import MAX_TIMELINE, Source
 from tests.conftest import FakeClock, audit_records, json_only
 from tests.core.fakes import FakeTransport
+from tests.units import committing
 
 LINK = "https://team.slack.com/archives/C1/p1700000000000100"
 
@@ -33,7 +34,7 @@ def lines_owed(services: Services, clock: FakeClock) -> list[TimelineEntry]:
     entries = []
     while ready := services.outbox.ready(clock.now()):
         for item in ready:
-            services.outbox.done(item)
+            committing(services.uow).outbox.done(item)
             if item.kind == "timeline":
                 assert isinstance(item.data, TimelinePayload)
                 assert item.data.session.timeline[-1] == item.data.entry

@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from core.stores.json.audit import JsonAuditLog
+from core.stores.json.claims import JsonClaimStore
 from core.stores.json.datadir import data_dir
 from core.stores.json.deployments import JsonDeploymentStore
 from core.stores.json.outbox import JsonOutbox
@@ -32,6 +33,7 @@ class JsonUnitOfWork(ExplicitUnit):
         self.requests = JsonRequestLedger(directory)
         self.windows = JsonWindowStore(directory)
         self.deployments = JsonDeploymentStore(directory)
+        self.claims = JsonClaimStore(directory)
 
     def _begin(self) -> AbstractContextManager[object]:
         return self._dd.transaction(explicit=True)

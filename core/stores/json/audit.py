@@ -122,8 +122,9 @@ class JsonAuditLog:
                 result = self._verify_from(mark, head)
             last = self._last_record() if result.ok and result.records else None
         if last is not None and last != mark:
-            # a copy that cannot be written checks in full each time
-            with contextlib.suppress(StoreUnavailable), self._dd.transaction():
+            # bookkeeping, a unit of work of its own (a copy that cannot be written checks in
+            # full each time)
+            with contextlib.suppress(StoreUnavailable), self._dd.own_unit():
                 self._dd.write_json(self._mark_path, last)
         return result
 

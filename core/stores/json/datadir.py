@@ -27,6 +27,12 @@ same lock, and replay what is not yet applied before they read, so no reader eve
 change, nor a file half overwritten by a writer that crashed. The commit is `commit.Committing`
 and the replay and checkpoint `recovery.Recovery`, both parts of `DataDir`.
 
+Only an explicit transaction writes: a unit of work (`with uow: ...; uow.commit()`), or a
+store's own bookkeeping in `own_unit`. A store method called outside one reads (in a
+transaction of its own, so it never sees half a change); a write there raises RuntimeError and
+writes nothing. Journal recovery and checkpoints are the lock holder's own work, done as it
+takes the lock or commits.
+
 A data directory opened to read only (`data_dir(..., read_only=True)`, the CLI's reading
 commands) creates nothing and commits nothing: without a journal it locks the directory itself
 until a writer has made one. It writes only to finish a change a crashed writer committed, as
@@ -55,6 +61,7 @@ from core.stores.json.journal import (
     RECOVER_HINT,
     dumps_compact,
 )
+from core.stores.unit import WRITE_OUTSIDE_UNIT
 
 log = logging.getLogger("gobot.store")
 PROBE = b"gobot can write here\n"
@@ -133,9 +140,9 @@ class DataDir(Committing):
     # transactions ----------------------------------------------------------------------------
     @contextmanager
     def transaction(self, *, explicit: bool = False) -> Iterator[Unit]:
-        """Exclusive across threads and processes; nested use joins the outer transaction. The
-        outermost commits what was staged when its block ends without an exception (an
-        explicit one: only if `keep()` was called in it), and discards it otherwise."""
+        """Exclusive across threads and processes; nested use joins the outer transaction. Only
+        an explicit one stages writes; its outermost block commits them when it ends without an
+        exception if `keep()` was called in it, and discards them otherwise."""
         with self._thread_lock:
             if self._depth == 0:
                 if self._locks_root:
@@ -169,6 +176,16 @@ class DataDir(Committing):
         if unit is None:
             raise RuntimeError("keep() belongs inside a transaction")
         unit.keep = True
+
+    @contextmanager
+    def own_unit(self) -> Iterator[Unit]:
+        """A store's own bookkeeping (the audit's verified mark) as a unit of work of its own,
+        kept when its block ends without an exception; inside a caller's unit of work it is
+        part of that one, which decides."""
+        with self.transaction(explicit=True) as unit:
+            yield unit
+            if self._depth == 1:
+                unit.keep = True
 
     def _staged(self) -> Unit | None:
         """The calling thread's transaction, if it holds one."""
@@ -251,9 +268,12 @@ class DataDir(Committing):
 
     # staging ---------------------------------------------------------------------------------
     def _unit_for_write(self) -> Unit:
+        """The transaction a write is staged in: only an explicit one (a unit of work, or a
+        store's own bookkeeping in `own_unit`); a write outside one is a programming error and
+        writes nothing."""
         unit = self._staged()
-        if unit is None:
-            raise RuntimeError("data directory writes happen inside transaction()")
+        if unit is None or not unit.explicit:
+            raise RuntimeError(WRITE_OUTSIDE_UNIT)
         return unit
 
     def write_json(self, path: Path, payload: Any) -> None:

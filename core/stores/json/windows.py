@@ -1,5 +1,6 @@
-"""`go_windows.json`: the planned GO windows by id, and the once-only marks (the weekly digest
-of each week), in the data directory's units of work."""
+"""`go_windows.json`: the planned GO windows by id, in the data directory's units of work. Its
+`marks` (once-only marks made before claims had a file of their own) are kept as they are and
+read by core/stores/json/claims.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.clock import format_utc, parse_utc
 from core.errors import StoreCorrupted
 from core.models import GoWindow
 from core.stores.json.datadir import DataDir, data_dir
@@ -50,18 +50,3 @@ class JsonWindowStore:
             raw = self._read()
             windows = {**(raw.get("windows") or {}), window.id: window.model_dump(mode="json")}
             self._dd.write_json(self._path, {**raw, "windows": windows})
-
-    def marks(self) -> dict[str, datetime]:
-        """Every once-only mark and when it was made (for `gobot migrate`)."""
-        with self._dd.transaction():
-            raw = self._read()
-        return {key: parse_utc(str(at)) for key, at in (raw.get("marks") or {}).items()}
-
-    def claim(self, key: str, now: datetime) -> bool:
-        with self._dd.transaction():
-            raw = self._read()
-            marks = raw.get("marks") or {}
-            if key in marks:
-                return False
-            self._dd.write_json(self._path, {**raw, "marks": {**marks, key: format_utc(now)}})
-            return True

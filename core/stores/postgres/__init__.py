@@ -7,6 +7,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 
 from core.stores.postgres.audit import PgAuditLog
+from core.stores.postgres.claims import PgClaimStore
 from core.stores.postgres.database import PgDatabase, open_database
 from core.stores.postgres.deployments import PgDeploymentStore
 from core.stores.postgres.outbox import PgOutbox
@@ -28,6 +29,7 @@ class PgUnitOfWork(ExplicitUnit):
         self.requests = PgRequestLedger(db)
         self.windows = PgWindowStore(db)
         self.deployments = PgDeploymentStore(db)
+        self.claims = PgClaimStore(db)
 
     @classmethod
     def open(cls, url: str) -> PgUnitOfWork:

@@ -2,7 +2,10 @@
 
 - One transaction per unit of work, shared by every store on the thread (audit, state and owed
   messages commit together, or not at all); a unit of work's (explicit) transaction commits
-  only when told to.
+  only when told to. A store method called outside one runs in a READ ONLY transaction of its
+  own: it reads, and a write there raises RuntimeError with nothing written. A store's own
+  bookkeeping (the audit's verified mark, the schema migration) is an explicit unit of its own
+  (`own_unit`).
 - The schema is versioned and migrated at start under an advisory lock; a database newer than
   the code is refused.
 - A database that cannot be reached is `StoreUnavailable`: nothing of the change was kept. A
@@ -23,8 +26,9 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from core.audit import GENESIS
 from core.errors import OutcomeUnknown, StoreCorrupted, StoreUnavailable
+from core.stores.unit import WRITE_OUTSIDE_UNIT
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 9
 MIGRATION_LOCK = 7_204_112  # pg_advisory_xact_lock key: one migrator at a time
 MIGRATIONS: dict[int, str] = {
     1: f"""
@@ -112,6 +116,9 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX gobot_deployments_answered ON gobot_deployments ((data->>'decided_at_utc'))
         WHERE state <> 'pending';
     """,
+    9: """
+    CREATE INDEX gobot_marks_at ON gobot_marks (at);
+    """,
 }
 
 
@@ -160,13 +167,20 @@ class PgDatabase:
         """Whether the calling thread is inside a unit of work already."""
         return getattr(self._local, "connection", None) is not None
 
+    def in_unit(self) -> bool:
+        """Whether the calling thread is inside a unit of work (a transaction that may write and
+        lock rows), not only in a store's own read."""
+        connection = getattr(self._local, "connection", None)
+        return connection is not None and connection.read_only is not True
+
     @contextmanager
     def transaction(
         self, *, explicit: bool = False
     ) -> Iterator[psycopg.Connection[dict[str, Any]]]:
         """The thread's transaction, joined if it has one. The outermost commits when its block
-        ends without an exception (an explicit one: only if `keep()` was called in it), and
-        rolls back otherwise."""
+        ends without an exception if it is explicit and `keep()` was called in it, and rolls
+        back otherwise; one that is not explicit is READ ONLY (a write in it raises
+        RuntimeError)."""
         current = getattr(self._local, "connection", None)
         if current is not None:
             yield current
@@ -175,7 +189,8 @@ class PgDatabase:
         try:
             with self.pool.connection() as raw:
                 connection = cast(psycopg.Connection[dict[str, Any]], raw)  # rows are dicts
-                self._local.connection, self._local.keep = connection, not explicit
+                connection.read_only = None if explicit else True  # None: the server's default
+                self._local.connection, self._local.keep = connection, False
                 try:
                     # one block: a store's own `transaction()` inside it is a savepoint, even as
                     # the first statement
@@ -186,6 +201,10 @@ class PgDatabase:
                         committing = True  # the block's end sends COMMIT
                 finally:
                     self._local.connection = None
+        except psycopg.errors.ReadOnlySqlTransaction as exc:
+            if explicit:
+                raise  # the database itself refuses writes
+            raise RuntimeError(WRITE_OUTSIDE_UNIT) from exc
         except (psycopg.OperationalError, PoolTimeout) as exc:
             if committing:
                 raise OutcomeUnknown(
@@ -194,11 +213,22 @@ class PgDatabase:
                 ) from exc
             raise StoreUnavailable("the database is unavailable") from exc
 
+    @contextmanager
+    def own_unit(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        """A store's own bookkeeping as a unit of work of its own, kept when its block ends
+        without an exception; inside a caller's unit of work it is part of that one, which
+        decides."""
+        outer = self.in_transaction()
+        with self.transaction(explicit=True) as db:
+            yield db
+            if not outer:
+                self._local.keep = True
+
     def write_problem(self) -> str | None:
         """Why a change could not be kept now, or None: the database answers a write (into a
         temporary table, rolled back) on a primary that is not read-only."""
         try:
-            with self.transaction() as db:
+            with self.transaction(explicit=True) as db:
                 db.execute("CREATE TEMPORARY TABLE gobot_probe (x int) ON COMMIT DROP")
                 db.execute("INSERT INTO gobot_probe VALUES (1)")
         except StoreUnavailable as exc:
@@ -209,7 +239,7 @@ class PgDatabase:
 
     def migrate(self) -> int:
         """Bring the schema to SCHEMA_VERSION; a no-op when it is there already."""
-        with self.transaction() as db:
+        with self.own_unit() as db:
             db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             db.execute("CREATE TABLE IF NOT EXISTS gobot_schema (version int NOT NULL)")
             row = db.execute("SELECT max(version) AS version FROM gobot_schema").fetchone()

@@ -1,5 +1,5 @@
 """Sessions and history in `gobot_sessions`. One active session per scope is enforced by a
-partial unique index, not by Python; reads inside a transaction lock the session row
+partial unique index, not by Python; reads inside a unit of work lock the session row
 (`FOR UPDATE`), so compare-and-set claims are atomic across replicas. "Due" is the SQL written
 from core/rules.py's rule; the writes' rules (preconditions, one active per scope, end only the
 active, replace only the latest) are core/rules.py's, enforced here by the statements."""
@@ -37,11 +37,12 @@ class PgSessionStore:
         self._db = db
 
     def get(self, scope: str) -> GoSession | None:
+        lock = " FOR UPDATE" if self._db.in_unit() else ""  # alone, a read holds no lock
         with self._db.transaction() as db:
             return _session(
                 db.execute(
                     "SELECT data FROM gobot_sessions WHERE scope = %s "
-                    "ORDER BY changed DESC LIMIT 1 FOR UPDATE",
+                    f"ORDER BY changed DESC LIMIT 1{lock}",
                     (scope,),
                 ).fetchone()
             )

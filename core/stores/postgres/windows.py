@@ -1,8 +1,8 @@
-"""`gobot_windows` and `gobot_marks`: the planned GO windows and the once-only marks, for every
-replica at once. A write, and a read inside a unit of work, take one transaction-wide lock
-first, so that a read-check-write of windows (an overlap check, a claimed reminder) is atomic
-across replicas; a read on its own (a listing, the calendar, the tick's look for what is due)
-takes no lock and waits for no writer."""
+"""`gobot_windows`: the planned GO windows, for every replica at once. A write, and a read inside a
+unit of work, take one transaction-wide lock first, so that a read-check-write of windows (an
+overlap check, a window read again before its message is owed) is atomic across replicas; a read
+on its own (a listing, the calendar, the tick's look for what is due) takes no lock and waits
+for no writer."""
 
 from __future__ import annotations
 
@@ -55,16 +55,3 @@ class PgWindowStore:
                 "SET starts_at = EXCLUDED.starts_at, data = EXCLUDED.data",
                 (window.id, window.starts_at_utc, Jsonb(window.model_dump(mode="json"))),
             )
-
-    def claim(self, key: str, now: datetime) -> bool:
-        with self._db.transaction() as db:
-            row = db.execute(
-                "INSERT INTO gobot_marks (key, at) VALUES (%s, %s) "
-                "ON CONFLICT (key) DO NOTHING RETURNING key",
-                (key, now),
-            ).fetchone()
-            return row is not None
-
-    def marks(self) -> dict[str, datetime]:
-        rows = self._read("SELECT key, at FROM gobot_marks ORDER BY key")
-        return {str(row["key"]): row["at"] for row in rows}

@@ -1,4 +1,5 @@
-"""The unit of work of each store, for the tests every store must pass."""
+"""The unit of work of each store, for the tests every store must pass: bare, and calling each
+port in a committed unit of work of its own."""
 
 from __future__ import annotations
 
@@ -11,11 +12,19 @@ import pytest
 from core.ports import UnitOfWork
 from core.stores.json import JsonUnitOfWork
 from core.stores.postgres import PgUnitOfWork
+from tests.units import committing
 
 
 @pytest.fixture
-def uow(store_settings: dict[str, Any], data_dir: Path) -> Iterator[UnitOfWork]:
+def bare_uow(store_settings: dict[str, Any], data_dir: Path) -> Iterator[UnitOfWork]:
     if store_settings:
         yield PgUnitOfWork.open(str(store_settings["database_url"]))
     else:
         yield JsonUnitOfWork(data_dir)
+
+
+@pytest.fixture
+def uow(bare_uow: UnitOfWork) -> UnitOfWork:
+    """The contract tests call the ports one by one: each call its own committed unit of work
+    (tests/units.py), unless the test opens a block of its own."""
+    return committing(bare_uow)

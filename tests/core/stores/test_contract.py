@@ -30,6 +30,7 @@ from core.stores.json import JsonUnitOfWork
 from core.stores.migrate import copy_store
 from core.timing import REPLAY_WINDOW
 from tests.conftest import T0
+from tests.units import committing
 
 
 def active(scope: str = "workspace", at: datetime = T0, **fields: Any) -> GoSession:
@@ -252,9 +253,53 @@ def test_windows_are_put_read_and_listed_between_two_times(uow: UnitOfWork) -> N
 
 
 def test_a_claim_is_granted_once(uow: UnitOfWork) -> None:
-    assert uow.windows.claim("digest:2026-W01", T0)
-    assert not uow.windows.claim("digest:2026-W01", T0 + timedelta(days=1))
-    assert uow.windows.claim("digest:2026-W02", T0)
+    assert uow.claims.claim("digest:2026-W01", T0)
+    assert not uow.claims.claim("digest:2026-W01", T0 + timedelta(days=1))
+    assert uow.claims.claim("digest:2026-W02", T0)
+    assert uow.claims.claimed("digest:2026-W01") and not uow.claims.claimed("digest:2026-W03")
+
+
+def test_claims_made_before_a_time_are_pruned_by_prefix(uow: UnitOfWork) -> None:
+    later = T0 + timedelta(days=2)
+    for n in range(300):  # spread over every part of a store that splits its claims
+        assert uow.claims.claim(f"reminder:s{n}:{n}", T0)
+        assert uow.claims.claim(f"reminder:t{n}:{n}", later)
+    uow.claims.claim("digest:2026-W01", T0)
+    assert uow.claims.prune(T0 + timedelta(days=1), prefix="reminder:") == 300
+    assert uow.claims.prune(T0 + timedelta(days=1), prefix="reminder:") == 0
+    kept = uow.claims.all()
+    assert len(kept) == 301 and kept["digest:2026-W01"] == T0 and kept["reminder:t0:0"] == later
+    assert uow.claims.claim("reminder:s0:0", later)  # forgotten: claimable again
+    assert uow.claims.prune(later + timedelta(seconds=1)) == 302
+    assert uow.claims.all() == {}
+
+
+def test_a_write_outside_a_unit_of_work_raises_and_writes_nothing(bare_uow: UnitOfWork) -> None:
+    session = active()
+    done = StepCompletion(completed_at_utc=T0, completed_by="U1")
+    writes = [
+        lambda: bare_uow.sessions.create(session),
+        lambda: bare_uow.audit.append(event("GO_SESSION_START", session.id), T0),
+        lambda: bare_uow.outbox.add([item(session)]),
+        lambda: bare_uow.outbox.set_posted(session.id or "", Posted()),
+        lambda: bare_uow.windows.put(window("w1", T0)),
+        lambda: bare_uow.claims.claim("digest:2026-W01", T0),
+        lambda: bare_uow.requests.first("request-1", T0),
+        lambda: bare_uow.deployments.add(deployment("d1")),
+        lambda: bare_uow.progress.mark_done("health", done),
+    ]
+    for write in writes:
+        with pytest.raises(RuntimeError, match=r"inside `with uow: \.\.\.; uow.commit\(\)`"):
+            write()
+    # reads stay allowed anywhere, and found nothing written
+    assert bare_uow.sessions.find(session.id or "") is None and bare_uow.sessions.active() == []
+    assert bare_uow.audit.tail(1) == [] and bare_uow.outbox.items() == []
+    assert bare_uow.windows.all() == [] and bare_uow.claims.all() == {}
+    assert bare_uow.deployments.all() == [] and bare_uow.progress.load().completed == {}
+    with bare_uow:
+        assert bare_uow.requests.first("request-1", T0)  # it was not recorded
+        bare_uow.commit()
+    assert bare_uow.audit.verify_recent().ok  # its verified mark is a unit of its own
 
 
 # outbox --------------------------------------------------------------------------------------
@@ -359,7 +404,7 @@ def test_a_timeline_survives_the_round_trip(uow: UnitOfWork) -> None:
 def test_records_copied_from_another_chain_verify_and_a_stranger_is_refused(
     uow: UnitOfWork, tmp_path: Path
 ) -> None:
-    other = JsonUnitOfWork(tmp_path / "other")
+    other = committing(JsonUnitOfWork(tmp_path / "other"))
     for n in range(3):
         other.audit.append(event(f"E{n}", "s1"), T0 + timedelta(seconds=n))
     assert uow.audit.restore(other.audit.lines()) == 3
@@ -376,8 +421,8 @@ def test_pending_items_marks_and_legacy_steps_are_listed(uow: UnitOfWork) -> Non
     first, second = item(session), item(session, "ended")
     uow.outbox.add([first, second])
     assert [i.id for i in uow.outbox.items()] == [first.id, second.id]
-    uow.windows.claim("digest:2026-W01", T0)
-    assert uow.windows.marks() == {"digest:2026-W01": T0}
+    uow.claims.claim("digest:2026-W01", T0)
+    assert uow.claims.all() == {"digest:2026-W01": T0}
     done = StepCompletion(completed_at_utc=T0, completed_by="U1")
     assert uow.progress.mark_done("health", done) is None
     assert uow.progress.mark_done("health", done.model_copy(update={"completed_by": "U2"})) == done
@@ -397,7 +442,7 @@ def test_migrate_copies_a_store_into_another_port_to_port(uow: UnitOfWork, tmp_p
     posted = Posted(post=MessageRef(channel="C1", ts="1.0"))
     uow.outbox.set_posted(still.id or "", posted)
     uow.windows.put(window("w1", T0 + timedelta(days=2)))
-    uow.windows.claim("digest:2026-W01", T0)
+    uow.claims.claim("digest:2026-W01", T0)
     done = StepCompletion(completed_at_utc=T0, completed_by="U1")
     uow.progress.mark_done("health", done)
     uow.deployments.add(deployment("d1"))
@@ -414,7 +459,7 @@ def test_migrate_copies_a_store_into_another_port_to_port(uow: UnitOfWork, tmp_p
     assert [i.id for i in target.outbox.items()] == [i.id for i in uow.outbox.items()]
     assert target.outbox.posted(still.id or "") == posted
     assert target.windows.all() == uow.windows.all()
-    assert target.windows.marks() == uow.windows.marks()
+    assert target.claims.all() == uow.claims.all()
     assert target.progress.load() == uow.progress.load()
     with pytest.raises(StoreCorrupted, match="already holds gobot data"):
         copy_store(uow, target)

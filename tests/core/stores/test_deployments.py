@@ -13,6 +13,7 @@ from core.stores.json import JsonUnitOfWork
 from core.stores.json.deployments import ANSWERED_FILE, ANSWERED_KEPT, DEPLOYMENTS_FILE
 from tests.conftest import T0
 from tests.core.stores.test_contract import deployment
+from tests.units import committing
 
 
 def answer(uow: UnitOfWork, waiting: Deployment, session_id: str, minutes: int) -> Deployment:
@@ -49,7 +50,7 @@ def test_a_sessions_deployments_and_the_recent_ones(uow: UnitOfWork) -> None:
 
 
 def test_the_json_hot_file_holds_only_what_waits(data_dir: Path) -> None:
-    uow = JsonUnitOfWork(data_dir)
+    uow = committing(JsonUnitOfWork(data_dir))
     old, recent, waiting = (
         deployment(name, T0 + timedelta(minutes=n)) for n, name in enumerate(("old", "new", "w"))
     )
@@ -72,7 +73,7 @@ def test_the_json_hot_file_holds_only_what_waits(data_dir: Path) -> None:
 
 
 def test_answered_deployments_an_earlier_version_kept_hot_move_out(data_dir: Path) -> None:
-    uow = JsonUnitOfWork(data_dir)
+    uow = committing(JsonUnitOfWork(data_dir))
     done = deployment("done").model_copy(update={"state": "rejected", "decided_at_utc": T0})
     first, second = deployment("a"), deployment("b", T0 + timedelta(minutes=1))
     legacy = {d.id: d.model_dump(mode="json") for d in (done, first, second)}
