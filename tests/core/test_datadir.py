@@ -47,7 +47,7 @@ def test_a_created_file_that_cannot_be_taken_back_keeps_its_change(
     """Writing a new file fails after the commit point, and so does removing it again: the
     record stays, the operator is told the change may still be completed, and it is."""
     shared = datadir.data_dir(tmp_path)
-    with shared.transaction():
+    with shared.own_unit():
         shared.write_json(tmp_path / "old.json", {"v": 1})
     pwrites = 0
 
@@ -58,7 +58,7 @@ def test_a_created_file_that_cannot_be_taken_back_keeps_its_change(
             raise OSError(errno.EIO, os.strerror(errno.EIO))
 
     faulty_os(FaultyOs(1, fault, every=True, names=("pwrite", "unlink")))
-    with pytest.raises(StoreUnavailable) as failed, shared.transaction():
+    with pytest.raises(StoreUnavailable) as failed, shared.own_unit():
         shared.write_json(tmp_path / "old.json", {"v": 2})
         shared.write_json(tmp_path / "new.json", {"v": 2})
     assert failed.value.kept
@@ -75,13 +75,13 @@ def test_a_file_half_overwritten_by_a_crash_is_whole_before_anyone_reads_it(
     leaves a torn file on disk; the next lock holder replays the record before it reads."""
     path = tmp_path / "state.json"
     shared = datadir.data_dir(tmp_path)
-    with shared.transaction():
+    with shared.own_unit():
         shared.write_json(path, {"notes": "x" * 200})
     pid = os.fork()
     if pid == 0:  # killed at its 4th write: journal pwrite, fsync, overwrite, ftruncate
         try:
             put_between(FaultyOs(4, kill_self))
-            with datadir.data_dir(tmp_path).transaction():
+            with datadir.data_dir(tmp_path).own_unit():
                 datadir.data_dir(tmp_path).write_json(path, {"notes": "short"})
         finally:
             os._exit(0)
@@ -155,7 +155,7 @@ def test_a_line_file_another_process_appended_to_is_read_again(tmp_path: Path) -
     log = tmp_path / "lines.log"
     for n in range(6):
         writer, idle = (one, other) if n % 2 == 0 else (other, one)
-        with writer.transaction():
+        with writer.own_unit():
             writer.append_line(log, f"line {n}")
         assert writer.last_line(log) == f"line {n}"
         with idle.transaction():
