@@ -23,19 +23,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from bot.dev.loopback import LoopbackServer
 from core.clock import Clock, SystemClock, format_utc
 
 FAKE_APP_ID = "424242"
 TOKEN_LIFETIME = timedelta(hours=1)
 JWT_MAX_AHEAD = timedelta(minutes=10)
-SHUTDOWN_POLL_SECONDS = 0.01  # how soon `stop` returns (`serve_forever` polls for it)
 TOKEN_PATH = re.compile(r"/app/installations/(\d+)/access_tokens")
 CALLBACK_PATH = re.compile(r"/repos/([^/]+)/([^/]+)/actions/runs/(\d+)/deployment_protection_rule")
 ANSWERED = "No pending deployment requests to approve or reject"
@@ -103,11 +103,7 @@ class Fault:
     times: int = 1
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 128
-
-
-class FakeGithub:
+class FakeGithub(LoopbackServer):
     def __init__(
         self,
         public_key: str,
@@ -130,33 +126,11 @@ class FakeGithub:
         self._faults: list[Fault] = []
         self._lock = threading.Condition()
         self._stopping = threading.Event()
-        self._server = _Server((host, port), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), daemon=True
-        )
-
-    # lifecycle -----------------------------------------------------------------------------
-    def start(self) -> FakeGithub:
-        self._thread.start()
-        return self
+        super().__init__(self._handler_class(), host, port)
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-    def __enter__(self) -> FakeGithub:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        self._stopping.set()  # an answer held back (a fault's delay) ends at once
+        super().stop()
 
     @property
     def api_url(self) -> str:

@@ -16,9 +16,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from bot.dev.loopback import LoopbackServer
 
 
 @dataclass
@@ -88,14 +90,7 @@ def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
     return params
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 128  # the default 5 resets connections under a burst of clients
-
-
-SHUTDOWN_POLL_SECONDS = 0.01  # how soon `stop` returns (`serve_forever` polls for it)
-
-
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.calls: list[Call] = []
         self.responses: list[Call] = []
@@ -105,26 +100,7 @@ class FakeSlack:
         self._limits: dict[str, Limit] = {}
         self._lock = threading.Condition()
         self._ts = 1_700_000_000_000_000
-        self._server = _Server((host, port), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), daemon=True
-        )
-
-    # lifecycle -----------------------------------------------------------------------------
-    def start(self) -> FakeSlack:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        super().__init__(self._handler_class(), host, port)
 
     @property
     def api_url(self) -> str:

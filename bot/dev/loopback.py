@@ -1,0 +1,45 @@
+"""A real HTTP server on loopback for the stand-ins of Slack and GitHub: bound at port 0 by
+default (the system picks a free port, and the socket is kept from bind to `stop`, so no other
+process takes it meanwhile), serving each request in a thread of its own, and stopping at
+once."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
+
+SHUTDOWN_POLL_SECONDS = 0.01  # how soon `stop` returns (`serve_forever` polls for it)
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 resets connections under a burst of clients
+    daemon_threads = True
+
+
+class LoopbackServer:
+    def __init__(self, handler: type[BaseHTTPRequestHandler], host: str, port: int) -> None:
+        self._server = _Server((host, port), handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), daemon=True
+        )
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
