@@ -23,12 +23,9 @@ from starlette.types import Receive, Scope, Send
 from bot.github.webhook import PROTECTION_RULE, ProtectionRuleRequested
 from bot.slack.work import OrderedWork
 from bot.web.guard import (
-    GITHUB_PATH,
     answer,
-    body_problem,
     github_signature_problem,
-    header_map,
-    read_body,
+    signed_body,
 )
 from core.deployments import DeploymentAsked
 from core.errors import StoreUnavailable
@@ -51,17 +48,17 @@ class GithubWebhook:
         if scope["method"] != "POST":
             await answer(send, 405, "Method Not Allowed", ((b"allow", b"POST"),))
             return
-        headers = header_map(scope)
-        problem = body_problem("POST", GITHUB_PATH, headers)
-        if problem is not None:
-            await answer(send, *problem)
+        secret = self._secret
+        signed = await signed_body(
+            scope,
+            receive,
+            send,
+            check=lambda headers, raw: github_signature_problem(secret, headers, raw),
+            sender="GitHub webhook",
+        )
+        if signed is None:
             return
-        raw = await read_body(receive)
-        refusal = github_signature_problem(self._secret, headers, raw)
-        if refusal is not None:
-            log.info("refused a GitHub webhook: %s", refusal)
-            await answer(send, 401, "invalid signature")
-            return
+        headers, raw = signed
         event = headers.get("x-github-event", "")
         delivery = headers.get("x-github-delivery", "")
         if event == "ping":

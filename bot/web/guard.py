@@ -164,6 +164,29 @@ async def read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
+SignatureCheck = Callable[[dict[str, str], bytes], str | None]
+
+
+async def signed_body(
+    scope: Scope, receive: Receive, send: Send, *, check: SignatureCheck, sender: str
+) -> tuple[dict[str, str], bytes] | None:
+    """A POST's headers and raw body, once its length is within the limit (413 / 411 before
+    a byte is read) and `check` finds it signed by `sender` (401, and one log line that never
+    holds the body); None once the request has been answered."""
+    headers = header_map(scope)
+    problem = body_problem("POST", scope["path"], headers)
+    if problem is not None:
+        await answer(send, *problem)
+        return None
+    raw = await read_body(receive)
+    refusal = check(headers, raw)
+    if refusal is not None:
+        log.info("refused a %s request: %s", sender, refusal)
+        await answer(send, 401, "invalid signature")
+        return None
+    return headers, raw
+
+
 class EdgeGuard:
     """ASGI middleware of the FastAPI side: body limits for every POST, and the REST key, before
     any reading; a log line for every REST call."""

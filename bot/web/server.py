@@ -31,11 +31,9 @@ from bot.web.guard import (
     EdgeGuard,
     Seen,
     answer,
-    body_problem,
     event_id,
-    header_map,
-    read_body,
     signature_problem,
+    signed_body,
 )
 from bot.web.rest import mount_rest
 
@@ -74,17 +72,16 @@ class HttpApp:
 
     async def _slack(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Checked, deduplicated, then dispatched through Bolt: the ack, as Slack waits for it."""
-        headers = header_map(scope)
-        problem = body_problem("POST", SLACK_PATH, headers)
-        if problem is not None:
-            await answer(send, *problem)
+        signed = await signed_body(
+            scope,
+            receive,
+            send,
+            check=lambda headers, raw: signature_problem(self._secret, headers, raw),
+            sender="Slack",
+        )
+        if signed is None:
             return
-        raw = await read_body(receive)
-        refusal = signature_problem(self._secret, headers, raw)
-        if refusal is not None:
-            log.info("refused a Slack request: %s", refusal)
-            await answer(send, 401, "invalid request")
-            return
+        headers, raw = signed
         try:
             body = raw.decode("utf-8")
         except UnicodeDecodeError:
