@@ -238,8 +238,11 @@ class SessionService:
 
     def _delivered(self, session: GoSession) -> SessionChange:
         """Deliver now what the committed change owes; return the session as stored after that
-        (or as committed, if the store cannot be read now: the change is kept either way)."""
+        (where its post landed), or as committed if nothing landed or the store cannot be read
+        now (the change is kept either way)."""
         delivery = self._deliverer.deliver(session.id or "")
+        if delivery.message is None:
+            return SessionChange(session=session, delivery=delivery)  # nothing landed: as is
         try:
             stored = self._store.get(session.scope or "")
         except (StoreUnavailable, StoreCorrupted):

@@ -85,10 +85,10 @@ class Committing(Recovery):
         try:
             for rel, (offset, text) in appends.items():
                 done[rel] = offset
-                write_at(self.root / rel, offset, text)
+                write_at(self.file(rel), offset, text)
             for rel, data in placing.created.items():
                 created.append(rel)
-                put(self.root / rel, data)
+                put(self.file(rel), data)
         except OSError as exc:
             self._undone(exc, self._undo(placing.temps, done, created, start))
         self._finish(unit, placing, appends, start + len(framed))
@@ -100,9 +100,9 @@ class Committing(Recovery):
                 continue
             data = text.encode("utf-8")
             try:
-                held = os.stat(self.root / rel).st_blocks * 512
+                held = os.stat(self.file(rel)).st_blocks * 512
             except FileNotFoundError:
-                os.makedirs((self.root / rel).parent, exist_ok=True)
+                os.makedirs(Path(self.file(rel)).parent, exist_ok=True)
                 placing.created[rel] = data
                 continue
             if len(data) <= held:
@@ -123,12 +123,12 @@ class Committing(Recovery):
         self._commits += 1
         try:
             for rel, data in placing.overwritten.items():
-                put(self.root / rel, data)
+                put(self.file(rel), data)
             for rel, temp in placing.temps.items():
-                os.replace(temp, self.root / rel)
+                os.replace(temp, self.file(rel))
             for rel, text in unit.writes.items():
                 if text is None:
-                    remove(self.root / rel)
+                    remove(self.file(rel))
             os.pwrite(self._fd, Header(end, self._commits).encode(), 0)
         except OSError as exc:
             log.warning(
@@ -149,10 +149,10 @@ class Committing(Recovery):
         for rel, text in unit.writes.items():
             if text is not None:
                 with contextlib.suppress(OSError):
-                    self._cache[rel] = (cache_key(os.stat(self.root / rel)), unit.parsed[rel])
+                    self._cache[rel] = (cache_key(os.stat(self.file(rel))), unit.parsed[rel])
         for rel, (offset, text) in appends.items():
             with contextlib.suppress(OSError):
-                key = cache_key(os.stat(self.root / rel))
+                key = cache_key(os.stat(self.file(rel)))
                 end = offset + len(text.encode("utf-8"))
                 self._tails[rel] = (key, end, unit.appends[rel][-1])
 
@@ -162,13 +162,13 @@ class Committing(Recovery):
         tail = self._tails.get(rel)
         if tail is not None:
             with contextlib.suppress(OSError):
-                if cache_key(os.stat(self.root / rel)) == tail[0]:
+                if cache_key(os.stat(self.file(rel))) == tail[0]:
                     return tail[1]
-        return append_offset(self.root / rel)
+        return append_offset(Path(self.file(rel)))
 
     def _temp_file(self, rel: str, data: bytes) -> Path:
         """The new content beside the data (renamed over its target once committed)."""
-        os.makedirs((self.root / rel).parent, exist_ok=True)
+        os.makedirs(Path(self.file(rel)).parent, exist_ok=True)
         path = self.root / f"{TEMP_PREFIX}{rel.replace('/', '-')}"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
@@ -190,12 +190,12 @@ class Committing(Recovery):
                 remove(path)
         try:
             for rel in created:
-                remove(self.root / rel)
+                remove(self.file(rel))
             for rel, offset in appended.items():
                 if offset:
-                    os.truncate(self.root / rel, offset)
+                    os.truncate(self.file(rel), offset)
                 else:
-                    remove(self.root / rel)  # it did not exist before (or held nothing)
+                    remove(self.file(rel))  # it did not exist before (or held nothing)
             os.ftruncate(self._fd, start)
         except OSError:
             return False

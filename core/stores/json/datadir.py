@@ -74,6 +74,7 @@ class DataDir(Committing):
 
     def __init__(self, root: Path, *, read_only: bool = False) -> None:
         self.root = root
+        self._root_text = os.fspath(root)
         self.read_only = read_only
         self._prefix = os.path.join(root, "")
         self._path = root / JOURNAL_FILE

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from pathlib import Path
 
 TEMP_PREFIX = ".gobot-tmp-"
 
@@ -23,6 +22,9 @@ _PROBLEMS = {
 }
 
 
+StrPath = str | os.PathLike[str]  # a path as the os functions take it
+
+
 def describe_os_error(exc: OSError) -> str:
     """What went wrong, in words an operator acts on (never a server path)."""
     return _PROBLEMS.get(
@@ -30,12 +32,12 @@ def describe_os_error(exc: OSError) -> str:
     )
 
 
-def remove(path: Path) -> None:
+def remove(path: StrPath) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
 
 
-def put(path: Path, data: bytes) -> None:
+def put(path: StrPath, data: bytes) -> None:
     """Make the file hold exactly `data`, written in place (a repeat leaves the same bytes)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
     try:
@@ -47,7 +49,7 @@ def put(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def write_at(path: Path, offset: int, text: str) -> None:
+def write_at(path: StrPath, offset: int, text: str) -> None:
     """Make the file end with `text` at `offset` (a repeat leaves the same bytes)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
     try:

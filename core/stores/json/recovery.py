@@ -31,6 +31,7 @@ class Recovery:
     """The journal's recovery, for a data directory that holds the lock while it runs."""
 
     root: Path
+    _root_text: str
     read_only: bool
     _path: Path
     _fd: int
@@ -41,6 +42,10 @@ class Recovery:
     _tails: dict[str, tuple[tuple[int, int, int], int, str]]
     _commits: int
     _replayed: bool
+
+    def file(self, rel: str) -> str:
+        """The path of a file of the data directory (as text: a hot path joins no Path)."""
+        return os.path.join(self._root_text, rel)
 
     def _recover(self) -> None:
         """Apply what a crashed writer committed but did not finish, and drop a torn last
@@ -99,7 +104,7 @@ class Recovery:
         os.ftruncate(self._fd, end)
         for name in os.listdir(self.root):
             if name.startswith(TEMP_PREFIX):
-                remove(self.root / name)
+                remove(self.file(name))
         self._commits = head.commits + 1  # files were rewritten: every reader's cache is stale
         os.pwrite(self._fd, Header(end, self._commits).encode(), 0)
         os.fsync(self._fd)
