@@ -30,7 +30,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot.dev.loopback import LoopbackServer
+from bot.dev.loopback import LoopbackServer, QuietHandler
 from core.clock import Clock, SystemClock, format_utc
 
 FAKE_APP_ID = "424242"
@@ -246,10 +246,7 @@ class FakeGithub(LoopbackServer):
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
@@ -298,24 +295,5 @@ class FakeGithub(LoopbackServer):
                 self, status: int, body: dict[str, Any], extra: dict[str, str] | None = None
             ) -> None:
                 self._send(status, json.dumps(body).encode(), "application/json", extra)
-
-            def _send(
-                self,
-                status: int,
-                body: bytes,
-                content_type: str | None,
-                extra: dict[str, str] | None = None,
-            ) -> None:
-                try:
-                    self.send_response(status)
-                    if content_type:
-                        self.send_header("Content-Type", content_type)
-                    self.send_header("Content-Length", str(len(body)))
-                    for key, value in (extra or {}).items():
-                        self.send_header(key, value)
-                    self.end_headers()
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    return
 
         return Handler

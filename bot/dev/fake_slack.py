@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
-from bot.dev.loopback import LoopbackServer
+from bot.dev.loopback import LoopbackServer, QuietHandler
 
 
 @dataclass
@@ -259,10 +259,7 @@ class FakeSlack(LoopbackServer):
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 path, _, query = self.path.partition("?")
                 self._handle(path, {k: v[0] for k, v in parse_qs(query).items()})
@@ -316,23 +313,5 @@ class FakeSlack(LoopbackServer):
                     self._send(failure.status, json.dumps(body).encode(), "application/json", extra)
                     return
                 self._send(200, json.dumps(answer).encode(), "application/json")
-
-            def _send(
-                self,
-                status: int,
-                body: bytes,
-                content_type: str,
-                extra: dict[str, str] | None = None,
-            ) -> None:
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", content_type)
-                    self.send_header("Content-Length", str(len(body)))
-                    for key, value in (extra or {}).items():
-                        self.send_header(key, value)
-                    self.end_headers()
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    return
 
         return Handler

@@ -1,7 +1,7 @@
 """A real HTTP server on loopback for the stand-ins of Slack and GitHub: bound at port 0 by
 default (the system picks a free port, and the socket is kept from bind to `stop`, so no other
 process takes it meanwhile), serving each request in a thread of its own, and stopping at
-once."""
+once; and the quiet request handler both build theirs on."""
 
 from __future__ import annotations
 
@@ -15,6 +15,33 @@ SHUTDOWN_POLL_SECONDS = 0.01  # how soon `stop` returns (`serve_forever` polls f
 class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # the default 5 resets connections under a burst of clients
     daemon_threads = True
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that logs nothing and answers in one call (`_send`); a client that
+    went away meanwhile is no error."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str | None,
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        try:
+            self.send_response(status)
+            if content_type:
+                self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for key, value in (extra or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            return
 
 
 class LoopbackServer:
