@@ -14,7 +14,6 @@ from slack_sdk.models.blocks import (
     Block,
     ConversationFilter,
     ConversationSelectElement,
-    DateTimePickerElement,
     InputBlock,
     PlainTextInputElement,
 )
@@ -37,6 +36,7 @@ from bot.slack.window_views import (
     form_start,
     own_label,
     planned_text,
+    when_input,
 )
 from core.durations import format_duration, parse_duration
 from core.errors import InvalidInput, PermissionDenied, UnknownWindow
@@ -119,12 +119,7 @@ def freeze_modal(
     `freeze`: when and how long only, as the freeze has them."""
     start = int(freeze.starts_at_utc.timestamp()) if freeze else now_epoch + 3600
     blocks: list[Block] = [
-        InputBlock(
-            block_id="when",
-            label="From",
-            hint="In your own time zone.",
-            element=DateTimePickerElement(action_id="when", initial_date_time=start),
-        ),
+        when_input("From", start),
         InputBlock(
             block_id="duration",
             label="For how long",

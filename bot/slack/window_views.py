@@ -214,12 +214,7 @@ def schedule_modal(
     initial = planned_options[labels.index(preselect)]
     start = int(window.starts_at_utc.timestamp()) if window else now_epoch + 3600
     blocks: list[Block] = [
-        InputBlock(
-            block_id="when",
-            label="When",
-            hint="In your own time zone.",
-            element=DateTimePickerElement(action_id="when", initial_date_time=start),
-        ),
+        when_input("When", start),
         InputBlock(
             block_id="planned",
             label="Planned duration",
@@ -280,6 +275,16 @@ def overlap_field_error(other: GoWindow) -> str:
     return (
         f"That overlaps {what}, {other.starts_at_utc:%Y-%m-%d %H:%M} to "
         f"{other.ends_at_utc:%Y-%m-%d %H:%M} UTC: pick another time, or move or cancel that one."
+    )
+
+
+def when_input(label: str, start: int) -> InputBlock:
+    """The date and time a window or freeze starts, picked in the user's own time zone."""
+    return InputBlock(
+        block_id="when",
+        label=label,
+        hint="In your own time zone.",
+        element=DateTimePickerElement(action_id="when", initial_date_time=start),
     )
 
 
