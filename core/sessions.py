@@ -30,7 +30,7 @@ from core.models import (
     Snapshot,
 )
 from core.notes import clean_link, clean_notes
-from core.outbox import SESSION_BOUND, SessionPayload, new_item_id, outbox_item
+from core.outbox import SESSION_BOUND, OutboxItem, SessionPayload, new_item_id, outbox_item
 from core.playbook import run_item
 from core.ports import Approvals, Deliverer, NullDeliverer, UnitOfWork
 from core.reminders import ReminderPolicy
@@ -195,19 +195,7 @@ class SessionService:
             self._store.create(session)
             if along is not None:
                 along(session, now)
-            self._outbox.add(
-                [
-                    outbox_item(
-                        "snapshot",
-                        SessionPayload(session=session),
-                        now,
-                        item_id=new_item_id(),
-                        reply_to=reply_to,
-                        actor=actor,
-                    ),
-                    run_item(session, now),
-                ]
-            )
+            self._outbox.add(posted_with_run("snapshot", session, now, reply_to, actor))
             if self._approvals is not None and self._approvals.needs(START_APPROVAL):
                 session, _ = self._approvals.ask(session, START_APPROVAL, by=actor, notes=text)
             self._uow.commit()
@@ -309,6 +297,20 @@ class SessionService:
         return with_posts(self._uow, self._store.history(limit, scope))
 
 
+def posted_with_run(
+    kind: Literal["snapshot", "ended"],
+    session: GoSession,
+    now: datetime,
+    reply_to: str | None,
+    actor: str,
+) -> list[OutboxItem]:
+    """What a start or an end owes the channel: its post (the snapshot, or the end's update and
+    summary), then the playbook message's state."""
+    payload = SessionPayload(session=session)
+    post = outbox_item(kind, payload, now, item_id=new_item_id(), reply_to=reply_to, actor=actor)
+    return [post, run_item(session, now)]
+
+
 def with_posts(uow: UnitOfWork, sessions: list[GoSession]) -> list[GoSession]:
     """`sessions` as read, each ended one whose snapshot post landed only after its end (its
     record was kept without it) carrying where the post landed."""
@@ -369,17 +371,5 @@ def close(
     )
     uow.sessions.finish(ended)
     uow.outbox.drop(ended.id or "", (*SESSION_BOUND, "playbook"), now)
-    uow.outbox.add(
-        [
-            outbox_item(
-                "ended",
-                SessionPayload(session=ended),
-                now,
-                item_id=new_item_id(),
-                reply_to=reply_to,
-                actor=actor,
-            ),
-            run_item(ended, now),
-        ]
-    )
+    uow.outbox.add(posted_with_run("ended", ended, now, reply_to, actor))
     return ended
