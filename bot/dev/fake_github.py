@@ -20,7 +20,6 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler
@@ -155,16 +154,6 @@ class FakeGithub(LoopbackServer):
     def accepted(self) -> list[Answer]:
         with self._lock:
             return [answer for answer in self.answers if answer.accepted]
-
-    def wait_for(self, predicate: Callable[[FakeGithub], bool], timeout: float = 30.0) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while not predicate(self):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._lock.wait(left)
-            return True
 
     # API -----------------------------------------------------------------------------------
     def _jwt_problem(self, authorization: str) -> tuple[dict[str, Any] | None, str | None]:

@@ -129,16 +129,6 @@ class FakeSlack(LoopbackServer):
         with self._lock:
             return [call for call in self.calls if call.method == method]
 
-    def wait_for(self, predicate: Callable[[FakeSlack], bool], timeout: float = 30.0) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while not predicate(self):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._lock.wait(left)
-            return True
-
     def wait_for_calls(self, method: str, count: int = 1, timeout: float = 30.0) -> list[Call]:
         if not self.wait_for(lambda fake: len(fake.calls_to(method)) >= count, timeout):
             raise AssertionError(

@@ -6,6 +6,8 @@ once; and the quiet request handler both build theirs on."""
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 
@@ -45,6 +47,8 @@ class QuietHandler(BaseHTTPRequestHandler):
 
 
 class LoopbackServer:
+    _lock: threading.Condition  # notified whenever what the stand-in records changes
+
     def __init__(self, handler: type[BaseHTTPRequestHandler], host: str, port: int) -> None:
         self._server = _Server((host, port), handler)
         self._thread = threading.Thread(
@@ -65,6 +69,17 @@ class LoopbackServer:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+    def wait_for(self, predicate: Callable[[Self], bool], timeout: float = 30.0) -> bool:
+        """Whether `predicate` held within `timeout` seconds (checked at each change)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not predicate(self):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._lock.wait(left)
+            return True
 
     @property
     def url(self) -> str:

@@ -12,8 +12,6 @@ from typing import Any
 
 from slack_sdk.models.blocks import (
     Block,
-    ConversationFilter,
-    ConversationSelectElement,
     InputBlock,
     PlainTextInputElement,
 )
@@ -32,6 +30,7 @@ from bot.slack.window_views import (
     FREEZE_CANCEL_ACTION,
     FREEZE_MOVE_ACTION,
     WindowButton,
+    channel_input,
     form_clash,
     form_start,
     own_label,
@@ -132,18 +131,7 @@ def freeze_modal(
     ]
     if freeze is None:
         blocks += [
-            InputBlock(
-                block_id="channel",
-                label="Channel",
-                element=ConversationSelectElement(
-                    action_id="channel",
-                    default_to_current_conversation=True,
-                    filter=ConversationFilter(
-                        include=["public", "private"], exclude_bot_users=True
-                    ),
-                    initial_conversation=channel_id,
-                ),
-            ),
+            channel_input(channel_id),
             InputBlock(
                 block_id="reason",
                 label="Reason",

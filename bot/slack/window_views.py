@@ -225,18 +225,7 @@ def schedule_modal(
     ]
     if window is None:
         blocks += [
-            InputBlock(
-                block_id="channel",
-                label="Channel",
-                element=ConversationSelectElement(
-                    action_id="channel",
-                    default_to_current_conversation=True,
-                    filter=ConversationFilter(
-                        include=["public", "private"], exclude_bot_users=True
-                    ),
-                    initial_conversation=channel_id,
-                ),
-            ),
+            channel_input(channel_id),
             notes_input("Notes"),
             InputBlock(
                 block_id="link",
@@ -285,6 +274,21 @@ def when_input(label: str, start: int) -> InputBlock:
         label=label,
         hint="In your own time zone.",
         element=DateTimePickerElement(action_id="when", initial_date_time=start),
+    )
+
+
+def channel_input(channel_id: str | None) -> InputBlock:
+    """The channel a window or freeze is planned in: the one the form was opened in, unless
+    another is picked."""
+    return InputBlock(
+        block_id="channel",
+        label="Channel",
+        element=ConversationSelectElement(
+            action_id="channel",
+            default_to_current_conversation=True,
+            filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True),
+            initial_conversation=channel_id,
+        ),
     )
 
 
