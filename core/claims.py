@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 REMINDER_CLAIMS_KEPT = timedelta(days=1)
 CLAIMS_KEPT = timedelta(days=8)  # a week, and a day's margin
+PRUNE_EVERY = timedelta(hours=1)  # claims are kept for days: pruning each tick only costs I/O
 
 
 def reminder_key(session_id: str, due: datetime) -> str:
@@ -40,15 +41,19 @@ def digest_key(week: str) -> str:
 
 
 class ClaimPruner:
-    """The tick's job that forgets the claims that can no longer matter."""
+    """The tick's job that forgets the claims that can no longer matter, once an hour."""
 
     def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
+        self._next: datetime | None = None  # when this process prunes again
 
     def tick(self) -> int:
-        """How many claims were dropped."""
+        """How many claims were dropped (at most once every `PRUNE_EVERY`)."""
         now = self._clock.now()
+        if self._next is not None and now < self._next:
+            return 0
+        self._next = now + PRUNE_EVERY
         with self._uow:
             pruned = self._uow.claims.prune(now - REMINDER_CLAIMS_KEPT, prefix="reminder:")
             pruned += self._uow.claims.prune(now - CLAIMS_KEPT)
