@@ -38,6 +38,7 @@ from bot.dev.fake_slack import FakeSlack
 from bot.settings import Settings
 from bot.slack.transport import SlackTransport
 from core.errors import StoreUnavailable
+from core.models import GateRequest
 from core.playbook import DEFAULT_STEPS
 from core.services import Services
 from core.stores.json import datadir
@@ -118,6 +119,20 @@ OPERATIONS: dict[str, tuple[Callable[[Services, FakeClock], None], Callable[[Ser
     "window reminder": (_window_due, lambda s: s.windows.tick()),
     "window start": (_planned, _start_window),
     "report": (_ended, lambda s: s.reports.report("C1")),
+    "freeze": (
+        _no_setup,
+        lambda s: s.windows.schedule_freeze(
+            "U1", "C1", T0 + timedelta(hours=1), timedelta(days=2), "year-end"
+        ),
+    ),
+    "gate": (
+        _active,
+        lambda s: s.gate.decide(
+            GateRequest(channel="C1", environment="production", requester="ci"),
+            source="cli",
+            actor="ci",
+        ),
+    ),
 }
 
 
