@@ -72,7 +72,7 @@ def gate(wait: str, url: str | None, **options: str | None) -> None:
         request = GateRequest.model_validate(asked)
     except ValidationError as exc:
         error = exc.errors()[0]
-        fail(f"--{error['loc'][0]}: {error['msg']}")
+        fail(f"--{error['loc'][0]}: {str(error['msg']).removeprefix('Value error, ')}")
     try:
         if url is not None:
             ask = remote(url, os.environ.get("GOBOT_API_KEY"))

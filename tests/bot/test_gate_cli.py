@@ -57,6 +57,7 @@ def test_exit_codes_on_the_local_data_dir(
         (("--wait", "soon"), "gobot: --wait: "),
         (("--ref", "x" * 201), "gobot: --ref: String should have at most 200 characters"),
         (("--url", "localhost:3000"), "gobot: --url must be gobot's base URL"),
+        (("--channel", "general"), "gobot: --channel: must be a Slack channel ID (C… or G…)"),
         (("--url", "http://127.0.0.1:9"), "gobot: set GOBOT_API_KEY"),
     ],
 )
