@@ -310,6 +310,7 @@ GateBlock = Literal["session", "freeze", "health", "approval"]
 
 
 CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{1,20}")
+NOT_BLANK: dict[str, Any] = {"pattern": r"\S"}  # as documented: blank is stripped to nothing
 
 
 def _channel_id(value: str | None) -> str | None:
@@ -337,11 +338,19 @@ class GateRequest(BaseModel):
         json_schema_extra={"pattern": f"^{CHANNEL_ID.pattern}$"},
     )
     step: Annotated[str | None, BeforeValidator(_step_text)] = Field(
-        default=None, min_length=1, max_length=64, description="a step's number or id"
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="a step's number or id",
+        json_schema_extra=NOT_BLANK,
     )
-    environment: str | None = Field(default=None, min_length=1, max_length=100)
-    ref: str | None = Field(default=None, min_length=1, max_length=200)
-    requester: str | None = Field(default=None, min_length=1, max_length=100)
+    environment: str | None = Field(
+        default=None, min_length=1, max_length=100, json_schema_extra=NOT_BLANK
+    )
+    ref: str | None = Field(default=None, min_length=1, max_length=200, json_schema_extra=NOT_BLANK)
+    requester: str | None = Field(
+        default=None, min_length=1, max_length=100, json_schema_extra=NOT_BLANK
+    )
 
     def key(self, scope: str) -> str:
         """Names the request (not the poll): the same question asked again has the same key."""
