@@ -157,7 +157,10 @@ class GoSession(BaseModel):
     """A GO session. The first seven fields are the original contract; the rest are ours.
 
     The inactive session with no history has every original field null except `active`.
+    Frozen: a change is a `model_copy`, so a session read once can be handed to every reader.
     """
+
+    model_config = ConfigDict(frozen=True)
 
     active: bool = False
     started_at_utc: UtcTime | None = None

@@ -143,7 +143,7 @@ def source_from_spec(spec: str, timeout: timedelta) -> Source:
 
 def _read(future: Future[Any], model: type[BaseModel], kind: str, wait: float) -> Any:
     """Validated model from a source's future, or raise SourceFailed/SourceNotFound."""
-    if not futures.wait([future], timeout=max(0.0, wait)).done:
+    if not future.done() and not futures.wait([future], timeout=max(0.0, wait)).done:
         raise TimeoutError(kind)
     try:
         raw = future.result()

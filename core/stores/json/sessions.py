@@ -67,6 +67,24 @@ def load_session(raw: Any, where: str) -> GoSession:
         raise StoreCorrupted(f"{where} does not hold a valid session") from exc
 
 
+class _Loaded:
+    """The session last read from each file, kept with the parsed JSON it came from: the data
+    directory hands out the same parsed object while the file is unchanged, so a transaction
+    that reads a session again (a check, then the change) validates it once. A session is
+    frozen (a change is a `model_copy`), so sharing one is safe."""
+
+    def __init__(self) -> None:
+        self._by_file: dict[str, tuple[Any, GoSession]] = {}
+
+    def session(self, raw: Any, where: str) -> GoSession:
+        kept = self._by_file.get(where)
+        if kept is not None and kept[0] is raw:
+            return kept[1]
+        session = load_session(raw, where)
+        self._by_file[where] = (raw, session)
+        return session
+
+
 _DUE_KEYS = ("reminder", "watch")
 
 
@@ -118,6 +136,7 @@ class JsonSessionStore:
         self._sessions_dir = root / SESSIONS_DIR
         self._history_path = root / HISTORY_FILE
         self._index_path = root / ACTIVE_INDEX
+        self._loaded = _Loaded()
         self._stale: set[str] = set()  # scopes whose index entry may run early
         self._flushed_at = 0.0
 
@@ -133,7 +152,7 @@ class JsonSessionStore:
         if not isinstance(raw, dict):
             raise StoreCorrupted(f"{SESSION_FILE} must hold a JSON object")
         value = raw.get("session")
-        return load_session(value, SESSION_FILE) if value else None
+        return self._loaded.session(value, SESSION_FILE) if value else None
 
     def _read_scope(self, scope: str) -> GoSession | None:
         if scope == WORKSPACE:
@@ -141,7 +160,7 @@ class JsonSessionStore:
             return latest if latest and (latest.scope or WORKSPACE) == WORKSPACE else None
         path = scope_file(self._sessions_dir, scope)
         raw = self._dd.read_json(path)
-        return None if raw is None else load_session(raw, self._dd.rel(path))
+        return None if raw is None else self._loaded.session(raw, self._dd.rel(path))
 
     def get(self, scope: str) -> GoSession | None:
         with self._dd.transaction():
