@@ -14,8 +14,24 @@ from core.stores.json import commit, datadir, files, recovery
 
 # Every module of the JSON store that calls the OS on the data directory.
 STORE_MODULES: tuple[ModuleType, ...] = (datadir, commit, recovery, files)
-WRITES = ("write", "pwrite", "replace", "fsync", "ftruncate", "truncate", "unlink", "makedirs")
-FULL_DISK = ("write", "pwrite", "fsync")  # what a full disk fails (freeing space still works)
+WRITES = (
+    "write",
+    "pwrite",
+    "replace",
+    "rename",
+    "fsync",
+    "fdatasync",
+    "ftruncate",
+    "truncate",
+    "unlink",
+    "makedirs",
+)
+FULL_DISK = (
+    "write",
+    "pwrite",
+    "fsync",
+    "fdatasync",
+)  # what a full disk fails (freeing space still works)
 
 
 class FaultyOs:

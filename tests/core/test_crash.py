@@ -1,6 +1,7 @@
 """The JSON store's unit of work under crashes and I/O errors.
 
-- A fault at every write point of start, end, reminder claim, snooze, step completion, window
+- A fault at every write point of start, end, a delivery that empties a queue (kept as a
+  spare file) and a start that reuses that spare, reminder claim, snooze, step completion, window
   changes and a report (which marks the audit records it verified in `audit.verified`): the
   process killed there (SIGKILL), or the write failing with ENOSPC or EIO. After each, a reader
   sees the whole change or none of it, the audit chain verifies, and every message owed is
@@ -78,6 +79,20 @@ def _ended(services: Services, clock: FakeClock) -> None:
     services.sessions.end("U1", "C1", "done")
 
 
+def _drain(services: Services) -> None:
+    """Every owed message taken out as delivered, in one unit of work: the emptied queue is
+    kept as a spare file."""
+    with services.uow:
+        for item in services.outbox.items():
+            services.outbox.done(item)
+        services.uow.commit()
+
+
+def _ended_and_delivered(services: Services, clock: FakeClock) -> None:
+    _ended(services, clock)
+    _drain(services)
+
+
 def _reminder_due(services: Services, clock: FakeClock) -> None:
     services.sessions.start("U1", "C1", "launch")
     clock.advance(timedelta(minutes=2))
@@ -112,6 +127,8 @@ GOING_ON = ("reminder", "window reminder", "report")
 OPERATIONS: dict[str, tuple[Callable[[Services, FakeClock], None], Callable[[Services], Any]]] = {
     "start": (_no_setup, lambda s: s.sessions.start("U1", "C1", "launch")),
     "end": (_active, lambda s: s.sessions.end("U2", "C1", "done")),
+    "delivered": (_ended, _drain),
+    "start on a spare": (_ended_and_delivered, lambda s: s.sessions.start("U1", "C1", "again")),
     "reminder": (_reminder_due, lambda s: s.reminders.tick()),
     "snooze": (_active, _snooze),
     "complete": (_active, lambda s: s.playbook.complete("1", "U1", "checked", "C1")),

@@ -1,7 +1,8 @@
 """The data directory's journal in the cases a crash sweep does not reach: a record that cannot
 be taken back (nor a file it created), a file left half overwritten by a crash, a forked child,
 a machine with no boot id, another process's writes under the read cache and after a line this
-process appended, and a data directory that cannot be written."""
+process appended, removed files kept as spares for the next file made, and a data directory
+that cannot be written."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from core.errors import StoreUnavailable
 from core.services import Services
 from core.stores.json import datadir
 from core.stores.json import journal as wal
+from core.stores.json.commit import MAX_SPARES, SPARE_PREFIX
 from core.stores.json.datadir import DataDir
 from tests.conftest import json_only, outside_env, wait_until
 from tests.faults import STORE_MODULES, FaultyOs, fail_with, kill_self, put_between
@@ -32,7 +34,7 @@ def test_a_record_that_cannot_be_taken_back_is_reported_as_maybe_kept(
     """The fsync of the journal fails, and so does cutting the record off again: the operator
     is not told "nothing changed", since the next reader will apply the record."""
     assert not services.sessions.get().active  # the journal exists
-    faulty_os(FaultyOs(1, fail_with(errno.EIO), every=True, names=("fsync", "ftruncate")))
+    faulty_os(FaultyOs(1, fail_with(errno.EIO), every=True, names=("fdatasync", "ftruncate")))
     with pytest.raises(StoreUnavailable) as failed:
         services.sessions.start("U1", "C1", "launch")
     assert failed.value.kept and "may still be completed" in failed.value.message
@@ -161,6 +163,66 @@ def test_a_line_file_another_process_appended_to_is_read_again(tmp_path: Path) -
         with idle.transaction():
             assert idle.last_line(log) is None  # not its own: it reads the file
     assert log.read_text().splitlines() == [f"line {n}" for n in range(6)]
+
+
+def spares(directory: Path) -> list[Path]:
+    return [path for path in directory.iterdir() if path.name.startswith(SPARE_PREFIX)]
+
+
+def test_a_removed_file_is_kept_as_a_spare_and_becomes_the_next_file_made(tmp_path: Path) -> None:
+    """A file a change removes is kept as a spare; the next file a change makes is that file
+    renamed into place and holding exactly its new content, for this process and another."""
+    writer = DataDir(tmp_path)
+    old, new = tmp_path / "outbox" / "q-old.json", tmp_path / "outbox" / "q-new.json"
+    with writer.own_unit():
+        writer.write_json(old, {"items": ["x" * 500]})
+    inode = old.stat().st_ino
+    with writer.own_unit():
+        writer.delete(old)
+    [spare] = spares(tmp_path)
+    assert not old.exists() and spare.stat().st_ino == inode
+    with writer.own_unit():
+        writer.write_json(new, {"items": []})
+    assert spares(tmp_path) == [] and new.stat().st_ino == inode
+    assert new.read_bytes() == b'{"items":[]}\n'
+    reader = DataDir(tmp_path)
+    with reader.transaction():
+        assert reader.read_json(new) == {"items": []} and not reader.exists(old)
+
+
+def test_a_process_uses_the_spares_another_left_and_does_without_one_taken(
+    tmp_path: Path,
+) -> None:
+    first = DataDir(tmp_path)
+    names = [tmp_path / f"f{n}.json" for n in range(3)]
+    with first.own_unit():
+        for path in names:
+            first.write_json(path, {"n": path.name})
+    with first.own_unit():
+        for path in names:
+            first.delete(path)
+    assert len(spares(tmp_path)) == 3
+    later = DataDir(tmp_path)  # a process started later finds them
+    with later.own_unit():
+        later.write_json(tmp_path / "a.json", {"a": 1})
+    assert len(spares(tmp_path)) == 2
+    for spare in spares(tmp_path):
+        spare.unlink()  # taken by another process meanwhile
+    with first.own_unit():
+        first.write_json(tmp_path / "b.json", {"b": 2})
+    assert (tmp_path / "b.json").read_bytes() == b'{"b":2}\n'
+
+
+def test_no_more_than_max_spares_are_kept(tmp_path: Path) -> None:
+    shared = DataDir(tmp_path)
+    names = [tmp_path / f"f{n}.json" for n in range(MAX_SPARES + 3)]
+    with shared.own_unit():
+        for path in names:
+            shared.write_json(path, {"n": 1})
+    with shared.own_unit():
+        for path in names:
+            shared.delete(path)
+    assert len(spares(tmp_path)) == MAX_SPARES and not any(path.exists() for path in names)
 
 
 def unshare_problem() -> str | None:

@@ -6,8 +6,8 @@ what the transaction staged), then committed all at once:
 1. every file that grows past the space it holds on disk gets its new content in a temp file
    in the data directory;
 2. one journal record holding the whole change (each file's new content, each line appended
-   with the offset it goes at, each file deleted) is appended to `go_journal.wal` and fsynced:
-   this is the commit point;
+   with the offset it goes at, each file deleted) is appended to `go_journal.wal` and synced
+   (`fdatasync`: the record and the journal's new size): this is the commit point;
 3. the appends are written at their offsets and the files that did not exist are created;
 4. every other file is overwritten in place (within the space it holds, so a full disk cannot
    fail it where files are overwritten in place, as on ext4 or XFS) or has its temp file renamed
@@ -44,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import itertools
 import json
 import logging
 import os
@@ -54,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import StoreCorrupted, StoreUnavailable
-from core.stores.json.commit import Committing, Unit
+from core.stores.json.commit import Committing, Unit, spares_in
 from core.stores.json.files import TEMP_PREFIX, cache_key, describe_os_error
 from core.stores.json.journal import (
     JOURNAL_FILE,
@@ -96,6 +97,8 @@ class DataDir(Committing):
         self._tails: dict[str, tuple[tuple[int, int, int], int, str]] = {}  # line files' ends
         self._commits = -1  # the commit count this process last saw
         self._replayed = False
+        self._spares = spares_in(root) if self._writable and not read_only else []
+        self._spare_numbers = itertools.count()
 
     def _read_only(self, problem: OSError) -> int:
         """A descriptor to lock a directory that cannot be written (or has no journal yet):
