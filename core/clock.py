@@ -3,6 +3,7 @@ inside the code, ISO 8601 UTC with `Z` at the edges (files, REST, audit records)
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Annotated, Protocol
 
@@ -25,6 +26,14 @@ def format_utc(moment: datetime, timespec: str = "microseconds") -> str:
     (`timespec="seconds"`: to the second, as the CLI shows times)."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: gobot only handles timezone-aware times")
+    return _formatted(moment, timespec)
+
+
+@functools.lru_cache(maxsize=4096)
+def _formatted(moment: datetime, timespec: str) -> str:
+    """One instant formatted once: a change writes its session's few times a dozen times over
+    (its file, its history line, its audit record, each message it owes). Equal instants in
+    other zones share an entry, rightly: the text is in UTC."""
     return moment.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 

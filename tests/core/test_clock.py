@@ -44,6 +44,25 @@ def test_format_utc_writes_utc_with_z_and_microseconds(moment: datetime, text: s
     assert format_utc(moment) == text
 
 
+@given(
+    st.datetimes(  # hypothesis takes naive bounds, and makes the times aware
+        datetime(1970, 1, 1),  # noqa: DTZ001
+        datetime(9000, 1, 1),  # noqa: DTZ001
+        timezones=st.just(UTC),
+    ),
+    st.integers(min_value=-14 * 60, max_value=14 * 60),
+)
+def test_the_same_instant_in_any_zone_and_either_order_is_written_alike(
+    moment: datetime, minutes: int
+) -> None:
+    """Formatted text is remembered per instant: an equal instant in another zone, formatted
+    first or second, gets the same UTC text, and each timespec its own."""
+    elsewhere = moment.astimezone(timezone(timedelta(minutes=minutes)))
+    first, second = (moment, elsewhere) if minutes % 2 else (elsewhere, moment)
+    assert format_utc(first) == format_utc(second) == f"{moment:%Y-%m-%dT%H:%M:%S.%f}Z"
+    assert format_utc(second, "seconds") == f"{moment:%Y-%m-%dT%H:%M:%S}Z"
+
+
 def test_format_utc_refuses_a_naive_time() -> None:
     with pytest.raises(ValueError) as raised:
         format_utc(datetime(2026, 1, 1, 9, 0))  # noqa: DTZ001
