@@ -29,7 +29,6 @@ from __future__ import annotations
 import difflib
 import json
 import re
-import readline
 import secrets
 import shlex
 import signal
@@ -46,6 +45,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.bootstrap import build_runtime
 from bot.dev.fake_slack import Call, FakeSlack
+from bot.dev.local_console import Console
 from bot.dev.local_github import ENVIRONMENTS, LocalGithub
 from bot.dev.local_screen import Screen
 from bot.dev.slack_requests import (
@@ -119,8 +119,6 @@ def local_settings(settings: Settings) -> Settings:
 
 class LocalBot:
     def __init__(self, settings: Settings, out: TextIO, *, interactive: bool = False) -> None:
-        self._interactive = interactive
-        self.failures = 0
         self._settings = settings
         self._fake = FakeSlack().start()
         self._secret = secrets.token_hex(16)
@@ -137,7 +135,7 @@ class LocalBot:
         self._github.attach(self._runtime)
         self._verifier = SignatureVerifier(self._secret)
         self._screen = Screen(out, interactive=interactive)
-        self._read: Callable[[], str | None] = lambda: None
+        self._console = Console(self._screen, interactive=interactive)
         self._events = 0
         self._known = set(SLASH_COMMANDS)
         self._shown = 0
@@ -145,6 +143,11 @@ class LocalBot:
         self._flushing = threading.Lock()
         self._stop = threading.Event()
         self._printer = threading.Thread(target=self._print_loop, daemon=True)
+
+    @property
+    def failures(self) -> int:
+        """How many commands failed (with a script or piped input, `gobot local` exits 1)."""
+        return self._console.failures
 
     # lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> LocalBot:
@@ -159,7 +162,9 @@ class LocalBot:
         self._fake.stop()
         self._github.close()
         if self._open_sessions():
-            self._say("(a GO session is still open: it will be there next time; /go-end ends it)")
+            self._console.say(
+                "(a GO session is still open: it will be there next time; /go-end ends it)"
+            )
 
     def _open_sessions(self) -> list[str]:
         return [
@@ -174,12 +179,10 @@ class LocalBot:
         Ctrl-C stops the command running (or the line being typed), not the demo."""
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.default_int_handler)  # even if inherited ignored
-        self._read = read_line
-        if self._interactive:
-            readline.set_pre_input_hook(self._prompt_shown)
-        self._say(f"{HELP}\nState: {self._settings.data_dir} (the demo's own).")
+        self._console.read_from(read_line)
+        self._console.say(f"{HELP}\nState: {self._settings.data_dir} (the demo's own).")
         for left_open in self._open_sessions():
-            self._say(
+            self._console.say(
                 f"(a GO session from an earlier run is still open: {left_open}; "
                 "/go-session shows it, /go-end ends it)"
             )
@@ -188,41 +191,30 @@ class LocalBot:
                 if not self._one_line():
                     return
             except KeyboardInterrupt:
-                self._say("(interrupted)")
+                self._console.say("(interrupted)")
 
     def _one_line(self) -> bool:
         """Read a line and do it; False at `exit` or the end of the input."""
-        raw = self._next_line()
+        raw = self._console.next_line()
         if raw is None:
-            if self._interactive:
-                self._say("")  # the shell's prompt starts on a line of its own
+            if self._console.interactive:
+                self._console.say("")  # the shell's prompt starts on a line of its own
             return False
         line = raw.strip()
-        if not self._interactive and line:
-            self._say(f"> {line}")
+        if line:
+            self._console.echo(f"> {line}")
         if line in ("exit", "quit"):
             return False
         if line and not line.startswith("#"):
             self.handle(line)
         return True
 
-    def _next_line(self) -> str | None:
-        """A line typed (or read): a command, a form's field, a y/n; interactively, output
-        meanwhile draws the prompt again below it once readline has shown it."""
-        try:
-            return self._read()
-        finally:
-            self._screen.prompt_shown(False)
-
-    def _prompt_shown(self) -> None:
-        self._screen.prompt_shown(True)
-
     def handle(self, line: str) -> None:
         word, _, rest = line.partition(" ")
         if word == "wait":
             self._wait(rest.strip() or "1s")
         elif word == "help":
-            self._say(HELP)
+            self._console.say(HELP)
         elif word in SOURCE_WORDS:
             self._set_source(word, rest)
         elif line.isdigit():
@@ -235,7 +227,7 @@ class LocalBot:
             self._deploy(rest.strip())
         elif not line.startswith("/"):
             close = difflib.get_close_matches(word, WORDS, 1)
-            self._fail(
+            self._console.fail(
                 f"Not a command: did you mean {close[0]}? (`help` lists them)"
                 if close
                 else "Not a command: `help` lists them."
@@ -247,7 +239,7 @@ class LocalBot:
         command, _, text = line.partition(" ")
         if command not in self._known:
             close = difflib.get_close_matches(command, SLASH_COMMANDS, 1)
-            self._fail(
+            self._console.fail(
                 f"Unknown command {command}: did you mean {close[0]}?"
                 if close
                 else f"Unknown command {command}. The commands: {', '.join(SLASH_COMMANDS)}"
@@ -272,7 +264,7 @@ class LocalBot:
         def mention(found: re.Match[str]) -> str:
             name = found.group(1).lower()
             if name not in PEOPLE:
-                self._say(
+                self._console.say(
                     f"({found.group(0)} is nobody the demo knows: it knows {KNOWN}; left as text)"
                 )
                 return found.group(0)
@@ -287,7 +279,7 @@ class LocalBot:
         try:
             waited = parse_duration(how_long)
         except ValueError as exc:
-            self._fail(str(exc))
+            self._console.fail(str(exc))
             return
         passed = [timedelta(0)]
         stop = threading.Event()
@@ -308,10 +300,12 @@ class LocalBot:
             stop.set()
             mover.join()
             self.flush()
-            self._say(f"(interrupted after {format_duration(passed[0])}: it is {self._now()})")
+            self._console.say(
+                f"(interrupted after {format_duration(passed[0])}: it is {self._now()})"
+            )
             return
         self.flush()
-        self._say(f"({format_duration(waited)} later: it is {self._now()})")
+        self._console.say(f"({format_duration(waited)} later: it is {self._now()})")
 
     def _now(self) -> str:
         return format_utc(self._clock.now())[:19] + "Z"
@@ -319,11 +313,11 @@ class LocalBot:
     def _press(self, number: int) -> None:
         button, outdated = self._screen.button(number)
         if button is None:
-            self._fail("No such button.")
+            self._console.fail("No such button.")
             return
         if outdated:
             assert button.message is not None
-            self._fail(
+            self._console.fail(
                 f"Button {number} is on an earlier version of message "
                 f"{self._screen.message_number(button.message[1])}, which has changed since: "
                 "Slack shows only its latest version; press one of its newer numbers."
@@ -345,27 +339,26 @@ class LocalBot:
     def _confirmed(self, confirm: dict[str, Any]) -> bool:
         """A button's `confirm` dialog, as Slack shows it before sending the action."""
         yes, no = (plain(str(confirm[k]["text"])) for k in ("confirm", "deny"))
-        self._say(
+        self._console.say(
             f"[asks: {plain(str(confirm['title']['text']))}] {plain(str(confirm['text']['text']))}"
         )
         while True:
-            self._say(f"  y: {yes} / n: {no}:")
-            line = self._next_line()
+            self._console.say(f"  y: {yes} / n: {no}:")
+            line = self._console.next_line()
             answer = (line or "n").strip().lower()
-            if not self._interactive:
-                self._say(f"  > {answer}")
+            self._console.echo(f"  > {answer}")
             if answer in ("y", "n"):
                 if answer == "n":
-                    self._say("(nothing was sent)")
+                    self._console.say("(nothing was sent)")
                 return answer == "y"
-            self._fail("answer y or n")
+            self._console.fail("answer y or n")
 
     def _settle(self) -> None:
         """Wait for the work of what was just sent (the channel's and a form's), then show it."""
         work = self._runtime.work
         for key in (f"modal:{USER}", CHANNEL):
             if not work.wait_idle(key, REPLY_TIMEOUT_SECONDS):
-                self._fail("no answer yet; it may still come")
+                self._console.fail("no answer yet; it may still come")
         self.flush()
 
     def _fill_forms(self, before: int) -> None:
@@ -384,7 +377,7 @@ class LocalBot:
             for t in block_texts(b)
         ]
         title = plain(str(view["title"]["text"]))
-        self._say(
+        self._console.say(
             " ".join([f"[form: {title}]", *said, "(an empty answer leaves a field as it is)"])
         )
         values: dict[str, str] = {}
@@ -396,7 +389,7 @@ class LocalBot:
                 except KeyboardInterrupt:  # Ctrl-C closes the form, as Escape does in Slack
                     answer = None
                 if answer is None:
-                    self._say("(form closed: nothing was submitted)")
+                    self._console.say("(form closed: nothing was submitted)")
                     return
                 values[str(block["block_id"])] = answer
             body = view_submission_body(
@@ -407,7 +400,7 @@ class LocalBot:
                 "errors"
             ) or {}
             for block_id, error in errors.items():
-                self._fail(f"{block_id}: {error}")
+                self._console.fail(f"{block_id}: {error}")
             asking = [block for block in inputs if block["block_id"] in errors]
         self._settle()
 
@@ -429,29 +422,28 @@ class LocalBot:
             label += f" (empty: {default})"
         while True:
             hint = f" ({' / '.join(choices)}; empty: {default or 'none'})" if choices else ""
-            self._say(f"  {label}{hint}{'' if block.get('optional') else ' (required)'}:")
-            line = self._next_line()
+            self._console.say(f"  {label}{hint}{'' if block.get('optional') else ' (required)'}:")
+            line = self._console.next_line()
             if line is None:
                 return None
             answer = line.strip()
-            if not self._interactive:
-                self._say(f"  > {answer}")
+            self._console.echo(f"  > {answer}")
             if kind == "datetimepicker" and answer:
                 try:
                     return str(int(parse_utc(answer).timestamp()))
                 except ValueError:
-                    self._fail("type a date and time such as 2026-12-01T14:00Z")
+                    self._console.fail("type a date and time such as 2026-12-01T14:00Z")
                     continue
             if not choices:
                 return answer or default
             if not answer or answer in choices:
                 return answer or default
-            self._fail(f"choose one of {', '.join(choices)}")
+            self._console.fail(f"choose one of {', '.join(choices)}")
 
     def _post(self, text: str) -> None:
         """`say text`: a message from you in #local, for `pin N`."""
         if not text:
-            self._fail("Usage: say <text>")
+            self._console.fail("Usage: say <text>")
             return
         ts = self._fake.post_directly(CHANNEL, self._mentions(text, escaped=False), user=USER)
         self._screen.show("#local", {"text": f"@{USER}: {text}"}, self._screen.number(ts))
@@ -460,14 +452,16 @@ class LocalBot:
         """`pin N`: react to message N with the pin emoji, as Slack sends the event."""
         ts = self._screen.message_ts(int(which)) if which.isdigit() else None
         if ts is None:
-            self._fail(f"Usage: pin N, N a message's number (1 to {self._screen.messages()})")
+            self._console.fail(
+                f"Usage: pin N, N a message's number (1 to {self._screen.messages()})"
+            )
             return
         if any(
             entry.key == f"{CHANNEL}:{ts}"
             for session in self._runtime.services.sessions.active()
             for entry in session.timeline
         ):
-            self._say(f"(message {which} is already on the session's timeline)")
+            self._console.say(f"(message {which} is already on the session's timeline)")
             return
         self._events += 1
         item = {"type": "message", "channel": CHANNEL, "ts": ts}
@@ -490,7 +484,7 @@ class LocalBot:
         }
         response = self._runtime.app.dispatch(BoltRequest(body=body, headers=headers))
         if response.status != 200:
-            self._say(f"! the bot answered HTTP {response.status}")
+            self._console.say(f"! the bot answered HTTP {response.status}")
         return str(response.body or "")
 
     def _await_reply(self, token: str, forms: int) -> None:
@@ -503,7 +497,7 @@ class LocalBot:
         )
         self.flush()
         if not got:
-            self._fail("no answer yet; it may still come")
+            self._console.fail("no answer yet; it may still come")
         self._show_replies(token)
         self._fill_forms(forms)
 
@@ -514,7 +508,7 @@ class LocalBot:
 
     def _show_private(self, params: dict[str, Any]) -> None:
         if any(mark in str(params) for mark in (":warning:", ":x:")):
-            self.failures += 1
+            self._console.failures += 1
         self._screen.show("you only", params)
 
     def _gate(self, step: str) -> None:
@@ -524,9 +518,9 @@ class LocalBot:
         try:
             decision = self._runtime.services.gate.decide(asked, source="cli", actor="ci")
         except GoError as exc:
-            self._fail(exc.message)
+            self._console.fail(exc.message)
             return
-        self._say(f"(the gate answers a CI job: {decision.state}: {decision.reason})")
+        self._console.say(f"(the gate answers a CI job: {decision.state}: {decision.reason})")
         self._settle()
 
     def _deploy(self, environment: str) -> None:
@@ -534,15 +528,15 @@ class LocalBot:
         HTTP app); what the channel shows, and the answer GitHub receives, show when they
         come (at once, or once a session lets it go)."""
         if not environment or " " in environment:
-            self._fail(f"Usage: deploy ENV (the demo gates {' and '.join(ENVIRONMENTS)})")
+            self._console.fail(f"Usage: deploy ENV (the demo gates {' and '.join(ENVIRONMENTS)})")
             return
         said, asked = self._github.deploy(environment)
-        self._say(said)
+        self._console.say(said)
         if asked is None:
-            self.failures += 1
+            self._console.failures += 1
             return
         if not self._runtime.work.wait_idle(asked.work, REPLY_TIMEOUT_SECONDS):
-            self._fail("no answer yet; it may still come")
+            self._console.fail("no answer yet; it may still come")
         self._settle()
 
     def _set_source(self, word: str, rest: str) -> None:
@@ -550,16 +544,18 @@ class LocalBot:
         try:
             value, *why = shlex.split(rest) or [""]
         except ValueError as exc:  # an unclosed quote
-            self._fail(f'{word}: {exc}; e.g. {word} {SOURCE_WORDS[word][0]} "why"')
+            self._console.fail(f'{word}: {exc}; e.g. {word} {SOURCE_WORDS[word][0]} "why"')
             return
         choices = SOURCE_WORDS[word]
         match = next((c for c in choices if c.lower() == value.lower()), None)
         own = self._settings.health_source if word == "health" else self._settings.cone_source
         if match is None:
-            self._fail(f'Usage: {word} {"|".join(choices)} "why"')
+            self._console.fail(f'Usage: {word} {"|".join(choices)} "why"')
             return
         if own is not None:
-            self._fail(f"{word} comes from GOBOT_{word.upper()}_SOURCE here, not from the demo")
+            self._console.fail(
+                f"{word} comes from GOBOT_{word.upper()}_SOURCE here, not from the demo"
+            )
             return
         reason = " ".join(why) or "set by hand"
         if word == "health":
@@ -567,16 +563,9 @@ class LocalBot:
         else:
             name, content = CONE_FILE, {"band": match, "reason": reason}
         (self._settings.data_dir / name).write_text(json.dumps(content), encoding="utf-8")
-        self._say(f"({word} is now {match}: {reason})")
-
-    def _fail(self, text: str) -> None:
-        self.failures += 1
-        self._say(f"! {text}")
+        self._console.say(f"({word} is now {match}: {reason})")
 
     # output --------------------------------------------------------------------------------
-    def _say(self, text: str) -> None:
-        self._screen.say(text)
-
     def _print_loop(self) -> None:
         while not self._stop.wait(0.2):
             self.flush()
@@ -591,7 +580,7 @@ class LocalBot:
             for call in calls:
                 self._show_call(call)
             for line in self._github.answers():
-                self._say(line)
+                self._console.say(line)
 
     def _show_call(self, call: Call) -> None:
         if call.method == "chat.postMessage":
@@ -608,4 +597,6 @@ class LocalBot:
             if key in self._fake.messages:
                 self._screen.show("#local, message updated", call.params, key=key)
             else:
-                self._say("[#local] (the session's post was made in an earlier run: not updated)")
+                self._console.say(
+                    "[#local] (the session's post was made in an earlier run: not updated)"
+                )
