@@ -28,29 +28,21 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
-import secrets
 import shlex
 import signal
 import threading
-import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from pydantic import SecretStr
-from slack_bolt import BoltRequest
-from slack_sdk.signature import SignatureVerifier
-
 from bot.bootstrap import build_runtime
-from bot.dev.fake_slack import Call, FakeSlack
 from bot.dev.local_console import Console
 from bot.dev.local_github import ENVIRONMENTS, LocalGithub
 from bot.dev.local_screen import Screen
+from bot.dev.local_slack import CHANNEL, KNOWN, USER, LocalSlack
 from bot.dev.slack_requests import (
     button_click_body,
-    event_callback_body,
     slash_command_body,
     view_submission_body,
 )
@@ -64,12 +56,8 @@ from core.errors import GoError
 from core.models import GateRequest
 from core.snapshots import CONE_FILE, HEALTH_FILE
 
-USER, CHANNEL = "ULOCAL", "CLOCAL"
 TRIGGER = "local.trigger"
-REPLY_TIMEOUT_SECONDS = 15.0
 SOURCE_WORDS = {"health": ("red", "yellow", "green"), "band": ("A", "B", "C", "D")}
-PEOPLE = {"alice": "UALICE", "bob": "UBOB"}  # whom `@name` mentions, as Slack would
-KNOWN = ", ".join(f"@{name}" for name in PEOPLE)
 HELP = (
     f"Type a slash command ({', '.join(f'/go-{c.usage}' for c in COMMANDS if c.slash == 'own')}"
     ", /go help), a number to press a button, `say text` to post to the channel, `pin N` to "
@@ -82,7 +70,6 @@ HELP = (
     "the command running."
 )
 WORDS = ("wait", "say", "pin", "gate", "deploy", "help", "exit", "quit", *SOURCE_WORDS)
-MENTION = re.compile(r"(?<![<\w])@([A-Za-z][\w-]*)")
 LOCAL_DIR = "local"
 HEALTHY = {"status": "green", "reasons": ['local demo: change it with `health red "why"`']}
 BAND_B = {"band": "B", "reason": 'local demo: change it with `band C "why"`'}
@@ -120,29 +107,16 @@ def local_settings(settings: Settings) -> Settings:
 class LocalBot:
     def __init__(self, settings: Settings, out: TextIO, *, interactive: bool = False) -> None:
         self._settings = settings
-        self._fake = FakeSlack().start()
-        self._secret = secrets.token_hex(16)
-        local = settings.model_copy(
-            update={
-                "slack_bot_token": SecretStr("xoxb-local"),
-                "slack_signing_secret": SecretStr(self._secret),
-                "slack_api_url": self._fake.api_url,
-            }
-        )
-        self._clock = DemoClock()
-        self._github = LocalGithub(CHANNEL, self._clock)
-        self._runtime = build_runtime(self._github.configure(local), clock=self._clock)
-        self._github.attach(self._runtime)
-        self._verifier = SignatureVerifier(self._secret)
         self._screen = Screen(out, interactive=interactive)
         self._console = Console(self._screen, interactive=interactive)
-        self._events = 0
+        self._clock = DemoClock()
+        self._github = LocalGithub(CHANNEL, self._clock)
+        self._slack = LocalSlack(self._console, self._screen, self._github.answers)
+        local = self._github.configure(self._slack.configure(settings))
+        self._runtime = build_runtime(local, clock=self._clock)
+        self._github.attach(self._runtime)
+        self._slack.attach(self._runtime)
         self._known = set(SLASH_COMMANDS)
-        self._shown = 0
-        self._lock = threading.Lock()
-        self._flushing = threading.Lock()
-        self._stop = threading.Event()
-        self._printer = threading.Thread(target=self._print_loop, daemon=True)
 
     @property
     def failures(self) -> int:
@@ -152,14 +126,13 @@ class LocalBot:
     # lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> LocalBot:
         self._runtime.ticker.start()
-        self._printer.start()
+        self._slack.start_printing()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
+        self._slack.stop_printing()
         self._runtime.ticker.shutdown()
-        self.flush()
-        self._fake.stop()
+        self._slack.close()
         self._github.close()
         if self._open_sessions():
             self._console.say(
@@ -247,30 +220,16 @@ class LocalBot:
             return
         row = BY_NAME.get(command.removeprefix("/go-"))
         if row is not None and row.escapes:  # as the manifest asks Slack to
-            text = self._mentions(text, escaped=True)
+            text = self._slack.mentions(text, escaped=True)
         token = uuid.uuid4().hex
-        forms = len(self._fake.calls_to("views.open"))
-        self._dispatch(
+        forms = self._slack.forms_opened()
+        self._slack.dispatch(
             slash_command_body(
-                command, text, USER, CHANNEL, self._fake.response_url(token), trigger_id=TRIGGER
+                command, text, USER, CHANNEL, self._slack.response_url(token), trigger_id=TRIGGER
             )
         )
-        self._await_reply(token, forms)
-
-    def _mentions(self, text: str, *, escaped: bool) -> str:
-        """`@alice` as Slack sends a mention of someone it knows: `<@UALICE|alice>` in a
-        command that escapes them, `<@UALICE>` in a message; anyone else stays text, said so."""
-
-        def mention(found: re.Match[str]) -> str:
-            name = found.group(1).lower()
-            if name not in PEOPLE:
-                self._console.say(
-                    f"({found.group(0)} is nobody the demo knows: it knows {KNOWN}; left as text)"
-                )
-                return found.group(0)
-            return f"<@{PEOPLE[name]}|{name}>" if escaped else f"<@{PEOPLE[name]}>"
-
-        return MENTION.sub(mention, text)
+        self._slack.await_reply(token, forms)
+        self._fill_forms(forms)
 
     def _wait(self, how_long: str) -> None:
         """`wait 30m`: the demo's clock moves on at once, a tick at a time, and every tick's
@@ -290,7 +249,7 @@ class LocalBot:
                 self._clock.advance(step)
                 passed[0] += step
                 self._runtime.ticker.tick()
-                self.flush()
+                self._slack.flush()
 
         mover = threading.Thread(target=steps, name="gobot-local-wait", daemon=True)
         mover.start()
@@ -299,12 +258,12 @@ class LocalBot:
         except KeyboardInterrupt:
             stop.set()
             mover.join()
-            self.flush()
+            self._slack.flush()
             self._console.say(
                 f"(interrupted after {format_duration(passed[0])}: it is {self._now()})"
             )
             return
-        self.flush()
+        self._slack.flush()
         self._console.say(f"({format_duration(waited)} later: it is {self._now()})")
 
     def _now(self) -> str:
@@ -326,14 +285,14 @@ class LocalBot:
         if button.confirm is not None and not self._confirmed(button.confirm):
             return
         token = uuid.uuid4().hex
-        forms = len(self._fake.calls_to("views.open"))
-        self._dispatch(
+        forms = self._slack.forms_opened()
+        self._slack.dispatch(
             button_click_body(
-                button.action_id, button.value, USER, CHANNEL, self._fake.response_url(token)
+                button.action_id, button.value, USER, CHANNEL, self._slack.response_url(token)
             )
         )
-        self._settle()
-        self._show_replies(token)
+        self._slack.settle()
+        self._slack.show_replies(token)
         self._fill_forms(forms)
 
     def _confirmed(self, confirm: dict[str, Any]) -> bool:
@@ -353,17 +312,9 @@ class LocalBot:
                 return answer == "y"
             self._console.fail("answer y or n")
 
-    def _settle(self) -> None:
-        """Wait for the work of what was just sent (the channel's and a form's), then show it."""
-        work = self._runtime.work
-        for key in (f"modal:{USER}", CHANNEL):
-            if not work.wait_idle(key, REPLY_TIMEOUT_SECONDS):
-                self._console.fail("no answer yet; it may still come")
-        self.flush()
-
     def _fill_forms(self, before: int) -> None:
-        for opened in self._fake.calls_to("views.open")[before:]:
-            self._fill(opened.params["view"])
+        for view in self._slack.forms_since(before):
+            self._fill(view)
 
     def _fill(self, view: dict[str, Any]) -> None:
         """A form as Slack shows it, asked field by field, then submitted; what Slack would
@@ -395,14 +346,14 @@ class LocalBot:
             body = view_submission_body(
                 str(view["callback_id"]), USER, str(view.get("private_metadata", "")), values
             )
-            answer_body = self._dispatch(body)
+            answer_body = self._slack.dispatch(body)
             errors: dict[str, str] = (json.loads(answer_body) if answer_body else {}).get(
                 "errors"
             ) or {}
             for block_id, error in errors.items():
                 self._console.fail(f"{block_id}: {error}")
             asking = [block for block in inputs if block["block_id"] in errors]
-        self._settle()
+        self._slack.settle()
 
     def _ask(self, block: dict[str, Any]) -> str | None:
         """One field's answer as Slack would submit it (a choice must be one of the field's,
@@ -445,7 +396,7 @@ class LocalBot:
         if not text:
             self._console.fail("Usage: say <text>")
             return
-        ts = self._fake.post_directly(CHANNEL, self._mentions(text, escaped=False), user=USER)
+        ts = self._slack.post(text)
         self._screen.show("#local", {"text": f"@{USER}: {text}"}, self._screen.number(ts))
 
     def _pin(self, which: str) -> None:
@@ -463,7 +414,6 @@ class LocalBot:
         ):
             self._console.say(f"(message {which} is already on the session's timeline)")
             return
-        self._events += 1
         item = {"type": "message", "channel": CHANNEL, "ts": ts}
         event = {
             "type": "reaction_added",
@@ -471,45 +421,8 @@ class LocalBot:
             "reaction": self._settings.pin_emoji,
             "item": item,
         }
-        self._dispatch(event_callback_body(event, f"EvLOCAL{self._events}"), "application/json")
-        self._settle()
-
-    def _dispatch(self, body: str, content_type: str = "application/x-www-form-urlencoded") -> str:
-        """Sign and hand a request to the app as Slack would; the body of its answer."""
-        stamp = str(int(time.time()))
-        headers: dict[str, str | Sequence[str]] = {
-            "x-slack-request-timestamp": stamp,
-            "x-slack-signature": str(self._verifier.generate_signature(timestamp=stamp, body=body)),
-            "content-type": content_type,
-        }
-        response = self._runtime.app.dispatch(BoltRequest(body=body, headers=headers))
-        if response.status != 200:
-            self._console.say(f"! the bot answered HTTP {response.status}")
-        return str(response.body or "")
-
-    def _await_reply(self, token: str, forms: int) -> None:
-        """The answer to a command, or the form it opened (`forms`: how many were before)."""
-        got = self._fake.wait_for(
-            lambda f: (
-                any(c.method == token for c in f.responses) or len(f.calls_to("views.open")) > forms
-            ),
-            REPLY_TIMEOUT_SECONDS,
-        )
-        self.flush()
-        if not got:
-            self._console.fail("no answer yet; it may still come")
-        self._show_replies(token)
-        self._fill_forms(forms)
-
-    def _show_replies(self, token: str) -> None:
-        """What the user alone was told in answer to request `token`."""
-        for call in [c for c in self._fake.responses if c.method == token]:
-            self._show_private(call.params)
-
-    def _show_private(self, params: dict[str, Any]) -> None:
-        if any(mark in str(params) for mark in (":warning:", ":x:")):
-            self._console.failures += 1
-        self._screen.show("you only", params)
+        self._slack.send_event(event)
+        self._slack.settle()
 
     def _gate(self, step: str) -> None:
         """Ask the gate as `gobot gate --step STEP` in a CI job would; its line in Slack shows
@@ -521,7 +434,7 @@ class LocalBot:
             self._console.fail(exc.message)
             return
         self._console.say(f"(the gate answers a CI job: {decision.state}: {decision.reason})")
-        self._settle()
+        self._slack.settle()
 
     def _deploy(self, environment: str) -> None:
         """`deploy production`: GitHub asks gobot about a deploy (a signed webhook into the
@@ -535,9 +448,7 @@ class LocalBot:
         if asked is None:
             self._console.failures += 1
             return
-        if not self._runtime.work.wait_idle(asked.work, REPLY_TIMEOUT_SECONDS):
-            self._console.fail("no answer yet; it may still come")
-        self._settle()
+        self._slack.settle(asked.work)
 
     def _set_source(self, word: str, rest: str) -> None:
         """`health red "db lag"` / `band C "why"`: what the next snapshot sees."""
@@ -564,39 +475,3 @@ class LocalBot:
             name, content = CONE_FILE, {"band": match, "reason": reason}
         (self._settings.data_dir / name).write_text(json.dumps(content), encoding="utf-8")
         self._console.say(f"({word} is now {match}: {reason})")
-
-    # output --------------------------------------------------------------------------------
-    def _print_loop(self) -> None:
-        while not self._stop.wait(0.2):
-            self.flush()
-
-    def flush(self) -> None:
-        """Print what reached the channel since last time (all of it before what is said
-        after: one flush at a time)."""
-        with self._flushing:
-            with self._lock:
-                calls = self._fake.calls[self._shown :]
-                self._shown += len(calls)
-            for call in calls:
-                self._show_call(call)
-            for line in self._github.answers():
-                self._console.say(line)
-
-    def _show_call(self, call: Call) -> None:
-        if call.method == "chat.postMessage":
-            where = "#local, in thread" if call.params.get("thread_ts") else "#local"
-            if call.params.get("reply_broadcast"):
-                where += " (also sent to the channel)"
-            ts = next((m.ts for m in self._fake.messages.values() if m.params is call.params), "")
-            key = (str(call.params.get("channel")), ts)
-            self._screen.show(where, call.params, self._screen.number(ts), key)
-        elif call.method == "chat.postEphemeral":
-            self._show_private(call.params)
-        elif call.method == "chat.update":
-            key = (str(call.params.get("channel")), str(call.params.get("ts")))
-            if key in self._fake.messages:
-                self._screen.show("#local, message updated", call.params, key=key)
-            else:
-                self._console.say(
-                    "[#local] (the session's post was made in an earlier run: not updated)"
-                )
