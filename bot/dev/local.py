@@ -34,23 +34,21 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TextIO
+from typing import TextIO
 
 from bot.bootstrap import build_runtime
 from bot.dev.local_console import Console
+from bot.dev.local_forms import confirmed, fill_forms
 from bot.dev.local_github import ENVIRONMENTS, LocalGithub
 from bot.dev.local_screen import Screen
 from bot.dev.local_slack import CHANNEL, KNOWN, USER, LocalSlack
 from bot.dev.slack_requests import (
     button_click_body,
     slash_command_body,
-    view_submission_body,
 )
 from bot.settings import Settings
-from bot.slack.blocks import block_texts
 from bot.slack.catalog import BY_NAME, COMMANDS, SLASH_COMMANDS
-from bot.slack.mrkdwn import plain
-from core.clock import format_utc, parse_utc
+from core.clock import format_utc
 from core.durations import format_duration, parse_duration
 from core.errors import GoError
 from core.models import GateRequest
@@ -229,7 +227,7 @@ class LocalBot:
             )
         )
         self._slack.await_reply(token, forms)
-        self._fill_forms(forms)
+        fill_forms(forms, self._console, self._slack)
 
     def _wait(self, how_long: str) -> None:
         """`wait 30m`: the demo's clock moves on at once, a tick at a time, and every tick's
@@ -282,7 +280,7 @@ class LocalBot:
                 "Slack shows only its latest version; press one of its newer numbers."
             )
             return
-        if button.confirm is not None and not self._confirmed(button.confirm):
+        if button.confirm is not None and not confirmed(button.confirm, self._console):
             return
         token = uuid.uuid4().hex
         forms = self._slack.forms_opened()
@@ -293,103 +291,7 @@ class LocalBot:
         )
         self._slack.settle()
         self._slack.show_replies(token)
-        self._fill_forms(forms)
-
-    def _confirmed(self, confirm: dict[str, Any]) -> bool:
-        """A button's `confirm` dialog, as Slack shows it before sending the action."""
-        yes, no = (plain(str(confirm[k]["text"])) for k in ("confirm", "deny"))
-        self._console.say(
-            f"[asks: {plain(str(confirm['title']['text']))}] {plain(str(confirm['text']['text']))}"
-        )
-        while True:
-            self._console.say(f"  y: {yes} / n: {no}:")
-            line = self._console.next_line()
-            answer = (line or "n").strip().lower()
-            self._console.echo(f"  > {answer}")
-            if answer in ("y", "n"):
-                if answer == "n":
-                    self._console.say("(nothing was sent)")
-                return answer == "y"
-            self._console.fail("answer y or n")
-
-    def _fill_forms(self, before: int) -> None:
-        for view in self._slack.forms_since(before):
-            self._fill(view)
-
-    def _fill(self, view: dict[str, Any]) -> None:
-        """A form as Slack shows it, asked field by field, then submitted; what Slack would
-        show beside a field is said, and those fields asked again. An end of input (or
-        Ctrl-C) closes it unsubmitted."""
-        inputs = [block for block in view.get("blocks", []) if block.get("type") == "input"]
-        said = [
-            plain(t)
-            for b in view.get("blocks", [])
-            if b.get("type") != "input"
-            for t in block_texts(b)
-        ]
-        title = plain(str(view["title"]["text"]))
-        self._console.say(
-            " ".join([f"[form: {title}]", *said, "(an empty answer leaves a field as it is)"])
-        )
-        values: dict[str, str] = {}
-        asking = inputs
-        while asking:
-            for block in asking:
-                try:
-                    answer = self._ask(block)
-                except KeyboardInterrupt:  # Ctrl-C closes the form, as Escape does in Slack
-                    answer = None
-                if answer is None:
-                    self._console.say("(form closed: nothing was submitted)")
-                    return
-                values[str(block["block_id"])] = answer
-            body = view_submission_body(
-                str(view["callback_id"]), USER, str(view.get("private_metadata", "")), values
-            )
-            answer_body = self._slack.dispatch(body)
-            errors: dict[str, str] = (json.loads(answer_body) if answer_body else {}).get(
-                "errors"
-            ) or {}
-            for block_id, error in errors.items():
-                self._console.fail(f"{block_id}: {error}")
-            asking = [block for block in inputs if block["block_id"] in errors]
-        self._slack.settle()
-
-    def _ask(self, block: dict[str, Any]) -> str | None:
-        """One field's answer as Slack would submit it (a choice must be one of the field's,
-        a date and time is typed in ISO 8601, a channel is this one unless typed); None at the
-        end of input."""
-        element = block["element"]
-        kind = element.get("type")
-        label = plain(str(block["label"]["text"]))
-        choices = [str(option["value"]) for option in element.get("options", [])]
-        default = str((element.get("initial_option") or {}).get("value", ""))
-        if kind == "datetimepicker":
-            initial = datetime.fromtimestamp(int(element["initial_date_time"]), UTC)
-            default = str(element["initial_date_time"])
-            label += f" (ISO 8601, e.g. {format_utc(initial)[:16]}Z; empty: that)"
-        elif kind == "conversations_select":
-            default = str(element.get("initial_conversation") or CHANNEL)
-            label += f" (empty: {default})"
-        while True:
-            hint = f" ({' / '.join(choices)}; empty: {default or 'none'})" if choices else ""
-            self._console.say(f"  {label}{hint}{'' if block.get('optional') else ' (required)'}:")
-            line = self._console.next_line()
-            if line is None:
-                return None
-            answer = line.strip()
-            self._console.echo(f"  > {answer}")
-            if kind == "datetimepicker" and answer:
-                try:
-                    return str(int(parse_utc(answer).timestamp()))
-                except ValueError:
-                    self._console.fail("type a date and time such as 2026-12-01T14:00Z")
-                    continue
-            if not choices:
-                return answer or default
-            if not answer or answer in choices:
-                return answer or default
-            self._console.fail(f"choose one of {', '.join(choices)}")
+        fill_forms(forms, self._console, self._slack)
 
     def _post(self, text: str) -> None:
         """`say text`: a message from you in #local, for `pin N`."""

@@ -90,7 +90,7 @@ class LocalSlack:
         return len(self._fake.calls_to("views.open"))
 
     def forms_since(self, before: int) -> list[dict[str, Any]]:
-        """The forms opened since `before` were (`forms_opened`)."""
+        """The forms opened after the first `before` (as `forms_opened` counts them)."""
         return [call.params["view"] for call in self._fake.calls_to("views.open")[before:]]
 
     def mentions(self, text: str, *, escaped: bool) -> str:
