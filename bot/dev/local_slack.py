@@ -71,9 +71,11 @@ class LocalSlack:
         return self._runtime
 
     def start_printing(self) -> None:
+        """From now on, what reaches Slack is shown every 0.2s, whatever else goes on."""
         self._printer.start()
 
     def stop_printing(self) -> None:
+        """No more of that (`close` shows what is left)."""
         self._stop.set()
 
     def close(self) -> None:
