@@ -1,75 +1,55 @@
-"""`gobot local`: the whole bot in a terminal, with no Slack at all.
+"""`gobot local`: the whole bot in a terminal, with no Slack at all. This module puts the demo
+together and does each line typed (or read from a script).
 
 Typed slash commands go through the real Bolt pipeline (signed as Slack signs them, real
-listeners, real core, real scheduler) against the loopback Slack stand-in; what the channel and
-the user would see is printed as text, and buttons become numbered actions. A number belongs
-to the rendering that showed it: once a message is edited, its older numbers are refused (Slack
-shows only the latest version), and a button that asks first (a `confirm` dialog) asks y/n.
-A form Slack would open (`/go-start`, `/go-end` or `/go-schedule` with no text, End session,
-Move) is asked field by field and submitted as Slack submits it; its errors are shown and only
-those fields asked again. The commands it knows, and its help, come from the capabilities'
-declarations (`bot.slack.catalog`); a typo is answered with the nearest one.
-`@alice` and `@bob` are people the demo knows: in a command whose manifest entry escapes
-mentions, and in `say`, `@name` becomes the mention Slack would send.
-Messages in the channel are numbered too: `say text` posts one as you, and `pin N` reacts to
-message N with the pin emoji, which adds it to the session's timeline (once).
-The demo runs on its own clock (real time plus what `wait` added): `wait 30m` moves it on at
-once, a tick at a time, doing each tick's work (reminders, planned ends, windows, the digest)
-as it comes due; Ctrl-C stops the command running, not the demo.
-`deploy production` (or `staging`) has GitHub ask about a deploy: the demo is its own GitHub
-App (bot.dev.local_github) against a loopback GitHub, and shows the answer GitHub receives.
+listeners, real core, real scheduler) against the loopback Slack stand-in (bot.dev.local_slack);
+what the channel and the user would see is printed as text (bot.dev.local_screen), and buttons
+become numbered actions. A number belongs to the rendering that showed it: once a message is
+edited, its older numbers are refused (Slack shows only the latest version). A button that asks
+first, and a form Slack would open (`/go-start`, `/go-end` or `/go-schedule` with no text, End
+session, Move), are asked as bot.dev.local_forms asks them. The commands it knows, and its help,
+come from the capabilities' declarations (`bot.slack.catalog`); a typo is answered with the
+nearest one. The demo's other words (`wait`, `say`, `pin`, `gate`, `deploy`, `health`, `band`)
+are bot.dev.local_words; `deploy` has the demo's own GitHub App (bot.dev.local_github) ask.
+Ctrl-C stops the command running, not the demo.
 Nothing leaves the machine. The demo keeps its own state (`local/` inside the data dir, apart
 from what `gobot serve` uses), says so if a session of an earlier run is still open, and starts
-healthy; `health red "why"` and `band C "why"` (split as a shell splits words) change what the
-next snapshot sees.
+healthy.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-import re
-import readline
-import secrets
-import shlex
 import signal
 import threading
-import time
 import uuid
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, TextIO
-
-from pydantic import SecretStr
-from slack_bolt import BoltRequest
-from slack_sdk.signature import SignatureVerifier
+from collections.abc import Callable
+from typing import TextIO
 
 from bot.bootstrap import build_runtime
-from bot.dev.fake_slack import Call, FakeSlack
-from bot.dev.local_github import ENVIRONMENTS, LocalGithub
+from bot.dev.local_console import Console
+from bot.dev.local_forms import confirmed, fill_forms
+from bot.dev.local_github import LocalGithub
 from bot.dev.local_screen import Screen
-from bot.dev.slack_requests import (
-    button_click_body,
-    event_callback_body,
-    slash_command_body,
-    view_submission_body,
+from bot.dev.local_slack import CHANNEL, KNOWN, USER, LocalSlack
+from bot.dev.local_words import (
+    SOURCE_WORDS,
+    DemoClock,
+    deploy,
+    gate,
+    pin,
+    post,
+    set_source,
+    wait,
 )
+from bot.dev.slack_requests import button_click_body, slash_command_body
 from bot.settings import Settings
-from bot.slack.blocks import block_texts
 from bot.slack.catalog import BY_NAME, COMMANDS, SLASH_COMMANDS
-from bot.slack.mrkdwn import plain
-from core.clock import format_utc, parse_utc
-from core.durations import format_duration, parse_duration
-from core.errors import GoError
-from core.models import GateRequest
+from core.clock import format_utc
 from core.snapshots import CONE_FILE, HEALTH_FILE
 
-USER, CHANNEL = "ULOCAL", "CLOCAL"
 TRIGGER = "local.trigger"
-REPLY_TIMEOUT_SECONDS = 15.0
-SOURCE_WORDS = {"health": ("red", "yellow", "green"), "band": ("A", "B", "C", "D")}
-PEOPLE = {"alice": "UALICE", "bob": "UBOB"}  # whom `@name` mentions, as Slack would
-KNOWN = ", ".join(f"@{name}" for name in PEOPLE)
 HELP = (
     f"Type a slash command ({', '.join(f'/go-{c.usage}' for c in COMMANDS if c.slash == 'own')}"
     ", /go help), a number to press a button, `say text` to post to the channel, `pin N` to "
@@ -82,26 +62,9 @@ HELP = (
     "the command running."
 )
 WORDS = ("wait", "say", "pin", "gate", "deploy", "help", "exit", "quit", *SOURCE_WORDS)
-MENTION = re.compile(r"(?<![<\w])@([A-Za-z][\w-]*)")
 LOCAL_DIR = "local"
 HEALTHY = {"status": "green", "reasons": ['local demo: change it with `health red "why"`']}
 BAND_B = {"band": "B", "reason": 'local demo: change it with `band C "why"`'}
-
-
-class DemoClock:
-    """The demo's clock: real time, plus what `wait` moved it on by."""
-
-    def __init__(self) -> None:
-        self._ahead = timedelta(0)
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return datetime.now(UTC) + self._ahead
-
-    def advance(self, delta: timedelta) -> None:
-        with self._lock:
-            self._ahead += delta
 
 
 def local_settings(settings: Settings) -> Settings:
@@ -119,47 +82,38 @@ def local_settings(settings: Settings) -> Settings:
 
 class LocalBot:
     def __init__(self, settings: Settings, out: TextIO, *, interactive: bool = False) -> None:
-        self._interactive = interactive
-        self.failures = 0
         self._settings = settings
-        self._fake = FakeSlack().start()
-        self._secret = secrets.token_hex(16)
-        local = settings.model_copy(
-            update={
-                "slack_bot_token": SecretStr("xoxb-local"),
-                "slack_signing_secret": SecretStr(self._secret),
-                "slack_api_url": self._fake.api_url,
-            }
-        )
+        self._screen = Screen(out, interactive=interactive)
+        self._console = Console(self._screen, interactive=interactive)
         self._clock = DemoClock()
         self._github = LocalGithub(CHANNEL, self._clock)
-        self._runtime = build_runtime(self._github.configure(local), clock=self._clock)
+        self._slack = LocalSlack(self._console, self._screen, self._github.answers)
+        local = self._github.configure(self._slack.configure(settings))
+        self._runtime = build_runtime(local, clock=self._clock)
         self._github.attach(self._runtime)
-        self._verifier = SignatureVerifier(self._secret)
-        self._screen = Screen(out, interactive=interactive)
-        self._read: Callable[[], str | None] = lambda: None
-        self._events = 0
+        self._slack.attach(self._runtime)
         self._known = set(SLASH_COMMANDS)
-        self._shown = 0
-        self._lock = threading.Lock()
-        self._flushing = threading.Lock()
-        self._stop = threading.Event()
-        self._printer = threading.Thread(target=self._print_loop, daemon=True)
+
+    @property
+    def failures(self) -> int:
+        """How many commands failed (with a script or piped input, `gobot local` exits 1)."""
+        return self._console.failures
 
     # lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> LocalBot:
         self._runtime.ticker.start()
-        self._printer.start()
+        self._slack.start_printing()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
+        self._slack.stop_printing()
         self._runtime.ticker.shutdown()
-        self.flush()
-        self._fake.stop()
+        self._slack.close()
         self._github.close()
         if self._open_sessions():
-            self._say("(a GO session is still open: it will be there next time; /go-end ends it)")
+            self._console.say(
+                "(a GO session is still open: it will be there next time; /go-end ends it)"
+            )
 
     def _open_sessions(self) -> list[str]:
         return [
@@ -174,12 +128,10 @@ class LocalBot:
         Ctrl-C stops the command running (or the line being typed), not the demo."""
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.default_int_handler)  # even if inherited ignored
-        self._read = read_line
-        if self._interactive:
-            readline.set_pre_input_hook(self._prompt_shown)
-        self._say(f"{HELP}\nState: {self._settings.data_dir} (the demo's own).")
+        self._console.read_from(read_line)
+        self._console.say(f"{HELP}\nState: {self._settings.data_dir} (the demo's own).")
         for left_open in self._open_sessions():
-            self._say(
+            self._console.say(
                 f"(a GO session from an earlier run is still open: {left_open}; "
                 "/go-session shows it, /go-end ends it)"
             )
@@ -188,54 +140,46 @@ class LocalBot:
                 if not self._one_line():
                     return
             except KeyboardInterrupt:
-                self._say("(interrupted)")
+                self._console.say("(interrupted)")
 
     def _one_line(self) -> bool:
         """Read a line and do it; False at `exit` or the end of the input."""
-        raw = self._next_line()
+        raw = self._console.next_line()
         if raw is None:
-            if self._interactive:
-                self._say("")  # the shell's prompt starts on a line of its own
+            if self._console.interactive:
+                self._console.say("")  # the shell's prompt starts on a line of its own
             return False
         line = raw.strip()
-        if not self._interactive and line:
-            self._say(f"> {line}")
+        if line:
+            self._console.echo(f"> {line}")
         if line in ("exit", "quit"):
             return False
         if line and not line.startswith("#"):
             self.handle(line)
         return True
 
-    def _next_line(self) -> str | None:
-        """A line typed (or read): a command, a form's field, a y/n; interactively, output
-        meanwhile draws the prompt again below it once readline has shown it."""
-        try:
-            return self._read()
-        finally:
-            self._screen.prompt_shown(False)
-
-    def _prompt_shown(self) -> None:
-        self._screen.prompt_shown(True)
-
     def handle(self, line: str) -> None:
         word, _, rest = line.partition(" ")
+        console, slack, screen, runtime = self._console, self._slack, self._screen, self._runtime
         if word == "wait":
-            self._wait(rest.strip() or "1s")
+            wait(rest.strip() or "1s", console, slack, runtime, self._clock)
         elif word == "help":
-            self._say(HELP)
+            console.say(HELP)
         elif word in SOURCE_WORDS:
-            self._set_source(word, rest)
+            set_source(word, rest, console, self._settings)
         elif line.isdigit():
             self._press(int(line))
-        elif word in ("say", "pin"):
-            (self._post if word == "say" else self._pin)(rest.strip())
+        elif word == "say":
+            post(rest.strip(), console, slack, screen)
+        elif word == "pin":
+            pin(rest.strip(), console, slack, screen, runtime)
         elif word == "gate":
-            self._gate(rest.strip())
+            gate(rest.strip(), console, slack, runtime)
         elif word == "deploy":
-            self._deploy(rest.strip())
+            deploy(rest.strip(), console, slack, self._github)
         elif not line.startswith("/"):
             close = difflib.get_close_matches(word, WORDS, 1)
-            self._fail(
+            console.fail(
                 f"Not a command: did you mean {close[0]}? (`help` lists them)"
                 if close
                 else "Not a command: `help` lists them."
@@ -247,7 +191,7 @@ class LocalBot:
         command, _, text = line.partition(" ")
         if command not in self._known:
             close = difflib.get_close_matches(command, SLASH_COMMANDS, 1)
-            self._fail(
+            self._console.fail(
                 f"Unknown command {command}: did you mean {close[0]}?"
                 if close
                 else f"Unknown command {command}. The commands: {', '.join(SLASH_COMMANDS)}"
@@ -255,357 +199,39 @@ class LocalBot:
             return
         row = BY_NAME.get(command.removeprefix("/go-"))
         if row is not None and row.escapes:  # as the manifest asks Slack to
-            text = self._mentions(text, escaped=True)
+            text = self._slack.mentions(text, escaped=True)
         token = uuid.uuid4().hex
-        forms = len(self._fake.calls_to("views.open"))
-        self._dispatch(
+        forms = self._slack.forms_opened()
+        self._slack.dispatch(
             slash_command_body(
-                command, text, USER, CHANNEL, self._fake.response_url(token), trigger_id=TRIGGER
+                command, text, USER, CHANNEL, self._slack.response_url(token), trigger_id=TRIGGER
             )
         )
-        self._await_reply(token, forms)
-
-    def _mentions(self, text: str, *, escaped: bool) -> str:
-        """`@alice` as Slack sends a mention of someone it knows: `<@UALICE|alice>` in a
-        command that escapes them, `<@UALICE>` in a message; anyone else stays text, said so."""
-
-        def mention(found: re.Match[str]) -> str:
-            name = found.group(1).lower()
-            if name not in PEOPLE:
-                self._say(
-                    f"({found.group(0)} is nobody the demo knows: it knows {KNOWN}; left as text)"
-                )
-                return found.group(0)
-            return f"<@{PEOPLE[name]}|{name}>" if escaped else f"<@{PEOPLE[name]}>"
-
-        return MENTION.sub(mention, text)
-
-    def _wait(self, how_long: str) -> None:
-        """`wait 30m`: the demo's clock moves on at once, a tick at a time, and every tick's
-        work is done (reminders, planned ends, windows, the digest) as it would be by then.
-        Ctrl-C stops it where it is."""
-        try:
-            waited = parse_duration(how_long)
-        except ValueError as exc:
-            self._fail(str(exc))
-            return
-        passed = [timedelta(0)]
-        stop = threading.Event()
-
-        def steps() -> None:
-            while passed[0] < waited and not stop.is_set():
-                step = min(self._runtime.settings.tick, waited - passed[0])
-                self._clock.advance(step)
-                passed[0] += step
-                self._runtime.ticker.tick()
-                self.flush()
-
-        mover = threading.Thread(target=steps, name="gobot-local-wait", daemon=True)
-        mover.start()
-        try:
-            mover.join()
-        except KeyboardInterrupt:
-            stop.set()
-            mover.join()
-            self.flush()
-            self._say(f"(interrupted after {format_duration(passed[0])}: it is {self._now()})")
-            return
-        self.flush()
-        self._say(f"({format_duration(waited)} later: it is {self._now()})")
-
-    def _now(self) -> str:
-        return format_utc(self._clock.now())[:19] + "Z"
+        self._slack.await_reply(token, forms)
+        fill_forms(forms, self._console, self._slack)
 
     def _press(self, number: int) -> None:
         button, outdated = self._screen.button(number)
         if button is None:
-            self._fail("No such button.")
+            self._console.fail("No such button.")
             return
         if outdated:
             assert button.message is not None
-            self._fail(
+            self._console.fail(
                 f"Button {number} is on an earlier version of message "
                 f"{self._screen.message_number(button.message[1])}, which has changed since: "
                 "Slack shows only its latest version; press one of its newer numbers."
             )
             return
-        if button.confirm is not None and not self._confirmed(button.confirm):
+        if button.confirm is not None and not confirmed(button.confirm, self._console):
             return
         token = uuid.uuid4().hex
-        forms = len(self._fake.calls_to("views.open"))
-        self._dispatch(
+        forms = self._slack.forms_opened()
+        self._slack.dispatch(
             button_click_body(
-                button.action_id, button.value, USER, CHANNEL, self._fake.response_url(token)
+                button.action_id, button.value, USER, CHANNEL, self._slack.response_url(token)
             )
         )
-        self._settle()
-        self._show_replies(token)
-        self._fill_forms(forms)
-
-    def _confirmed(self, confirm: dict[str, Any]) -> bool:
-        """A button's `confirm` dialog, as Slack shows it before sending the action."""
-        yes, no = (plain(str(confirm[k]["text"])) for k in ("confirm", "deny"))
-        self._say(
-            f"[asks: {plain(str(confirm['title']['text']))}] {plain(str(confirm['text']['text']))}"
-        )
-        while True:
-            self._say(f"  y: {yes} / n: {no}:")
-            line = self._next_line()
-            answer = (line or "n").strip().lower()
-            if not self._interactive:
-                self._say(f"  > {answer}")
-            if answer in ("y", "n"):
-                if answer == "n":
-                    self._say("(nothing was sent)")
-                return answer == "y"
-            self._fail("answer y or n")
-
-    def _settle(self) -> None:
-        """Wait for the work of what was just sent (the channel's and a form's), then show it."""
-        work = self._runtime.work
-        for key in (f"modal:{USER}", CHANNEL):
-            if not work.wait_idle(key, REPLY_TIMEOUT_SECONDS):
-                self._fail("no answer yet; it may still come")
-        self.flush()
-
-    def _fill_forms(self, before: int) -> None:
-        for opened in self._fake.calls_to("views.open")[before:]:
-            self._fill(opened.params["view"])
-
-    def _fill(self, view: dict[str, Any]) -> None:
-        """A form as Slack shows it, asked field by field, then submitted; what Slack would
-        show beside a field is said, and those fields asked again. An end of input (or
-        Ctrl-C) closes it unsubmitted."""
-        inputs = [block for block in view.get("blocks", []) if block.get("type") == "input"]
-        said = [
-            plain(t)
-            for b in view.get("blocks", [])
-            if b.get("type") != "input"
-            for t in block_texts(b)
-        ]
-        title = plain(str(view["title"]["text"]))
-        self._say(
-            " ".join([f"[form: {title}]", *said, "(an empty answer leaves a field as it is)"])
-        )
-        values: dict[str, str] = {}
-        asking = inputs
-        while asking:
-            for block in asking:
-                try:
-                    answer = self._ask(block)
-                except KeyboardInterrupt:  # Ctrl-C closes the form, as Escape does in Slack
-                    answer = None
-                if answer is None:
-                    self._say("(form closed: nothing was submitted)")
-                    return
-                values[str(block["block_id"])] = answer
-            body = view_submission_body(
-                str(view["callback_id"]), USER, str(view.get("private_metadata", "")), values
-            )
-            answer_body = self._dispatch(body)
-            errors: dict[str, str] = (json.loads(answer_body) if answer_body else {}).get(
-                "errors"
-            ) or {}
-            for block_id, error in errors.items():
-                self._fail(f"{block_id}: {error}")
-            asking = [block for block in inputs if block["block_id"] in errors]
-        self._settle()
-
-    def _ask(self, block: dict[str, Any]) -> str | None:
-        """One field's answer as Slack would submit it (a choice must be one of the field's,
-        a date and time is typed in ISO 8601, a channel is this one unless typed); None at the
-        end of input."""
-        element = block["element"]
-        kind = element.get("type")
-        label = plain(str(block["label"]["text"]))
-        choices = [str(option["value"]) for option in element.get("options", [])]
-        default = str((element.get("initial_option") or {}).get("value", ""))
-        if kind == "datetimepicker":
-            initial = datetime.fromtimestamp(int(element["initial_date_time"]), UTC)
-            default = str(element["initial_date_time"])
-            label += f" (ISO 8601, e.g. {format_utc(initial)[:16]}Z; empty: that)"
-        elif kind == "conversations_select":
-            default = str(element.get("initial_conversation") or CHANNEL)
-            label += f" (empty: {default})"
-        while True:
-            hint = f" ({' / '.join(choices)}; empty: {default or 'none'})" if choices else ""
-            self._say(f"  {label}{hint}{'' if block.get('optional') else ' (required)'}:")
-            line = self._next_line()
-            if line is None:
-                return None
-            answer = line.strip()
-            if not self._interactive:
-                self._say(f"  > {answer}")
-            if kind == "datetimepicker" and answer:
-                try:
-                    return str(int(parse_utc(answer).timestamp()))
-                except ValueError:
-                    self._fail("type a date and time such as 2026-12-01T14:00Z")
-                    continue
-            if not choices:
-                return answer or default
-            if not answer or answer in choices:
-                return answer or default
-            self._fail(f"choose one of {', '.join(choices)}")
-
-    def _post(self, text: str) -> None:
-        """`say text`: a message from you in #local, for `pin N`."""
-        if not text:
-            self._fail("Usage: say <text>")
-            return
-        ts = self._fake.post_directly(CHANNEL, self._mentions(text, escaped=False), user=USER)
-        self._screen.show("#local", {"text": f"@{USER}: {text}"}, self._screen.number(ts))
-
-    def _pin(self, which: str) -> None:
-        """`pin N`: react to message N with the pin emoji, as Slack sends the event."""
-        ts = self._screen.message_ts(int(which)) if which.isdigit() else None
-        if ts is None:
-            self._fail(f"Usage: pin N, N a message's number (1 to {self._screen.messages()})")
-            return
-        if any(
-            entry.key == f"{CHANNEL}:{ts}"
-            for session in self._runtime.services.sessions.active()
-            for entry in session.timeline
-        ):
-            self._say(f"(message {which} is already on the session's timeline)")
-            return
-        self._events += 1
-        item = {"type": "message", "channel": CHANNEL, "ts": ts}
-        event = {
-            "type": "reaction_added",
-            "user": USER,
-            "reaction": self._settings.pin_emoji,
-            "item": item,
-        }
-        self._dispatch(event_callback_body(event, f"EvLOCAL{self._events}"), "application/json")
-        self._settle()
-
-    def _dispatch(self, body: str, content_type: str = "application/x-www-form-urlencoded") -> str:
-        """Sign and hand a request to the app as Slack would; the body of its answer."""
-        stamp = str(int(time.time()))
-        headers: dict[str, str | Sequence[str]] = {
-            "x-slack-request-timestamp": stamp,
-            "x-slack-signature": str(self._verifier.generate_signature(timestamp=stamp, body=body)),
-            "content-type": content_type,
-        }
-        response = self._runtime.app.dispatch(BoltRequest(body=body, headers=headers))
-        if response.status != 200:
-            self._say(f"! the bot answered HTTP {response.status}")
-        return str(response.body or "")
-
-    def _await_reply(self, token: str, forms: int) -> None:
-        """The answer to a command, or the form it opened (`forms`: how many were before)."""
-        got = self._fake.wait_for(
-            lambda f: (
-                any(c.method == token for c in f.responses) or len(f.calls_to("views.open")) > forms
-            ),
-            REPLY_TIMEOUT_SECONDS,
-        )
-        self.flush()
-        if not got:
-            self._fail("no answer yet; it may still come")
-        self._show_replies(token)
-        self._fill_forms(forms)
-
-    def _show_replies(self, token: str) -> None:
-        """What the user alone was told in answer to request `token`."""
-        for call in [c for c in self._fake.responses if c.method == token]:
-            self._show_private(call.params)
-
-    def _show_private(self, params: dict[str, Any]) -> None:
-        if any(mark in str(params) for mark in (":warning:", ":x:")):
-            self.failures += 1
-        self._screen.show("you only", params)
-
-    def _gate(self, step: str) -> None:
-        """Ask the gate as `gobot gate --step STEP` in a CI job would; its line in Slack shows
-        as any message does."""
-        asked = GateRequest(channel=CHANNEL, step=step or None, requester="ci")
-        try:
-            decision = self._runtime.services.gate.decide(asked, source="cli", actor="ci")
-        except GoError as exc:
-            self._fail(exc.message)
-            return
-        self._say(f"(the gate answers a CI job: {decision.state}: {decision.reason})")
-        self._settle()
-
-    def _deploy(self, environment: str) -> None:
-        """`deploy production`: GitHub asks gobot about a deploy (a signed webhook into the
-        HTTP app); what the channel shows, and the answer GitHub receives, show when they
-        come (at once, or once a session lets it go)."""
-        if not environment or " " in environment:
-            self._fail(f"Usage: deploy ENV (the demo gates {' and '.join(ENVIRONMENTS)})")
-            return
-        said, asked = self._github.deploy(environment)
-        self._say(said)
-        if asked is None:
-            self.failures += 1
-            return
-        if not self._runtime.work.wait_idle(asked.work, REPLY_TIMEOUT_SECONDS):
-            self._fail("no answer yet; it may still come")
-        self._settle()
-
-    def _set_source(self, word: str, rest: str) -> None:
-        """`health red "db lag"` / `band C "why"`: what the next snapshot sees."""
-        try:
-            value, *why = shlex.split(rest) or [""]
-        except ValueError as exc:  # an unclosed quote
-            self._fail(f'{word}: {exc}; e.g. {word} {SOURCE_WORDS[word][0]} "why"')
-            return
-        choices = SOURCE_WORDS[word]
-        match = next((c for c in choices if c.lower() == value.lower()), None)
-        own = self._settings.health_source if word == "health" else self._settings.cone_source
-        if match is None:
-            self._fail(f'Usage: {word} {"|".join(choices)} "why"')
-            return
-        if own is not None:
-            self._fail(f"{word} comes from GOBOT_{word.upper()}_SOURCE here, not from the demo")
-            return
-        reason = " ".join(why) or "set by hand"
-        if word == "health":
-            name, content = HEALTH_FILE, {"status": match, "reasons": [reason]}
-        else:
-            name, content = CONE_FILE, {"band": match, "reason": reason}
-        (self._settings.data_dir / name).write_text(json.dumps(content), encoding="utf-8")
-        self._say(f"({word} is now {match}: {reason})")
-
-    def _fail(self, text: str) -> None:
-        self.failures += 1
-        self._say(f"! {text}")
-
-    # output --------------------------------------------------------------------------------
-    def _say(self, text: str) -> None:
-        self._screen.say(text)
-
-    def _print_loop(self) -> None:
-        while not self._stop.wait(0.2):
-            self.flush()
-
-    def flush(self) -> None:
-        """Print what reached the channel since last time (all of it before what is said
-        after: one flush at a time)."""
-        with self._flushing:
-            with self._lock:
-                calls = self._fake.calls[self._shown :]
-                self._shown += len(calls)
-            for call in calls:
-                self._show_call(call)
-            for line in self._github.answers():
-                self._say(line)
-
-    def _show_call(self, call: Call) -> None:
-        if call.method == "chat.postMessage":
-            where = "#local, in thread" if call.params.get("thread_ts") else "#local"
-            if call.params.get("reply_broadcast"):
-                where += " (also sent to the channel)"
-            ts = next((m.ts for m in self._fake.messages.values() if m.params is call.params), "")
-            key = (str(call.params.get("channel")), ts)
-            self._screen.show(where, call.params, self._screen.number(ts), key)
-        elif call.method == "chat.postEphemeral":
-            self._show_private(call.params)
-        elif call.method == "chat.update":
-            key = (str(call.params.get("channel")), str(call.params.get("ts")))
-            if key in self._fake.messages:
-                self._screen.show("#local, message updated", call.params, key=key)
-            else:
-                self._say("[#local] (the session's post was made in an earlier run: not updated)")
+        self._slack.settle()
+        self._slack.show_replies(token)
+        fill_forms(forms, self._console, self._slack)

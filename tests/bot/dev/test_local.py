@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.conftest import outside_env, run_gobot, wait_until
+from tests.conftest import outside_env, run_gobot
 
 FAST = {"GOBOT_REMIND_AFTER": "1s", "GOBOT_REMIND_EVERY": "1s", "GOBOT_TICK": "200ms"}
 
@@ -101,31 +97,6 @@ def test_an_unknown_command_is_answered_at_once_with_the_nearest_or_the_list(
     assert "HTTP 404" not in out and out.count("Type a slash command") == 1
 
 
-def test_the_demo_starts_healthy_and_health_can_be_set(tmp_path: Path) -> None:
-    result = local(
-        tmp_path, stdin='/go-start go\n/go-complete 1\nhealth red "db lag"\n/go-complete 2\n'
-    )
-    out = result.stdout
-    assert "Step *1. Confirm cone band and health* done" in out
-    assert "(health is now red: db lag)" in out
-    assert "was not completed: health is red (db lag)" in out
-    assert not (tmp_path / "data" / "go_session.json").exists()  # serve's state untouched
-
-
-def test_health_and_band_words_are_split_as_a_shell_splits_them(tmp_path: Path) -> None:
-    result = local(
-        tmp_path,
-        stdin='health yellow "queue lag" extra\nband C \'cone "wide"\'\nhealth red "open\n'
-        "health green\n",
-    )
-    out = result.stdout
-    assert "(health is now yellow: queue lag extra)" in out
-    assert '(band is now C: cone "wide")' in out
-    assert '! health: No closing quotation; e.g. health red "why"' in out
-    assert "(health is now green: set by hand)" in out
-    assert "gobot: 1 command(s) failed" in result.stderr
-
-
 def test_the_shipped_example_script_runs_clean() -> None:
     root = Path(__file__).resolve().parents[3]
     with tempfile.TemporaryDirectory() as tmp:
@@ -151,99 +122,6 @@ def test_a_session_left_open_is_said_and_a_later_run_says_the_old_post_is_gone(
     assert ":large_green_circle: green" in second.stdout  # every run starts healthy
     assert "made in an earlier run: not updated" in second.stdout
     assert "GO session ended; summary posted" in second.stdout
-
-
-def test_forms_are_asked_field_by_field_and_messages_can_be_pinned(tmp_path: Path) -> None:
-    """The start form's bad link is said beside its field and asked again (nothing started
-    meanwhile); `say` posts a message, `pin N` adds it to the timeline through the real
-    reaction event; the End session button's form asks for a choice until it is one."""
-    result = local(
-        tmp_path,
-        stdin="/go-start\ndeploy v3\n3h\n2h\njavascript:alert(1)\nhttps://t.example/CHG-1\n"
-        "say db failover done\npin 3\npin 3\npin 9\n1\nreverted\nexploded\nrolled back\n"
-        "/go-report\n",
-    )
-    out = result.stdout
-    assert "[form: Start a GO session]" in out
-    assert "! choose one of 30m, 1h, 2h, 4h" in out
-    assert "! link: The link must be one http:// or https:// URL" in out
-    assert out.index("! link:") < out.index("GO session started")  # nothing started before
-    assert "Link:* https://t.example/CHG-1 · *Planned end:*" in out
-    assert "[#local] [message 3]\n  @ULOCAL: db failover done" in out
-    assert out.count(":pushpin: @ULOCAL added a message by @ULOCAL") == 1  # pinned twice: once
-    assert "> pin 3\n(message 3 is already on the session's timeline)\n" in out
-    assert "! Usage: pin N, N a message's number (1 to 4)" in out
-    assert "[form: End the GO session] 9 of 9 playbook steps are still open." in out
-    assert "! choose one of completed, rolled back, aborted" in out
-    assert "*Session ended* by @ULOCAL after" in out and "*rolled back*" in out
-    assert "*Timeline* 1 entries" in out and "*Planned end*" in out
-    assert "*Link* https://t.example/CHG-1" in out
-    assert result.returncode == 1 and "gobot: 4 command(s) failed" in result.stderr
-    assert "Traceback" not in out + result.stderr
-
-
-def test_a_form_left_at_the_end_of_input_submits_nothing(tmp_path: Path) -> None:
-    result = local(tmp_path, stdin="/go-start\nhalf typed\n")
-    assert "(form closed: nothing was submitted)" in result.stdout
-    assert not (tmp_path / "data" / "local" / "go_session.json").exists()
-
-
-def test_handover_to_someone_the_demo_knows_as_readme_writes_it(tmp_path: Path) -> None:
-    """`@alice` becomes the mention Slack would send for a command that escapes them; a name
-    the demo does not know stays text, and the demo says whom it knows."""
-    result = local(
-        tmp_path,
-        stdin="/go-start x\n/go-handover @Alice going off shift\n/go-handover @carol later\n"
-        "say thanks @bob.\npin 4\n",
-    )
-    out = result.stdout
-    assert "You are @ULOCAL; @alice, @bob are here too" in out
-    assert ":arrows_counterclockwise: @ULOCAL handed the session to @UALICE: going off shift" in out
-    assert ":arrows_counterclockwise: @UALICE owns the GO session now." in out
-    assert "(@carol is nobody the demo knows: it knows @alice, @bob; left as text)" in out
-    assert "naming one person" in out.split("> /go-handover @carol later", 1)[1]
-    stored = json.loads((tmp_path / "data" / "local" / "go_session.json").read_text())["session"]
-    assert stored["owner"] == "UALICE"
-    said = out.split("> say", 1)[1]
-    assert "@ULOCAL: thanks @bob." in said and "nobody the demo knows" not in said
-    assert ":pushpin: @ULOCAL added a message by @ULOCAL" in said
-    pinned = said.split(":pushpin:", 1)[1].splitlines()[0]
-    assert "UBOB" in pinned  # the message was posted as Slack posts a mention: <@UBOB>
-
-
-def test_wait_moves_the_demos_clock_and_the_due_work_comes_in_order(tmp_path: Path) -> None:
-    """Default settings (a 15s tick): `wait` does not sleep (3h would outlive run_gobot's
-    timeout); the planned end's reminders, a window's reminder, prompt and miss, and the weekly
-    digest come when the moved clock reaches them, in order."""
-    digest = datetime.now(UTC) + timedelta(hours=3)  # its hour: 2h to 3h from now
-    window = (datetime.now(UTC) + timedelta(minutes=75)).strftime("%Y-%m-%dT%H:%MZ")
-    result = local(
-        tmp_path,
-        stdin=f"/go-start\nplanned\n30m\n\n/go-schedule {window} 1h upgrade\nwait 31m\n"
-        "wait 30m\nwait 10m\nwait 2h\n",
-        GOBOT_DIGEST_CHANNEL="CLOCAL",
-        GOBOT_DIGEST_AT=digest.strftime("%a %H:00 UTC"),
-    )
-    out = result.stdout
-    assert result.returncode == 0, out[-2000:] + result.stderr
-    parts = out.split("> wait ")
-    # to the tick, as in `serve`: "open for 20m" or, a tick late, "20m 05s"
-    assert "this GO session is due to end in *10m* (open for 20m" in parts[1]
-    assert "this GO session has reached its planned end (open for 30m" in parts[1]
-    assert parts[1].endswith("(31m later: it is " + parts[1].rsplit("it is ", 1)[1])
-    assert ":calendar: A GO window starts" in parts[2] and "(30m later: it is " in parts[2]
-    assert ") Start now (asks first)\n" in parts[2]  # the window has not started yet
-    assert parts[3].startswith("10m\n(10m later: it is ")  # nothing was due
-    last = parts[4]
-    assert last.index(":arrow_forward: @ULOCAL, your GO window starts now") < last.index(
-        "GO window planned for"
-    )
-    prompt = last.split(":arrow_forward:", 1)[1].split("[#local", 1)[0]
-    assert ") Start now\n" in prompt  # the window has started: Start now does not ask
-    assert "was missed" in last and "GO weekly digest" in last
-    assert "overrun its planned end by *1h 00m*" in last
-    moved = datetime.fromisoformat(last.split("(2h 00m later: it is ", 1)[1][:20])
-    assert moved - datetime.now(UTC) > timedelta(hours=3)
 
 
 def test_ctrl_c_stops_the_running_command_not_the_demo(tmp_path: Path) -> None:
@@ -303,93 +181,6 @@ def test_a_button_number_belongs_to_the_rendering_that_showed_it(tmp_path: Path)
     assert "gobot: 1 command(s) failed" in result.stderr
 
 
-def test_start_now_asks_first_when_the_window_has_not_started(tmp_path: Path) -> None:
-    """Slack's confirm dialog, as the demo asks it: y or n."""
-    when = (datetime.now(UTC) + timedelta(days=16)).strftime("%Y-%m-%dT%H:%MZ")
-    result = local(
-        tmp_path, stdin=f"/go-schedule {when} 1h far off\n/go-windows\n1\nmaybe\nn\n1\ny\n"
-    )
-    out = result.stdout
-    assert "(1) Start now (asks first)" in out and "(3) Cancel (asks first)" in out
-    assert out.count("[asks: Start the GO window early?] It is planned for ") == 2
-    assert "  y: Start now / n: Wait:\n  > maybe\n! answer y or n\n" in out
-    assert "  > n\n(nothing was sent)\n" in out
-    assert out.count("[#local] [message 1]\n  GO session started") == 1
-    assert out.index("  > y\n") < out.index("[#local] [message 1]\n  GO session started")
-    assert "gobot: 1 command(s) failed" in result.stderr
-
-
-class Terminal:
-    """`gobot local` on a pseudo-terminal, as a person runs it: what it wrote, so far."""
-
-    def __init__(self, cwd: Path) -> None:
-        self._master, slave = pty.openpty()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "local"],
-            env=outside_env(TERM="dumb"),
-            cwd=cwd,
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-        )
-        os.close(slave)
-        self._chunks: list[bytes] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                chunk = os.read(self._master, 4096)
-            except OSError:  # the other end closed
-                return
-            if not chunk:
-                return
-            self._chunks.append(chunk)
-
-    @property
-    def text(self) -> str:
-        return b"".join(self._chunks).decode("utf-8", "replace")
-
-    def type(self, keys: str, then: str) -> None:
-        """Type `keys`, then wait until `then` was written after them."""
-        before = len(self.text)
-        os.write(self._master, keys.encode())
-        wait_until(lambda: then in self.text[before:], what=repr(then))
-
-    def close(self) -> int:
-        wait_until(lambda: self.process.poll() is not None, what="the exit")
-        self._reader.join()
-        os.close(self._master)
-        return self.process.returncode
-
-
-def test_the_prompt_is_drawn_once_and_the_shell_gets_a_fresh_line_after_ctrl_d(
-    tmp_path: Path,
-) -> None:
-    terminal = Terminal(tmp_path)
-    terminal.type("", "(the demo's own).")
-    terminal.type("/go-start tty\n", "snapshot posted.")
-    terminal.type("helth red\n", "did you mean health?")
-    terminal.type("/go-end\n", "End notes")  # a form: its fields are lines typed too
-    terminal.type("done\n", "Outcome")
-    terminal.type("\n", "summary posted.")
-    terminal.type("\x04", "")  # Ctrl-D at the prompt
-    assert terminal.close() == 0
-    text = terminal.text
-    assert "GO session started" in text and "> > " not in text
-    assert text.endswith("\n")  # not on the prompt's line
-
-
-def test_after_exit_the_shell_gets_a_fresh_line(tmp_path: Path) -> None:
-    terminal = Terminal(tmp_path)
-    terminal.type("/go-start left open\n", "snapshot posted.")
-    terminal.type("exit\n", "it will be there next time")
-    assert terminal.close() == 0
-    text = terminal.text
-    assert "> > " not in text and text.endswith("/go-end ends it)\r\n")
-
-
 def test_readmes_first_session_works_line_by_line_as_typed(tmp_path: Path) -> None:
     readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
     block = readme.split("A first session, line by line", 1)[1].split("```text\n", 1)[1]
@@ -404,14 +195,3 @@ def test_readmes_first_session_works_line_by_line_as_typed(tmp_path: Path) -> No
     assert "open for *1h 00m* (reminder 1)" in out
     assert "(health is now yellow: queue lag above 30s)" in out
     assert "*Drift:* health green → yellow" in out and "GO session ended; summary posted." in out
-
-
-def test_gate_asks_as_a_ci_job_would_and_its_line_shows(tmp_path: Path) -> None:
-    result = local(tmp_path, "gate\n/go-start release\ngate 2\ngate nope\nexit\n")
-    out = result.stdout
-    assert "(the gate answers a CI job: denied: No GO session is active here" in out
-    assert "GO gate: change asked by ci: denied." in out  # its line in the channel
-    assert "(the gate answers a CI job: pending: Step 2 (Freeze unrelated changes) is not " in out
-    assert ":vertical_traffic_light: cli:ci: change (step 2): pending." in out
-    assert "There is no step 'nope'" in out
-    assert result.returncode == 1 and "Traceback" not in out + result.stderr
