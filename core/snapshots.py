@@ -11,6 +11,7 @@ reason, which names a file but not its path, and a URL with its credentials mask
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import logging
@@ -68,6 +69,19 @@ def masked_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, query, ""))
 
 
+def _read_file(path: Path) -> bytes:
+    """The whole file, read with the OS's calls only (a snapshot reads two files, and a
+    buffered Python file object costs more than the read)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = [os.read(fd, max(os.fstat(fd).st_size, 1) + 1)]
+        while chunks[-1]:
+            chunks.append(os.read(fd, 1 << 16))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 class FileSource:
     """A JSON file. What a person reads names the file; the log has its whole path."""
 
@@ -76,7 +90,7 @@ class FileSource:
 
     def __call__(self) -> Any:
         try:
-            raw = self.path.read_bytes()
+            raw = _read_file(self.path)
         except FileNotFoundError as exc:
             log.info("snapshot source file not found: %s", self.path)
             raise SourceNotFound(f"file not found: {self.path.name}") from exc
@@ -141,13 +155,18 @@ def source_from_spec(spec: str, timeout: timedelta) -> Source:
     raise ValueError(f"unknown source {spec!r}: use file:PATH, http(s)://URL or python:mod:func")
 
 
-def _read(future: Future[Any], model: type[BaseModel], kind: str, wait: float) -> Any:
-    """Validated model from a source's future, or raise SourceFailed/SourceNotFound."""
-    if not future.done() and not futures.wait([future], timeout=max(0.0, wait)).done:
-        raise TimeoutError(kind)
+Outcome = Callable[[float], Any]  # a read's answer, waited for at most so many seconds
+
+
+class _TooSlow(Exception):
+    """The snapshot's time ran out before the source answered."""
+
+
+def _read(outcome: Outcome, model: type[BaseModel], wait: float) -> Any:
+    """Validated model from a source's read, or raise SourceFailed/SourceNotFound (or _TooSlow)."""
     try:
-        raw = future.result()
-    except (SourceFailed, SourceNotFound):
+        raw = outcome(wait)
+    except (SourceFailed, SourceNotFound, _TooSlow):
         raise
     except BaseException as exc:  # a source's own SystemExit or timeout is just a failure
         raise SourceFailed(f"raised {type(exc).__name__}: {exc}") from exc
@@ -176,7 +195,7 @@ class _OneAtATime:
         self._lock = threading.Lock()
         self._reader_pid: int | None = None  # a forked child starts a reader of its own
 
-    def read(self) -> Future[Any]:
+    def read(self) -> Outcome:
         with self._lock:
             if self._reader_pid != os.getpid():
                 self._asked = queue.SimpleQueue()
@@ -186,7 +205,7 @@ class _OneAtATime:
             if self._future is None or self._future.done():
                 self._future = Future()
                 self._asked.put(self._future)
-            return self._future
+            return functools.partial(_awaited, self._future)
 
     def _serve(self, asked: queue.SimpleQueue[Future[Any]]) -> None:
         while True:
@@ -197,19 +216,28 @@ class _OneAtATime:
                 future.set_exception(exc)
 
 
+def _awaited(future: Future[Any], wait: float) -> Any:
+    if not futures.wait([future], timeout=max(0.0, wait)).done:
+        raise _TooSlow
+    return future.result()
+
+
+def _raising(exc: Exception, wait: float) -> Any:
+    raise exc
+
+
 class _InPlace:
     """A file source, read in the caller's thread."""
 
     def __init__(self, source: Source) -> None:
         self._source = source
 
-    def read(self) -> Future[Any]:
-        future: Future[Any] = Future()
+    def read(self) -> Outcome:
         try:
-            future.set_result(self._source())
+            raw = self._source()
         except Exception as exc:  # told as the reader thread tells it
-            future.set_exception(exc)
-        return future
+            return functools.partial(_raising, exc)
+        return lambda wait: raw
 
 
 def _reader(source: Source) -> _OneAtATime | _InPlace:
@@ -225,34 +253,34 @@ class SnapshotTaker:
 
     def take(self) -> Snapshot:
         deadline = time.monotonic() + self._timeout.total_seconds()
-        cone_future = self._cone.read()
-        health_future = self._health.read()
-        cone = self._cone_from(cone_future, deadline - time.monotonic())
-        health = self._health_from(health_future, deadline - time.monotonic())
+        cone_read = self._cone.read()
+        health_read = self._health.read()
+        cone = self._cone_from(cone_read, deadline - time.monotonic())
+        health = self._health_from(health_read, deadline - time.monotonic())
         return Snapshot(cone=cone, status=health, taken_at_utc=self._clock.now())
 
     def health(self) -> HealthStatus:
         return self._health_from(self._health.read(), self._timeout.total_seconds())
 
-    def _cone_from(self, future: Future[Any], wait: float) -> ConeState:
+    def _cone_from(self, read: Outcome, wait: float) -> ConeState:
         try:
-            cone: ConeState = _read(future, ConeState, "cone", wait)
+            cone: ConeState = _read(read, ConeState, wait)
             return cone
         except SourceNotFound:
             return ConeState(
                 band="B", reason=BOOT_DEFAULT_REASON, updated_at_utc=format_utc(self._clock.now())
             )
-        except TimeoutError:
+        except _TooSlow:
             reason = f"cone source timed out after {format_duration(self._timeout)}"
         except SourceFailed as exc:
             reason = f"cone source failed: {exc}"
         return ConeState(band="unknown", reason=reason)
 
-    def _health_from(self, future: Future[Any], wait: float) -> HealthStatus:
+    def _health_from(self, read: Outcome, wait: float) -> HealthStatus:
         try:
-            health: HealthStatus = _read(future, HealthStatus, "health", wait)
+            health: HealthStatus = _read(read, HealthStatus, wait)
             return health
-        except TimeoutError:
+        except _TooSlow:
             reason = f"health source timed out after {format_duration(self._timeout)}"
         except (SourceFailed, SourceNotFound) as exc:
             reason = f"health source failed: {exc}"

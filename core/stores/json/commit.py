@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 from core.errors import StoreUnavailable
 from core.stores.json.files import (
     TEMP_PREFIX,
+    CacheKey,
     cache_key,
     describe_os_error,
     put,
@@ -73,6 +74,7 @@ class _Placing:
     created: dict[str, bytes] = field(default_factory=dict)
     overwritten: dict[str, bytes] = field(default_factory=dict)
     temps: dict[str, Path] = field(default_factory=dict)
+    written: dict[str, CacheKey] = field(default_factory=dict)  # each file's key as written
 
 
 class Committing(Recovery):
@@ -105,10 +107,10 @@ class Committing(Recovery):
         try:
             for rel, (offset, text) in appends.items():
                 done[rel] = offset
-                write_at(self.file(rel), offset, text)
+                placing.written[rel] = write_at(self.file(rel), offset, text)
             for rel, data in placing.created.items():
                 created.append(rel)
-                self._create(rel, data)
+                placing.written[rel] = self._create(rel, data)
         except OSError as exc:
             self._undone(exc, self._undo(placing.temps, done, created, start))
         self._finish(unit, placing, appends, start + len(framed))
@@ -144,7 +146,7 @@ class Committing(Recovery):
         self._commits += 1
         try:
             for rel, data in placing.overwritten.items():
-                put(self.file(rel), data)
+                placing.written[rel] = put(self.file(rel), data)
             for rel, temp in placing.temps.items():
                 os.replace(temp, self.file(rel))
             for rel, text in unit.writes.items():
@@ -157,35 +159,38 @@ class Committing(Recovery):
                 describe_os_error(exc),
             )
             return
-        self._remember(unit, appends)
+        self._remember(unit, appends, placing.written)
         if end > CHECKPOINT_BYTES:
             try:
                 self._checkpoint()
             except OSError as exc:  # the change is applied; the next commit tries again
                 log.warning("journal checkpoint failed: %s", describe_os_error(exc))
 
-    def _remember(self, unit: Unit, appends: dict[str, tuple[int, str]]) -> None:
-        """Cache what a change wrote as it is now on disk: the next read parses nothing, and
-        the next append to a line file it appended to needs not read the file's end."""
+    def _remember(
+        self, unit: Unit, appends: dict[str, tuple[int, str]], written: dict[str, CacheKey]
+    ) -> None:
+        """Cache what a change wrote as it is now on disk (`written`: the files' keys as they
+        were written; a file renamed into place is looked at): the next read parses nothing,
+        and the next append to a line file it appended to needs not read the file's end."""
         for rel, text in unit.writes.items():
             if text is not None:
                 with contextlib.suppress(OSError):
-                    self._cache[rel] = (cache_key(os.stat(self.file(rel))), unit.parsed[rel])
+                    key = written.get(rel) or cache_key(os.stat(self.file(rel)))
+                    self._cache[rel] = (key, unit.parsed[rel])
         for rel, (offset, text) in appends.items():
-            with contextlib.suppress(OSError):
-                key = cache_key(os.stat(self.file(rel)))
-                end = offset + len(text.encode("utf-8"))
-                self._tails[rel] = (key, end, unit.appends[rel][-1])
+            end = offset + len(text.encode("utf-8"))
+            self._tails[rel] = (written[rel], end, unit.appends[rel][-1])
 
-    def _create(self, rel: str, data: bytes) -> None:
+    def _create(self, rel: str, data: bytes) -> CacheKey:
         """Make the file `rel` (it does not exist) hold `data`: a spare renamed into place if
-        one is left (another process may have taken it), else a new file."""
+        one is left (another process may have taken it), else a new file; its key as
+        written."""
         target = self.file(rel)
         while self._spares:
             with contextlib.suppress(FileNotFoundError):
                 os.rename(self.file(self._spares.pop()), target)
                 break
-        put(target, data)
+        return put(target, data)
 
     def _retire(self, rel: str) -> None:
         """Remove the file `rel`: kept as a spare while there are fewer than `MAX_SPARES`, else

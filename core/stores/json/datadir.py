@@ -56,7 +56,7 @@ from typing import Any
 
 from core.errors import StoreCorrupted, StoreUnavailable
 from core.stores.json.commit import Committing, Unit, spares_in
-from core.stores.json.files import TEMP_PREFIX, cache_key, describe_os_error
+from core.stores.json.files import TEMP_PREFIX, CacheKey, cache_key, describe_os_error
 from core.stores.json.journal import (
     JOURNAL_FILE,
     RECOVER_HINT,
@@ -93,8 +93,8 @@ class DataDir(Committing):
         self._owner: int | None = None
         self._depth = 0
         self._unit: Unit | None = None
-        self._cache: dict[str, tuple[tuple[int, int, int], Any]] = {}
-        self._tails: dict[str, tuple[tuple[int, int, int], int, str]] = {}  # line files' ends
+        self._cache: dict[str, tuple[CacheKey, Any]] = {}
+        self._tails: dict[str, tuple[CacheKey, int, str]] = {}  # line files' ends
         self._commits = -1  # the commit count this process last saw
         self._replayed = False
         self._spares = spares_in(root) if self._writable and not read_only else []

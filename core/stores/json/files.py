@@ -37,20 +37,25 @@ def remove(path: StrPath) -> None:
         os.unlink(path)
 
 
-def put(path: StrPath, data: bytes) -> None:
-    """Make the file hold exactly `data`, written in place (a repeat leaves the same bytes)."""
+def put(path: StrPath, data: bytes) -> CacheKey:
+    """Make the file hold exactly `data`, written in place (a repeat leaves the same bytes);
+    the file's `cache_key` as written."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
     try:
         if os.pwrite(fd, data, 0) != len(data):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        if os.fstat(fd).st_size != len(data):
+        stat = os.fstat(fd)
+        if stat.st_size != len(data):
             os.ftruncate(fd, len(data))
+            stat = os.fstat(fd)
+        return cache_key(stat)
     finally:
         os.close(fd)
 
 
-def write_at(path: StrPath, offset: int, text: str) -> None:
-    """Make the file end with `text` at `offset` (a repeat leaves the same bytes)."""
+def write_at(path: StrPath, offset: int, text: str) -> CacheKey:
+    """Make the file end with `text` at `offset` (a repeat leaves the same bytes); the file's
+    `cache_key` as written."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
     try:
         if os.fstat(fd).st_size != offset:
@@ -58,10 +63,14 @@ def write_at(path: StrPath, offset: int, text: str) -> None:
         data = text.encode("utf-8")
         if os.pwrite(fd, data, offset) != len(data):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return cache_key(os.fstat(fd))
     finally:
         os.close(fd)
 
 
-def cache_key(stat: os.stat_result) -> tuple[int, int, int]:
+CacheKey = tuple[int, int, int]
+
+
+def cache_key(stat: os.stat_result) -> CacheKey:
     """What tells a cached file from a changed one (beside the journal's commit count)."""
     return stat.st_ino, stat.st_mtime_ns, stat.st_size

@@ -14,7 +14,7 @@ from typing import Any
 
 from core.errors import StoreCorrupted, StoreUnavailable
 from core.stores.json import journal
-from core.stores.json.files import TEMP_PREFIX, put, remove, write_at
+from core.stores.json.files import TEMP_PREFIX, CacheKey, put, remove, write_at
 from core.stores.json.journal import (
     HEADER_SIZE,
     JOURNAL_FILE,
@@ -38,8 +38,8 @@ class Recovery:
     _writable: bool
     _locks_root: bool
     _thread_lock: threading.RLock
-    _cache: dict[str, tuple[tuple[int, int, int], Any]]
-    _tails: dict[str, tuple[tuple[int, int, int], int, str]]
+    _cache: dict[str, tuple[CacheKey, Any]]
+    _tails: dict[str, tuple[CacheKey, int, str]]
     _commits: int
     _replayed: bool
 
