@@ -1,12 +1,14 @@
 """The data directory's journal in the cases a crash sweep does not reach: a record that cannot
 be taken back (nor a file it created), a file left half overwritten by a crash, a forked child,
 a machine with no boot id, another process's writes under the read cache and after a line this
-process appended, removed files kept as spares for the next file made, and a data directory
-that cannot be written."""
+process appended, removed files kept as spares for the next file made, the zeros the journal
+keeps ahead of its records (and a journal with no room for them), and a data directory that
+cannot be written."""
 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import subprocess
@@ -223,6 +225,54 @@ def test_no_more_than_max_spares_are_kept(tmp_path: Path) -> None:
         for path in names:
             shared.delete(path)
     assert len(spares(tmp_path)) == MAX_SPARES and not any(path.exists() for path in names)
+
+
+def test_the_journal_keeps_zeros_ahead_and_no_record_outlives_a_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records are written over zeros the journal holds (it never grows, so a commit's sync has
+    no block to allocate); a checkpoint empties it and no older record is left after the new
+    ones, even for a process that replays every record (another boot)."""
+    shared, journal, path = DataDir(tmp_path), tmp_path / wal.JOURNAL_FILE, tmp_path / "s.json"
+    with shared.own_unit():
+        shared.write_json(path, {"n": 0})
+    assert journal.stat().st_size == wal.HEADER_SIZE + wal.ZEROS_AHEAD
+    for n in range(1, 200):
+        with shared.own_unit():
+            shared.write_json(path, {"n": n, "pad": "x" * 10_000})
+        if wal.scan(journal.read_bytes()[wal.HEADER_SIZE :])[1] == 0:
+            break  # emptied by the commit that passed CHECKPOINT_BYTES
+    else:
+        pytest.fail("the journal was never emptied")
+    n += 1
+    with shared.own_unit():
+        shared.write_json(path, {"n": n, "pad": "x" * 10_000})
+    assert journal.stat().st_size == wal.HEADER_SIZE + wal.ZEROS_AHEAD
+    data = journal.read_bytes()
+    records, zeros_at = wal.scan(data[wal.HEADER_SIZE :])
+    assert zeros_at is not None and data[wal.HEADER_SIZE + zeros_at :].strip(b"\0") == b""
+    assert [json.loads(r["writes"]["s.json"])["n"] for _, r in records] == [n]
+    monkeypatch.setattr(wal, "BOOT", b"another-boot")
+    later = DataDir(tmp_path)
+    with later.transaction():
+        assert later.read_json(path) == {"n": n, "pad": "x" * 10_000}
+
+
+def test_a_journal_without_room_for_its_zeros_appends_its_records(
+    tmp_path: Path, faulty_os: Callable[[object], None]
+) -> None:
+    faulty_os(FaultyOs(2, fail_with(errno.ENOSPC), names=("pwrite",)))  # the header, the zeros
+    shared = DataDir(tmp_path)
+    with shared.own_unit():
+        shared.write_json(tmp_path / "s.json", {"n": 1})
+    faulty_os(os)
+    journal = tmp_path / wal.JOURNAL_FILE
+    assert wal.HEADER_SIZE < journal.stat().st_size < wal.HEADER_SIZE + 4096
+    with shared.own_unit():
+        shared.write_json(tmp_path / "s.json", {"n": 2})
+    later = DataDir(tmp_path)
+    with later.transaction():
+        assert later.read_json(tmp_path / "s.json") == {"n": 2}
 
 
 def unshare_problem() -> str | None:

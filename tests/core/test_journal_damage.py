@@ -37,10 +37,11 @@ def base(tmp_path: Path, clock: FakeClock) -> Path:
 
 
 def records(journal: Path) -> list[tuple[int, int]]:
-    """(start, end) of each record after the header."""
+    """(start, end) of each record after the header (the zeros kept for the next records, or
+    the file's end, follow them)."""
     data = journal.read_bytes()
     spans, at = [], HEADER
-    while at < len(data):
+    while at < len(data) and data[at] != 0:
         end = data.index(b"\n", at) + 1
         spans.append((at, end))
         at = end
@@ -140,18 +141,43 @@ def test_nothing_is_applied_from_a_damaged_journal_and_recover_keeps_the_data(
     assert fingerprint(services_on(again, clock), again) == expected
 
 
+TORN = b'000004d2 1234abcd {"writes": {"go_session.json"'  # an append cut short by a crash
+
+
+def tear_after_the_last(journal: Path) -> None:
+    """A torn record where the next one goes: over the zeros the journal keeps ahead."""
+    with open(journal, "r+b") as handle:
+        handle.seek(records(journal)[-1][1])
+        handle.write(TORN)
+
+
+def tear_at_the_end_of_an_older_journal(journal: Path) -> None:
+    """As an older gobot's journal ends (no zeros ahead), then a torn append."""
+    with open(journal, "r+b") as handle:
+        handle.truncate(records(journal)[-1][1])
+        handle.seek(0, 2)
+        handle.write(TORN)
+
+
+@pytest.mark.parametrize("tear", [tear_after_the_last, tear_at_the_end_of_an_older_journal])
 def test_a_torn_last_record_is_dropped_and_the_rest_applied(
-    base: Path, tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    base: Path,
+    tmp_path: Path,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    tear: Callable[[Path], None],
 ) -> None:
     expected = fingerprint(services_on(restarted(base, tmp_path, "clean"), clock), base)
     directory = restarted(base, tmp_path, "torn")
     journal = directory / JOURNAL_FILE
-    with open(journal, "ab") as handle:
-        handle.write(b'000004d2 1234abcd {"writes": {"go_session.json"')  # cut by a crash
+    last = records(journal)[-1][1]
+    tear(journal)
     monkeypatch.setattr(wal, "BOOT", b"another-boot")  # every record is applied again
     services = services_on(directory, clock)
     assert fingerprint(services, directory) == expected
-    assert len(journal.read_bytes()) == records(journal)[-1][1]
+    assert journal.read_bytes()[last:].strip(b"\0") == b""  # the torn bytes are gone
+    services.sessions.start("U1", "C1", "after the tear")
+    assert services_on(restarted(directory, tmp_path, "later"), clock).sessions.get("C1").active
 
 
 def test_the_command_line_names_the_damage_and_recovers(base: Path, tmp_path: Path) -> None:

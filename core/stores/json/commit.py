@@ -31,12 +31,11 @@ from core.stores.json.files import (
     remove,
     write_at,
 )
-from core.stores.json.journal import Header, frame
+from core.stores.json.journal import CHECKPOINT_BYTES, Header, frame
 from core.stores.json.lines import append_offset
 from core.stores.json.recovery import Recovery
 
 log = logging.getLogger("gobot.store")
-CHECKPOINT_BYTES = 1 << 20
 SPARE_PREFIX = ".gobot-spare-"
 MAX_SPARES = 16
 
@@ -88,7 +87,7 @@ class Committing(Recovery):
             raise StoreUnavailable("the data directory was opened to read only")
         if not self._writable:
             raise StoreUnavailable(describe_os_error(OSError(errno.EROFS, "read-only")))
-        start = os.fstat(self._fd).st_size
+        start = self._records_end
         appends = {
             rel: (self._end_of(rel), "".join(f"{line}\n" for line in lines))
             for rel, lines in unit.appends.items()
@@ -99,9 +98,10 @@ class Committing(Recovery):
             self._place(unit, placing)
             if os.pwrite(self._fd, framed, start) != len(framed):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            os.fdatasync(self._fd)  # the commit point (the record and the journal's new size)
+            os.fdatasync(self._fd)  # the commit point (over zeros the journal holds: no metadata)
         except OSError as exc:
             self._undone(exc, self._undo(placing.temps, {}, [], start))
+        self._records_end = start + len(framed)
         done: dict[str, int] = {}
         created: list[str] = []
         try:
@@ -246,7 +246,8 @@ class Committing(Recovery):
                     os.truncate(self.file(rel), offset)
                 else:
                     remove(self.file(rel))  # it did not exist before (or held nothing)
-            os.ftruncate(self._fd, start)
+            os.ftruncate(self._fd, start)  # the zeros kept ahead go too, till the next checkpoint
+            self._records_end = start
         except OSError:
             return False
         with contextlib.suppress(OSError):  # once cut, no reader of this boot replays it;

@@ -6,8 +6,9 @@ what the transaction staged), then committed all at once:
 1. every file that grows past the space it holds on disk gets its new content in a temp file
    in the data directory;
 2. one journal record holding the whole change (each file's new content, each line appended
-   with the offset it goes at, each file deleted) is appended to `go_journal.wal` and synced
-   (`fdatasync`: the record and the journal's new size): this is the commit point;
+   with the offset it goes at, each file deleted) is written after the last one in
+   `go_journal.wal`, over the zeros an emptied journal keeps ahead of its records, and synced
+   (`fdatasync`): this is the commit point;
 3. the appends are written at their offsets and the files that did not exist are created;
 4. every other file is overwritten in place (within the space it holds, so a full disk cannot
    fail it where files are overwritten in place, as on ext4 or XFS) or has its temp file renamed
@@ -22,7 +23,8 @@ leaves either no record (nothing happened) or a whole record, which the next loc
 again (every step is idempotent: a file is set to a content, a line is written at a fixed
 offset). A process that opens the directory first replays every record since the last
 checkpoint, since the files it names may not have reached the disk. Once the journal grows past
-`CHECKPOINT_BYTES` every file it names is fsynced and the journal emptied. Readers hold the
+`CHECKPOINT_BYTES` every file it names is fsynced and the journal emptied (cut, then zeros
+written ahead: no record from before the checkpoint outlives it). Readers hold the
 same lock, and replay what is not yet applied before they read, so no reader ever sees half a
 change, nor a file half overwritten by a writer that crashed. The commit is `commit.Committing`
 and the replay and checkpoint `recovery.Recovery`, both parts of `DataDir`.

@@ -1,9 +1,10 @@
 """The JSON store's write-ahead journal, `go_journal.wal`, as bytes: its 128-byte header (how
 far it was applied, how many changes were ever committed, the boot of the machine that wrote
 it) and its records, each `llllllll cccccccc payload` (length and CRC-32 in hex, then the change
-as compact JSON) on a line of its own; read back only whole and verified (`record_at`, `scan`),
-with a crash's torn last append told apart from damage in the middle (`torn_tail`). Records of
-a journal written before they carried their length are still read."""
+as compact JSON) on a line of its own, then zero bytes kept for the next records (or the file's
+end); read back only whole and verified (`record_at`, `scan`), with a crash's torn last append
+told apart from damage in the middle (`torn_tail`). Records of a journal written before they
+carried their length, or before it kept zeros ahead, are still read."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ HEADER_SIZE = 128
 
 
 FRAME_PREFIX = 18  # "llllllll cccccccc ": the record's length and checksum, in hex
+
+CHECKPOINT_BYTES = 1 << 20  # past this, the journal's files are made durable and it is emptied
+ZEROS_AHEAD = CHECKPOINT_BYTES + (1 << 16)  # zeros an empty journal keeps for its records
 
 
 def dumps_compact(payload: Any) -> str:

@@ -5,6 +5,7 @@ aside of a damaged journal. `Recovery` is part of `datadir.DataDir`, which holds
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -16,9 +17,11 @@ from core.errors import StoreCorrupted, StoreUnavailable
 from core.stores.json import journal
 from core.stores.json.files import TEMP_PREFIX, CacheKey, put, remove, write_at
 from core.stores.json.journal import (
+    FRAME_PREFIX,
     HEADER_SIZE,
     JOURNAL_FILE,
     RECOVER_HINT,
+    ZEROS_AHEAD,
     Header,
     scan,
     torn_tail,
@@ -42,6 +45,7 @@ class Recovery:
     _tails: dict[str, tuple[CacheKey, int, str]]
     _commits: int
     _replayed: bool
+    _records_end: int  # where the journal's records end (zeros or its end follow)
 
     def file(self, rel: str) -> str:
         """The path of a file of the data directory (as text: a hot path joins no Path)."""
@@ -58,11 +62,10 @@ class Recovery:
         first look of a process checks the whole journal, so damage is found when it is not yet
         needed. Another process's commit since this one last looked empties the read cache."""
         size = os.fstat(self._fd).st_size if self._writable else self._journal_size()
+        self._records_end = HEADER_SIZE
         if size < HEADER_SIZE:
             if self._writable and not self.read_only:
-                os.pwrite(self._fd, Header(HEADER_SIZE, 0).encode(), 0)
-                os.ftruncate(self._fd, HEADER_SIZE)
-                os.fsync(self._fd)
+                self._fresh_journal(0)
             self._forget()
             self._commits = 0
             return
@@ -75,24 +78,29 @@ class Recovery:
         trusted = head.boot == journal.BOOT and (journal.BOOT != b"unknown" or self._replayed)
         begin = head.applied if trusted else HEADER_SIZE
         first = not self._replayed
-        if begin >= size and not first:
+        if not first and not self._read_journal(begin, FRAME_PREFIX).strip(b"\0"):
+            self._records_end = begin  # nothing after what was applied: the usual look
             return
         start = HEADER_SIZE if first else begin
         data = self._read_journal(start, size - start)
         records, damaged = scan(data)
-        end = size
+        end = torn = start + len(data)
         if damaged is not None:
-            if start + damaged < max(begin, head.applied) or not torn_tail(data, damaged):
-                raise self._damaged(start + damaged, "a record is not whole")
-            end = start + damaged
+            end, torn = start + damaged, start + len(data.rstrip(b"\0"))
+            if end < max(begin, head.applied) or (torn > end and not torn_tail(data, damaged)):
+                raise self._damaged(end, "a record is not whole")
         self._replayed = True
         pending = [record for at, record in records if start + at >= begin]
-        if pending or end < size:
-            self._replay(head, begin, pending, end)
+        if pending or torn > end:
+            self._replay(head, begin, pending, end, cut=torn > end)
+        self._records_end = end
 
-    def _replay(self, head: Header, begin: int, pending: list[dict[str, Any]], end: int) -> None:
-        """Apply the whole records from `begin` on, and cut the journal at `end` (a torn last
-        record goes)."""
+    def _replay(
+        self, head: Header, begin: int, pending: list[dict[str, Any]], end: int, *, cut: bool
+    ) -> None:
+        """Apply the whole records from `begin` on, and (`cut`) cut the journal at `end`: a torn
+        last record goes, and with it the zeros kept ahead (the next checkpoint puts them
+        back)."""
         if not self._writable:
             raise StoreUnavailable(
                 "the data directory cannot be written and holds a change left unfinished"
@@ -101,7 +109,8 @@ class Recovery:
             os.pwrite(self._fd, Header(begin, head.commits).encode(), 0)  # replay starts over
         for record in pending:
             self._apply(record)
-        os.ftruncate(self._fd, end)
+        if cut:
+            os.ftruncate(self._fd, end)
         for name in os.listdir(self.root):
             if name.startswith(TEMP_PREFIX):
                 remove(self.file(name))
@@ -137,9 +146,7 @@ class Recovery:
                     commits = Header.decode(self._read_journal(0, HEADER_SIZE)).commits + 1
                 except StoreCorrupted:
                     commits = max(self._commits, 0) + 1
-                os.pwrite(self._fd, Header(HEADER_SIZE, commits).encode(), 0)
-                os.ftruncate(self._fd, HEADER_SIZE)
-                os.fsync(self._fd)
+                self._fresh_journal(commits)
                 self._commits, self._replayed = commits, True
                 self._forget()
                 return copy
@@ -173,9 +180,8 @@ class Recovery:
 
     def _checkpoint(self) -> None:
         """Make every file the journal names durable, then empty the journal."""
-        size = os.fstat(self._fd).st_size
         touched: set[str] = set()
-        records, _ = scan(self._read_journal(HEADER_SIZE, size - HEADER_SIZE))
+        records, _ = scan(self._read_journal(HEADER_SIZE, self._records_end - HEADER_SIZE))
         for _, record in records:
             touched.update(record["writes"], record["appends"])
         directories = {self.root}
@@ -196,9 +202,21 @@ class Recovery:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        os.pwrite(self._fd, Header(HEADER_SIZE, self._commits).encode(), 0)  # a crash: replay all
+        self._fresh_journal(self._commits)
+
+    def _fresh_journal(self, commits: int) -> None:
+        """An empty journal: its header, then `ZEROS_AHEAD` zero bytes where the next records go,
+        so that a commit overwrites blocks the journal holds already and its sync has no block
+        to allocate (half the cost here). Without the space for them it goes on without: the
+        records are appended, as they were. Records from before never outlive this: the journal
+        is cut first. A crash before the sync may leave the old records whole, which replay to
+        the state the files hold."""
+        os.pwrite(self._fd, Header(HEADER_SIZE, commits).encode(), 0)  # a crash: replay all
         os.ftruncate(self._fd, HEADER_SIZE)
+        with contextlib.suppress(OSError):
+            os.pwrite(self._fd, bytes(ZEROS_AHEAD), HEADER_SIZE)
         os.fsync(self._fd)
+        self._records_end = HEADER_SIZE
 
     def _forget(self) -> None:
         """Empty the read cache: files were changed by another process, or by a replay."""
