@@ -60,8 +60,10 @@ class Unit:
     explicit: bool = False
     keep: bool = False
 
-    def empty(self) -> bool:
-        return not self.writes and not self.appends
+    def due(self) -> bool:
+        """Whether its transaction's end commits it: it staged something, and is kept (or
+        not explicit)."""
+        return bool(self.writes or self.appends) and (self.keep or not self.explicit)
 
 
 @dataclass

@@ -54,6 +54,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from core.errors import StoreCorrupted, StoreUnavailable
@@ -144,37 +145,54 @@ class DataDir(Committing):
         self._owner, self._depth, self._unit = None, 0, None
 
     # transactions ----------------------------------------------------------------------------
-    @contextmanager
-    def transaction(self, *, explicit: bool = False) -> Iterator[Unit]:
+    def transaction(self, *, explicit: bool = False) -> _Transaction:
         """Exclusive across threads and processes; nested use joins the outer transaction. Only
         an explicit one stages writes; its outermost block commits them when it ends without an
         exception if `keep()` was called in it, and discards them otherwise."""
-        with self._thread_lock:
-            if self._depth == 0:
-                if self._locks_root:
-                    self._follow_journal()
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
-                try:
-                    self._recover()
-                except OSError as exc:
-                    fcntl.flock(self._fd, fcntl.LOCK_UN)
-                    raise StoreUnavailable(describe_os_error(exc)) from exc
-                except BaseException:
-                    fcntl.flock(self._fd, fcntl.LOCK_UN)
-                    raise
-                self._unit, self._owner = Unit(explicit=explicit), threading.get_ident()
-            unit = self._unit
-            assert unit is not None
-            self._depth += 1
+        return _Transaction(self, explicit)
+
+    def _enter(self, explicit: bool) -> Unit:
+        """Begin a transaction block (see `transaction`): the outermost takes the locks and
+        recovers the journal."""
+        self._thread_lock.acquire()
+        if self._depth == 0:
             try:
-                yield unit
-                if self._depth == 1 and not unit.empty() and (unit.keep or not unit.explicit):
-                    self._commit(unit)
-            finally:
-                self._depth -= 1
-                if self._depth == 0:
-                    self._unit, self._owner = None, None
-                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+                self._lock_and_recover()
+            except BaseException:
+                self._thread_lock.release()
+                raise
+            self._unit, self._owner = Unit(explicit=explicit), threading.get_ident()
+        unit = self._unit
+        assert unit is not None
+        self._depth += 1
+        return unit
+
+    def _lock_and_recover(self) -> None:
+        if self._locks_root:
+            self._follow_journal()
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            self._recover()
+        except OSError as exc:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            raise StoreUnavailable(describe_os_error(exc)) from exc
+        except BaseException:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            raise
+
+    def _exit(self, failed: bool) -> None:
+        """End a transaction block: the outermost commits what it staged (unless `failed`, or
+        it is explicit and was not kept) and lets go of the locks."""
+        try:
+            unit = self._unit
+            if not failed and self._depth == 1 and unit is not None and unit.due():
+                self._commit(unit)
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                self._unit, self._owner = None, None
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            self._thread_lock.release()
 
     def keep(self) -> None:
         """Have the calling thread's transaction commit when it ends."""
@@ -328,6 +346,27 @@ class DataDir(Committing):
                 return None
         except StoreCorrupted as exc:
             return exc.message.removesuffix(f": {RECOVER_HINT}")
+
+
+class _Transaction:
+    """One block of `DataDir.transaction` (a class, not a generator: a change enters a few
+    dozen, nested)."""
+
+    __slots__ = ("_directory", "_explicit")
+
+    def __init__(self, directory: DataDir, explicit: bool) -> None:
+        self._directory, self._explicit = directory, explicit
+
+    def __enter__(self) -> Unit:
+        return self._directory._enter(self._explicit)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._directory._exit(failed=kind is not None)
 
 
 _dirs: dict[Path, DataDir] = {}

@@ -45,6 +45,7 @@ from core.rules import (
     session_times,
 )
 from core.stores.json.datadir import DataDir, data_dir
+from core.stores.json.journal import dumps_compact
 from core.stores.json.lines import ORDER_SLACK, find_line, iter_lines_reversed, seek_time
 
 log = logging.getLogger("gobot.store")
@@ -205,10 +206,11 @@ class JsonSessionStore:
             return found
 
     # writing ---------------------------------------------------------------------------------
-    def _write(self, session: GoSession) -> None:
-        """The scope's record, then the original-shape view of the latest session."""
+    def _write(self, session: GoSession, payload: dict[str, Any] | None = None) -> None:
+        """The scope's record, then the original-shape view of the latest session (`payload`:
+        the session as JSON, if it was made already)."""
         scope = session.scope or WORKSPACE
-        payload = session.model_dump(mode="json")
+        payload = payload or session.model_dump(mode="json")
         if scope != WORKSPACE:
             self._dd.write_json(scope_file(self._sessions_dir, scope), payload)
             latest = self._latest_session()
@@ -255,8 +257,9 @@ class JsonSessionStore:
         scope = require_to_finish(ended)
         with self._dd.transaction():
             require_active(self._read_scope(scope), ended)
-            self._dd.append_line(self._history_path, ended.model_dump_json())
-            self._write(ended)
+            payload = ended.model_dump(mode="json")
+            self._dd.append_line(self._history_path, dumps_compact(payload))
+            self._write(ended, payload)
             if scope != WORKSPACE:
                 self._write_index(scope, None)
 
