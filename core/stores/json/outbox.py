@@ -18,9 +18,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from core.clock import parse_utc
 from core.errors import StoreCorrupted
 from core.models import Posted
-from core.outbox import Failed, OutboxItem, being_sent, is_ready, leased, retried, woken
+from core.outbox import (
+    BEING_SENT,
+    Failed,
+    OutboxItem,
+    being_sent,
+    is_ready,
+    leased,
+    retried,
+    woken,
+)
+from core.rules import Times
 from core.stores.json.datadir import DataDir, data_dir
 
 OUTBOX_DIR = "outbox"
@@ -234,12 +245,18 @@ class JsonOutbox:
 
     @staticmethod
     def _droppable(raw: Any, path: Path, kinds: tuple[str, ...], now: datetime) -> bool:
-        """An item of one of `kinds` that no sender holds (only such items are read whole; one
-        that cannot be read goes)."""
+        """An item of one of `kinds` that no sender holds: `BEING_SENT` judged on its lease as
+        stored (the item is read whole only if that cannot be read; one that cannot be read
+        goes)."""
         if not isinstance(raw, dict) or raw.get("kind") not in kinds:
             return False
-        item = _load(raw, path)
-        return item is None or not being_sent(item, now)
+        lease = raw.get("lease_until_utc")
+        try:
+            times: Times = {"lease_until": None if lease is None else parse_utc(lease)}
+        except (TypeError, ValueError):
+            item = _load(raw, path)
+            return item is None or not being_sent(item, now)
+        return not BEING_SENT.holds(times, now)
 
     def depth(self) -> int:
         with self._dd.transaction():
