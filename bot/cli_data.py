@@ -60,7 +60,7 @@ def gate(wait: str, url: str | None, **options: str | None) -> None:
 
     from bot.gate_client import GateUsageError, Waiting, local, remote
     from core.durations import parse_duration
-    from core.models import GateRequest
+    from core.gate_models import GateRequest
 
     try:
         how_long = parse_duration(wait)

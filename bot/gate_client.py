@@ -19,7 +19,7 @@ import httpx
 from pydantic import ValidationError
 
 from core.errors import GoError
-from core.models import GateDecision, GateRequest
+from core.gate_models import GateDecision, GateRequest
 
 ALLOWED, DENIED, USAGE = 0, 1, 2
 FIRST_PAUSE = timedelta(seconds=2)

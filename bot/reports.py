@@ -12,14 +12,8 @@ from datetime import datetime, timedelta
 from bot.slack.mrkdwn import date, plain, quoted, safe, who
 from core.clock import format_utc
 from core.durations import format_duration
-from core.models import (
-    START_APPROVAL,
-    Approval,
-    Deployment,
-    GoSession,
-    Snapshot,
-    TimelineEntry,
-)
+from core.gate_models import Deployment
+from core.models import START_APPROVAL, Approval, GoSession, Snapshot, TimelineEntry
 from core.report import SessionReport
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~])")

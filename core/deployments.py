@@ -36,15 +36,8 @@ from pydantic import BaseModel
 
 from core.clock import Clock
 from core.gate import GateService
-from core.models import (
-    AuditEvent,
-    Delivery,
-    Deployment,
-    DeploymentState,
-    GateDecision,
-    GateRequest,
-    HealthStatus,
-)
+from core.gate_models import Deployment, DeploymentState, GateDecision, GateRequest
+from core.models import AuditEvent, Delivery, HealthStatus
 from core.outbox import DeployPayload, GithubPayload, new_item_id, notice_item
 from core.ports import Deliverer, NullDeliverer, UnitOfWork
 from core.snapshots import SnapshotTaker

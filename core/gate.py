@@ -24,19 +24,14 @@ from collections.abc import Callable
 from datetime import datetime
 
 from core.clock import Clock, format_utc
+from core.gate_models import GateBlock, GateDecision, GateRequest, GateState, GateWait, Progress
 from core.models import (
     START_APPROVAL,
     AuditEvent,
-    GateBlock,
-    GateDecision,
-    GateRequest,
-    GateState,
-    GateWait,
     GoSession,
     GoWindow,
     HealthStatus,
     PlaybookStep,
-    Progress,
     TimelineEntry,
 )
 from core.outbox import GatePayload, new_item_id, notice_item

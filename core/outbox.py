@@ -15,18 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, SerializeAsAny, model_validator
 
 from core.clock import UtcTime
-from core.models import (
-    Approval,
-    Band,
-    Deployment,
-    GateDecision,
-    GateRequest,
-    GoSession,
-    GoWindow,
-    Health,
-    MessageRef,
-    TimelineEntry,
-)
+from core.gate_models import Deployment, GateDecision, GateRequest
+from core.models import Approval, Band, GoSession, GoWindow, Health, MessageRef, TimelineEntry
 from core.rules import After, AllOf, AtOrBefore, Not, TimeRule, Times
 
 # ended: update the post and reply with the summary; playbook: post or edit the run's message;

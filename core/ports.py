@@ -10,10 +10,10 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from core.audit import Verification
+from core.gate_models import Deployment
 from core.models import (
     AuditEvent,
     Delivery,
-    Deployment,
     GoSession,
     GoWindow,
     PlaybookProgress,

@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.errors import InvalidInput, NoActiveSession, UnknownSession
-from core.models import Checklist, Deployment, GoSession, PlaybookStep
+from core.gate_models import Deployment
+from core.models import Checklist, GoSession, PlaybookStep
 from core.playbook import run_checklist
 from core.ports import UnitOfWork
 from core.sessions import with_posts

@@ -25,7 +25,7 @@ from bot.settings import Settings
 from core.clock import format_utc
 from core.durations import format_duration, parse_duration
 from core.errors import GoError
-from core.models import GateRequest
+from core.gate_models import GateRequest
 from core.snapshots import CONE_FILE, HEALTH_FILE
 
 SOURCE_WORDS = {"health": ("red", "yellow", "green"), "band": ("A", "B", "C", "D")}

@@ -26,13 +26,11 @@ from bot.slack.workspace import timeline_message
 from core.clock import parse_utc
 from core.digest import summarize
 from core.errors import FreezeInForce
+from core.gate_models import Deployment, GateDecision, GateRequest
 from core.models import (
     Approval,
     ConeState,
-    Deployment,
     FreezeOverride,
-    GateDecision,
-    GateRequest,
     GoSession,
     GoWindow,
     HealthStatus,

@@ -15,7 +15,7 @@ from bot.slack.blocks import Blocks, context, section, text_message, to_dicts
 from bot.slack.capability import Button, Command, Invocation
 from bot.slack.mrkdwn import date, safe
 from bot.slack.session import started_message
-from core.models import Deployment
+from core.gate_models import Deployment
 from core.outbox import DeployPayload
 from core.services import Services
 

@@ -26,17 +26,8 @@ from core.errors import (
     UnknownStep,
     UnknownWindow,
 )
-from core.models import (
-    Checklist,
-    ChecklistItem,
-    Deployment,
-    GateDecision,
-    GateRequest,
-    GoSession,
-    GoWindow,
-    NextStep,
-    SessionChange,
-)
+from core.gate_models import Deployment, GateDecision, GateRequest
+from core.models import Checklist, ChecklistItem, GoSession, GoWindow, NextStep, SessionChange
 from core.notes import MAX_NOTES_CHARS
 from core.report import MAX_PAGE, MAX_SEARCHED, SessionReport
 from core.services import Services

@@ -14,7 +14,7 @@ import pytest
 
 from bot.dev.fake_slack import FakeSlack
 from bot.gate_client import GateUnreachable, Waiting
-from core.models import GateDecision, GateRequest
+from core.gate_models import GateDecision, GateRequest
 from core.services import Services
 from tests.bot.conftest import ServeProcess
 from tests.conftest import T0, audit_records, outside_env, run_gobot, wait_until

@@ -39,7 +39,7 @@ from bot.dev.fake_slack import FakeSlack
 from bot.settings import Settings
 from bot.slack.transport import SlackTransport
 from core.errors import StoreUnavailable
-from core.models import GateRequest
+from core.gate_models import GateRequest
 from core.playbook import DEFAULT_STEPS
 from core.services import Services
 from core.stores.json import datadir

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from core.errors import FreezeInForce, InvalidInput
-from core.models import GateRequest
+from core.gate_models import GateRequest
 from core.services import Services
 from core.windows import WindowOverlap, freeze_in_force
 from tests.conftest import T0, FakeClock, audit_records

@@ -14,12 +14,11 @@ import pytest
 from core.approvals import OwnApproval
 from core.errors import InvalidInput, UnknownStep
 from core.gate import MAX_GATE_LINES, judge
+from core.gate_models import GateDecision, GateRequest
 from core.models import (
     START_APPROVAL,
     Approval,
     FreezeOverride,
-    GateDecision,
-    GateRequest,
     GoSession,
     GoWindow,
     HealthStatus,

@@ -8,16 +8,8 @@ from typing import get_args
 
 import pytest
 
-from core.models import (
-    Approval,
-    Deployment,
-    GateDecision,
-    GateRequest,
-    GoSession,
-    GoWindow,
-    MessageRef,
-    TimelineEntry,
-)
+from core.gate_models import Deployment, GateDecision, GateRequest
+from core.models import Approval, GoSession, GoWindow, MessageRef, TimelineEntry
 from core.outbox import (
     MAX_BACKOFF,
     PAYLOADS,

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from core.clock import parse_utc
 from core.errors import StoreCorrupted
-from core.models import Deployment
+from core.gate_models import Deployment
 from core.stores.json.datadir import DataDir, data_dir
 
 DEPLOYMENTS_FILE = "go_deployments.json"

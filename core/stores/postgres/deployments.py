@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from psycopg.types.json import Jsonb
 
-from core.models import Deployment
+from core.gate_models import Deployment
 from core.stores.postgres.database import PgDatabase
 
 

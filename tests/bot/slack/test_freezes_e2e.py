@@ -16,7 +16,7 @@ from icalendar import Calendar
 from bot.dev.slack_requests import view_submission_body
 from bot.slack.capability import Place
 from bot.slack.window_views import WindowButton
-from core.models import GateRequest
+from core.gate_models import GateRequest
 from tests.bot.conftest import SlackHarness, block_text, posts, signed_headers, slack_date
 from tests.bot.slack.test_views import check_escaped
 from tests.conftest import T0, FakeClock, audit_records

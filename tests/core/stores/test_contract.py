@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from core.errors import NoActiveSession, SessionAlreadyActive, StoreCorrupted
+from core.gate_models import Deployment
 from core.ids import id_time, time_ordered_id
 from core.models import (
     AuditEvent,
-    Deployment,
     GoSession,
     GoWindow,
     MessageRef,

@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from core.models import Deployment
+from core.gate_models import Deployment
 from core.ports import UnitOfWork
 from core.stores.json import JsonUnitOfWork
 from core.stores.json.deployments import ANSWERED_FILE, ANSWERED_KEPT, DEPLOYMENTS_FILE
