@@ -25,9 +25,9 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from core.digest import WeeklyAt
 from core.durations import parse_duration
 from core.pace import SLACK_RATE
+from core.weekly import WeeklyAt
 
 
 def _duration(value: object) -> object:
