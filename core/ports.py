@@ -4,7 +4,7 @@ the session and playbook services ask for."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -16,6 +16,7 @@ from core.models import (
     Delivery,
     GoSession,
     GoWindow,
+    MessageRef,
     PlaybookProgress,
     Posted,
     StepCompletion,
@@ -275,6 +276,11 @@ class Outbox(Protocol):
         ...
 
     def posted(self, session_id: str) -> Posted: ...
+
+    def posts(self, session_ids: Sequence[str]) -> dict[str, MessageRef]:
+        """Where each of these sessions' post landed, for those whose post did (one read for a
+        page of history)."""
+        ...
 
 
 class Transport(Protocol):

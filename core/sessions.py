@@ -314,12 +314,11 @@ def posted_with_run(
 def with_posts(uow: UnitOfWork, sessions: list[GoSession]) -> list[GoSession]:
     """`sessions` as read, each ended one whose snapshot post landed only after its end (its
     record was kept without it) carrying where the post landed."""
+    wanting = [s.id for s in sessions if s.message is None and not s.active and s.id]
+    posts = uow.outbox.posts(wanting) if wanting else {}
     return [
-        session.model_copy(update={"message": post})
-        if session.message is None
-        and not session.active
-        and session.id
-        and (post := uow.outbox.posted(session.id).post) is not None
+        session.model_copy(update={"message": posts[session.id]})
+        if session.id in posts and session.message is None and not session.active
         else session
         for session in sessions
     ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from core.clock import parse_utc
 from core.errors import StoreCorrupted
-from core.models import Posted
+from core.models import MessageRef, Posted
 from core.outbox import (
     BEING_SENT,
     Failed,
@@ -276,3 +276,8 @@ class JsonOutbox:
             except StoreCorrupted:
                 return Posted()
         return Posted() if raw is None else Posted.model_validate(raw)
+
+    def posts(self, session_ids: Sequence[str]) -> dict[str, MessageRef]:
+        with self._dd.transaction():
+            found = {session_id: self.posted(session_id).post for session_id in session_ids}
+        return {session_id: post for session_id, post in found.items() if post is not None}

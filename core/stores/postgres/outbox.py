@@ -3,13 +3,14 @@ follow `core.outbox`, and its readiness rules are written into the SQL (core/rul
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from core.models import Posted
+from core.models import MessageRef, Posted
 from core.outbox import BEING_SENT, READY, Failed, OutboxItem, leased, retried, woken
 from core.rules import Not
 from core.stores.postgres.database import PgDatabase
@@ -146,3 +147,12 @@ class PgOutbox:
                 "SELECT data FROM gobot_threads WHERE session_id = %s", (session_id,)
             ).fetchone()
             return Posted() if row is None else Posted.model_validate(row["data"])
+
+    def posts(self, session_ids: Sequence[str]) -> dict[str, MessageRef]:
+        with self._db.transaction() as db:
+            rows = db.execute(
+                "SELECT session_id, data FROM gobot_threads WHERE session_id = ANY(%s)",
+                (list(session_ids),),
+            ).fetchall()
+        found = {row["session_id"]: Posted.model_validate(row["data"]).post for row in rows}
+        return {session_id: post for session_id, post in found.items() if post is not None}

@@ -375,6 +375,9 @@ def test_where_a_sessions_messages_landed_is_remembered(uow: UnitOfWork) -> None
     playbook = posted.model_copy(update={"playbook": MessageRef(channel="C1", ts="1.2")})
     uow.outbox.set_posted("s1", playbook)
     assert uow.outbox.posted("s1") == playbook and uow.outbox.posted("s2") == Posted()
+    uow.outbox.set_posted("s3", Posted(playbook=MessageRef(channel="C1", ts="3.2")))
+    assert uow.outbox.posts(["s1", "s2", "s3"]) == {"s1": MessageRef(channel="C1", ts="1.1")}
+    assert uow.outbox.posts([]) == {}
 
 
 # requests ledger and legacy progress ---------------------------------------------------------
