@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from core.gate_models import Deployment, GateRequest
-from tests.conftest import T0
+from core.gate_models import GateRequest
+from tests.core.stores.test_contract import deployment
 
 
 @pytest.mark.parametrize(
@@ -60,14 +60,5 @@ def test_a_question_is_described_as_far_as_it_is_known() -> None:
 
 
 def test_a_deployment_names_its_repository_and_short_sha() -> None:
-    waiting = Deployment(
-        id="1",
-        delivery="d1",
-        repository="org/repo",
-        environment="production",
-        sha="abc1234def5678",
-        installation_id=7,
-        callback_url="https://api.github.com/x",
-        asked_at_utc=T0,
-    )
-    assert waiting.describe() == "org/repo@abc1234" and waiting.state == "pending"
+    waiting = deployment("d1")
+    assert waiting.describe() == "acme/shop@abc1234" and waiting.state == "pending"
