@@ -26,15 +26,15 @@ def format_utc(moment: datetime, timespec: str = "microseconds") -> str:
     (`timespec="seconds"`: to the second, as the CLI shows times)."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: gobot only handles timezone-aware times")
-    return _formatted(moment, timespec)
+    return _formatted(moment.astimezone(UTC), timespec)
 
 
 @functools.lru_cache(maxsize=4096)
 def _formatted(moment: datetime, timespec: str) -> str:
-    """One instant formatted once: a change writes its session's few times a dozen times over
-    (its file, its history line, its audit record, each message it owes). Equal instants in
-    other zones share an entry, rightly: the text is in UTC."""
-    return moment.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+    """One UTC instant formatted once: a change writes its session's few times a dozen times
+    over (its file, its history line, its audit record, each message it owes). Keyed in UTC: two
+    local times equal but for `fold` (a clock set back) are different instants."""
+    return moment.isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def parse_utc(text: str) -> datetime:

@@ -4,6 +4,7 @@ with `Z` and microseconds), parsed back to the same aware moment."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -61,6 +62,14 @@ def test_the_same_instant_in_any_zone_and_either_order_is_written_alike(
     first, second = (moment, elsewhere) if minutes % 2 else (elsewhere, moment)
     assert format_utc(first) == format_utc(second) == f"{moment:%Y-%m-%dT%H:%M:%S.%f}Z"
     assert format_utc(second, "seconds") == f"{moment:%Y-%m-%dT%H:%M:%S}Z"
+
+
+def test_two_local_times_equal_but_for_fold_are_written_as_the_instants_they_are() -> None:
+    """Berlin's clocks went back at 03:00 on 2024-10-27: 02:30 happened twice."""
+    first = datetime(2024, 10, 27, 2, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    second = first.replace(fold=1)
+    assert format_utc(first) == "2024-10-27T00:30:00.000000Z"
+    assert format_utc(second) == "2024-10-27T01:30:00.000000Z"
 
 
 def test_format_utc_refuses_a_naive_time() -> None:

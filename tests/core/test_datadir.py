@@ -215,6 +215,49 @@ def test_a_process_uses_the_spares_another_left_and_does_without_one_taken(
     assert (tmp_path / "b.json").read_bytes() == b'{"b":2}\n'
 
 
+def test_spares_that_cannot_be_renamed_there_are_not_needed(
+    tmp_path: Path, faulty_os: Callable[[object], None]
+) -> None:
+    """A folder on another file system than the root (EXDEV): a file is made new and removed
+    for good instead."""
+    shared = DataDir(tmp_path)
+    old, new = tmp_path / "outbox" / "q-old.json", tmp_path / "outbox" / "q-new.json"
+    with shared.own_unit():
+        shared.write_json(old, {"n": 1})
+    with shared.own_unit():
+        shared.delete(old)
+    assert len(spares(tmp_path)) == 1
+    faulty_os(FaultyOs(1, fail_with(errno.EXDEV), every=True, names=("rename",)))
+    with shared.own_unit():
+        shared.write_json(new, {"n": 2})
+    with shared.own_unit():
+        shared.delete(new)
+    faulty_os(os)
+    assert not new.exists() and not old.exists() and len(spares(tmp_path)) == 1
+
+
+class WithoutFdatasync:
+    """`os` as on macOS, which has no `fdatasync`."""
+
+    def __getattr__(self, name: str) -> object:
+        if name == "fdatasync":
+            raise AttributeError(name)
+        return getattr(os, name)
+
+
+def test_where_there_is_no_fdatasync_a_commit_uses_fsync(
+    tmp_path: Path, faulty_os: Callable[[object], None]
+) -> None:
+    faulty_os(WithoutFdatasync())
+    shared = DataDir(tmp_path)
+    with shared.own_unit():
+        shared.write_json(tmp_path / "s.json", {"n": 1})
+    faulty_os(os)
+    later = DataDir(tmp_path)
+    with later.transaction():
+        assert later.read_json(tmp_path / "s.json") == {"n": 1}
+
+
 def test_no_more_than_max_spares_are_kept(tmp_path: Path) -> None:
     shared = DataDir(tmp_path)
     names = [tmp_path / f"f{n}.json" for n in range(MAX_SPARES + 3)]

@@ -4,11 +4,12 @@ then the appends and new files (undone on a failure), then the files overwritten
 removed, and the journal's "applied up to" mark. `Committing` is part of `datadir.DataDir`,
 which holds the lock while it runs.
 
-A file a change removes is kept as a spare (`.gobot-spare-*`, up to `MAX_SPARES`), and the
-next file a change makes is a spare renamed into place and overwritten: making a file and
-writing it (a new inode and its blocks) took 65-280 µs on the disk measured, reusing a spare
-~22 µs, and each GO session makes one (its outbox queue). A spare is part of no state: a
-replay makes and removes files as usual."""
+A file a change removes is kept as a spare (`.gobot-spare-*`, up to `MAX_SPARES` a process),
+and the next file a change makes is a spare renamed into place and overwritten: making a file
+and writing it (a new inode and its blocks) took 65-280 µs on the disk measured, reusing a
+spare ~22 µs, and each GO session makes one (its outbox queue). A spare that cannot be renamed
+there (another file system) is not used. A spare is part of no state: a replay makes and
+removes files as usual."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from core.stores.json.files import (
     describe_os_error,
     put,
     remove,
+    sync_data,
     write_at,
 )
 from core.stores.json.journal import CHECKPOINT_BYTES, Header, frame
@@ -100,7 +102,7 @@ class Committing(Recovery):
             self._place(unit, placing)
             if os.pwrite(self._fd, framed, start) != len(framed):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            os.fdatasync(self._fd)  # the commit point (over zeros the journal holds: no metadata)
+            sync_data(self._fd)  # the commit point (over zeros the journal holds: no metadata)
         except OSError as exc:
             self._undone(exc, self._undo(placing.temps, {}, [], start))
         self._records_end = start + len(framed)
@@ -189,7 +191,7 @@ class Committing(Recovery):
         written."""
         target = self.file(rel)
         while self._spares:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):  # taken, or not on the target's file system
                 os.rename(self.file(self._spares.pop()), target)
                 break
         return put(target, data)
@@ -205,6 +207,9 @@ class Committing(Recovery):
         try:
             os.rename(self.file(rel), self.file(spare))
         except FileNotFoundError:
+            return
+        except OSError:  # e.g. a folder on another file system than the data directory's root
+            remove(self.file(rel))
             return
         self._spares.append(spare)
 

@@ -1,5 +1,6 @@
 """Writing one file of the data directory so that doing it again leaves the same bytes: set to
-a content in place, ended with a line at a fixed offset, removed; the prefix of the temp files
+a content in place, ended with a line at a fixed offset, removed; syncing a file's data; the
+prefix of the temp files
 a change writes beside the data; what tells a cached file from a changed one; and an OS error
 in words an operator acts on. The data directory's commit and replay (`commit`, `recovery`)
 write through these."""
@@ -30,6 +31,15 @@ def describe_os_error(exc: OSError) -> str:
     return _PROBLEMS.get(
         exc.errno or 0, f"the data directory could not be written ({exc.strerror})"
     )
+
+
+def sync_data(fd: int) -> None:
+    """`fdatasync` (the data and the size, not the times), or `fsync` where there is none
+    (macOS)."""
+    if hasattr(os, "fdatasync"):
+        os.fdatasync(fd)
+    else:
+        os.fsync(fd)
 
 
 def remove(path: StrPath) -> None:

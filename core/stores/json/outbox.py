@@ -252,8 +252,10 @@ class JsonOutbox:
             return False
         lease = raw.get("lease_until_utc")
         try:
+            if lease is not None and not isinstance(lease, str):
+                raise ValueError(lease)
             times: Times = {"lease_until": None if lease is None else parse_utc(lease)}
-        except (TypeError, ValueError):
+        except ValueError:
             item = _load(raw, path)
             return item is None or not being_sent(item, now)
         return not BEING_SENT.holds(times, now)

@@ -212,6 +212,7 @@ class Recovery:
         is cut first. A crash before the sync may leave the old records whole, which replay to
         the state the files hold."""
         os.pwrite(self._fd, Header(HEADER_SIZE, commits).encode(), 0)  # a crash: replay all
+        os.fsync(self._fd)  # before the cut: a header that outlived it would point past the end
         os.ftruncate(self._fd, HEADER_SIZE)
         with contextlib.suppress(OSError):
             os.pwrite(self._fd, bytes(ZEROS_AHEAD), HEADER_SIZE)

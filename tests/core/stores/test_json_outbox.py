@@ -79,10 +79,11 @@ def test_items_written_one_file_each_go_first_and_are_delivered_in_place(tmp_pat
 
 def test_ending_drops_what_no_sender_holds_judged_on_the_lease_as_stored(tmp_path: Path) -> None:
     """Dropping reads an item's lease as stored: one held by a sender stays, one whose lease
-    ran out or was never taken goes, and so does one whose lease cannot be read."""
+    ran out or was never taken goes, and so does one whose lease cannot be read (a number is
+    read as the item is, as a Unix time)."""
     uow, one = JsonUnitOfWork(tmp_path), session()
-    held, free, expired, damaged = (owed(one, "playbook") for _ in range(4))
-    kept(uow, lambda: uow.outbox.add([held, free, expired, damaged]))
+    held, free, expired, damaged, number, other = (owed(one, "playbook") for _ in range(6))
+    kept(uow, lambda: uow.outbox.add([held, free, expired, damaged, number, other]))
     kept(uow, lambda: uow.outbox.lease(held, T0, T0 + timedelta(minutes=1)))
     [queue] = (tmp_path / OUTBOX_DIR).glob("q-*.json")
     raws = json.loads(queue.read_text())
@@ -91,6 +92,10 @@ def test_ending_drops_what_no_sender_holds_judged_on_the_lease_as_stored(tmp_pat
             raw["lease_until_utc"] = "2026-01-01T08:59:00.000000Z"  # before T0
         if raw["id"] == damaged.id:
             raw["lease_until_utc"] = "not a time"
+        if raw["id"] == number.id:
+            raw["lease_until_utc"] = 1_700_000_000  # 2023: long over
+        if raw["id"] == other.id:
+            raw["lease_until_utc"] = {"not": "a time"}
     queue.write_text(json.dumps(raws))
-    assert kept(uow, lambda: uow.outbox.drop(one.id or "", ("playbook",), T0)) == 3
+    assert kept(uow, lambda: uow.outbox.drop(one.id or "", ("playbook",), T0)) == 5
     assert [item.id for item in uow.outbox.items()] == [held.id]
