@@ -271,3 +271,15 @@ def test_backoff_doubles_from_two_seconds_up_to_five_minutes(attempts: int, seco
 @pytest.mark.parametrize("attempts", [47, 100, 10_000])
 def test_backoff_stays_at_five_minutes_however_many_attempts(attempts: int) -> None:
     assert backoff(attempts) == MAX_BACKOFF
+
+
+def test_a_message_owed_carries_its_session_without_the_timeline() -> None:
+    """No message shows the timeline; copied into each message owed, a long one made a session's
+    queue grow with the square of its notes while Slack was out of reach."""
+    entry = TimelineEntry(kind="note", at_utc=T0, by="U1", text="canary fine")
+    session = GoSession(active=True, id="s1", scope="workspace", timeline=[entry])
+    payload = TimelinePayload(session=session, entry=entry)
+    assert payload.session.timeline == [] and payload.session.id == "s1"
+    assert session.timeline == [entry]  # the session itself is as it was
+    stored = outbox_item("timeline", payload, T0, item_id="i1").model_dump(mode="json")
+    assert stored["data"]["session"]["timeline"] == []

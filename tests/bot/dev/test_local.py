@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.conftest import outside_env, run_gobot
+from tests.conftest import outside_env, run_gobot, wait_until
 
 FAST = {"GOBOT_REMIND_AFTER": "1s", "GOBOT_REMIND_EVERY": "1s", "GOBOT_TICK": "200ms"}
 
@@ -124,6 +124,16 @@ def test_a_session_left_open_is_said_and_a_later_run_says_the_old_post_is_gone(
     assert "GO session ended; summary posted" in second.stdout
 
 
+def reading_stdin(pid: int) -> bool:
+    """Whether the process's main thread is blocked reading its standard input (Linux: the
+    system call it is in, number 0 `read` on descriptor 0), as a person's Ctrl-C finds a
+    prompt: a signal sent while the line before is still being printed is another test."""
+    try:
+        return Path(f"/proc/{pid}/syscall").read_text().startswith("0 0x0 ")
+    except OSError:
+        return False
+
+
 def test_ctrl_c_stops_the_running_command_not_the_demo(tmp_path: Path) -> None:
     """SIGINT, as Ctrl-C sends it, to the real process: in the middle of a long `wait`, then
     while a form waits for a field."""
@@ -153,6 +163,7 @@ def test_ctrl_c_stops_the_running_command_not_the_demo(tmp_path: Path) -> None:
     process.send_signal(signal.SIGINT)
     type_then_read("", "(interrupted")
     type_then_read("/go-end\n", "  End notes:")
+    wait_until(lambda: reading_stdin(process.pid), what="the form waiting for its field")
     process.send_signal(signal.SIGINT)
     type_then_read("", "(form closed: nothing was submitted)")
     out, err = process.communicate("/go-end done\n", timeout=60)
