@@ -117,7 +117,7 @@ class Committing(Recovery):
                 placing.written[rel] = self._create(rel, data)
         except OSError as exc:
             self._undone(exc, self._undo(placing.temps, done, created, start))
-        self._finish(unit, placing, appends, start + len(framed))
+        self._finish(unit, placing, appends, self._records_end)
 
     def _place(self, unit: Unit, placing: _Placing) -> None:
         """Sort the change's file writes (see `_Placing`); write the temp files."""

@@ -173,11 +173,10 @@ class DataDir(Committing):
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
             self._recover()
-        except OSError as exc:
+        except BaseException as exc:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
-            raise StoreUnavailable(describe_os_error(exc)) from exc
-        except BaseException:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            if isinstance(exc, OSError):
+                raise StoreUnavailable(describe_os_error(exc)) from exc
             raise
 
     def _exit(self, failed: bool) -> None:

@@ -8,6 +8,7 @@ and go as they are delivered. Lease and retry follow `core.outbox`."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -251,14 +252,12 @@ class JsonOutbox:
         if not isinstance(raw, dict) or raw.get("kind") not in kinds:
             return False
         lease = raw.get("lease_until_utc")
-        try:
-            if lease is not None and not isinstance(lease, str):
-                raise ValueError(lease)
-            times: Times = {"lease_until": None if lease is None else parse_utc(lease)}
-        except ValueError:
-            item = _load(raw, path)
-            return item is None or not being_sent(item, now)
-        return not BEING_SENT.holds(times, now)
+        if lease is None or isinstance(lease, str):
+            with contextlib.suppress(ValueError):
+                times: Times = {"lease_until": None if lease is None else parse_utc(lease)}
+                return not BEING_SENT.holds(times, now)
+        item = _load(raw, path)
+        return item is None or not being_sent(item, now)
 
     def depth(self) -> int:
         with self._dd.transaction():
